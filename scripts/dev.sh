@@ -1,0 +1,58 @@
+#!/bin/sh
+# fcsbe developer entry point: the two commands of the README quick start.
+#   sh scripts/dev.sh serve   create .venv, install, migrate (SQLite) and serve on :8000
+#   sh scripts/dev.sh test    install the dev tools, run every check and the whole test suite
+# Needs only Python 3.11+ (set PYTHON to choose the interpreter).
+set -eu
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-}
+if [ -z "$PYTHON" ]; then
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      PYTHON=$candidate
+      break
+    fi
+  done
+fi
+[ -n "$PYTHON" ] || { echo "fcsbe needs Python 3.11 or newer" >&2; exit 1; }
+
+VENV=${FCSBE_VENV:-.venv}
+install() {
+  extras=$1
+  stamp="$VENV/.installed-$extras"
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+  fi
+  # Reinstall only when pyproject.toml changed since the last install of these extras.
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
+    touch "$stamp"
+  fi
+}
+
+command=${1:-help}
+[ $# -gt 0 ] && shift
+case "$command" in
+  serve)
+    install server
+    exec "$VENV/bin/fcsbe" serve "$@"
+    ;;
+  test)
+    install dev
+    B="$VENV/bin"
+    echo "== ruff";          "$B/ruff" check src tests bench alembic
+    echo "== ruff format";   "$B/ruff" format --check src tests bench alembic
+    echo "== mypy";          "$B/mypy"
+    echo "== import-linter"; "$B/lint-imports"
+    echo "== openapi";       "$B/fcsbe" openapi --check
+    echo "== pytest"
+    "$B/pytest" "$@"
+    ;;
+  *)
+    echo "usage: sh scripts/dev.sh serve [--host H --port P] | test [pytest args]" >&2
+    exit 2
+    ;;
+esac

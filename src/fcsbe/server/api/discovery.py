@@ -1,0 +1,83 @@
+"""Discovery and health routes: `/versions`, `/v1`, `/healthz`, `/readyz` (no authentication)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select, text
+
+from fcsbe.model import ModuleEndpoint, VersionDetails, VersionInfo, VersionList
+from fcsbe.server.deps import DbSession, ServerSettings
+from fcsbe.server.storage.parties import PartyRow
+
+__all__ = ["MODULES", "router"]
+
+router = APIRouter(tags=["discovery"])
+
+MODULES = (
+    "enrolments",
+    "contracts",
+    "credential-checks",
+    "contract-holders",
+    "sites",
+    "charging-stations",
+    "capabilities",
+    "availability",
+    "sessions",
+    "flexibility-services",
+    "notifications",
+    "event-log",
+)
+"""Modules of version 1; later modules are announced here as they are served."""
+
+
+def _base_url(request: Request, configured: str | None) -> str:
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+@router.get("/versions", operation_id="get_versions")
+async def get_versions(request: Request, settings: ServerSettings) -> VersionList:
+    """The interface versions this server speaks."""
+    base = _base_url(request, settings.public_base_url)
+    return VersionList(versions=[VersionInfo(version="1", url=f"{base}/v1")])
+
+
+@router.get("/v1", operation_id="get_version_details")
+async def get_version_details(
+    request: Request, settings: ServerSettings, session: DbSession
+) -> VersionDetails:
+    """Modules of v1, the server's party id and its public signing keys (JWKS)."""
+    base = _base_url(request, settings.public_base_url)
+    party = (
+        await session.execute(select(PartyRow).where(PartyRow.is_server.is_(True)).limit(1))
+    ).scalar_one_or_none()
+    jwks: dict[str, Any] = party.jwks if party else {"keys": []}
+    return VersionDetails(
+        version="1",
+        server_party_id=party.party_id if party else None,
+        modules=[ModuleEndpoint(module=m, url=f"{base}/v1/{m}") for m in MODULES],
+        jwks=jwks,
+    )
+
+
+@router.get("/healthz", operation_id="get_health", include_in_schema=True)
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", operation_id="get_readiness", responses={503: {"description": "Not ready"}})
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: the database answers a query."""
+    try:
+        async with request.app.state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        return JSONResponse(
+            {"status": "unavailable", "database": exc.__class__.__name__},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+    return JSONResponse({"status": "ok", "database": "ok"})

@@ -1,0 +1,78 @@
+"""The application factory: `create_app(settings)` builds a fresh FastAPI app.
+
+Nothing is built at import time. The lifespan owns the engine: on SQLite (embedded default) it
+applies migrations itself; on PostgreSQL it refuses to start on an unmigrated database, because
+several replicas must not race to migrate a shared production database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fcsbe import __version__
+from fcsbe.server.api import discovery
+from fcsbe.server.errors import install_error_handlers
+from fcsbe.server.observability import RequestContextMiddleware, configure_logging
+from fcsbe.server.settings import Settings
+from fcsbe.server.storage import migrations
+from fcsbe.server.storage.engine import create_engine, create_session_factory
+
+__all__ = ["DatabaseNotMigratedError", "create_app"]
+
+log = logging.getLogger("fcsbe.server")
+
+API_DESCRIPTION = """\
+The flexibility port of a charging-station backend (FCSBE), IEC 63382: the interface through
+which a flexibility operator (FO, aggregator) uses the batteries of connected EVs (V1G and V2G)
+for grid services.
+
+**Sign convention:** active power is positive for import (charging) and negative for export
+(discharging). Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+class DatabaseNotMigratedError(RuntimeError):
+    """The database is behind the code's migrations and the server must not serve it."""
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_engine(settings)
+    try:
+        if settings.migrate_on_start:
+            await migrations.upgrade_async(settings.database_url)
+        elif not await migrations.is_up_to_date(engine, settings.database_url):
+            raise DatabaseNotMigratedError(
+                "The database is not at the current schema revision. Run "
+                "`fcsbe db upgrade` (with the same FCSBE_DATABASE_URL) and start again."
+            )
+        app.state.engine = engine
+        app.state.session_factory = create_session_factory(engine)
+        log.info("fcsbe %s ready on %s", __version__, engine.url.get_backend_name())
+        yield
+    finally:
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the FCSBE app for `settings` (default: from the environment)."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(
+        title="fcsbe",
+        version=__version__,
+        summary="IEC 63382 flexibility port of a charging-station backend (FCSBE)",
+        description=API_DESCRIPTION,
+        lifespan=_lifespan,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(discovery.router)
+    return app

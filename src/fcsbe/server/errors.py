@@ -1,0 +1,238 @@
+"""Domain errors that carry their HTTP meaning, and the one place that renders every error.
+
+Every error leaves the server as RFC 9457 `application/problem+json` (fcsbe.model.Problem):
+validation errors list each bad field as a JSON pointer; unexpected errors say nothing but the
+request id, which is in the logs with the traceback. Database outages answer 503 + Retry-After,
+never 500, so a client knows to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fcsbe.model import FieldError, Problem, problem_type
+from fcsbe.server.observability import current_request_id
+
+__all__ = [
+    "PROBLEM_JSON",
+    "ApiError",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "UnprocessableContent",
+    "install_error_handlers",
+    "json_pointer",
+]
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("fcsbe.errors")
+
+
+class ApiError(StarletteHTTPException):
+    """An error with a stable problem type; subclasses set the status, slug and title.
+
+    It derives from Starlette's HTTPException so that FastAPI re-raises it unchanged from body
+    parsing and dependencies instead of wrapping it as a generic 400.
+    """
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        slug: str | None = None,
+        title: str | None = None,
+        errors: Sequence[FieldError] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(self.status, detail, dict(headers) if headers else None)
+        self.problem_slug = slug or self.slug
+        self.problem_title = title or self.title
+        self.errors = list(errors) if errors else None
+
+
+class BadRequest(ApiError):
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(ApiError):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, *, slug: str | None = None) -> None:
+        super().__init__(detail, slug=slug, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ApiError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(ApiError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(ApiError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class UnprocessableContent(ApiError):
+    status, slug, title = 422, "validation-error", "Request validation failed"
+
+
+class ServiceUnavailable(ApiError):
+    status, slug, title = 503, "service-unavailable", "Service temporarily unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+
+
+_STATUS_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("validation-error", "Request validation failed"),
+    429: ("too-many-requests", "Too many requests"),
+    503: ("service-unavailable", "Service temporarily unavailable"),
+}
+
+
+def json_pointer(location: Sequence[int | str]) -> str:
+    """RFC 6901 pointer of a pydantic error location (`("body", "window", "end")`)."""
+    parts = (str(part).replace("~", "~0").replace("/", "~1") for part in location)
+    return "/" + "/".join(parts)
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    errors: Sequence[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Render one problem; `instance` is always the request id."""
+    problem = Problem(
+        type=problem_type(slug),
+        title=title,
+        status=status,
+        detail=detail,
+        instance=f"urn:request:{current_request_id()}",
+        errors=list(errors) if errors else None,
+    )
+    return JSONResponse(
+        problem.model_dump(mode="json", exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=dict(headers) if headers else None,
+    )
+
+
+def _field_errors(raw: Sequence[Any]) -> list[FieldError]:
+    errors = []
+    for error in raw:
+        location = error.get("loc", ())
+        errors.append(
+            FieldError(
+                pointer=json_pointer(location),
+                detail=str(error.get("msg", "invalid value")),
+                code=str(error.get("type", "value_error")),
+            )
+        )
+    return errors
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors(exc.errors())
+    fields = ", ".join(error.pointer for error in errors[:5])
+    return problem_response(
+        422,
+        "validation-error",
+        "Request validation failed",
+        f"{len(errors)} invalid field(s): {fields}",
+        errors=errors,
+    )
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, ApiError):
+        return problem_response(
+            exc.status_code,
+            exc.problem_slug,
+            exc.problem_title,
+            exc.detail,
+            errors=exc.errors,
+            headers=exc.headers,
+        )
+    slug, title = _STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    detail = None if exc.detail == title else exc.detail
+    return problem_response(exc.status_code, slug, title, detail, headers=exc.headers)
+
+
+async def _on_integrity_error(_request: Request, exc: Exception) -> Response:
+    log.info("integrity conflict: %s", exc.__class__.__name__)
+    return problem_response(
+        409, "conflict", "Conflict", "The request conflicts with the current state; retry it."
+    )
+
+
+async def _on_database_unavailable(_request: Request, exc: Exception) -> Response:
+    if (
+        isinstance(exc, DBAPIError)
+        and not isinstance(exc, OperationalError)
+        and not exc.connection_invalidated
+    ):
+        return await _on_unexpected(_request, exc)
+    log.warning("database unavailable: %s", exc.__class__.__name__)
+    return problem_response(
+        503,
+        "service-unavailable",
+        "Service temporarily unavailable",
+        "The database is not reachable; retry after the indicated delay.",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc)
+    return problem_response(500, "internal-error", "Internal error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the problem+json rendering for every error the app can raise."""
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(IntegrityError, _on_integrity_error)
+    app.add_exception_handler(OperationalError, _on_database_unavailable)
+    app.add_exception_handler(DBAPIError, _on_database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, _on_database_unavailable)
+    app.add_exception_handler(ConnectionError, _on_database_unavailable)
+    # Any other exception is rendered as a 500 by RequestContextMiddleware, inside the request
+    # context (so the problem carries the request id).

@@ -1,0 +1,75 @@
+"""Server configuration, read from `FCSBE_*` environment variables (and an optional `.env`).
+
+One settings object is built at start-up and passed to `create_app`; nothing reads the
+environment anywhere else, so tests build apps with explicit settings and no global state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the server. The operator guide's configuration table is generated from it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FCSBE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./fcsbe.db",
+        description="SQLAlchemy async URL. Default: embedded SQLite file in the working folder. "
+        "Production: postgresql+asyncpg://user:password@host:5432/fcsbe",
+    )
+    auto_migrate: bool | None = Field(
+        default=None,
+        description="Apply migrations at start-up. Default: on for SQLite (embedded), off for "
+        "PostgreSQL, where the server refuses to start on an unmigrated database.",
+    )
+    db_pool_size: int = Field(
+        default=20, ge=1, le=500, description="Connections kept open (PostgreSQL)."
+    )
+    db_max_overflow: int = Field(
+        default=20, ge=0, le=500, description="Extra connections allowed under bursts."
+    )
+    db_pool_timeout_s: float = Field(
+        default=5.0, gt=0, description="Wait for a free connection before answering 503."
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000, ge=0, description="How long an SQLite writer waits for the write lock."
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description="Base URL the server is reached at (used in discovery documents). Default: "
+        "taken from each request.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body accepted; larger gets 413."
+    )
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Folder for key material kept out of the database (signing keys, "
+        "pseudonymisation keys).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of the fcsbe loggers."
+    )
+    log_json: bool = Field(
+        default=True, description="Write logs as JSON lines (one object per line)."
+    )
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded backend, which migrates itself and runs one writer."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def migrate_on_start(self) -> bool:
+        """Whether `serve` applies migrations itself (see `auto_migrate`)."""
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate

@@ -1,0 +1,70 @@
+"""Builds the async engine and session factory for SQLite (embedded) or PostgreSQL.
+
+SQLite gets WAL, `synchronous=FULL` (an acknowledged write survives power loss), foreign keys and
+`BEGIN IMMEDIATE` transactions: the write lock is taken up front, so two writers queue on the busy
+timeout instead of failing on a lock upgrade. PostgreSQL gets a pool sized for the expected
+concurrency (a small default pool churns connections under load).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from fcsbe.server.settings import Settings
+
+__all__ = ["create_engine", "create_session_factory", "sqlite_file_of"]
+
+
+def sqlite_file_of(url: URL) -> str | None:
+    """The database file of an SQLite URL, or None for in-memory databases."""
+    database = url.database
+    return database if database and database != ":memory:" else None
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    """Set durability pragmas on each new connection and make every transaction IMMEDIATE."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Disable the driver's own BEGIN handling so that ours (below) is the only one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """Create the engine for `settings.database_url`; the caller owns and disposes it."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, pool_pre_ping=False)
+        _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_s,
+        pool_pre_ping=True,
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded values after commit (responses are built after the commit)."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

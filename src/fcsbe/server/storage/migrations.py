@@ -1,0 +1,76 @@
+"""Runs alembic migrations from code: `fcsbe db upgrade|downgrade`, start-up and tests.
+
+The migration scripts live in the repository's top-level `alembic/` folder; a wheel carries them
+as `fcsbe/_alembic`. Alembic's env runs its own event loop, so callers inside a running loop must
+use the `*_async` variants, which run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = [
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "is_up_to_date",
+    "upgrade",
+    "upgrade_async",
+]
+
+
+def _script_location() -> Path:
+    package_dir = Path(__file__).resolve().parents[2]  # .../fcsbe
+    for candidate in (package_dir / "_alembic", package_dir.parents[1] / "alembic"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise RuntimeError("alembic migration scripts not found (is the package installed fully?)")
+
+
+def alembic_config(database_url: str) -> Config:
+    """An alembic Config pointing at our scripts and at `database_url`."""
+    config = Config()
+    config.set_main_option("script_location", str(_script_location()))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Migrate the database up to `revision` (idempotent)."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str = "base") -> None:
+    """Migrate the database down to `revision` (`base` drops every table)."""
+    command.downgrade(alembic_config(database_url), revision)
+
+
+async def upgrade_async(database_url: str, revision: str = "head") -> None:
+    """`upgrade` for callers already inside an event loop."""
+    await asyncio.to_thread(upgrade, database_url, revision)
+
+
+def head_revision(database_url: str) -> str | None:
+    """The newest revision the scripts know."""
+    return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (None when never migrated)."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+
+
+async def is_up_to_date(engine: AsyncEngine, database_url: str) -> bool:
+    """True when the database is at the scripts' head revision."""
+    return await current_revision(engine) == head_revision(database_url)

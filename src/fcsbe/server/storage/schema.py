@@ -1,0 +1,18 @@
+"""Imports every table module so that `Base.metadata` is complete (migrations compare with it)."""
+
+from fcsbe.server.storage import (
+    contracts,
+    event_log,
+    flexibility,
+    idempotency,
+    infrastructure,
+    outbox,
+    parties,
+)
+from fcsbe.server.storage.base import Base
+
+__all__ = ["metadata"]
+
+_TABLE_MODULES = (contracts, event_log, flexibility, idempotency, infrastructure, outbox, parties)
+
+metadata = Base.metadata

@@ -1,0 +1,102 @@
+"""Shared fixtures: migrated databases on both backends, a fresh app per test, clients.
+
+Tests that take `database_url` (directly or through `app`, `http`, `client`) run once on SQLite
+and once on PostgreSQL; their ids end in `[sqlite]` / `[postgresql]`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from fcsbe.client import FcsbeClient, RetryPolicy
+from fcsbe.server.app import create_app
+from fcsbe.server.settings import Settings
+from fcsbe.server.storage import migrations
+from tests.databases import (
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_reachable,
+    truncate_all,
+)
+
+BACKENDS = ("sqlite", "postgresql")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("sqlite") / "fcsbe.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    migrations.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    problem = postgres_reachable()
+    if problem is not None:
+        message = f"PostgreSQL unreachable ({problem})"
+        if IN_CI:
+            pytest.fail(f"{message}: CI requires it", pytrace=False)
+        pytest.skip(message)
+    name, url = create_postgres_database()
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        drop_postgres_database(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"{backend}_url")
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        auto_migrate=False,
+        data_dir=tmp_path / "var",
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        await truncate_all(application.state.engine)
+        yield application
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fcsbe.test") as client:
+        yield client
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[FcsbeClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with FcsbeClient(
+        "http://fcsbe.test", transport=transport, retry=RetryPolicy(), sleep=_no_sleep
+    ) as fo_client:
+        yield fo_client

@@ -1,0 +1,72 @@
+"""Real databases for the tests: an SQLite file always, PostgreSQL whenever reachable.
+
+Each test run gets a fresh PostgreSQL database (created from the admin URL, dropped at the end)
+and a fresh SQLite file; both are migrated once by alembic, and every test starts from empty
+tables. Under `CI=true` an unreachable PostgreSQL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fcsbe.server.storage.schema import metadata
+
+__all__ = [
+    "PG_ADMIN_DSN",
+    "create_postgres_database",
+    "drop_postgres_database",
+    "postgres_reachable",
+    "truncate_all",
+]
+
+PG_ADMIN_DSN = os.environ.get(
+    "FCSBE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+async def _admin_execute(sql: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def postgres_reachable() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    try:
+        asyncio.run(_admin_execute("SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return f"{exc.__class__.__name__}: {exc}"
+    return None
+
+
+def create_postgres_database(prefix: str = "fcsbe_test") -> tuple[str, str]:
+    """Create an empty database; returns (its name, its SQLAlchemy async URL)."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return name, f"{base}/{name}"
+
+
+def drop_postgres_database(name: str) -> None:
+    """Drop a database made by `create_postgres_database` (closing leftover connections)."""
+    asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def truncate_all(engine: AsyncEngine) -> None:
+    """Empty every table of the schema (fast per-test isolation on a migrated database)."""
+    tables = [table.name for table in reversed(metadata.sorted_tables)]
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{name}"' for name in tables)
+            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                await connection.execute(text(f'DELETE FROM "{name}"'))

@@ -1,0 +1,75 @@
+"""Discovery and health routes on both backends."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from fcsbe.model import VersionDetails, VersionList
+from fcsbe.server.api.discovery import MODULES
+from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.parties import PartyRow
+
+
+async def test_versions_points_at_v1(http: httpx.AsyncClient) -> None:
+    response = await http.get("/versions")
+    assert response.status_code == 200
+    versions = VersionList.model_validate_json(response.content)
+    assert [v.version for v in versions.versions] == ["1"]
+    assert versions.versions[0].url == "http://fcsbe.test/v1"
+
+
+async def test_version_details_before_party_init(http: httpx.AsyncClient) -> None:
+    details = VersionDetails.model_validate_json((await http.get("/v1")).content)
+    assert details.server_party_id is None
+    assert details.jwks == {"keys": []}
+    assert [m.module for m in details.modules] == list(MODULES)
+
+
+async def test_version_details_show_server_party_and_keys(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    jwks = {
+        "keys": [
+            {
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                "kid": "k1",
+            }
+        ]
+    }
+    async with app.state.session_factory() as session:
+        session.add(
+            PartyRow(
+                party_id="NL-CSO",
+                roles=["CSO"],
+                legal_name="CSO B.V.",
+                country="NL",
+                identifiers={},
+                jwks=jwks,
+                is_server=True,
+                created_at=utcnow(),
+            )
+        )
+        await session.commit()
+        assert (await session.execute(select(PartyRow))).scalar_one().created_at.tzinfo
+    details = VersionDetails.model_validate_json((await http.get("/v1")).content)
+    assert details.server_party_id == "NL-CSO"
+    assert details.jwks == jwks
+
+
+async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    ready = await http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "ok"
+
+
+async def test_request_id_is_echoed_or_made(http: httpx.AsyncClient) -> None:
+    echoed = await http.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    made = await http.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert made.headers["x-request-id"] != "bad id with spaces"
+    assert len(made.headers["x-request-id"]) == 32

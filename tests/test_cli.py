@@ -1,0 +1,35 @@
+"""The command line: openapi --check and db upgrade/downgrade/current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fcsbe.cli import app
+
+runner = CliRunner()
+
+
+def test_openapi_check_passes_on_the_committed_file() -> None:
+    result = runner.invoke(app, ["openapi", "--check"])
+    assert result.exit_code == 0, result.output
+
+
+def test_openapi_check_fails_on_drift(tmp_path: Path) -> None:
+    stale = tmp_path / "fcsbe.json"
+    stale.write_text("{}\n")
+    result = runner.invoke(app, ["openapi", "--check", "--output", str(stale)])
+    assert result.exit_code == 1
+    assert runner.invoke(app, ["openapi", "--output", str(stale)]).exit_code == 0
+    assert runner.invoke(app, ["openapi", "--check", "--output", str(stale)]).exit_code == 0
+
+
+def test_db_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FCSBE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    current = runner.invoke(app, ["db", "current"])
+    assert "current: 0001" in current.output
+    assert runner.invoke(app, ["db", "downgrade", "base"]).exit_code == 0
+    assert "current: None" in runner.invoke(app, ["db", "current"]).output
