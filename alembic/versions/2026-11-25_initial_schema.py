@@ -48,7 +48,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "event_log",
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("seq", sa.BigInteger(), nullable=True),
         sa.Column("time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
@@ -58,10 +64,11 @@ def upgrade() -> None:
         sa.Column("object_ref", sa.String(length=256), nullable=False),
         sa.Column("summary", sa.String(length=500), nullable=False),
         sa.Column("payload_digest", sa.String(length=64), nullable=False),
-        sa.Column("prev_hash", sa.String(length=64), nullable=False),
-        sa.Column("hash", sa.String(length=64), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_event_log")),
+        sa.Column("prev_hash", sa.String(length=64), nullable=True),
+        sa.Column("hash", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event_log")),
         sa.UniqueConstraint("hash", name=op.f("uq_event_log_hash")),
+        sa.UniqueConstraint("seq", name=op.f("uq_event_log_seq")),
     )
     with op.batch_alter_table("event_log", schema=None) as batch_op:
         batch_op.create_index("ix_event_log_fs_id", ["fs_id"], unique=False)
@@ -87,7 +94,12 @@ def upgrade() -> None:
 
     op.create_table(
         "outbox",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("notification_id", sa.String(length=64), nullable=False),
         sa.Column("fo_party_id", sa.String(length=128), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted; larger gets 413."
     )
+    idempotency_ttl_s: int = Field(
+        default=86_400,
+        ge=3600,
+        description="How long an Idempotency-Key and its stored response are kept (at least 24 h "
+        "by default; a retry after that is treated as a new request).",
+    )
     data_dir: Path = Field(
         default=Path("var"),
         description="Folder for key material kept out of the database (signing keys, "

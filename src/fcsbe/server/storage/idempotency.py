@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, LargeBinary, String
+from sqlalchemy import Index, LargeBinary, String, delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
 
-__all__ = ["IdempotencyKeyRow"]
+__all__ = ["IdempotencyKeyRow", "delete_expired", "find_key", "try_lock_key"]
 
 
 class IdempotencyKeyRow(Base):
@@ -30,3 +31,36 @@ class IdempotencyKeyRow(Base):
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+async def find_key(session: AsyncSession, party_id: str, key: str) -> IdempotencyKeyRow | None:
+    """The stored row of a key (bypassing the identity map: another request may have written)."""
+    statement = (
+        select(IdempotencyKeyRow)
+        .where(IdempotencyKeyRow.party_id == party_id, IdempotencyKeyRow.key == key)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def try_lock_key(session: AsyncSession, party_id: str, key: str) -> bool:
+    """Take a transaction-scoped lock on the key; False when another request holds it.
+
+    PostgreSQL uses an advisory lock (released at commit). SQLite transactions are already
+    serialised by `BEGIN IMMEDIATE`, so the lock is always free there.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    locked = await session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:lock_key, 0))"),
+        {"lock_key": f"idempotency\x1f{party_id}\x1f{key}"},
+    )
+    return bool(locked)
+
+
+async def delete_expired(session: AsyncSession, now: datetime) -> int:
+    """Purge keys past their expiry; returns how many were removed."""
+    result = await session.execute(
+        delete(IdempotencyKeyRow).where(IdempotencyKeyRow.expires_at <= now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
@@ -26,7 +26,10 @@ class OutboxRow(Base):
         Index("ix_outbox_party_seq", "fo_party_id", "id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    # The feed's sequence number. INTEGER on SQLite (rowid), BIGINT elsewhere.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     notification_id: Mapped[str] = mapped_column(String(64))
     fo_party_id: Mapped[str] = mapped_column(String(128))
     type: Mapped[str] = mapped_column(String(32))

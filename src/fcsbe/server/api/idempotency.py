@@ -1,0 +1,138 @@
+"""Idempotency-Key handling for state-changing POST/PUT/PATCH routes (IETF httpapi semantics).
+
+- missing key -> 400; same key + same request -> the stored response, byte for byte;
+- same key + different request -> 422; same key while the first is still running -> 409.
+
+The key row is written in the same transaction as the change it protects, so a crash can never
+leave a key without its effect or an effect without its key. Keys are scoped per party and kept
+for `idempotency_ttl_s` (24 h by default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Header, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fcsbe.model import FieldError
+from fcsbe.server.errors import BadRequest, Conflict, UnprocessableContent
+from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.idempotency import IdempotencyKeyRow, find_key, try_lock_key
+
+__all__ = ["IDEMPOTENCY_RESPONSES", "IdempotencyKey", "Outcome", "run_idempotent"]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Required. A unique key per intended change (UUID recommended); retries of "
+        "the same request must reuse it. Kept for 24 h.",
+    ),
+]
+
+IDEMPOTENCY_RESPONSES: dict[int | str, dict[str, str]] = {
+    400: {"description": "Idempotency-Key header missing"},
+    409: {"description": "A request with this Idempotency-Key is still being processed"},
+}
+
+Outcome = tuple[int, BaseModel, Mapping[str, str]]
+"""What a protected handler returns: status code, body model, extra headers."""
+
+_REPLAY_HEADERS = ("content-type", "location")
+
+
+def _fingerprint(request: Request, body: bytes) -> str:
+    h = hashlib.sha256()
+    h.update(request.method.encode())
+    h.update(b"\x1f")
+    h.update(request.url.path.encode())
+    h.update(b"\x1f")
+    h.update(body)
+    return h.hexdigest()
+
+
+def _replay(row: IdempotencyKeyRow) -> Response:
+    headers = dict(row.response_headers or {})
+    headers["idempotent-replayed"] = "true"
+    return Response(
+        content=row.response_body or b"",
+        status_code=row.response_status or 200,
+        headers=headers,
+    )
+
+
+async def run_idempotent(
+    request: Request,
+    session: AsyncSession,
+    party_id: str,
+    key: str | None,
+    handler: Callable[[], Awaitable[Outcome]],
+) -> Response:
+    """Run `handler` once per (party, key); replay its stored response on retries."""
+    if not key or not key.strip():
+        raise BadRequest(
+            "This request changes state and needs an `Idempotency-Key` header.",
+            slug="idempotency-key-missing",
+            errors=[
+                FieldError(
+                    pointer="/header/idempotency-key", detail="header is required", code="missing"
+                )
+            ],
+        )
+    fingerprint = _fingerprint(request, await request.body())
+    if not await try_lock_key(session, party_id, key):
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed; retry later.",
+            slug="idempotency-key-in-use",
+        )
+    now = utcnow()
+    existing = await find_key(session, party_id, key)
+    if existing is not None and existing.expires_at > now:
+        if existing.request_hash != fingerprint:
+            raise UnprocessableContent(
+                "This Idempotency-Key was used for a different request.",
+                slug="idempotency-key-reused",
+                errors=[
+                    FieldError(
+                        pointer="/header/idempotency-key",
+                        detail="key already used with another request body or path",
+                        code="idempotency_key_reused",
+                    )
+                ],
+            )
+        if existing.status == "DONE":
+            return _replay(existing)
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed; retry later.",
+            slug="idempotency-key-in-use",
+        )
+    if existing is not None:
+        await session.delete(existing)
+        await session.flush()
+    ttl = request.app.state.settings.idempotency_ttl_s
+    row = IdempotencyKeyRow(
+        party_id=party_id,
+        key=key,
+        method=request.method,
+        path=request.url.path[:512],
+        request_hash=fingerprint,
+        status="IN_PROGRESS",
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+    )
+    session.add(row)
+    status, model, extra_headers = await handler()
+    body = model.model_dump_json().encode()
+    headers = {"content-type": "application/json", **extra_headers}
+    row.status = "DONE"
+    row.response_status = status
+    row.response_body = body
+    row.response_headers = {k: v for k, v in headers.items() if k.lower() in _REPLAY_HEADERS}
+    return Response(content=body, status_code=status, headers=headers)

@@ -1,0 +1,111 @@
+"""Who is calling: the frozen `Principal` built from the bearer credential of each request.
+
+Every repository query that touches party data takes the principal and filters by it; routes
+declare the role they need with `FoPrincipal`, `OperatorPrincipal` or `EvUserPrincipal`.
+Unknown, expired or revoked credentials and inactive enrolments are all a 401 with a reason,
+so a revoked token stops working at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+
+from fcsbe.server.deps import DbSession
+from fcsbe.server.errors import Forbidden, Unauthorized
+from fcsbe.server.security.tokens import hash_secret
+from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.parties import CredentialRow, EnrolmentRow
+
+__all__ = [
+    "AnyPrincipal",
+    "EvUserPrincipal",
+    "FoPrincipal",
+    "OperatorPrincipal",
+    "Principal",
+    "Role",
+    "authenticate",
+]
+
+
+class Role(StrEnum):
+    """What a credential lets its holder be."""
+
+    FO = "FO"
+    OPERATOR = "OPERATOR"
+    EV_USER = "EV_USER"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller. `party_id` is the tenant every query is filtered by."""
+
+    party_id: str
+    role: Role
+    credential_id: str
+    enrolment_id: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role is Role.OPERATOR
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("An `Authorization: Bearer <token>` header is required.")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Use `Authorization: Bearer <token>`.", slug="invalid-token")
+    return token.strip()
+
+
+async def authenticate(request: Request, session: DbSession) -> Principal:
+    """Resolve the bearer token to a principal, or refuse with 401."""
+    token_hash = hash_secret(_bearer(request))
+    row = (
+        await session.execute(select(CredentialRow).where(CredentialRow.token_hash == token_hash))
+    ).scalar_one_or_none()
+    now = utcnow()
+    if row is None:
+        raise Unauthorized("The access token is not known.", slug="invalid-token")
+    if row.revoked_at is not None:
+        raise Unauthorized("The access token has been revoked.", slug="token-revoked")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthorized("The access token has expired.", slug="token-expired")
+    scopes: frozenset[str] = frozenset()
+    if row.enrolment_id is not None:
+        enrolment = await session.get(EnrolmentRow, row.enrolment_id)
+        if enrolment is None or enrolment.status != "ACTIVE":
+            raise Unauthorized("The enrolment is not active.", slug="enrolment-inactive")
+        scopes = frozenset(enrolment.scopes)
+    principal = Principal(
+        party_id=row.party_id,
+        role=Role(row.role),
+        credential_id=row.credential_id,
+        enrolment_id=row.enrolment_id,
+        scopes=scopes,
+    )
+    request.state.principal = principal
+    return principal
+
+
+def _require(role: Role) -> object:
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.role is not role:
+            raise Forbidden(f"This operation needs a {role.value} credential.", slug="wrong-role")
+        return principal
+
+    dependency.__name__ = f"require_{role.value.lower()}"
+    return dependency
+
+
+AnyPrincipal = Annotated[Principal, Depends(authenticate)]
+FoPrincipal = Annotated[Principal, Depends(_require(Role.FO))]
+OperatorPrincipal = Annotated[Principal, Depends(_require(Role.OPERATOR))]
+EvUserPrincipal = Annotated[Principal, Depends(_require(Role.EV_USER))]

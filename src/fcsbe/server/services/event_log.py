@@ -1,0 +1,113 @@
+"""Appending to the tamper-evident event log, and chaining what was appended.
+
+`append_event` is one INSERT in the caller's transaction (the event exists if and only if the
+change does). `chain_pending` is the step a worker runs: it gives committed entries their
+gap-free `seq`, `prev_hash` and `hash` in insertion order, under a lock so that only one chainer
+works at a time across replicas. No personal data goes in: pseudonyms only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fcsbe.model.canonical import GENESIS_HASH, chain_hash, digest
+from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.event_log import EventLogRow
+
+__all__ = ["EVENT_LOG_LOCK", "append_event", "chain_pending", "entry_fields"]
+
+EVENT_LOG_LOCK = 63382_0001
+"""PostgreSQL advisory-lock id held by the chainer."""
+
+
+async def append_event(
+    session: AsyncSession,
+    *,
+    type: str,
+    object_ref: str,
+    summary: str,
+    party_id: str | None = None,
+    fs_id: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+    source: str = "fcsbe",
+    severity: str = "INFO",
+) -> None:
+    """Record that something happened (in the caller's transaction)."""
+    session.add(
+        EventLogRow(
+            time=utcnow(),
+            source=source,
+            type=type,
+            severity=severity,
+            party_id=party_id,
+            fs_id=fs_id,
+            object_ref=object_ref[:256],
+            summary=summary[:500],
+            payload_digest=digest(dict(payload or {})),
+        )
+    )
+
+
+def entry_fields(row: EventLogRow, seq: int, prev_hash: str) -> dict[str, Any]:
+    """The fields an entry's hash covers (everything but the hash itself)."""
+    return {
+        "seq": seq,
+        "time": row.time.isoformat().replace("+00:00", "Z"),
+        "source": row.source,
+        "type": row.type,
+        "severity": row.severity,
+        "party_id": row.party_id,
+        "fs_id": row.fs_id,
+        "object_ref": row.object_ref,
+        "summary": row.summary,
+        "payload_digest": row.payload_digest,
+        "prev_hash": prev_hash,
+    }
+
+
+async def chain_pending(session: AsyncSession, limit: int = 1000) -> int:
+    """Chain up to `limit` pending entries; returns how many were chained."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": EVENT_LOG_LOCK})
+    last = (
+        await session.execute(
+            select(EventLogRow.seq, EventLogRow.hash)
+            .where(EventLogRow.seq.is_not(None))
+            .order_by(EventLogRow.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    seq = int(last.seq) if last else 0
+    prev = str(last.hash) if last else GENESIS_HASH
+    pending = (
+        (
+            await session.execute(
+                select(EventLogRow)
+                .where(EventLogRow.seq.is_(None))
+                .order_by(EventLogRow.id)
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    updates = []
+    for row in pending:
+        seq += 1
+        current = chain_hash(prev, entry_fields(row, seq, prev))
+        updates.append({"row_id": row.id, "seq": seq, "prev_hash": prev, "hash": current})
+        prev = current
+    if updates:
+        table = EventLogRow.__table__
+        assert isinstance(table, Table)
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash")),
+            updates,
+        )
+    return len(updates)
