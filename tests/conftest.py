@@ -71,6 +71,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         auto_migrate=False,
         data_dir=tmp_path / "var",
         log_level="WARNING",
+        workers_enabled=False,
     )
 
 

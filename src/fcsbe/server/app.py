@@ -20,6 +20,7 @@ from fcsbe.server.observability import RequestContextMiddleware, configure_loggi
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.engine import create_engine, create_session_factory
+from fcsbe.server.workers import WorkerGroup, chain_event_log_step
 
 __all__ = ["DatabaseNotMigratedError", "create_app"]
 
@@ -52,9 +53,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "`fcsbe db upgrade` (with the same FCSBE_DATABASE_URL) and start again."
             )
         app.state.engine = engine
-        app.state.session_factory = create_session_factory(engine)
+        app.state.session_factory = factory = create_session_factory(engine)
+        workers = WorkerGroup()
+        workers.add(
+            "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
+        )
+        app.state.workers = workers
+        if settings.workers_enabled:
+            workers.start()
         log.info("fcsbe %s ready on %s", __version__, engine.url.get_backend_name())
-        yield
+        try:
+            yield
+        finally:
+            await workers.stop()
     finally:
         await engine.dispose()
 

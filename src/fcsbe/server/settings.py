@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "settings_markdown"]
 
 
 class Settings(BaseSettings):
@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         description="Folder for key material kept out of the database (signing keys, "
         "pseudonymisation keys).",
     )
+    workers_enabled: bool = Field(
+        default=True,
+        description="Run the background loops (event-log chaining, notification delivery, FS "
+        "decisions, simulator). Tests turn them off and call the steps directly.",
+    )
+    event_log_chain_interval_s: float = Field(
+        default=0.2, gt=0, description="How often pending event-log entries are chained."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the fcsbe loggers."
     )
@@ -79,3 +87,17 @@ class Settings(BaseSettings):
     def migrate_on_start(self) -> bool:
         """Whether `serve` applies migrations itself (see `auto_migrate`)."""
         return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+
+def settings_markdown() -> str:
+    """The configuration table of docs/configuration.md, generated from this model."""
+    lines = [
+        "| Environment variable | Default | Description |",
+        "|---|---|---|",
+    ]
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        shown = "(none)" if default is None else f"`{default}`"
+        description = (info.description or "").replace("|", "\\|")
+        lines.append(f"| `FCSBE_{name.upper()}` | {shown} | {description} |")
+    return "\n".join(lines) + "\n"

@@ -70,7 +70,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", operation_id="get_readiness", responses={503: {"description": "Not ready"}})
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: the database answers a query."""
+    """Readiness: the database answers a query and no background loop keeps failing."""
     try:
         async with request.app.state.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -79,5 +79,12 @@ async def readyz(request: Request) -> JSONResponse:
             {"status": "unavailable", "database": exc.__class__.__name__},
             status_code=503,
             headers={"Retry-After": "1"},
+        )
+    failing = request.app.state.workers.unhealthy()
+    if failing:
+        return JSONResponse(
+            {"status": "degraded", "database": "ok", "workers": failing},
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
     return JSONResponse({"status": "ok", "database": "ok"})

@@ -1,0 +1,105 @@
+"""Background loops of the server, each a thin shell around a step function.
+
+A step does one bounded batch of work in its own transaction and returns how much it did;
+the loop runs it again at once while there is work, otherwise waits its interval. Tests never
+run the loops: they call the step functions directly. Every replica runs the same loops; steps
+are written to be safe when several run at once (row leases, advisory locks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fcsbe.server.services.event_log import chain_pending
+from fcsbe.server.storage.base import utcnow
+
+__all__ = ["PeriodicTask", "WorkerGroup", "chain_event_log_step", "transactional"]
+
+log = logging.getLogger("fcsbe.workers")
+
+Step = Callable[[], Awaitable[int]]
+
+
+@dataclass
+class PeriodicTask:
+    """One loop: `step` is called every `interval_s`, or again at once when it did work."""
+
+    name: str
+    interval_s: float
+    step: Step
+    last_success: datetime | None = None
+    last_error: str | None = None
+    consecutive_errors: int = 0
+
+
+@dataclass
+class WorkerGroup:
+    """The server's loops, started and stopped by the app's lifespan."""
+
+    tasks: list[PeriodicTask] = field(default_factory=list)
+    _running: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def add(self, name: str, interval_s: float, step: Step) -> None:
+        self.tasks.append(PeriodicTask(name, interval_s, step))
+
+    async def _loop(self, task: PeriodicTask) -> None:
+        while True:
+            try:
+                done = await task.step()
+                task.last_success = utcnow()
+                task.last_error = None
+                task.consecutive_errors = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                task.consecutive_errors += 1
+                task.last_error = f"{exc.__class__.__name__}: {exc}"
+                log.warning("worker %s step failed: %s", task.name, task.last_error)
+                done = 0
+                backoff = min(30.0, task.interval_s * 2**task.consecutive_errors)
+                await asyncio.sleep(backoff)
+                continue
+            if done == 0:
+                await asyncio.sleep(task.interval_s)
+
+    def start(self) -> None:
+        """Start every loop (idempotent)."""
+        if self._running:
+            return
+        self._running = [asyncio.create_task(self._loop(t), name=t.name) for t in self.tasks]
+
+    async def stop(self) -> None:
+        """Cancel every loop and wait for it to end."""
+        for running in self._running:
+            running.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+        self._running = []
+
+    def unhealthy(self, max_consecutive_errors: int = 5) -> list[str]:
+        """Names of loops that keep failing (readiness reports them)."""
+        return [t.name for t in self.tasks if t.consecutive_errors >= max_consecutive_errors]
+
+
+def transactional(
+    factory: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[int]]
+) -> Step:
+    """Wrap `work` as a step that runs in its own committed transaction."""
+
+    async def step() -> int:
+        async with factory() as session:
+            done = await work(session)
+            await session.commit()
+            return done
+
+    return step
+
+
+def chain_event_log_step(factory: async_sessionmaker[AsyncSession]) -> Step:
+    """The step that chains pending event-log entries."""
+    return transactional(factory, chain_pending)
