@@ -14,7 +14,7 @@ This module must not import anything of fcsbe outside `fcsbe.model` and must do 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
@@ -26,7 +26,7 @@ __all__ = [
     "UtcDateTime",
 ]
 
-SIGN_CONVENTION = "IMPORT_POSITIVE"
+SIGN_CONVENTION: Final = "IMPORT_POSITIVE"
 """Active power is positive for import (charging) and negative for export (discharging)."""
 
 

@@ -1,0 +1,381 @@
+"""Flexibility service contracts (FSC) and their revisions (UC 3.3).
+
+The FO proposes (`ContractProposal`) or amends (`ContractAmendment`, a full replacement of the
+terms) and the CSO/CSP decides (`ContractDecision`). The server keeps every revision and returns a
+`FlexibilityServiceContract`. Every FS refers to an ACTIVE contract. This module validates the
+consistency of the terms only; whether a proposal is acceptable is the CSO/CSP's decision.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
+
+from fcsbe.model._validation import check_unique
+from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
+from fcsbe.model.common import MAX_TARGETS, Currency, Money, Percent, Target
+from fcsbe.model.enums import (
+    BaselineMethod,
+    ContractDecisionKind,
+    ContractStatus,
+    DataSharingLevel,
+    Direction,
+    FallbackPolicy,
+    FsType,
+    LegalBasis,
+    PartyRole,
+    PersonalDataCategory,
+    RevisionStatus,
+)
+
+__all__ = [
+    "AvailabilityWindow",
+    "Commitment",
+    "ContractAmendment",
+    "ContractDecision",
+    "ContractProposal",
+    "ContractRevision",
+    "ContractTermination",
+    "ContractTerms",
+    "FallbackTerms",
+    "FlexibilityServiceContract",
+    "GridArea",
+    "PerformanceTerms",
+    "PersonalDataTerms",
+    "Remuneration",
+]
+
+_Price = Annotated[Money, Field(ge=0)]
+
+
+class AvailabilityWindow(InputModel):
+    """A recurring weekly window in local time during which a commitment holds."""
+
+    weekdays: list[int] = Field(
+        min_length=1, max_length=7, description="ISO weekdays, 1 = Monday … 7 = Sunday."
+    )
+    start_time: time = Field(description="Local start time of day (inclusive).")
+    end_time: time = Field(description="Local end time of day (exclusive); after start_time.")
+    time_zone: str = Field(
+        default="UTC",
+        pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+\-]+)*$",
+        description="IANA time zone of the times, e.g. `Europe/Amsterdam`.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> AvailabilityWindow:
+        if any(not 1 <= day <= 7 for day in self.weekdays):
+            raise ValueError("weekdays must be ISO weekday numbers 1 to 7")
+        check_unique(self.weekdays, "weekdays")
+        if self.end_time <= self.start_time:
+            raise ValueError("end_time must be after start_time (split overnight windows in two)")
+        return self
+
+
+class Commitment(InputModel):
+    """What the CSO/CSP commits to for one FS type: direction, power, when, how often."""
+
+    fs_type: FsType = Field(description="The FS type committed.")
+    direction: Direction = Field(description="UP, DOWN or BOTH.")
+    max_power_w: float = Field(ge=0, le=1e9, description="Largest power per FS (magnitude).")
+    availability_windows: list[AvailabilityWindow] | None = Field(
+        default=None, max_length=50, description="When the commitment holds; null: always."
+    )
+    min_duration_s: int = Field(ge=0, le=86_400, description="Shortest activation or window.")
+    max_activations_per_day: int = Field(ge=1, le=10_000, description="Cap per calendar day.")
+
+
+class PerformanceTerms(InputModel):
+    """How well an FS must be delivered (checked in the DSR)."""
+
+    response_time_s: float = Field(ge=0, le=3_600, description="Time to first response.")
+    full_activation_time_s: float = Field(gt=0, le=3_600, description="Time to full activation.")
+    tolerance_pct: Percent = Field(description="Allowed deviation from the requested power.")
+    min_delivery_pct: Percent = Field(description="Delivery below this share is a failure.")
+
+
+class GridArea(InputModel):
+    """Where in the grid the contract applies."""
+
+    tso_area: str | None = Field(
+        default=None, max_length=64, description="TSO area (EIC of the LFC area / bidding zone)."
+    )
+    dso_area: str | None = Field(default=None, max_length=64, description="DSO area or EIC.")
+    grid_nodes: list[str] = Field(
+        default_factory=list, max_length=MAX_TARGETS, description="Grid nodes / congestion points."
+    )
+
+
+class Remuneration(InputModel):
+    """Prices of the contract (settled from DSRs; UFTP FlexOffer/FlexSettlement prices)."""
+
+    availability_price_per_mw_h: _Price = Field(description="Paid per MW held available per hour.")
+    activation_price_per_mwh: _Price = Field(description="Paid per MWh delivered when activated.")
+    penalty_per_mwh: _Price = Field(description="Charged per MWh of deficiency.")
+    currency: Currency = Field(description="Currency of all prices.")
+
+
+class PersonalDataTerms(InputModel):
+    """Which personal data may flow to the FO, and on which GDPR legal basis."""
+
+    categories: list[PersonalDataCategory] = Field(
+        default_factory=list, description="Categories shared; empty: none."
+    )
+    legal_basis: LegalBasis = Field(description="GDPR Art. 6(1) basis.")
+
+    @model_validator(mode="after")
+    def _unique(self) -> PersonalDataTerms:
+        check_unique(self.categories, "categories")
+        return self
+
+
+class FallbackTerms(InputModel):
+    """What the stations do when the FO falls silent past `offline_timeout_s`."""
+
+    policy: FallbackPolicy = Field(description="The fallback behaviour.")
+    safe_limit_w: float | None = Field(
+        default=None, ge=0, le=1e9, description="Import limit under SAFE_LIMIT; null otherwise."
+    )
+    offline_timeout_s: int = Field(ge=1, le=86_400, description="Silence before fallback.")
+
+    @model_validator(mode="after")
+    def _safe_limit(self) -> FallbackTerms:
+        if self.policy is FallbackPolicy.SAFE_LIMIT and self.safe_limit_w is None:
+            raise ValueError("safe_limit_w is required when policy is SAFE_LIMIT")
+        if self.policy is not FallbackPolicy.SAFE_LIMIT and self.safe_limit_w is not None:
+            raise ValueError("safe_limit_w is only allowed when policy is SAFE_LIMIT")
+        return self
+
+
+class ContractTerms(InputModel):
+    """The terms of a contract revision: everything but the parties and ids."""
+
+    valid_from: UtcDateTime = Field(description="Start of validity.")
+    valid_to: UtcDateTime = Field(description="End of validity; after valid_from.")
+    fs_types: list[FsType] = Field(min_length=1, max_length=7, description="FS types allowed.")
+    targets: list[Target] = Field(
+        min_length=1, max_length=MAX_TARGETS, description="Targets in scope, no duplicates."
+    )
+    grid_area: GridArea = Field(default_factory=GridArea, description="Grid scope.")
+    commitments: list[Commitment] = Field(
+        default_factory=list, max_length=7, description="At most one per FS type of `fs_types`."
+    )
+    performance: PerformanceTerms = Field(description="Delivery quality required.")
+    baseline_method: BaselineMethod = Field(description="Default baseline for settlement.")
+    remuneration: Remuneration = Field(description="Prices.")
+    data_sharing_level: DataSharingLevel = Field(description="Finest data the FO may see.")
+    personal_data: PersonalDataTerms = Field(description="Personal data shared and legal basis.")
+    retention_days: int = Field(ge=1, le=3_650, description="How long records are kept.")
+    signature_required: bool = Field(
+        default=False, description="Whether FO requests must carry a JWS."
+    )
+    fallback: FallbackTerms = Field(description="Behaviour when the FO is offline.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ContractTerms:
+        if self.valid_to <= self.valid_from:
+            raise ValueError("valid_to must be after valid_from")
+        check_unique(self.fs_types, "fs_types")
+        check_unique(self.targets, "targets")
+        check_unique([c.fs_type for c in self.commitments], "commitments.fs_type")
+        for index, commitment in enumerate(self.commitments):
+            if commitment.fs_type not in self.fs_types:
+                raise ValueError(
+                    f"commitments[{index}].fs_type ({commitment.fs_type}) is not in fs_types"
+                )
+        return self
+
+    def to_terms(self) -> ContractTerms:
+        """The terms alone, as stored in a revision (drops ids of a proposal)."""
+        return ContractTerms.model_validate(
+            self.model_dump(include=set(ContractTerms.model_fields))
+        )
+
+
+_TERMS: JsonDict = {
+    "valid_from": "2026-03-01T00:00:00Z",
+    "valid_to": "2027-03-01T00:00:00Z",
+    "fs_types": ["SETPOINT", "CONGESTION"],
+    "targets": [{"level": "SITE", "id": "site-ams-depot-01"}],
+    "grid_area": {
+        "tso_area": "10YNL----------L",
+        "dso_area": "Liander",
+        "grid_nodes": ["871687120000000123"],
+    },
+    "commitments": [
+        {
+            "fs_type": "SETPOINT",
+            "direction": "BOTH",
+            "max_power_w": 150000.0,
+            "availability_windows": [
+                {
+                    "weekdays": [1, 2, 3, 4, 5],
+                    "start_time": "17:00:00",
+                    "end_time": "21:00:00",
+                    "time_zone": "Europe/Amsterdam",
+                }
+            ],
+            "min_duration_s": 900,
+            "max_activations_per_day": 4,
+        }
+    ],
+    "performance": {
+        "response_time_s": 30.0,
+        "full_activation_time_s": 300.0,
+        "tolerance_pct": 10.0,
+        "min_delivery_pct": 80.0,
+    },
+    "baseline_method": "METER_BEFORE_ACTIVATION",
+    "remuneration": {
+        "availability_price_per_mw_h": 12.5,
+        "activation_price_per_mwh": 95.0,
+        "penalty_per_mwh": 150.0,
+        "currency": "EUR",
+    },
+    "data_sharing_level": "EVSE",
+    "personal_data": {"categories": ["SESSION_TIMES", "ENERGY_REQUEST"], "legal_basis": "CONTRACT"},
+    "retention_days": 730,
+    "signature_required": True,
+    "fallback": {"policy": "SAFE_LIMIT", "safe_limit_w": 50000.0, "offline_timeout_s": 300},
+}
+_FSC_ID = "5f1c9a2e-3b7d-4e8a-a6c4-1d9e2b7f3a50"
+
+
+class _ContractParties(InputModel):
+    """Who the contract is between (ordered first in a proposal)."""
+
+    fsc_id: Id = Field(description="Id of the contract, chosen by the FO (UUID recommended).")
+    provider_party_id: Id = Field(description="The CSO/CSP that serves the FS.")
+    holder_party_id: Id | None = Field(
+        default=None,
+        description="Party holding the contract if not the provider (EC, fleet, H-CSP).",
+    )
+    holder_role: PartyRole = Field(description="Role of the holder: CSO, CSP, H_CSP, EC, ...")
+
+    @model_validator(mode="after")
+    def _holder_not_fo(self) -> _ContractParties:
+        if self.holder_role is PartyRole.FO:
+            raise ValueError("holder_role must be the provider side, not FO")
+        return self
+
+
+class ContractProposal(ContractTerms, _ContractParties):
+    """Body of `POST /v1/contracts`: the FO proposes a contract (revision 1, PROPOSED).
+
+    Peer: a bilateral agreement that UFTP assumes and OpenADR 3 `program` partly describes.
+    """
+
+    model_config = InputModel.model_config | ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "fsc_id": _FSC_ID,
+                    "provider_party_id": "NL-ABC",
+                    "holder_role": "CSO",
+                    **_TERMS,
+                }
+            ]
+        }
+    )
+
+
+class ContractAmendment(ContractTerms):
+    """Body of `PATCH /v1/contracts/{fsc_id}`: a **full replacement** of the terms, which becomes
+    a new PENDING revision; the current terms stay in force until it is accepted."""
+
+    model_config = InputModel.model_config | ConfigDict(json_schema_extra={"examples": [_TERMS]})
+
+
+class ContractDecision(InputModel):
+    """Body of `POST /admin/v1/contracts/{fsc_id}/decision`: the CSO/CSP's decision."""
+
+    model_config = InputModel.model_config | ConfigDict(
+        json_schema_extra={
+            "examples": [{"decision": "ACCEPT", "revision": 2, "reason": "Terms agreed by phone"}]
+        }
+    )
+
+    decision: ContractDecisionKind = Field(description="ACCEPT, REJECT or SUSPEND.")
+    revision: int | None = Field(
+        default=None, ge=1, description="Revision decided on; null: the pending one."
+    )
+    reason: str | None = Field(default=None, max_length=500, description="Why, for a human.")
+
+
+class ContractTermination(InputModel):
+    """Body of `POST /v1/contracts/{fsc_id}/terminate`."""
+
+    model_config = InputModel.model_config | ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "Portfolio moved to another CSO", "effective_at": None}]
+        }
+    )
+
+    reason: str | None = Field(default=None, max_length=500, description="Why, for a human.")
+    effective_at: UtcDateTime | None = Field(
+        default=None, description="When the contract ends; null: at once."
+    )
+
+
+class ContractRevision(OutputModel):
+    """One revision of a contract: the terms proposed and what became of them."""
+
+    revision: int = Field(ge=1, description="Revision number, 1 for the proposal.")
+    status: RevisionStatus = Field(description="PENDING, ACCEPTED, REJECTED or SUPERSEDED.")
+    proposed_at: UtcDateTime = Field(description="When it was proposed.")
+    decided_at: UtcDateTime | None = Field(default=None, description="When it was decided.")
+    reason: str | None = Field(default=None, max_length=500, description="Decision reason.")
+    terms: ContractTerms = Field(description="The terms of this revision.")
+
+
+class FlexibilityServiceContract(OutputModel):
+    """A flexibility service contract (FSC) with its revision history (UC 3.3)."""
+
+    model_config = OutputModel.model_config | ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "fsc_id": _FSC_ID,
+                    "revision": 1,
+                    "fo_party_id": "NL-FLX",
+                    "provider_party_id": "NL-ABC",
+                    "holder_party_id": None,
+                    "holder_role": "CSO",
+                    "status": "ACTIVE",
+                    "terms": _TERMS,
+                    "revisions": [
+                        {
+                            "revision": 1,
+                            "status": "ACCEPTED",
+                            "proposed_at": "2026-02-20T10:00:00Z",
+                            "decided_at": "2026-02-21T08:30:00Z",
+                            "terms": _TERMS,
+                        }
+                    ],
+                    "pending_revision": None,
+                    "created_at": "2026-02-20T10:00:00Z",
+                    "updated_at": "2026-02-21T08:30:00Z",
+                }
+            ]
+        }
+    )
+
+    fsc_id: Id = Field(description="Id of the contract.")
+    revision: int = Field(ge=1, description="Revision whose terms are in force (or proposed).")
+    fo_party_id: Id = Field(description="The FO.")
+    provider_party_id: Id = Field(description="The CSO/CSP serving the FS.")
+    holder_party_id: Id | None = Field(default=None, description="Holder if not the provider.")
+    holder_role: PartyRole = Field(description="Role of the holder.")
+    status: ContractStatus = Field(description="State of the contract.")
+    terms: ContractTerms = Field(description="Terms of `revision`.")
+    revisions: list[ContractRevision] = Field(
+        default_factory=list, description="All revisions, oldest first."
+    )
+    pending_revision: int | None = Field(
+        default=None, ge=1, description="Revision awaiting a decision, if any."
+    )
+    created_at: UtcDateTime = Field(description="When it was first proposed.")
+    updated_at: UtcDateTime = Field(description="Last change.")

@@ -1,0 +1,395 @@
+"""Detailed service record (DSR) and proof of work (PoW) of a flexibility service (UC 3.4).
+
+The DSR compares, per interval, what was requested, the baseline, what was measured and what was
+delivered; its settlement part has the fields of a UFTP `FlexSettlement` (baseline, ordered, actual,
+delivered, deficiency, penalty). The PoW binds the DSR digest to a signature, meter evidence and an
+event-log range under a signed tree head; the FO validates or disputes it. Hashing and signing are
+the server's job; this module must hold no personal data beyond session pseudonyms.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
+
+from fcsbe.model._validation import check_spans
+from fcsbe.model.base import SIGN_CONVENTION, Id, InputModel, OutputModel, UtcDateTime
+from fcsbe.model.common import (
+    MAX_REASONS,
+    MAX_TARGETS,
+    Currency,
+    EvseId,
+    Money,
+    Percent,
+    Target,
+    TimeWindow,
+)
+from fcsbe.model.crypto import CompactJws, Sha256Digest
+from fcsbe.model.enums import (
+    BaselineMethod,
+    DataQualityCode,
+    FsState,
+    FsType,
+    ProofDecision,
+    ProofValidationStatus,
+)
+from fcsbe.model.event_log import SignedTreeHead
+from fcsbe.model.sessions import SessionRef
+
+__all__ = [
+    "FINAL_STATES",
+    "MAX_DSR_INTERVALS",
+    "DataQualityFlag",
+    "DetailedServiceRecord",
+    "DsrInterval",
+    "DsrMeter",
+    "DsrSession",
+    "DsrSettlement",
+    "DsrTotals",
+    "EventLogRange",
+    "MeterEvidence",
+    "ProofOfWork",
+    "ProofValidation",
+    "ProofValidationRequest",
+]
+
+MAX_DSR_INTERVALS = 10_080
+"""Most intervals in one DSR (a week at one-minute resolution)."""
+
+FINAL_STATES = frozenset(
+    {FsState.COMPLETED, FsState.ABORTED, FsState.CANCELLED, FsState.SUPERSEDED}
+)
+"""States in which execution has ended and a DSR can be made."""
+
+
+_HASH = "3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea"
+_DSR_EXAMPLE: JsonDict = {
+    "fs_id": "0b8e2f4c-6a1d-4c3e-9f7a-5d2b8c1e4a6f",
+    "revision": 1,
+    "fsc_id": "5f1c9a2e-3b7d-4e8a-a6c4-1d9e2b7f3a50",
+    "fs_type": "CONGESTION",
+    "targets": [{"level": "SITE", "id": "site-ams-depot-01"}],
+    "window": {"start": "2026-03-02T17:00:00Z", "end": "2026-03-02T17:30:00Z"},
+    "final_state": "COMPLETED",
+    "sign_convention": "IMPORT_POSITIVE",
+    "baseline_method": "METER_BEFORE_ACTIVATION",
+    "tolerance_pct": 10.0,
+    "intervals": [
+        {
+            "start": "2026-03-02T17:00:00Z",
+            "duration_s": 900,
+            "requested_w": 400000.0,
+            "baseline_w": 520000.0,
+            "measured_w": 395000.0,
+            "ordered_w": -120000.0,
+            "delivered_w": -125000.0,
+            "deviation_w": -5000.0,
+            "deficiency_w": 0.0,
+            "within_tolerance": True,
+            "energy_import_wh": 98750.0,
+            "energy_export_wh": 0.0,
+        },
+        {
+            "start": "2026-03-02T17:15:00Z",
+            "duration_s": 900,
+            "requested_w": 400000.0,
+            "baseline_w": 510000.0,
+            "measured_w": 430000.0,
+            "ordered_w": -110000.0,
+            "delivered_w": -80000.0,
+            "deviation_w": 30000.0,
+            "deficiency_w": 30000.0,
+            "within_tolerance": False,
+            "energy_import_wh": 107500.0,
+            "energy_export_wh": 0.0,
+        },
+    ],
+    "sessions": [
+        {
+            "session_ref": "ps_9Kq2vX7mT4rB8nL1",
+            "evse_id": "NL*ABC*E12345*1",
+            "v1g_intervals": 2,
+            "v2g_intervals": 0,
+            "energy_charged_wh": 31000.0,
+            "energy_injected_wh": 0.0,
+        }
+    ],
+    "totals": {
+        "requested_energy_wh": -57500.0,
+        "delivered_energy_wh": -51250.0,
+        "availability_pct": 100.0,
+        "accuracy_pct": 50.0,
+        "measured_response_time_s": 42.0,
+        "intervals_total": 2,
+        "intervals_within_tolerance": 1,
+    },
+    "meters": [
+        {
+            "meter_id": "m-site-ams-01",
+            "serial_number": "LGZ-E650-88123456",
+            "certified": True,
+            "signed_readings": 2,
+            "start_register_wh": 120450000.0,
+            "end_register_wh": 120656250.0,
+        }
+    ],
+    "data_quality": [],
+    "settlement": {
+        "currency": "EUR",
+        "baseline_wh": 257500.0,
+        "ordered_wh": -57500.0,
+        "actual_wh": 206250.0,
+        "delivered_wh": -51250.0,
+        "deficiency_wh": 7500.0,
+        "availability_amount": 0.75,
+        "activation_amount": 4.87,
+        "penalty_amount": 1.13,
+        "net_amount": 4.49,
+    },
+    "created_at": "2026-03-02T17:35:00Z",
+}
+
+_POW_EXAMPLE: JsonDict = {
+    "pow_id": "e2b4c6d8-1a3f-4e5b-8c7d-9f0a1b2c3d4e",
+    "fs_id": "0b8e2f4c-6a1d-4c3e-9f7a-5d2b8c1e4a6f",
+    "revision": 1,
+    "dsr_digest": _HASH,
+    "jws": "eyJhbGciOiJFZERTQSIsImtpZCI6ImNzby0yMDI2LTAxIn0..c2lnbmF0dXJl",
+    "key_id": "cso-2026-01",
+    "meter_evidence": [
+        {
+            "meter_id": "m-site-ams-01",
+            "format": "OCMF",
+            "signed_data": 'OCMF|{"FV":"1.0","GI":"LGZ E650","RD":[{"TM":'
+            '"2026-03-02T17:30:00,000+0000 S","RV":120656.25,"RU":"kWh"}]}|{"SD":"3045022100"}',
+        }
+    ],
+    "event_log_range": {"from_seq": 4690, "to_seq": 4711},
+    "tree_head": {
+        "tree_size": 4711,
+        "root_hash": "18ac3e7343f016890c510e93f935261169d9e3f565436429830faf0934f4f8e4",
+        "timestamp": "2026-03-02T17:35:01Z",
+        "key_id": "cso-2026-01",
+        "signature": "eyJhbGciOiJFZERTQSIsImtpZCI6ImNzby0yMDI2LTAxIn0..c2lnbmF0dXJl",
+    },
+    "validation": {"status": "PENDING", "reasons": []},
+    "issued_at": "2026-03-02T17:35:02Z",
+}
+
+
+class DsrInterval(OutputModel):
+    """One settlement interval (UFTP ISP): all powers are averages, + import / - export.
+
+    ordered = requested - baseline, delivered = measured - baseline, deviation = measured -
+    requested; deficiency is the undelivered part of the ordered change (>= 0). Null where the
+    quantity does not apply (no setpoint for a price signal) or data is missing.
+    """
+
+    start: UtcDateTime = Field(description="Start of the interval.")
+    duration_s: int = Field(ge=1, le=86_400, description="Length of the interval.")
+    requested_w: float | None = Field(default=None, description="Requested power or limit.")
+    baseline_w: float | None = Field(default=None, description="Baseline power (UFTP Baseline).")
+    measured_w: float | None = Field(default=None, description="Measured power (UFTP Actual).")
+    ordered_w: float | None = Field(default=None, description="Ordered flex (UFTP OrderedFlex).")
+    delivered_w: float | None = Field(default=None, description="Delivered flex (UFTP Delivered).")
+    deviation_w: float | None = Field(default=None, description="Measured minus requested.")
+    deficiency_w: float | None = Field(default=None, ge=0, description="UFTP PowerDeficiency.")
+    within_tolerance: bool | None = Field(default=None, description="Deviation inside tolerance.")
+    energy_import_wh: float = Field(default=0, ge=0, description="Energy imported.")
+    energy_export_wh: float = Field(default=0, ge=0, description="Energy exported.")
+
+
+class DsrSession(OutputModel):
+    """An EV session's part in the FS, pseudonymous."""
+
+    session_ref: SessionRef = Field(description="Pseudonym of the session.")
+    evse_id: EvseId = Field(description="EVSE of the session.")
+    v1g_intervals: int = Field(ge=0, description="Intervals with managed charging only.")
+    v2g_intervals: int = Field(ge=0, description="Intervals with discharging.")
+    energy_charged_wh: float = Field(ge=0, description="Energy charged during the FS.")
+    energy_injected_wh: float = Field(ge=0, description="Energy injected during the FS.")
+
+
+class DsrTotals(OutputModel):
+    """Key figures of the whole FS."""
+
+    requested_energy_wh: float | None = Field(default=None, description="Flex energy ordered.")
+    delivered_energy_wh: float = Field(description="Flex energy delivered (signed).")
+    availability_pct: Percent = Field(description="Share of the window the targets were available.")
+    accuracy_pct: Percent | None = Field(default=None, description="Share within tolerance.")
+    measured_response_time_s: float | None = Field(
+        default=None, ge=0, description="Time from activation to first response."
+    )
+    intervals_total: int = Field(ge=0, description="Intervals in the record.")
+    intervals_within_tolerance: int = Field(ge=0, description="Of which within tolerance.")
+
+
+class DsrMeter(OutputModel):
+    """A meter whose readings the DSR uses."""
+
+    meter_id: Id = Field(description="Id of the meter.")
+    serial_number: str = Field(max_length=64, description="Manufacturer serial.")
+    certified: bool = Field(description="Certified for billing (MID / Eichrecht).")
+    signed_readings: int = Field(ge=0, description="Number of signed readings used.")
+    start_register_wh: float | None = Field(default=None, ge=0, description="Register at start.")
+    end_register_wh: float | None = Field(default=None, ge=0, description="Register at end.")
+
+
+class DataQualityFlag(OutputModel):
+    """A data-quality issue in the record: a gap, estimated values, clock drift, ..."""
+
+    code: DataQualityCode = Field(description="Kind of issue.")
+    start: UtcDateTime = Field(description="Start of the affected period.")
+    end: UtcDateTime | None = Field(default=None, description="End; null: to the window end.")
+    target: Target | None = Field(default=None, description="Target affected; null: all.")
+    detail: str | None = Field(default=None, max_length=500, description="For a human.")
+
+
+class DsrSettlement(OutputModel):
+    """Settlement figures, as UFTP `FlexOrderSettlement` (energies over the FS, amounts in
+    `currency`): net = availability + activation - penalty."""
+
+    currency: Currency = Field(description="Currency of the amounts.")
+    baseline_wh: float = Field(description="Baseline energy (signed).")
+    ordered_wh: float = Field(description="Ordered flex energy (UFTP OrderedFlexPower x ISP).")
+    actual_wh: float = Field(description="Measured energy (UFTP ActualPower x ISP).")
+    delivered_wh: float = Field(description="Delivered flex energy (UFTP DeliveredFlexPower).")
+    deficiency_wh: float = Field(ge=0, description="Undelivered flex energy (PowerDeficiency).")
+    availability_amount: Money = Field(description="Availability remuneration.")
+    activation_amount: Money = Field(description="Activation remuneration.")
+    penalty_amount: Money = Field(description="Penalty (UFTP Penalty), >= 0.", ge=0)
+    net_amount: Money = Field(description="Net settlement (UFTP NetSettlement).")
+
+
+class DetailedServiceRecord(OutputModel):
+    """The DSR of one FS revision (`GET /v1/flexibility-services/{fs_id}/record`)."""
+
+    model_config = OutputModel.model_config | ConfigDict(
+        json_schema_extra={"examples": [_DSR_EXAMPLE]}
+    )
+
+    fs_id: Id = Field(description="The FS recorded.")
+    revision: int = Field(ge=1, description="Revision recorded.")
+    fsc_id: Id = Field(description="Its contract.")
+    fs_type: FsType = Field(description="Its type.")
+    targets: list[Target] = Field(max_length=MAX_TARGETS, description="Its targets.")
+    window: TimeWindow = Field(description="Its window.")
+    final_state: FsState = Field(description="How execution ended.")
+    sign_convention: Literal["IMPORT_POSITIVE"] = Field(
+        default=SIGN_CONVENTION, description="+ import (charge), - export (discharge)."
+    )
+    baseline_method: BaselineMethod = Field(description="Baseline used.")
+    tolerance_pct: Percent = Field(description="Tolerance applied.")
+    intervals: list[DsrInterval] = Field(
+        max_length=MAX_DSR_INTERVALS, description="Intervals, ordered, not overlapping."
+    )
+    sessions: list[DsrSession] = Field(default_factory=list, description="EV sessions involved.")
+    totals: DsrTotals = Field(description="Key figures.")
+    meters: list[DsrMeter] = Field(default_factory=list, description="Meters used.")
+    data_quality: list[DataQualityFlag] = Field(default_factory=list, description="Issues.")
+    settlement: DsrSettlement | None = Field(default=None, description="Settlement figures.")
+    created_at: UtcDateTime = Field(description="When the record was made.")
+
+    @model_validator(mode="after")
+    def _check(self) -> DetailedServiceRecord:
+        if self.final_state not in FINAL_STATES:
+            raise ValueError(f"final_state must be one of {sorted(FINAL_STATES)}")
+        origin = self.window.start
+        spans = [
+            ((i.start - origin).total_seconds(), (i.start - origin).total_seconds() + i.duration_s)
+            for i in self.intervals
+        ]
+        check_spans(spans, "intervals")
+        return self
+
+
+class EventLogRange(OutputModel):
+    """A closed range of event-log sequence numbers."""
+
+    from_seq: int = Field(ge=1, description="First entry (inclusive).")
+    to_seq: int = Field(ge=1, description="Last entry (inclusive).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EventLogRange:
+        if self.from_seq > self.to_seq:
+            raise ValueError("from_seq must not exceed to_seq")
+        return self
+
+
+class MeterEvidence(OutputModel):
+    """Signed meter data backing the DSR (e.g. OCMF from an Eichrecht meter)."""
+
+    meter_id: Id = Field(description="The meter.")
+    format: str = Field(max_length=16, description="Format: `OCMF`, `EDL40`, `ALFEN`, ...")
+    signed_data: str = Field(max_length=65_536, description="The signed reading, as delivered.")
+    public_key: str | None = Field(default=None, max_length=1_024, description="Meter key.")
+
+
+class ProofValidation(OutputModel):
+    """The FO's validation of a PoW."""
+
+    status: ProofValidationStatus = Field(description="PENDING, ACCEPTED or DISPUTED.")
+    by: Id | None = Field(default=None, description="Party that validated.")
+    at: UtcDateTime | None = Field(default=None, description="When.")
+    reasons: list[str] = Field(default_factory=list, max_length=MAX_REASONS, description="Why.")
+
+
+class ProofOfWork(OutputModel):
+    """The PoW of an FS: signed DSR digest + meter evidence + event-log range under a signed tree
+    head (`GET /v1/flexibility-services/{fs_id}/proof`)."""
+
+    model_config = OutputModel.model_config | ConfigDict(
+        json_schema_extra={"examples": [_POW_EXAMPLE]}
+    )
+
+    pow_id: Id = Field(description="Id of the proof.")
+    fs_id: Id = Field(description="The FS proven.")
+    revision: int = Field(ge=1, description="Revision proven.")
+    dsr_digest: Sha256Digest = Field(
+        description="Hex SHA-256 of the RFC 8785 JSON of the DSR (`canonical.digest`)."
+    )
+    jws: CompactJws = Field(description="Server's detached JWS over the DSR's canonical JSON.")
+    key_id: str = Field(min_length=1, max_length=128, description="`kid` of the signing key.")
+    meter_evidence: list[MeterEvidence] = Field(
+        default_factory=list, description="Signed meter readings."
+    )
+    event_log_range: EventLogRange = Field(description="Entries of this FS's execution.")
+    tree_head: SignedTreeHead = Field(description="Signed tree head covering the range.")
+    validation: ProofValidation = Field(description="FO's validation.")
+    issued_at: UtcDateTime = Field(description="When the proof was issued.")
+
+    @model_validator(mode="after")
+    def _covered(self) -> ProofOfWork:
+        if self.tree_head.tree_size < self.event_log_range.to_seq:
+            raise ValueError("tree_head.tree_size must cover event_log_range.to_seq")
+        return self
+
+
+class ProofValidationRequest(InputModel):
+    """Body of `POST .../proof/validation`: the FO accepts or disputes (with reasons)."""
+
+    model_config = InputModel.model_config | ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision": "DISPUTE",
+                    "reasons": ["Interval 17:15-17:30 delivered 40 % less than our meter shows"],
+                }
+            ]
+        }
+    )
+
+    decision: ProofDecision = Field(description="ACCEPT or DISPUTE.")
+    reasons: list[str] = Field(
+        default_factory=list, max_length=MAX_REASONS, description="Why; required for DISPUTE."
+    )
+
+    @model_validator(mode="after")
+    def _reasons(self) -> ProofValidationRequest:
+        if self.decision is ProofDecision.DISPUTE and not self.reasons:
+            raise ValueError("a DISPUTE must give at least one reason")
+        if any(not reason.strip() or len(reason) > 500 for reason in self.reasons):
+            raise ValueError("each reason must be non-blank and at most 500 characters")
+        return self
