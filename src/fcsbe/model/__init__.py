@@ -199,10 +199,20 @@ from fcsbe.model.sessions import (
     SessionRef,
     StateOfCharge,
 )
+from fcsbe.model.signatures import (
+    JWS_ALGORITHM,
+    SignatureError,
+    generate_signing_key,
+    public_jwk,
+    sign_detached,
+    signature_kid,
+    verify_detached,
+)
 
 __all__ = [
     "FINAL_STATES",
     "GENESIS_HASH",
+    "JWS_ALGORITHM",
     "MAX_CURVE_POINTS",
     "MAX_DSR_INTERVALS",
     "MAX_PAGE_SIZE",
@@ -366,6 +376,7 @@ __all__ = [
     "SetpointUpdate",
     "Severity",
     "Sha256Digest",
+    "SignatureError",
     "SignedTreeHead",
     "Site",
     "SiteDer",
@@ -382,5 +393,10 @@ __all__ = [
     "canonical_json",
     "chain_hash",
     "digest",
+    "generate_signing_key",
     "problem_type",
+    "public_jwk",
+    "sign_detached",
+    "signature_kid",
+    "verify_detached",
 ]

@@ -1,0 +1,46 @@
+"""Detached JWS over canonical JSON: sign, verify, and refuse every kind of tampering."""
+
+from __future__ import annotations
+
+import pytest
+
+from fcsbe.model.signatures import (
+    SignatureError,
+    generate_signing_key,
+    public_jwk,
+    sign_detached,
+    signature_kid,
+    verify_detached,
+)
+
+
+def test_sign_and_verify_round_trip() -> None:
+    key = generate_signing_key("k-1")
+    public = public_jwk(key)
+    assert "d" not in public
+    payload = {"b": [1, 2.5, "x"], "a": {"z": None}}
+    signature = sign_detached(payload, key)
+    assert signature.split(".")[1] == ""
+    assert signature_kid(signature) == "k-1"
+    # Key order does not matter: both sides sign the RFC 8785 canonical form.
+    reordered = {"a": {"z": None}, "b": [1, 2.5, "x"]}
+    assert verify_detached(signature, reordered, {"keys": [public]}) == "k-1"
+
+
+def test_tampering_and_wrong_keys_are_refused() -> None:
+    key, other = generate_signing_key("k-1"), generate_signing_key("k-2")
+    signature = sign_detached({"p_w": 1000}, key)
+    with pytest.raises(SignatureError, match="does not match"):
+        verify_detached(signature, {"p_w": 1001}, [public_jwk(key)])
+    with pytest.raises(SignatureError, match="no known key"):
+        verify_detached(signature, {"p_w": 1000}, [public_jwk(other)])
+    impostor = {**public_jwk(other), "kid": "k-1"}
+    with pytest.raises(SignatureError, match="does not match"):
+        verify_detached(signature, {"p_w": 1000}, [impostor])
+    head, _, sig = signature.split(".")
+    flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
+    with pytest.raises(SignatureError):
+        verify_detached(f"{head}..{flipped}", {"p_w": 1000}, [public_jwk(key)])
+    for garbage in ("", "a.b.c", "!!..x", "e30..x"):
+        with pytest.raises(SignatureError):
+            verify_detached(garbage, {}, [public_jwk(key)])
