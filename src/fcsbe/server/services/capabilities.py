@@ -1,0 +1,235 @@
+"""What a target can do: capabilities per FS type, derived from the equipment and the EV.
+
+One rule set serves the capabilities API, the credentials check and the FS decision, so the
+three can never disagree. The rules (IEC 63382 clause 5.3 and UC 1.7, our reading):
+
+- The DER is the power converter. With an off-board converter (DC EVSE) it is the EVSE; with an
+  on-board converter (AC EVSE) it is the EV's on-board charger, so for AC V2G the **EV's**
+  grid-code conformity is what counts, not only the EVSE's.
+- Export (V2G) needs a bidirectional converter on both sides: a DC EVSE with discharge power
+  and a bidirectional EV, or an AC EVSE offering AC_BPT(_DER) and an EV with a bidirectional
+  on-board inverter.
+- Any export, and the locally executed grid functions (DROOP, FFR), need valid conformity of
+  the DER to a grid code (EN 50549-1, VDE-AR-N 4105, CEI 0-21, ...).
+- Every target can reduce or shift its import (V1G): SETPOINT, DEMAND_RESPONSE, RESERVE (down
+  = less import), DYNAMIC_PRICE and CONGESTION are supported for import at least.
+
+This module is pure (no SQL, no I/O): callers load the documents and pass them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fcsbe.model import (
+    Capability,
+    ChargingStation,
+    ConformityEvidence,
+    ConformityScope,
+    CurrentType,
+    EnergyTransferMode,
+    Evse,
+    FsType,
+    GridFunction,
+    ReasonCode,
+    Target,
+    TargetLevel,
+)
+
+__all__ = [
+    "GRID_CODE_STANDARDS",
+    "Assessment",
+    "EvTechnical",
+    "assess",
+    "assess_all",
+    "grid_code_of",
+    "valid_evidence",
+]
+
+GRID_CODE_STANDARDS = frozenset(
+    {
+        "EN 50549-1",
+        "EN 50549-2",
+        "VDE-AR-N 4105",
+        "VDE-AR-N 4110",
+        "CEI 0-21",
+        "CEI 0-16",
+        "G99",
+        "G98",
+        "IEEE 1547",
+        "AS/NZS 4777.2",
+        "NC RfG",
+    }
+)
+"""Standards accepted as grid-code conformity of a DER."""
+
+_LOCAL_FUNCTIONS: dict[FsType, tuple[GridFunction, ...]] = {
+    FsType.DROOP: (GridFunction.FREQ_DROOP,),
+    FsType.FFR: (GridFunction.FREQ_DROOP,),
+}
+_RESPONSE_TIME_S: dict[FsType, float] = {
+    FsType.SETPOINT: 2.0,
+    FsType.DEMAND_RESPONSE: 60.0,
+    FsType.DROOP: 0.5,
+    FsType.FFR: 0.3,
+    FsType.RESERVE: 30.0,
+    FsType.DYNAMIC_PRICE: 60.0,
+    FsType.CONGESTION: 5.0,
+}
+_AC_BIDIRECTIONAL = {EnergyTransferMode.AC_BPT, EnergyTransferMode.AC_BPT_DER}
+_DER_MODES = {EnergyTransferMode.AC_BPT_DER, EnergyTransferMode.AC_DER}
+
+
+@dataclass(frozen=True, slots=True)
+class EvTechnical:
+    """What the connected EV can do (internal; never sent to the FO as such)."""
+
+    bidirectional: bool = False
+    onboard_inverter: bool = False
+    max_charge_w: float | None = None
+    max_discharge_w: float | None = None
+    conformity: tuple[ConformityEvidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """A capability plus why: the verdict material of the credentials check."""
+
+    capability: Capability
+    reasons: tuple[ReasonCode, ...] = ()
+    required_standards: frozenset[str] = frozenset()
+    evidence: tuple[ConformityEvidence, ...] = ()
+    missing_functions: tuple[GridFunction, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def capable(self) -> bool:
+        return self.capability.supported
+
+    @property
+    def conformant(self) -> bool:
+        return ReasonCode.NOT_CONFORMANT not in self.reasons
+
+
+def grid_code_of(standard: str) -> str | None:
+    """The grid code a standard designation names, ignoring its edition (`EN 50549-1:2019`)."""
+    base = standard.split(":", 1)[0].strip().upper()
+    return next((code for code in GRID_CODE_STANDARDS if code.upper() == base), None)
+
+
+def valid_evidence(
+    evidence: Iterable[ConformityEvidence], scopes: set[ConformityScope], now: datetime
+) -> list[ConformityEvidence]:
+    """Grid-code evidence of the given scopes that is valid at `now`."""
+    return [
+        e
+        for e in evidence
+        if e.scope in scopes
+        and grid_code_of(e.standard) is not None
+        and e.valid_to > now
+        and (e.valid_from is None or e.valid_from <= now)
+    ]
+
+
+def _export_limit_w(evse: Evse, ev: EvTechnical | None) -> tuple[float, str | None]:
+    """Largest export, and why it is zero when it is."""
+    if evse.max_discharge_power_w <= 0:
+        return 0.0, "the EVSE has no discharge power"
+    if ev is None:
+        return 0.0, "no EV connected"
+    if evse.current_type is CurrentType.DC:
+        if not ev.bidirectional:
+            return 0.0, "the EV is not bidirectional"
+    else:
+        if not _AC_BIDIRECTIONAL.intersection(evse.energy_transfer_modes):
+            return 0.0, "the AC EVSE offers no bidirectional transfer mode"
+        if not ev.onboard_inverter:
+            return 0.0, "the EV has no bidirectional on-board inverter"
+    limit = evse.max_discharge_power_w
+    if ev.max_discharge_w is not None:
+        limit = min(limit, ev.max_discharge_w)
+    return limit, None
+
+
+def _der_evidence(
+    evse: Evse, station: ChargingStation, ev: EvTechnical | None, now: datetime
+) -> list[ConformityEvidence]:
+    """Conformity of whichever converter is the DER (UC 1.7 for the on-board case)."""
+    if evse.current_type is CurrentType.AC:
+        return valid_evidence(ev.conformity if ev else (), {ConformityScope.EV_MODEL}, now)
+    own = [e for e in station.conformity_evidence if e.subject_id in {evse.evse_id, station.cs_id}]
+    return valid_evidence(own, {ConformityScope.EVSE, ConformityScope.CS}, now)
+
+
+def assess(
+    fs_type: FsType,
+    evse: Evse,
+    station: ChargingStation,
+    ev: EvTechnical | None,
+    now: datetime,
+    telemetry_interval_s: int = 1,
+) -> Assessment:
+    """Capability of one EVSE (with its connected EV, if any) for one FS type."""
+    max_import = evse.max_charge_power_w
+    if ev is not None and ev.max_charge_w is not None:
+        max_import = min(max_import, ev.max_charge_w)
+    export_w, no_export_why = _export_limit_w(evse, ev)
+    evidence = _der_evidence(evse, station, ev, now)
+    needs_local = _LOCAL_FUNCTIONS.get(fs_type, ())
+    reasons: list[ReasonCode] = []
+    notes: list[str] = []
+    missing: list[GridFunction] = []
+    supported = max_import > 0 or export_w > 0
+    if needs_local:
+        local_ok = evse.current_type is CurrentType.DC or bool(
+            _DER_MODES.intersection(evse.energy_transfer_modes) and ev and ev.onboard_inverter
+        )
+        if not local_ok:
+            supported = False
+            missing.extend(needs_local)
+            notes.append("no DER able to execute the function locally")
+    needs_conformity = bool(needs_local) or export_w > 0
+    if needs_conformity and not evidence:
+        reasons.append(ReasonCode.NOT_CONFORMANT)
+        notes.append("no valid grid-code conformity for the DER")
+        if needs_local:
+            supported = False
+        export_w = 0.0  # never export through a non-conformant converter
+    if not supported:
+        reasons.append(ReasonCode.NOT_CAPABLE)
+    if no_export_why:
+        notes.append(no_export_why)
+    functions = [GridFunction.LIMIT_MAX_DISCHARGE] if export_w > 0 else []
+    functions.extend(f for f in needs_local if f not in missing)
+    capability = Capability(
+        target=Target(level=TargetLevel.EVSE, id=evse.evse_id),
+        fs_type=fs_type,
+        supported=supported,
+        grid_functions=functions,
+        mandatory_grid_functions=[],
+        p_min_w=-export_w if supported else 0.0,
+        p_max_w=max_import if supported else 0.0,
+        response_time_s=_RESPONSE_TIME_S[fs_type],
+        telemetry_interval_s=telemetry_interval_s,
+    )
+    return Assessment(
+        capability=capability,
+        reasons=tuple(dict.fromkeys(reasons)),
+        required_standards=GRID_CODE_STANDARDS if needs_conformity else frozenset(),
+        evidence=tuple(evidence),
+        missing_functions=tuple(missing),
+        notes=tuple(notes),
+    )
+
+
+def assess_all(
+    evse: Evse,
+    station: ChargingStation,
+    ev: EvTechnical | None,
+    now: datetime,
+    fs_types: Sequence[FsType] = tuple(FsType),
+) -> list[Assessment]:
+    """`assess` for several FS types (all by default)."""
+    return [assess(t, evse, station, ev, now) for t in fs_types]
