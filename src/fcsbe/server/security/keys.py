@@ -1,0 +1,85 @@
+"""The server's own Ed25519 signing keys, kept in files under `data_dir/keys`, never in the DB.
+
+The active private key signs everything the server issues (FS responses, DSRs, PoWs, signed tree
+heads, webhooks). Retired keys keep their public half in the published JWKS so that signatures
+made before a rotation still verify. Private key files are created with mode 0600.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fcsbe.model import generate_signing_key, public_jwk, sign_detached
+
+__all__ = ["ServerKeys"]
+
+_ACTIVE = "signing-key.jwk"
+_RETIRED = "retired-public-keys.json"
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+
+
+@dataclass(frozen=True)
+class ServerKeys:
+    """The active signing key and the public keys of retired ones."""
+
+    private_jwk: dict[str, Any]
+    retired: tuple[dict[str, Any], ...] = field(default=())
+
+    @property
+    def kid(self) -> str:
+        return str(self.private_jwk["kid"])
+
+    def public_jwks(self) -> dict[str, Any]:
+        """The JWKS to publish: the active key first, then retired ones."""
+        return {"keys": [public_jwk(self.private_jwk), *self.retired]}
+
+    def sign(self, payload: Any) -> str:
+        """Detached JWS over the canonical JSON of `payload` with the active key."""
+        return sign_detached(payload, self.private_jwk)
+
+    @classmethod
+    def directory(cls, data_dir: Path) -> Path:
+        return data_dir / "keys"
+
+    @classmethod
+    def load(cls, data_dir: Path) -> ServerKeys | None:
+        """The keys in `data_dir`, or None when none were created yet."""
+        folder = cls.directory(data_dir)
+        active = folder / _ACTIVE
+        if not active.is_file():
+            return None
+        private = json.loads(active.read_text(encoding="utf-8"))
+        retired_path = folder / _RETIRED
+        retired = (
+            json.loads(retired_path.read_text(encoding="utf-8")) if retired_path.is_file() else []
+        )
+        return cls(private_jwk=private, retired=tuple(retired))
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> ServerKeys:
+        """The keys in `data_dir`, creating a first key when there is none."""
+        existing = cls.load(data_dir)
+        if existing is not None:
+            return existing
+        key = generate_signing_key()
+        _write_private(cls.directory(data_dir) / _ACTIVE, key)
+        return cls(private_jwk=key)
+
+    def rotate(self, data_dir: Path) -> ServerKeys:
+        """Make a new active key; the old one's public half stays published."""
+        retired = (public_jwk(self.private_jwk), *self.retired)
+        folder = self.directory(data_dir)
+        key = generate_signing_key()
+        (folder / _RETIRED).write_text(json.dumps(list(retired)), encoding="utf-8")
+        _write_private(folder / _ACTIVE, key)
+        return ServerKeys(private_jwk=key, retired=retired)
