@@ -14,6 +14,7 @@ from typing import Self
 import httpx
 
 from fcsbe.client.discovery import DiscoveryResource
+from fcsbe.client.flexibility_services import FlexibilityServicesResource
 from fcsbe.client.transport import RetryPolicy, Sleep, Transport
 
 __all__ = ["FcsbeClient"]
@@ -57,6 +58,7 @@ class FcsbeClient:
         )
         self._transport = Transport(http, token=token, retry=retry or RetryPolicy(), sleep=sleep)
         self.discovery = DiscoveryResource(self._transport)
+        self.flexibility_services = FlexibilityServicesResource(self._transport)
 
     @property
     def token(self) -> str | None:
