@@ -15,4 +15,6 @@ app = FastAPI()
 async def accept(body: FlexibilityServiceRequest) -> FsAccepted:
     """Validate and answer, as the real route does, minus authentication and storage."""
     deadline = datetime.now(UTC) + timedelta(seconds=60)
-    return FsAccepted(fs_id=body.fs_id, revision=1, state=FsState.RECEIVED, response_deadline=deadline)
+    return FsAccepted(
+        fs_id=body.fs_id, revision=1, state=FsState.RECEIVED, response_deadline=deadline
+    )

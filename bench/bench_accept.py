@@ -19,10 +19,9 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 
@@ -75,11 +74,43 @@ def seed_fo(url: str) -> str:
 
         async with async_sessionmaker(engine)() as session:
             now = utcnow()
-            session.add(PartyRow(party_id="FO-BENCH", roles=["FO"], legal_name="Bench", country="NL", identifiers={}, jwks={"keys": []}, created_at=now))
+            session.add(
+                PartyRow(
+                    party_id="FO-BENCH",
+                    roles=["FO"],
+                    legal_name="Bench",
+                    country="NL",
+                    identifiers={},
+                    jwks={"keys": []},
+                    created_at=now,
+                )
+            )
             await session.flush()
-            session.add(EnrolmentRow(enrolment_id="enr-bench", fo_party_id="FO-BENCH", status="ACTIVE", scopes=[], callback_base_url=None, signing_key=None, heartbeat_interval_s=60, offline_timeout_s=300, fallback_policy="REVERT_UNMANAGED", created_at=now))
+            session.add(
+                EnrolmentRow(
+                    enrolment_id="enr-bench",
+                    fo_party_id="FO-BENCH",
+                    status="ACTIVE",
+                    scopes=[],
+                    callback_base_url=None,
+                    signing_key=None,
+                    heartbeat_interval_s=60,
+                    offline_timeout_s=300,
+                    fallback_policy="REVERT_UNMANAGED",
+                    created_at=now,
+                )
+            )
             await session.flush()
-            session.add(CredentialRow(credential_id="cred-bench", token_hash=hash_secret(token), role="FO", party_id="FO-BENCH", enrolment_id="enr-bench", created_at=now))
+            session.add(
+                CredentialRow(
+                    credential_id="cred-bench",
+                    token_hash=hash_secret(token),
+                    role="FO",
+                    party_id="FO-BENCH",
+                    enrolment_id="enr-bench",
+                    created_at=now,
+                )
+            )
             await session.commit()
         await engine.dispose()
 
@@ -90,12 +121,22 @@ def seed_fo(url: str) -> str:
 @contextmanager
 def server(target: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
     """Run uvicorn in a child process until the block ends."""
-    command = [sys.executable, "-m", "uvicorn", *target, "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        *target,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     process = subprocess.Popen(command, env={**os.environ, **env})
     try:
         for _ in range(200):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=1)  # noqa: S310
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=1)
                 break
             except OSError:
                 time.sleep(0.05)
@@ -105,7 +146,7 @@ def server(target: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
         process.wait(timeout=10)
 
 
-def request_factory(token: str, run: str) -> "Callable[[int], bytes]":
+def request_factory(token: str, run: str) -> Callable[[int], bytes]:
     start = datetime.now(UTC) + timedelta(hours=1)
     window = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
 
@@ -117,16 +158,21 @@ def request_factory(token: str, run: str) -> "Callable[[int], bytes]":
                 "fs_type": "SETPOINT",
                 "targets": [{"level": "SITE", "id": "site-1"}],
                 "window": window,
-                "parameters": {"fs_type": "SETPOINT", "resolution_s": 900, "periods": [{"start_offset_s": 0, "p_w": 11000.0}]},
+                "parameters": {
+                    "fs_type": "SETPOINT",
+                    "resolution_s": 900,
+                    "periods": [{"start_offset_s": 0, "p_w": 11000.0}],
+                },
             }
         ).encode()
-        headers = {"content-type": "application/json", "authorization": f"Bearer {token}", "idempotency-key": f"{run}-{n}"}
+        headers = {
+            "content-type": "application/json",
+            "authorization": f"Bearer {token}",
+            "idempotency-key": f"{run}-{n}",
+        }
         return render("POST", "/v1/flexibility-services", "127.0.0.1", body, headers)
 
     return make
-
-
-from collections.abc import Callable  # noqa: E402
 
 
 def _row(name: str, result: LoadResult) -> str:
@@ -142,20 +188,41 @@ def run(backends: list[str], seconds: float, connections: int, rate: float) -> N
     print("|---|---|---|---|---|")
     base_port, fcsbe_port = 18701, 18702
     with server(["bench.baseline_app:app"], base_port, {}):
-        baseline = asyncio.run(closed_loop("127.0.0.1", base_port, request_factory("x", "b0"), connections, seconds))
-        baseline = asyncio.run(closed_loop("127.0.0.1", base_port, request_factory("x", "b1"), connections, seconds))
+        baseline = asyncio.run(
+            closed_loop("127.0.0.1", base_port, request_factory("x", "b0"), connections, seconds)
+        )
+        baseline = asyncio.run(
+            closed_loop("127.0.0.1", base_port, request_factory("x", "b1"), connections, seconds)
+        )
     print(_row("baseline: FastAPI validated POST, no DB (closed loop)", baseline))
     for backend in backends:
         with database(backend) as url:
             token = seed_fo(url)
-            env = {"FCSBE_DATABASE_URL": url, "FCSBE_WORKERS_ENABLED": "false", "FCSBE_LOG_LEVEL": "WARNING", "FCSBE_AUTO_MIGRATE": "false", "FCSBE_DB_POOL_SIZE": str(connections + 8)}
+            env = {
+                "FCSBE_DATABASE_URL": url,
+                "FCSBE_WORKERS_ENABLED": "false",
+                "FCSBE_LOG_LEVEL": "WARNING",
+                "FCSBE_AUTO_MIGRATE": "false",
+                "FCSBE_DB_POOL_SIZE": str(connections + 8),
+            }
             with server(["fcsbe.server.app:create_app", "--factory"], fcsbe_port, env):
-                asyncio.run(closed_loop("127.0.0.1", fcsbe_port, request_factory(token, "w"), connections, 1.0))
-                accept = asyncio.run(closed_loop("127.0.0.1", fcsbe_port, request_factory(token, "c"), connections, seconds))
-                paced = asyncio.run(open_loop("127.0.0.1", fcsbe_port, request_factory(token, "o"), rate, seconds))
+                asyncio.run(
+                    closed_loop(
+                        "127.0.0.1", fcsbe_port, request_factory(token, "w"), connections, 1.0
+                    )
+                )
+                accept = asyncio.run(
+                    closed_loop(
+                        "127.0.0.1", fcsbe_port, request_factory(token, "c"), connections, seconds
+                    )
+                )
+                paced = asyncio.run(
+                    open_loop("127.0.0.1", fcsbe_port, request_factory(token, "o"), rate, seconds)
+                )
         print(_row(f"{backend}: durable accept (closed loop, {connections} conns)", accept))
         print(_row(f"{backend}: durable accept (open loop at {rate:.0f}/s)", paced))
-        print(f"| {backend}: ratio accept / baseline | {accept.rate / baseline.rate * 100:.1f} % | | | |")
+        ratio = accept.rate / baseline.rate * 100
+        print(f"| {backend}: ratio accept / baseline | {ratio:.1f} % | | | |")
 
 
 def main() -> None:
