@@ -12,8 +12,9 @@ or not: the limit is on their sum. Per period:
 - export: the limit is split over the discharge headroom in proportion to it.
 
 The shares never sum above the limits, so charging and discharging together respect them.
-EVSEs without an EV get 0 until the plan is redone when one connects. A period without a limit
-in one direction leaves that direction unbounded by this FS (`None`).
+EVSEs without an EV get 0 until the plan is redone when one connects. A period without an
+import limit leaves each EVSE at its own headroom (`max_import_w`); one without an export limit
+leaves discharge unbounded by this FS (`max_export_w` None).
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from fcsbe.model import CongestionLimits, FlexibilityServiceRequest, FsType
+from fcsbe.model import (
+    CongestionLimits,
+    CongestionPeriod,
+    FlexibilityServiceRequest,
+    FsType,
+    ReasonCode,
+)
 from fcsbe.server.planning.allocation import SplitBasis, split_setpoint, split_total
 from fcsbe.server.planning.charging import min_soc_shortfall
 from fcsbe.server.planning.timeline import clip_slots, merge_steps, slot_of
@@ -61,10 +68,10 @@ def plan_congestion(
     delivered = [0.0] * len(behind)
     for slot in slots:
         period = params.periods[slot.index]
-        caps_in: list[float | None] = (
-            list(split_setpoint(period.import_limit_w, imports))
+        caps_in = (
+            split_setpoint(period.import_limit_w, imports)
             if period.import_limit_w is not None
-            else [None] * len(behind)
+            else [max(e.max_import_w, 0.0) for e in behind]
         )
         caps_out: list[float | None] = (
             list(split_total(period.export_limit_w, export_rooms))
@@ -78,8 +85,10 @@ def plan_congestion(
             end = slot.end if evse.departure is None else min(slot.end, evse.departure)
             steps[i].append(PlanStep(slot.start, end, None, cap_in, caps_out[i]))
             hours = (end - slot.start).total_seconds() / 3600.0
-            delivered[i] += (evse.import_room_w if cap_in is None else cap_in) * hours
+            delivered[i] += min(cap_in, evse.import_room_w) * hours
     shortfalls: list[Shortfall] = []
+    if not slots:
+        shortfalls.append(Shortfall(ReasonCode.TOO_LATE, "every congestion period has passed"))
     for i, evse in enumerate(behind):
         short = min_soc_shortfall(
             evse, max(0.0, evse.energy_to_min_soc_wh - delivered[i]), request.window.end
@@ -99,7 +108,7 @@ def plan_congestion(
                 (
                     params.periods[s.index].start_offset_s,
                     params.periods[s.index].duration_s,
-                    params.periods[s.index].import_limit_w or 0.0,
+                    _committed_limit(params.periods[s.index]),
                 )
                 for s in slots
             ),
@@ -107,3 +116,11 @@ def plan_congestion(
         ),
         excluded=tuple(excluded),
     )
+
+
+def _committed_limit(period: CongestionPeriod) -> float:
+    """The committed limit of a period as one signed power: the import limit, else minus the
+    export limit (import positive)."""
+    if period.import_limit_w is not None:
+        return period.import_limit_w
+    return -(period.export_limit_w or 0.0)

@@ -65,7 +65,9 @@ def plan_demand_response(
         short = min_soc_shortfall(evse, fill.missing_min_wh, request.window.end)
         if short is not None:
             shortfalls.append(short)
-    if not plans:
+    if not slots:
+        shortfalls.append(Shortfall(ReasonCode.TOO_LATE, "every interval has passed"))
+    elif not plans:
         shortfalls.append(
             Shortfall(ReasonCode.INSUFFICIENT_AVAILABILITY, "no connected EV can shift charging")
         )

@@ -78,7 +78,9 @@ def plan_dynamic_price(
         short = min_soc_shortfall(evse, fill.missing_min_wh, request.window.end)
         if short is not None:
             shortfalls.append(short)
-    if not plans:
+    if not slots:
+        shortfalls.append(Shortfall(ReasonCode.TOO_LATE, "every interval has passed"))
+    elif not plans:
         shortfalls.append(
             Shortfall(ReasonCode.INSUFFICIENT_AVAILABILITY, "no connected EV can take part")
         )
