@@ -167,7 +167,8 @@ def der_curve(curve: DerCurve, priority: int, response_time_s: float) -> dict[st
         raise OcppMappingError(f"OCPP 2.1 DER curves have no y unit {curve.y_unit}")
     if len(curve.points) > MAX_DER_CURVE_POINTS:
         raise OcppMappingError(
-            f"OCPP 2.1 DER curves take at most {MAX_DER_CURVE_POINTS} points, not {len(curve.points)}"
+            f"OCPP 2.1 DER curves take at most {MAX_DER_CURVE_POINTS} points, "
+            f"not {len(curve.points)}"
         )
     return {
         "priority": priority,

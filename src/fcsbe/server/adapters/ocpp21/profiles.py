@@ -12,6 +12,7 @@ station whatever other profiles say, so the node limit holds under every other F
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -148,7 +149,7 @@ def _summed(steps: list[PlanStep]) -> list[PlanStep]:
     caps (export unbounded when any EVSE's export is unbounded); no step where none is."""
     edges = sorted({s.start for s in steps} | {s.end for s in steps})
     out: list[PlanStep] = []
-    for start, end in zip(edges, edges[1:], strict=False):
+    for start, end in itertools.pairwise(edges):
         covering = [s for s in steps if s.start <= start and s.end >= end]
         if not covering:
             continue
