@@ -14,9 +14,7 @@ from tests.server.planning.fs_requests import FLEET_SETTINGS, NOW, evse, fleets
 TOL = 1e-6
 
 ranges = st.lists(
-    st.tuples(
-        st.floats(-22_000, 0), st.floats(0, 1) , st.floats(0, 22_000)
-    ),
+    st.tuples(st.floats(-22_000, 0), st.floats(0, 1), st.floats(0, 22_000)),
     min_size=1,
     max_size=30,
 )
