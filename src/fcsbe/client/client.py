@@ -13,7 +13,10 @@ from typing import Self
 
 import httpx
 
+from fcsbe.client.charging_stations import ChargingStationsResource
 from fcsbe.client.discovery import DiscoveryResource
+from fcsbe.client.registry import RegistryResource
+from fcsbe.client.sites import SitesResource
 from fcsbe.client.transport import RetryPolicy, Sleep, Transport
 
 __all__ = ["FcsbeClient"]
@@ -57,6 +60,9 @@ class FcsbeClient:
         )
         self._transport = Transport(http, token=token, retry=retry or RetryPolicy(), sleep=sleep)
         self.discovery = DiscoveryResource(self._transport)
+        self.sites = SitesResource(self._transport)
+        self.charging_stations = ChargingStationsResource(self._transport)
+        self.registry = RegistryResource(self._transport)
 
     @property
     def token(self) -> str | None:

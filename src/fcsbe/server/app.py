@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fcsbe import __version__
-from fcsbe.server.api import discovery
+from fcsbe.server.api import charging_stations, discovery, registry, sites
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
 from fcsbe.server.settings import Settings
@@ -86,4 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(discovery.router)
+    app.include_router(sites.router)
+    app.include_router(charging_stations.router)
+    app.include_router(registry.router)
     return app

@@ -98,10 +98,12 @@ def _parse_yaml(source: RegistrySource, text: str) -> None:
 
 
 def _parse_json(source: RegistrySource, text: str) -> None:
+    repeated: list[RegistryIssue] = []
+
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         keys = [key for key, _ in items]
-        for key in {k for k in keys if keys.count(k) > 1}:
-            source.issues.append(
+        for key in sorted({k for k in keys if keys.count(k) > 1}):
+            repeated.append(
                 RegistryIssue(
                     f"/{_escape(key)}", f"key {key!r} is given twice in an object", "duplicate_key"
                 )
@@ -113,6 +115,17 @@ def _parse_json(source: RegistrySource, text: str) -> None:
     except json.JSONDecodeError as exc:
         source.lines[""] = exc.lineno
         source.issues.append(RegistryIssue("", f"not valid JSON: {exc.msg}", "syntax"))
+        return
+    # JSON is (nearly) YAML: composing it again gives the line of every pointer, and full
+    # pointers for repeated keys. Where the YAML reader disagrees, keep the JSON findings.
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        root = None
+    if root is None:
+        source.issues.extend(repeated)
+        return
+    _walk(root, "", source)
 
 
 def parse_text(text: str, name: str) -> RegistrySource:

@@ -139,7 +139,7 @@ async def station_evse_counts(session: AsyncSession, cs_ids: Iterable[str]) -> d
             .where(EvseRow.cs_id.in_(batch))
             .group_by(EvseRow.cs_id)
         )
-        counts.update((cs_id, int(count)) for cs_id, count in result.tuples())
+        counts.update((cs_id, int(count)) for cs_id, count in result)
     return counts
 
 
