@@ -31,7 +31,6 @@ def test_db_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FCSBE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     current = runner.invoke(app, ["db", "current"])
-    head = migrations.head_revision(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
-    assert f"current: {head}" in current.output
+    assert f"current: {migrations.head_revision('sqlite+aiosqlite:///x')}" in current.output
     assert runner.invoke(app, ["db", "downgrade", "base"]).exit_code == 0
     assert "current: None" in runner.invoke(app, ["db", "current"]).output

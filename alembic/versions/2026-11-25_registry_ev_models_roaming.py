@@ -1,7 +1,7 @@
 """Registry: EV models with their conformity evidence; roaming controller of EV sessions.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0006
 Create Date: 2026-11-25
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

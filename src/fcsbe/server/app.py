@@ -14,13 +14,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fcsbe import __version__
-from fcsbe.server.api import charging_stations, discovery, registry, sites
+from fcsbe.server.api import charging_stations, discovery, flexibility_services, registry, sites
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.engine import create_engine, create_session_factory
-from fcsbe.server.workers import WorkerGroup, chain_event_log_step
+from fcsbe.server.workers import WorkerGroup, chain_event_log_step, decision_step
 
 __all__ = ["DatabaseNotMigratedError", "create_app"]
 
@@ -58,6 +58,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         workers.add(
             "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
         )
+        workers.add("fs-decisions", settings.decision_interval_s, decision_step(factory))
         app.state.workers = workers
         if settings.workers_enabled:
             workers.start()
@@ -89,4 +90,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sites.router)
     app.include_router(charging_stations.router)
     app.include_router(registry.router)
+    app.include_router(flexibility_services.router)
     return app
