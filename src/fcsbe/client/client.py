@@ -17,6 +17,7 @@ from fcsbe.client.charging_stations import ChargingStationsResource
 from fcsbe.client.discovery import DiscoveryResource
 from fcsbe.client.flexibility_services import FlexibilityServicesResource
 from fcsbe.client.registry import RegistryResource
+from fcsbe.client.sessions import SessionsResource
 from fcsbe.client.sites import SitesResource
 from fcsbe.client.transport import RetryPolicy, Sleep, Transport
 
@@ -64,6 +65,7 @@ class FcsbeClient:
         self.sites = SitesResource(self._transport)
         self.charging_stations = ChargingStationsResource(self._transport)
         self.registry = RegistryResource(self._transport)
+        self.sessions = SessionsResource(self._transport)
         self.flexibility_services = FlexibilityServicesResource(self._transport)
 
     @property

@@ -14,7 +14,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fcsbe import __version__
-from fcsbe.server.api import charging_stations, discovery, flexibility_services, registry, sites
+from fcsbe.server.api import (
+    charging_stations,
+    discovery,
+    flexibility_services,
+    registry,
+    sessions,
+    sites,
+)
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
 from fcsbe.server.settings import Settings
@@ -90,5 +97,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sites.router)
     app.include_router(charging_stations.router)
     app.include_router(registry.router)
+    app.include_router(sessions.router)
     app.include_router(flexibility_services.router)
     return app

@@ -9,7 +9,8 @@ now < valid_to`) covers it, and only at the contract's data-sharing level or coa
 - the level (SITE < CS < EVSE < SESSION) is the finest granularity shown: a SITE-level contract
   shows site aggregates and nothing per station or EVSE; sessions need SESSION level;
 - roaming (UC 1.2 / 1.4): a session whose FS controller is its HOME party is covered only by
-  contracts served by that home party (`provider_party_id == home_party_id`).
+  contracts served by that home party (`provider_party_id == home_party_id`); one controlled by
+  the VISITED CSO only by contracts not served by its home party.
 
 The operator sees everything. Every query takes the `Principal` and is filtered here, in SQL, so
 no caller can forget the filter; unknown and invisible ids look the same (404 upstream).
@@ -109,10 +110,14 @@ def covers_session(principal: Principal, now: datetime) -> ColumnElement[bool]:
     """SQL condition on `ev_sessions` joined with `evses`: the caller may see the session."""
     if principal.is_operator:
         return true()
+    home = EvSessionRow.home_party_id
     roaming_ok = or_(
         EvSessionRow.fs_controller.is_(None),
-        EvSessionRow.fs_controller != "HOME",
-        ContractRow.provider_party_id == EvSessionRow.home_party_id,
+        and_(EvSessionRow.fs_controller == "HOME", ContractRow.provider_party_id == home),
+        and_(
+            EvSessionRow.fs_controller != "HOME",
+            or_(home.is_(None), ContractRow.provider_party_id != home),
+        ),
     )
     target = or_(
         and_(ContractTargetRow.level == "SITE", ContractTargetRow.target_id == EvseRow.site_id),
@@ -151,13 +156,14 @@ class Cover:
 
 async def covers_for(
     session: AsyncSession,
-    principal: Principal,
+    principal: Principal | None,
     now: datetime,
     ids: Iterable[str],
 ) -> list[Cover]:
     """Targets of active contracts naming one of `ids` (site, CS or EVSE ids).
 
-    The caller's own contracts for an FO; every FO's for the operator (who sees all holders).
+    The caller's own contracts for an FO; every FO's for the operator, or for `None` (the
+    server itself, e.g. to find whom to notify).
     """
     found: list[Cover] = []
     for batch in chunked(set(ids)):
@@ -171,7 +177,7 @@ async def covers_for(
                 ContractTargetRow.target_id.in_(batch),
             )
         )
-        if not principal.is_operator:
+        if principal is not None and not principal.is_operator:
             statement = statement.where(ContractRow.fo_party_id == principal.party_id)
         for contract, target_level, target_id in await session.execute(statement):
             personal = contract.terms.get("personal_data") or {}
