@@ -13,6 +13,8 @@ from typing import Self
 
 import httpx
 
+from fcsbe.client.availability import AvailabilityResource
+from fcsbe.client.capabilities import CapabilitiesResource
 from fcsbe.client.charging_stations import ChargingStationsResource
 from fcsbe.client.discovery import DiscoveryResource
 from fcsbe.client.flexibility_services import FlexibilityServicesResource
@@ -66,6 +68,8 @@ class FcsbeClient:
         self.charging_stations = ChargingStationsResource(self._transport)
         self.registry = RegistryResource(self._transport)
         self.sessions = SessionsResource(self._transport)
+        self.capabilities = CapabilitiesResource(self._transport)
+        self.availability = AvailabilityResource(self._transport)
         self.flexibility_services = FlexibilityServicesResource(self._transport)
 
     @property

@@ -15,6 +15,8 @@ from fastapi import FastAPI
 
 from fcsbe import __version__
 from fcsbe.server.api import (
+    availability,
+    capabilities,
     charging_stations,
     discovery,
     flexibility_services,
@@ -98,5 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(charging_stations.router)
     app.include_router(registry.router)
     app.include_router(sessions.router)
+    app.include_router(capabilities.router)
+    app.include_router(availability.router)
     app.include_router(flexibility_services.router)
     return app
