@@ -10,21 +10,26 @@ station events (a site going off-grid) to the registry; tests call it directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe.model import RegistryDocument
 from fcsbe.server.adapters.base import StationAdapter, StationEvent
+from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
+from fcsbe.server.adapters.simulated import SimulatedStations
+from fcsbe.server.adapters.unconnected import UnconnectedStations
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.event_log import append_event
 from fcsbe.server.services.registry import import_registry
 from fcsbe.server.services.sessions import sync_sessions
-from fcsbe.server.storage.infrastructure import SiteRow
+from fcsbe.server.settings import Settings
+from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.registry import load_sites
+from fcsbe.sim import SystemClock
 
-__all__ = ["StationRuntime", "apply_station_events"]
+__all__ = ["StationRuntime", "apply_station_events", "build_runtime"]
 
 log = logging.getLogger("fcsbe.stations")
 
@@ -94,3 +99,28 @@ class StationRuntime:
             changes += await apply_station_events(db, events)
             await db.commit()
         return changes
+
+    def sync_step(self, factory: async_sessionmaker[AsyncSession]) -> Callable[[], Awaitable[int]]:
+        """The worker step around `sync`. It reports no backlog (0), so its loop always waits
+        its interval: a reconciliation has nothing left over to do at once."""
+
+        async def step() -> int:
+            await self.sync(factory)
+            return 0
+
+        return step
+
+
+def build_runtime(settings: Settings) -> StationRuntime:
+    """The stations `settings` ask for: the simulated scenario fleet (default), or none."""
+    pseudonyms = Pseudonymizer.load_or_create(settings.data_dir)
+    if not settings.simulator_enabled:
+        return StationRuntime(UnconnectedStations(), pseudonyms)
+    fleet = scenario_fleet(
+        settings.simulator_scenario,
+        seed=settings.simulator_seed,
+        start=floor_to_second(utcnow()),
+        size=settings.simulator_fleet_size,
+    )
+    adapter = SimulatedStations(fleet, SystemClock(), step_s=settings.simulator_step_s)
+    return StationRuntime(adapter, pseudonyms, registry=registry_of(fleet))
