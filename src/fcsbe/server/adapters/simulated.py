@@ -166,9 +166,15 @@ class SimulatedStations:
             self._runner = None
 
     def advance(self, seconds: float, dt_s: float = 1.0) -> None:
-        """Step the simulation forward (tests and tools on a virtual clock)."""
-        self.simulator.run_until(self.simulator.now + timedelta(seconds=seconds), dt_s)
-        self.expire()
+        """Step the simulation forward (tests and tools on a virtual clock), dropping each
+        expired command at its `valid_until`, as a station would."""
+        end = self.simulator.now + timedelta(seconds=seconds)
+        while True:
+            due = self._expiries[0][0] if self._expiries else end
+            self.simulator.run_until(min(due, end), dt_s)
+            self.expire()
+            if self.simulator.now >= end:
+                return
 
     # -- commands -------------------------------------------------------------------------------
 

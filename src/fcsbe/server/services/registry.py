@@ -123,7 +123,7 @@ def _station_rows(
     cs_row = {
         "cs_id": station.cs_id,
         "site_id": station.site_id,
-        "data": station.model_dump(mode="json", exclude={"evses"}),
+        "data": station.model_dump(mode="json"),
         "updated_at": now,
     }
     evse_rows = [

@@ -1,8 +1,9 @@
 """Queries of charging stations and their EVSEs, filtered by the caller's contracts.
 
 A station is shown from the CS data-sharing level on: whole when a SITE or CS target covers it,
-with only the covered EVSEs when EVSE targets do. EVSEs are read from their own rows (a station
-document does not embed them), so partial views and per-EVSE filters are one query each.
+with only the covered EVSEs when EVSE targets do. The EVSEs shown are read from their own rows
+(the copy inside the station document is for readers that need the whole station), so partial
+views and per-EVSE filters are one query each.
 """
 
 from __future__ import annotations
