@@ -13,8 +13,14 @@ from typing import Self
 
 import httpx
 
+from fcsbe.client.availability import AvailabilityResource
+from fcsbe.client.capabilities import CapabilitiesResource
+from fcsbe.client.charging_stations import ChargingStationsResource
 from fcsbe.client.discovery import DiscoveryResource
 from fcsbe.client.flexibility_services import FlexibilityServicesResource
+from fcsbe.client.registry import RegistryResource
+from fcsbe.client.sessions import SessionsResource
+from fcsbe.client.sites import SitesResource
 from fcsbe.client.transport import RetryPolicy, Sleep, Transport
 
 __all__ = ["FcsbeClient"]
@@ -58,6 +64,12 @@ class FcsbeClient:
         )
         self._transport = Transport(http, token=token, retry=retry or RetryPolicy(), sleep=sleep)
         self.discovery = DiscoveryResource(self._transport)
+        self.sites = SitesResource(self._transport)
+        self.charging_stations = ChargingStationsResource(self._transport)
+        self.registry = RegistryResource(self._transport)
+        self.sessions = SessionsResource(self._transport)
+        self.capabilities = CapabilitiesResource(self._transport)
+        self.availability = AvailabilityResource(self._transport)
         self.flexibility_services = FlexibilityServicesResource(self._transport)
 
     @property

@@ -190,6 +190,13 @@ from fcsbe.model.records import (
     ProofValidation,
     ProofValidationRequest,
 )
+from fcsbe.model.registry import (
+    REGISTRY_FORMAT,
+    EvModel,
+    ImportCounts,
+    RegistryDocument,
+    RegistryImportResult,
+)
 from fcsbe.model.sessions import (
     Consent,
     ConsentGrant,
@@ -223,6 +230,7 @@ __all__ = [
     "MAX_TARGETS",
     "NOTIFICATION_DATA_MODELS",
     "PROBLEM_BASE_URI",
+    "REGISTRY_FORMAT",
     "SIGN_CONVENTION",
     "ActivationDirection",
     "AvailabilityForecast",
@@ -297,6 +305,7 @@ __all__ = [
     "EnrolmentStatus",
     "EvConnectedData",
     "EvDisconnectedData",
+    "EvModel",
     "EvSession",
     "EventLogEntry",
     "EventLogRange",
@@ -330,6 +339,7 @@ __all__ = [
     "HeartbeatRequest",
     "HeartbeatResponse",
     "Id",
+    "ImportCounts",
     "InclusionProof",
     "InputModel",
     "JsonWebKeySet",
@@ -365,6 +375,8 @@ __all__ = [
     "ReactiveCapability",
     "Reason",
     "ReasonCode",
+    "RegistryDocument",
+    "RegistryImportResult",
     "Remuneration",
     "ReserveActivation",
     "ReserveOffer",

@@ -14,10 +14,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fcsbe import __version__
-from fcsbe.server.api import discovery, flexibility_services
+from fcsbe.server.api import (
+    availability,
+    capabilities,
+    charging_stations,
+    discovery,
+    flexibility_services,
+    registry,
+    sessions,
+    sites,
+)
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
 from fcsbe.server.settings import Settings
+from fcsbe.server.stations import StationRuntime, build_runtime
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.engine import create_engine, create_session_factory
 from fcsbe.server.workers import WorkerGroup, chain_event_log_step, decision_step
@@ -59,20 +69,37 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
         )
         workers.add("fs-decisions", settings.decision_interval_s, decision_step(factory))
+        stations = app.state.stations = app.state.stations or build_runtime(settings)
+        app.state.adapter = stations.adapter
+        await stations.load_registry(factory)
+        workers.add("station-sync", settings.station_sync_interval_s, stations.sync_step(factory))
         app.state.workers = workers
         if settings.workers_enabled:
+            await stations.adapter.start()
             workers.start()
-        log.info("fcsbe %s ready on %s", __version__, engine.url.get_backend_name())
+        log.info(
+            "fcsbe %s ready on %s, stations: %s",
+            __version__,
+            engine.url.get_backend_name(),
+            stations.adapter.name,
+        )
         try:
             yield
         finally:
             await workers.stop()
+            await stations.adapter.stop()
     finally:
         await engine.dispose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the FCSBE app for `settings` (default: from the environment)."""
+def create_app(
+    settings: Settings | None = None, *, stations: StationRuntime | None = None
+) -> FastAPI:
+    """Build the FCSBE app for `settings` (default: from the environment).
+
+    `stations` replaces the station adapter the settings would build (tests pass a simulator
+    on a virtual clock).
+    """
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_json)
     app = FastAPI(
@@ -84,8 +111,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     app.state.settings = settings
+    app.state.stations = stations
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(discovery.router)
+    app.include_router(sites.router)
+    app.include_router(charging_stations.router)
+    app.include_router(registry.router)
+    app.include_router(sessions.router)
+    app.include_router(capabilities.router)
+    app.include_router(availability.router)
     app.include_router(flexibility_services.router)
     return app

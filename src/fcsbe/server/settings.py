@@ -7,12 +7,30 @@ environment anywhere else, so tests build apps with explicit settings and no glo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "settings_markdown"]
+__all__ = ["SIMULATOR_SCENARIOS", "Settings", "SimulatorScenario", "settings_markdown"]
+
+SimulatorScenario = Literal[
+    "demo",
+    "uc-1.1",
+    "uc-1.1-s2",
+    "uc-1.2",
+    "uc-1.2-s2",
+    "uc-1.3",
+    "uc-1.4",
+    "uc-1.4-s2",
+    "uc-1.5",
+    "uc-1.6",
+    "uc-1.6-off-grid",
+    "uc-1.7",
+    "large",
+]
+SIMULATOR_SCENARIOS: tuple[str, ...] = get_args(SimulatorScenario)
+"""Names of the simulated fleets `FCSBE_SIMULATOR_SCENARIO` accepts."""
 
 
 class Settings(BaseSettings):
@@ -80,6 +98,30 @@ class Settings(BaseSettings):
     )
     decision_interval_s: float = Field(
         default=0.05, gt=0, description="How often the decision loop looks for new FS requests."
+    )
+    simulator_enabled: bool = Field(
+        default=True,
+        description="Run the built-in station simulator as the station adapter, with the "
+        "registry of its scenario loaded at start (a live demo fleet out of the box). Turn it "
+        "off to serve a registry imported with `fcsbe admin stations import` instead.",
+    )
+    simulator_scenario: SimulatorScenario = Field(
+        default="demo",
+        description="Simulated fleet: `demo` (home, depot, car park, EV service station, energy "
+        "community), one per use case `uc-1.1` ... `uc-1.7` (`uc-1.1-s2`: one home CS; "
+        "`uc-1.2-s2`/`uc-1.4-s2`: home CSP in control; `uc-1.6-off-grid`), or `large`.",
+    )
+    simulator_seed: int = Field(default=0, ge=0, description="Seed of the simulated fleet.")
+    simulator_fleet_size: int = Field(
+        default=10_000, ge=1, le=1_000_000, description="EVSEs of the `large` scenario."
+    )
+    simulator_step_s: float = Field(
+        default=1.0, gt=0, le=60, description="Simulator tick, in seconds of real time."
+    )
+    station_sync_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often EV sessions and station events are stored from the adapter.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the fcsbe loggers."
