@@ -16,7 +16,14 @@ from fcsbe.model import (
     SetpointSchedule,
 )
 
-__all__ = ["EXCLUSIVE_TYPES", "Need", "allocate", "committed_fraction", "power_need"]
+__all__ = [
+    "EXCLUSIVE_TYPES",
+    "Need",
+    "allocate",
+    "committed_fraction",
+    "power_need",
+    "scale_request",
+]
 
 EXCLUSIVE_TYPES = frozenset({FsType.SETPOINT, FsType.DROOP, FsType.FFR, FsType.DYNAMIC_PRICE})
 """Types that steer an EVSE's power directly: two of them may not overlap on one EVSE."""
@@ -74,3 +81,22 @@ def allocate(total_w: float, free: dict[str, float]) -> dict[str, float]:
         return dict.fromkeys(free, 0.0)
     share = min(1.0, total_w / available)
     return {evse_id: capacity * share for evse_id, capacity in free.items()}
+
+
+def scale_request(request: FlexibilityServiceRequest, fraction: float) -> FlexibilityServiceRequest:
+    """The request with its firm power scaled by `fraction` (a partially accepted FS)."""
+    p = request.parameters
+    if isinstance(p, SetpointSchedule):
+        periods = [period.model_copy(update={"p_w": period.p_w * fraction}) for period in p.periods]
+        scaled: object = p.model_copy(update={"periods": periods})
+    elif isinstance(p, ReserveOffer):
+        scaled = p.model_copy(update={"up_w": p.up_w * fraction, "down_w": p.down_w * fraction})
+    elif isinstance(p, FfrSettings):
+        levels = [
+            level.model_copy(update={"delta_p_w": level.delta_p_w * fraction})
+            for level in p.trigger_levels
+        ]
+        scaled = p.model_copy(update={"trigger_levels": levels})
+    else:
+        return request
+    return request.model_copy(update={"parameters": scaled})
