@@ -232,7 +232,7 @@ def request_body(
         "parameters": parameters
         or {
             "fs_type": "SETPOINT",
-            "resolution_s": 3600,
+            "resolution_s": int(duration.total_seconds()),
             "periods": [{"start_offset_s": 0, "p_w": p_w}],
         },
     }

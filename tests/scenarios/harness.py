@@ -117,5 +117,5 @@ async def harness(
             sleep=no_sleep,
         ) as client:
             h = Harness(app, stations, client)
-            await h.steps()
+            await h.run(5)  # let the stations report a first state
             yield h

@@ -35,20 +35,23 @@ class Need:
 
     import_w: float = 0.0
     export_w: float = 0.0
+    up_w: float = 0.0
+    """Up-regulation (less import or more export): served by stopping charging or by V2G."""
 
     @property
     def firm(self) -> bool:
-        return self.import_w > 0 or self.export_w > 0
+        return self.import_w > 0 or self.export_w > 0 or self.up_w > 0
 
     @property
     def magnitude_w(self) -> float:
-        return max(self.import_w, self.export_w)
+        return max(self.import_w, self.export_w, self.up_w)
 
 
 def power_need(request: FlexibilityServiceRequest) -> Need:
     """The firm power a request asks for (zero for signals without a firm commitment).
 
-    UP regulation (reserve up, FFR) is export; DOWN regulation is import. Demand response,
+    DOWN regulation is import; UP regulation (reserve up, FFR) is served by less import or by
+    export, so it counts against both. Demand response,
     dynamic prices and congestion limits carry no firm power commitment.
     """
     p = request.parameters
@@ -56,9 +59,9 @@ def power_need(request: FlexibilityServiceRequest) -> Need:
         values = [period.p_w for period in p.periods]
         return Need(import_w=max(0.0, max(values)), export_w=max(0.0, -min(values)))
     if isinstance(p, ReserveOffer):
-        return Need(import_w=p.down_w, export_w=p.up_w)
+        return Need(import_w=p.down_w, up_w=p.up_w)
     if isinstance(p, FfrSettings):
-        return Need(export_w=max(abs(level.delta_p_w) for level in p.trigger_levels))
+        return Need(up_w=max(abs(level.delta_p_w) for level in p.trigger_levels))
     if isinstance(p, DroopSettings):
         return Need(import_w=max(0.0, p.p_max_w), export_w=max(0.0, -p.p_min_w))
     return Need()
@@ -71,6 +74,8 @@ def committed_fraction(need: Need, free_import_w: float, free_export_w: float) -
         fraction = min(fraction, free_import_w / need.import_w)
     if need.export_w > 0:
         fraction = min(fraction, free_export_w / need.export_w)
+    if need.up_w > 0:
+        fraction = min(fraction, (free_import_w + free_export_w) / need.up_w)
     return max(0.0, fraction)
 
 

@@ -33,7 +33,7 @@ from fcsbe.server.services.event_log import append_event
 from fcsbe.server.services.execution import fs_evses
 from fcsbe.server.services.lifecycle import move
 from fcsbe.server.services.notifications import enqueue_notification
-from fcsbe.server.services.station_plans import commands_at, evse_states, respect_minimums
+from fcsbe.server.services.station_plans import evse_states, respect_minimums
 from fcsbe.server.storage.flexibility import FlexibilityServiceRow
 
 __all__ = ["activate_reserve", "update_setpoint"]
@@ -114,9 +114,20 @@ async def activate_reserve(
     execution: dict[str, Any] = dict(fs.execution or {})
     reservations = [Reservation(*r) for r in execution.get("reservations", [])]
     plan = plan_reserve_activation(request, activation, reservations, now)
-    commands = commands_at(plan, max(now, activation.start or now), fs.fs_id)
-    await adapter.apply_many(commands)
     end = max((s.end for p in plan.evse_plans for s in p.steps), default=now)
+    # The stations ramp to the full activation on their own within the full-activation time:
+    # each EVSE gets its final setpoint once, valid until the activation ends.
+    commands = [
+        Command(
+            ControlTarget(ControlLevel.EVSE, p.evse_id),
+            SetpointCommand(p.steps[-1].setpoint_w or 0.0, None),
+            fs_id=fs.fs_id,
+            valid_until=end,
+        )
+        for p in plan.evse_plans
+        if p.steps and p.steps[-1].setpoint_w is not None
+    ]
+    await adapter.apply_many(commands)
     up = activation.direction.value == "UP"
     execution.update(activation_until=end.isoformat(), activation_id=activation.activation_id)
     fs.execution = execution

@@ -11,7 +11,6 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from fcsbe.model import GridFunction
 from fcsbe.server.adapters.base import (
     Command,
     ControlLevel,
@@ -88,7 +87,7 @@ def _armed_command(armed: ArmedFunction) -> DroopCommand | FfrCommand | None:
             support_duration_s=float(armed.support_duration_s or 0),
             rearm_s=float(armed.rearm_time_s or 0),
         )
-    if armed.function is GridFunction.FREQ_DROOP and armed.f_ref_hz is not None:
+    if armed.f_ref_hz is not None:
         return DroopCommand(
             f_ref_hz=armed.f_ref_hz,
             deadband_hz=max(armed.deadband_over_hz or 0.0, armed.deadband_under_hz or 0.0),
@@ -122,6 +121,10 @@ def commands_at(plan: Plan, at: datetime, fs_id: str) -> list[Command]:
         armed_control = _armed_command(armed)
         if armed_control is not None and armed.start <= at < armed.end:
             target = ControlTarget(ControlLevel.EVSE, armed.evse_id)
+            if isinstance(armed_control, DroopCommand):
+                # Droop acts around the power the EVSE holds: hold the baseline as a setpoint.
+                baseline = SetpointCommand(armed.baseline_w, None)
+                commands.append(Command(target, baseline, fs_id=fs_id, valid_until=armed.end))
             commands.append(Command(target, armed_control, fs_id=fs_id, valid_until=armed.end))
     return commands
 
