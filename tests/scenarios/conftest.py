@@ -2,7 +2,8 @@
 
 `scenario("uc-1.3")` starts the app with the simulator of that scenario on a virtual clock (from
 the wall clock's current second, so server and stations agree on "now"), loads the registry from
-the same scenario description, stores the EVs already connected, and hands back a `Scenario`:
+the scenario's file in `examples/registry/` (checked to describe exactly what is simulated),
+stores the EVs already connected, and hands back a `Scenario`:
 clients per party, contracts (written as rows: the contract flow has its own tests), `advance`
 to move the simulated time and `sync` to store what the stations then report.
 """
@@ -12,17 +13,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from fcsbe.client import FcsbeClient, RetryPolicy
+from fcsbe.model import RegistryDocument
 from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
 from fcsbe.server.adapters.simulated import SimulatedStations
 from fcsbe.server.app import create_app
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.decision import decide_pending
+from fcsbe.server.services.registry import parse_document
+from fcsbe.server.services.registry_files import parse_text
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime
 from fcsbe.server.storage.base import utcnow
@@ -122,6 +127,16 @@ class Scenario:
 
 StartScenario = Callable[[str], AbstractAsyncContextManager[Scenario]]
 
+SCENARIO_FILES = Path(__file__).resolve().parents[2] / "examples" / "registry"
+
+
+def scenario_file(name: str) -> RegistryDocument:
+    """The registry file of a scenario, read as `fcsbe admin stations import` reads it."""
+    path = SCENARIO_FILES / f"{name}.yaml"
+    source = parse_text(path.read_text(encoding="utf-8"), str(path))
+    assert source.issues == []
+    return parse_document(source.data)
+
 
 @pytest.fixture
 def scenario(settings: Settings) -> StartScenario:
@@ -138,7 +153,8 @@ def scenario(settings: Settings) -> StartScenario:
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(app.router.lifespan_context(app))
             await truncate_all(app.state.engine)
-            runtime.registry = registry_of(fleet)  # what the lifespan loads in `fcsbe serve`
+            runtime.registry = scenario_file(name)
+            assert runtime.registry == registry_of(fleet)  # the file describes what is simulated
             await runtime.load_registry(app.state.session_factory)
             run = Scenario(app, fleet, stations, runtime, stack)
             await run.sync()
