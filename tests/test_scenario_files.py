@@ -48,3 +48,14 @@ def test_the_scenario_command_prints_and_writes(tmp_path: Path) -> None:
     assert printed.output == render_registry("uc-1.5")
     unknown = runner.invoke(app, ["admin", "stations", "scenario", "uc-9"])
     assert unknown.exit_code == 2
+
+
+def test_the_example_in_the_registry_guide_is_a_valid_registry() -> None:
+    guide = (FILES.parents[1] / "docs" / "registry.md").read_text(encoding="utf-8")
+    example = guide.split("```yaml\n", 1)[1].split("```", 1)[0]
+    source = parse_text(example, "docs/registry.md")
+    assert source.issues == []
+    document = parse_document(source.data)
+    assert check_document(document) == []
+    assert [len(c.evses) for c in document.charging_stations] == [2, 1]
+    assert document.ev_models[0].onboard_inverter
