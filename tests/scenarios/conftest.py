@@ -24,7 +24,6 @@ from fcsbe.model import RegistryDocument
 from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
 from fcsbe.server.adapters.simulated import SimulatedStations
 from fcsbe.server.app import create_app
-from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.registry import parse_document
 from fcsbe.server.services.registry_files import parse_text
@@ -148,7 +147,7 @@ def scenario(settings: Settings) -> StartScenario:
         stations = SimulatedStations(
             fleet, VirtualClock(fleet.start), options=SimOptions(meter_resolution_s=60)
         )
-        runtime = StationRuntime(stations, Pseudonymizer.load_or_create(settings.data_dir))
+        runtime = StationRuntime(stations, settings.data_dir)
         app = create_app(settings, stations=runtime)
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(app.router.lifespan_context(app))
