@@ -73,3 +73,10 @@ def test_unreadable_file_and_syntax_error(database: Path, tmp_path: Path) -> Non
     result = runner.invoke(app, ["admin", "stations", "import", str(bad)])
     assert result.exit_code == 1
     assert f"{bad}:1: document: (root): not valid JSON" in result.output
+
+
+def test_serve_refuses_several_workers_with_the_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FCSBE_DATABASE_URL", "postgresql+asyncpg://u@127.0.0.1:1/none")
+    result = runner.invoke(app, ["serve", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "FCSBE_SIMULATOR_ENABLED=false" in result.output

@@ -57,6 +57,11 @@ def serve(
     if workers > 1 and settings.is_sqlite:
         typer.echo("several workers need PostgreSQL; the embedded SQLite default runs one")
         raise typer.Exit(2)
+    if workers > 1 and settings.simulator_enabled:
+        typer.echo("the station simulator runs in one process: set FCSBE_SIMULATOR_ENABLED=false")
+        raise typer.Exit(2)
+    if settings.simulator_enabled:
+        typer.echo(f"stations: simulated fleet {settings.simulator_scenario!r} (real time)")
     typer.echo(f"fcsbe serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
     uvicorn.run(
         "fcsbe.server.app:create_app",

@@ -4,7 +4,8 @@
 and writes it in one transaction: all or nothing, and a second import of the same file changes
 nothing. Every problem is printed as `file:line: entry: field: why`, and the exit status is 1.
 `scenario NAME` prints the registry of a built-in simulator scenario, a complete example to start
-from. The server extra is imported lazily, as in `fcsbe.cli`.
+from (the files in `examples/registry/` are made this way). The server extra is imported lazily,
+as in `fcsbe.cli`.
 """
 
 from __future__ import annotations
@@ -100,3 +101,25 @@ def import_stations(
         raise typer.Exit(1) from None
     verb = "would import" if dry_run else ("imported" if result.changed else "already up to date")
     typer.echo(f"{file}: {verb}\n{_counts(result)}")
+
+
+@stations_app.command("scenario")
+def scenario_registry(
+    name: Annotated[str, typer.Argument(help="Scenario name, e.g. demo, uc-1.3, uc-1.6-off-grid.")],
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file instead of printing.")
+    ] = None,
+) -> None:
+    """Print the registry file of a built-in simulator scenario (a complete example)."""
+    from fcsbe.server.adapters.scenario_registry import SCENARIO_TITLES, render_registry
+
+    if name not in SCENARIO_TITLES:
+        typer.echo(f"unknown scenario {name!r}; one of: {', '.join(SCENARIO_TITLES)}", err=True)
+        raise typer.Exit(2)
+    rendered = render_registry(name)
+    if output is None:
+        typer.echo(rendered, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(rendered, encoding="utf-8")
+    typer.echo(f"wrote {output}")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -68,12 +69,21 @@ async def apply_station_events(db: AsyncSession, events: Sequence[StationEvent])
 
 @dataclass
 class StationRuntime:
-    """The adapter in force, the pseudonym key, and the registry it came with (if any)."""
+    """The adapter in force, where the pseudonym key lives, and the registry it came with."""
 
     adapter: StationAdapter
-    pseudonyms: Pseudonymizer
+    data_dir: Path
+    """`FCSBE_DATA_DIR`: the pseudonym key is read (or made) there on first use."""
     registry: RegistryDocument | None = None
     """The registry of a simulated fleet, loaded at start so the FO sees what is simulated."""
+    _pseudonyms: Pseudonymizer | None = field(default=None, init=False, repr=False)
+
+    @property
+    def pseudonyms(self) -> Pseudonymizer:
+        """The deployment's pseudonymizer (its key file is created when first needed)."""
+        if self._pseudonyms is None:
+            self._pseudonyms = Pseudonymizer.load_or_create(self.data_dir)
+        return self._pseudonyms
 
     async def load_registry(self, factory: async_sessionmaker[AsyncSession]) -> None:
         """Import the adapter's own registry (idempotent; nothing to do for real stations)."""
@@ -113,9 +123,8 @@ class StationRuntime:
 
 def build_runtime(settings: Settings) -> StationRuntime:
     """The stations `settings` ask for: the simulated scenario fleet (default), or none."""
-    pseudonyms = Pseudonymizer.load_or_create(settings.data_dir)
     if not settings.simulator_enabled:
-        return StationRuntime(UnconnectedStations(), pseudonyms)
+        return StationRuntime(UnconnectedStations(), settings.data_dir)
     fleet = scenario_fleet(
         settings.simulator_scenario,
         seed=settings.simulator_seed,
@@ -123,4 +132,4 @@ def build_runtime(settings: Settings) -> StationRuntime:
         size=settings.simulator_fleet_size,
     )
     adapter = SimulatedStations(fleet, SystemClock(), step_s=settings.simulator_step_s)
-    return StationRuntime(adapter, pseudonyms, registry=registry_of(fleet))
+    return StationRuntime(adapter, settings.data_dir, registry=registry_of(fleet))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -80,7 +79,7 @@ async def test_unknown_models_give_no_evidence_and_unknown_evses_are_skipped(
     pseudonyms = Pseudonymizer.load_or_create(tmp_path)
     now = utcnow()
     stranger = reported_session("TX-1", "NL*ABC*E1001*2", now)
-    stranger = replace(stranger, ev=replace(stranger.ev, model_id="no-such-model"))
+    stranger = stranger._replace(ev=stranger.ev._replace(model_id="no-such-model"))
     ghost = reported_session("TX-2", "NL*XYZ*E9*1", now)
     assert await _sync(app, [stranger, ghost], pseudonyms) == 1
     (row,), _, _ = await _rows(app)
@@ -95,9 +94,9 @@ async def test_live_values_only_write_when_they_change_materially(app: FastAPI, 
     first = reported_session("TX-1", "NL*ABC*E1001*1", now)
     await _sync(app, [first], pseudonyms)
     assert (
-        await _sync(app, [replace(first, soc_pct=41.4, energy_imported_wh=5040.0)], pseudonyms) == 0
+        await _sync(app, [first._replace(soc_pct=41.4, energy_imported_wh=5040.0)], pseudonyms) == 0
     )
-    assert await _sync(app, [replace(first, soc_pct=43.0)], pseudonyms) == 1
+    assert await _sync(app, [first._replace(soc_pct=43.0)], pseudonyms) == 1
 
 
 async def test_consent_changes_and_disconnection(app: FastAPI, tmp_path) -> None:
@@ -111,11 +110,11 @@ async def test_consent_changes_and_disconnection(app: FastAPI, tmp_path) -> None
     now = utcnow()
     first = reported_session("TX-1", "NL*ABC*E1001*1", now)
     await _sync(app, [first], pseudonyms)
-    await _sync(app, [replace(first, consent_v2g=False)], pseudonyms)
+    await _sync(app, [first._replace(consent_v2g=False)], pseudonyms)
     _, (consent,), _ = await _rows(app)
     assert consent.scope == ["V1G"]
     assert consent.withdrawn_at is None
-    await _sync(app, [replace(first, consent_v1g=False, consent_v2g=False)], pseudonyms)
+    await _sync(app, [first._replace(consent_v1g=False, consent_v2g=False)], pseudonyms)
     _, (consent,), _ = await _rows(app)
     assert consent.withdrawn_at is not None
     assert await _sync(app, [], pseudonyms) == 1

@@ -20,11 +20,20 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import yaml
+
 from fcsbe.model import REGISTRY_FORMAT, RegistryDocument
 from fcsbe.sim import EvProfile, EvseSpec, ScenarioFleet, SiteSpec, StationSpec
 from fcsbe.sim import scenarios as fleets
 
-__all__ = ["SCENARIOS", "registry_of", "scenario_fleet"]
+__all__ = [
+    "SCENARIOS",
+    "SCENARIO_TITLES",
+    "floor_to_second",
+    "registry_of",
+    "render_registry",
+    "scenario_fleet",
+]
 
 _VALID_TO = "2035-12-31T23:59:59Z"
 _ISSUER = "fcsbe simulator (declared by the scenario)"
@@ -48,6 +57,25 @@ SCENARIOS: dict[str, Callable[[int, datetime, int], ScenarioFleet]] = {
     "large": lambda seed, start, n: fleets.large_fleet(n, seed, start=start),
 }
 """Every scenario `FCSBE_SIMULATOR_SCENARIO` names, by name."""
+
+SCENARIO_TITLES = {
+    "demo": "Demo fleet: home wallbox, fleet depot, public car park, EV service station, "
+    "energy community",
+    "uc-1.1": "UC 1.1 S1: a CSP backend with ten home wallboxes (AC, every fifth DC V2G)",
+    "uc-1.1-s2": "UC 1.1 S2: one home CS served by an embedded FCSBE",
+    "uc-1.2": "UC 1.2 S1: roaming EV users at a visited CSO's car park (visited CSO governs)",
+    "uc-1.2-s2": "UC 1.2 S2: roaming EV users at a visited CSO's car park (home CSP governs; "
+    "same equipment as S1, the sessions differ)",
+    "uc-1.3": "UC 1.3: fleet depot, 20 AC EVSEs behind a 150 kW connection",
+    "uc-1.4": "UC 1.4 S1: fleet vans at a public car park (visited CSO governs)",
+    "uc-1.4-s2": "UC 1.4 S2: fleet vans at a public car park (home party governs; same "
+    "equipment as S1, the sessions differ)",
+    "uc-1.5": "UC 1.5: EV service station on a DC bus with PV and storage",
+    "uc-1.6": "UC 1.6 S1: energy community on-grid (households, PV, storage, AC V2G)",
+    "uc-1.6-off-grid": "UC 1.6 S2: the same energy community off-grid (island mode)",
+    "uc-1.7": "UC 1.7: AC V2G through the EV's on-board inverter",
+}
+"""One line per scenario with a registry file in `examples/registry/` (all but `large`)."""
 
 
 def scenario_fleet(
@@ -132,7 +160,6 @@ def _site(spec: SiteSpec, country: str) -> dict[str, Any]:
         )
     return {
         "site_id": spec.site_id,
-        "name": spec.site_id.replace("SITE-", "").replace("-", " ").title(),
         "configuration_type": spec.configuration_type,
         "location": {"country": country},
         "grid_connection": {
@@ -213,3 +240,17 @@ def registry_of(fleet: ScenarioFleet) -> RegistryDocument:
 def floor_to_second(when: datetime) -> datetime:
     """`when` without its fraction of a second (a scenario start on the wall clock)."""
     return when.astimezone(UTC).replace(microsecond=0)
+
+
+def render_registry(name: str) -> str:
+    """The YAML registry file of a scenario, as kept in `examples/registry/<name>.yaml`."""
+    document = registry_of(scenario_fleet(name)).model_dump(mode="json", exclude_none=True)
+    for site in document["sites"]:
+        del site["cs_ids"]  # derived from the stations
+    header = (
+        f"# {SCENARIO_TITLES.get(name, name)}\n"
+        f"# The registry of the simulated scenario {name!r} (`fcsbe admin stations scenario "
+        f"{name}`).\n"
+        "# Import it with `fcsbe admin stations import <this file>`; see docs/registry.md.\n"
+    )
+    return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)

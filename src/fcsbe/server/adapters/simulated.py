@@ -145,6 +145,11 @@ class SimulatedStations:
         """The simulator's meter resolution (whole seconds, at least 1)."""
         return max(1, round(self.simulator.options.meter_resolution_s))
 
+    @property
+    def running(self) -> bool:
+        """True while the simulator is paced on its clock in the background."""
+        return self._runner is not None
+
     def now(self) -> datetime:
         """Simulated time."""
         return self.simulator.now

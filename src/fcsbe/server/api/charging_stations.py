@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from fcsbe.model import ChargingStation, Page
-from fcsbe.server.api.listing import READ_RESPONSES, after_id, page_response
+from fcsbe.server.api.listing import READ_RESPONSES, after_id, stored_page_response
 from fcsbe.server.api.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
 from fcsbe.server.deps import DbSession
 from fcsbe.server.security.readers import ReaderPrincipal
@@ -26,16 +26,15 @@ SiteFilter = Annotated[
 ]
 
 
-@router.get("", operation_id="list_charging_stations")
+@router.get("", operation_id="list_charging_stations", response_model=Page[ChargingStation])
 async def list_charging_stations(
     request: Request,
-    response: Response,
     principal: ReaderPrincipal,
     session: DbSession,
     site_id: SiteFilter = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> Page[ChargingStation]:
+) -> Response:
     """Stations covered by the caller's contracts at the CS data-sharing level or finer, by id.
 
     A station covered through EVSE targets only is listed with those EVSEs.
@@ -43,7 +42,7 @@ async def list_charging_stations(
     items, next_key = await service.list_charging_stations(
         session, principal, utcnow(), after=after_id(cursor), limit=limit, site_id=site_id
     )
-    return page_response(request, response, items, next_key)
+    return stored_page_response(request, items, next_key)
 
 
 @router.get("/{cs_id}", operation_id="get_charging_station")

@@ -6,9 +6,9 @@ needs (minimum SoC at departure), how much it could still take, and how much it 
 
 - baseline: the EV charges at full power from now until its target is reached (what happens
   without any FS);
-- max import: full power while the battery still has room after the baseline so far;
 - min import: the "must run" part, where even the latest possible charging still falls in the
   interval if the minimum energy is to be there at departure;
+- max import: full power while the battery still has room after that least charging so far;
 - max export: discharge power while the battery holds energy it may give and there is time left
   to recharge it before departure;
 - energy up/down: how far the target can go below/above its baseline in the interval;
@@ -159,18 +159,26 @@ class _Sum:
 
 
 def _add(
-    total: _Sum, ev: _Ev, now: datetime, a: datetime, b: datetime, cut: Committed | None
+    total: _Sum,
+    ev: _Ev,
+    now: datetime,
+    span: tuple[datetime, datetime, datetime],
+    cut: Committed | None,
 ) -> None:
+    """Add one EV's part of interval [a, b); an EV without a known departure is taken to stay
+    until the end of the forecast."""
+    a, b, until = span
     dur_h = (b - a).total_seconds() / _HOUR
-    leave = ev.departure or b
+    leave = ev.departure or until
     present_h = _overlap_h(a, b, now, leave)
     if present_h <= 0:
         return
     start = max(a, now)
     base_wh = ev.baseline_wh(now, min(b, leave)) - ev.baseline_wh(now, start)
-    room = max(0.0, ev.room_wh - ev.baseline_wh(now, start))
-    max_import = min(ev.import_w * present_h, room) / dur_h
     must_from = leave - timedelta(hours=ev.min_wh / ev.import_w) if ev.import_w > 0 else leave
+    # the least the EV can have charged by `start`: everything deferred to just before leaving
+    least_wh = ev.import_w * _overlap_h(must_from, leave, now, start)
+    max_import = min(ev.import_w * present_h, max(0.0, ev.room_wh - least_wh)) / dur_h
     min_import = min(max_import, ev.import_w * _overlap_h(a, b, must_from, leave) / dur_h)
     spare_h = max(0.0, (leave - b).total_seconds()) / _HOUR
     give = min(ev.give_wh, max(0.0, ev.import_w * spare_h - ev.min_wh))
@@ -221,7 +229,8 @@ def forecast_for(
         total = _Sum()
         for evse_id, ev in evs.items():
             if ev is not None:
-                _add(total, ev, now, a, b, _commitment(by_evse.get(evse_id, []), a, b))
+                cut = _commitment(by_evse.get(evse_id, []), a, b)
+                _add(total, ev, now, (a, b, span.end), cut)
         if resolved.target.level is TargetLevel.SITE:
             total.max_import_w = min(total.max_import_w, connection.import_limit_w)
             total.min_import_w = min(total.min_import_w, total.max_import_w)

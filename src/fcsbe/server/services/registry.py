@@ -120,10 +120,12 @@ def _site_row(site: Site, now: datetime) -> dict[str, Any]:
 def _station_rows(
     station: ChargingStation, now: datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    document = station.model_dump(mode="json")
+    document["evses"].sort(key=lambda e: (e["ocpp_evse_id"], e["evse_id"]))  # served as stored
     cs_row = {
         "cs_id": station.cs_id,
         "site_id": station.site_id,
-        "data": station.model_dump(mode="json"),
+        "data": document,
         "updated_at": now,
     }
     evse_rows = [

@@ -300,12 +300,12 @@ def _session_covers(row: EvSessionRow, place: tuple[str, str], covers: list[Cove
 
 def _roaming_ok(row: EvSessionRow, provider_party_id: str) -> bool:
     """The contract's provider governs the session: the home CSP for HOME-controlled roaming
-    sessions, anyone but the home CSP for VISITED-controlled ones (see `storage.visibility`)."""
+    sessions, the visited CSO for VISITED-controlled ones (see `storage.visibility`)."""
     if row.fs_controller is None:
         return True
     if row.fs_controller == "HOME":
         return provider_party_id == row.home_party_id
-    return row.home_party_id is None or provider_party_id != row.home_party_id
+    return row.visited_party_id is None or provider_party_id == row.visited_party_id
 
 
 def _holder_role(row: EvSessionRow) -> PartyRole:

@@ -1,9 +1,9 @@
 """Queries of charging stations and their EVSEs, filtered by the caller's contracts.
 
 A station is shown from the CS data-sharing level on: whole when a SITE or CS target covers it,
-with only the covered EVSEs when EVSE targets do. The EVSEs shown are read from their own rows
-(the copy inside the station document is for readers that need the whole station), so partial
-views and per-EVSE filters are one query each.
+with only the covered EVSEs when EVSE targets do. A station's document carries its EVSEs; the EVSE
+rows serve the per-EVSE coverage checks, so a list page is one query, plus one for the stations
+seen only in part.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import DataSharingLevel
@@ -25,6 +25,7 @@ __all__ = [
     "get_evse",
     "get_station",
     "list_stations",
+    "visible_evse_ids",
     "visible_evses",
 ]
 
@@ -50,15 +51,48 @@ async def list_stations(
     after: str | None,
     limit: int,
     site_id: str | None = None,
-) -> list[ChargingStationRow]:
-    """One page of visible stations ordered by id, after the id `after`."""
-    statement = select(ChargingStationRow).where(_station_visible(principal, now))
+) -> list[tuple[str, str, bool]]:
+    """One page of visible stations ordered by id, after the id `after`: (cs_id, document as
+    JSON text, whole), `whole` False when only some of its EVSEs are covered (EVSE targets).
+
+    The document comes back as the database's JSON text, not parsed: a page of 500 stations is
+    served without decoding and encoding it again.
+    """
+    whole = _station_visible(principal, now, whole_only=True).label("whole")
+    text_of = cast(ChargingStationRow.data, Text)
+    statement = select(ChargingStationRow.cs_id, text_of, whole).where(
+        _station_visible(principal, now)
+    )
     if site_id is not None:
         statement = statement.where(ChargingStationRow.site_id == site_id)
     if after is not None:
         statement = statement.where(ChargingStationRow.cs_id > after)
-    rows = await session.scalars(statement.order_by(ChargingStationRow.cs_id).limit(limit))
-    return list(rows)
+    statement = statement.order_by(ChargingStationRow.cs_id).limit(limit)
+    return [(cs_id, text, bool(flag)) for cs_id, text, flag in await session.execute(statement)]
+
+
+async def visible_evse_ids(
+    session: AsyncSession,
+    principal: Principal,
+    now: datetime,
+    cs_ids: Iterable[str],
+    level: DataSharingLevel = DataSharingLevel.CS,
+) -> set[str]:
+    """Ids of the EVSEs of `cs_ids` the caller may see at `level`."""
+    found: set[str] = set()
+    visible = covers(
+        principal,
+        now,
+        level,
+        site_id=EvseRow.site_id,
+        cs_id=EvseRow.cs_id,
+        evse_id=EvseRow.evse_id,
+    )
+    for batch in chunked(cs_ids):
+        found.update(
+            await session.scalars(select(EvseRow.evse_id).where(EvseRow.cs_id.in_(batch), visible))
+        )
+    return found
 
 
 async def get_station(

@@ -10,7 +10,7 @@ now < valid_to`) covers it, and only at the contract's data-sharing level or coa
   shows site aggregates and nothing per station or EVSE; sessions need SESSION level;
 - roaming (UC 1.2 / 1.4): a session whose FS controller is its HOME party is covered only by
   contracts served by that home party (`provider_party_id == home_party_id`); one controlled by
-  the VISITED CSO only by contracts not served by its home party.
+  the VISITED CSO only by contracts that CSO serves (`provider_party_id == visited_party_id`).
 
 The operator sees everything. Every query takes the `Principal` and is filtered here, in SQL, so
 no caller can forget the filter; unknown and invisible ids look the same (404 upstream).
@@ -110,14 +110,12 @@ def covers_session(principal: Principal, now: datetime) -> ColumnElement[bool]:
     """SQL condition on `ev_sessions` joined with `evses`: the caller may see the session."""
     if principal.is_operator:
         return true()
-    home = EvSessionRow.home_party_id
+    provider = ContractRow.provider_party_id
+    visited = EvSessionRow.visited_party_id
     roaming_ok = or_(
         EvSessionRow.fs_controller.is_(None),
-        and_(EvSessionRow.fs_controller == "HOME", ContractRow.provider_party_id == home),
-        and_(
-            EvSessionRow.fs_controller != "HOME",
-            or_(home.is_(None), ContractRow.provider_party_id != home),
-        ),
+        and_(EvSessionRow.fs_controller == "HOME", provider == EvSessionRow.home_party_id),
+        and_(EvSessionRow.fs_controller != "HOME", or_(visited.is_(None), provider == visited)),
     )
     target = or_(
         and_(ContractTargetRow.level == "SITE", ContractTargetRow.target_id == EvseRow.site_id),
