@@ -30,6 +30,6 @@ def test_db_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FCSBE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     current = runner.invoke(app, ["db", "current"])
-    assert "current: 0001" in current.output
+    assert "current: 0002" in current.output
     assert runner.invoke(app, ["db", "downgrade", "base"]).exit_code == 0
     assert "current: None" in runner.invoke(app, ["db", "current"]).output

@@ -27,10 +27,13 @@ class ContractRow(Base):
     fo_party_id: Mapped[str] = mapped_column(ForeignKey("parties.party_id"))
     fsc_id: Mapped[str] = mapped_column(String(128))
     provider_party_id: Mapped[str] = mapped_column(String(128))
+    holder_party_id: Mapped[str | None] = mapped_column(String(128))
+    holder_role: Mapped[str] = mapped_column(String(16), server_default="CSO")
     status: Mapped[str] = mapped_column(String(16))
     revision: Mapped[int]
     valid_from: Mapped[datetime]
     valid_to: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
     fs_types: Mapped[list[str]]
     data_sharing_level: Mapped[str] = mapped_column(String(16))
     signature_required: Mapped[bool] = mapped_column(default=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
@@ -42,6 +42,8 @@ class EnrolmentRow(Base):
     scopes: Mapped[list[str]]
     callback_base_url: Mapped[str | None] = mapped_column(String(2048))
     signing_key: Mapped[dict[str, Any] | None]
+    previous_keys_valid_until: Mapped[datetime | None]
+    webhook_secret: Mapped[str | None] = mapped_column(String(256))
     heartbeat_interval_s: Mapped[int]
     offline_timeout_s: Mapped[int]
     fallback_policy: Mapped[str] = mapped_column(String(32))
@@ -60,6 +62,8 @@ class EnrolmentTokenRow(Base):
     token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     fo_name: Mapped[str] = mapped_column(String(200))
+    party_id: Mapped[str | None] = mapped_column(String(128))
+    scopes: Mapped[list[str]] = mapped_column(server_default=text("'[]'"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     spent_at: Mapped[datetime | None]
