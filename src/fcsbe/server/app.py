@@ -12,15 +12,36 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe import __version__
-from fcsbe.server.api import discovery
+from fcsbe.server.api import (
+    admin_contracts,
+    admin_enrolments,
+    contract_holders,
+    contracts,
+    credential_checks,
+    discovery,
+    enrolments,
+    heartbeat,
+)
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
+from fcsbe.server.security.audit import SecurityEventThrottle
+from fcsbe.server.security.callback_urls import system_resolver
+from fcsbe.server.services.parties import ensure_server_party
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
+from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.engine import create_engine, create_session_factory
-from fcsbe.server.workers import WorkerGroup, chain_event_log_step
+from fcsbe.server.workers import (
+    WorkerGroup,
+    chain_event_log_step,
+    contract_closing_step,
+    offline_detection_step,
+    replay_store_purge_step,
+)
 
 __all__ = ["DatabaseNotMigratedError", "create_app"]
 
@@ -40,6 +61,17 @@ class DatabaseNotMigratedError(RuntimeError):
     """The database is behind the code's migrations and the server must not serve it."""
 
 
+async def _init_party(factory: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """First start of an embedded server: create its party and signing key (once)."""
+    async with factory() as session:
+        try:
+            if await ensure_server_party(session, settings, utcnow()):
+                await session.commit()
+                log.info("initialised server party %s", settings.server_party_id)
+        except IntegrityError:  # another replica did it at the same moment
+            await session.rollback()
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -54,9 +86,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         app.state.engine = engine
         app.state.session_factory = factory = create_session_factory(engine)
+        if settings.init_party_on_start:
+            await _init_party(factory, settings)
         workers = WorkerGroup()
         workers.add(
             "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
+        )
+        workers.add(
+            "fo-offline-detection",
+            settings.offline_check_interval_s,
+            offline_detection_step(factory),
+        )
+        workers.add(
+            "contract-closing", settings.contract_expiry_interval_s, contract_closing_step(factory)
+        )
+        workers.add(
+            "signature-replay-purge",
+            float(settings.signature_max_skew_s),
+            replay_store_purge_step(factory),
         )
         app.state.workers = workers
         if settings.workers_enabled:
@@ -83,7 +130,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     app.state.settings = settings
+    app.state.callback_resolver = system_resolver
+    app.state.security_throttle = SecurityEventThrottle()
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(discovery.router)
+    app.include_router(enrolments.router)
+    app.include_router(heartbeat.router)
+    app.include_router(contracts.router)
+    app.include_router(credential_checks.router)
+    app.include_router(contract_holders.router)
+    app.include_router(admin_enrolments.router)
+    app.include_router(admin_contracts.router)
     return app
