@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from fcsbe.admin_cli import admin_app
+
 if TYPE_CHECKING:
     from fcsbe.server.settings import Settings
 
@@ -26,6 +28,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin", no_args_is_help=True)
 
 OPENAPI_PATH = Path("openapi/fcsbe.json")
 

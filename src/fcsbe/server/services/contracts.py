@@ -101,6 +101,7 @@ def contract_model(
 
 
 async def _model(session: AsyncSession, row: ContractRow) -> FlexibilityServiceContract:
+    await session.flush()  # the session does not autoflush: make new revisions visible
     return contract_model(row, (await revisions_of(session, [row.id]))[row.id])
 
 
@@ -372,6 +373,7 @@ async def close_due_contracts(session: AsyncSession, now: datetime) -> int:
         terminated = row.ends_at is not None and row.ends_at < row.valid_to
         status = ContractStatus.TERMINATED if terminated else ContractStatus.EXPIRED
         await _close(session, row, status, effective_end(row), "end of validity reached")
+    await session.flush()
     return len(rows)
 
 

@@ -110,6 +110,7 @@ async def init_server_party(
     party.jwks = keys.public_jwks()
     if existing is None:
         session.add(party)
+        await session.flush()  # later queries of this transaction must see it (no autoflush)
     await append_event(
         session,
         type="SERVER_PARTY_INITIALISED" if existing is None else "SERVER_PARTY_UPDATED",
