@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fcsbe.model import FO_SCOPES
 from fcsbe.server.security.tokens import (
     ACCESS_TOKEN_PREFIX,
     OPERATOR_TOKEN_PREFIX,
@@ -28,6 +29,7 @@ async def make_fo(
     revoked: bool = False,
     expired: bool = False,
     enrolment_status: str = "ACTIVE",
+    scopes: list[str] | None = None,
 ) -> str:
     """An enrolled FO party with one access token; returns the token."""
     token = new_secret(ACCESS_TOKEN_PREFIX)
@@ -50,7 +52,7 @@ async def make_fo(
                 enrolment_id=f"enr-{party_id}",
                 fo_party_id=party_id,
                 status=enrolment_status,
-                scopes=["fs:write", "fs:read"],
+                scopes=list(FO_SCOPES) if scopes is None else scopes,
                 callback_base_url=None,
                 signing_key=None,
                 heartbeat_interval_s=60,

@@ -61,7 +61,8 @@ async def test_operator_enrols_an_aggregator(app: FastAPI) -> None:
 
         me = await fo.enrolments.get()
         assert (me.status.value, me.fo_party_id) == ("ACTIVE", "NL-FLX")
-        assert me.signing_key is not None and me.signing_key["kid"] == "flexa-2026"
+        assert me.signing_key is not None
+        assert me.signing_key["kid"] == "flexa-2026"
         assert "contracts" in me.scopes
 
         beat = await fo.heartbeat.send()
