@@ -172,6 +172,7 @@ async def test_inverted_and_overlapping_windows(app: FastAPI, world: tuple[Fo, s
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["pointer"] == "/body/valid_to"
+    assert response.json()["errors"][0]["code"] == "window_inverted"
 
     windows = proposal("fsc-w", [DC]).model_dump(mode="json")
     windows["commitments"][0]["availability_windows"] = [

@@ -20,6 +20,7 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
 from fcsbe.model.enums import ReasonCode, TargetLevel
@@ -86,8 +87,10 @@ class TimeWindow(InputModel):
         # A field validator (not a model one) so that the error points at `.../end`.
         start = info.data.get("start")
         if isinstance(start, datetime) and end <= start:
-            raise ValueError(
-                f"window end ({end.isoformat()}) must be after window start ({start.isoformat()})"
+            raise PydanticCustomError(
+                "window_inverted",
+                "window end ({end}) must be after window start ({start})",
+                {"end": end.isoformat(), "start": start.isoformat()},
             )
         return end
 

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
 from fcsbe.model._validation import check_unique
 from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
@@ -180,7 +181,7 @@ class ContractTerms(InputModel):
         # A field validator (not a model one) so that the error points at `/valid_to`.
         valid_from = info.data.get("valid_from")
         if isinstance(valid_from, datetime) and valid_to <= valid_from:
-            raise ValueError("valid_to must be after valid_from")
+            raise PydanticCustomError("window_inverted", "valid_to must be after valid_from")
         return valid_to
 
     @model_validator(mode="after")
