@@ -25,6 +25,7 @@ from typing import Any
 from fcsbe.model import generate_signing_key, public_jwk
 from fcsbe.server.storage.base import utcnow
 from tests.flows import proposal, terms
+from tests.fs_fixtures import request_body
 from tests.registry_fixtures import EVSE_DC, EVSE_HOME
 
 __all__ = ["ROWS", "Row", "Who", "World"]
@@ -71,6 +72,10 @@ class Row:
 def _window() -> dict[str, str]:
     start = utcnow().replace(microsecond=0) + timedelta(hours=1)
     return {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+
+
+def _fs_request(fs_id: str, world: World) -> dict[str, Any]:
+    return request_body(fs_id, fsc_id=world.ids["fsc_id"], targets=[("EVSE", EVSE_DC)])
 
 
 def _enrolment(_world: World) -> dict[str, Any]:
@@ -135,6 +140,29 @@ ROWS: list[Row] = [
         "/v1/contract-holders/lookup",
         Who.FO,
         body=lambda _w: {"target": {"level": "EVSE", "id": EVSE_DC}},
+    ),
+    # Flexibility services (UC 2.x)
+    Row(
+        "POST",
+        "/v1/flexibility-services",
+        Who.FO,
+        body=lambda w: _fs_request("fs-new", w),
+    ),
+    Row("GET", "/v1/flexibility-services", Who.FO),
+    Row("GET", "/v1/flexibility-services/{fs_id}", Who.FO, owned=True),
+    Row(
+        "PUT",
+        "/v1/flexibility-services/{fs_id}",
+        Who.FO,
+        owned=True,
+        body=lambda w: _fs_request(w.ids["fs_id"], w),
+    ),
+    Row(
+        "POST",
+        "/v1/flexibility-services/{fs_id}/cancel",
+        Who.FO,
+        owned=True,
+        body=lambda _w: {"reason": "matrix"},
     ),
     # Operator (/admin/v1)
     Row("POST", "/admin/v1/enrolment-tokens", Who.OPERATOR, body=lambda _w: {"fo_name": "X"}),

@@ -18,16 +18,24 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from fcsbe.cli import render_openapi
-from fcsbe.model import FO_SCOPES, ContractDecision, ContractDecisionKind, EnrolmentTokenRequest
+from fcsbe.model import (
+    FO_SCOPES,
+    ContractDecision,
+    ContractDecisionKind,
+    EnrolmentTokenRequest,
+    FlexibilityServiceRequest,
+)
 from fcsbe.server.security.principals import Principal, Role
 from fcsbe.server.security.tokens import EV_USER_TOKEN_PREFIX, hash_secret, new_secret
 from fcsbe.server.services import contracts
 from fcsbe.server.services.enrolments import issue_enrolment_token
+from fcsbe.server.services.flexibility_services import submit_fs
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.parties import CredentialRow
 from fcsbe.server.storage.schema import metadata
 from tests.factories import make_fo
 from tests.flows import PROVIDER, init_server, proposal
+from tests.fs_fixtures import request_body
 from tests.registry_fixtures import EVSE_DC, add_registry
 from tests.security.matrix import ROWS, Row, Who, World
 
@@ -80,6 +88,11 @@ async def _world(app: FastAPI) -> World:
         desk = Principal(party_id=PROVIDER, role=Role.OPERATOR, credential_id="desk")
         accept = ContractDecision(decision=ContractDecisionKind.ACCEPT)
         await contracts.decide(session, desk, "fsc-a", accept, now=now)
+        fo_a = Principal(party_id="NL-FO-A", role=Role.FO, credential_id="cred-NL-FO-A")
+        fs = FlexibilityServiceRequest.model_validate(
+            request_body("fs-a", fsc_id="fsc-a", targets=[("EVSE", EVSE_DC)])
+        )
+        await submit_fs(session, fo_a, fs, now, 60)
         session.add(
             CredentialRow(
                 credential_id="evu-1",
@@ -97,7 +110,12 @@ async def _world(app: FastAPI) -> World:
     return World(
         tokens=tokens,
         enrolment_token=issued.token,
-        ids={"fsc_id": "fsc-a", "enrolment_id": "enr-NL-FO-A", "party_id": "NL-FO-A"},
+        ids={
+            "fsc_id": "fsc-a",
+            "fs_id": "fs-a",
+            "enrolment_id": "enr-NL-FO-A",
+            "party_id": "NL-FO-A",
+        },
     )
 
 
@@ -123,7 +141,7 @@ def _expected(row: Row, caller: str) -> set[int]:
         return {403}
     if caller == "fo_b" and row.owned:
         return {404}
-    return {200, 201, 204}
+    return {200, 201, 202, 204}
 
 
 async def _call(http: httpx.AsyncClient, row: Row, world: World, caller: str) -> httpx.Response:
@@ -150,6 +168,7 @@ async def test_route_authorisation(app: FastAPI, http: httpx.AsyncClient, row: R
         world.ids["fsc_id"],
         world.ids["enrolment_id"],
         world.ids["party_id"],
+        world.ids["fs_id"],
     }
     # Refused callers first (the allowed call may change what the others would see); together
     # they must change nothing but the trace of security events.

@@ -209,3 +209,27 @@ async def test_replay_store_forgets_what_cannot_be_replayed(app: FastAPI, fo: Fo
         assert await delete_expired_jtis(session, last) == len(seen)
         await session.commit()
     await fo.client.aclose()
+
+
+async def test_fs_requests_under_a_signing_contract(app: FastAPI, fo: Fo) -> None:
+    """FS requests, supersessions and cancellations follow the contract's signature rule."""
+    from fcsbe.client import AuthenticationError
+    from fcsbe.model import FlexibilityServiceRequest
+    from tests.fs_fixtures import request_body
+
+    request = FlexibilityServiceRequest.model_validate(
+        request_body("fs-1", fsc_id="fsc-signed", targets=[("EVSE", EVSE_DC)])
+    )
+    accepted = await fo.client.flexibility_services.create(request)  # signed by the client
+    assert accepted.fs_id == "fs-1"
+    async with asgi_client(app, token=fo.token) as unsigned:
+        with pytest.raises(AuthenticationError) as missing:
+            await unsigned.flexibility_services.create(request.model_copy(update={"fs_id": "fs-2"}))
+        assert missing.value.problem.slug == "signature-required"
+        with pytest.raises(AuthenticationError) as cancel:
+            await unsigned.flexibility_services.cancel("fs-1", "no signature")
+        assert cancel.value.problem.slug == "signature-required"
+    assert (
+        await fo.client.flexibility_services.cancel("fs-1", "signed")
+    ).state.value == "CANCELLED"
+    await fo.client.aclose()

@@ -20,6 +20,7 @@ from fcsbe.client.contracts import ContractsResource
 from fcsbe.client.credential_checks import CredentialChecksResource
 from fcsbe.client.discovery import DiscoveryResource
 from fcsbe.client.enrolments import EnrolmentsResource
+from fcsbe.client.flexibility_services import FlexibilityServicesResource
 from fcsbe.client.heartbeat import HeartbeatResource
 from fcsbe.client.transport import RetryPolicy, Sleep, Transport
 
@@ -80,6 +81,7 @@ class FcsbeClient:
         self.credential_checks = CredentialChecksResource(self._transport)
         self.contract_holders = ContractHoldersResource(self._transport)
         self.admin = AdminResource(self._transport)
+        self.flexibility_services = FlexibilityServicesResource(self._transport)
 
     @property
     def token(self) -> str | None:

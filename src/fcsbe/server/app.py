@@ -24,6 +24,7 @@ from fcsbe.server.api import (
     credential_checks,
     discovery,
     enrolments,
+    flexibility_services,
     heartbeat,
 )
 from fcsbe.server.errors import install_error_handlers
@@ -39,6 +40,7 @@ from fcsbe.server.workers import (
     WorkerGroup,
     chain_event_log_step,
     contract_closing_step,
+    decision_step,
     offline_detection_step,
     replay_store_purge_step,
 )
@@ -92,6 +94,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         workers.add(
             "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
         )
+        workers.add("fs-decisions", settings.decision_interval_s, decision_step(factory))
         workers.add(
             "fo-offline-detection",
             settings.offline_check_interval_s,
@@ -142,4 +145,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contract_holders.router)
     app.include_router(admin_enrolments.router)
     app.include_router(admin_contracts.router)
+    app.include_router(flexibility_services.router)
     return app

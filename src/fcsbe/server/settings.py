@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     event_log_chain_interval_s: float = Field(
         default=0.2, gt=0, description="How often pending event-log entries are chained."
     )
+    fs_decision_timeout_s: int = Field(
+        default=60,
+        ge=1,
+        le=86_400,
+        description="Longest time between receiving an FS request and deciding it (the "
+        "`response_deadline` when the FO asks for none or a later one).",
+    )
+    decision_interval_s: float = Field(
+        default=0.05, gt=0, description="How often the decision loop looks for new FS requests."
+    )
     server_party_id: str = Field(
         default="FCSBE",
         min_length=1,

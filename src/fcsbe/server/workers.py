@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe.server.services.contracts import close_due_contracts
+from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.event_log import chain_pending
 from fcsbe.server.services.heartbeat import detect_offline
 from fcsbe.server.storage.base import utcnow
@@ -27,6 +28,7 @@ __all__ = [
     "WorkerGroup",
     "chain_event_log_step",
     "contract_closing_step",
+    "decision_step",
     "offline_detection_step",
     "replay_store_purge_step",
     "transactional",
@@ -114,6 +116,11 @@ def transactional(
 def chain_event_log_step(factory: async_sessionmaker[AsyncSession]) -> Step:
     """The step that chains pending event-log entries."""
     return transactional(factory, chain_pending)
+
+
+def decision_step(factory: async_sessionmaker[AsyncSession]) -> Step:
+    """The step that decides pending FS requests, one per transaction."""
+    return transactional(factory, lambda session: decide_pending(session, utcnow()))
 
 
 def offline_detection_step(factory: async_sessionmaker[AsyncSession]) -> Step:

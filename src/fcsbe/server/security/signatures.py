@@ -10,9 +10,10 @@ request body (the empty string for a request without one). The protected header 
 - `htm` and `htu`: the request's method and path, so a signed body cannot be sent elsewhere.
 
 A contract with `signature_required` makes the signature mandatory for the requests governed by
-it; a signature that is present is always checked. Every refusal is a 401 problem naming why,
-and a security event. The signature id is committed at once (before any work), so a replay is
-refused even when the first request failed.
+it (FS requests, their supersessions and cancellations, credentials checks, amendments and
+terminations of the contract); a signature that is present is always checked. Every refusal is
+a 401 problem naming why, and a security event. The signature id is committed at once (before
+any work), so a replay is refused even when the first request failed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from fastapi import Request
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import SIGNATURE_HEADER, SignatureError, signature_header, verify_detached
@@ -30,11 +32,17 @@ from fcsbe.server.errors import Unauthorized
 from fcsbe.server.security.audit import refuse_with_trace
 from fcsbe.server.security.principals import Principal
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.contracts import find_contract
+from fcsbe.server.storage.contracts import ContractRow, contract_scope
+from fcsbe.server.storage.flexibility import FlexibilityServiceRow
 from fcsbe.server.storage.parties import EnrolmentRow, PartyRow
 from fcsbe.server.storage.signatures import remember_jti
 
-__all__ = ["verification_keys", "verify_request_signature", "verify_signature_for_contract"]
+__all__ = [
+    "verification_keys",
+    "verify_request_signature",
+    "verify_signature_for_contract",
+    "verify_signature_for_fs",
+]
 
 _MAX_HEADER_CHARS = 4096
 
@@ -146,6 +154,25 @@ async def verify_signature_for_contract(
 
     An unknown contract is not an error here: the service that follows answers it properly.
     """
-    contract = await find_contract(session, principal, fsc_id)
-    required = bool(contract is not None and contract.signature_required)
+    statement = select(ContractRow.signature_required).where(
+        contract_scope(principal), ContractRow.fsc_id == fsc_id
+    )
+    required = bool((await session.execute(statement)).scalars().first())
+    return await verify_request_signature(request, session, principal, required=required)
+
+
+async def verify_signature_for_fs(
+    request: Request, session: AsyncSession, principal: Principal, fs_id: str
+) -> str | None:
+    """`verify_request_signature`, mandatory when the contract of the caller's FS `fs_id`
+    requires signatures (cancellations, activations and updates of an existing FS)."""
+    statement = (
+        select(ContractRow.signature_required)
+        .join(FlexibilityServiceRow, FlexibilityServiceRow.contract_id == ContractRow.id)
+        .where(
+            FlexibilityServiceRow.fo_party_id == principal.party_id,
+            FlexibilityServiceRow.fs_id == fs_id,
+        )
+    )
+    required = bool((await session.execute(statement)).scalars().first())
     return await verify_request_signature(request, session, principal, required=required)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model.canonical import GENESIS_HASH, chain_hash, digest
@@ -36,19 +36,22 @@ async def append_event(
     source: str = "fcsbe",
     severity: str = "INFO",
 ) -> None:
-    """Record that something happened (in the caller's transaction)."""
-    session.add(
-        EventLogRow(
-            time=utcnow(),
-            source=source,
-            type=type,
-            severity=severity,
-            party_id=party_id,
-            fs_id=fs_id,
-            object_ref=object_ref[:256],
-            summary=summary[:500],
-            payload_digest=digest(dict(payload or {})),
-        )
+    """Record that something happened (in the caller's transaction; one INSERT)."""
+    await session.execute(
+        insert(EventLogRow),
+        [
+            {
+                "time": utcnow(),
+                "source": source,
+                "type": type,
+                "severity": severity,
+                "party_id": party_id,
+                "fs_id": fs_id,
+                "object_ref": object_ref[:256],
+                "summary": summary[:500],
+                "payload_digest": digest(dict(payload or {})),
+            }
+        ],
     )
 
 
