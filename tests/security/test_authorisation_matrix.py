@@ -27,8 +27,8 @@ from fcsbe.model import (
 )
 from fcsbe.server.security.principals import Principal, Role
 from fcsbe.server.security.tokens import EV_USER_TOKEN_PREFIX, hash_secret, new_secret
-from fcsbe.server.services import contracts
-from fcsbe.server.services.enrolments import issue_enrolment_token
+from fcsbe.server.services import contract_decisions, contracts
+from fcsbe.server.services.enrolment_tokens import issue_enrolment_token
 from fcsbe.server.services.flexibility_services import submit_fs
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.parties import CredentialRow
@@ -87,7 +87,7 @@ async def _world(app: FastAPI) -> World:
             )
         desk = Principal(party_id=PROVIDER, role=Role.OPERATOR, credential_id="desk")
         accept = ContractDecision(decision=ContractDecisionKind.ACCEPT)
-        await contracts.decide(session, desk, "fsc-a", accept, now=now)
+        await contract_decisions.decide(session, desk, "fsc-a", accept, now=now)
         fo_a = Principal(party_id="NL-FO-A", role=Role.FO, credential_id="cred-NL-FO-A")
         fs = FlexibilityServiceRequest.model_validate(
             request_body("fs-a", fsc_id="fsc-a", targets=[("EVSE", EVSE_DC)])

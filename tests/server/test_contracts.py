@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from fcsbe.client import ConflictError, NotFoundError, UnprocessableEntityError
 from fcsbe.model import ContractDecisionKind, ContractStatus, RevisionStatus
-from fcsbe.server.services.contracts import close_due_contracts
+from fcsbe.server.services.contract_decisions import close_due_contracts
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractTargetRow
 from fcsbe.server.storage.event_log import EventLogRow

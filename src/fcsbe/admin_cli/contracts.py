@@ -72,7 +72,7 @@ def contracts_list(
 @contracts_app.command("show")
 def contracts_show(fsc_id: str, fo: FoOption = None) -> None:
     """Print one contract with every revision (JSON)."""
-    from fcsbe.server.services.contracts import load_contract_of
+    from fcsbe.server.services.contract_decisions import load_contract_of
 
     async def work(session: AsyncSession, _settings: Settings) -> object:
         contract = await load_contract_of(session, await local_operator(session), fsc_id, fo)
@@ -85,7 +85,7 @@ def _decide(
     fsc_id: str, kind: str, fo: str | None, revision: int | None, reason: str | None
 ) -> None:
     from fcsbe.model import ContractDecision, ContractDecisionKind
-    from fcsbe.server.services.contracts import decide
+    from fcsbe.server.services.contract_decisions import decide
     from fcsbe.server.storage.base import utcnow
 
     decision = ContractDecision(

@@ -152,7 +152,7 @@ def enrolment_token_create(
     from pydantic import ValidationError
 
     from fcsbe.model import EnrolmentTokenRequest
-    from fcsbe.server.services.enrolments import issue_enrolment_token
+    from fcsbe.server.services.enrolment_tokens import issue_enrolment_token
     from fcsbe.server.storage.base import utcnow
 
     try:

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fcsbe.server.services.contracts import close_due_contracts
+from fcsbe.server.services.contract_decisions import close_due_contracts
 from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.event_log import chain_pending
 from fcsbe.server.services.heartbeat import detect_offline

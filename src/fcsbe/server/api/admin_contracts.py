@@ -27,7 +27,7 @@ from fcsbe.server.api.paging import (
 from fcsbe.server.api.problems import problem_responses
 from fcsbe.server.deps import DbSession
 from fcsbe.server.security.principals import OperatorPrincipal
-from fcsbe.server.services import contracts
+from fcsbe.server.services import contract_decisions, contracts
 from fcsbe.server.storage.base import utcnow
 
 __all__ = ["router"]
@@ -83,7 +83,7 @@ async def admin_get_contract(
     fo_party_id: FoPartyFilter = None,
 ) -> FlexibilityServiceContract:
     """One contract with its revisions."""
-    return await contracts.load_contract_of(session, principal, fsc_id, fo_party_id)
+    return await contract_decisions.load_contract_of(session, principal, fsc_id, fo_party_id)
 
 
 @router.post(
@@ -105,7 +105,7 @@ async def decide_contract(
     suspend an ACTIVE contract."""
 
     async def handler() -> Outcome:
-        result = await contracts.decide(
+        result = await contract_decisions.decide(
             session, principal, fsc_id, body, now=utcnow(), fo_party_id=fo_party_id
         )
         return 200, result, {}

@@ -26,7 +26,7 @@ from fcsbe.server.api.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings
 from fcsbe.server.security.principals import OperatorPrincipal, bearer_token
 from fcsbe.server.security.sealing import SecretSealer
-from fcsbe.server.services import enrolments
+from fcsbe.server.services import enrolment_tokens, enrolments
 from fcsbe.server.storage.base import utcnow
 
 __all__ = ["router"]
@@ -54,7 +54,7 @@ async def create_enrolment_token(
     """A one-time enrolment token for one aggregator; the secret is in this answer only."""
 
     async def handler() -> Outcome:
-        token = await enrolments.issue_enrolment_token(
+        token = await enrolment_tokens.issue_enrolment_token(
             session, body, now=utcnow(), settings=settings
         )
         return 201, token, {}

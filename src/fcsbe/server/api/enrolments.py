@@ -24,7 +24,7 @@ from fcsbe.server.api.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings
 from fcsbe.server.security.principals import FoPrincipal, bearer_token
 from fcsbe.server.security.sealing import SecretSealer
-from fcsbe.server.services import enrolments
+from fcsbe.server.services import enrolment_tokens, enrolments
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.parties import EnrolmentRow, EnrolmentTokenRow
 
@@ -34,7 +34,7 @@ router = APIRouter(prefix="/v1", tags=["enrolments"])
 
 
 async def _enrolment_token(request: Request, session: DbSession) -> EnrolmentTokenRow:
-    return await enrolments.find_enrolment_token(session, bearer_token(request))
+    return await enrolment_tokens.find_enrolment_token(session, bearer_token(request))
 
 
 EnrolmentTokenAuth = Annotated[EnrolmentTokenRow, Depends(_enrolment_token)]

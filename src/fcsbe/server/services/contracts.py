@@ -6,6 +6,8 @@ PENDING revision (a pending one it replaces becomes SUPERSEDED) and the terms in
 force until it is accepted. Every change is one event-log entry and one CONTRACT_CHANGED
 notification, written in the same transaction as the change.
 
+The operator's decisions and the closing of ended contracts are in `contract_decisions`.
+
 State machine (contract status):
   PROPOSED --accept--> ACTIVE --suspend--> SUSPENDED --accept--> ACTIVE
   PROPOSED --reject--> REJECTED;  live --terminate--> TERMINATED;  live --end--> EXPIRED
@@ -21,8 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fcsbe.model import (
     ContractAmendment,
     ContractChangedData,
-    ContractDecision,
-    ContractDecisionKind,
     ContractProposal,
     ContractRevision,
     ContractStatus,
@@ -36,7 +36,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.errors import Conflict, NotFound, UnprocessableContent
 from fcsbe.server.security.principals import Principal
-from fcsbe.server.services.contract_terms import check_terms, effective_end
+from fcsbe.server.services.contract_terms import check_terms
 from fcsbe.server.services.event_log import append_event
 from fcsbe.server.services.notifications import enqueue_notification
 from fcsbe.server.services.parties import require_server_party
@@ -44,10 +44,8 @@ from fcsbe.server.storage.contracts import (
     LIVE_STATUSES,
     ContractRevisionRow,
     ContractRow,
-    contracts_due_to_close,
     contracts_page,
     find_contract,
-    find_contracts,
     live_contracts_of,
     replace_targets,
     revisions_of,
@@ -55,13 +53,15 @@ from fcsbe.server.storage.contracts import (
 
 __all__ = [
     "amend",
-    "close_due_contracts",
+    "apply_terms",
+    "close_contract",
     "contract_model",
-    "decide",
+    "contract_not_found",
     "list_contracts",
     "load_contract",
-    "load_contract_of",
+    "model_with_revisions",
     "propose",
+    "record_change",
     "terminate",
     "terminate_all_of",
 ]
@@ -100,12 +100,14 @@ def contract_model(
     )
 
 
-async def _model(session: AsyncSession, row: ContractRow) -> FlexibilityServiceContract:
+async def model_with_revisions(
+    session: AsyncSession, row: ContractRow
+) -> FlexibilityServiceContract:
     await session.flush()  # the session does not autoflush: make new revisions visible
     return contract_model(row, (await revisions_of(session, [row.id]))[row.id])
 
 
-def _not_found(fsc_id: str) -> NotFound:
+def contract_not_found(fsc_id: str) -> NotFound:
     return NotFound(f"No contract {fsc_id} visible to you.", slug="contract-not-found")
 
 
@@ -115,15 +117,8 @@ async def load_contract(
     """One contract the caller may see (404 for anyone else's)."""
     row = await find_contract(session, principal, fsc_id)
     if row is None:
-        raise _not_found(fsc_id)
-    return await _model(session, row)
-
-
-async def load_contract_of(
-    session: AsyncSession, principal: Principal, fsc_id: str, fo_party_id: str | None
-) -> FlexibilityServiceContract:
-    """One contract by id for the operator (who may need `fo_party_id` to pick it)."""
-    return await _model(session, await _the_contract(session, principal, fsc_id, fo_party_id))
+        raise contract_not_found(fsc_id)
+    return await model_with_revisions(session, row)
 
 
 async def list_contracts(
@@ -150,7 +145,7 @@ async def list_contracts(
     return items, page[-1].id if more and page else None
 
 
-async def _changed(
+async def record_change(
     session: AsyncSession, row: ContractRow, event: str, summary: str, revision: int, now: datetime
 ) -> None:
     """The event-log entry and the CONTRACT_CHANGED notification of one change."""
@@ -175,7 +170,7 @@ async def _changed(
     )
 
 
-def _apply_terms(row: ContractRow, terms: ContractTerms, revision: int) -> None:
+def apply_terms(row: ContractRow, terms: ContractTerms, revision: int) -> None:
     row.revision = revision
     row.valid_from = terms.valid_from
     row.valid_to = terms.valid_to
@@ -246,13 +241,13 @@ async def propose(
         created_at=now,
         updated_at=now,
     )
-    _apply_terms(row, terms, 1)
+    apply_terms(row, terms, 1)
     session.add(row)
     await session.flush()
     session.add(_revision(row.id, 1, terms, now))
     await replace_targets(session, row.id, ((t.level.value, t.id) for t in terms.targets))
-    await _changed(session, row, "PROPOSED", f"contract {row.fsc_id} proposed", 1, now)
-    return await _model(session, row)
+    await record_change(session, row, "PROPOSED", f"contract {row.fsc_id} proposed", 1, now)
+    return await model_with_revisions(session, row)
 
 
 def _revision(
@@ -270,7 +265,7 @@ def _revision(
 async def _live(session: AsyncSession, principal: Principal, fsc_id: str) -> ContractRow:
     row = await find_contract(session, principal, fsc_id, lock=True)
     if row is None:
-        raise _not_found(fsc_id)
+        raise contract_not_found(fsc_id)
     if row.status not in LIVE_STATUSES:
         raise Conflict(
             f"Contract {fsc_id} is {row.status}; it can no longer change.",
@@ -300,11 +295,11 @@ async def amend(
     number = max(r.revision for r in revisions) + 1
     session.add(_revision(row.id, number, terms, now))
     if row.status == ContractStatus.PROPOSED.value:
-        _apply_terms(row, terms, number)
+        apply_terms(row, terms, number)
         await replace_targets(session, row.id, ((t.level.value, t.id) for t in terms.targets))
-    await _changed(session, row, "AMENDED", f"revision {number} proposed", number, now)
+    await record_change(session, row, "AMENDED", f"revision {number} proposed", number, now)
     await session.flush()
-    return await _model(session, row)
+    return await model_with_revisions(session, row)
 
 
 async def terminate(
@@ -332,15 +327,15 @@ async def terminate(
         )
     reason = body.reason or "terminated by the FO"
     if effective <= now:
-        await _close(session, row, ContractStatus.TERMINATED, now, reason)
+        await close_contract(session, row, ContractStatus.TERMINATED, now, reason)
     else:
         row.ends_at = effective
         summary = f"contract {fsc_id} ends at {effective.isoformat()}: {reason}"
-        await _changed(session, row, "TERMINATION_SCHEDULED", summary, row.revision, now)
-    return await _model(session, row)
+        await record_change(session, row, "TERMINATION_SCHEDULED", summary, row.revision, now)
+    return await model_with_revisions(session, row)
 
 
-async def _close(
+async def close_contract(
     session: AsyncSession, row: ContractRow, status: ContractStatus, now: datetime, reason: str
 ) -> None:
     row.status = status.value
@@ -350,7 +345,7 @@ async def _close(
             revision.status = RevisionStatus.SUPERSEDED.value
             revision.decided_at = now
             revision.decision_reason = f"contract {status.value.lower()} before a decision"
-    await _changed(
+    await record_change(
         session, row, status.value, f"contract {row.fsc_id}: {reason}", row.revision, now
     )
 
@@ -361,100 +356,5 @@ async def terminate_all_of(
     """Terminate every live contract of an FO (its enrolment ended)."""
     rows = await live_contracts_of(session, fo_party_id)
     for row in rows:
-        await _close(session, row, ContractStatus.TERMINATED, now, reason)
+        await close_contract(session, row, ContractStatus.TERMINATED, now, reason)
     return len(rows)
-
-
-async def close_due_contracts(session: AsyncSession, now: datetime) -> int:
-    """Worker step: contracts past their end become EXPIRED, or TERMINATED when a scheduled
-    termination came first. Returns how many were closed."""
-    rows = await contracts_due_to_close(session, now)
-    for row in rows:
-        terminated = row.ends_at is not None and row.ends_at < row.valid_to
-        status = ContractStatus.TERMINATED if terminated else ContractStatus.EXPIRED
-        await _close(session, row, status, effective_end(row), "end of validity reached")
-    await session.flush()
-    return len(rows)
-
-
-async def _the_contract(
-    session: AsyncSession,
-    principal: Principal,
-    fsc_id: str,
-    fo_party_id: str | None,
-    *,
-    lock: bool = False,
-) -> ContractRow:
-    rows = await find_contracts(session, principal, fsc_id, lock=lock)
-    if fo_party_id is not None:
-        rows = [row for row in rows if row.fo_party_id == fo_party_id]
-    if not rows:
-        raise _not_found(fsc_id)
-    if len(rows) > 1:
-        parties = ", ".join(row.fo_party_id for row in rows)
-        raise Conflict(
-            f"Several FOs have a contract {fsc_id} ({parties}); name one with `fo_party_id`.",
-            slug="contract-id-ambiguous",
-        )
-    return rows[0]
-
-
-async def decide(
-    session: AsyncSession,
-    principal: Principal,
-    fsc_id: str,
-    body: ContractDecision,
-    *,
-    now: datetime,
-    fo_party_id: str | None = None,
-) -> FlexibilityServiceContract:
-    """The operator accepts, rejects or suspends (accept also resumes a suspended contract)."""
-    row = await _the_contract(session, principal, fsc_id, fo_party_id, lock=True)
-    if row.status not in LIVE_STATUSES:
-        raise Conflict(f"Contract {fsc_id} is {row.status}.", slug="contract-not-live")
-    revisions = (await revisions_of(session, [row.id]))[row.id]
-    pending = next((r for r in revisions if r.status == RevisionStatus.PENDING.value), None)
-    if body.decision is ContractDecisionKind.SUSPEND:
-        if row.status != ContractStatus.ACTIVE.value:
-            raise Conflict(
-                f"Contract {fsc_id} is {row.status}, not ACTIVE.", slug="contract-not-active"
-            )
-        row.status = ContractStatus.SUSPENDED.value
-        await _changed(session, row, "SUSPENDED", body.reason or "suspended", row.revision, now)
-        return contract_model(row, revisions)
-    if pending is None:
-        if body.decision is ContractDecisionKind.ACCEPT and row.status == "SUSPENDED":
-            row.status = ContractStatus.ACTIVE.value
-            await _changed(session, row, "RESUMED", body.reason or "resumed", row.revision, now)
-            return contract_model(row, revisions)
-        raise Conflict(
-            f"Contract {fsc_id} has no revision awaiting a decision.", slug="nothing-pending"
-        )
-    if body.revision is not None and body.revision != pending.revision:
-        raise Conflict(
-            f"Revision {pending.revision} is the one pending, not {body.revision}.",
-            slug="revision-mismatch",
-        )
-    pending.decided_at = now
-    pending.decision_reason = body.reason
-    if body.decision is ContractDecisionKind.REJECT:
-        pending.status = RevisionStatus.REJECTED.value
-        if row.status == ContractStatus.PROPOSED.value:
-            row.status = ContractStatus.REJECTED.value
-        await _changed(
-            session, row, "REJECTED", f"revision {pending.revision} rejected", pending.revision, now
-        )
-        return contract_model(row, revisions)
-    terms = ContractTerms.model_validate(pending.terms)
-    await check_terms(session, row.fo_party_id, terms, now=now, exclude_id=row.id, base="/terms")
-    for revision in revisions:
-        if revision.status == RevisionStatus.ACCEPTED.value:
-            revision.status = RevisionStatus.SUPERSEDED.value
-    pending.status = RevisionStatus.ACCEPTED.value
-    _apply_terms(row, terms, pending.revision)
-    row.status = ContractStatus.ACTIVE.value
-    await replace_targets(session, row.id, ((t.level.value, t.id) for t in terms.targets))
-    await _changed(
-        session, row, "ACCEPTED", f"revision {pending.revision} accepted", pending.revision, now
-    )
-    return contract_model(row, revisions)

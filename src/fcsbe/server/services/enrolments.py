@@ -20,14 +20,11 @@ from joserfc.jwk import OKPKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
-    FO_SCOPES,
     CredentialsRotation,
     Enrolment,
     EnrolmentRequest,
     EnrolmentResult,
     EnrolmentStatus,
-    EnrolmentToken,
-    EnrolmentTokenRequest,
     EnrolmentUpdate,
     FallbackPolicy,
     FieldError,
@@ -37,11 +34,11 @@ from fcsbe.server.errors import Conflict, Forbidden, NotFound, Unauthorized, Unp
 from fcsbe.server.security.callback_urls import CallbackUrlError, Resolver, resolve_public_addresses
 from fcsbe.server.security.tokens import (
     ACCESS_TOKEN_PREFIX,
-    ENROLMENT_TOKEN_PREFIX,
     hash_secret,
     new_secret,
 )
 from fcsbe.server.services.contracts import terminate_all_of
+from fcsbe.server.services.enrolment_tokens import token_state_error
 from fcsbe.server.services.event_log import append_event
 from fcsbe.server.services.parties import party_model, require_server_party
 from fcsbe.server.settings import Settings
@@ -52,7 +49,6 @@ from fcsbe.server.storage.parties import (
     PartyRow,
     active_enrolment_of,
     enrolments_page,
-    find_token,
     newest_credential,
     revoke_credentials,
     spend_token,
@@ -62,9 +58,7 @@ __all__ = [
     "checked_callback_url",
     "enrol",
     "enrolment_model",
-    "find_enrolment_token",
     "get_enrolment",
-    "issue_enrolment_token",
     "list_enrolments",
     "revoke_enrolment",
     "rotate_credentials",
@@ -90,63 +84,6 @@ def enrolment_model(row: EnrolmentRow) -> Enrolment:
         offline_since=row.offline_since,
         revoked_at=row.revoked_at,
     )
-
-
-async def issue_enrolment_token(
-    session: AsyncSession, request: EnrolmentTokenRequest, *, now: datetime, settings: Settings
-) -> EnrolmentToken:
-    """A one-time enrolment token for one aggregator (the secret is returned once)."""
-    server = await require_server_party(session)
-    if request.party_id is not None and request.party_id == server.party_id:
-        raise UnprocessableContent(
-            "A token cannot be bound to the server's own party.",
-            slug="party-id-taken",
-            errors=[_field("/body/party_id", "this is the server party", "party_id_taken")],
-        )
-    token = new_secret(ENROLMENT_TOKEN_PREFIX)
-    row = EnrolmentTokenRow(
-        token_id="et_" + secrets.token_urlsafe(9),
-        token_hash=hash_secret(token),
-        fo_name=request.fo_name,
-        party_id=request.party_id,
-        scopes=list(request.scopes if request.scopes is not None else FO_SCOPES),
-        created_at=now,
-        expires_at=now + timedelta(seconds=request.ttl_s or settings.enrolment_token_ttl_s),
-    )
-    session.add(row)
-    await append_event(
-        session,
-        type="ENROLMENT_TOKEN_ISSUED",
-        object_ref=f"enrolment-token/{row.token_id}",
-        summary=f"one-time enrolment token issued, expires {row.expires_at.isoformat()}",
-        party_id=server.party_id,
-        payload={"token_id": row.token_id, "party_id": row.party_id, "scopes": row.scopes},
-    )
-    return EnrolmentToken(
-        token_id=row.token_id,
-        token=token,
-        fo_name=row.fo_name,
-        party_id=row.party_id,
-        scopes=row.scopes,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-    )
-
-
-async def find_enrolment_token(session: AsyncSession, token: str) -> EnrolmentTokenRow:
-    """The enrolment token presented, or 401 when it is not one this server issued."""
-    row = await find_token(session, hash_secret(token))
-    if row is None:
-        raise Unauthorized("The enrolment token is not known.", slug="enrolment-token-unknown")
-    return row
-
-
-def _token_state_error(row: EnrolmentTokenRow, now: datetime) -> Unauthorized | None:
-    if row.spent_at is not None:
-        return Unauthorized("The enrolment token was already used.", slug="enrolment-token-spent")
-    if row.expires_at <= now:
-        return Unauthorized("The enrolment token has expired.", slug="enrolment-token-expired")
-    return None
 
 
 def _field(pointer: str, detail: str, code: str) -> FieldError:
@@ -237,7 +174,7 @@ async def enrol(
     resolver: Resolver,
 ) -> EnrolmentResult:
     """Exchange the one-time token for credentials (UC 3.1)."""
-    state_error = _token_state_error(token, now)
+    state_error = token_state_error(token, now)
     if state_error is not None:
         raise state_error
     server = await require_server_party(session)
@@ -249,7 +186,7 @@ async def enrol(
     enrolment_id = "enr_" + secrets.token_urlsafe(12)
     if not await spend_token(session, token.token_id, enrolment_id, now):
         await session.refresh(token)
-        raise _token_state_error(token, now) or Unauthorized(
+        raise token_state_error(token, now) or Unauthorized(
             "The enrolment token was already used.", slug="enrolment-token-spent"
         )
     party = existing or PartyRow(party_id=body.party.party_id, is_server=False, created_at=now)
