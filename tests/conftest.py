@@ -76,9 +76,19 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+async def fake_dns(host: str, _port: int) -> list[str]:
+    """DNS for tests (a network peer): names under example.* are public, *.internal private."""
+    if host.endswith(".internal"):
+        return ["10.20.30.40"]
+    if host.endswith((".example", ".example.com", ".example.org", ".example.net")):
+        return ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
+    raise OSError(f"{host}: name does not resolve")
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
+    application.state.callback_resolver = fake_dns
     async with application.router.lifespan_context(application):
         await truncate_all(application.state.engine)
         yield application

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fcsbe.model import ContractAmendment, ContractTerms
+from fcsbe.model import FO_SCOPES, ContractAmendment, ContractTerms
 from fcsbe.server.security.tokens import (
     ACCESS_TOKEN_PREFIX,
     OPERATOR_TOKEN_PREFIX,
@@ -31,6 +31,7 @@ async def make_fo(
     revoked: bool = False,
     expired: bool = False,
     enrolment_status: str = "ACTIVE",
+    scopes: list[str] | None = None,
 ) -> str:
     """An enrolled FO party with one access token; returns the token."""
     token = new_secret(ACCESS_TOKEN_PREFIX)
@@ -53,7 +54,7 @@ async def make_fo(
                 enrolment_id=f"enr-{party_id}",
                 fo_party_id=party_id,
                 status=enrolment_status,
-                scopes=["fs:write", "fs:read"],
+                scopes=list(FO_SCOPES) if scopes is None else scopes,
                 callback_base_url=None,
                 signing_key=None,
                 heartbeat_interval_s=60,

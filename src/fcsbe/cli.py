@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from fcsbe.admin_cli import admin_app
 from fcsbe.stations_cli import stations_app
 
 if TYPE_CHECKING:
@@ -28,8 +29,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-admin_app = typer.Typer(help="Operate the server (the CSO's side).", no_args_is_help=True)
-app.add_typer(admin_app, name="admin")
+app.add_typer(admin_app, name="admin", no_args_is_help=True)
 admin_app.add_typer(stations_app, name="stations", no_args_is_help=True)
 
 OPENAPI_PATH = Path("openapi/fcsbe.json")

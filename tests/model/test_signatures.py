@@ -44,3 +44,27 @@ def test_tampering_and_wrong_keys_are_refused() -> None:
     for garbage in ("", "a.b.c", "!!..x", "e30..x"):
         with pytest.raises(SignatureError):
             verify_detached(garbage, {}, [public_jwk(key)])
+
+
+def test_request_signatures_carry_replay_and_binding_parameters() -> None:
+    from fcsbe.model.signatures import sign_request, signature_header
+
+    key = generate_signing_key("fo-1")
+    body = {"fsc_id": "fsc-1", "targets": [{"level": "EVSE", "id": "NL*ABC*E1*1"}]}
+    first = sign_request("POST", "/v1/credential-checks", body, key, issued_at=1_767_225_600)
+    second = sign_request("POST", "/v1/credential-checks", body, key, issued_at=1_767_225_600)
+    header = signature_header(first)
+    assert header["alg"] == "Ed25519"
+    assert header["kid"] == "fo-1"
+    assert (header["iat"], header["htm"], header["htu"]) == (
+        1_767_225_600,
+        "POST",
+        "/v1/credential-checks",
+    )
+    assert len(header["jti"]) >= 16
+    assert signature_header(second)["jti"] != header["jti"]  # a fresh id per signature
+    assert verify_detached(first, body, [public_jwk(key)]) == "fo-1"
+    empty = sign_request("PUT", "/v1/enrolments/self/credentials", None, key)
+    assert verify_detached(empty, b"", [public_jwk(key)]) == "fo-1"
+    with pytest.raises(SignatureError):
+        verify_detached(empty, {}, [public_jwk(key)])

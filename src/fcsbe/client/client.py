@@ -8,16 +8,23 @@ or a ready `http_client=` to run it in-process or through a proxy.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import httpx
 
+from fcsbe.client.admin import AdminResource
 from fcsbe.client.availability import AvailabilityResource
 from fcsbe.client.capabilities import CapabilitiesResource
 from fcsbe.client.charging_stations import ChargingStationsResource
+from fcsbe.client.contract_holders import ContractHoldersResource
+from fcsbe.client.contracts import ContractsResource
+from fcsbe.client.credential_checks import CredentialChecksResource
 from fcsbe.client.discovery import DiscoveryResource
+from fcsbe.client.enrolments import EnrolmentsResource
 from fcsbe.client.flexibility_services import FlexibilityServicesResource
+from fcsbe.client.heartbeat import HeartbeatResource
 from fcsbe.client.registry import RegistryResource
 from fcsbe.client.sessions import SessionsResource
 from fcsbe.client.sites import SitesResource
@@ -46,6 +53,7 @@ class FcsbeClient:
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         sleep: Sleep = asyncio.sleep,
+        signing_key: Mapping[str, Any] | None = None,
     ) -> None:
         """Create a client.
 
@@ -57,12 +65,21 @@ class FcsbeClient:
             transport: An httpx transport (e.g. `httpx.ASGITransport(app)` for tests).
             http_client: A ready `httpx.AsyncClient`; its base URL is used as given.
             sleep: The sleep used between retries (tests pass a fake one).
+            signing_key: Your private Ed25519 JWK (`fcsbe.model.generate_signing_key()`);
+                when given, every POST/PUT/PATCH is signed (`X-Fcsbe-Signature`) and
+                `enrolments.enrol` registers its public half.
         """
         self._owns_http = http_client is None
         http = http_client or httpx.AsyncClient(
             base_url=base_url, timeout=timeout_s, transport=transport
         )
-        self._transport = Transport(http, token=token, retry=retry or RetryPolicy(), sleep=sleep)
+        self._transport = Transport(
+            http,
+            token=token,
+            retry=retry or RetryPolicy(),
+            sleep=sleep,
+            signing_key=signing_key,
+        )
         self.discovery = DiscoveryResource(self._transport)
         self.sites = SitesResource(self._transport)
         self.charging_stations = ChargingStationsResource(self._transport)
@@ -70,6 +87,12 @@ class FcsbeClient:
         self.sessions = SessionsResource(self._transport)
         self.capabilities = CapabilitiesResource(self._transport)
         self.availability = AvailabilityResource(self._transport)
+        self.enrolments = EnrolmentsResource(self._transport)
+        self.heartbeat = HeartbeatResource(self._transport)
+        self.contracts = ContractsResource(self._transport)
+        self.credential_checks = CredentialChecksResource(self._transport)
+        self.contract_holders = ContractHoldersResource(self._transport)
+        self.admin = AdminResource(self._transport)
         self.flexibility_services = FlexibilityServicesResource(self._transport)
 
     @property
@@ -80,6 +103,15 @@ class FcsbeClient:
     @token.setter
     def token(self, value: str | None) -> None:
         self._transport.token = value
+
+    @property
+    def signing_key(self) -> dict[str, Any] | None:
+        """The private key requests are signed with (None: unsigned)."""
+        return self._transport.signing_key
+
+    @signing_key.setter
+    def signing_key(self, value: Mapping[str, Any] | None) -> None:
+        self._transport.signing_key = dict(value) if value else None
 
     async def aclose(self) -> None:
         """Close the connection pool (if this client created it)."""

@@ -2,7 +2,9 @@
 
 A request that changes state carries an `Idempotency-Key`, made once per call and reused on
 every retry, so a retry after a lost response can never apply a change twice. Retries honour
-`Retry-After` (capped) and otherwise back off exponentially with full jitter.
+`Retry-After` (capped) and otherwise back off exponentially with full jitter. Given a private
+signing key, every POST/PUT/PATCH is signed (`X-Fcsbe-Signature`), afresh on each attempt: a
+signature id may be used once only.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from fcsbe.client.errors import (
     FcsbeTimeoutError,
     error_for_response,
 )
+from fcsbe.model import SIGNATURE_HEADER, sign_request
 
 __all__ = ["RETRYABLE_STATUS", "RetryPolicy", "Transport"]
 
@@ -79,9 +82,11 @@ class Transport:
         retry: RetryPolicy,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        signing_key: Mapping[str, Any] | None = None,
     ) -> None:
         self.http = http
         self.token = token
+        self.signing_key = dict(signing_key) if signing_key else None
         self.retry = retry
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
@@ -125,11 +130,16 @@ class Transport:
             send_headers.update(headers)
         query = {k: v for k, v in (params or {}).items() if v is not None}
         retry_allowed = idempotent if idempotent is not None else True
+        signed = self.signing_key is not None and method.upper() in {"POST", "PUT", "PATCH"}
+        url_path = self.http.build_request(method, path).url.path if signed else ""
 
         async def attempt() -> httpx.Response:
+            headers = dict(send_headers)
+            if signed and self.signing_key is not None and content is None:
+                headers[SIGNATURE_HEADER] = sign_request(method, url_path, json, self.signing_key)
             try:
                 response = await self.http.request(
-                    method, path, json=json, content=content, params=query, headers=send_headers
+                    method, path, json=json, content=content, params=query, headers=headers
                 )
             except httpx.TimeoutException as exc:
                 raise FcsbeTimeoutError(f"{method} {path} timed out") from exc

@@ -6,6 +6,7 @@ are one per concept. Sign convention (stated once): active power is positive for
 receives are `InputModel` (unknown fields refused), models it only sends are `OutputModel`.
 """
 
+from fcsbe.model.admin import MAX_ENROLMENT_TOKEN_TTL_S, EnrolmentToken, EnrolmentTokenRequest
 from fcsbe.model.base import SIGN_CONVENTION, Id, InputModel, OutputModel, UtcDateTime
 from fcsbe.model.canonical import GENESIS_HASH, canonical_json, chain_hash, digest
 from fcsbe.model.capabilities import (
@@ -163,11 +164,13 @@ from fcsbe.model.notifications import (
 )
 from fcsbe.model.paging import MAX_PAGE_SIZE, Page
 from fcsbe.model.party import (
+    FO_SCOPES,
     CallbackUrl,
     CredentialsRotation,
     Enrolment,
     EnrolmentRequest,
     EnrolmentResult,
+    EnrolmentUpdate,
     HeartbeatRequest,
     HeartbeatResponse,
     Party,
@@ -208,20 +211,25 @@ from fcsbe.model.sessions import (
 )
 from fcsbe.model.signatures import (
     JWS_ALGORITHM,
+    SIGNATURE_HEADER,
     SignatureError,
     generate_signing_key,
     public_jwk,
     sign_detached,
+    sign_request,
+    signature_header,
     signature_kid,
     verify_detached,
 )
 
 __all__ = [
     "FINAL_STATES",
+    "FO_SCOPES",
     "GENESIS_HASH",
     "JWS_ALGORITHM",
     "MAX_CURVE_POINTS",
     "MAX_DSR_INTERVALS",
+    "MAX_ENROLMENT_TOKEN_TTL_S",
     "MAX_PAGE_SIZE",
     "MAX_PERIODS",
     "MAX_POINTS",
@@ -231,6 +239,7 @@ __all__ = [
     "NOTIFICATION_DATA_MODELS",
     "PROBLEM_BASE_URI",
     "REGISTRY_FORMAT",
+    "SIGNATURE_HEADER",
     "SIGN_CONVENTION",
     "ActivationDirection",
     "AvailabilityForecast",
@@ -303,6 +312,9 @@ __all__ = [
     "EnrolmentRequest",
     "EnrolmentResult",
     "EnrolmentStatus",
+    "EnrolmentToken",
+    "EnrolmentTokenRequest",
+    "EnrolmentUpdate",
     "EvConnectedData",
     "EvDisconnectedData",
     "EvModel",
@@ -409,6 +421,8 @@ __all__ = [
     "problem_type",
     "public_jwk",
     "sign_detached",
+    "sign_request",
+    "signature_header",
     "signature_kid",
     "verify_detached",
 ]

@@ -12,7 +12,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
 from fcsbe.model.enums import ReasonCode, TargetLevel
@@ -73,14 +81,18 @@ class TimeWindow(InputModel):
     start: UtcDateTime = Field(description="First instant of the window (inclusive).")
     end: UtcDateTime = Field(description="End of the window (exclusive); after `start`.")
 
-    @model_validator(mode="after")
-    def _end_after_start(self) -> TimeWindow:
-        if self.end <= self.start:
-            raise ValueError(
-                f"window end ({self.end.isoformat()}) must be after "
-                f"window start ({self.start.isoformat()})"
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
+        # A field validator (not a model one) so that the error points at `.../end`.
+        start = info.data.get("start")
+        if isinstance(start, datetime) and end <= start:
+            raise PydanticCustomError(
+                "window_inverted",
+                "window end ({end}) must be after window start ({start})",
+                {"end": end.isoformat(), "start": start.isoformat()},
             )
-        return self
+        return end
 
     @property
     def length_s(self) -> float:

@@ -8,11 +8,12 @@ consistency of the terms only; whether a proposal is acceptable is the CSO/CSP's
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
 from fcsbe.model._validation import check_unique
 from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
@@ -174,10 +175,17 @@ class ContractTerms(InputModel):
     )
     fallback: FallbackTerms = Field(description="Behaviour when the FO is offline.")
 
+    @field_validator("valid_to")
+    @classmethod
+    def _ends_after_start(cls, valid_to: datetime, info: ValidationInfo) -> datetime:
+        # A field validator (not a model one) so that the error points at `/valid_to`.
+        valid_from = info.data.get("valid_from")
+        if isinstance(valid_from, datetime) and valid_to <= valid_from:
+            raise PydanticCustomError("window_inverted", "valid_to must be after valid_from")
+        return valid_to
+
     @model_validator(mode="after")
     def _consistent(self) -> ContractTerms:
-        if self.valid_to <= self.valid_from:
-            raise ValueError("valid_to must be after valid_from")
         check_unique(self.fs_types, "fs_types")
         check_unique(self.targets, "targets")
         check_unique([c.fs_type for c in self.commitments], "commitments.fs_type")

@@ -112,6 +112,11 @@ class TargetVerdict(OutputModel):
         default_factory=list, max_length=MAX_REASONS, description="Why not, when not."
     )
 
+    @property
+    def ok(self) -> bool:
+        """True when the target passes: capable, conformant, in scope, no reason against it."""
+        return self.capable and self.conformant and not self.reasons
+
 
 class CredentialCheckResult(OutputModel):
     """Answer to a credentials check: actor, contract and one verdict per target."""
@@ -156,11 +161,7 @@ class CredentialCheckResult(OutputModel):
     @property
     def ok(self) -> bool:
         """True when actor, contract and every target pass."""
-        return (
-            self.actor_ok
-            and self.contract_ok
-            and all(v.capable and v.conformant for v in self.targets)
-        )
+        return self.actor_ok and self.contract_ok and all(v.ok for v in self.targets)
 
 
 class ContractHolderLookupRequest(InputModel):

@@ -18,16 +18,30 @@ from fcsbe.model.crypto import JsonWebKeySet, Jwk
 from fcsbe.model.enums import EnrolmentStatus, FallbackPolicy, PartyRole
 
 __all__ = [
+    "FO_SCOPES",
     "CallbackUrl",
     "CredentialsRotation",
     "Enrolment",
     "EnrolmentRequest",
     "EnrolmentResult",
+    "EnrolmentUpdate",
     "HeartbeatRequest",
     "HeartbeatResponse",
     "Party",
     "PartyIdentifiers",
 ]
+
+FO_SCOPES = (
+    "contracts",
+    "credential-checks",
+    "contract-holders",
+    "infrastructure",
+    "sessions",
+    "flexibility-services",
+    "notifications",
+    "records",
+)
+"""API scopes an enrolment can grant, one per group of FO routes (all of them by default)."""
 
 
 def _check_url(value: str) -> str:
@@ -87,8 +101,12 @@ _ENROLMENT: JsonDict = {
     "heartbeat_interval_s": 60,
     "offline_timeout_s": 300,
     "fallback_policy": "REVERT_UNMANAGED",
+    "signing_key": _ED25519_JWK,
     "created_at": "2026-01-15T09:30:00Z",
     "rotated_at": None,
+    "last_heartbeat_at": "2026-03-02T17:00:00Z",
+    "offline_since": None,
+    "revoked_at": None,
 }
 
 
@@ -187,10 +205,56 @@ class Enrolment(OutputModel):
     heartbeat_interval_s: int = Field(ge=1, description="Expected heartbeat period.")
     offline_timeout_s: int = Field(ge=1, description="Silence after which the fallback applies.")
     fallback_policy: FallbackPolicy = Field(description="Default fallback when the FO is offline.")
+    signing_key: Jwk | None = Field(
+        default=None, description="The FO's current public signing key (verifies its requests)."
+    )
     created_at: UtcDateTime = Field(description="When the enrolment was made.")
     rotated_at: UtcDateTime | None = Field(
         default=None, description="Last credentials rotation; null if never."
     )
+    last_heartbeat_at: UtcDateTime | None = Field(
+        default=None, description="Last heartbeat received; null if none yet."
+    )
+    offline_since: UtcDateTime | None = Field(
+        default=None, description="When the FO was declared offline; null while it is online."
+    )
+    revoked_at: UtcDateTime | None = Field(
+        default=None, description="When the enrolment was revoked; null while it is not."
+    )
+
+
+class EnrolmentUpdate(InputModel):
+    """Body of `PATCH /v1/enrolments/self`: move the callback URL or rotate the signing key.
+
+    A new signing key replaces the current one at once; the previous key keeps verifying for the
+    server's overlap window, so requests signed just before the switch still pass.
+    """
+
+    model_config = InputModel.model_config | ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "callback_base_url": "https://fo.example.com/fcsbe/v2",
+                    "signing_key": {**_ED25519_JWK, "kid": "fo-2026-07"},
+                }
+            ]
+        }
+    )
+
+    callback_base_url: CallbackUrl | None = Field(
+        default=None, description="New base URL of the FO's webhook receiver; null: unchanged."
+    )
+    signing_key: Jwk | None = Field(
+        default=None, description="New public signing key (Ed25519, with `kid`); null: unchanged."
+    )
+
+    @model_validator(mode="after")
+    def _something_changes(self) -> EnrolmentUpdate:
+        if self.callback_base_url is None and self.signing_key is None:
+            raise ValueError("give callback_base_url, signing_key or both")
+        if self.signing_key is not None and not self.signing_key.get("kid"):
+            raise ValueError("signing_key must carry a `kid`: signatures name their key by it")
+        return self
 
 
 class EnrolmentResult(OutputModel):
@@ -267,6 +331,7 @@ class HeartbeatResponse(OutputModel):
                     "server_time": "2026-03-02T17:00:00.120000Z",
                     "heartbeat_interval_s": 60,
                     "offline_timeout_s": 300,
+                    "next_heartbeat_at": "2026-03-02T17:01:00.120000Z",
                 }
             ]
         }
@@ -275,3 +340,6 @@ class HeartbeatResponse(OutputModel):
     server_time: UtcDateTime = Field(description="Server clock on receipt.")
     heartbeat_interval_s: int = Field(ge=1, description="Send the next heartbeat within this.")
     offline_timeout_s: int = Field(ge=1, description="Silence after which the fallback applies.")
+    next_heartbeat_at: UtcDateTime = Field(
+        description="When the next heartbeat is expected (server time + interval)."
+    )

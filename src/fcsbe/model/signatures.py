@@ -4,33 +4,61 @@ Both halves need exactly the same computation: the server signs FS responses, DS
 tree heads and verifies FO-signed requests; the client signs requests and verifies what the
 server issued, offline. So it lives here, as pure functions over JWKs (no I/O, no key storage).
 A detached JWS is `header..signature`: the payload travels as the JSON body itself.
+
+Signed *requests* (FO to server) carry the JWS in the `X-Fcsbe-Signature` header; its protected
+header adds `jti` (a unique id, refused when seen twice), `iat` (seconds since the epoch, checked
+against the server clock) and `htm`/`htu` (method and path, so a signed body cannot be replayed
+to another endpoint). `sign_request` makes one; the server checks it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import secrets
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
+from joserfc.jws import JWSRegistry
+from joserfc.registry import HeaderParameter
 
 from fcsbe.model.canonical import canonical_json
 
 __all__ = [
     "JWS_ALGORITHM",
+    "SIGNATURE_HEADER",
     "SignatureError",
     "generate_signing_key",
     "public_jwk",
     "sign_detached",
+    "sign_request",
+    "signature_header",
     "signature_kid",
     "verify_detached",
 ]
 
 JWS_ALGORITHM = "Ed25519"
 """Fully-specified EdDSA algorithm name (RFC 9864; `EdDSA` is deprecated)."""
+
+SIGNATURE_HEADER = "X-Fcsbe-Signature"
+"""HTTP header that carries the detached JWS of a signed request."""
+
+_REGISTRY = JWSRegistry(
+    header_registry={
+        "jti": HeaderParameter("Unique id of this signature (replay protection)", "str"),
+        "iat": HeaderParameter("Issued at, seconds since the epoch", "int"),
+        "htm": HeaderParameter("HTTP method of the signed request", "str"),
+        "htu": HeaderParameter("Path of the signed request", "str"),
+    },
+    algorithms=[JWS_ALGORITHM],
+)
+# Request bodies may be up to the server's body limit, far above joserfc's 128 kB default.
+_REGISTRY.max_payload_length = 16 * 1024 * 1024
+_REGISTRY.max_header_length = 2048
 
 
 class SignatureError(ValueError):
@@ -60,13 +88,44 @@ def _payload_bytes(payload: Any) -> bytes:
     return payload if isinstance(payload, bytes) else canonical_json(payload)
 
 
-def sign_detached(payload: Any, private_jwk: Mapping[str, Any]) -> str:
-    """Sign the canonical JSON of `payload` (or raw bytes); returns `header..signature`."""
+def sign_detached(
+    payload: Any, private_jwk: Mapping[str, Any], header: Mapping[str, Any] | None = None
+) -> str:
+    """Sign the canonical JSON of `payload` (or raw bytes); returns `header..signature`.
+
+    `header` adds protected header parameters (`jti`, `iat`, `htm`, `htu`).
+    """
     key = OKPKey.import_key(dict(private_jwk))
-    header = {"alg": JWS_ALGORITHM, "kid": private_jwk.get("kid") or key.thumbprint()}
-    token = jws.serialize_compact(header, _payload_bytes(payload), key, algorithms=[JWS_ALGORITHM])
+    protected = {
+        **(header or {}),
+        "alg": JWS_ALGORITHM,
+        "kid": private_jwk.get("kid") or key.thumbprint(),
+    }
+    token = jws.serialize_compact(protected, _payload_bytes(payload), key, registry=_REGISTRY)
     detached: str = jws.detach_content(token)
     return detached
+
+
+def sign_request(
+    method: str,
+    path: str,
+    body: Any,
+    private_jwk: Mapping[str, Any],
+    *,
+    issued_at: int | None = None,
+    jti: str | None = None,
+) -> str:
+    """The `X-Fcsbe-Signature` value of one request (a fresh `jti` per call, so sign each try).
+
+    `body` is the JSON value sent (None for a request without a body: the empty payload).
+    """
+    header = {
+        "jti": jti or secrets.token_urlsafe(18),
+        "iat": int(time.time()) if issued_at is None else issued_at,
+        "htm": method.upper(),
+        "htu": path,
+    }
+    return sign_detached(b"" if body is None else body, private_jwk, header)
 
 
 def _header(signature: str) -> dict[str, Any]:
@@ -81,6 +140,11 @@ def _header(signature: str) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise SignatureError("the JWS header is not a JSON object")
     return header
+
+
+def signature_header(signature: str) -> dict[str, Any]:
+    """The protected header of a detached JWS (unverified: read it, then verify)."""
+    return _header(signature)
 
 
 def signature_kid(signature: str) -> str | None:
@@ -110,7 +174,7 @@ def verify_detached(
     for candidate in candidates:
         try:
             public = OKPKey.import_key(dict(candidate))
-            jws.deserialize_compact(attached, public, algorithms=[JWS_ALGORITHM])
+            jws.deserialize_compact(attached, public, registry=_REGISTRY)
         except (JoseError, ValueError):
             continue
         return str(candidate.get("kid") or public.thumbprint())

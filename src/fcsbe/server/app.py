@@ -12,29 +12,45 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe import __version__
 from fcsbe.server.api import (
+    admin_contracts,
+    admin_enrolments,
     availability,
     capabilities,
     charging_stations,
+    contract_holders,
+    contracts,
+    credential_checks,
     discovery,
+    enrolments,
     flexibility_services,
+    heartbeat,
     registry,
     sessions,
     sites,
 )
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
+from fcsbe.server.security.audit import SecurityEventThrottle
+from fcsbe.server.security.callback_urls import system_resolver
+from fcsbe.server.services.parties import ensure_server_party
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime, build_runtime
 from fcsbe.server.storage import migrations
+from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.engine import create_engine, create_session_factory
 from fcsbe.server.workers import (
     WorkerGroup,
     chain_event_log_step,
+    contract_closing_step,
     decision_step,
     execution_step,
+    offline_detection_step,
+    replay_store_purge_step,
     telemetry_step_of,
 )
 
@@ -56,6 +72,17 @@ class DatabaseNotMigratedError(RuntimeError):
     """The database is behind the code's migrations and the server must not serve it."""
 
 
+async def _init_party(factory: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """First start of an embedded server: create its party and signing key (once)."""
+    async with factory() as session:
+        try:
+            if await ensure_server_party(session, settings, utcnow()):
+                await session.commit()
+                log.info("initialised server party %s", settings.server_party_id)
+        except IntegrityError:  # another replica did it at the same moment
+            await session.rollback()
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -70,6 +97,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         app.state.engine = engine
         app.state.session_factory = factory = create_session_factory(engine)
+        if settings.init_party_on_start:
+            await _init_party(factory, settings)
         workers = WorkerGroup()
         workers.add(
             "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
@@ -82,6 +111,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         adapter = stations.adapter
         workers.add("fs-execution", settings.execution_interval_s, execution_step(factory, adapter))
         workers.add("telemetry", settings.telemetry_interval_s, telemetry_step_of(factory, adapter))
+        workers.add(
+            "fo-offline-detection",
+            settings.offline_check_interval_s,
+            offline_detection_step(factory),
+        )
+        workers.add(
+            "contract-closing", settings.contract_expiry_interval_s, contract_closing_step(factory)
+        )
+        workers.add(
+            "signature-replay-purge",
+            float(settings.signature_max_skew_s),
+            replay_store_purge_step(factory),
+        )
         app.state.workers = workers
         if settings.workers_enabled:
             await stations.adapter.start()
@@ -130,5 +172,14 @@ def create_app(
     app.include_router(sessions.router)
     app.include_router(capabilities.router)
     app.include_router(availability.router)
+    app.state.callback_resolver = system_resolver
+    app.state.security_throttle = SecurityEventThrottle()
+    app.include_router(enrolments.router)
+    app.include_router(heartbeat.router)
+    app.include_router(contracts.router)
+    app.include_router(credential_checks.router)
+    app.include_router(contract_holders.router)
+    app.include_router(admin_enrolments.router)
+    app.include_router(admin_contracts.router)
     app.include_router(flexibility_services.router)
     return app

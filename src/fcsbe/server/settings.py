@@ -129,6 +129,78 @@ class Settings(BaseSettings):
     telemetry_interval_s: float = Field(
         default=2.0, gt=0, description="How often meter readings are collected from the stations."
     )
+    server_party_id: str = Field(
+        default="FCSBE",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:*\-]*$",
+        description="Party id of the CSO/CSP behind this server, used when the embedded "
+        "server initialises its own party on first start (`fcsbe admin party init` sets it "
+        "explicitly).",
+    )
+    server_party_name: str = Field(
+        default="Charging station operator",
+        min_length=1,
+        max_length=200,
+        description="Legal name of that party (first start of the embedded server).",
+    )
+    server_party_country: str = Field(
+        default="NL",
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166-1 country of that party (first start of the embedded server).",
+    )
+    auto_init_party: bool | None = Field(
+        default=None,
+        description="Create the server's party and signing key at start-up when none exists. "
+        "Default: on for SQLite (embedded), off for PostgreSQL, where the operator runs "
+        "`fcsbe admin party init`.",
+    )
+    enrolment_token_ttl_s: int = Field(
+        default=7 * 86_400,
+        ge=60,
+        le=90 * 86_400,
+        description="Default lifetime of a one-time enrolment token.",
+    )
+    credential_rotation_overlap_s: int = Field(
+        default=86_400,
+        ge=0,
+        le=30 * 86_400,
+        description="After a rotation (access token or FO signing key) the previous one keeps "
+        "working this long.",
+    )
+    heartbeat_interval_s: int = Field(
+        default=60, ge=1, le=86_400, description="Heartbeat period agreed at enrolment."
+    )
+    offline_timeout_s: int = Field(
+        default=300,
+        ge=1,
+        le=86_400,
+        description="Silence of an enrolled FO after which it is offline (COMM_LOST).",
+    )
+    offline_check_interval_s: float = Field(
+        default=5.0, gt=0, description="How often enrolments are checked for missed heartbeats."
+    )
+    contract_expiry_interval_s: float = Field(
+        default=30.0, gt=0, description="How often contracts past their end are closed."
+    )
+    signature_max_skew_s: int = Field(
+        default=300,
+        ge=1,
+        le=3_600,
+        description="Allowed difference between a signed request's `iat` and the server clock; "
+        "a signature id (`jti`) is remembered this long to refuse replays.",
+    )
+    credential_check_ttl_s: int = Field(
+        default=900,
+        ge=1,
+        le=86_400,
+        description="Longest time a credentials-check verdict may be relied upon.",
+    )
+    allow_loopback_callbacks: bool = Field(
+        default=False,
+        description="Accept http://127.0.0.1 / http://localhost callback URLs (local "
+        "development only; private and metadata addresses stay refused).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the fcsbe loggers."
     )
@@ -145,6 +217,11 @@ class Settings(BaseSettings):
     def migrate_on_start(self) -> bool:
         """Whether `serve` applies migrations itself (see `auto_migrate`)."""
         return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def init_party_on_start(self) -> bool:
+        """Whether start-up creates the server party when none exists (see `auto_init_party`)."""
+        return self.is_sqlite if self.auto_init_party is None else self.auto_init_party
 
 
 def settings_markdown() -> str:

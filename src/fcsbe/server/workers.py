@@ -17,18 +17,24 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe.server.adapters.base import StationAdapter
+from fcsbe.server.services.contract_decisions import close_due_contracts
 from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.event_log import chain_pending
 from fcsbe.server.services.execution import execute_step
+from fcsbe.server.services.heartbeat import detect_offline
 from fcsbe.server.services.telemetry import telemetry_step
 from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.signatures import delete_expired_jtis
 
 __all__ = [
     "PeriodicTask",
     "WorkerGroup",
     "chain_event_log_step",
+    "contract_closing_step",
     "decision_step",
     "execution_step",
+    "offline_detection_step",
+    "replay_store_purge_step",
     "telemetry_step_of",
     "transactional",
 ]
@@ -130,3 +136,31 @@ def execution_step(factory: async_sessionmaker[AsyncSession], adapter: StationAd
 def telemetry_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
     """The step that keeps meter readings of FS targets and reports FFR activations."""
     return transactional(factory, lambda session: telemetry_step(session, adapter, adapter.now()))
+
+
+def offline_detection_step(factory: async_sessionmaker[AsyncSession]) -> Step:
+    """The step that marks silent enrolments offline (COMM_LOST)."""
+
+    async def work(session: AsyncSession) -> int:
+        return len(await detect_offline(session, utcnow()))
+
+    return transactional(factory, work)
+
+
+def contract_closing_step(factory: async_sessionmaker[AsyncSession]) -> Step:
+    """The step that expires (or terminates) contracts past their end."""
+
+    async def work(session: AsyncSession) -> int:
+        return await close_due_contracts(session, utcnow())
+
+    return transactional(factory, work)
+
+
+def replay_store_purge_step(factory: async_sessionmaker[AsyncSession]) -> Step:
+    """The step that forgets signature ids that can no longer be replayed."""
+
+    async def work(session: AsyncSession) -> int:
+        await delete_expired_jtis(session, utcnow())
+        return 0  # never urgent: runs once per interval
+
+    return transactional(factory, work)

@@ -29,6 +29,10 @@ from fcsbe.server.api.idempotency import (
 from fcsbe.server.api.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
 from fcsbe.server.deps import DbSession, ServerSettings
 from fcsbe.server.security.principals import FoPrincipal
+from fcsbe.server.security.signatures import (
+    verify_signature_for_contract,
+    verify_signature_for_fs,
+)
 from fcsbe.server.services import flexibility_services as service
 from fcsbe.server.services import fs_control
 from fcsbe.server.services.measurements import measurement_series
@@ -64,7 +68,9 @@ async def create_flexibility_service(
     settings: ServerSettings,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Request an FS. Answers 202 at once; the decision follows as a notification and on GET."""
+    """Request an FS. Answers 202 at once; the decision follows as a notification and on GET.
+    Signed (`X-Fcsbe-Signature`) when the contract requires it."""
+    await verify_signature_for_contract(request, session, principal, body.fsc_id)
 
     async def handler() -> Outcome:
         accepted = await service.submit_fs(
@@ -135,6 +141,7 @@ async def supersede_flexibility_service(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Replace the FS by a new revision (revision + 1), decided afresh."""
+    await verify_signature_for_contract(request, session, principal, body.fsc_id)
 
     async def handler() -> Outcome:
         accepted = await service.supersede_fs(
@@ -160,6 +167,7 @@ async def cancel_flexibility_service(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Cancel the FS; the stations are released."""
+    await verify_signature_for_fs(request, session, principal, fs_id)
 
     async def handler() -> Outcome:
         fs = await service.cancel_fs(session, principal, fs_id, body.reason, utcnow())

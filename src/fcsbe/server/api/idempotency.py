@@ -5,7 +5,8 @@
 
 The key row is written in the same transaction as the change it protects, so a crash can never
 leave a key without its effect or an effect without its key. Keys are scoped per party and kept
-for `idempotency_ttl_s` (24 h by default).
+for `idempotency_ttl_s` (24 h by default). A response that carries a new secret is stored sealed
+(`sealer`), readable only by a caller presenting the same credential again.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FieldError
 from fcsbe.server.errors import BadRequest, Conflict, UnprocessableContent
+from fcsbe.server.security.sealing import SecretSealer
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.idempotency import delete_key, find_key, store_key, try_lock_key
 
@@ -59,14 +61,30 @@ def _fingerprint(request: Request, body: bytes) -> str:
     return h.hexdigest()
 
 
-def _replay(row: Row[Any]) -> Response:
+def _key_reused() -> UnprocessableContent:
+    return UnprocessableContent(
+        "This Idempotency-Key was used for a different request.",
+        slug="idempotency-key-reused",
+        errors=[
+            FieldError(
+                pointer="/header/idempotency-key",
+                detail="key already used with another request body, path or credential",
+                code="idempotency_key_reused",
+            )
+        ],
+    )
+
+
+def _replay(row: Row[Any], sealer: SecretSealer | None) -> Response:
     headers = dict(row.response_headers or {})
     headers["idempotent-replayed"] = "true"
-    return Response(
-        content=row.response_body or b"",
-        status_code=row.response_status or 200,
-        headers=headers,
-    )
+    body = row.response_body or b""
+    if sealer is not None:
+        opened = sealer.open(body)
+        if opened is None:
+            raise _key_reused()
+        body = opened
+    return Response(content=body, status_code=row.response_status or 200, headers=headers)
 
 
 async def run_idempotent(
@@ -75,8 +93,13 @@ async def run_idempotent(
     party_id: str,
     key: str | None,
     handler: Callable[[], Awaitable[Outcome]],
+    *,
+    sealer: SecretSealer | None = None,
 ) -> Response:
-    """Run `handler` once per (party, key); replay its stored response on retries."""
+    """Run `handler` once per (party, key); replay its stored response on retries.
+
+    With `sealer`, the stored body is encrypted with it (answers that carry a new secret).
+    """
     if not key or not key.strip():
         raise BadRequest(
             "This request changes state and needs an `Idempotency-Key` header.",
@@ -97,19 +120,9 @@ async def run_idempotent(
     existing = await find_key(session, party_id, key)
     if existing is not None and existing.expires_at > now:
         if existing.request_hash != fingerprint:
-            raise UnprocessableContent(
-                "This Idempotency-Key was used for a different request.",
-                slug="idempotency-key-reused",
-                errors=[
-                    FieldError(
-                        pointer="/header/idempotency-key",
-                        detail="key already used with another request body or path",
-                        code="idempotency_key_reused",
-                    )
-                ],
-            )
+            raise _key_reused()
         if existing.status == "DONE":
-            return _replay(existing)
+            return _replay(existing, sealer)
         raise Conflict(
             "A request with this Idempotency-Key is still being processed; retry later.",
             slug="idempotency-key-in-use",
@@ -132,7 +145,7 @@ async def run_idempotent(
             "status": "DONE",
             "response_status": status,
             "response_headers": {k: v for k, v in headers.items() if k.lower() in _REPLAY_HEADERS},
-            "response_body": body,
+            "response_body": sealer.seal(body) if sealer is not None else body,
             "created_at": now,
             "expires_at": now + timedelta(seconds=request.app.state.settings.idempotency_ttl_s),
         },

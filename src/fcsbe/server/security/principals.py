@@ -3,20 +3,22 @@
 Every repository query that touches party data takes the principal and filters by it; routes
 declare the role they need with `FoPrincipal`, `OperatorPrincipal` or `EvUserPrincipal`.
 Unknown, expired or revoked credentials and inactive enrolments are all a 401 with a reason,
-so a revoked token stops working at once.
+so a revoked token stops working at once; the use of a revoked token is also a security event.
+FO routes may further require an API scope granted at enrolment (`fo_with_scope`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import bindparam, select
 
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import Forbidden, Unauthorized
+from fcsbe.server.security.audit import refuse_with_trace
 from fcsbe.server.security.tokens import hash_secret
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.parties import CredentialRow, EnrolmentRow
@@ -29,6 +31,8 @@ __all__ = [
     "Principal",
     "Role",
     "authenticate",
+    "bearer_token",
+    "fo_with_scope",
 ]
 
 
@@ -55,7 +59,7 @@ class Principal:
         return self.role is Role.OPERATOR
 
 
-def _bearer(request: Request) -> str:
+def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized("An `Authorization: Bearer <token>` header is required.")
@@ -83,13 +87,21 @@ _CREDENTIAL_QUERY = (
 
 async def authenticate(request: Request, session: DbSession) -> Principal:
     """Resolve the bearer token to a principal (one indexed query), or refuse with 401."""
-    token_hash = hash_secret(_bearer(request))
+    token_hash = hash_secret(bearer_token(request))
     row = (await session.execute(_CREDENTIAL_QUERY, {"token_hash": token_hash})).first()
     now = utcnow()
     if row is None:
         raise Unauthorized("The access token is not known.", slug="invalid-token")
     if row.revoked_at is not None:
-        raise Unauthorized("The access token has been revoked.", slug="token-revoked")
+        await refuse_with_trace(
+            request,
+            session,
+            Unauthorized("The access token has been revoked.", slug="token-revoked"),
+            kind="REVOKED_TOKEN_USED",
+            party_id=row.party_id,
+            object_ref=f"credential/{row.credential_id}",
+            notify=row.role == Role.FO.value,
+        )
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("The access token has expired.", slug="token-expired")
     scopes: frozenset[str] = frozenset()
@@ -116,6 +128,22 @@ def _require(role: Role) -> object:
 
     dependency.__name__ = f"require_{role.value.lower()}"
     return dependency
+
+
+def fo_with_scope(scope: str) -> Any:
+    """A dependency: an FO principal whose enrolment grants `scope` (else 403)."""
+
+    async def dependency(
+        principal: Annotated[Principal, Depends(_require(Role.FO))],
+    ) -> Principal:
+        if scope not in principal.scopes:
+            raise Forbidden(
+                f"The enrolment does not grant the `{scope}` scope.", slug="scope-missing"
+            )
+        return principal
+
+    dependency.__name__ = f"require_scope_{scope.replace('-', '_')}"
+    return Depends(dependency)
 
 
 AnyPrincipal = Annotated[Principal, Depends(authenticate)]

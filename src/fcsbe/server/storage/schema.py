@@ -9,6 +9,7 @@ from fcsbe.server.storage import (
     measurements,
     outbox,
     parties,
+    signatures,
 )
 from fcsbe.server.storage.base import Base
 
@@ -23,6 +24,9 @@ _TABLE_MODULES = (
     measurements,
     outbox,
     parties,
+    outbox,
+    parties,
+    signatures,
 )
 
 metadata = Base.metadata

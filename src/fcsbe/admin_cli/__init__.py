@@ -1,0 +1,22 @@
+"""`fcsbe admin ...`: the CSO/CSP operator's commands, run against the server's database.
+
+They call the same services as the `/admin/v1` API, so the two can never disagree. Secrets
+(operator and enrolment tokens) are printed once and stored only as hashes; `--json` prints the
+API's JSON where a command shows objects.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from fcsbe.admin_cli.contracts import contracts_app
+from fcsbe.admin_cli.parties import enrolments_app, operator_app, party_app, token_app
+
+__all__ = ["admin_app"]
+
+admin_app = typer.Typer(help="Operate the server: party, tokens, enrolments, contracts.")
+admin_app.add_typer(party_app, name="party")
+admin_app.add_typer(operator_app, name="operator-token")
+admin_app.add_typer(token_app, name="enrolment-token")
+admin_app.add_typer(enrolments_app, name="enrolments")
+admin_app.add_typer(contracts_app, name="contracts")

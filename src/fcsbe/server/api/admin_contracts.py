@@ -1,0 +1,113 @@
+"""Operator routes for contracts (`/admin/v1`): list, read, and decide (accept, reject,
+suspend). A contract id is unique per FO; where two FOs chose the same id, `fo_party_id` picks
+one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from fcsbe.model import ContractDecision, ContractStatus, FlexibilityServiceContract, Page
+from fcsbe.server.api.contracts import FscId
+from fcsbe.server.api.idempotency import (
+    IDEMPOTENCY_RESPONSES,
+    IdempotencyKey,
+    Outcome,
+    run_idempotent,
+)
+from fcsbe.server.api.paging import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    set_next_link,
+)
+from fcsbe.server.api.problems import problem_responses
+from fcsbe.server.deps import DbSession
+from fcsbe.server.security.principals import OperatorPrincipal
+from fcsbe.server.services import contract_decisions, contracts
+from fcsbe.server.storage.base import utcnow
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/admin/v1", tags=["admin"])
+
+FoPartyFilter = Annotated[
+    str | None, Query(max_length=128, description="The FO whose contract is meant.")
+]
+
+
+@router.get(
+    "/contracts",
+    operation_id="admin_list_contracts",
+    responses=problem_responses(401, 403, 422),
+)
+async def admin_list_contracts(
+    request: Request,
+    response: Response,
+    principal: OperatorPrincipal,
+    session: DbSession,
+    status: Annotated[ContractStatus | None, Query(description="Only this status.")] = None,
+    fo_party_id: FoPartyFilter = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Page[FlexibilityServiceContract]:
+    """Contracts with every aggregator, oldest first."""
+    after = decode_cursor(cursor)
+    items, next_key = await contracts.list_contracts(
+        session,
+        principal,
+        after_id=after if isinstance(after, int) else None,
+        limit=limit,
+        status=status,
+        fo_party_id=fo_party_id,
+    )
+    page = Page[FlexibilityServiceContract](
+        items=items, next_cursor=encode_cursor(next_key) if next_key is not None else None
+    )
+    set_next_link(request, response, page)
+    return page
+
+
+@router.get(
+    "/contracts/{fsc_id}",
+    operation_id="admin_get_contract",
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def admin_get_contract(
+    fsc_id: FscId,
+    principal: OperatorPrincipal,
+    session: DbSession,
+    fo_party_id: FoPartyFilter = None,
+) -> FlexibilityServiceContract:
+    """One contract with its revisions."""
+    return await contract_decisions.load_contract_of(session, principal, fsc_id, fo_party_id)
+
+
+@router.post(
+    "/contracts/{fsc_id}/decision",
+    operation_id="decide_contract",
+    response_model=FlexibilityServiceContract,
+    responses={**problem_responses(401, 403, 404, 409, 422), **IDEMPOTENCY_RESPONSES},
+)
+async def decide_contract(
+    fsc_id: FscId,
+    body: ContractDecision,
+    request: Request,
+    principal: OperatorPrincipal,
+    session: DbSession,
+    fo_party_id: FoPartyFilter = None,
+    key: IdempotencyKey = None,
+) -> Response:
+    """Accept or reject the pending revision (ACCEPT also resumes a SUSPENDED contract), or
+    suspend an ACTIVE contract."""
+
+    async def handler() -> Outcome:
+        result = await contract_decisions.decide(
+            session, principal, fsc_id, body, now=utcnow(), fo_party_id=fo_party_id
+        )
+        return 200, result, {}
+
+    return await run_idempotent(request, session, principal.party_id, key, handler)

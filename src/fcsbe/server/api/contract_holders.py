@@ -1,0 +1,38 @@
+"""The contract-holder lookup route (UC 3.5): which parties hold contracts covering a target."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+
+from fcsbe.model import ContractHolderLookupRequest, ContractHolderLookupResult
+from fcsbe.server.api.problems import problem_responses
+from fcsbe.server.deps import DbSession
+from fcsbe.server.security.principals import Principal, fo_with_scope
+from fcsbe.server.security.signatures import verify_request_signature
+from fcsbe.server.services.contract_holders import lookup_holders
+from fcsbe.server.storage.base import utcnow
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["contracts"])
+
+HoldersPrincipal = Annotated[Principal, fo_with_scope("contract-holders")]
+
+
+@router.post(
+    "/contract-holders/lookup",
+    operation_id="lookup_contract_holders",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def lookup_contract_holders(
+    body: ContractHolderLookupRequest,
+    request: Request,
+    principal: HoldersPrincipal,
+    session: DbSession,
+) -> ContractHolderLookupResult:
+    """Given a CS, EVSE or pseudonymous session reference, the holders of the active contracts
+    that cover it and their FS types; contract ids only for your own. Changes nothing."""
+    await verify_request_signature(request, session, principal, required=False)
+    return await lookup_holders(session, principal, body, now=utcnow())

@@ -1,0 +1,160 @@
+"""Contract routes of the FO (UC 3.3): propose, list, read, amend, terminate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from fcsbe.model import (
+    ContractAmendment,
+    ContractProposal,
+    ContractStatus,
+    ContractTermination,
+    FlexibilityServiceContract,
+    Page,
+)
+from fcsbe.server.api.idempotency import (
+    IDEMPOTENCY_RESPONSES,
+    IdempotencyKey,
+    Outcome,
+    run_idempotent,
+)
+from fcsbe.server.api.paging import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    set_next_link,
+)
+from fcsbe.server.api.problems import problem_responses
+from fcsbe.server.deps import DbSession
+from fcsbe.server.security.principals import Principal, fo_with_scope
+from fcsbe.server.security.signatures import (
+    verify_request_signature,
+    verify_signature_for_contract,
+)
+from fcsbe.server.services import contracts
+from fcsbe.server.storage.base import utcnow
+
+__all__ = ["FscId", "router"]
+
+router = APIRouter(prefix="/v1", tags=["contracts"])
+
+ContractsPrincipal = Annotated[Principal, fo_with_scope("contracts")]
+FscId = Annotated[
+    str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:*\-]*$")
+]
+
+
+@router.post(
+    "/contracts",
+    operation_id="propose_contract",
+    status_code=201,
+    response_model=FlexibilityServiceContract,
+    responses={**problem_responses(401, 403, 409, 422), **IDEMPOTENCY_RESPONSES},
+)
+async def propose_contract(
+    body: ContractProposal,
+    request: Request,
+    principal: ContractsPrincipal,
+    session: DbSession,
+    key: IdempotencyKey = None,
+) -> Response:
+    """Propose a flexibility service contract; it is PROPOSED until the operator decides."""
+    await verify_request_signature(request, session, principal, required=False)
+
+    async def handler() -> Outcome:
+        result = await contracts.propose(session, principal, body, now=utcnow())
+        return 201, result, {"location": f"/v1/contracts/{result.fsc_id}"}
+
+    return await run_idempotent(request, session, principal.party_id, key, handler)
+
+
+@router.get(
+    "/contracts",
+    operation_id="list_contracts",
+    responses=problem_responses(401, 403, 422),
+)
+async def list_contracts(
+    request: Request,
+    response: Response,
+    principal: ContractsPrincipal,
+    session: DbSession,
+    status: Annotated[ContractStatus | None, Query(description="Only this status.")] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Page[FlexibilityServiceContract]:
+    """Your contracts with their revision history, oldest first."""
+    after = decode_cursor(cursor)
+    items, next_key = await contracts.list_contracts(
+        session,
+        principal,
+        after_id=after if isinstance(after, int) else None,
+        limit=limit,
+        status=status,
+    )
+    page = Page[FlexibilityServiceContract](
+        items=items, next_cursor=encode_cursor(next_key) if next_key is not None else None
+    )
+    set_next_link(request, response, page)
+    return page
+
+
+@router.get(
+    "/contracts/{fsc_id}",
+    operation_id="get_contract",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_contract(
+    fsc_id: FscId, principal: ContractsPrincipal, session: DbSession
+) -> FlexibilityServiceContract:
+    """One of your contracts, with every revision (superseded ones stay readable)."""
+    return await contracts.load_contract(session, principal, fsc_id)
+
+
+@router.patch(
+    "/contracts/{fsc_id}",
+    operation_id="amend_contract",
+    response_model=FlexibilityServiceContract,
+    responses={**problem_responses(401, 403, 404, 409, 422), **IDEMPOTENCY_RESPONSES},
+)
+async def amend_contract(
+    fsc_id: FscId,
+    body: ContractAmendment,
+    request: Request,
+    principal: ContractsPrincipal,
+    session: DbSession,
+    key: IdempotencyKey = None,
+) -> Response:
+    """Propose new terms (a full replacement) as a new PENDING revision."""
+    await verify_signature_for_contract(request, session, principal, fsc_id)
+
+    async def handler() -> Outcome:
+        return 200, await contracts.amend(session, principal, fsc_id, body, now=utcnow()), {}
+
+    return await run_idempotent(request, session, principal.party_id, key, handler)
+
+
+@router.post(
+    "/contracts/{fsc_id}/terminate",
+    operation_id="terminate_contract",
+    response_model=FlexibilityServiceContract,
+    responses={**problem_responses(401, 403, 404, 409, 422), **IDEMPOTENCY_RESPONSES},
+)
+async def terminate_contract(
+    fsc_id: FscId,
+    body: ContractTermination,
+    request: Request,
+    principal: ContractsPrincipal,
+    session: DbSession,
+    key: IdempotencyKey = None,
+) -> Response:
+    """End the contract now, or at `effective_at`."""
+    await verify_signature_for_contract(request, session, principal, fsc_id)
+
+    async def handler() -> Outcome:
+        return 200, await contracts.terminate(session, principal, fsc_id, body, now=utcnow()), {}
+
+    return await run_idempotent(request, session, principal.party_id, key, handler)

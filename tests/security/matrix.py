@@ -1,0 +1,249 @@
+"""The authorisation matrix: one row per served route, saying who may call it.
+
+Every route the app serves must have a row here (a test compares with the served OpenAPI), so a
+route added without one fails the suite. To add a route, add a `Row`:
+
+- `who`: PUBLIC (anyone), FO, OPERATOR, EV_USER, or ENROLMENT_TOKEN (only a one-time token);
+- `path`: the OpenAPI path; `{name}` parameters are filled from `World.ids` (FO A's objects);
+- `body` / `query`: a valid request from the allowed caller, built from the world;
+- `owned`: True when the request names FO A's objects (path or body): FO B must then get 404
+  and change nothing. For routes that are not owned, FO B gets its own answer, which must not
+  mention FO A's ids.
+
+Callers tried on every row: FO A, FO B (another tenant), the operator, an EV user, anonymous,
+and a revoked FO token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from fcsbe.model import generate_signing_key, public_jwk
+from fcsbe.server.storage.base import utcnow
+from tests.flows import proposal, terms
+from tests.fs_fixtures import request_body
+from tests.registry_fixtures import EVSE_DC, EVSE_HOME
+
+__all__ = ["ROWS", "Row", "Who", "World"]
+
+
+class Who(StrEnum):
+    """Who a route is for."""
+
+    PUBLIC = "PUBLIC"
+    FO = "FO"
+    OPERATOR = "OPERATOR"
+    EV_USER = "EV_USER"
+    ENROLMENT_TOKEN = "ENROLMENT_TOKEN"
+    FO_OR_OPERATOR = "FO_OR_OPERATOR"
+    """Infrastructure reads: FOs through their contracts, the operator everything."""
+
+
+@dataclass
+class World:
+    """What exists before each row runs; `ids` fill path templates."""
+
+    tokens: dict[str, str]
+    enrolment_token: str
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+Body = Callable[[World], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One route and who may call it."""
+
+    method: str
+    path: str
+    who: Who
+    owned: bool = False
+    body: Body = lambda _world: None
+    query: Mapping[str, str] = field(default_factory=dict)
+    ok: frozenset[int] | None = None
+    """Statuses of the allowed caller when not plain success: e.g. 409 for a control route on
+    the world's FS, which is not running (authorisation passed; the state refused it)."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _window() -> dict[str, str]:
+    start = utcnow().replace(microsecond=0) + timedelta(hours=1)
+    return {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+
+
+def _fs_request(fs_id: str, world: World) -> dict[str, Any]:
+    return request_body(fs_id, fsc_id=world.ids["fsc_id"], targets=[("EVSE", EVSE_DC)])
+
+
+def _registry(_world: World) -> dict[str, Any]:
+    from fcsbe.server.adapters.scenario_registry import registry_of, scenario_fleet
+
+    return registry_of(scenario_fleet("uc-1.1")).model_dump(mode="json")
+
+
+def _enrolment(_world: World) -> dict[str, Any]:
+    return {
+        "party": {"party_id": "NL-NEW", "roles": ["FO"], "legal_name": "New", "country": "NL"},
+        "callback_base_url": "https://new.example.com/fcsbe",
+        "signing_key": public_jwk(generate_signing_key("new-1")),
+    }
+
+
+ROWS: list[Row] = [
+    # Discovery and health
+    Row("GET", "/versions", Who.PUBLIC),
+    Row("GET", "/v1", Who.PUBLIC),
+    Row("GET", "/healthz", Who.PUBLIC),
+    Row("GET", "/readyz", Who.PUBLIC),
+    # Enrolment (UC 3.1)
+    Row("POST", "/v1/enrolments", Who.ENROLMENT_TOKEN, body=_enrolment),
+    Row("GET", "/v1/enrolments/self", Who.FO),
+    Row(
+        "PATCH",
+        "/v1/enrolments/self",
+        Who.FO,
+        body=lambda _w: {"callback_base_url": "https://moved.example.com/hooks"},
+    ),
+    Row("PUT", "/v1/enrolments/self/credentials", Who.FO),
+    Row("DELETE", "/v1/enrolments/self", Who.FO),
+    Row("POST", "/v1/heartbeat", Who.FO, body=lambda _w: {"sent_at": utcnow().isoformat()}),
+    # Contracts (UC 3.3), credentials check, holders (UC 3.5)
+    Row(
+        "POST",
+        "/v1/contracts",
+        Who.FO,
+        body=lambda _w: proposal(
+            "fsc-new", [{"level": "EVSE", "id": EVSE_HOME}], fs_types=("CONGESTION",)
+        ).model_dump(mode="json"),
+    ),
+    Row("GET", "/v1/contracts", Who.FO),
+    Row("GET", "/v1/contracts/{fsc_id}", Who.FO, owned=True),
+    Row(
+        "PATCH",
+        "/v1/contracts/{fsc_id}",
+        Who.FO,
+        owned=True,
+        body=lambda _w: terms([{"level": "EVSE", "id": EVSE_DC}], fs_types=("SETPOINT",)),
+    ),
+    Row("POST", "/v1/contracts/{fsc_id}/terminate", Who.FO, owned=True, body=lambda _w: {}),
+    Row(
+        "POST",
+        "/v1/credential-checks",
+        Who.FO,
+        owned=True,
+        body=lambda w: {
+            "fsc_id": w.ids["fsc_id"],
+            "fs_type": "SETPOINT",
+            "targets": [{"level": "EVSE", "id": EVSE_DC}],
+            "window": _window(),
+        },
+    ),
+    Row(
+        "POST",
+        "/v1/contract-holders/lookup",
+        Who.FO,
+        body=lambda _w: {"target": {"level": "EVSE", "id": EVSE_DC}},
+    ),
+    # Flexibility services (UC 2.x)
+    Row(
+        "POST",
+        "/v1/flexibility-services",
+        Who.FO,
+        body=lambda w: _fs_request("fs-new", w),
+    ),
+    Row("GET", "/v1/flexibility-services", Who.FO),
+    Row("GET", "/v1/flexibility-services/{fs_id}", Who.FO, owned=True),
+    Row(
+        "PUT",
+        "/v1/flexibility-services/{fs_id}",
+        Who.FO,
+        owned=True,
+        body=lambda w: _fs_request(w.ids["fs_id"], w),
+    ),
+    Row(
+        "POST",
+        "/v1/flexibility-services/{fs_id}/cancel",
+        Who.FO,
+        owned=True,
+        body=lambda _w: {"reason": "matrix"},
+    ),
+    Row(
+        "POST",
+        "/v1/flexibility-services/{fs_id}/setpoints",
+        Who.FO,
+        owned=True,
+        body=lambda _w: {"p_w": 1000.0, "sequence": 1},
+        ok=frozenset({409}),
+    ),
+    Row(
+        "POST",
+        "/v1/flexibility-services/{fs_id}/activations",
+        Who.FO,
+        owned=True,
+        body=lambda _w: {
+            "activation_id": "a-1",
+            "direction": "UP",
+            "delta_p_w": 1000.0,
+            "full_activation_time_s": 60,
+            "duration_s": 300,
+        },
+        ok=frozenset({409}),
+    ),
+    Row("GET", "/v1/flexibility-services/{fs_id}/measurements", Who.FO, owned=True),
+    # Infrastructure (visible through active contracts, at their data-sharing level)
+    Row("GET", "/v1/sites", Who.FO_OR_OPERATOR),
+    Row("GET", "/v1/sites/{site_id}", Who.FO_OR_OPERATOR, owned=True, ok=frozenset({200, 404})),
+    Row("GET", "/v1/charging-stations", Who.FO_OR_OPERATOR),
+    Row(
+        "GET",
+        "/v1/charging-stations/{cs_id}",
+        Who.FO_OR_OPERATOR,
+        owned=True,
+        ok=frozenset({200, 404}),
+    ),
+    Row("GET", "/v1/sessions", Who.FO_OR_OPERATOR),
+    Row(
+        "GET",
+        "/v1/sessions/{session_ref}",
+        Who.FO_OR_OPERATOR,
+        owned=True,
+        ok=frozenset({200, 404}),
+    ),
+    Row(
+        "GET",
+        "/v1/capabilities",
+        Who.FO_OR_OPERATOR,
+        query={"target": f"EVSE:{EVSE_DC}"},
+        ok=frozenset({200, 404}),
+    ),
+    Row(
+        "GET",
+        "/v1/availability",
+        Who.FO_OR_OPERATOR,
+        query={"target": f"EVSE:{EVSE_DC}"},
+        ok=frozenset({200, 404}),
+    ),
+    Row("POST", "/admin/v1/stations/import", Who.OPERATOR, body=_registry),
+    # Operator (/admin/v1)
+    Row("POST", "/admin/v1/enrolment-tokens", Who.OPERATOR, body=lambda _w: {"fo_name": "X"}),
+    Row("GET", "/admin/v1/enrolments", Who.OPERATOR),
+    Row("GET", "/admin/v1/enrolments/{enrolment_id}", Who.OPERATOR),
+    Row("POST", "/admin/v1/enrolments/{enrolment_id}/revoke", Who.OPERATOR),
+    Row("GET", "/admin/v1/contracts", Who.OPERATOR),
+    Row("GET", "/admin/v1/contracts/{fsc_id}", Who.OPERATOR, query={"fo_party_id": "NL-FO-A"}),
+    Row(
+        "POST",
+        "/admin/v1/contracts/{fsc_id}/decision",
+        Who.OPERATOR,
+        body=lambda _w: {"decision": "SUSPEND", "reason": "matrix"},
+        query={"fo_party_id": "NL-FO-A"},
+    ),
+]

@@ -1,0 +1,207 @@
+"""S2: every route x {FO A, FO B, operator, EV user, anonymous, revoked token}.
+
+Expected: anonymous and revoked -> 401; a wrong role -> 403; FO B naming FO A's objects -> 404
+and no change at all; FO B's own answers never mention FO A; the allowed caller succeeds.
+The rows live in `tests/security/matrix.py`; a route without a row fails
+`test_every_route_has_a_row`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from fcsbe.cli import render_openapi
+from fcsbe.model import (
+    FO_SCOPES,
+    ContractDecision,
+    ContractDecisionKind,
+    EnrolmentTokenRequest,
+    FlexibilityServiceRequest,
+)
+from fcsbe.server.security.principals import Principal, Role
+from fcsbe.server.security.tokens import EV_USER_TOKEN_PREFIX, hash_secret, new_secret
+from fcsbe.server.services import contract_decisions, contracts
+from fcsbe.server.services.enrolment_tokens import issue_enrolment_token
+from fcsbe.server.services.flexibility_services import submit_fs
+from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.parties import CredentialRow
+from fcsbe.server.storage.schema import metadata
+from tests.factories import make_fo
+from tests.flows import PROVIDER, init_server, proposal
+from tests.fs_fixtures import request_body
+from tests.registry_fixtures import EVSE_DC, add_registry
+from tests.security.matrix import ROWS, Row, Who, World
+
+CALLERS = ("anonymous", "revoked", "ev_user", "operator", "fo_b", "fo_a")
+# Tables a refused request may still write: the trace of a security event.
+SECURITY_TRACE = {"event_log", "outbox"}
+
+
+def _served_routes() -> set[str]:
+    document = json.loads(render_openapi())
+    return {f"{m.upper()} {path}" for path, ops in document["paths"].items() for m in ops}
+
+
+def test_every_route_has_a_row() -> None:
+    rows = {row.key for row in ROWS}
+    assert len(rows) == len(ROWS), "duplicate rows in tests/security/matrix.py"
+    missing = _served_routes() - rows
+    assert not missing, f"routes without a row in tests/security/matrix.py: {sorted(missing)}"
+    stale = rows - _served_routes()
+    assert not stale, f"rows for routes the server does not serve: {sorted(stale)}"
+
+
+async def _world(app: FastAPI) -> World:
+    """FO A and FO B with a contract each, a revoked FO, the operator, an EV user, and a
+    one-time enrolment token; written through the services in few transactions (fast)."""
+    factory = app.state.session_factory
+    operator = await init_server(app)
+    await add_registry(factory)
+    tokens = {
+        "operator": operator,
+        "fo_a": await make_fo(factory, "NL-FO-A"),
+        "fo_b": await make_fo(factory, "NL-FO-B"),
+        "revoked": await make_fo(factory, "NL-GONE", revoked=True),
+        "ev_user": new_secret(EV_USER_TOKEN_PREFIX),
+    }
+    now = utcnow()
+    async with factory() as session:
+        for party in ("NL-FO-A", "NL-FO-B"):
+            fo = Principal(
+                party_id=party,
+                role=Role.FO,
+                credential_id=f"cred-{party}",
+                enrolment_id=f"enr-{party}",
+                scopes=frozenset(FO_SCOPES),
+            )
+            fsc_id = "fsc-a" if party == "NL-FO-A" else "fsc-b"
+            await contracts.propose(
+                session, fo, proposal(fsc_id, [{"level": "EVSE", "id": EVSE_DC}]), now=now
+            )
+        desk = Principal(party_id=PROVIDER, role=Role.OPERATOR, credential_id="desk")
+        accept = ContractDecision(decision=ContractDecisionKind.ACCEPT)
+        await contract_decisions.decide(session, desk, "fsc-a", accept, now=now)
+        fo_a = Principal(party_id="NL-FO-A", role=Role.FO, credential_id="cred-NL-FO-A")
+        fs = FlexibilityServiceRequest.model_validate(
+            request_body("fs-a", fsc_id="fsc-a", targets=[("EVSE", EVSE_DC)])
+        )
+        await submit_fs(session, fo_a, fs, now, 60)
+        session.add(
+            CredentialRow(
+                credential_id="evu-1",
+                token_hash=hash_secret(tokens["ev_user"]),
+                role="EV_USER",
+                party_id="EVU-1",
+                enrolment_id=None,
+                created_at=now,
+            )
+        )
+        issued = await issue_enrolment_token(
+            session, EnrolmentTokenRequest(fo_name="new"), now=now, settings=app.state.settings
+        )
+        await session.commit()
+    return World(
+        tokens=tokens,
+        enrolment_token=issued.token,
+        ids={
+            "fsc_id": "fsc-a",
+            "fs_id": "fs-a",
+            "enrolment_id": "enr-NL-FO-A",
+            "party_id": "NL-FO-A",
+            "site_id": "site-ams",
+            "cs_id": "cs-dc",
+            "session_ref": "ps_unknown",
+        },
+    )
+
+
+async def _snapshot(app: FastAPI) -> dict[str, list[Any]]:
+    """Every row of every table (the world is small)."""
+    found: dict[str, list[Any]] = {}
+    async with app.state.engine.connect() as connection:
+        for table in metadata.sorted_tables:
+            rows = await connection.execute(text(f'SELECT * FROM "{table.name}"'))
+            found[table.name] = sorted((tuple(map(str, row)) for row in rows), key=repr)
+    return found
+
+
+def _expected(row: Row, caller: str) -> set[int]:
+    if row.who is Who.PUBLIC:
+        return {200}
+    if row.who is Who.ENROLMENT_TOKEN:
+        return {201} if caller == "fo_a" else {401}
+    if caller in {"anonymous", "revoked"}:
+        return {401}
+    wanted = {
+        Who.FO: {"fo_a", "fo_b"},
+        Who.OPERATOR: {"operator"},
+        Who.EV_USER: {"ev_user"},
+        Who.FO_OR_OPERATOR: {"fo_a", "fo_b", "operator"},
+    }
+    if caller not in wanted[row.who]:
+        return {403}
+    if caller == "fo_b" and row.owned:
+        return {404}
+    return set(row.ok) if row.ok is not None else {200, 201, 202, 204}
+
+
+async def _call(http: httpx.AsyncClient, row: Row, world: World, caller: str) -> httpx.Response:
+    headers = {"idempotency-key": str(uuid.uuid4())}
+    token = world.enrolment_token if row.who is Who.ENROLMENT_TOKEN and caller == "fo_a" else None
+    token = token or world.tokens.get(caller)
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    body = row.body(world)
+    return await http.request(
+        row.method,
+        row.path.format(**world.ids),
+        json=body,
+        params=dict(row.query),
+        headers=headers,
+    )
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.key)
+async def test_route_authorisation(app: FastAPI, http: httpx.AsyncClient, row: Row) -> None:
+    world = await _world(app)
+    secrets_of_a = {
+        world.tokens["fo_a"],
+        world.ids["fsc_id"],
+        world.ids["enrolment_id"],
+        world.ids["party_id"],
+        world.ids["fs_id"],
+    }
+    # Refused callers first (the allowed call may change what the others would see); together
+    # they must change nothing but the trace of security events.
+    order = sorted(CALLERS, key=lambda caller: min(_expected(row, caller)) < 400)
+    before = await _snapshot(app)
+    checked = False
+    for caller in order:
+        expected = _expected(row, caller)
+        if min(expected) < 400 and not checked:
+            await _assert_unchanged(app, before, row)
+            checked = True
+        response = await _call(http, row, world, caller)
+        assert response.status_code in expected, (caller, response.status_code, response.text)
+        if caller == "fo_b" and row.who is not Who.PUBLIC:
+            asked = f"{response.request.url} {response.request.content.decode()}"
+            leaked = [s for s in secrets_of_a if s in response.text and s not in asked]
+            assert not leaked, f"FO B saw FO A's {leaked} at {row.key}"
+    if not checked:
+        await _assert_unchanged(app, before, row)
+
+
+async def _assert_unchanged(app: FastAPI, before: dict[str, list[Any]], row: Row) -> None:
+    after = await _snapshot(app)
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed <= SECURITY_TRACE, (row.key, changed)
+    added_events = [r for r in after["event_log"] if r not in before["event_log"]]
+    added_notes = [r for r in after["outbox"] if r not in before["outbox"]]
+    assert all("SECURITY_" in " ".join(r) for r in added_events + added_notes), row.key
