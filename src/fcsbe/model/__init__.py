@@ -144,6 +144,24 @@ from fcsbe.model.infrastructure import (
     SiteDer,
 )
 from fcsbe.model.measurements import MAX_POINTS, MeasurementPoint, MeasurementSeries
+from fcsbe.model.merkle import (
+    EMPTY_ROOT,
+    MerkleTree,
+    NodeKey,
+    SubtreeHash,
+    consistency_path,
+    event_leaf_hash,
+    fold_subtrees,
+    inclusion_path,
+    leaf_hash,
+    node_hash,
+    perfect_subtrees,
+    required_nodes,
+    root_hash,
+    subtree_hash_from_nodes,
+    verify_consistency,
+    verify_inclusion,
+)
 from fcsbe.model.notifications import (
     NOTIFICATION_DATA_MODELS,
     AvailabilityUpdatedData,
@@ -174,6 +192,15 @@ from fcsbe.model.party import (
     PartyIdentifiers,
 )
 from fcsbe.model.problem import PROBLEM_BASE_URI, FieldError, Problem, problem_type
+from fcsbe.model.proofs import (
+    MAX_PROOF_EVENTS,
+    EventInclusion,
+    EventLogRange,
+    MeterEvidence,
+    ProofOfWork,
+    ProofValidation,
+    ProofValidationRequest,
+)
 from fcsbe.model.records import (
     FINAL_STATES,
     MAX_DSR_INTERVALS,
@@ -184,11 +211,6 @@ from fcsbe.model.records import (
     DsrSession,
     DsrSettlement,
     DsrTotals,
-    EventLogRange,
-    MeterEvidence,
-    ProofOfWork,
-    ProofValidation,
-    ProofValidationRequest,
 )
 from fcsbe.model.sessions import (
     Consent,
@@ -210,6 +232,7 @@ from fcsbe.model.signatures import (
 )
 
 __all__ = [
+    "EMPTY_ROOT",
     "FINAL_STATES",
     "GENESIS_HASH",
     "JWS_ALGORITHM",
@@ -218,6 +241,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_PERIODS",
     "MAX_POINTS",
+    "MAX_PROOF_EVENTS",
     "MAX_PROOF_LENGTH",
     "MAX_REASONS",
     "MAX_TARGETS",
@@ -298,6 +322,7 @@ __all__ = [
     "EvConnectedData",
     "EvDisconnectedData",
     "EvSession",
+    "EventInclusion",
     "EventLogEntry",
     "EventLogRange",
     "EventSource",
@@ -339,10 +364,12 @@ __all__ = [
     "MeasurementPoint",
     "MeasurementQuality",
     "MeasurementSeries",
+    "MerkleTree",
     "Meter",
     "MeterEvidence",
     "ModuleEndpoint",
     "Money",
+    "NodeKey",
     "Notification",
     "NotificationType",
     "OcppVersion",
@@ -381,6 +408,7 @@ __all__ = [
     "Site",
     "SiteDer",
     "StateOfCharge",
+    "SubtreeHash",
     "Target",
     "TargetLevel",
     "TargetVerdict",
@@ -392,11 +420,23 @@ __all__ = [
     "VoltageLevel",
     "canonical_json",
     "chain_hash",
+    "consistency_path",
     "digest",
+    "event_leaf_hash",
+    "fold_subtrees",
     "generate_signing_key",
+    "inclusion_path",
+    "leaf_hash",
+    "node_hash",
+    "perfect_subtrees",
     "problem_type",
     "public_jwk",
+    "required_nodes",
+    "root_hash",
     "sign_detached",
     "signature_kid",
+    "subtree_hash_from_nodes",
+    "verify_consistency",
     "verify_detached",
+    "verify_inclusion",
 ]
