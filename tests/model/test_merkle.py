@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from fcsbe.model.merkle import (
     EMPTY_ROOT,
+    CompactRange,
     MerkleTree,
     consistency_path,
     event_leaf_hash,
@@ -313,3 +314,20 @@ def test_appending_reports_the_completed_nodes() -> None:
     made = [tree.append(leaf_hash(leaf)) for leaf in LEAVES[:4]]
     assert [key for key, _ in made[3]] == [(0, 3), (1, 1), (2, 0)]
     assert made[3][-1][1].hex() == ROOTS[3]
+
+
+@settings(max_examples=40, deadline=None)
+@given(first=st.integers(0, 200), more=st.integers(0, 200))
+def test_compact_range_resumes_from_a_stored_frontier(first: int, more: int) -> None:
+    """The server's tree extension: resume from the frontier nodes, emit the same nodes."""
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(first + more)]
+    tree = MerkleTree(leaves[:first])
+    frontier = [tree.node(key) for key in (perfect_subtrees(0, first) if first else [])]
+    compact = CompactRange(first, frontier)
+    assert compact.root() == tree.root()
+    for leaf in leaves[first:]:
+        assert compact.append(leaf) == tree.append(leaf)
+        assert compact.root() == tree.root()
+    assert compact.size == tree.size
+    with pytest.raises(ValueError, match="frontier"):
+        CompactRange(3, [])

@@ -146,6 +146,7 @@ from fcsbe.model.infrastructure import (
 from fcsbe.model.measurements import MAX_POINTS, MeasurementPoint, MeasurementSeries
 from fcsbe.model.merkle import (
     EMPTY_ROOT,
+    CompactRange,
     MerkleTree,
     NodeKey,
     SubtreeHash,
@@ -262,6 +263,7 @@ __all__ = [
     "Commitment",
     "CommittedPeriod",
     "CompactJws",
+    "CompactRange",
     "ConfigurationType",
     "ConformityEvidence",
     "ConformityScope",

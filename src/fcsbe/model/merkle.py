@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 __all__ = [
     "EMPTY_ROOT",
+    "CompactRange",
     "MerkleTree",
     "NodeKey",
     "SubtreeHash",
@@ -279,3 +280,39 @@ class MerkleTree:
     def consistency_proof(self, first: int, second: int | None = None) -> list[bytes]:
         """Consistency proof between the trees of `first` and `second` leaves."""
         return consistency_path(first, self.size if second is None else second, self.subtree)
+
+
+class CompactRange:
+    """The O(log n) state that grows a tree leaf by leaf: the perfect subtrees of
+    `perfect_subtrees(0, size)`. Enough to compute the root and every new perfect node, so the
+    server extends its stored tree and an auditor recomputes roots without holding the log."""
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        keys = perfect_subtrees(0, size) if size else []
+        if len(keys) != len(hashes):
+            raise ValueError(f"a tree of {size} leaves has {len(keys)} frontier nodes")
+        self.size = size
+        self._stack: list[tuple[int, bytes]] = [
+            (level, node) for (level, _), node in zip(keys, hashes, strict=True)
+        ]
+
+    @property
+    def hashes(self) -> list[bytes]:
+        """The frontier hashes, left to right."""
+        return [node for _, node in self._stack]
+
+    def append(self, leaf: bytes) -> list[tuple[NodeKey, bytes]]:
+        """Add a leaf hash; returns the perfect nodes it completed, leaf first."""
+        self.size += 1
+        made: list[tuple[NodeKey, bytes]] = [((0, self.size - 1), leaf)]
+        level, node = 0, leaf
+        while self._stack and self._stack[-1][0] == level:
+            _, left = self._stack.pop()
+            level, node = level + 1, node_hash(left, node)
+            made.append(((level, (self.size >> level) - 1), node))
+        self._stack.append((level, node))
+        return made
+
+    def root(self) -> bytes:
+        """Root hash of the tree so far."""
+        return fold_subtrees(self.hashes)

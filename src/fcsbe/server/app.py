@@ -14,13 +14,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fcsbe import __version__
-from fcsbe.server.api import discovery
+from fcsbe.server.api import discovery, event_log
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
+from fcsbe.server.security.keys import ServerKeys
+from fcsbe.server.services.event_log_tree import tree_step
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.engine import create_engine, create_session_factory
-from fcsbe.server.workers import WorkerGroup, chain_event_log_step
+from fcsbe.server.workers import WorkerGroup, chain_event_log_step, transactional
 
 __all__ = ["DatabaseNotMigratedError", "create_app"]
 
@@ -54,9 +56,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         app.state.engine = engine
         app.state.session_factory = factory = create_session_factory(engine)
+        app.state.keys = keys = ServerKeys.load_or_create(settings.data_dir)
         workers = WorkerGroup()
         workers.add(
             "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
+        )
+        head_interval = settings.event_log_tree_head_interval_s
+        workers.add(
+            "event-log-tree",
+            settings.event_log_chain_interval_s,
+            transactional(factory, lambda session: tree_step(session, keys, head_interval)),
         )
         app.state.workers = workers
         if settings.workers_enabled:
@@ -86,4 +95,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(discovery.router)
+    app.include_router(event_log.router)
     return app
