@@ -1,7 +1,7 @@
 """Event-log Merkle tree nodes and signed tree heads; detailed service records and proofs of work.
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0006
 Create Date: 2026-11-25
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
-down_revision: str | None = "0001"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,6 +14,8 @@ from typing import Self
 import httpx
 
 from fcsbe.client.discovery import DiscoveryResource
+from fcsbe.client.event_log import EventLogResource
+from fcsbe.client.flexibility_services import FlexibilityServicesResource
 from fcsbe.client.transport import RetryPolicy, Sleep, Transport
 
 __all__ = ["FcsbeClient"]
@@ -57,6 +59,8 @@ class FcsbeClient:
         )
         self._transport = Transport(http, token=token, retry=retry or RetryPolicy(), sleep=sleep)
         self.discovery = DiscoveryResource(self._transport)
+        self.flexibility_services = FlexibilityServicesResource(self._transport)
+        self.event_log = EventLogResource(self._transport)
 
     @property
     def token(self) -> str | None:

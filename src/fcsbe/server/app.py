@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fcsbe import __version__
-from fcsbe.server.api import discovery, event_log
+from fcsbe.server.api import discovery, event_log, flexibility_services
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
 from fcsbe.server.security.keys import ServerKeys
@@ -22,7 +22,12 @@ from fcsbe.server.services.event_log_tree import tree_step
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.engine import create_engine, create_session_factory
-from fcsbe.server.workers import WorkerGroup, chain_event_log_step, transactional
+from fcsbe.server.workers import (
+    WorkerGroup,
+    chain_event_log_step,
+    decision_step,
+    transactional,
+)
 
 __all__ = ["DatabaseNotMigratedError", "create_app"]
 
@@ -67,6 +72,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.event_log_chain_interval_s,
             transactional(factory, lambda session: tree_step(session, keys, head_interval)),
         )
+        workers.add("fs-decisions", settings.decision_interval_s, decision_step(factory))
         app.state.workers = workers
         if settings.workers_enabled:
             workers.start()
@@ -96,4 +102,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(discovery.router)
     app.include_router(event_log.router)
+    app.include_router(flexibility_services.router)
     return app

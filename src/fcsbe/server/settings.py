@@ -77,6 +77,16 @@ class Settings(BaseSettings):
         description="Least time between two signed tree heads of the event log (a proof of work "
         "that needs a newer head gets one at once).",
     )
+    fs_decision_timeout_s: int = Field(
+        default=60,
+        ge=1,
+        le=86_400,
+        description="Longest time between receiving an FS request and deciding it (the "
+        "`response_deadline` when the FO asks for none or a later one).",
+    )
+    decision_interval_s: float = Field(
+        default=0.05, gt=0, description="How often the decision loop looks for new FS requests."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the fcsbe loggers."
     )

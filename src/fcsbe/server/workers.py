@@ -16,10 +16,17 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.event_log import chain_pending
 from fcsbe.server.storage.base import utcnow
 
-__all__ = ["PeriodicTask", "WorkerGroup", "chain_event_log_step", "transactional"]
+__all__ = [
+    "PeriodicTask",
+    "WorkerGroup",
+    "chain_event_log_step",
+    "decision_step",
+    "transactional",
+]
 
 log = logging.getLogger("fcsbe.workers")
 
@@ -103,3 +110,8 @@ def transactional(
 def chain_event_log_step(factory: async_sessionmaker[AsyncSession]) -> Step:
     """The step that chains pending event-log entries."""
     return transactional(factory, chain_pending)
+
+
+def decision_step(factory: async_sessionmaker[AsyncSession]) -> Step:
+    """The step that decides pending FS requests, one per transaction."""
+    return transactional(factory, lambda session: decide_pending(session, utcnow()))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
@@ -40,7 +41,7 @@ class FlexibilityServiceRow(Base):
 
 
 class FsTargetRow(Base):
-    """One target of an FS with the power committed to it (for conflict and capacity checks)."""
+    """One EVSE of an FS with the import and export power committed on it (capacity checks)."""
 
     __tablename__ = "fs_targets"
     __table_args__ = (Index("ix_fs_targets_target_id", "target_id"),)
@@ -50,6 +51,7 @@ class FsTargetRow(Base):
     level: Mapped[str] = mapped_column(String(16))
     target_id: Mapped[str] = mapped_column(String(128))
     committed_w: Mapped[float | None]
+    committed_export_w: Mapped[float | None]
 
 
 class FsTransitionRow(Base):
@@ -65,3 +67,101 @@ class FsTransitionRow(Base):
     to_state: Mapped[str] = mapped_column(String(24))
     at: Mapped[datetime]
     reason: Mapped[str | None] = mapped_column(String(500))
+
+
+async def get_fs(
+    session: AsyncSession, party_id: str, fs_id: str, *, for_update: bool = False
+) -> FlexibilityServiceRow | None:
+    """One FS of one party (None for other parties' ids: they answer 404)."""
+    statement = select(FlexibilityServiceRow).where(
+        FlexibilityServiceRow.fo_party_id == party_id, FlexibilityServiceRow.fs_id == fs_id
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def list_fs(
+    session: AsyncSession,
+    party_id: str | None,
+    *,
+    after_id: int | None,
+    limit: int,
+    state: str | None = None,
+    fs_type: str | None = None,
+) -> list[FlexibilityServiceRow]:
+    """A page of FS in creation order; `party_id=None` lists every party's (operator)."""
+    statement = select(FlexibilityServiceRow).order_by(FlexibilityServiceRow.id).limit(limit)
+    if party_id is not None:
+        statement = statement.where(FlexibilityServiceRow.fo_party_id == party_id)
+    if after_id is not None:
+        statement = statement.where(FlexibilityServiceRow.id > after_id)
+    if state is not None:
+        statement = statement.where(FlexibilityServiceRow.state == state)
+    if fs_type is not None:
+        statement = statement.where(FlexibilityServiceRow.fs_type == fs_type)
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def transitions_of(session: AsyncSession, fs_pk: int) -> list[FsTransitionRow]:
+    """Every transition of an FS (all revisions), oldest first."""
+    statement = (
+        select(FsTransitionRow).where(FsTransitionRow.fs_pk == fs_pk).order_by(FsTransitionRow.id)
+    )
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def committed_by_target(
+    session: AsyncSession,
+    target_ids: list[str],
+    start: datetime,
+    end: datetime,
+    live_states: frozenset[str],
+    exclude_fs_pk: int | None = None,
+) -> dict[str, list[tuple[int, str, float, float]]]:
+    """Per target: (fs_pk, fs_type, import W, export W) committed by live FS overlapping."""
+    if not target_ids:
+        return {}
+    statement = (
+        select(
+            FsTargetRow.target_id,
+            FsTargetRow.fs_pk,
+            FlexibilityServiceRow.fs_type,
+            FsTargetRow.committed_w,
+            FsTargetRow.committed_export_w,
+        )
+        .join(FlexibilityServiceRow, FlexibilityServiceRow.id == FsTargetRow.fs_pk)
+        .where(
+            FsTargetRow.target_id.in_(target_ids),
+            FlexibilityServiceRow.state.in_(sorted(live_states)),
+            FlexibilityServiceRow.window_start < end,
+            FlexibilityServiceRow.window_end > start,
+        )
+    )
+    if exclude_fs_pk is not None:
+        statement = statement.where(FsTargetRow.fs_pk != exclude_fs_pk)
+    found: dict[str, list[tuple[int, str, float, float]]] = {}
+    for target_id, fs_pk, fs_type, imp, exp in (await session.execute(statement)).all():
+        found.setdefault(target_id, []).append((fs_pk, fs_type, float(imp or 0), float(exp or 0)))
+    return found
+
+
+async def replace_targets(
+    session: AsyncSession, fs_pk: int, shares: dict[str, tuple[float, float]]
+) -> None:
+    """Set the EVSE rows of an FS: evse id -> (committed import W, committed export W)."""
+    await session.execute(delete(FsTargetRow).where(FsTargetRow.fs_pk == fs_pk))
+    if shares:
+        await session.execute(
+            insert(FsTargetRow),
+            [
+                {
+                    "fs_pk": fs_pk,
+                    "level": "EVSE",
+                    "target_id": evse_id,
+                    "committed_w": imp,
+                    "committed_export_w": exp,
+                }
+                for evse_id, (imp, exp) in shares.items()
+            ],
+        )

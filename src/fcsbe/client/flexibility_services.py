@@ -1,0 +1,97 @@
+"""FS requests (UC 2.1-2.7): create, read, list, supersede, cancel."""
+
+from __future__ import annotations
+
+from fcsbe.client.operations import operation
+from fcsbe.client.paging import AsyncPager
+from fcsbe.client.transport import Transport
+from fcsbe.model import (
+    FlexibilityService,
+    FlexibilityServiceRequest,
+    FsAccepted,
+    FsCancellation,
+    FsState,
+    FsType,
+)
+
+__all__ = ["FlexibilityServicesResource"]
+
+_BASE = "/v1/flexibility-services"
+
+
+class FlexibilityServicesResource:
+    """Ask for flexibility and follow it through its lifecycle."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    @operation("create_flexibility_service")
+    async def create(
+        self, request: FlexibilityServiceRequest, *, idempotency_key: str | None = None
+    ) -> FsAccepted:
+        """Request an FS; the server answers at once, the decision follows.
+
+        Args:
+            request: The FS request (its `fs_id` is yours to choose).
+            idempotency_key: Reused on retries; a fresh UUID when omitted.
+
+        Returns:
+            The receipt: `fs_id`, revision, state RECEIVED and the response deadline.
+        """
+        response = await self._t.request(
+            "POST", _BASE, json=request.model_dump(mode="json"), idempotency_key=idempotency_key
+        )
+        return FsAccepted.model_validate_json(response.content)
+
+    @operation("get_flexibility_service")
+    async def get(self, fs_id: str) -> FlexibilityService:
+        """Read an FS: state, decision, transitions.
+
+        Raises:
+            NotFoundError: no such FS for this FO.
+        """
+        response = await self._t.request("GET", f"{_BASE}/{fs_id}")
+        return FlexibilityService.model_validate_json(response.content)
+
+    @operation("list_flexibility_services")
+    def list(
+        self,
+        *,
+        state: FsState | None = None,
+        fs_type: FsType | None = None,
+        page_size: int | None = None,
+    ) -> AsyncPager[FlexibilityService]:
+        """Iterate over this FO's FS, oldest first."""
+        params = {
+            "state": state.value if state else None,
+            "fs_type": fs_type.value if fs_type else None,
+        }
+        return AsyncPager(self._t, _BASE, FlexibilityService, params, page_size)
+
+    @operation("supersede_flexibility_service")
+    async def supersede(
+        self, request: FlexibilityServiceRequest, *, idempotency_key: str | None = None
+    ) -> FsAccepted:
+        """Replace an FS by a new revision (same `fs_id`, revision + 1)."""
+        response = await self._t.request(
+            "PUT",
+            f"{_BASE}/{request.fs_id}",
+            json=request.model_dump(mode="json"),
+            idempotency_key=idempotency_key,
+        )
+        return FsAccepted.model_validate_json(response.content)
+
+    @operation("cancel_flexibility_service")
+    async def cancel(
+        self, fs_id: str, reason: str | None = None, *, idempotency_key: str | None = None
+    ) -> FlexibilityService:
+        """Cancel an FS that has not ended.
+
+        Raises:
+            ConflictError: the FS has already ended.
+        """
+        body = FsCancellation(reason=reason).model_dump(mode="json")
+        response = await self._t.request(
+            "POST", f"{_BASE}/{fs_id}/cancel", json=body, idempotency_key=idempotency_key
+        )
+        return FlexibilityService.model_validate_json(response.content)

@@ -1,0 +1,161 @@
+"""Routes of flexibility services (UC 2.1-2.7): request, read, list, supersede, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from fcsbe.model import (
+    FlexibilityService,
+    FlexibilityServiceRequest,
+    FsAccepted,
+    FsCancellation,
+    FsState,
+    FsType,
+    Page,
+)
+from fcsbe.server.api.idempotency import (
+    IDEMPOTENCY_RESPONSES,
+    IdempotencyKey,
+    Outcome,
+    run_idempotent,
+)
+from fcsbe.server.api.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
+from fcsbe.server.deps import DbSession, ServerSettings
+from fcsbe.server.security.principals import FoPrincipal
+from fcsbe.server.services import flexibility_services as service
+from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.flexibility import list_fs
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/flexibility-services", tags=["flexibility-services"])
+
+FsId = Annotated[str, Path(max_length=128, description="Id of the FS.")]
+_ERRORS: dict[int | str, dict[str, str]] = {
+    401: {"description": "Missing or invalid credentials"},
+    403: {"description": "Not an FO credential"},
+    404: {"description": "No such FS for this FO"},
+    409: {"description": "Conflicts with the FS's state"},
+    422: {"description": "Invalid request"},
+}
+
+
+@router.post(
+    "",
+    operation_id="create_flexibility_service",
+    status_code=202,
+    response_model=FsAccepted,
+    responses={**IDEMPOTENCY_RESPONSES, **_ERRORS},
+)
+async def create_flexibility_service(
+    body: FlexibilityServiceRequest,
+    request: Request,
+    principal: FoPrincipal,
+    session: DbSession,
+    settings: ServerSettings,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Request an FS. Answers 202 at once; the decision follows as a notification and on GET."""
+
+    async def handler() -> Outcome:
+        accepted = await service.submit_fs(
+            session, principal, body, utcnow(), settings.fs_decision_timeout_s
+        )
+        location = f"/v1/flexibility-services/{accepted.fs_id}"
+        return 202, accepted, {"location": location}
+
+    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+
+
+@router.get("", operation_id="list_flexibility_services", response_model=Page[FlexibilityService])
+async def list_flexibility_services(
+    request: Request,
+    response: Response,
+    principal: FoPrincipal,
+    session: DbSession,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    state: Annotated[FsState | None, Query(description="Only FS in this state.")] = None,
+    fs_type: Annotated[FsType | None, Query(description="Only FS of this type.")] = None,
+) -> Page[FlexibilityService]:
+    """The caller's FS, oldest first."""
+    after = decode_cursor(cursor)
+    rows = await list_fs(
+        session,
+        principal.party_id,
+        after_id=int(after) if isinstance(after, int) else None,
+        limit=limit,
+        state=state.value if state else None,
+        fs_type=fs_type.value if fs_type else None,
+    )
+    items = [await service.to_model(session, row) for row in rows]
+    page = Page[FlexibilityService](
+        items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == limit else None
+    )
+    set_next_link(request, response, page)
+    return page
+
+
+@router.get(
+    "/{fs_id}",
+    operation_id="get_flexibility_service",
+    response_model=FlexibilityService,
+    responses=_ERRORS,
+)
+async def get_flexibility_service(
+    fs_id: FsId, principal: FoPrincipal, session: DbSession
+) -> FlexibilityService:
+    """State, decision and transitions of one FS."""
+    return await service.to_model(session, await service.load_fs(session, principal, fs_id))
+
+
+@router.put(
+    "/{fs_id}",
+    operation_id="supersede_flexibility_service",
+    status_code=202,
+    response_model=FsAccepted,
+    responses={**IDEMPOTENCY_RESPONSES, **_ERRORS},
+)
+async def supersede_flexibility_service(
+    fs_id: FsId,
+    body: FlexibilityServiceRequest,
+    request: Request,
+    principal: FoPrincipal,
+    session: DbSession,
+    settings: ServerSettings,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Replace the FS by a new revision (revision + 1), decided afresh."""
+
+    async def handler() -> Outcome:
+        accepted = await service.supersede_fs(
+            session, principal, fs_id, body, utcnow(), settings.fs_decision_timeout_s
+        )
+        return 202, accepted, {}
+
+    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+
+
+@router.post(
+    "/{fs_id}/cancel",
+    operation_id="cancel_flexibility_service",
+    response_model=FlexibilityService,
+    responses={**IDEMPOTENCY_RESPONSES, **_ERRORS},
+)
+async def cancel_flexibility_service(
+    fs_id: FsId,
+    body: FsCancellation,
+    request: Request,
+    principal: FoPrincipal,
+    session: DbSession,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Cancel the FS; the stations are released."""
+
+    async def handler() -> Outcome:
+        fs = await service.cancel_fs(session, principal, fs_id, body.reason, utcnow())
+        return 200, await service.to_model(session, fs), {}
+
+    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
