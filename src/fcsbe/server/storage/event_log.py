@@ -43,6 +43,7 @@ __all__ = [
     "latest_tree_head",
     "list_entries",
     "tree_head_of_size",
+    "tree_heads",
     "tree_size",
 ]
 
@@ -215,3 +216,27 @@ async def latest_tree_head(session: AsyncSession) -> SignedTreeHeadRow | None:
 async def tree_head_of_size(session: AsyncSession, size: int) -> SignedTreeHeadRow | None:
     """The signed tree head of exactly `size` entries, if one was signed."""
     return await session.get(SignedTreeHeadRow, size)
+
+
+async def tree_heads(
+    session: AsyncSession, batch: int = 10_000
+) -> AsyncIterator[Sequence[SignedTreeHeadRow]]:
+    """Every signed tree head by size, in batches (for audits)."""
+    after = -1
+    while True:
+        rows = (
+            (
+                await session.execute(
+                    select(SignedTreeHeadRow)
+                    .where(SignedTreeHeadRow.tree_size > after)
+                    .order_by(SignedTreeHeadRow.tree_size)
+                    .limit(batch)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].tree_size
