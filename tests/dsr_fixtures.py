@@ -21,7 +21,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.services.dsr_inputs import MeterInfo, MeterSample
 
-__all__ = ["T0", "contract_terms", "fs_model", "meter", "readings"]
+__all__ = ["T0", "contract_terms", "finish_fs", "fs_model", "meter", "readings"]
 
 T0 = datetime.fromisoformat("2026-03-02T17:00:00+00:00")
 """Window start of the test FS."""
@@ -119,3 +119,27 @@ def fs_model(
             "transitions": [{"to_state": s, "at": at.isoformat()} for s, at in history],
         }
     )
+
+
+async def finish_fs(
+    factory: Any,
+    party_id: str,
+    fs_id: str,
+    *,
+    started: datetime,
+    ended: datetime,
+    final: FsState = FsState.COMPLETED,
+) -> int:
+    """Run an accepted FS to its end the way the executor does (SCHEDULED, ACTIVE, `final`);
+    returns its primary key for `record_fs`."""
+    from fcsbe.server.services.lifecycle import move
+    from fcsbe.server.storage.flexibility import get_fs
+
+    async with factory() as session:
+        fs = await get_fs(session, party_id, fs_id, for_update=True)
+        assert fs is not None
+        await move(session, fs, FsState.SCHEDULED, "profiles sent")
+        await move(session, fs, FsState.ACTIVE, "window started", at=started)
+        await move(session, fs, final, "window ended", at=ended)
+        await session.commit()
+        return fs.id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -64,7 +65,7 @@ async def test_fo_reads_only_its_entries_and_operator_reads_all(
     client.token = operator
     everything = await client.event_log.list().to_list()
     assert [e.seq for e in everything] == [1, 2, 3, 4, 5]
-    for earlier, later in zip(everything, everything[1:], strict=False):
+    for earlier, later in itertools.pairwise(everything):
         assert later.prev_hash == earlier.hash
 
 

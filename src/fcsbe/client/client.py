@@ -16,6 +16,7 @@ import httpx
 from fcsbe.client.discovery import DiscoveryResource
 from fcsbe.client.event_log import EventLogResource
 from fcsbe.client.flexibility_services import FlexibilityServicesResource
+from fcsbe.client.records import RecordsResource
 from fcsbe.client.transport import RetryPolicy, Sleep, Transport
 
 __all__ = ["FcsbeClient"]
@@ -61,6 +62,7 @@ class FcsbeClient:
         self.discovery = DiscoveryResource(self._transport)
         self.flexibility_services = FlexibilityServicesResource(self._transport)
         self.event_log = EventLogResource(self._transport)
+        self.records = RecordsResource(self._transport)
 
     @property
     def token(self) -> str | None:

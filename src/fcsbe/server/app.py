@@ -14,11 +14,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fcsbe import __version__
-from fcsbe.server.api import discovery, event_log, flexibility_services
+from fcsbe.server.api import discovery, event_log, flexibility_services, records
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.services.event_log_tree import tree_step
+from fcsbe.server.services.records import issue_proofs
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.engine import create_engine, create_session_factory
@@ -72,6 +73,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.event_log_chain_interval_s,
             transactional(factory, lambda session: tree_step(session, keys, head_interval)),
         )
+        workers.add(
+            "proofs-of-work",
+            settings.event_log_chain_interval_s,
+            transactional(factory, lambda session: issue_proofs(session, keys)),
+        )
         workers.add("fs-decisions", settings.decision_interval_s, decision_step(factory))
         app.state.workers = workers
         if settings.workers_enabled:
@@ -102,5 +108,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(discovery.router)
     app.include_router(event_log.router)
+    app.include_router(records.router)
     app.include_router(flexibility_services.router)
     return app

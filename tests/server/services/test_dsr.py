@@ -201,7 +201,8 @@ def test_price_signals_record_delivery_without_a_firm_request() -> None:
         _setpoint_inputs(),
     )
     (interval,) = record.intervals
-    assert interval.requested_w is None and interval.within_tolerance is None
+    assert interval.requested_w is None
+    assert interval.within_tolerance is None
     assert (interval.measured_w, interval.delivered_w) == (9000, -11000)
     assert record.totals.requested_energy_wh is None
 
