@@ -13,17 +13,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FieldError
 from fcsbe.server.errors import BadRequest, Conflict, UnprocessableContent
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.idempotency import IdempotencyKeyRow, find_key, try_lock_key
+from fcsbe.server.storage.idempotency import delete_key, find_key, store_key, try_lock_key
 
 __all__ = ["IDEMPOTENCY_RESPONSES", "IdempotencyKey", "Outcome", "run_idempotent"]
 
@@ -58,7 +59,7 @@ def _fingerprint(request: Request, body: bytes) -> str:
     return h.hexdigest()
 
 
-def _replay(row: IdempotencyKeyRow) -> Response:
+def _replay(row: Row[Any]) -> Response:
     headers = dict(row.response_headers or {})
     headers["idempotent-replayed"] = "true"
     return Response(
@@ -114,25 +115,26 @@ async def run_idempotent(
             slug="idempotency-key-in-use",
         )
     if existing is not None:
-        await session.delete(existing)
-        await session.flush()
-    ttl = request.app.state.settings.idempotency_ttl_s
-    row = IdempotencyKeyRow(
-        party_id=party_id,
-        key=key,
-        method=request.method,
-        path=request.url.path[:512],
-        request_hash=fingerprint,
-        status="IN_PROGRESS",
-        created_at=now,
-        expires_at=now + timedelta(seconds=ttl),
-    )
-    session.add(row)
+        await delete_key(session, party_id, key)
     status, model, extra_headers = await handler()
     body = model.model_dump_json().encode()
     headers = {"content-type": "application/json", **extra_headers}
-    row.status = "DONE"
-    row.response_status = status
-    row.response_body = body
-    row.response_headers = {k: v for k, v in headers.items() if k.lower() in _REPLAY_HEADERS}
+    # Written once, complete, with the change: concurrent use of the key is excluded by the
+    # advisory lock (PostgreSQL) or the single writer (SQLite), and a crash leaves neither.
+    await store_key(
+        session,
+        {
+            "party_id": party_id,
+            "key": key,
+            "method": request.method,
+            "path": request.url.path[:512],
+            "request_hash": fingerprint,
+            "status": "DONE",
+            "response_status": status,
+            "response_headers": {k: v for k, v in headers.items() if k.lower() in _REPLAY_HEADERS},
+            "response_body": body,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=request.app.state.settings.idempotency_ttl_s),
+        },
+    )
     return Response(content=body, status_code=status, headers=headers)

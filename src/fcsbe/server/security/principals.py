@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import Forbidden, Unauthorized
@@ -65,12 +65,26 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
+_CREDENTIAL_QUERY = (
+    select(
+        CredentialRow.credential_id,
+        CredentialRow.role,
+        CredentialRow.party_id,
+        CredentialRow.enrolment_id,
+        CredentialRow.expires_at,
+        CredentialRow.revoked_at,
+        EnrolmentRow.status,
+        EnrolmentRow.scopes,
+    )
+    .outerjoin(EnrolmentRow, EnrolmentRow.enrolment_id == CredentialRow.enrolment_id)
+    .where(CredentialRow.token_hash == bindparam("token_hash"))
+)
+
+
 async def authenticate(request: Request, session: DbSession) -> Principal:
-    """Resolve the bearer token to a principal, or refuse with 401."""
+    """Resolve the bearer token to a principal (one indexed query), or refuse with 401."""
     token_hash = hash_secret(_bearer(request))
-    row = (
-        await session.execute(select(CredentialRow).where(CredentialRow.token_hash == token_hash))
-    ).scalar_one_or_none()
+    row = (await session.execute(_CREDENTIAL_QUERY, {"token_hash": token_hash})).first()
     now = utcnow()
     if row is None:
         raise Unauthorized("The access token is not known.", slug="invalid-token")
@@ -80,10 +94,9 @@ async def authenticate(request: Request, session: DbSession) -> Principal:
         raise Unauthorized("The access token has expired.", slug="token-expired")
     scopes: frozenset[str] = frozenset()
     if row.enrolment_id is not None:
-        enrolment = await session.get(EnrolmentRow, row.enrolment_id)
-        if enrolment is None or enrolment.status != "ACTIVE":
+        if row.status != "ACTIVE":
             raise Unauthorized("The enrolment is not active.", slug="enrolment-inactive")
-        scopes = frozenset(enrolment.scopes)
+        scopes = frozenset(row.scopes or ())
     principal = Principal(
         party_id=row.party_id,
         role=Role(row.role),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import EventLogEntry, Page
@@ -45,19 +45,22 @@ async def append_event(
     source: str = "FCSBE",
     severity: str = "INFO",
 ) -> None:
-    """Record that something happened (in the caller's transaction)."""
-    session.add(
-        EventLogRow(
-            time=utcnow(),
-            source=source,
-            type=type,
-            severity=severity,
-            party_id=party_id,
-            fs_id=fs_id,
-            object_ref=object_ref[:256],
-            summary=summary[:500],
-            payload_digest=digest(dict(payload or {})),
-        )
+    """Record that something happened (in the caller's transaction; one INSERT)."""
+    await session.execute(
+        insert(EventLogRow),
+        [
+            {
+                "time": utcnow(),
+                "source": source,
+                "type": type,
+                "severity": severity,
+                "party_id": party_id,
+                "fs_id": fs_id,
+                "object_ref": object_ref[:256],
+                "summary": summary[:500],
+                "payload_digest": digest(dict(payload or {})),
+            }
+        ],
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
@@ -34,6 +35,32 @@ from fcsbe.server.storage.flexibility import (
 )
 
 __all__ = ["cancel_fs", "load_fs", "submit_fs", "supersede_fs", "to_model"]
+
+
+_INSERT_FS = (
+    insert(FlexibilityServiceRow)
+    .values(
+        fo_party_id=bindparam("fo_party_id"),
+        fs_id=bindparam("fs_id"),
+        revision=1,
+        contract_id=select(ContractRow.id)
+        .where(
+            ContractRow.fo_party_id == bindparam("fo_party_id"),
+            ContractRow.fsc_id == bindparam("fsc_id"),
+        )
+        .scalar_subquery(),
+        fs_type=bindparam("fs_type"),
+        state=FsState.RECEIVED.value,
+        window_start=bindparam("window_start"),
+        window_end=bindparam("window_end"),
+        response_deadline=bindparam("response_deadline"),
+        request=bindparam("request"),
+        created_at=bindparam("created_at"),
+        updated_at=bindparam("updated_at"),
+    )
+    .returning(FlexibilityServiceRow.id)
+)
+"""One constant statement (compiled once); the values travel as parameters."""
 
 
 async def _contract_pk(session: AsyncSession, party_id: str, fsc_id: str) -> int | None:
@@ -65,42 +92,50 @@ async def submit_fs(
     now: datetime,
     decision_timeout_s: int,
 ) -> FsAccepted:
-    """Store a new FS request as RECEIVED (one transaction with its transition and event)."""
-    if await get_fs(session, principal.party_id, request.fs_id) is not None:
+    """Store a new FS request as RECEIVED (one transaction with its transition and event).
+
+    This is the hot path of the API: Core statements only, the contract resolved inside the
+    INSERT, and the unique (party, fs_id) constraint instead of a look-up first.
+    """
+    deadline = _deadline(request, now, decision_timeout_s)
+    document = request.model_dump(mode="json")
+    try:
+        fs_pk = (
+            await session.execute(
+                _INSERT_FS,
+                {
+                    "fo_party_id": principal.party_id,
+                    "fs_id": request.fs_id,
+                    "fsc_id": request.fsc_id,
+                    "fs_type": request.fs_type.value,
+                    "window_start": request.window.start,
+                    "window_end": request.window.end,
+                    "response_deadline": deadline,
+                    "request": document,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+        ).scalar_one()
+    except IntegrityError as exc:
         raise Conflict(
             f"FS {request.fs_id} exists; supersede it with PUT to change it.", slug="fs-exists"
-        )
-    deadline = _deadline(request, now, decision_timeout_s)
-    fs = FlexibilityServiceRow(
-        fo_party_id=principal.party_id,
-        fs_id=request.fs_id,
-        revision=1,
-        contract_id=await _contract_pk(session, principal.party_id, request.fsc_id),
-        fs_type=request.fs_type.value,
-        state=FsState.RECEIVED.value,
-        window_start=request.window.start,
-        window_end=request.window.end,
-        response_deadline=deadline,
-        committed_w=None,
-        request=request.model_dump(mode="json"),
-        response=None,
-        created_at=now,
-        updated_at=now,
+        ) from exc
+    await session.execute(
+        insert(FsTransitionRow),
+        [{"fs_pk": fs_pk, "revision": 1, "from_state": None, "to_state": "RECEIVED", "at": now}],
     )
-    session.add(fs)
-    await session.flush()
-    _entry(session, fs, now)
     await append_event(
         session,
         type="FS_RECEIVED",
-        object_ref=f"fs/{fs.fs_id}/1",
+        object_ref=f"fs/{request.fs_id}/1",
         summary=f"{request.fs_type.value} request over {len(request.targets)} target(s)",
         party_id=principal.party_id,
-        fs_id=fs.fs_id,
-        payload=fs.request,
+        fs_id=request.fs_id,
+        payload=document,
     )
     return FsAccepted(
-        fs_id=fs.fs_id, revision=1, state=FsState.RECEIVED, response_deadline=deadline
+        fs_id=request.fs_id, revision=1, state=FsState.RECEIVED, response_deadline=deadline
     )
 
 

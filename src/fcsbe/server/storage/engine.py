@@ -1,9 +1,10 @@
 """Builds the async engine and session factory for SQLite (embedded) or PostgreSQL.
 
-SQLite gets WAL, `synchronous=FULL` (an acknowledged write survives power loss), foreign keys and
-`BEGIN IMMEDIATE` transactions: the write lock is taken up front, so two writers queue on the busy
-timeout instead of failing on a lock upgrade. PostgreSQL gets a pool sized for the expected
-concurrency (a small default pool churns connections under load).
+SQLite gets WAL, `synchronous=FULL` (an acknowledged write survives power loss), foreign keys,
+`BEGIN IMMEDIATE` transactions (the write lock is taken up front, so a transaction never fails on
+a lock upgrade) and a single pooled connection, so concurrent requests queue in asyncio. Other
+processes (the `fcsbe admin` commands) wait on the busy timeout. PostgreSQL gets a pool sized for
+the expected concurrency (a small default pool churns connections under load).
 """
 
 from __future__ import annotations
@@ -53,7 +54,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
     """Create the engine for `settings.database_url`; the caller owns and disposes it."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, pool_pre_ping=False)
+        # One connection: SQLite has one writer anyway, and waiting for the pool is an asyncio
+        # queue, while waiting for the file lock is SQLite's busy handler, which sleeps in steps
+        # of up to 100 ms and collapses throughput under concurrency.
+        engine = create_async_engine(
+            url, pool_size=1, max_overflow=0, pool_timeout=settings.db_pool_timeout_s * 6
+        )
         _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
         return engine
     return create_async_engine(

@@ -5,13 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, LargeBinary, String, delete, select, text
+from sqlalchemy import Index, LargeBinary, Row, String, bindparam, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
 
-__all__ = ["IdempotencyKeyRow", "delete_expired", "find_key", "try_lock_key"]
+__all__ = [
+    "IdempotencyKeyRow",
+    "delete_expired",
+    "delete_key",
+    "find_key",
+    "store_key",
+    "try_lock_key",
+]
 
 
 class IdempotencyKeyRow(Base):
@@ -33,14 +40,36 @@ class IdempotencyKeyRow(Base):
     expires_at: Mapped[datetime]
 
 
-async def find_key(session: AsyncSession, party_id: str, key: str) -> IdempotencyKeyRow | None:
-    """The stored row of a key (bypassing the identity map: another request may have written)."""
-    statement = (
-        select(IdempotencyKeyRow)
-        .where(IdempotencyKeyRow.party_id == party_id, IdempotencyKeyRow.key == key)
-        .execution_options(populate_existing=True)
+_FIND = select(
+    IdempotencyKeyRow.request_hash,
+    IdempotencyKeyRow.status,
+    IdempotencyKeyRow.response_status,
+    IdempotencyKeyRow.response_headers,
+    IdempotencyKeyRow.response_body,
+    IdempotencyKeyRow.expires_at,
+).where(
+    IdempotencyKeyRow.party_id == bindparam("party_id"),
+    IdempotencyKeyRow.key == bindparam("key"),
+)
+
+
+async def find_key(session: AsyncSession, party_id: str, key: str) -> Row[Any] | None:
+    """The stored outcome of a key (a plain row: one indexed query, no ORM state)."""
+    return (await session.execute(_FIND, {"party_id": party_id, "key": key})).first()
+
+
+async def store_key(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Store a completed key with its response (in the transaction of the change)."""
+    await session.execute(insert(IdempotencyKeyRow), [values])
+
+
+async def delete_key(session: AsyncSession, party_id: str, key: str) -> None:
+    """Forget an expired key so that it can be used again."""
+    await session.execute(
+        delete(IdempotencyKeyRow).where(
+            IdempotencyKeyRow.party_id == party_id, IdempotencyKeyRow.key == key
+        )
     )
-    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def try_lock_key(session: AsyncSession, party_id: str, key: str) -> bool:

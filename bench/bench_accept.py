@@ -1,0 +1,239 @@
+"""P1/P2: durable FS accept rate and latency, against a same-run no-database baseline.
+
+Starts the real server (uvicorn, one process, workers off so only the accept path is measured)
+on a fresh migrated database, and the baseline app (bench/baseline_app.py), then drives both with
+the raw-socket load generator: closed loop for throughput, open loop for p99 latency.
+
+    .venv/bin/python -m bench.bench_accept --backend sqlite --backend postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from bench.loadgen import LoadResult, closed_loop, open_loop, render
+from fcsbe.server.security.tokens import ACCESS_TOKEN_PREFIX, hash_secret, new_secret
+from fcsbe.server.storage import migrations
+
+PG_ADMIN = os.environ.get("FCSBE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def database(backend: str) -> Iterator[str]:
+    """A fresh, migrated database URL for `backend`."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite+aiosqlite:///{folder}/bench.db"
+            migrations.upgrade(url)
+            yield url
+        return
+    name = f"fcsbe_bench_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def seed_fo(url: str) -> str:
+    """An enrolled FO with an access token (rows written directly)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from fcsbe.server.storage.base import utcnow
+    from fcsbe.server.storage.parties import CredentialRow, EnrolmentRow, PartyRow
+
+    token = new_secret(ACCESS_TOKEN_PREFIX)
+
+    async def run() -> None:
+        engine = create_async_engine(url)
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        async with async_sessionmaker(engine)() as session:
+            now = utcnow()
+            session.add(
+                PartyRow(
+                    party_id="FO-BENCH",
+                    roles=["FO"],
+                    legal_name="Bench",
+                    country="NL",
+                    identifiers={},
+                    jwks={"keys": []},
+                    created_at=now,
+                )
+            )
+            await session.flush()
+            session.add(
+                EnrolmentRow(
+                    enrolment_id="enr-bench",
+                    fo_party_id="FO-BENCH",
+                    status="ACTIVE",
+                    scopes=[],
+                    callback_base_url=None,
+                    signing_key=None,
+                    heartbeat_interval_s=60,
+                    offline_timeout_s=300,
+                    fallback_policy="REVERT_UNMANAGED",
+                    created_at=now,
+                )
+            )
+            await session.flush()
+            session.add(
+                CredentialRow(
+                    credential_id="cred-bench",
+                    token_hash=hash_secret(token),
+                    role="FO",
+                    party_id="FO-BENCH",
+                    enrolment_id="enr-bench",
+                    created_at=now,
+                )
+            )
+            await session.commit()
+        await engine.dispose()
+
+    asyncio.run(run())
+    return token
+
+
+@contextmanager
+def server(target: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
+    """Run uvicorn in a child process until the block ends."""
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        *target,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    process = subprocess.Popen(command, env={**os.environ, **env})
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def request_factory(token: str, run: str) -> Callable[[int], bytes]:
+    start = datetime.now(UTC) + timedelta(hours=1)
+    window = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+
+    def make(n: int) -> bytes:
+        body = json.dumps(
+            {
+                "fs_id": f"{run}-{n}",
+                "fsc_id": "fsc-bench",
+                "fs_type": "SETPOINT",
+                "targets": [{"level": "SITE", "id": "site-1"}],
+                "window": window,
+                "parameters": {
+                    "fs_type": "SETPOINT",
+                    "resolution_s": 900,
+                    "periods": [{"start_offset_s": 0, "p_w": 11000.0}],
+                },
+            }
+        ).encode()
+        headers = {
+            "content-type": "application/json",
+            "authorization": f"Bearer {token}",
+            "idempotency-key": f"{run}-{n}",
+        }
+        return render("POST", "/v1/flexibility-services", "127.0.0.1", body, headers)
+
+    return make
+
+
+def _row(name: str, result: LoadResult) -> str:
+    ok = sum(v for k, v in result.statuses.items() if 200 <= k < 300)
+    return (
+        f"| {name} | {result.rate:,.0f} | {result.percentile(50) * 1000:.1f} | "
+        f"{result.percentile(99) * 1000:.1f} | {ok}/{len(result.latencies)} |"
+    )
+
+
+def run(backends: list[str], seconds: float, connections: int, rate: float) -> None:
+    print("| measurement | req/s | p50 ms | p99 ms | 2xx |")
+    print("|---|---|---|---|---|")
+    base_port, fcsbe_port = 18701, 18702
+    with server(["bench.baseline_app:app"], base_port, {}):
+        baseline = asyncio.run(
+            closed_loop("127.0.0.1", base_port, request_factory("x", "b0"), connections, seconds)
+        )
+        baseline = asyncio.run(
+            closed_loop("127.0.0.1", base_port, request_factory("x", "b1"), connections, seconds)
+        )
+    print(_row("baseline: FastAPI validated POST, no DB (closed loop)", baseline))
+    for backend in backends:
+        with database(backend) as url:
+            token = seed_fo(url)
+            env = {
+                "FCSBE_DATABASE_URL": url,
+                "FCSBE_WORKERS_ENABLED": "false",
+                "FCSBE_LOG_LEVEL": "WARNING",
+                "FCSBE_AUTO_MIGRATE": "false",
+                "FCSBE_DB_POOL_SIZE": str(connections + 8),
+            }
+            with server(["fcsbe.server.app:create_app", "--factory"], fcsbe_port, env):
+                asyncio.run(
+                    closed_loop(
+                        "127.0.0.1", fcsbe_port, request_factory(token, "w"), connections, 1.0
+                    )
+                )
+                accept = asyncio.run(
+                    closed_loop(
+                        "127.0.0.1", fcsbe_port, request_factory(token, "c"), connections, seconds
+                    )
+                )
+                paced = asyncio.run(
+                    open_loop("127.0.0.1", fcsbe_port, request_factory(token, "o"), rate, seconds)
+                )
+        print(_row(f"{backend}: durable accept (closed loop, {connections} conns)", accept))
+        print(_row(f"{backend}: durable accept (open loop at {rate:.0f}/s)", paced))
+        ratio = accept.rate / baseline.rate * 100
+        print(f"| {backend}: ratio accept / baseline | {ratio:.1f} % | | | |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    args = parser.parse_args()
+    run(args.backend or ["sqlite", "postgresql"], args.seconds, args.connections, args.rate)
+
+
+if __name__ == "__main__":
+    main()

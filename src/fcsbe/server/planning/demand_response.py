@@ -1,0 +1,99 @@
+"""DEMAND_RESPONSE (UC 2.2): shift charging to cheap or low-incentive intervals.
+
+Each connected EV places the energy it wants (never less than its minimum-SoC need) in the
+intervals before its departure, cheapest first (`charging.fill_cheapest`). Intervals are ranked
+by incentive level first (OpenADR 3 SIMPLE: 0 normal ... 3 maximum shed; a priced interval counts
+as level 0) and by price second. The result is a charging limit per interval: the EVSE may charge
+up to it, and 0 sheds the interval entirely.
+
+There is no firm commitment (the FO asks for a response, not for an amount): the FS is taken
+whenever at least one EV can shift; the committed schedule reports the planned aggregate import
+per interval so that delivered energy can be compared with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from fcsbe.model import DemandResponseSignal, FlexibilityServiceRequest, FsType, ReasonCode
+from fcsbe.server.planning.charging import fill_cheapest, min_soc_shortfall, present_slots
+from fcsbe.server.planning.timeline import clip_slots, merge_steps, slot_of
+from fcsbe.server.planning.types import (
+    EvsePlan,
+    EvseState,
+    Feasibility,
+    Plan,
+    PlanStep,
+    Shortfall,
+)
+
+__all__ = ["plan_demand_response"]
+
+
+def plan_demand_response(
+    request: FlexibilityServiceRequest, evses: Sequence[EvseState], now: datetime
+) -> Plan:
+    """Per-EVSE charging limits per interval, cheapest intervals first."""
+    params = request.parameters
+    if not isinstance(params, DemandResponseSignal):
+        raise TypeError(f"plan_demand_response needs a DemandResponseSignal, not {params.fs_type}")
+    start = request.window.start
+    slots = clip_slots(
+        (slot_of(k, start, i.start_offset_s, i.duration_s) for k, i in enumerate(params.intervals)),
+        now,
+        request.window.end,
+    )
+    aggregate = [0.0] * len(params.intervals)
+    plans: list[EvsePlan] = []
+    shortfalls: list[Shortfall] = []
+    excluded: list[str] = []
+    for evse in evses:
+        present = present_slots(slots, evse, now)
+        if not present or evse.import_room_w <= 0:
+            excluded.append(evse.evse_id)
+            continue
+        costs = [_cost(params, s.index) for s in present]
+        fill = fill_cheapest(present, costs, evse)
+        steps = [
+            PlanStep(start=s.start, end=s.end, max_import_w=p, max_export_w=0.0)
+            for s, p in zip(present, fill.power_w, strict=True)
+        ]
+        for s, p in zip(present, fill.power_w, strict=True):
+            aggregate[s.index] += p * s.seconds / params.intervals[s.index].duration_s
+        plans.append(EvsePlan(evse.evse_id, merge_steps(steps)))
+        short = min_soc_shortfall(evse, fill.missing_min_wh, request.window.end)
+        if short is not None:
+            shortfalls.append(short)
+    if not slots:
+        shortfalls.append(Shortfall(ReasonCode.TOO_LATE, "every interval has passed"))
+    elif not plans:
+        shortfalls.append(
+            Shortfall(ReasonCode.INSUFFICIENT_AVAILABILITY, "no connected EV can shift charging")
+        )
+    schedule = tuple(
+        (i.start_offset_s, i.duration_s, aggregate[k])
+        for k, i in enumerate(params.intervals)
+        if any(s.index == k for s in slots)
+    )
+    return Plan(
+        fs_type=FsType.DEMAND_RESPONSE,
+        evse_plans=tuple(plans),
+        feasibility=Feasibility(
+            requested_w=0.0,
+            committed_w=None,
+            share_pct=100.0 if plans else 0.0,
+            committed_schedule=schedule,
+            shortfalls=tuple(shortfalls),
+            firm=False,
+        ),
+        excluded=tuple(excluded),
+    )
+
+
+def _cost(params: DemandResponseSignal, index: int) -> tuple[float, float]:
+    """(incentive level, price) of an interval; a priced interval is level 0."""
+    interval = params.intervals[index]
+    level = float(interval.incentive_level) if interval.incentive_level is not None else 0.0
+    price = float(interval.price_per_kwh) if interval.price_per_kwh is not None else 0.0
+    return (level, price)
