@@ -12,6 +12,7 @@ A record is always made: missing data leaves fields null and raises flags, it ne
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,6 +89,21 @@ class _Energy:
         energy = self.between(start, end, strict=strict)
         return None if energy is None else (energy[0] - energy[1]) * 3600 / (end - start)
 
+    def mean_power(self, start: float, end: float) -> float | None:
+        """Summed mean power over [start, end) from each meter's readings up to `end` only
+        (a baseline before activation must not interpolate across the activation, nor count
+        time without data as zero power)."""
+        parts: list[float] = []
+        for meter in self.meters:
+            last = bisect_right(meter.t, end) - 1
+            first = max(start, meter.t[0]) if meter.t else end
+            if last < 0 or meter.t[last] <= first:
+                continue
+            imp0, exp0 = meter.register_at(first)
+            net = (meter.imp[last] - imp0) - (meter.exp[last] - exp0)
+            parts.append(net * 3600 / (meter.t[last] - first))
+        return math.fsum(parts) if parts else None
+
 
 def _baseline_bounds(
     method: BaselineMethod, slots: Sequence[Slot], start: float, days: int, lookback: int
@@ -110,7 +126,7 @@ def _baselines(
     if method is BaselineMethod.ZERO:
         return [0.0] * len(slots), []
     if method is BaselineMethod.METER_BEFORE_ACTIVATION:
-        before = energy.power(start - options.baseline_lookback_s, start)
+        before = energy.mean_power(start - options.baseline_lookback_s, start)
         values: list[float | None] = [before] * len(slots)
         why = "no readings before activation for the baseline"
     elif method is BaselineMethod.DECLARED_SCHEDULE:
