@@ -12,16 +12,12 @@ A record is always made: missing data leaves fields null and raises flags, it ne
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fcsbe.model import (
     BaselineMethod,
     ContractTerms,
-    DataQualityCode,
-    DataQualityFlag,
     DetailedServiceRecord,
     DsrInterval,
     DsrTotals,
@@ -30,9 +26,10 @@ from fcsbe.model import (
     FsType,
     MeterEvidence,
 )
-from fcsbe.server.services.dsr_inputs import PowerPeriod, RecordInputs
-from fcsbe.server.services.dsr_plan import Slot, average, plan_slots
-from fcsbe.server.services.dsr_readings import MeterSeries, clean_readings
+from fcsbe.server.services.dsr_baseline import EnergyGroup, baseline_bounds, baselines
+from fcsbe.server.services.dsr_inputs import RecordInputs
+from fcsbe.server.services.dsr_plan import Slot, plan_slots
+from fcsbe.server.services.dsr_readings import clean_readings
 from fcsbe.server.services.dsr_summary import (
     meter_parts,
     response_time,
@@ -41,8 +38,6 @@ from fcsbe.server.services.dsr_summary import (
 )
 
 __all__ = ["BuiltRecord", "build_dsr"]
-
-_DAY = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,100 +54,6 @@ def _utc(seconds: float) -> datetime:
 
 def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-class _Energy:
-    """Summed register differences of the metered-in-total meters between boundaries."""
-
-    def __init__(self, meters: Sequence[MeterSeries], bounds: Sequence[float]) -> None:
-        self.meters = meters
-        self.index = {b: i for i, b in enumerate(bounds)}
-        self.registers = {m.info.meter_id: m.registers_at(bounds) for m in meters}
-
-    def between(
-        self, start: float, end: float, *, strict: bool = False
-    ) -> tuple[float, float] | None:
-        """(import Wh, export Wh) over [start, end); None when no meter has data there (or,
-        `strict`, when some meter's readings do not span it)."""
-        if strict and not all(m.spans(start, end) for m in self.meters):
-            return None
-        if not strict and not any(m.covers(start, end) for m in self.meters):
-            return None
-        a, b = self.index[start], self.index[end]
-        regs = [self.registers[m.info.meter_id] for m in self.meters]
-        return (
-            math.fsum(imp[b] - imp[a] for imp, _ in regs),
-            math.fsum(exp[b] - exp[a] for _, exp in regs),
-        )
-
-    def power(self, start: float, end: float, *, strict: bool = False) -> float | None:
-        energy = self.between(start, end, strict=strict)
-        return None if energy is None else (energy[0] - energy[1]) * 3600 / (end - start)
-
-    def mean_power(self, start: float, end: float) -> float | None:
-        """Summed mean power over [start, end) from each meter's readings up to `end` only
-        (a baseline before activation must not interpolate across the activation, nor count
-        time without data as zero power)."""
-        parts: list[float] = []
-        for meter in self.meters:
-            last = bisect_right(meter.t, end) - 1
-            first = max(start, meter.t[0]) if meter.t else end
-            if last < 0 or meter.t[last] <= first:
-                continue
-            imp0, exp0 = meter.register_at(first)
-            net = (meter.imp[last] - imp0) - (meter.exp[last] - exp0)
-            parts.append(net * 3600 / (meter.t[last] - first))
-        return math.fsum(parts) if parts else None
-
-
-def _baseline_bounds(
-    method: BaselineMethod, slots: Sequence[Slot], start: float, days: int, lookback: int
-) -> list[float]:
-    if method is BaselineMethod.METER_BEFORE_ACTIVATION:
-        return [start - lookback, start]
-    if method is BaselineMethod.HISTORICAL_AVERAGE:
-        return [t - d * _DAY for s in slots for t in (s.start, s.end) for d in range(1, days + 1)]
-    return []
-
-
-def _baselines(
-    method: BaselineMethod,
-    slots: Sequence[Slot],
-    energy: _Energy,
-    start: float,
-    inputs: RecordInputs,
-) -> tuple[list[float | None], list[DataQualityFlag]]:
-    options = inputs.options
-    if method is BaselineMethod.ZERO:
-        return [0.0] * len(slots), []
-    if method is BaselineMethod.METER_BEFORE_ACTIVATION:
-        before = energy.mean_power(start - options.baseline_lookback_s, start)
-        values: list[float | None] = [before] * len(slots)
-        why = "no readings before activation for the baseline"
-    elif method is BaselineMethod.DECLARED_SCHEDULE:
-        declared = [_segment(p) for p in inputs.declared_baseline]
-        values = [average(declared, s.start, s.end) for s in slots]
-        why = "no declared baseline for the interval"
-    else:
-        values = []
-        for s in slots:
-            days = [
-                energy.power(s.start - d * _DAY, s.end - d * _DAY, strict=True)
-                for d in range(1, options.history_days + 1)
-            ]
-            known = [v for v in days if v is not None]
-            values.append(math.fsum(known) / len(known) if known else None)
-        why = "no history of the interval for the baseline"
-    flags = [
-        DataQualityFlag(code=DataQualityCode.GAP, start=_utc(s.start), end=_utc(s.end), detail=why)
-        for s, value in zip(slots, values, strict=True)
-        if value is None
-    ]
-    return values, flags
-
-
-def _segment(period: PowerPeriod) -> tuple[float, float, float]:
-    return period.start.timestamp(), period.end.timestamp(), period.p_w
 
 
 def _interval(
@@ -247,16 +148,18 @@ def build_dsr(
 
     series, flags, missing_s = clean_readings(inputs.meters, inputs.readings, start, end, options)
     total = [m for m in series.values() if m.info.in_total]
-    extra = _baseline_bounds(
-        method, slots, start, options.history_days, options.baseline_lookback_s
-    )
+    extra = baseline_bounds(method, slots, start, options.history_days, options.baseline_lookback_s)
     bounds = sorted({start, end, *(t for s in slots for t in (s.start, s.end)), *extra})
-    energy = _Energy(total, bounds)
-    baselines, baseline_flags = _baselines(method, slots, energy, start, inputs)
+    index = {b: i for i, b in enumerate(bounds)}
+    registers = {m.info.meter_id: m.registers_at(bounds) for m in series.values()}
+    energy = EnergyGroup(total, index, registers)
+    baseline_values, baseline_flags = baselines(method, slots, energy, start, inputs)
 
     intervals: list[DsrInterval] = []
-    for slot, baseline in zip(slots, baselines, strict=True):
-        measured_energy = energy.between(slot.start, slot.end)
+    measured_energies = energy.slots([(s.start, s.end) for s in slots])
+    for slot, baseline, measured_energy in zip(
+        slots, baseline_values, measured_energies, strict=True
+    ):
         measured = (
             None
             if measured_energy is None
@@ -266,13 +169,11 @@ def build_dsr(
             _interval(slot, measured, baseline, measured_energy or (0.0, 0.0), tolerance)
         )
 
-    everyone = {m.info.meter_id: m for m in series.values()}
-    all_energy = _Energy(list(everyone.values()), bounds)
-    slot_bounds = [(all_energy.index[s.start], all_energy.index[s.end]) for s in slots]
+    slot_bounds = [(index[s.start], index[s.end]) for s in slots]
     sessions, session_flags = session_parts(
-        inputs.sessions, everyone, slots, all_energy.registers, slot_bounds, start, end
+        inputs.sessions, series, slots, registers, slot_bounds, start, end
     )
-    meters, evidence = meter_parts(everyone, start, end)
+    meters, evidence = meter_parts(series, start, end)
 
     verdicts = [i.within_tolerance for i in intervals if i.within_tolerance is not None]
     duration = end - start
@@ -284,12 +185,12 @@ def build_dsr(
     ordered = [i.ordered_w for i in intervals]
     first = next((k for k, o in enumerate(ordered) if o), None)
     responded = None
-    if first is not None and baselines[first] is not None:
+    if first is not None and baseline_values[first] is not None:
         responded = response_time(
             total,
             _activated(fs, inputs, start),
             slots[first].end,
-            float(baselines[first] or 0.0),
+            float(baseline_values[first] or 0.0),
             float(ordered[first] or 0.0),
             options.response_threshold_pct,
         )

@@ -9,7 +9,7 @@ cents, as UFTP `FlexOrderSettlement` carries them.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -55,6 +55,17 @@ def session_parts(
     for one in series.values():
         if one.info.evse_id is not None:
             by_evse.setdefault(one.info.evse_id, []).append(one)
+    starts = [slot.start for slot in slots]
+    exported: dict[str, list[float]] = {}
+
+    def exports_of(meter: MeterSeries) -> list[float]:
+        """Export per slot of one meter (computed once, only for meters with sessions)."""
+        found = exported.get(meter.info.meter_id)
+        if found is None:
+            exp = registers[meter.info.meter_id][1]
+            found = exported[meter.info.meter_id] = [exp[b] - exp[a] for a, b in slot_bounds]
+        return found
+
     parts: list[DsrSession] = []
     flags: list[DataQualityFlag] = []
     for span in sorted(sessions, key=lambda s: (s.connected_at, s.session_ref)):
@@ -69,17 +80,13 @@ def session_parts(
             i1, e1 = meter.register_at(hi)
             charged += i1 - i0
             injected += e1 - e0
-        v1g = v2g = 0
-        for slot, (a, b) in zip(slots, slot_bounds, strict=True):
-            if slot.start < hi and slot.end > lo:
-                exported = sum(
-                    registers[m.info.meter_id][1][b] - registers[m.info.meter_id][1][a]
-                    for m in meters
-                )
-                if exported > _EPSILON_WH:
-                    v2g += 1
-                else:
-                    v1g += 1
+        first = max(0, bisect_right(starts, lo) - 1)
+        if first < len(slots) and slots[first].end <= lo:
+            first += 1
+        last = bisect_left(starts, hi)
+        columns = [exports_of(m) for m in meters]
+        v2g = sum(1 for k in range(first, last) if sum(c[k] for c in columns) > _EPSILON_WH)
+        v1g = max(0, last - first) - v2g
         try:
             parts.append(
                 DsrSession(
