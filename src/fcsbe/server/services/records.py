@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
+    MAX_PROOF_EVENTS,
     ContractTerms,
     DetailedServiceRecord,
     EventLogRange,
@@ -122,6 +123,10 @@ async def issue_proofs(
             if signed is None:
                 continue
             head = signed
+        listed = chained
+        if len(chained) > MAX_PROOF_EVENTS:  # keep both ends; the range still spans all
+            half = MAX_PROOF_EVENTS // 2
+            listed = [*chained[:half], *chained[-half:]]
         proof = ProofOfWork(
             pow_id=str(uuid.uuid4()),
             fs_id=record.fs_id,
@@ -131,7 +136,7 @@ async def issue_proofs(
             key_id=keys.kid,
             meter_evidence=[MeterEvidence.model_validate(e) for e in record.evidence],
             event_log_range=EventLogRange(from_seq=int(chained[0].seq or 0), to_seq=last),
-            events=await prove_entries(session, chained, head.tree_size),
+            events=await prove_entries(session, listed, head.tree_size),
             tree_head=head,
             validation=ProofValidation(status=ProofValidationStatus.PENDING),
             issued_at=now or utcnow(),
