@@ -16,6 +16,7 @@ from fcsbe.client.proofs import (
     verify_tree_head,
 )
 from fcsbe.model import EMPTY_ROOT, MerkleTree, event_leaf_hash
+from fcsbe.server.api.paging import encode_cursor
 from fcsbe.server.services.event_log import append_event, chain_pending
 from fcsbe.server.services.event_log_tree import extend_tree, sign_tree_head, tree_step
 from fcsbe.server.storage.base import utcnow
@@ -187,3 +188,18 @@ async def test_heads_are_rate_limited_unless_forced(app: FastAPI) -> None:
         await session.commit()
     assert later is not None
     assert later.tree_size == 2
+
+
+async def test_huge_numbers_are_422_not_500(app: FastAPI, client: FcsbeClient) -> None:
+    client.token = await make_fo(app.state.session_factory, "FO-A")
+    headers = {"authorization": f"Bearer {client.token}"}
+    huge = 10**20
+    for path in (
+        f"/v1/event-log?after_seq={huge}",
+        f"/v1/event-log/head?tree_size={huge}",
+        f"/v1/event-log/proof?seq={huge}",
+        f"/v1/event-log/proof?first=1&second={huge}",
+        "/v1/event-log?cursor=" + encode_cursor(huge),
+    ):
+        response = await client._transport.http.get(path, headers=headers)
+        assert response.status_code == 422, path

@@ -37,8 +37,14 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/event-log", tags=["event-log"])
 
-Seq = Annotated[int | None, Query(ge=1, description="Entry to prove (inclusion proof).")]
-Size = Annotated[int | None, Query(ge=1, description="Tree size; default: the latest head.")]
+MAX_SEQ = 2**63 - 1
+"""Sequence numbers and sizes are 64-bit (a larger query value is a 422, not a 500)."""
+Seq = Annotated[
+    int | None, Query(ge=1, le=MAX_SEQ, description="Entry to prove (inclusion proof).")
+]
+Size = Annotated[
+    int | None, Query(ge=1, le=MAX_SEQ, description="Tree size; default: the latest head.")
+]
 
 
 def reader(principal: Principal) -> str | None:
@@ -61,7 +67,7 @@ async def list_event_log(
     response: Response,
     session: DbSession,
     principal: AnyPrincipal,
-    after_seq: Annotated[int, Query(ge=0, description="Entries after this seq.")] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Entries after this seq.")] = 0,
     fs_id: Annotated[Id | None, Query(description="Only entries of this FS.")] = None,
     type: Annotated[
         str | None, Query(min_length=1, max_length=64, description="Only this event type.")
@@ -71,7 +77,7 @@ async def list_event_log(
 ) -> Page[EventLogEntry]:
     """Chained entries that concern the caller, oldest first (the operator sees all)."""
     position = decode_cursor(cursor)
-    if position is not None and not isinstance(position, int):
+    if position is not None and (not isinstance(position, int) or not 0 <= position <= MAX_SEQ):
         raise UnprocessableContent(
             "The cursor is not one this server issued.",
             errors=[FieldError(pointer="/query/cursor", detail="invalid cursor", code="cursor")],
@@ -100,7 +106,8 @@ async def get_event_log_head(
     principal: AnyPrincipal,
     keys: ServerSigningKeys,
     tree_size: Annotated[
-        int | None, Query(ge=0, description="A past head of exactly this size; default: latest.")
+        int | None,
+        Query(ge=0, le=MAX_SEQ, description="A past head of exactly this size; default: latest."),
     ] = None,
 ) -> SignedTreeHead:
     """The latest signed tree head (or the one of `tree_size`): size, root, time, signature."""
@@ -120,10 +127,11 @@ async def get_event_log_proof(
     seq: Seq = None,
     tree_size: Size = None,
     first: Annotated[
-        int | None, Query(ge=0, description="Older tree size (consistency proof).")
+        int | None, Query(ge=0, le=MAX_SEQ, description="Older tree size (consistency proof).")
     ] = None,
     second: Annotated[
-        int | None, Query(ge=1, description="Newer tree size; default: the latest head.")
+        int | None,
+        Query(ge=1, le=MAX_SEQ, description="Newer tree size; default: the latest head."),
     ] = None,
 ) -> InclusionProof | ConsistencyProof:
     """`?seq=&tree_size=`: inclusion proof of an entry the caller may read;
