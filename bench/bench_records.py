@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import statistics
 import tempfile
 import time
@@ -325,7 +326,8 @@ def main() -> None:
         f"P7 records benchmark: {args.evses:,} EVSEs x {len(built.record.intervals)} intervals,"
         f" {len(samples):,} readings (every {args.resolution} s), {len(inputs.sessions):,}"
         f" sessions, {len(built.record.data_quality):,} flags; simulated in {simulated_s:.1f} s;"
-        f" median of {args.repeat} runs"
+        f" median of {args.repeat} runs; load average {os.getloadavg()[0]:.1f}"
+        f" on {os.cpu_count()} CPUs"
     )
     print(f"{'operation':52} {'seconds':>9} {'x baseline':>11}")
     for name, seconds in [

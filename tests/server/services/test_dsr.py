@@ -264,3 +264,26 @@ def test_record_digest_is_stable_across_arrival_orders() -> None:
     assert digest(_build(SETPOINT, inputs).model_dump(mode="json")) == digest(
         _build(SETPOINT, shuffled).model_dump(mode="json")
     )
+
+
+def test_fast_and_careful_cleaning_agree() -> None:
+    """The whole-list path (no anomaly) gives the series the reading-by-reading path gives."""
+    from fcsbe.server.services.dsr_inputs import RecordOptions
+    from fcsbe.server.services.dsr_readings import _clean_fast, _clean_one
+
+    info = meter("NL*FCS*E001*1")
+    samples = [s for s in _setpoint_inputs().readings if s.meter_id == info.meter_id]
+    fast = _clean_fast(info, samples, RecordOptions())
+    assert fast is not None
+    careful, tallies = _clean_one(info, [*samples, samples[-1]], RecordOptions())
+    assert (fast.t, fast.imp, fast.exp, fast.p) == (careful.t, careful.imp, careful.exp, careful.p)
+    assert tallies[DataQualityCode.DUPLICATE_READING].count == 1
+    for spoiled in (
+        [samples[1], samples[0], *samples[2:]],
+        [samples[0]._replace(quality="ESTIMATED"), *samples[1:]],
+        [samples[0]._replace(p_w=float("nan")), *samples[1:]],
+        [samples[0]._replace(received_at=None), *samples[1:]],
+        [*samples[:-1], samples[-1]._replace(e_export_wh=-1.0)],
+        [*samples[:-1], samples[-1]._replace(received_at=samples[-1].at + timedelta(hours=1))],
+    ):
+        assert _clean_fast(info, spoiled, RecordOptions()) is None
