@@ -64,17 +64,24 @@ GOAL_S = 1.0
 PROPOSAL = ContractProposal.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
 
 
-def _median(samples: list[float]) -> float:
-    return statistics.median(samples)
+Timing = tuple[float, float]
+"""(wall seconds, CPU seconds of this process): CPU time shows the cost on a loaded machine."""
 
 
-def _time(action: Callable[[], object], repeat: int) -> float:
+def _median(samples: list[Timing]) -> Timing:
+    return (
+        statistics.median(wall for wall, _ in samples),
+        statistics.median(cpu for _, cpu in samples),
+    )
+
+
+def _time(action: Callable[[], object], repeat: int) -> Timing:
     times = []
     for _ in range(repeat):
         gc.collect()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         action()
-        times.append(time.perf_counter() - t0)
+        times.append((time.perf_counter() - t0, time.process_time() - c0))
     return _median(times)
 
 
@@ -196,7 +203,7 @@ def pure_pow(record: Any, evidence: list[MeterEvidence], keys: ServerKeys) -> Pr
 
 async def end_to_end(
     inputs: RecordInputs, start: datetime, hours: int, sites: list[str], repeat: int
-) -> tuple[float, float]:
+) -> tuple[Timing, Timing, Timing]:
     """Median seconds of (record_fs + commit) and (chain, tree, head, PoW + commit) on SQLite."""
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
@@ -205,8 +212,8 @@ async def end_to_end(
             database_url=url, data_dir=Path(folder), workers_enabled=False, log_level="WARNING"
         )
         app = create_app(settings)
-        records: list[float] = []
-        proofs: list[float] = []
+        records: list[Timing] = []
+        proofs: list[Timing] = []
         async with app.router.lifespan_context(app):
             factory, keys = app.state.session_factory, app.state.keys
             now = utcnow()
@@ -274,7 +281,8 @@ async def end_to_end(
                     await session.commit()
                 records.append(await _timed(factory, lambda s, pk=fs.id: record_fs(s, pk, inputs)))
                 proofs.append(await _timed(factory, lambda s: _proof_steps(s, keys)))
-        return _median(records), _median(proofs)
+        both = [(a[0] + b[0], a[1] + b[1]) for a, b in zip(records, proofs, strict=True)]
+        return _median(records), _median(proofs), _median(both)
 
 
 async def _proof_steps(session: Any, keys: ServerKeys) -> int:
@@ -285,13 +293,13 @@ async def _proof_steps(session: Any, keys: ServerKeys) -> int:
     return issued
 
 
-async def _timed(factory: Any, work: Callable[[Any], Awaitable[object]]) -> float:
+async def _timed(factory: Any, work: Callable[[Any], Awaitable[object]]) -> Timing:
     gc.collect()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     async with factory() as session:
         await work(session)
         await session.commit()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main() -> None:
@@ -319,8 +327,9 @@ def main() -> None:
     dsr_s = _time(dsr, args.repeat)
     pow_s = _time(lambda: pure_pow(built.record, built.evidence, keys), args.repeat)
     both_s = _time(lambda: pure_pow(dsr().record, built.evidence, keys), args.repeat)
-    record_s, proof_s = asyncio.run(end_to_end(inputs, start, args.hours, sites, args.repeat))
-    stored_s = record_s + proof_s
+    record_s, proof_s, stored_s = asyncio.run(
+        end_to_end(inputs, start, args.hours, sites, args.repeat)
+    )
 
     print(
         f"P7 records benchmark: {args.evses:,} EVSEs x {len(built.record.intervals)} intervals,"
@@ -329,8 +338,8 @@ def main() -> None:
         f" median of {args.repeat} runs; load average {os.getloadavg()[0]:.1f}"
         f" on {os.cpu_count()} CPUs"
     )
-    print(f"{'operation':52} {'seconds':>9} {'x baseline':>11}")
-    for name, seconds in [
+    print(f"{'operation':46} {'wall s':>8} {'CPU s':>8} {'x baseline':>11}")
+    for name, (wall, cpu) in [
         ("baseline: RFC 8785 JSON of the readings", baseline_s),
         ("DSR (pure)", dsr_s),
         ("PoW (pure: digest, proofs, signatures)", pow_s),
@@ -339,9 +348,13 @@ def main() -> None:
         ("chain + tree + head + PoW on SQLite", proof_s),
         ("DSR + PoW on SQLite, end to end", stored_s),
     ]:
-        print(f"{name:52} {seconds:9.4f} {seconds / baseline_s:11.2f}")
-    verdict = "meets" if stored_s <= GOAL_S else "MISSES"
-    print(f"P7: DSR + PoW end to end {stored_s:.3f} s {verdict} the <= {GOAL_S:.0f} s goal")
+        print(f"{name:46} {wall:8.4f} {cpu:8.4f} {wall / baseline_s[0]:11.2f}")
+    wall, cpu = stored_s
+    verdict = "meets" if wall <= GOAL_S else "MISSES"
+    print(
+        f"P7: DSR + PoW end to end {wall:.3f} s wall ({cpu:.3f} s CPU) {verdict} the"
+        f" <= {GOAL_S:.0f} s goal"
+    )
 
 
 if __name__ == "__main__":
