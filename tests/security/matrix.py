@@ -198,6 +198,39 @@ ROWS: list[Row] = [
         ok=frozenset({409}),
     ),
     Row("GET", "/v1/flexibility-services/{fs_id}/measurements", Who.FO, owned=True),
+    # Records (UC 3.4): the world's FS has not ended, so it has no record or proof yet
+    Row(
+        "GET",
+        "/v1/flexibility-services/{fs_id}/record",
+        Who.FO,
+        owned=True,
+        ok=frozenset({404, 409}),
+    ),
+    Row(
+        "GET",
+        "/v1/flexibility-services/{fs_id}/proof",
+        Who.FO,
+        owned=True,
+        ok=frozenset({404, 409}),
+    ),
+    Row(
+        "POST",
+        "/v1/flexibility-services/{fs_id}/proof/validation",
+        Who.FO,
+        owned=True,
+        body=lambda _w: {"decision": "ACCEPT"},
+        ok=frozenset({404, 409}),
+    ),
+    # Event log: FOs read their own entries, the operator all of them
+    Row("GET", "/v1/event-log", Who.FO_OR_OPERATOR),
+    Row("GET", "/v1/event-log/head", Who.FO_OR_OPERATOR, ok=frozenset({200, 404, 409})),
+    Row(
+        "GET",
+        "/v1/event-log/proof",
+        Who.FO_OR_OPERATOR,
+        query={"seq": "1", "tree_size": "1"},
+        ok=frozenset({200, 404, 409, 422}),
+    ),
     # Infrastructure (visible through active contracts, at their data-sharing level)
     Row("GET", "/v1/sites", Who.FO_OR_OPERATOR),
     Row("GET", "/v1/sites/{site_id}", Who.FO_OR_OPERATOR, owned=True, ok=frozenset({200, 404})),

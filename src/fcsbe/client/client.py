@@ -23,8 +23,10 @@ from fcsbe.client.contracts import ContractsResource
 from fcsbe.client.credential_checks import CredentialChecksResource
 from fcsbe.client.discovery import DiscoveryResource
 from fcsbe.client.enrolments import EnrolmentsResource
+from fcsbe.client.event_log import EventLogResource
 from fcsbe.client.flexibility_services import FlexibilityServicesResource
 from fcsbe.client.heartbeat import HeartbeatResource
+from fcsbe.client.records import RecordsResource
 from fcsbe.client.registry import RegistryResource
 from fcsbe.client.sessions import SessionsResource
 from fcsbe.client.sites import SitesResource
@@ -94,6 +96,8 @@ class FcsbeClient:
         self.contract_holders = ContractHoldersResource(self._transport)
         self.admin = AdminResource(self._transport)
         self.flexibility_services = FlexibilityServicesResource(self._transport)
+        self.event_log = EventLogResource(self._transport)
+        self.records = RecordsResource(self._transport)
 
     @property
     def token(self) -> str | None:

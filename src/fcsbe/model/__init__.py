@@ -145,6 +145,25 @@ from fcsbe.model.infrastructure import (
     SiteDer,
 )
 from fcsbe.model.measurements import MAX_POINTS, MeasurementPoint, MeasurementSeries
+from fcsbe.model.merkle import (
+    EMPTY_ROOT,
+    CompactRange,
+    MerkleTree,
+    NodeKey,
+    SubtreeHash,
+    consistency_path,
+    event_leaf_hash,
+    fold_subtrees,
+    inclusion_path,
+    leaf_hash,
+    node_hash,
+    perfect_subtrees,
+    required_nodes,
+    root_hash,
+    subtree_hash_from_nodes,
+    verify_consistency,
+    verify_inclusion,
+)
 from fcsbe.model.notifications import (
     NOTIFICATION_DATA_MODELS,
     AvailabilityUpdatedData,
@@ -177,6 +196,15 @@ from fcsbe.model.party import (
     PartyIdentifiers,
 )
 from fcsbe.model.problem import PROBLEM_BASE_URI, FieldError, Problem, problem_type
+from fcsbe.model.proofs import (
+    MAX_PROOF_EVENTS,
+    EventInclusion,
+    EventLogRange,
+    MeterEvidence,
+    ProofOfWork,
+    ProofValidation,
+    ProofValidationRequest,
+)
 from fcsbe.model.records import (
     FINAL_STATES,
     MAX_DSR_INTERVALS,
@@ -187,11 +215,6 @@ from fcsbe.model.records import (
     DsrSession,
     DsrSettlement,
     DsrTotals,
-    EventLogRange,
-    MeterEvidence,
-    ProofOfWork,
-    ProofValidation,
-    ProofValidationRequest,
 )
 from fcsbe.model.registry import (
     REGISTRY_FORMAT,
@@ -223,6 +246,7 @@ from fcsbe.model.signatures import (
 )
 
 __all__ = [
+    "EMPTY_ROOT",
     "FINAL_STATES",
     "FO_SCOPES",
     "GENESIS_HASH",
@@ -233,6 +257,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_PERIODS",
     "MAX_POINTS",
+    "MAX_PROOF_EVENTS",
     "MAX_PROOF_LENGTH",
     "MAX_REASONS",
     "MAX_TARGETS",
@@ -255,6 +280,7 @@ __all__ = [
     "Commitment",
     "CommittedPeriod",
     "CompactJws",
+    "CompactRange",
     "ConfigurationType",
     "ConformityEvidence",
     "ConformityScope",
@@ -319,6 +345,7 @@ __all__ = [
     "EvDisconnectedData",
     "EvModel",
     "EvSession",
+    "EventInclusion",
     "EventLogEntry",
     "EventLogRange",
     "EventSource",
@@ -361,10 +388,12 @@ __all__ = [
     "MeasurementPoint",
     "MeasurementQuality",
     "MeasurementSeries",
+    "MerkleTree",
     "Meter",
     "MeterEvidence",
     "ModuleEndpoint",
     "Money",
+    "NodeKey",
     "Notification",
     "NotificationType",
     "OcppVersion",
@@ -405,6 +434,7 @@ __all__ = [
     "Site",
     "SiteDer",
     "StateOfCharge",
+    "SubtreeHash",
     "Target",
     "TargetLevel",
     "TargetVerdict",
@@ -416,13 +446,25 @@ __all__ = [
     "VoltageLevel",
     "canonical_json",
     "chain_hash",
+    "consistency_path",
     "digest",
+    "event_leaf_hash",
+    "fold_subtrees",
     "generate_signing_key",
+    "inclusion_path",
+    "leaf_hash",
+    "node_hash",
+    "perfect_subtrees",
     "problem_type",
     "public_jwk",
+    "required_nodes",
+    "root_hash",
     "sign_detached",
     "sign_request",
     "signature_header",
     "signature_kid",
+    "subtree_hash_from_nodes",
+    "verify_consistency",
     "verify_detached",
+    "verify_inclusion",
 ]

@@ -27,8 +27,10 @@ from fcsbe.server.api import (
     credential_checks,
     discovery,
     enrolments,
+    event_log,
     flexibility_services,
     heartbeat,
+    records,
     registry,
     sessions,
     sites,
@@ -37,7 +39,10 @@ from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
 from fcsbe.server.security.audit import SecurityEventThrottle
 from fcsbe.server.security.callback_urls import system_resolver
+from fcsbe.server.security.keys import ServerKeys
+from fcsbe.server.services.event_log_tree import tree_step
 from fcsbe.server.services.parties import ensure_server_party
+from fcsbe.server.services.records import issue_proofs
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime, build_runtime
 from fcsbe.server.storage import migrations
@@ -52,6 +57,7 @@ from fcsbe.server.workers import (
     offline_detection_step,
     replay_store_purge_step,
     telemetry_step_of,
+    transactional,
 )
 
 __all__ = ["DatabaseNotMigratedError", "create_app"]
@@ -99,9 +105,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.session_factory = factory = create_session_factory(engine)
         if settings.init_party_on_start:
             await _init_party(factory, settings)
+        app.state.keys = keys = ServerKeys.load_or_create(settings.data_dir)
         workers = WorkerGroup()
         workers.add(
             "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
+        )
+        head_interval = settings.event_log_tree_head_interval_s
+        workers.add(
+            "event-log-tree",
+            settings.event_log_chain_interval_s,
+            transactional(factory, lambda session: tree_step(session, keys, head_interval)),
+        )
+        workers.add(
+            "proofs-of-work",
+            settings.event_log_chain_interval_s,
+            transactional(factory, lambda session: issue_proofs(session, keys)),
         )
         workers.add("fs-decisions", settings.decision_interval_s, decision_step(factory))
         stations = app.state.stations = app.state.stations or build_runtime(settings)
@@ -181,5 +199,7 @@ def create_app(
     app.include_router(contract_holders.router)
     app.include_router(admin_enrolments.router)
     app.include_router(admin_contracts.router)
+    app.include_router(event_log.router)
+    app.include_router(records.router)
     app.include_router(flexibility_services.router)
     return app

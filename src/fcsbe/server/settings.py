@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     event_log_chain_interval_s: float = Field(
         default=0.2, gt=0, description="How often pending event-log entries are chained."
     )
+    event_log_tree_head_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="Least time between two signed tree heads of the event log (a proof of work "
+        "that needs a newer head gets one at once).",
+    )
     fs_decision_timeout_s: int = Field(
         default=60,
         ge=1,

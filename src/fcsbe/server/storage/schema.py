@@ -9,6 +9,7 @@ from fcsbe.server.storage import (
     measurements,
     outbox,
     parties,
+    records,
     signatures,
 )
 from fcsbe.server.storage.base import Base
@@ -27,6 +28,9 @@ _TABLE_MODULES = (
     outbox,
     parties,
     signatures,
+    outbox,
+    parties,
+    records,
 )
 
 metadata = Base.metadata
