@@ -30,7 +30,13 @@ from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime, build_runtime
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.engine import create_engine, create_session_factory
-from fcsbe.server.workers import WorkerGroup, chain_event_log_step, decision_step
+from fcsbe.server.workers import (
+    WorkerGroup,
+    chain_event_log_step,
+    decision_step,
+    execution_step,
+    telemetry_step_of,
+)
 
 __all__ = ["DatabaseNotMigratedError", "create_app"]
 
@@ -73,6 +79,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.adapter = stations.adapter
         await stations.load_registry(factory)
         workers.add("station-sync", settings.station_sync_interval_s, stations.sync_step(factory))
+        adapter = stations.adapter
+        workers.add("fs-execution", settings.execution_interval_s, execution_step(factory, adapter))
+        workers.add("telemetry", settings.telemetry_interval_s, telemetry_step_of(factory, adapter))
         app.state.workers = workers
         if settings.workers_enabled:
             await stations.adapter.start()

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
         gt=0,
         description="How often EV sessions and station events are stored from the adapter.",
     )
+    execution_interval_s: float = Field(
+        default=1.0, gt=0, description="How often running FS are checked against their plan."
+    )
+    telemetry_interval_s: float = Field(
+        default=2.0, gt=0, description="How often meter readings are collected from the stations."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the fcsbe loggers."
     )

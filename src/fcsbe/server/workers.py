@@ -16,8 +16,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.event_log import chain_pending
+from fcsbe.server.services.execution import execute_step
+from fcsbe.server.services.telemetry import telemetry_step
 from fcsbe.server.storage.base import utcnow
 
 __all__ = [
@@ -25,6 +28,8 @@ __all__ = [
     "WorkerGroup",
     "chain_event_log_step",
     "decision_step",
+    "execution_step",
+    "telemetry_step_of",
     "transactional",
 ]
 
@@ -115,3 +120,13 @@ def chain_event_log_step(factory: async_sessionmaker[AsyncSession]) -> Step:
 def decision_step(factory: async_sessionmaker[AsyncSession]) -> Step:
     """The step that decides pending FS requests, one per transaction."""
     return transactional(factory, lambda session: decide_pending(session, utcnow()))
+
+
+def execution_step(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
+    """The step that runs accepted FS on the stations (on the stations' clock)."""
+    return transactional(factory, lambda session: execute_step(session, adapter, adapter.now()))
+
+
+def telemetry_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
+    """The step that keeps meter readings of FS targets and reports FFR activations."""
+    return transactional(factory, lambda session: telemetry_step(session, adapter, adapter.now()))

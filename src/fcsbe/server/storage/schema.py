@@ -6,6 +6,7 @@ from fcsbe.server.storage import (
     flexibility,
     idempotency,
     infrastructure,
+    measurements,
     outbox,
     parties,
 )
@@ -13,6 +14,15 @@ from fcsbe.server.storage.base import Base
 
 __all__ = ["metadata"]
 
-_TABLE_MODULES = (contracts, event_log, flexibility, idempotency, infrastructure, outbox, parties)
+_TABLE_MODULES = (
+    contracts,
+    event_log,
+    flexibility,
+    idempotency,
+    infrastructure,
+    measurements,
+    outbox,
+    parties,
+)
 
 metadata = Base.metadata
