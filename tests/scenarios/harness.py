@@ -19,7 +19,6 @@ from fcsbe.server.adapters.base import ControlLevel, ControlTarget
 from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
 from fcsbe.server.adapters.simulated import SimulatedStations
 from fcsbe.server.app import create_app
-from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.execution import execute_step
 from fcsbe.server.services.telemetry import telemetry_step
@@ -94,9 +93,7 @@ async def harness(
     stations = SimulatedStations(
         fleet, VirtualClock(fleet.start), options=SimOptions(meter_resolution_s=5)
     )
-    runtime = StationRuntime(
-        stations, Pseudonymizer.load_or_create(settings.data_dir), registry=registry_of(fleet)
-    )
+    runtime = StationRuntime(stations, settings.data_dir, registry=registry_of(fleet))
     app = create_app(settings, stations=runtime)
     async with app.router.lifespan_context(app):
         await truncate_all(app.state.engine)
