@@ -72,7 +72,7 @@ def main() -> None:
         ("adapter advance(1 s), unmanaged", adapter_s, f"goal <= {GOAL_STEP_S:.1f} s"),
         ("adapter apply_many(100k setpoints)", fan_out_s, "fast path"),
         ("adapter advance(1 s), setpoints in force", managed_s, f"goal <= {GOAL_STEP_S:.1f} s"),
-        ("apply_many(100k, with valid_until)", slow_s, "per-command path"),
+        ("apply_many(100k, with valid_until)", slow_s, "fast path, one expiry"),
         ("sessions() snapshot of every EV", sessions_s, "what the sync step reads"),
     ]
     print(

@@ -24,7 +24,7 @@ from fcsbe.server.adapters.unconnected import UnconnectedStations
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.event_log import append_event
 from fcsbe.server.services.registry import import_registry
-from fcsbe.server.services.sessions import sync_sessions
+from fcsbe.server.services.session_sync import sync_sessions
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.registry import load_sites

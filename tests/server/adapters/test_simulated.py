@@ -182,3 +182,18 @@ async def test_unconnected_stations_refuse_everything() -> None:
     assert await adapter.drain_ffr_evidence() == []
     assert await adapter.drain_events() == []
     await adapter.stop()
+
+
+async def test_a_batch_with_an_end_expires_together(stations: SimulatedStations) -> None:
+    until = stations.now() + timedelta(minutes=2)
+    batch = [
+        Command(_evse(EVSE1), SetpointCommand(-6_000.0), fs_id="fs-9", valid_until=until),
+        Command(_evse(EVSE2), SetpointCommand(-6_000.0), fs_id="fs-9", valid_until=until),
+    ]
+    assert all(r.accepted for r in await stations.apply_many(batch))
+    stations.advance(60)
+    assert [s.p_w for s in await stations.read_state([_evse(EVSE1)])] == [-6_000.0]
+    stations.advance(120)
+    states = await stations.read_state([_evse(EVSE1), _evse(EVSE2)])
+    assert [s.controls for s in states] == [(), ()]
+    assert states[0].p_w > 0  # back to unmanaged charging

@@ -135,7 +135,7 @@ class SimulatedStations:
         self._step_s = step_s
         self._runner: RealTimeRunner | None = None
         self._in_force: dict[ControlTarget, dict[type, Command]] = {}
-        self._expiries: list[tuple[datetime, int, ControlTarget]] = []
+        self._expiries: list[tuple[datetime, int, tuple[ControlTarget, ...]]] = []
         self._serial = 0
         self._evse_ids = frozenset(self.simulator.evse_ids)
         self._site_ids = frozenset(self.simulator.site_ids)
@@ -208,7 +208,7 @@ class SimulatedStations:
             self._in_force.setdefault(target, {})[type(command.control)] = command
         if command.valid_until is not None:
             self._serial += 1
-            heapq.heappush(self._expiries, (command.valid_until, self._serial, target))
+            heapq.heappush(self._expiries, (command.valid_until, self._serial, (target,)))
         return ApplyResult(target, accepted=True)
 
     async def apply(self, command: Command) -> ApplyResult:
@@ -216,7 +216,9 @@ class SimulatedStations:
         return self._apply_one(command)
 
     async def apply_many(self, commands: Sequence[Command]) -> list[ApplyResult]:
-        """Put many commands in force; plain EVSE setpoints take the simulator's fast path."""
+        """Put many commands in force; EVSE setpoints take the simulator's fast path (one call
+        for the batch, one expiry entry per distinct `valid_until`)."""
+        now = self.now()
         ids: list[str] = []
         p_w: list[float] = []
         q_var: list[float | None] = []
@@ -225,36 +227,44 @@ class SimulatedStations:
             if not (
                 isinstance(control, SetpointCommand)
                 and c.target.level is ControlLevel.EVSE
-                and c.valid_until is None
                 and c.target.id in self._evse_ids
+                and (c.valid_until is None or c.valid_until > now)
             ):
                 return [self._apply_one(c) for c in commands]
             ids.append(c.target.id)
             p_w.append(control.p_w)
             q_var.append(control.q_var)
         self.simulator.apply_setpoints(self.simulator.group(ids), p_w, q_var)
+        expiring: dict[datetime, list[ControlTarget]] = {}
         for c in commands:
             self._in_force.setdefault(c.target, {})[SetpointCommand] = c
+            if c.valid_until is not None:
+                expiring.setdefault(c.valid_until, []).append(c.target)
+        for when, targets in expiring.items():
+            self._serial += 1
+            heapq.heappush(self._expiries, (when, self._serial, tuple(targets)))
         return [ApplyResult(c.target, accepted=True) for c in commands]
 
     def expire(self) -> int:
         """Drop commands past their `valid_until`, keeping the others in force; returns count."""
         now, dropped = self.now(), 0
         while self._expiries and self._expiries[0][0] <= now:
-            when, _, target = heapq.heappop(self._expiries)
-            kept = {
-                kind: c
-                for kind, c in self._in_force.get(target, {}).items()
-                if c.valid_until is None or c.valid_until > now
-            }
-            if len(kept) == len(self._in_force.get(target, {})):
-                continue
-            dropped += len(self._in_force.get(target, {})) - len(kept)
-            self._put(target, ClearControl())
-            for command in kept.values():
-                self._put(target, _sim_control(command.control))
-            self._in_force[target] = kept
-            log.info("commands on %s %s expired at %s", target.level, target.id, when)
+            when, _, targets = heapq.heappop(self._expiries)
+            for target in targets:
+                in_force = self._in_force.get(target, {})
+                kept = {
+                    kind: c
+                    for kind, c in in_force.items()
+                    if c.valid_until is None or c.valid_until > now
+                }
+                if len(kept) == len(in_force):
+                    continue
+                dropped += len(in_force) - len(kept)
+                self._put(target, ClearControl())
+                for command in kept.values():
+                    self._put(target, _sim_control(command.control))
+                self._in_force[target] = kept
+            log.info("commands on %d target(s) expired at %s", len(targets), when)
         return dropped
 
     # -- state ----------------------------------------------------------------------------------

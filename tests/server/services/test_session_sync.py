@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services.sessions import sync_sessions
+from fcsbe.server.services.session_sync import sync_sessions
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.infrastructure import ConsentRow, EvSessionRow
 from fcsbe.server.storage.outbox import OutboxRow
