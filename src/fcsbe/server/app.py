@@ -14,8 +14,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fcsbe import __version__
-from fcsbe.server.api import discovery
+from fcsbe.server.api import discovery, notifications, webhook_endpoints
 from fcsbe.server.errors import install_error_handlers
+from fcsbe.server.notifications.delivery import DeliveryWorker
+from fcsbe.server.notifications.sender import WebhookSender
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
@@ -58,6 +60,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         workers.add(
             "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
         )
+        webhooks = WebhookSender.make_client(
+            settings.notification_timeout_s, settings.notification_concurrency
+        )
+        app.state.notification_worker = delivery = DeliveryWorker(
+            factory,
+            WebhookSender(
+                webhooks,
+                timeout_s=settings.notification_timeout_s,
+                concurrency=settings.notification_concurrency,
+                allow_loopback=settings.webhook_allow_loopback,
+            ),
+            settings,
+        )
+        workers.add("notification-delivery", settings.notification_interval_s, delivery.step)
         app.state.workers = workers
         if settings.workers_enabled:
             workers.start()
@@ -66,6 +82,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await workers.stop()
+            await webhooks.aclose()
     finally:
         await engine.dispose()
 
@@ -86,4 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(discovery.router)
+    app.include_router(notifications.router)
+    app.include_router(notifications.admin_router)
+    app.include_router(webhook_endpoints.router)
     return app

@@ -8,11 +8,21 @@ from fcsbe.server.storage import (
     infrastructure,
     outbox,
     parties,
+    webhook_endpoints,
 )
 from fcsbe.server.storage.base import Base
 
 __all__ = ["metadata"]
 
-_TABLE_MODULES = (contracts, event_log, flexibility, idempotency, infrastructure, outbox, parties)
+_TABLE_MODULES = (
+    contracts,
+    event_log,
+    flexibility,
+    idempotency,
+    infrastructure,
+    outbox,
+    parties,
+    webhook_endpoints,
+)
 
 metadata = Base.metadata
