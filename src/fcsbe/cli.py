@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from fcsbe import notifications_cli
+
 if TYPE_CHECKING:
     from fcsbe.server.settings import Settings
 
@@ -26,6 +28,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+admin_app = typer.Typer(help="Operate the server (on its database).", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+admin_app.add_typer(notifications_cli.app, name="notifications", no_args_is_help=True)
 
 OPENAPI_PATH = Path("openapi/fcsbe.json")
 

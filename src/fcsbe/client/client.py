@@ -14,7 +14,9 @@ from typing import Self
 import httpx
 
 from fcsbe.client.discovery import DiscoveryResource
+from fcsbe.client.notifications import NotificationsResource
 from fcsbe.client.transport import RetryPolicy, Sleep, Transport
+from fcsbe.client.webhook_endpoints import WebhookEndpointResource
 
 __all__ = ["FcsbeClient"]
 
@@ -57,6 +59,8 @@ class FcsbeClient:
         )
         self._transport = Transport(http, token=token, retry=retry or RetryPolicy(), sleep=sleep)
         self.discovery = DiscoveryResource(self._transport)
+        self.notifications = NotificationsResource(self._transport)
+        self.webhook_endpoint = WebhookEndpointResource(self._transport)
 
     @property
     def token(self) -> str | None:
