@@ -31,6 +31,7 @@ def test_db_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     current = runner.invoke(app, ["db", "current"])
     fields = current.output.split()
-    assert fields[0] == "current:" and fields[2] == "head:" and fields[1] == fields[3]
+    assert (fields[0], fields[2]) == ("current:", "head:")
+    assert fields[1] == fields[3]
     assert runner.invoke(app, ["db", "downgrade", "base"]).exit_code == 0
     assert "current: None" in runner.invoke(app, ["db", "current"]).output

@@ -45,18 +45,12 @@ async def assign_sequence(session: AsyncSession, limit: int = 5000) -> int:
     if not pending:
         return 0
     parties = sorted({row.fo_party_id for row in pending})
-    last = dict(
-        (
-            await session.execute(
-                select(OutboxRow.fo_party_id, func.max(OutboxRow.seq))
-                .where(OutboxRow.fo_party_id.in_(parties), OutboxRow.seq.is_not(None))
-                .group_by(OutboxRow.fo_party_id)
-            )
-        )
-        .tuples()
-        .all()
+    last = await session.execute(
+        select(OutboxRow.fo_party_id, func.max(OutboxRow.seq))
+        .where(OutboxRow.fo_party_id.in_(parties), OutboxRow.seq.is_not(None))
+        .group_by(OutboxRow.fo_party_id)
     )
-    counters: dict[str, int] = defaultdict(int, {k: int(v or 0) for k, v in last.items()})
+    counters: dict[str, int] = defaultdict(int, {str(p): int(s or 0) for p, s in last.all()})
     updates = []
     for row in pending:
         counters[row.fo_party_id] += 1
