@@ -92,6 +92,7 @@ class LoopbackReceiver:
         self.arrived = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def base_url(self) -> str:
@@ -111,6 +112,9 @@ class LoopbackReceiver:
             self._server.close()
             for writer in list(self._writers):
                 writer.transport.abort()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
 
@@ -148,6 +152,9 @@ class LoopbackReceiver:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
         connection = h11.Connection(h11.SERVER)
         try:
             while True:
@@ -175,6 +182,7 @@ class LoopbackReceiver:
         except (ConnectionError, h11.RemoteProtocolError, asyncio.CancelledError):
             return
         finally:
+            self._tasks.discard(task)
             self._writers.discard(writer)
             writer.transport.abort()
 
