@@ -79,14 +79,13 @@ class DeliveryWorker:
         self._policy = RetryPolicy.from_settings(settings)
 
     async def step(self) -> int:
-        """One round: sequence new rows, then claim, send and record one batch."""
-        sequenced = await self.sequence()
+        """One round: sequence new rows and claim a batch (one commit), send, record."""
         owner = uuid.uuid4().hex
-        batch, settled = await self.claim(owner)
+        batch, settled = await self.claim(owner, sequence=True)
         if batch:
             results = await self.send(batch)
             await self.record(owner, batch, results)
-        return sequenced + len(batch) + settled
+        return len(batch) + settled
 
     async def sequence(self) -> int:
         """Give committed notifications their feed position (own transaction)."""
@@ -95,11 +94,16 @@ class DeliveryWorker:
             await session.commit()
             return done
 
-    async def claim(self, owner: str) -> tuple[list[Claimed], int]:
-        """Lease due rows to `owner`; returns them and how many were parked or postponed."""
+    async def claim(self, owner: str, *, sequence: bool = False) -> tuple[list[Claimed], int]:
+        """Lease due rows to `owner`; returns them and how many rows changed otherwise.
+
+        With `sequence`, new rows are sequenced first in the same transaction (one commit
+        less between a change and its delivery).
+        """
         now = self._clock()
         lease_until = now + timedelta(seconds=self._settings.notification_lease_s)
         async with self._factory() as session:
+            settled = await assign_sequence(session) if sequence else 0
             rows = (
                 (
                     await session.execute(
@@ -120,7 +124,6 @@ class DeliveryWorker:
             )
             endpoints = await self._endpoints(session, {row.fo_party_id for row in rows})
             claimed: list[Claimed] = []
-            settled = 0
             for row in rows:
                 endpoint = endpoints.get(row.fo_party_id)
                 if endpoint is None or endpoint.status != WebhookEndpointStatus.ACTIVE.value:
