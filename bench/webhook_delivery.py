@@ -6,8 +6,9 @@
 Each event is one committed transaction writing one notification (open loop at `--rate`);
 the real delivery worker loop (sequencer, leased claim, signed POST) pushes them to a loopback
 receiver in another process, which notes arrival times. Latency = arrival - commit. Baseline,
-same run, same receiver: plain unsigned POSTs sent directly at the same rate (send -> arrival).
-Goal: p99 <= 1 s.
+same run, same receiver, same client settings: plain unsigned POSTs sent directly at the rate
+the commits actually reached (send -> arrival). Goal: p99 <= 1 s. On a shared, loaded machine
+the commit rate may fall short of `--rate`; the achieved rate is printed.
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ async def _arrivals(http: httpx.AsyncClient, base: str) -> dict[str, float]:
 
 async def _baseline(base: str, rate: float, count: int) -> list[float]:
     sent: dict[str, float] = {}
-    limits = httpx.Limits(max_connections=64)
-    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30, pool=None)) as http:
+    # The same connection settings as the delivery worker's client, so only the outbox differs.
+    async with WebhookSender.make_client(30, 64) as http:
 
         async def fire(index: int) -> None:
             key = f"baseline-{index}"
@@ -210,12 +211,14 @@ async def main(backend: str, rate: float, seconds: float) -> None:
         try:
             await asyncio.to_thread(migrations.upgrade, url)
             async with httpx.AsyncClient() as probe:
-                for _ in range(100):
+                for _ in range(600):
                     try:
                         await probe.get(f"{base}/stats")
                         break
                     except httpx.TransportError:
                         await asyncio.sleep(0.05)
+                else:
+                    raise SystemExit("the receiver did not start")
             settings = Settings(
                 database_url=url,
                 webhook_allow_loopback=True,
@@ -223,8 +226,9 @@ async def main(backend: str, rate: float, seconds: float) -> None:
                 log_level="WARNING",
                 data_dir=Path(folder) / "var",
             )
-            baseline = await _baseline(base, rate, count)
             latencies, achieved = await _delivery(settings, base, rate, count)
+            # Same receiver, same load: the baseline sends at the rate the commits reached.
+            baseline = await _baseline(base, achieved, count)
         finally:
             receiver.terminate()
             await receiver.wait()
@@ -233,7 +237,7 @@ async def main(backend: str, rate: float, seconds: float) -> None:
         f"P4 webhook delivery on {backend}: {count} events at {rate:.0f}/s for {seconds:.0f} s "
         f"(achieved commit rate {achieved:.0f}/s)"
     )
-    print(_line("baseline: plain POST, send->arrival", baseline, count))
+    print(_line(f"baseline: plain POST at {achieved:.0f}/s", baseline, count))
     print(_line("outbox: commit->first attempt", latencies, count))
     ratio = _percentile(latencies, 0.99) / max(_percentile(baseline, 0.99), 1e-9)
     verdict = "meets" if _percentile(latencies, 0.99) <= 1.0 else "MISSES"
