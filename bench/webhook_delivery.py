@@ -137,7 +137,8 @@ async def _delivery(
                 await asyncio.sleep(settings.notification_interval_s)
 
     committed: dict[str, float] = {}
-    writers = asyncio.Semaphore(4)  # like a server's request concurrency into one database
+    # A server's request concurrency into the database (SQLite has one writer at a time).
+    writers = asyncio.Semaphore(1 if settings.is_sqlite else 4)
 
     async def fire(index: int) -> None:
         async with writers, factory() as session:
@@ -225,6 +226,7 @@ async def main(backend: str, rate: float, seconds: float) -> None:
                 webhook_require_https=False,
                 log_level="WARNING",
                 data_dir=Path(folder) / "var",
+                sqlite_busy_timeout_ms=30_000,
             )
             latencies, achieved = await _delivery(settings, base, rate, count)
             # Same receiver, same load: the baseline sends at the rate the commits reached.
