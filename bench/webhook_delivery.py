@@ -152,7 +152,7 @@ async def _delivery(
             await session.commit()
         committed[notification_id] = time.time()
 
-    running = asyncio.create_task(loop())
+    running = asyncio.gather(*(loop() for _ in range(settings.notification_loops)))
     achieved = await _open_loop(rate, count, fire)
     deadline = time.time() + 30
     async with httpx.AsyncClient() as probe:

@@ -73,7 +73,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             ),
             settings,
         )
-        workers.add("notification-delivery", settings.notification_interval_s, delivery.step)
+        for index in range(settings.notification_loops):
+            name = f"notification-delivery-{index + 1}"
+            workers.add(name, settings.notification_interval_s, delivery.step)
         app.state.workers = workers
         if settings.workers_enabled:
             workers.start()

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the notification worker looks for due notifications when idle.",
     )
+    notification_loops: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Delivery loops per replica; while one waits on the network or a commit, "
+        "another claims what was just committed (claims never overlap).",
+    )
     notification_batch_size: int = Field(
         default=200, ge=1, le=5000, description="Notifications claimed per delivery step."
     )
