@@ -46,11 +46,9 @@ class SeenStore(Protocol):
 
     def add(self, webhook_id: str) -> bool:
         """Remember `webhook_id`; True when it was new."""
-        ...
 
     def discard(self, webhook_id: str) -> None:
         """Forget `webhook_id` (its processing failed, so the retry must be let through)."""
-        ...
 
 
 class MemorySeenStore:
