@@ -231,6 +231,31 @@ ROWS: list[Row] = [
         query={"seq": "1", "tree_size": "1"},
         ok=frozenset({200, 404, 409, 422}),
     ),
+    # Notifications (UC 3.4 execution notifications): feed and webhook endpoint of the caller
+    Row("GET", "/v1/notifications", Who.FO),
+    Row("GET", "/v1/webhook-endpoint", Who.FO, ok=frozenset({200, 404})),
+    Row(
+        "PUT",
+        "/v1/webhook-endpoint",
+        Who.FO,
+        body=lambda _w: {"callback_base_url": "https://fo.example.com/hooks"},
+        ok=frozenset({200, 201, 422}),
+    ),
+    Row("POST", "/v1/webhook-endpoint/secret", Who.FO, ok=frozenset({200, 201, 404, 409})),
+    Row("GET", "/admin/v1/notifications", Who.OPERATOR),
+    Row(
+        "GET",
+        "/admin/v1/notifications/{notification_id}/attempts",
+        Who.OPERATOR,
+        ok=frozenset({200, 404}),
+    ),
+    Row(
+        "POST",
+        "/admin/v1/notifications/redeliver",
+        Who.OPERATOR,
+        body=lambda _w: {"notification_ids": ["n-unknown"]},
+        ok=frozenset({200, 404, 422}),
+    ),
     # Infrastructure (visible through active contracts, at their data-sharing level)
     Row("GET", "/v1/sites", Who.FO_OR_OPERATOR),
     Row("GET", "/v1/sites/{site_id}", Who.FO_OR_OPERATOR, owned=True, ok=frozenset({200, 404})),

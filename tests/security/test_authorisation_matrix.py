@@ -118,6 +118,7 @@ async def _world(app: FastAPI) -> World:
             "site_id": "site-ams",
             "cs_id": "cs-dc",
             "session_ref": "ps_unknown",
+            "notification_id": "n-unknown",
         },
     )
 

@@ -26,11 +26,13 @@ from fcsbe.client.enrolments import EnrolmentsResource
 from fcsbe.client.event_log import EventLogResource
 from fcsbe.client.flexibility_services import FlexibilityServicesResource
 from fcsbe.client.heartbeat import HeartbeatResource
+from fcsbe.client.notifications import NotificationsResource
 from fcsbe.client.records import RecordsResource
 from fcsbe.client.registry import RegistryResource
 from fcsbe.client.sessions import SessionsResource
 from fcsbe.client.sites import SitesResource
 from fcsbe.client.transport import RetryPolicy, Sleep, Transport
+from fcsbe.client.webhook_endpoints import WebhookEndpointResource
 
 __all__ = ["FcsbeClient"]
 
@@ -98,6 +100,8 @@ class FcsbeClient:
         self.flexibility_services = FlexibilityServicesResource(self._transport)
         self.event_log = EventLogResource(self._transport)
         self.records = RecordsResource(self._transport)
+        self.notifications = NotificationsResource(self._transport)
+        self.webhook_endpoint = WebhookEndpointResource(self._transport)
 
     @property
     def token(self) -> str | None:

@@ -30,12 +30,16 @@ from fcsbe.server.api import (
     event_log,
     flexibility_services,
     heartbeat,
+    notifications,
     records,
     registry,
     sessions,
     sites,
+    webhook_endpoints,
 )
 from fcsbe.server.errors import install_error_handlers
+from fcsbe.server.notifications.delivery import DeliveryWorker
+from fcsbe.server.notifications.sender import WebhookSender
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
 from fcsbe.server.security.audit import SecurityEventThrottle
 from fcsbe.server.security.callback_urls import system_resolver
@@ -142,6 +146,22 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             float(settings.signature_max_skew_s),
             replay_store_purge_step(factory),
         )
+        webhooks = WebhookSender.make_client(
+            settings.notification_timeout_s, settings.notification_concurrency
+        )
+        app.state.notification_worker = delivery = DeliveryWorker(
+            factory,
+            WebhookSender(
+                webhooks,
+                timeout_s=settings.notification_timeout_s,
+                concurrency=settings.notification_concurrency,
+                allow_loopback=settings.webhook_allow_loopback,
+            ),
+            settings,
+        )
+        for index in range(settings.notification_loops):
+            name = f"notification-delivery-{index + 1}"
+            workers.add(name, settings.notification_interval_s, delivery.step)
         app.state.workers = workers
         if settings.workers_enabled:
             await stations.adapter.start()
@@ -157,6 +177,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         finally:
             await workers.stop()
             await stations.adapter.stop()
+            await webhooks.aclose()
     finally:
         await engine.dispose()
 
@@ -202,4 +223,7 @@ def create_app(
     app.include_router(event_log.router)
     app.include_router(records.router)
     app.include_router(flexibility_services.router)
+    app.include_router(notifications.router)
+    app.include_router(notifications.admin_router)
+    app.include_router(webhook_endpoints.router)
     return app

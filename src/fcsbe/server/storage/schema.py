@@ -11,6 +11,7 @@ from fcsbe.server.storage import (
     parties,
     records,
     signatures,
+    webhook_endpoints,
 )
 from fcsbe.server.storage.base import Base
 
@@ -31,6 +32,9 @@ _TABLE_MODULES = (
     outbox,
     parties,
     records,
+    outbox,
+    parties,
+    webhook_endpoints,
 )
 
 metadata = Base.metadata
