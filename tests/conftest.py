@@ -72,6 +72,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "var",
         log_level="WARNING",
         workers_enabled=False,
+        simulator_enabled=False,
     )
 
 

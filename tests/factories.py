@@ -5,11 +5,12 @@ Scenario tests use the real enrolment flow through the client instead.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fcsbe.model import FO_SCOPES
+from fcsbe.model import FO_SCOPES, ContractAmendment, ContractTerms
 from fcsbe.server.security.tokens import (
     ACCESS_TOKEN_PREFIX,
     OPERATOR_TOKEN_PREFIX,
@@ -17,9 +18,10 @@ from fcsbe.server.security.tokens import (
     new_secret,
 )
 from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.contracts import ContractRow, ContractTargetRow
 from fcsbe.server.storage.parties import CredentialRow, EnrolmentRow, PartyRow
 
-__all__ = ["make_fo", "make_operator"]
+__all__ = ["make_contract", "make_fo", "make_operator"]
 
 
 async def make_fo(
@@ -94,3 +96,57 @@ async def make_operator(factory: async_sessionmaker[AsyncSession], party_id: str
         )
         await session.commit()
     return token
+
+
+async def make_contract(
+    factory: async_sessionmaker[AsyncSession],
+    fo_party_id: str,
+    fsc_id: str,
+    targets: Sequence[tuple[str, str]],
+    *,
+    level: str = "EVSE",
+    status: str = "ACTIVE",
+    provider_party_id: str = "NL-CSO",
+    fs_types: Sequence[str] = ("SETPOINT", "DROOP", "CONGESTION"),
+    categories: Sequence[str] = ("SESSION_TIMES", "ENERGY_REQUEST"),
+    valid_from: datetime | None = None,
+    valid_to: datetime | None = None,
+) -> None:
+    """A contract row with its targets, written directly (for layers below the contract flow)."""
+    now = utcnow()
+    start = valid_from or now - timedelta(days=1)
+    end = valid_to or now + timedelta(days=365)
+    example = ContractAmendment.model_json_schema()["examples"][0]
+    terms = ContractTerms.model_validate(
+        {
+            **example,
+            "valid_from": start.isoformat(),
+            "valid_to": end.isoformat(),
+            "fs_types": list(fs_types),
+            "commitments": [],
+            "targets": [{"level": lvl, "id": target_id} for lvl, target_id in targets],
+            "data_sharing_level": level,
+            "personal_data": {"categories": list(categories), "legal_basis": "CONTRACT"},
+        }
+    )
+    async with factory() as session:
+        row = ContractRow(
+            fo_party_id=fo_party_id,
+            fsc_id=fsc_id,
+            provider_party_id=provider_party_id,
+            status=status,
+            revision=1,
+            valid_from=start,
+            valid_to=end,
+            fs_types=list(fs_types),
+            data_sharing_level=level,
+            signature_required=False,
+            terms=terms.model_dump(mode="json"),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        for lvl, target_id in targets:
+            session.add(ContractTargetRow(contract_id=row.id, level=lvl, target_id=target_id))
+        await session.commit()

@@ -218,6 +218,7 @@ def request_body(
     parameters: dict[str, Any] | None = None,
     fs_type: str = "SETPOINT",
     now: datetime | None = None,
+    duration: timedelta = timedelta(hours=1),
 ) -> dict[str, Any]:
     """A SETPOINT request (or another type with `parameters`) starting `start_in` from now."""
     start = (now or utcnow()) + start_in
@@ -226,12 +227,12 @@ def request_body(
         "fsc_id": fsc_id,
         "fs_type": fs_type,
         "targets": [{"level": level, "id": tid} for level, tid in (targets or [("SITE", "s1")])],
-        "window": {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()},
+        "window": {"start": start.isoformat(), "end": (start + duration).isoformat()},
         "minimum_acceptance_pct": minimum_acceptance_pct,
         "parameters": parameters
         or {
             "fs_type": "SETPOINT",
-            "resolution_s": 3600,
+            "resolution_s": int(duration.total_seconds()),
             "periods": [{"start_offset_s": 0, "p_w": p_w}],
         },
     }

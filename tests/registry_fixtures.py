@@ -217,7 +217,14 @@ async def _add(session: AsyncSession, now: datetime, home_party_id: str | None) 
                 home_party_id=home_party_id,
                 visited_party_id=None,
                 consent_id=None,
-                data=data,
+                # As the station sync stores it: the EvSession document plus the EV's data.
+                data={
+                    "session_ref": ref,
+                    "evse_id": evse_id,
+                    "connected_at": (now - timedelta(minutes=30)).isoformat(),
+                    "departure_time": (now + timedelta(hours=5)).isoformat(),
+                    **data,
+                },
             )
         )
 

@@ -8,7 +8,6 @@ import pytest
 from typer.testing import CliRunner
 
 from fcsbe.cli import app
-from fcsbe.server.storage import migrations
 
 runner = CliRunner()
 
@@ -31,6 +30,8 @@ def test_db_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FCSBE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     current = runner.invoke(app, ["db", "current"])
-    assert f"current: {migrations.head_revision('sqlite+aiosqlite:///x')}" in current.output
+    fields = current.output.split()
+    assert (fields[0], fields[2]) == ("current:", "head:")
+    assert fields[1] == fields[3]
     assert runner.invoke(app, ["db", "downgrade", "base"]).exit_code == 0
     assert "current: None" in runner.invoke(app, ["db", "current"]).output

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from fcsbe import event_log_cli, notifications_cli
 from fcsbe.admin_cli import admin_app
+from fcsbe.stations_cli import stations_app
 
 if TYPE_CHECKING:
     from fcsbe.server.settings import Settings
@@ -29,6 +31,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin", no_args_is_help=True)
+admin_app.add_typer(stations_app, name="stations", no_args_is_help=True)
+admin_app.add_typer(event_log_cli.app, name="event-log", no_args_is_help=True)
+admin_app.add_typer(notifications_cli.app, name="notifications", no_args_is_help=True)
 
 OPENAPI_PATH = Path("openapi/fcsbe.json")
 
@@ -55,6 +60,11 @@ def serve(
     if workers > 1 and settings.is_sqlite:
         typer.echo("several workers need PostgreSQL; the embedded SQLite default runs one")
         raise typer.Exit(2)
+    if workers > 1 and settings.simulator_enabled:
+        typer.echo("the station simulator runs in one process: set FCSBE_SIMULATOR_ENABLED=false")
+        raise typer.Exit(2)
+    if settings.simulator_enabled:
+        typer.echo(f"stations: simulated fleet {settings.simulator_scenario!r} (real time)")
     typer.echo(f"fcsbe serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
     uvicorn.run(
         "fcsbe.server.app:create_app",

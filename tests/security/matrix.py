@@ -39,6 +39,8 @@ class Who(StrEnum):
     OPERATOR = "OPERATOR"
     EV_USER = "EV_USER"
     ENROLMENT_TOKEN = "ENROLMENT_TOKEN"
+    FO_OR_OPERATOR = "FO_OR_OPERATOR"
+    """Infrastructure reads: FOs through their contracts, the operator everything."""
 
 
 @dataclass
@@ -63,6 +65,9 @@ class Row:
     owned: bool = False
     body: Body = lambda _world: None
     query: Mapping[str, str] = field(default_factory=dict)
+    ok: frozenset[int] | None = None
+    """Statuses of the allowed caller when not plain success: e.g. 409 for a control route on
+    the world's FS, which is not running (authorisation passed; the state refused it)."""
 
     @property
     def key(self) -> str:
@@ -76,6 +81,12 @@ def _window() -> dict[str, str]:
 
 def _fs_request(fs_id: str, world: World) -> dict[str, Any]:
     return request_body(fs_id, fsc_id=world.ids["fsc_id"], targets=[("EVSE", EVSE_DC)])
+
+
+def _registry(_world: World) -> dict[str, Any]:
+    from fcsbe.server.adapters.scenario_registry import registry_of, scenario_fleet
+
+    return registry_of(scenario_fleet("uc-1.1")).model_dump(mode="json")
 
 
 def _enrolment(_world: World) -> dict[str, Any]:
@@ -164,6 +175,121 @@ ROWS: list[Row] = [
         owned=True,
         body=lambda _w: {"reason": "matrix"},
     ),
+    Row(
+        "POST",
+        "/v1/flexibility-services/{fs_id}/setpoints",
+        Who.FO,
+        owned=True,
+        body=lambda _w: {"p_w": 1000.0, "sequence": 1},
+        ok=frozenset({409}),
+    ),
+    Row(
+        "POST",
+        "/v1/flexibility-services/{fs_id}/activations",
+        Who.FO,
+        owned=True,
+        body=lambda _w: {
+            "activation_id": "a-1",
+            "direction": "UP",
+            "delta_p_w": 1000.0,
+            "full_activation_time_s": 60,
+            "duration_s": 300,
+        },
+        ok=frozenset({409}),
+    ),
+    Row("GET", "/v1/flexibility-services/{fs_id}/measurements", Who.FO, owned=True),
+    # Records (UC 3.4): the world's FS has not ended, so it has no record or proof yet
+    Row(
+        "GET",
+        "/v1/flexibility-services/{fs_id}/record",
+        Who.FO,
+        owned=True,
+        ok=frozenset({404, 409}),
+    ),
+    Row(
+        "GET",
+        "/v1/flexibility-services/{fs_id}/proof",
+        Who.FO,
+        owned=True,
+        ok=frozenset({404, 409}),
+    ),
+    Row(
+        "POST",
+        "/v1/flexibility-services/{fs_id}/proof/validation",
+        Who.FO,
+        owned=True,
+        body=lambda _w: {"decision": "ACCEPT"},
+        ok=frozenset({404, 409}),
+    ),
+    # Event log: FOs read their own entries, the operator all of them
+    Row("GET", "/v1/event-log", Who.FO_OR_OPERATOR),
+    Row("GET", "/v1/event-log/head", Who.FO_OR_OPERATOR, ok=frozenset({200, 404, 409})),
+    Row(
+        "GET",
+        "/v1/event-log/proof",
+        Who.FO_OR_OPERATOR,
+        query={"seq": "1", "tree_size": "1"},
+        ok=frozenset({200, 404, 409, 422}),
+    ),
+    # Notifications (UC 3.4 execution notifications): feed and webhook endpoint of the caller
+    Row("GET", "/v1/notifications", Who.FO),
+    Row("GET", "/v1/webhook-endpoint", Who.FO, ok=frozenset({200, 404})),
+    Row(
+        "PUT",
+        "/v1/webhook-endpoint",
+        Who.FO,
+        body=lambda _w: {"callback_base_url": "https://fo.example.com/hooks"},
+        ok=frozenset({200, 201, 422}),
+    ),
+    Row("POST", "/v1/webhook-endpoint/secret", Who.FO, ok=frozenset({200, 201, 404, 409})),
+    Row("GET", "/admin/v1/notifications", Who.OPERATOR),
+    Row(
+        "GET",
+        "/admin/v1/notifications/{notification_id}/attempts",
+        Who.OPERATOR,
+        ok=frozenset({200, 404}),
+    ),
+    Row(
+        "POST",
+        "/admin/v1/notifications/redeliver",
+        Who.OPERATOR,
+        body=lambda _w: {"notification_ids": ["n-unknown"]},
+        ok=frozenset({200, 404, 422}),
+    ),
+    # Infrastructure (visible through active contracts, at their data-sharing level)
+    Row("GET", "/v1/sites", Who.FO_OR_OPERATOR),
+    Row("GET", "/v1/sites/{site_id}", Who.FO_OR_OPERATOR, owned=True, ok=frozenset({200, 404})),
+    Row("GET", "/v1/charging-stations", Who.FO_OR_OPERATOR),
+    Row(
+        "GET",
+        "/v1/charging-stations/{cs_id}",
+        Who.FO_OR_OPERATOR,
+        owned=True,
+        ok=frozenset({200, 404}),
+    ),
+    Row("GET", "/v1/sessions", Who.FO_OR_OPERATOR),
+    Row(
+        "GET",
+        "/v1/sessions/{session_ref}",
+        Who.FO_OR_OPERATOR,
+        owned=True,
+        ok=frozenset({200, 404}),
+    ),
+    Row(
+        "GET",
+        "/v1/capabilities",
+        Who.FO_OR_OPERATOR,
+        query={"target": f"EVSE:{EVSE_DC}"},
+        ok=frozenset({200, 404}),
+    ),
+    Row(
+        "GET",
+        "/v1/availability",
+        Who.FO_OR_OPERATOR,
+        query={"target": f"EVSE:{EVSE_DC}"},
+        ok=frozenset({200, 404}),
+    ),
+    Row("POST", "/admin/v1/stations/import", Who.OPERATOR, body=_registry),
     # Operator (/admin/v1)
     Row("POST", "/admin/v1/enrolment-tokens", Who.OPERATOR, body=lambda _w: {"fo_name": "X"}),
     Row("GET", "/admin/v1/enrolments", Who.OPERATOR),

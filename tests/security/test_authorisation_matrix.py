@@ -115,6 +115,10 @@ async def _world(app: FastAPI) -> World:
             "fs_id": "fs-a",
             "enrolment_id": "enr-NL-FO-A",
             "party_id": "NL-FO-A",
+            "site_id": "site-ams",
+            "cs_id": "cs-dc",
+            "session_ref": "ps_unknown",
+            "notification_id": "n-unknown",
         },
     )
 
@@ -136,12 +140,17 @@ def _expected(row: Row, caller: str) -> set[int]:
         return {201} if caller == "fo_a" else {401}
     if caller in {"anonymous", "revoked"}:
         return {401}
-    wanted = {Who.FO: {"fo_a", "fo_b"}, Who.OPERATOR: {"operator"}, Who.EV_USER: {"ev_user"}}
+    wanted = {
+        Who.FO: {"fo_a", "fo_b"},
+        Who.OPERATOR: {"operator"},
+        Who.EV_USER: {"ev_user"},
+        Who.FO_OR_OPERATOR: {"fo_a", "fo_b", "operator"},
+    }
     if caller not in wanted[row.who]:
         return {403}
     if caller == "fo_b" and row.owned:
         return {404}
-    return {200, 201, 202, 204}
+    return set(row.ok) if row.ok is not None else {200, 201, 202, 204}
 
 
 async def _call(http: httpx.AsyncClient, row: Row, world: World, caller: str) -> httpx.Response:

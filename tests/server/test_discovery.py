@@ -20,10 +20,11 @@ async def test_versions_points_at_v1(http: httpx.AsyncClient) -> None:
     assert versions.versions[0].url == "http://fcsbe.test/v1"
 
 
-async def test_version_details_before_party_init(http: httpx.AsyncClient) -> None:
+async def test_version_details_before_party_init(app: FastAPI, http: httpx.AsyncClient) -> None:
     details = VersionDetails.model_validate_json((await http.get("/v1")).content)
     assert details.server_party_id is None
-    assert details.jwks == {"keys": []}
+    # The signing keys exist from the first start: they sign tree heads and proofs.
+    assert details.jwks == app.state.keys.public_jwks()
     assert [m.module for m in details.modules] == list(MODULES)
 
 
@@ -57,7 +58,9 @@ async def test_version_details_show_server_party_and_keys(
         assert (await session.execute(select(PartyRow))).scalar_one().created_at.tzinfo
     details = VersionDetails.model_validate_json((await http.get("/v1")).content)
     assert details.server_party_id == "NL-CSO"
-    assert details.jwks == jwks
+    # The party's recorded keys first, then the server's signing keys from `data_dir`.
+    assert details.jwks["keys"][0] == jwks["keys"][0]
+    assert details.jwks["keys"][1:] == app.state.keys.public_jwks()["keys"]
 
 
 async def test_health_and_readiness(http: httpx.AsyncClient) -> None:

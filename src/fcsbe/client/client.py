@@ -15,14 +15,24 @@ from typing import Any, Self
 import httpx
 
 from fcsbe.client.admin import AdminResource
+from fcsbe.client.availability import AvailabilityResource
+from fcsbe.client.capabilities import CapabilitiesResource
+from fcsbe.client.charging_stations import ChargingStationsResource
 from fcsbe.client.contract_holders import ContractHoldersResource
 from fcsbe.client.contracts import ContractsResource
 from fcsbe.client.credential_checks import CredentialChecksResource
 from fcsbe.client.discovery import DiscoveryResource
 from fcsbe.client.enrolments import EnrolmentsResource
+from fcsbe.client.event_log import EventLogResource
 from fcsbe.client.flexibility_services import FlexibilityServicesResource
 from fcsbe.client.heartbeat import HeartbeatResource
+from fcsbe.client.notifications import NotificationsResource
+from fcsbe.client.records import RecordsResource
+from fcsbe.client.registry import RegistryResource
+from fcsbe.client.sessions import SessionsResource
+from fcsbe.client.sites import SitesResource
 from fcsbe.client.transport import RetryPolicy, Sleep, Transport
+from fcsbe.client.webhook_endpoints import WebhookEndpointResource
 
 __all__ = ["FcsbeClient"]
 
@@ -75,6 +85,12 @@ class FcsbeClient:
             signing_key=signing_key,
         )
         self.discovery = DiscoveryResource(self._transport)
+        self.sites = SitesResource(self._transport)
+        self.charging_stations = ChargingStationsResource(self._transport)
+        self.registry = RegistryResource(self._transport)
+        self.sessions = SessionsResource(self._transport)
+        self.capabilities = CapabilitiesResource(self._transport)
+        self.availability = AvailabilityResource(self._transport)
         self.enrolments = EnrolmentsResource(self._transport)
         self.heartbeat = HeartbeatResource(self._transport)
         self.contracts = ContractsResource(self._transport)
@@ -82,6 +98,10 @@ class FcsbeClient:
         self.contract_holders = ContractHoldersResource(self._transport)
         self.admin = AdminResource(self._transport)
         self.flexibility_services = FlexibilityServicesResource(self._transport)
+        self.event_log = EventLogResource(self._transport)
+        self.records = RecordsResource(self._transport)
+        self.notifications = NotificationsResource(self._transport)
+        self.webhook_endpoint = WebhookEndpointResource(self._transport)
 
     @property
     def token(self) -> str | None:

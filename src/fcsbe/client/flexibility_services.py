@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Sequence
+
 from fcsbe.client.operations import operation
 from fcsbe.client.paging import AsyncPager
 from fcsbe.client.transport import Transport
@@ -12,6 +15,10 @@ from fcsbe.model import (
     FsCancellation,
     FsState,
     FsType,
+    MeasurementSeries,
+    Quantity,
+    ReserveActivation,
+    SetpointUpdate,
 )
 
 __all__ = ["FlexibilityServicesResource"]
@@ -95,3 +102,46 @@ class FlexibilityServicesResource:
             "POST", f"{_BASE}/{fs_id}/cancel", json=body, idempotency_key=idempotency_key
         )
         return FlexibilityService.model_validate_json(response.content)
+
+    @operation("update_flexibility_service_setpoint")
+    async def update_setpoint(
+        self, fs_id: str, update: SetpointUpdate, *, idempotency_key: str | None = None
+    ) -> FlexibilityService:
+        """Send a new aggregate setpoint to a running SETPOINT FS.
+
+        Args:
+            fs_id: The FS.
+            update: Power (W, + import) and a sequence number that must grow with every update.
+
+        Raises:
+            ConflictError: the FS is not running, or the sequence is not newer.
+        """
+        response = await self._t.request(
+            "POST",
+            f"{_BASE}/{fs_id}/setpoints",
+            json=update.model_dump(mode="json"),
+            idempotency_key=idempotency_key,
+        )
+        return FlexibilityService.model_validate_json(response.content)
+
+    @operation("activate_flexibility_service")
+    async def activate(
+        self, fs_id: str, activation: ReserveActivation, *, idempotency_key: str | None = None
+    ) -> FlexibilityService:
+        """Activate reserved capacity of a running RESERVE FS (UC 2.5)."""
+        response = await self._t.request(
+            "POST",
+            f"{_BASE}/{fs_id}/activations",
+            json=activation.model_dump(mode="json"),
+            idempotency_key=idempotency_key,
+        )
+        return FlexibilityService.model_validate_json(response.content)
+
+    @operation("get_flexibility_service_measurements")
+    async def measurements(
+        self, fs_id: str, quantities: Sequence[Quantity] | None = None
+    ) -> builtins.list[MeasurementSeries]:
+        """Measured series of the FS's EVSEs (default: active power)."""
+        params = {"quantity": [q.value for q in quantities] if quantities else None}
+        response = await self._t.request("GET", f"{_BASE}/{fs_id}/measurements", params=params)
+        return [MeasurementSeries.model_validate(item) for item in response.json()]

@@ -264,7 +264,13 @@ class MeasurementQuality(StrEnum):
 
 
 class DataQualityCode(StrEnum):
-    """A data-quality issue flagged in a detailed service record."""
+    """A data-quality issue flagged in a detailed service record.
+
+    GAP: no reading in an interval (dropped or never sent); DUPLICATE_READING: the same reading
+    received more than once (one kept); LATE_READING: received long after it was taken (used);
+    OUT_OF_ORDER: received before an earlier reading (re-sorted); INVALID_READING: unusable (a
+    register running backwards, a time outside the record) and left out.
+    """
 
     GAP = "GAP"
     ESTIMATED_VALUES = "ESTIMATED_VALUES"
@@ -273,6 +279,10 @@ class DataQualityCode(StrEnum):
     SIGNATURE_INVALID = "SIGNATURE_INVALID"
     COMM_LOSS = "COMM_LOSS"
     LOW_RESOLUTION = "LOW_RESOLUTION"
+    DUPLICATE_READING = "DUPLICATE_READING"
+    LATE_READING = "LATE_READING"
+    OUT_OF_ORDER = "OUT_OF_ORDER"
+    INVALID_READING = "INVALID_READING"
 
 
 class ProofValidationStatus(StrEnum):

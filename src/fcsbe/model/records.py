@@ -1,10 +1,9 @@
-"""Detailed service record (DSR) and proof of work (PoW) of a flexibility service (UC 3.4).
+"""Detailed service record (DSR) of a flexibility service (UC 3.4).
 
 The DSR compares, per interval, what was requested, the baseline, what was measured and what was
 delivered; its settlement part has the fields of a UFTP `FlexSettlement` (baseline, ordered, actual,
-delivered, deficiency, penalty). The PoW binds the DSR digest to a signature, meter evidence and an
-event-log range under a signed tree head; the FO validates or disputes it. Hashing and signing are
-the server's job; this module must hold no personal data beyond session pseudonyms.
+delivered, deficiency, penalty). The proof of work that signs it is in `fcsbe.model.proofs`.
+Building it is the server's job; this module must hold no personal data beyond session pseudonyms.
 """
 
 from __future__ import annotations
@@ -15,9 +14,8 @@ from pydantic import ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
 from fcsbe.model._validation import check_spans
-from fcsbe.model.base import SIGN_CONVENTION, Id, InputModel, OutputModel, UtcDateTime
+from fcsbe.model.base import SIGN_CONVENTION, Id, OutputModel, UtcDateTime
 from fcsbe.model.common import (
-    MAX_REASONS,
     MAX_TARGETS,
     Currency,
     EvseId,
@@ -26,16 +24,7 @@ from fcsbe.model.common import (
     Target,
     TimeWindow,
 )
-from fcsbe.model.crypto import CompactJws, Sha256Digest
-from fcsbe.model.enums import (
-    BaselineMethod,
-    DataQualityCode,
-    FsState,
-    FsType,
-    ProofDecision,
-    ProofValidationStatus,
-)
-from fcsbe.model.event_log import SignedTreeHead
+from fcsbe.model.enums import BaselineMethod, DataQualityCode, FsState, FsType
 from fcsbe.model.sessions import SessionRef
 
 __all__ = [
@@ -48,11 +37,6 @@ __all__ = [
     "DsrSession",
     "DsrSettlement",
     "DsrTotals",
-    "EventLogRange",
-    "MeterEvidence",
-    "ProofOfWork",
-    "ProofValidation",
-    "ProofValidationRequest",
 ]
 
 MAX_DSR_INTERVALS = 10_080
@@ -64,7 +48,6 @@ FINAL_STATES = frozenset(
 """States in which execution has ended and a DSR can be made."""
 
 
-_HASH = "3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea"
 _DSR_EXAMPLE: JsonDict = {
     "fs_id": "0b8e2f4c-6a1d-4c3e-9f7a-5d2b8c1e4a6f",
     "revision": 1,
@@ -149,33 +132,6 @@ _DSR_EXAMPLE: JsonDict = {
         "net_amount": 4.49,
     },
     "created_at": "2026-03-02T17:35:00Z",
-}
-
-_POW_EXAMPLE: JsonDict = {
-    "pow_id": "e2b4c6d8-1a3f-4e5b-8c7d-9f0a1b2c3d4e",
-    "fs_id": "0b8e2f4c-6a1d-4c3e-9f7a-5d2b8c1e4a6f",
-    "revision": 1,
-    "dsr_digest": _HASH,
-    "jws": "eyJhbGciOiJFZERTQSIsImtpZCI6ImNzby0yMDI2LTAxIn0..c2lnbmF0dXJl",
-    "key_id": "cso-2026-01",
-    "meter_evidence": [
-        {
-            "meter_id": "m-site-ams-01",
-            "format": "OCMF",
-            "signed_data": 'OCMF|{"FV":"1.0","GI":"LGZ E650","RD":[{"TM":'
-            '"2026-03-02T17:30:00,000+0000 S","RV":120656.25,"RU":"kWh"}]}|{"SD":"3045022100"}',
-        }
-    ],
-    "event_log_range": {"from_seq": 4690, "to_seq": 4711},
-    "tree_head": {
-        "tree_size": 4711,
-        "root_hash": "18ac3e7343f016890c510e93f935261169d9e3f565436429830faf0934f4f8e4",
-        "timestamp": "2026-03-02T17:35:01Z",
-        "key_id": "cso-2026-01",
-        "signature": "eyJhbGciOiJFZERTQSIsImtpZCI6ImNzby0yMDI2LTAxIn0..c2lnbmF0dXJl",
-    },
-    "validation": {"status": "PENDING", "reasons": []},
-    "issued_at": "2026-03-02T17:35:02Z",
 }
 
 
@@ -302,94 +258,4 @@ class DetailedServiceRecord(OutputModel):
             for i in self.intervals
         ]
         check_spans(spans, "intervals")
-        return self
-
-
-class EventLogRange(OutputModel):
-    """A closed range of event-log sequence numbers."""
-
-    from_seq: int = Field(ge=1, description="First entry (inclusive).")
-    to_seq: int = Field(ge=1, description="Last entry (inclusive).")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> EventLogRange:
-        if self.from_seq > self.to_seq:
-            raise ValueError("from_seq must not exceed to_seq")
-        return self
-
-
-class MeterEvidence(OutputModel):
-    """Signed meter data backing the DSR (e.g. OCMF from an Eichrecht meter)."""
-
-    meter_id: Id = Field(description="The meter.")
-    format: str = Field(max_length=16, description="Format: `OCMF`, `EDL40`, `ALFEN`, ...")
-    signed_data: str = Field(max_length=65_536, description="The signed reading, as delivered.")
-    public_key: str | None = Field(default=None, max_length=1_024, description="Meter key.")
-
-
-class ProofValidation(OutputModel):
-    """The FO's validation of a PoW."""
-
-    status: ProofValidationStatus = Field(description="PENDING, ACCEPTED or DISPUTED.")
-    by: Id | None = Field(default=None, description="Party that validated.")
-    at: UtcDateTime | None = Field(default=None, description="When.")
-    reasons: list[str] = Field(default_factory=list, max_length=MAX_REASONS, description="Why.")
-
-
-class ProofOfWork(OutputModel):
-    """The PoW of an FS: signed DSR digest + meter evidence + event-log range under a signed tree
-    head (`GET /v1/flexibility-services/{fs_id}/proof`)."""
-
-    model_config = OutputModel.model_config | ConfigDict(
-        json_schema_extra={"examples": [_POW_EXAMPLE]}
-    )
-
-    pow_id: Id = Field(description="Id of the proof.")
-    fs_id: Id = Field(description="The FS proven.")
-    revision: int = Field(ge=1, description="Revision proven.")
-    dsr_digest: Sha256Digest = Field(
-        description="Hex SHA-256 of the RFC 8785 JSON of the DSR (`canonical.digest`)."
-    )
-    jws: CompactJws = Field(description="Server's detached JWS over the DSR's canonical JSON.")
-    key_id: str = Field(min_length=1, max_length=128, description="`kid` of the signing key.")
-    meter_evidence: list[MeterEvidence] = Field(
-        default_factory=list, description="Signed meter readings."
-    )
-    event_log_range: EventLogRange = Field(description="Entries of this FS's execution.")
-    tree_head: SignedTreeHead = Field(description="Signed tree head covering the range.")
-    validation: ProofValidation = Field(description="FO's validation.")
-    issued_at: UtcDateTime = Field(description="When the proof was issued.")
-
-    @model_validator(mode="after")
-    def _covered(self) -> ProofOfWork:
-        if self.tree_head.tree_size < self.event_log_range.to_seq:
-            raise ValueError("tree_head.tree_size must cover event_log_range.to_seq")
-        return self
-
-
-class ProofValidationRequest(InputModel):
-    """Body of `POST .../proof/validation`: the FO accepts or disputes (with reasons)."""
-
-    model_config = InputModel.model_config | ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "decision": "DISPUTE",
-                    "reasons": ["Interval 17:15-17:30 delivered 40 % less than our meter shows"],
-                }
-            ]
-        }
-    )
-
-    decision: ProofDecision = Field(description="ACCEPT or DISPUTE.")
-    reasons: list[str] = Field(
-        default_factory=list, max_length=MAX_REASONS, description="Why; required for DISPUTE."
-    )
-
-    @model_validator(mode="after")
-    def _reasons(self) -> ProofValidationRequest:
-        if self.decision is ProofDecision.DISPUTE and not self.reasons:
-            raise ValueError("a DISPUTE must give at least one reason")
-        if any(not reason.strip() or len(reason) > 500 for reason in self.reasons):
-            raise ValueError("each reason must be non-blank and at most 500 characters")
         return self

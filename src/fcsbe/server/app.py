@@ -19,20 +19,36 @@ from fcsbe import __version__
 from fcsbe.server.api import (
     admin_contracts,
     admin_enrolments,
+    availability,
+    capabilities,
+    charging_stations,
     contract_holders,
     contracts,
     credential_checks,
     discovery,
     enrolments,
+    event_log,
     flexibility_services,
     heartbeat,
+    notifications,
+    records,
+    registry,
+    sessions,
+    sites,
+    webhook_endpoints,
 )
 from fcsbe.server.errors import install_error_handlers
+from fcsbe.server.notifications.delivery import DeliveryWorker
+from fcsbe.server.notifications.sender import WebhookSender
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
 from fcsbe.server.security.audit import SecurityEventThrottle
 from fcsbe.server.security.callback_urls import system_resolver
+from fcsbe.server.security.keys import ServerKeys
+from fcsbe.server.services.event_log_tree import tree_step
 from fcsbe.server.services.parties import ensure_server_party
+from fcsbe.server.services.records import issue_proofs
 from fcsbe.server.settings import Settings
+from fcsbe.server.stations import StationRuntime, build_runtime
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.engine import create_engine, create_session_factory
@@ -41,8 +57,11 @@ from fcsbe.server.workers import (
     chain_event_log_step,
     contract_closing_step,
     decision_step,
+    execution_step,
     offline_detection_step,
     replay_store_purge_step,
+    telemetry_step_of,
+    transactional,
 )
 
 __all__ = ["DatabaseNotMigratedError", "create_app"]
@@ -90,11 +109,30 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.session_factory = factory = create_session_factory(engine)
         if settings.init_party_on_start:
             await _init_party(factory, settings)
+        app.state.keys = keys = ServerKeys.load_or_create(settings.data_dir)
         workers = WorkerGroup()
         workers.add(
             "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
         )
+        head_interval = settings.event_log_tree_head_interval_s
+        workers.add(
+            "event-log-tree",
+            settings.event_log_chain_interval_s,
+            transactional(factory, lambda session: tree_step(session, keys, head_interval)),
+        )
+        workers.add(
+            "proofs-of-work",
+            settings.event_log_chain_interval_s,
+            transactional(factory, lambda session: issue_proofs(session, keys)),
+        )
         workers.add("fs-decisions", settings.decision_interval_s, decision_step(factory))
+        stations = app.state.stations = app.state.stations or build_runtime(settings)
+        app.state.adapter = stations.adapter
+        await stations.load_registry(factory)
+        workers.add("station-sync", settings.station_sync_interval_s, stations.sync_step(factory))
+        adapter = stations.adapter
+        workers.add("fs-execution", settings.execution_interval_s, execution_step(factory, adapter))
+        workers.add("telemetry", settings.telemetry_interval_s, telemetry_step_of(factory, adapter))
         workers.add(
             "fo-offline-detection",
             settings.offline_check_interval_s,
@@ -108,20 +146,50 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             float(settings.signature_max_skew_s),
             replay_store_purge_step(factory),
         )
+        webhooks = WebhookSender.make_client(
+            settings.notification_timeout_s, settings.notification_concurrency
+        )
+        app.state.notification_worker = delivery = DeliveryWorker(
+            factory,
+            WebhookSender(
+                webhooks,
+                timeout_s=settings.notification_timeout_s,
+                concurrency=settings.notification_concurrency,
+                allow_loopback=settings.webhook_allow_loopback,
+            ),
+            settings,
+        )
+        for index in range(settings.notification_loops):
+            name = f"notification-delivery-{index + 1}"
+            workers.add(name, settings.notification_interval_s, delivery.step)
         app.state.workers = workers
         if settings.workers_enabled:
+            await stations.adapter.start()
             workers.start()
-        log.info("fcsbe %s ready on %s", __version__, engine.url.get_backend_name())
+        log.info(
+            "fcsbe %s ready on %s, stations: %s",
+            __version__,
+            engine.url.get_backend_name(),
+            stations.adapter.name,
+        )
         try:
             yield
         finally:
             await workers.stop()
+            await stations.adapter.stop()
+            await webhooks.aclose()
     finally:
         await engine.dispose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the FCSBE app for `settings` (default: from the environment)."""
+def create_app(
+    settings: Settings | None = None, *, stations: StationRuntime | None = None
+) -> FastAPI:
+    """Build the FCSBE app for `settings` (default: from the environment).
+
+    `stations` replaces the station adapter the settings would build (tests pass a simulator
+    on a virtual clock).
+    """
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_json)
     app = FastAPI(
@@ -133,11 +201,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     app.state.settings = settings
-    app.state.callback_resolver = system_resolver
-    app.state.security_throttle = SecurityEventThrottle()
+    app.state.stations = stations
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(discovery.router)
+    app.include_router(sites.router)
+    app.include_router(charging_stations.router)
+    app.include_router(registry.router)
+    app.include_router(sessions.router)
+    app.include_router(capabilities.router)
+    app.include_router(availability.router)
+    app.state.callback_resolver = system_resolver
+    app.state.security_throttle = SecurityEventThrottle()
     app.include_router(enrolments.router)
     app.include_router(heartbeat.router)
     app.include_router(contracts.router)
@@ -145,5 +220,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contract_holders.router)
     app.include_router(admin_enrolments.router)
     app.include_router(admin_contracts.router)
+    app.include_router(event_log.router)
+    app.include_router(records.router)
     app.include_router(flexibility_services.router)
+    app.include_router(notifications.router)
+    app.include_router(notifications.admin_router)
+    app.include_router(webhook_endpoints.router)
     return app

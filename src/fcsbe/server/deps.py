@@ -1,4 +1,5 @@
-"""FastAPI dependencies shared by the routes: the per-request database session and settings.
+"""FastAPI dependencies shared by the routes: the per-request database session, settings and
+the server's signing keys.
 
 The session is committed when the route returns and before the response is sent
 (`scope="function"`), so a 2xx is only ever sent for a durable change; any error rolls back.
@@ -12,9 +13,17 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.settings import Settings
 
-__all__ = ["DbSession", "ServerSettings", "get_session", "get_settings"]
+__all__ = [
+    "DbSession",
+    "ServerSettings",
+    "ServerSigningKeys",
+    "get_server_keys",
+    "get_session",
+    "get_settings",
+]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -34,5 +43,12 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_server_keys(request: Request) -> ServerKeys:
+    """The signing keys loaded at start-up (`data_dir/keys`)."""
+    keys: ServerKeys = request.app.state.keys
+    return keys
+
+
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ServerSettings = Annotated[Settings, Depends(get_settings)]
+ServerSigningKeys = Annotated[ServerKeys, Depends(get_server_keys)]

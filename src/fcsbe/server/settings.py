@@ -7,12 +7,30 @@ environment anywhere else, so tests build apps with explicit settings and no glo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "settings_markdown"]
+__all__ = ["SIMULATOR_SCENARIOS", "Settings", "SimulatorScenario", "settings_markdown"]
+
+SimulatorScenario = Literal[
+    "demo",
+    "uc-1.1",
+    "uc-1.1-s2",
+    "uc-1.2",
+    "uc-1.2-s2",
+    "uc-1.3",
+    "uc-1.4",
+    "uc-1.4-s2",
+    "uc-1.5",
+    "uc-1.6",
+    "uc-1.6-off-grid",
+    "uc-1.7",
+    "large",
+]
+SIMULATOR_SCENARIOS: tuple[str, ...] = get_args(SimulatorScenario)
+"""Names of the simulated fleets `FCSBE_SIMULATOR_SCENARIO` accepts."""
 
 
 class Settings(BaseSettings):
@@ -71,6 +89,12 @@ class Settings(BaseSettings):
     event_log_chain_interval_s: float = Field(
         default=0.2, gt=0, description="How often pending event-log entries are chained."
     )
+    event_log_tree_head_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="Least time between two signed tree heads of the event log (a proof of work "
+        "that needs a newer head gets one at once).",
+    )
     fs_decision_timeout_s: int = Field(
         default=60,
         ge=1,
@@ -80,6 +104,36 @@ class Settings(BaseSettings):
     )
     decision_interval_s: float = Field(
         default=0.05, gt=0, description="How often the decision loop looks for new FS requests."
+    )
+    simulator_enabled: bool = Field(
+        default=True,
+        description="Run the built-in station simulator as the station adapter, with the "
+        "registry of its scenario loaded at start (a live demo fleet out of the box). Turn it "
+        "off to serve a registry imported with `fcsbe admin stations import` instead.",
+    )
+    simulator_scenario: SimulatorScenario = Field(
+        default="demo",
+        description="Simulated fleet: `demo` (home, depot, car park, EV service station, energy "
+        "community), one per use case `uc-1.1` ... `uc-1.7` (`uc-1.1-s2`: one home CS; "
+        "`uc-1.2-s2`/`uc-1.4-s2`: home CSP in control; `uc-1.6-off-grid`), or `large`.",
+    )
+    simulator_seed: int = Field(default=0, ge=0, description="Seed of the simulated fleet.")
+    simulator_fleet_size: int = Field(
+        default=10_000, ge=1, le=1_000_000, description="EVSEs of the `large` scenario."
+    )
+    simulator_step_s: float = Field(
+        default=1.0, gt=0, le=60, description="Simulator tick, in seconds of real time."
+    )
+    station_sync_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often EV sessions and station events are stored from the adapter.",
+    )
+    execution_interval_s: float = Field(
+        default=1.0, gt=0, description="How often running FS are checked against their plan."
+    )
+    telemetry_interval_s: float = Field(
+        default=2.0, gt=0, description="How often meter readings are collected from the stations."
     )
     server_party_id: str = Field(
         default="FCSBE",
@@ -153,12 +207,76 @@ class Settings(BaseSettings):
         description="Accept http://127.0.0.1 / http://localhost callback URLs (local "
         "development only; private and metadata addresses stay refused).",
     )
+    notification_interval_s: float = Field(
+        default=0.05,
+        gt=0,
+        description="How often the notification worker looks for due notifications when idle.",
+    )
+    notification_loops: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Delivery loops per replica; while one waits on the network or a commit, "
+        "another claims what was just committed (claims never overlap).",
+    )
+    notification_batch_size: int = Field(
+        default=200, ge=1, le=5000, description="Notifications claimed per delivery step."
+    )
+    notification_concurrency: int = Field(
+        default=64, ge=1, le=1000, description="Webhook requests in flight at once per replica."
+    )
+    notification_timeout_s: float = Field(
+        default=10.0, gt=0, le=60, description="Timeout of one webhook request (connect + answer)."
+    )
+    notification_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a claimed notification is reserved for one worker; a worker that "
+        "dies holding it is replaced after this. Must exceed the request timeout.",
+    )
+    notification_backoff_initial_s: float = Field(
+        default=2.0, gt=0, description="Delay before the first retry; doubles on each failure."
+    )
+    notification_backoff_max_s: float = Field(
+        default=3600.0, gt=0, description="Longest delay between two attempts (before jitter)."
+    )
+    notification_retry_after_max_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Longest `Retry-After` from a receiver that is honoured as given.",
+    )
+    notification_retry_window_s: float = Field(
+        default=86_400.0,
+        ge=86_400.0,
+        description="How long a notification is retried after its first attempt before it is "
+        "dead-lettered (at least 24 h).",
+    )
+    webhook_secret_overlap_s: int = Field(
+        default=86_400,
+        ge=0,
+        description="After a webhook secret rotation, how long deliveries also carry a signature "
+        "made with the previous secret.",
+    )
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Allow callback URLs on loopback addresses (local development and tests "
+        "only; private, link-local and metadata addresses stay refused).",
+    )
+    webhook_require_https: bool = Field(
+        default=True, description="Refuse callback URLs that are not HTTPS."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the fcsbe loggers."
     )
     log_json: bool = Field(
         default=True, description="Write logs as JSON lines (one object per line)."
     )
+
+    @model_validator(mode="after")
+    def _lease_outlives_request(self) -> Settings:
+        if self.notification_lease_s <= self.notification_timeout_s:
+            raise ValueError("notification_lease_s must exceed notification_timeout_s")
+        return self
 
     @property
     def is_sqlite(self) -> bool:

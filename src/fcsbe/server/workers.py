@@ -16,10 +16,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.services.contract_decisions import close_due_contracts
 from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.event_log import chain_pending
+from fcsbe.server.services.execution import execute_step
 from fcsbe.server.services.heartbeat import detect_offline
+from fcsbe.server.services.telemetry import telemetry_step
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.signatures import delete_expired_jtis
 
@@ -29,8 +32,10 @@ __all__ = [
     "chain_event_log_step",
     "contract_closing_step",
     "decision_step",
+    "execution_step",
     "offline_detection_step",
     "replay_store_purge_step",
+    "telemetry_step_of",
     "transactional",
 ]
 
@@ -121,6 +126,16 @@ def chain_event_log_step(factory: async_sessionmaker[AsyncSession]) -> Step:
 def decision_step(factory: async_sessionmaker[AsyncSession]) -> Step:
     """The step that decides pending FS requests, one per transaction."""
     return transactional(factory, lambda session: decide_pending(session, utcnow()))
+
+
+def execution_step(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
+    """The step that runs accepted FS on the stations (on the stations' clock)."""
+    return transactional(factory, lambda session: execute_step(session, adapter, adapter.now()))
+
+
+def telemetry_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
+    """The step that keeps meter readings of FS targets and reports FFR activations."""
+    return transactional(factory, lambda session: telemetry_step(session, adapter, adapter.now()))
 
 
 def offline_detection_step(factory: async_sessionmaker[AsyncSession]) -> Step:

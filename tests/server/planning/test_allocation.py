@@ -56,7 +56,8 @@ def test_shares_are_proportional_to_headroom_in_the_direction_asked() -> None:
 
 
 def test_an_ev_that_must_charge_keeps_that_power() -> None:
-    needy = evse(1, energy_to_min_soc_wh=22_000.0, departure=NOW + timedelta(hours=4))
+    # 22 kWh in 2.5 h at 11 kW: 16.5 kWh fit after the first hour, so 5.5 kW now.
+    needy = evse(1, energy_to_min_soc_wh=22_000.0, departure=NOW + timedelta(hours=2.5))
     v2g = evse(2, max_export_w=7_000.0, v2g_allowed=True)
     absent = evse(3, connected=False)
     basis = SplitBasis.for_setpoint([needy, v2g, absent], NOW)

@@ -37,8 +37,12 @@ def test_limit_shared_after_must_charge_power() -> None:
     outside = evse(3, grid_node="EAN-2")
     plan = plan_congestion(request_of(_limits((10_000.0, None))), [needy, other, outside], NOW)
     caps = {p.evse_id: p.steps[0].max_import_w for p in plan.evse_plans}
-    assert caps[needy.evse_id] == pytest.approx(6_000.0 + 4_000.0 * 5 / 16)
-    assert caps[other.evse_id] == pytest.approx(4_000.0 * 11 / 16)
+    must = needy.must_charge_w(NOW)
+    assert 0 < must < needy.import_room_w
+    spare_needy, spare_other = needy.import_room_w - must, other.import_room_w
+    share = (10_000.0 - must) / (spare_needy + spare_other)
+    assert caps[needy.evse_id] == pytest.approx(must + spare_needy * share)
+    assert caps[other.evse_id] == pytest.approx(spare_other * share)
     assert plan.excluded == (outside.evse_id,)
     assert plan.feasibility.result(100.0) is FsResult.ACCEPTED
 

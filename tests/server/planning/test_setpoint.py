@@ -50,7 +50,8 @@ def test_too_much_is_partly_committed_with_a_reason() -> None:
 
 
 def test_a_must_charge_ev_limits_discharge_and_says_evu_limit() -> None:
-    needy = evse(1, energy_to_min_soc_wh=30_000.0, departure=START + timedelta(hours=2, minutes=45))
+    # 32 kWh in 3 h at 11 kW: 22 kWh fit after the first hour, so 10 kW now.
+    needy = evse(1, energy_to_min_soc_wh=32_000.0, departure=START + timedelta(hours=2, minutes=45))
     v2g = evse(2, max_export_w=5_000.0, v2g_allowed=True)
     plan = plan_setpoint(request_of(_schedule(-10_000.0)), [needy, v2g], NOW)
     assert plan.plan_of(needy.evse_id).steps[0].setpoint_w == pytest.approx(10_000.0)  # type: ignore[union-attr]

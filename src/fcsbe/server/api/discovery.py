@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 
 from fcsbe.model import ModuleEndpoint, VersionDetails, VersionInfo, VersionList
 from fcsbe.server.deps import DbSession, ServerSettings
+from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.storage.parties import PartyRow
 
 __all__ = ["MODULES", "router"]
@@ -53,7 +54,13 @@ async def get_version_details(
     party = (
         await session.execute(select(PartyRow).where(PartyRow.is_server.is_(True)).limit(1))
     ).scalar_one_or_none()
-    jwks: dict[str, Any] = party.jwks if party else {"keys": []}
+    published: list[dict[str, Any]] = list(party.jwks.get("keys", [])) if party else []
+    # The server signs with the keys in `data_dir` (tree heads, PoWs, ...): always publish
+    # them, after any keys recorded on its party, so verifiers find every key in use.
+    kids = {key.get("kid") for key in published}
+    server_keys: ServerKeys = request.app.state.keys
+    published += [key for key in server_keys.public_jwks()["keys"] if key["kid"] not in kids]
+    jwks: dict[str, Any] = {"keys": published}
     return VersionDetails(
         version="1",
         server_party_id=party.party_id if party else None,

@@ -1,4 +1,5 @@
-"""Routes of flexibility services (UC 2.1-2.7): request, read, list, supersede, cancel."""
+"""Routes of flexibility services (UC 2.1-2.7): request, read, list, supersede, cancel,
+dynamic setpoints, reserve activations and measured series."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from fcsbe.model import (
     FsCancellation,
     FsState,
     FsType,
+    MeasurementSeries,
     Page,
+    Quantity,
+    ReserveActivation,
+    SetpointUpdate,
 )
 from fcsbe.server.api.idempotency import (
     IDEMPOTENCY_RESPONSES,
@@ -29,6 +34,8 @@ from fcsbe.server.security.signatures import (
     verify_signature_for_fs,
 )
 from fcsbe.server.services import flexibility_services as service
+from fcsbe.server.services import fs_control
+from fcsbe.server.services.measurements import measurement_series
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.flexibility import list_fs
 
@@ -167,3 +174,72 @@ async def cancel_flexibility_service(
         return 200, await service.to_model(session, fs), {}
 
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+
+
+@router.post(
+    "/{fs_id}/setpoints",
+    operation_id="update_flexibility_service_setpoint",
+    response_model=FlexibilityService,
+    responses={**IDEMPOTENCY_RESPONSES, **_ERRORS},
+)
+async def update_setpoint(
+    fs_id: FsId,
+    body: SetpointUpdate,
+    request: Request,
+    principal: FoPrincipal,
+    session: DbSession,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """New aggregate setpoint for a running SETPOINT FS (aFRR-like, every few seconds)."""
+
+    async def handler() -> Outcome:
+        fs = await service.load_fs(session, principal, fs_id, for_update=True)
+        adapter = request.app.state.adapter
+        await fs_control.update_setpoint(session, adapter, fs, body, adapter.now())
+        return 200, await service.to_model(session, fs), {}
+
+    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+
+
+@router.post(
+    "/{fs_id}/activations",
+    operation_id="activate_flexibility_service",
+    response_model=FlexibilityService,
+    responses={**IDEMPOTENCY_RESPONSES, **_ERRORS},
+)
+async def activate(
+    fs_id: FsId,
+    body: ReserveActivation,
+    request: Request,
+    principal: FoPrincipal,
+    session: DbSession,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Activate reserved capacity of a RESERVE FS (UC 2.5)."""
+
+    async def handler() -> Outcome:
+        fs = await service.load_fs(session, principal, fs_id, for_update=True)
+        adapter = request.app.state.adapter
+        await fs_control.activate_reserve(session, adapter, fs, body, adapter.now())
+        return 200, await service.to_model(session, fs), {}
+
+    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+
+
+@router.get(
+    "/{fs_id}/measurements",
+    operation_id="get_flexibility_service_measurements",
+    response_model=list[MeasurementSeries],
+    responses=_ERRORS,
+)
+async def measurements(
+    fs_id: FsId,
+    principal: FoPrincipal,
+    session: DbSession,
+    quantity: Annotated[
+        list[Quantity] | None, Query(description="Quantities wanted (default: P_W).")
+    ] = None,
+) -> list[MeasurementSeries]:
+    """Measured series of the FS's EVSEs over its window (from the stations' meters)."""
+    fs = await service.load_fs(session, principal, fs_id)
+    return await measurement_series(session, fs, quantity or [Quantity.P_W])

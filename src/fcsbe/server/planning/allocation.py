@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from fcsbe.server.planning.types import EvseState
+from fcsbe.server.planning.types import MUST_CHARGE_HORIZON_H, EvseState
 
 __all__ = ["SplitBasis", "split_setpoint", "split_total"]
 
@@ -90,7 +90,15 @@ class SplitBasis:
             must = 0.0
             if e.energy_to_min_soc_wh > 0 and e.departure is not None:
                 hours = (e.departure.timestamp() - now_s) / 3600.0
-                must = high if hours <= 0 else min(e.energy_to_min_soc_wh / hours, high)
+                if hours <= 0:
+                    must = high
+                elif hours <= MUST_CHARGE_HORIZON_H:
+                    must = min(e.energy_to_min_soc_wh / hours, high)
+                else:  # latest-start rule, as EvseState.must_charge_w
+                    later = high * (hours - MUST_CHARGE_HORIZON_H)
+                    must = min(
+                        max(0.0, e.energy_to_min_soc_wh - later) / MUST_CHARGE_HORIZON_H, high
+                    )
             if must > 0:
                 low = must
             elif e.v2g_allowed and e.export_energy_left_wh > 0 and e.max_export_w > 0:

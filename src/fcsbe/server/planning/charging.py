@@ -52,17 +52,31 @@ def fill_cheapest(
     wanted = evse.wanted_wh if energy_wh is None else energy_wh
     wanted = max(0.0, min(wanted, evse.energy_to_full_wh))
     plan = [0.0] * len(slots)
-    left = wanted
     order = sorted(range(len(slots)), key=lambda k: (costs[k], slots[k].start))
+    # What must be charged inside these slots: the minimum need not reachable after them at
+    # full power before departure (latest start). The rest is optional and goes only to the
+    # cheaper half of the slots, so a signal over a short window still moves charging away
+    # from dear slots.
+    need = min(evse.energy_to_min_soc_wh, evse.energy_to_full_wh)
+    if slots and evse.departure is not None:
+        after_h = max(0.0, (evse.departure - max(s.end for s in slots)).total_seconds() / 3600)
+        required = min(wanted, max(0.0, need - power * after_h))
+    else:
+        required = min(wanted, need) if evse.departure is not None else 0.0
+    cheap = set(order[: max(1, len(order) // 2)])  # the cheaper half takes optional energy
+    left = wanted
     for k in order:
         if left <= _EPSILON_WH or power <= 0:
             break
+        optional_left = left - max(0.0, required - (wanted - left))
+        if k not in cheap and left <= optional_left + _EPSILON_WH:
+            break
         hours = slots[k].hours
-        take = min(power * hours, left)
+        budget = left if k in cheap else left - optional_left
+        take = min(power * hours, budget)
         plan[k] = take / hours
         left -= take
     placed = wanted - max(left, 0.0)
-    need = min(evse.energy_to_min_soc_wh, evse.energy_to_full_wh)
     return ChargingFill(plan, placed, max(0.0, need - placed))
 
 

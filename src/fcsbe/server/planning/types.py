@@ -34,6 +34,10 @@ _EPSILON_W = 1e-6
 """Below this, a power difference is rounding, not a shortfall."""
 
 
+MUST_CHARGE_HORIZON_H = 1.0
+"""Horizon of the latest-start rule for EV-user minimums (see `EvseState.must_charge_w`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class EvseState:
     """What planning needs to know of one EVSE now.
@@ -93,11 +97,15 @@ class EvseState:
             return math.inf
         return max(0.0, (100.0 - self.soc_pct) / 100.0 * self.capacity_wh)
 
-    def must_charge_w(self, now: datetime) -> float:
-        """Least constant power that still reaches the minimum SoC by departure.
+    def must_charge_w(self, now: datetime, horizon_h: float = MUST_CHARGE_HORIZON_H) -> float:
+        """Least power over the next `horizon_h` that still reaches the minimum SoC by departure.
 
-        An EV with a need and a departure in the past (or now) must take all it can; an EV
-        without a known departure has no deadline and so no floor.
+        Latest-start rule: the EV must take now only what it could not still take after the
+        horizon at full power. An EV with hours to spare has no floor, so a flexibility setpoint
+        below the average charging need stays reachable; near departure the floor rises to full
+        power. Plans are recomputed well within the horizon, so the guarantee holds throughout.
+        An EV with a need and a departure in the past (or now) takes all it can; an EV without a
+        known departure has no deadline and so no floor.
         """
         need = self.energy_to_min_soc_wh
         if need <= 0 or not self.connected:
@@ -107,7 +115,10 @@ class EvseState:
         hours = (self.departure - now).total_seconds() / 3600.0
         if hours <= 0:
             return self.import_room_w
-        return min(need / hours, self.import_room_w)
+        if hours <= horizon_h:
+            return min(need / hours, self.import_room_w)
+        later_wh = self.import_room_w * (hours - horizon_h)
+        return min(max(0.0, need - later_wh) / horizon_h, self.import_room_w)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from fcsbe.model import (
 from fcsbe.server.errors import NotFound
 from fcsbe.server.security.principals import Principal
 from fcsbe.server.services.contract_terms import contract_covers, effective_end
-from fcsbe.server.services.targets import ResolvedTarget, resolve_targets
+from fcsbe.server.services.target_scope import ResolvedTarget, resolve_targets
 from fcsbe.server.storage.contracts import ContractRow, contracts_covering
 
 __all__ = ["lookup_holders"]

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import ContractTerms, FieldError, PartyRole, Target, TargetLevel
 from fcsbe.server.errors import Conflict, UnprocessableContent
-from fcsbe.server.services.targets import ResolvedTarget, ScopeKey, resolve_targets
+from fcsbe.server.services.target_scope import ResolvedTarget, ScopeKey, resolve_targets
 from fcsbe.server.storage.contracts import ContractRow, live_contracts_of
 
 __all__ = ["check_terms", "contract_covers", "effective_end", "scope_keys"]

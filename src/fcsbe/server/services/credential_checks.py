@@ -45,7 +45,7 @@ from fcsbe.server.security.principals import Principal
 from fcsbe.server.services.capabilities import assess, grid_code_of
 from fcsbe.server.services.contract_terms import contract_covers, effective_end
 from fcsbe.server.services.event_log import append_event
-from fcsbe.server.services.targets import ResolvedTarget, Unit, resolve_targets
+from fcsbe.server.services.target_scope import ResolvedTarget, Unit, resolve_targets
 from fcsbe.server.storage.contracts import ContractRow, find_contract
 
 __all__ = ["FS_SCOPE", "check_credentials", "contract_reasons"]

@@ -263,6 +263,14 @@ async def _capacity(
         )
     imports = allocate(need.import_w * fraction, free_import)
     exports = allocate(need.export_w * fraction, free_export)
+    if need.up_w > 0:  # up-regulation held against import first, then export
+        ups = allocate(
+            need.up_w * fraction, {e: free_import[e] + free_export.get(e, 0) for e in free_import}
+        )
+        for evse_id, up in ups.items():
+            from_import = min(up, free_import[evse_id] - imports.get(evse_id, 0.0))
+            imports[evse_id] = imports.get(evse_id, 0.0) + from_import
+            exports[evse_id] = exports.get(evse_id, 0.0) + (up - from_import)
     return fraction, {e: (imports[e], exports.get(e, 0.0)) for e in free_import}
 
 

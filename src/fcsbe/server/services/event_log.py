@@ -1,9 +1,10 @@
-"""Appending to the tamper-evident event log, and chaining what was appended.
+"""Appending to the tamper-evident event log, chaining what was appended, reading it back.
 
 `append_event` is one INSERT in the caller's transaction (the event exists if and only if the
 change does). `chain_pending` is the step a worker runs: it gives committed entries their
 gap-free `seq`, `prev_hash` and `hash` in insertion order, under a lock so that only one chainer
-works at a time across replicas. No personal data goes in: pseudonyms only.
+works at a time across replicas. `list_events` reads chained entries, scoped to one party
+(the operator reads all). No personal data goes in: pseudonyms only.
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fcsbe.model import EventLogEntry, Page
 from fcsbe.model.canonical import GENESIS_HASH, chain_hash, digest
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.event_log import EventLogRow
+from fcsbe.server.storage.event_log import EventLogRow, list_entries
 
-__all__ = ["EVENT_LOG_LOCK", "append_event", "chain_pending", "entry_fields"]
+__all__ = [
+    "EVENT_LOG_LOCK",
+    "append_event",
+    "chain_pending",
+    "entry_fields",
+    "entry_model",
+    "list_events",
+]
 
 EVENT_LOG_LOCK = 63382_0001
 """PostgreSQL advisory-lock id held by the chainer."""
@@ -33,7 +42,7 @@ async def append_event(
     party_id: str | None = None,
     fs_id: str | None = None,
     payload: Mapping[str, Any] | None = None,
-    source: str = "fcsbe",
+    source: str = "FCSBE",
     severity: str = "INFO",
 ) -> None:
     """Record that something happened (in the caller's transaction; one INSERT)."""
@@ -114,3 +123,29 @@ async def chain_pending(session: AsyncSession, limit: int = 1000) -> int:
             updates,
         )
     return len(updates)
+
+
+def entry_model(row: EventLogRow) -> EventLogEntry:
+    """The wire form of a chained entry (its `expected_hash()` recomputes `hash`)."""
+    return EventLogEntry.model_validate(
+        {**entry_fields(row, int(row.seq or 0), str(row.prev_hash)), "hash": row.hash}
+    )
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    party_id: str | None,
+    after_seq: int,
+    limit: int,
+    fs_id: str | None = None,
+    type: str | None = None,
+) -> tuple[Page[EventLogEntry], int | None]:
+    """One page of chained entries after `after_seq` that concern `party_id` (None: all);
+    returns the page and the seq to continue after, if there is more."""
+    rows = await list_entries(
+        session, party_id=party_id, after_seq=after_seq, limit=limit + 1, fs_id=fs_id, type=type
+    )
+    more = len(rows) > limit
+    items = [entry_model(row) for row in rows[:limit]]
+    return Page[EventLogEntry](items=items), (items[-1].seq if more else None)

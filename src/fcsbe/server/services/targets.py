@@ -1,179 +1,143 @@
-"""What a target stands for: its EVSEs (with their station and connected EV) and its ancestors.
+"""Resolving a target (site, station, EVSE or EV session) the caller names into the equipment
+and sessions behind it, refusing what its contracts do not show at that level.
 
-One resolution serves the credentials check, contract-holder discovery and the FS decision:
-
-- a SITE stands for every EVSE on it; a CS for its EVSEs; an EVSE for itself with the EV
-  connected now; a SESSION for the EVSE it is at, with *its* EV;
-- a target lies in a contract's scope when the contract names it or anything containing it
-  (`scope_keys`: an EVSE is in scope of a contract naming its CS or its site).
-
-The EV's technical data (for UC 1.7, the EV's own inverter) is read from the session document:
-`ev_sessions.data["ev"] = {"bidirectional", "onboard_inverter", "max_charge_w",
-"max_discharge_w", "conformity": [ConformityEvidence, ...]}` (`ev_technical_from`).
+Capabilities and availability are reported per target; both start here, so the rule "a target is
+visible only at its own data-sharing level or finer" is written once: a SITE target needs a SITE
+target in an active contract, a CS target a SITE or CS target at CS level or finer, an EVSE target
+EVSE level, a SESSION target SESSION level. Anything else is a 404, like an unknown id.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fcsbe.model import ChargingStation, ConformityEvidence, Evse, Target, TargetLevel
+from fcsbe.model import (
+    ChargingStation,
+    ConformityEvidence,
+    DataSharingLevel,
+    Evse,
+    FieldError,
+    GridState,
+    Site,
+    Target,
+    TargetLevel,
+)
+from fcsbe.server.errors import NotFound, UnprocessableContent
+from fcsbe.server.security.principals import Principal
 from fcsbe.server.services.capabilities import EvTechnical
-from fcsbe.server.storage.infrastructure import EvSessionRow
-from fcsbe.server.storage.targets import RegistryRows, load_registry_rows
+from fcsbe.server.storage import charging_stations as stations_store
+from fcsbe.server.storage import sessions as sessions_store
+from fcsbe.server.storage import sites as sites_store
+from fcsbe.server.storage.infrastructure import EvseRow, EvSessionRow
+from fcsbe.server.storage.registry import load_evses, load_sites, load_stations
 
-__all__ = ["ResolvedTarget", "ScopeKey", "Unit", "ev_technical_from", "resolve_targets"]
-
-log = logging.getLogger("fcsbe.targets")
-
-ScopeKey = tuple[str, str]
-"""(level, id) of an entry in a contract's scope."""
+__all__ = ["Resolved", "ev_technical", "parse_target", "resolve_target"]
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """One EVSE a target stands for, with its station and the EV connected (if any)."""
+def parse_target(text: str, pointer: str = "/query/target") -> Target:
+    """`LEVEL:id` (`SITE:site-1`, `EVSE:NL*ABC*E1*1`, `SESSION:ps_...`) as a `Target`."""
+    level, sep, ident = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError("expected LEVEL:id, e.g. EVSE:NL*ABC*E12345*1")
+        return Target(level=TargetLevel(level.upper()), id=ident)
+    except ValueError as exc:
+        raise UnprocessableContent(
+            f"Invalid target {text!r}: use LEVEL:id with LEVEL one of SITE, CS, EVSE, SESSION.",
+            slug="invalid-target",
+            errors=[FieldError(pointer=pointer, detail=str(exc).splitlines()[0], code="target")],
+        ) from None
 
-    evse: Evse
-    station: ChargingStation
-    ev: EvTechnical | None
-    session_ref: str | None
+
+def ev_technical(document: dict[str, Any] | None) -> EvTechnical | None:
+    """The connected EV as the capability rules see it, from a stored session document."""
+    ev = (document or {}).get("ev")
+    if not isinstance(ev, dict):
+        return None
+    return EvTechnical(
+        bidirectional=bool(ev.get("bidirectional")),
+        onboard_inverter=bool(ev.get("onboard_inverter")),
+        max_charge_w=ev.get("max_charge_w"),
+        max_discharge_w=ev.get("max_discharge_w"),
+        conformity=tuple(ConformityEvidence.model_validate(c) for c in ev.get("conformity", [])),
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvedTarget:
-    """A known target: what it contains (`units`) and what contains it (`scope_keys`)."""
+@dataclass
+class Resolved:
+    """A target with its site, its EVSEs (with station documents) and connected sessions."""
 
     target: Target
-    scope_keys: tuple[ScopeKey, ...]
-    units: tuple[Unit, ...]
-    session: EvSessionRow | None = None
-    ended: bool = False
+    site: Site
+    evses: list[Evse]
+    stations: dict[str, ChargingStation]
+    station_of: dict[str, str]
+    sessions: dict[str, EvSessionRow] = field(default_factory=dict)
 
-    def in_scope(self, scope: set[ScopeKey]) -> bool:
-        """True when a contract whose scope is `scope` covers this target."""
-        return any(key in scope for key in self.scope_keys)
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    @property
+    def off_grid(self) -> bool:
+        return self.site.grid_state is GridState.OFF_GRID
 
 
-def ev_technical_from(data: Mapping[str, Any]) -> EvTechnical | None:
-    """The connected EV's technical data from a session document (None when not reported)."""
-    ev = data.get("ev")
-    if not isinstance(ev, Mapping):
-        return None
-    evidence = ev.get("conformity") or []
-    return EvTechnical(
-        bidirectional=bool(ev.get("bidirectional", False)),
-        onboard_inverter=bool(ev.get("onboard_inverter", False)),
-        max_charge_w=_number(ev.get("max_charge_w")),
-        max_discharge_w=_number(ev.get("max_discharge_w")),
-        conformity=tuple(ConformityEvidence.model_validate(item) for item in evidence),
+def _missing(target: Target) -> NotFound:
+    return NotFound(
+        f"No {target.level.value} {target.id!r} in your contracts at that level.",
+        slug="target-not-found",
     )
 
 
-class _Documents:
-    """Parsed registry documents of one resolution (each parsed once)."""
-
-    def __init__(self, rows: RegistryRows) -> None:
-        self.rows = rows
-        self._units: dict[tuple[str, str | None], Unit | None] = {}
-
-    def unit(self, evse_id: str, ev_session: EvSessionRow | None) -> Unit | None:
-        ref = ev_session.session_ref if ev_session else None
-        key = (evse_id, ref)
-        if key not in self._units:
-            self._units[key] = self._parse(evse_id, ev_session)
-        return self._units[key]
-
-    def _parse(self, evse_id: str, ev_session: EvSessionRow | None) -> Unit | None:
-        evse_row = self.rows.evses.get(evse_id)
-        station_row = self.rows.stations.get(evse_row.cs_id) if evse_row else None
-        if evse_row is None or station_row is None:
-            return None
-        try:
-            ev = ev_technical_from(ev_session.data) if ev_session else None
-            return Unit(
-                evse=Evse.model_validate(evse_row.data),
-                station=ChargingStation.model_validate(station_row.data),
-                ev=ev,
-                session_ref=ev_session.session_ref if ev_session else None,
-            )
-        except ValidationError as exc:
-            log.warning("registry document of %s does not validate: %s", evse_id, exc)
-            return None
-
-    def evse_unit(self, evse_id: str) -> Unit | None:
-        return self.unit(evse_id, self.rows.connected.get(evse_id))
-
-    def units_where(self, *, cs_id: str | None = None, site_id: str | None = None) -> list[Unit]:
-        evse_ids = sorted(
-            row.evse_id
-            for row in self.rows.evses.values()
-            if (cs_id is None or row.cs_id == cs_id) and (site_id is None or row.site_id == site_id)
-        )
-        return [unit for e in evse_ids if (unit := self.evse_unit(e)) is not None]
-
-
-def _resolve_one(target: Target, docs: _Documents) -> ResolvedTarget | None:
-    rows = docs.rows
+async def _evse_rows(
+    db: AsyncSession, principal: Principal, now: datetime, target: Target
+) -> tuple[list[EvseRow], EvSessionRow | None]:
     if target.level is TargetLevel.SITE:
-        if target.id not in rows.sites:
-            return None
-        units = docs.units_where(site_id=target.id)
-        return ResolvedTarget(target, (("SITE", target.id),), tuple(units))
+        if await sites_store.get_site(db, principal, now, target.id) is None:
+            raise _missing(target)
+        return await stations_store.evses_of(db, site_id=target.id), None
     if target.level is TargetLevel.CS:
-        station = rows.stations.get(target.id)
-        if station is None:
-            return None
-        cs_keys: tuple[ScopeKey, ...] = (("CS", target.id), ("SITE", station.site_id))
-        return ResolvedTarget(target, cs_keys, tuple(docs.units_where(cs_id=target.id)))
+        row = await stations_store.get_station(db, principal, now, target.id, whole_only=True)
+        if row is None:
+            raise _missing(target)
+        return await stations_store.evses_of(db, cs_id=target.id), None
     if target.level is TargetLevel.EVSE:
-        evse = rows.evses.get(target.id)
+        evse = await stations_store.get_evse(db, principal, now, target.id, DataSharingLevel.EVSE)
         if evse is None:
-            return None
-        unit = docs.evse_unit(target.id)
-        evse_keys: tuple[ScopeKey, ...] = (
-            ("EVSE", evse.evse_id),
-            ("CS", evse.cs_id),
-            ("SITE", evse.site_id),
+            raise _missing(target)
+        return [evse], None
+    found = await sessions_store.get_session(db, principal, now, target.id)
+    if found is None or found[0].disconnected_at is not None:
+        raise _missing(target)
+    evse = (await load_evses(db, {found[0].evse_id}))[found[0].evse_id]
+    return [evse], found[0]
+
+
+async def resolve_target(
+    db: AsyncSession, principal: Principal, now: datetime, target: Target
+) -> Resolved:
+    """The equipment and sessions behind `target`, or 404 when the caller may not see it."""
+    rows, only_session = await _evse_rows(db, principal, now, target)
+    if not rows:
+        raise _missing(target)
+    site_row = (await load_sites(db, {rows[0].site_id}))[rows[0].site_id]
+    station_rows = await load_stations(db, {r.cs_id for r in rows})
+    stations = {
+        cs_id: ChargingStation.model_validate(
+            {**row.data, "evses": [r.data for r in rows if r.cs_id == cs_id]}
         )
-        return ResolvedTarget(target, evse_keys, (unit,) if unit else ())
-    ev_session = rows.sessions.get(target.id)
-    evse = rows.evses.get(ev_session.evse_id) if ev_session else None
-    if ev_session is None or evse is None:
-        return None
-    keys: tuple[ScopeKey, ...] = (
-        ("SESSION", ev_session.session_ref),
-        ("EVSE", evse.evse_id),
-        ("CS", evse.cs_id),
-        ("SITE", evse.site_id),
+        for cs_id, row in station_rows.items()
+    }
+    if only_session is not None:
+        sessions = {only_session.evse_id: only_session}
+    else:
+        sessions = await sessions_store.connected_sessions(db, [r.evse_id for r in rows])
+    return Resolved(
+        target=target,
+        site=Site.model_validate(site_row.data),
+        evses=[Evse.model_validate(r.data) for r in rows],
+        stations=stations,
+        station_of={r.evse_id: r.cs_id for r in rows},
+        sessions=sessions,
     )
-    ended = ev_session.disconnected_at is not None
-    unit = None if ended else docs.unit(evse.evse_id, ev_session)
-    return ResolvedTarget(target, keys, (unit,) if unit else (), ev_session, ended)
-
-
-async def resolve_targets(
-    session: AsyncSession, targets: Sequence[Target]
-) -> list[ResolvedTarget | None]:
-    """Resolve each target (None: unknown to the registry), in a fixed number of queries."""
-    ids: dict[TargetLevel, set[str]] = {level: set() for level in TargetLevel}
-    for target in targets:
-        ids[target.level].add(target.id)
-    rows = await load_registry_rows(
-        session,
-        site_ids=ids[TargetLevel.SITE],
-        cs_ids=ids[TargetLevel.CS],
-        evse_ids=ids[TargetLevel.EVSE],
-        session_refs=ids[TargetLevel.SESSION],
-    )
-    docs = _Documents(rows)
-    return [_resolve_one(target, docs) for target in targets]

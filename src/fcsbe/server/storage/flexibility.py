@@ -36,6 +36,7 @@ class FlexibilityServiceRow(Base):
     committed_w: Mapped[float | None]
     request: Mapped[dict[str, Any]]
     response: Mapped[dict[str, Any] | None]
+    execution: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -165,3 +166,37 @@ async def replace_targets(
                 for evse_id, (imp, exp) in shares.items()
             ],
         )
+
+
+async def fs_evse_shares(
+    session: AsyncSession, fs_pk: int
+) -> list[tuple[str, str, float, float, float]]:
+    """(evse id, site id, committed import W, committed export W, minimum charge W) per EVSE."""
+    from fcsbe.server.storage.infrastructure import EvseRow
+
+    rows = await session.execute(
+        select(
+            FsTargetRow.target_id,
+            EvseRow.site_id,
+            FsTargetRow.committed_w,
+            FsTargetRow.committed_export_w,
+            EvseRow.data,
+        )
+        .join(EvseRow, EvseRow.evse_id == FsTargetRow.target_id)
+        .where(FsTargetRow.fs_pk == fs_pk)
+    )
+    return [
+        (e, site, float(i or 0.0), float(x or 0.0), float(doc.get("min_charge_power_w") or 0.0))
+        for e, site, i, x, doc in rows.all()
+    ]
+
+
+async def live_evse_ids(session: AsyncSession, live_states: frozenset[str]) -> set[str]:
+    """EVSEs that serve an FS in one of `live_states` (telemetry keeps their readings)."""
+    rows = await session.execute(
+        select(FsTargetRow.target_id)
+        .join(FlexibilityServiceRow, FlexibilityServiceRow.id == FsTargetRow.fs_pk)
+        .where(FlexibilityServiceRow.state.in_(sorted(live_states)))
+        .distinct()
+    )
+    return set(rows.scalars())

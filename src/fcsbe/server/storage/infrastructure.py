@@ -14,7 +14,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
 
-__all__ = ["ChargingStationRow", "ConsentRow", "EvSessionRow", "EvseRow", "SiteRow"]
+__all__ = [
+    "ChargingStationRow",
+    "ConsentRow",
+    "EvModelRow",
+    "EvSessionRow",
+    "EvseRow",
+    "SiteRow",
+]
 
 
 class SiteRow(Base):
@@ -71,8 +78,21 @@ class EvSessionRow(Base):
     disconnected_at: Mapped[datetime | None]
     home_party_id: Mapped[str | None] = mapped_column(String(128))
     visited_party_id: Mapped[str | None] = mapped_column(String(128))
+    # Roaming (UC 1.2 / 1.4): whose contract governs the session, HOME (the EV user's home CSP)
+    # or VISITED (the CSO operating the EVSE); null when the session is not roaming.
+    fs_controller: Mapped[str | None] = mapped_column(String(16))
     consent_id: Mapped[str | None] = mapped_column(String(128))
     data: Mapped[dict[str, Any]]
+
+
+class EvModelRow(Base):
+    """An EV model of the registry with its technical data and conformity evidence (UC 1.7)."""
+
+    __tablename__ = "ev_models"
+
+    ev_model_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    data: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
 
 
 class ConsentRow(Base):

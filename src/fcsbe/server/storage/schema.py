@@ -6,9 +6,12 @@ from fcsbe.server.storage import (
     flexibility,
     idempotency,
     infrastructure,
+    measurements,
     outbox,
     parties,
+    records,
     signatures,
+    webhook_endpoints,
 )
 from fcsbe.server.storage.base import Base
 
@@ -20,9 +23,18 @@ _TABLE_MODULES = (
     flexibility,
     idempotency,
     infrastructure,
+    measurements,
+    outbox,
+    parties,
     outbox,
     parties,
     signatures,
+    outbox,
+    parties,
+    records,
+    outbox,
+    parties,
+    webhook_endpoints,
 )
 
 metadata = Base.metadata

@@ -1,0 +1,156 @@
+"""Webhook endpoints and the delivery state of notifications (interface data item 5).
+
+The FO registers one callback URL per enrolment; the FCSBE pushes every notification to
+`{callback_base_url}/notifications` with Standard Webhooks headers, signed (`v1`, HMAC-SHA256)
+with a secret it generated for that endpoint. The delivery models below are what the CSO
+operator sees of the outbox (`/admin/v1/notifications`). This module must do no I/O.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
+from fcsbe.model.enums import NotificationType
+from fcsbe.model.party import CallbackUrl
+
+__all__ = [
+    "MAX_REDELIVERY_IDS",
+    "DeliveryAttempt",
+    "DeliveryOutcome",
+    "DeliveryStatus",
+    "NotificationRecord",
+    "RedeliveryRequest",
+    "RedeliveryResult",
+    "WebhookEndpoint",
+    "WebhookEndpointStatus",
+    "WebhookEndpointUpdate",
+]
+
+MAX_REDELIVERY_IDS = 500
+"""Most notification ids one redelivery request may name."""
+
+
+class WebhookEndpointStatus(StrEnum):
+    """Whether the FCSBE pushes to an endpoint."""
+
+    ACTIVE = "ACTIVE"
+    DISABLED = "DISABLED"
+
+
+class DeliveryStatus(StrEnum):
+    """Where a notification is in its push delivery (the feed serves it in every state).
+
+    `PENDING`: due or waiting for a retry. `DELIVERED`: a 2xx was received. `DEAD`: retries
+    exhausted (after at least 24 h); the operator may redeliver. `PARKED`: not pushed because
+    the FO has no active webhook endpoint (none registered, or disabled after a 410).
+    """
+
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    DEAD = "DEAD"
+    PARKED = "PARKED"
+
+
+class DeliveryOutcome(StrEnum):
+    """What one delivery attempt came to."""
+
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+    GONE = "GONE"
+    BLOCKED = "BLOCKED"
+
+
+class WebhookEndpointUpdate(InputModel):
+    """`PUT /v1/webhook-endpoint`: where the FCSBE pushes notifications."""
+
+    callback_base_url: CallbackUrl = Field(
+        description="Base URL of the FO's receiver; notifications are POSTed to "
+        "`{callback_base_url}/notifications`. HTTPS; private, loopback, link-local and "
+        "metadata addresses are refused.",
+    )
+
+
+class WebhookEndpoint(OutputModel):
+    """The FO's webhook endpoint and its state.
+
+    `secret` is shown once: in the answer that created or rotated it. Keep it like a password;
+    it verifies the `webhook-signature` header (Standard Webhooks `v1`, HMAC-SHA256).
+    """
+
+    callback_base_url: str = Field(description="Base URL the FCSBE pushes to.")
+    url: str = Field(description="The URL each notification is POSTed to.")
+    status: WebhookEndpointStatus = Field(description="ACTIVE, or DISABLED (no pushes).")
+    disabled_reason: str | None = Field(default=None, description="Why it was disabled.")
+    disabled_at: UtcDateTime | None = Field(default=None, description="When it was disabled.")
+    paused_until: UtcDateTime | None = Field(
+        default=None, description="No pushes before this time (the receiver sent Retry-After)."
+    )
+    secret: str | None = Field(
+        default=None,
+        description="The signing secret (`whsec_...`), present only when just created or rotated.",
+    )
+    secret_rotated_at: UtcDateTime = Field(description="When the current secret was made.")
+    previous_secret_valid_until: UtcDateTime | None = Field(
+        default=None,
+        description="Until then deliveries carry a second signature made with the previous "
+        "secret, so a receiver can switch secrets without losing a notification.",
+    )
+
+
+class NotificationRecord(OutputModel):
+    """One outbox row as the operator sees it: the notification and its delivery state."""
+
+    notification_id: Id = Field(description="The notification (and webhook-id).")
+    fo_party_id: Id = Field(description="The FO it is for.")
+    seq: int | None = Field(
+        default=None, description="Per-FO sequence number (null until sequenced, a few ms)."
+    )
+    type: NotificationType = Field(description="Kind of notification.")
+    fs_id: Id | None = Field(default=None, description="The FS concerned, if any.")
+    status: DeliveryStatus = Field(description="Delivery state.")
+    attempts: int = Field(ge=0, description="Delivery attempts so far.")
+    created_at: UtcDateTime = Field(description="When it was written (with the change).")
+    next_attempt_at: UtcDateTime | None = Field(
+        default=None, description="When the next attempt is due (PENDING only)."
+    )
+    delivered_at: UtcDateTime | None = Field(default=None, description="When a 2xx came back.")
+    last_error: str | None = Field(default=None, description="Why the last attempt failed.")
+
+
+class DeliveryAttempt(OutputModel):
+    """One entry of the delivery log."""
+
+    notification_id: Id = Field(description="The notification sent.")
+    attempt: int = Field(ge=1, description="1 for the first attempt.")
+    attempted_at: UtcDateTime = Field(description="When the request was started.")
+    url: str = Field(description="Where it was sent.")
+    outcome: DeliveryOutcome = Field(description="What came of it.")
+    status_code: int | None = Field(default=None, description="HTTP status, if one came back.")
+    duration_ms: int = Field(ge=0, description="Time until the answer or the failure.")
+    error: str | None = Field(default=None, description="Transport error or refusal reason.")
+
+
+class RedeliveryRequest(InputModel):
+    """`POST /admin/v1/notifications/redeliver`: which notifications to push again.
+
+    Either name them, or select every notification in `status` (optionally for one FO).
+    """
+
+    notification_ids: list[Id] | None = Field(
+        default=None,
+        max_length=MAX_REDELIVERY_IDS,
+        description="Notifications to push again (any state).",
+    )
+    status: DeliveryStatus | None = Field(
+        default=None, description="Select every notification in this state (DEAD or PARKED)."
+    )
+    fo_party_id: Id | None = Field(default=None, description="Limit the selection to one FO.")
+
+
+class RedeliveryResult(OutputModel):
+    """How many notifications were made due again."""
+
+    count: int = Field(ge=0, description="Notifications scheduled for immediate delivery.")

@@ -1,0 +1,288 @@
+"""The `StationAdapter` seam: the only way the server talks to charging stations.
+
+The server decides *what* the stations should do (flexibility services, split over EVSEs) and
+hands it to an adapter as adapter-neutral commands; the adapter decides *how* (a simulator call,
+an OCPP 2.1 `SetChargingProfile` / `SetDERControl`, ...). Back from the stations come state
+snapshots, EV sessions with their raw identifiers (pseudonymised by the server before anything
+is stored), meter readings, high-resolution fast-frequency evidence and station events.
+
+Rules every adapter follows (docs/station-adapters.md):
+
+- Sign convention of the whole project: positive power is import (charging), negative export.
+- Commands are idempotent: applying the same command twice leaves the same state. A command of
+  one kind replaces the previous command of that kind on the target; `ClearCommand` removes all.
+- `valid_until`: past it the station drops the command on its own (OCPP `validTo`), so a lost
+  server never leaves a setpoint behind. Droop and FFR are executed locally, never by a
+  round-trip through the server (UC 2.3 / 2.4).
+- `apply_many` returns one result per command, in order; a refused command never raises.
+- `drain_*` hand over what arrived since the previous call, each item once.
+- Adapters do no blocking I/O on the event loop.
+
+The value types are named tuples: immutable, and cheap enough to make 100,000 at a time (a
+setpoint fan-out over a large fleet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import NamedTuple, Protocol, runtime_checkable
+
+__all__ = [
+    "ApplyResult",
+    "ClearCommand",
+    "Command",
+    "Control",
+    "ControlLevel",
+    "ControlTarget",
+    "DroopCommand",
+    "EvInfo",
+    "FfrCommand",
+    "FfrEvidence",
+    "LimitCommand",
+    "MeterSample",
+    "SetpointCommand",
+    "StationAdapter",
+    "StationEvent",
+    "StationSession",
+    "TargetState",
+]
+
+
+_NO_DATA: Mapping[str, float | str | None] = MappingProxyType({})
+
+
+class ControlLevel(StrEnum):
+    """What a command addresses: one EVSE, a site's point of connection, or a grid node."""
+
+    EVSE = "EVSE"
+    SITE = "SITE"
+    GRID_NODE = "GRID_NODE"
+
+
+class ControlTarget(NamedTuple):
+    """An EVSE id (eMI3), a site id or a grid-node id, by level."""
+
+    level: ControlLevel
+    id: str
+
+
+class SetpointCommand(NamedTuple):
+    """Follow an active-power setpoint (W, + import); on a site, at the point of connection."""
+
+    p_w: float
+    q_var: float | None = None
+
+
+class LimitCommand(NamedTuple):
+    """Cap import and/or export (magnitudes in W; None leaves that side free). Congestion (UC
+    2.7), demand response and reserve use it; it never overrides the EV user's minimum SoC."""
+
+    max_import_w: float | None = None
+    max_export_w: float | None = None
+
+
+class DroopCommand(NamedTuple):
+    """Frequency droop f -> P executed locally (OCPP 2.1 `SetDERControl` FreqDroop, UC 2.3)."""
+
+    f_ref_hz: float
+    deadband_hz: float
+    droop_pct: float
+    p_min_w: float
+    p_max_w: float
+    p_ref_w: float | None = None
+    response_time_s: float = 0.0
+
+
+class FfrCommand(NamedTuple):
+    """Pre-armed fast frequency response (UC 2.4): past `trigger_hz` change power by
+    `delta_p_w` (signed) within `full_activation_time_s`, hold, then re-arm after `rearm_s`."""
+
+    trigger_hz: float
+    delta_p_w: float
+    full_activation_time_s: float
+    support_duration_s: float
+    rearm_s: float = 0.0
+
+
+class ClearCommand(NamedTuple):
+    """Remove every command: the target returns to unmanaged charging."""
+
+
+Control = SetpointCommand | LimitCommand | DroopCommand | FfrCommand | ClearCommand
+"""Every kind of command an adapter must understand."""
+
+
+class Command(NamedTuple):
+    """A control for a target, with the FS it serves and when the station must drop it."""
+
+    target: ControlTarget
+    control: Control
+    fs_id: str | None = None
+    valid_until: datetime | None = None
+
+
+class ApplyResult(NamedTuple):
+    """Whether the station took the command; `reason` says why not."""
+
+    target: ControlTarget
+    accepted: bool
+    reason: str | None = None
+
+
+class TargetState(NamedTuple):
+    """A target now: power, the power range it can hold (EV-user limits and consent included,
+    commands in force not), connected EVs and local grid measurements."""
+
+    target: ControlTarget
+    at: datetime
+    p_w: float
+    q_var: float
+    max_import_w: float
+    max_export_w: float
+    connected_evs: int
+    soc_pct: float | None
+    f_hz: float | None
+    u_v: float | None
+    grid_state: str = "ON_GRID"
+    controls: tuple[str, ...] = ()
+
+
+class EvInfo(NamedTuple):
+    """What the station learnt about the EV (ISO 15118-20 / OCPP 2.1 V2X parameters)."""
+
+    model_id: str | None
+    bidirectional: bool
+    onboard_inverter: bool
+    max_charge_w: float | None
+    max_discharge_w: float | None
+    battery_wh: float | None
+    conformity: tuple[str, ...] = ()
+
+
+class StationSession(NamedTuple):
+    """A connected EV as the station reports it. Holds raw identifiers (`session_key`,
+    `id_token`): the server keeps only keyed pseudonyms of them."""
+
+    session_key: str
+    id_token: str | None
+    evse_id: str
+    connected_at: datetime
+    departure_time: datetime | None
+    ev: EvInfo
+    soc_pct: float | None
+    target_soc_pct: float | None
+    min_soc_at_departure_pct: float
+    soc_floor_pct: float
+    max_energy_to_grid_wh: float | None
+    max_discharge_power_w: float | None
+    consent_v1g: bool
+    consent_v2g: bool
+    target_energy_wh: float
+    min_energy_wh: float
+    max_energy_wh: float
+    v2x_min_energy_wh: float | None
+    v2x_max_energy_wh: float | None
+    energy_imported_wh: float = 0.0
+    energy_exported_wh: float = 0.0
+    home_party_id: str | None = None
+    visited_party_id: str | None = None
+    fs_controller: str | None = None
+
+
+class MeterSample(NamedTuple):
+    """One reading of one meter (EVSE, site point of connection, PV, storage); energies are
+    cumulative registers that never decrease."""
+
+    meter_id: str
+    kind: str
+    at: datetime
+    p_w: float
+    q_var: float
+    e_import_wh: float
+    e_export_wh: float
+    soc_pct: float | None
+    f_hz: float | None
+    u_v: float | None
+    quality: str = "MEASURED"
+
+
+class FfrEvidence(NamedTuple):
+    """One high-resolution sample of an FFR activation at an EVSE (proof of work, UC 2.4)."""
+
+    evse_id: str
+    at: datetime
+    f_hz: float
+    p_w: float
+    baseline_w: float
+    commanded_delta_w: float
+    phase: str = "ACTIVE"
+
+
+class StationEvent(NamedTuple):
+    """Something that happened at a station (EV_CONNECTED, GRID_STATE_CHANGED, FFR_ACTIVATED,
+    ...); session keys are raw and are pseudonymised by the server."""
+
+    at: datetime
+    kind: str
+    site_id: str
+    evse_id: str | None = None
+    session_key: str | None = None
+    data: Mapping[str, float | str | None] = _NO_DATA
+
+
+@runtime_checkable
+class StationAdapter(Protocol):
+    """The stations behind the server, whatever speaks to them."""
+
+    @property
+    def name(self) -> str:
+        """Short name for logs and readiness (`simulator`, `ocpp`, `none`)."""
+        ...
+
+    @property
+    def telemetry_interval_s(self) -> int:
+        """Shortest meter interval the stations deliver (reported in capabilities)."""
+        ...
+
+    def now(self) -> datetime:
+        """The stations' clock (aware UTC); a simulator's may run ahead of the wall clock."""
+        ...
+
+    async def start(self) -> None:
+        """Connect (or start simulating); called once by the app's lifespan."""
+        ...
+
+    async def stop(self) -> None:
+        """Disconnect; commands with `valid_until` expire at the stations on their own."""
+        ...
+
+    async def apply(self, command: Command) -> ApplyResult:
+        """Put one command in force."""
+        ...
+
+    async def apply_many(self, commands: Sequence[Command]) -> list[ApplyResult]:
+        """Put many commands in force at once (a setpoint split over 100,000 EVSEs)."""
+        ...
+
+    async def read_state(self, targets: Sequence[ControlTarget]) -> list[TargetState]:
+        """The state of each target now, in order (unknown targets are left out)."""
+        ...
+
+    async def sessions(self) -> list[StationSession]:
+        """Every EV connected now."""
+        ...
+
+    async def drain_measurements(self) -> list[MeterSample]:
+        """Meter readings received since the last call."""
+        ...
+
+    async def drain_ffr_evidence(self) -> list[FfrEvidence]:
+        """High-resolution FFR samples recorded since the last call."""
+        ...
+
+    async def drain_events(self) -> list[StationEvent]:
+        """Station events since the last call."""
+        ...

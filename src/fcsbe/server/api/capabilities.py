@@ -1,0 +1,52 @@
+"""`GET /v1/capabilities`: what each named target can do, per FS type."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from fcsbe.model import Capability, FsType
+from fcsbe.server.api.listing import READ_RESPONSES
+from fcsbe.server.deps import DbSession
+from fcsbe.server.security.readers import ReaderPrincipal
+from fcsbe.server.services.capability_sets import capabilities_of
+from fcsbe.server.services.targets import parse_target
+from fcsbe.server.storage.base import utcnow
+
+__all__ = ["MAX_CAPABILITY_TARGETS", "router"]
+
+MAX_CAPABILITY_TARGETS = 100
+"""Most targets one capabilities request may name."""
+
+router = APIRouter(prefix="/v1/capabilities", tags=["infrastructure"], responses=READ_RESPONSES)
+
+
+@router.get("", operation_id="get_capabilities")
+async def get_capabilities(
+    request: Request,
+    principal: ReaderPrincipal,
+    session: DbSession,
+    target: Annotated[
+        list[str],
+        Query(
+            min_length=1,
+            max_length=MAX_CAPABILITY_TARGETS,
+            description="Target as `LEVEL:id` (SITE, CS, EVSE, SESSION); repeat for several.",
+            examples=["EVSE:NL*ABC*E12345*1"],
+        ),
+    ],
+    fs_type: Annotated[
+        list[FsType] | None, Query(description="Only these FS types (default: all seven).")
+    ] = None,
+) -> list[Capability]:
+    """Capabilities per target and FS type, from the equipment and the EV connected now.
+
+    A target must be visible at its own level: an EVSE needs an EVSE-level contract, a session a
+    SESSION-level one; otherwise the answer is 404, as for an unknown id.
+    """
+    targets = [parse_target(t, f"/query/target/{i}") for i, t in enumerate(target)]
+    adapter = request.app.state.adapter
+    return await capabilities_of(
+        session, principal, utcnow(), targets, fs_type or list(FsType), adapter.telemetry_interval_s
+    )

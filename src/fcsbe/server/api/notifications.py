@@ -1,0 +1,173 @@
+"""Notification routes: the FO's replayable feed, and the operator's view of delivery.
+
+`GET /v1/notifications` serves the same notifications that are pushed as webhooks, in `seq`
+order, for an FO that missed pushes. `/admin/v1/notifications...` lists the outbox with its
+delivery state, shows the delivery log of one notification and schedules redeliveries.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from fcsbe.model import (
+    DeliveryAttempt,
+    DeliveryStatus,
+    FieldError,
+    Id,
+    Notification,
+    NotificationRecord,
+    Page,
+    RedeliveryRequest,
+    RedeliveryResult,
+)
+from fcsbe.server.api.idempotency import (
+    IDEMPOTENCY_RESPONSES,
+    IdempotencyKey,
+    Outcome,
+    run_idempotent,
+)
+from fcsbe.server.api.paging import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    set_next_link,
+)
+from fcsbe.server.deps import DbSession
+from fcsbe.server.errors import UnprocessableContent
+from fcsbe.server.security.principals import FoPrincipal, OperatorPrincipal
+from fcsbe.server.services import notifications
+
+__all__ = ["admin_router", "router"]
+
+router = APIRouter(prefix="/v1", tags=["notifications"])
+admin_router = APIRouter(prefix="/admin/v1", tags=["admin"])
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, unknown, expired or revoked credential"},
+    403: {"description": "The credential has the wrong role"},
+    422: {"description": "Invalid query parameter or body (problem names the field)"},
+}
+
+
+def _position(cursor: str | None, fallback: int) -> int:
+    """The integer position a cursor encodes (a cursor wins over `after_seq`)."""
+    if cursor is None:
+        return fallback
+    value = decode_cursor(cursor)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UnprocessableContent(
+            "The cursor is not one this server issued.",
+            errors=[FieldError(pointer="/query/cursor", detail="invalid cursor", code="cursor")],
+        )
+    return value
+
+
+@router.get(
+    "/notifications",
+    operation_id="list_notifications",
+    response_model=Page[Notification],
+    responses=AUTH_RESPONSES,
+)
+async def list_notifications(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: FoPrincipal,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+    after_seq: Annotated[
+        int, Query(ge=0, description="Serve notifications with a `seq` above this one.")
+    ] = 0,
+) -> Page[Notification]:
+    """The caller's notifications in `seq` order: replay what a webhook push missed."""
+    start = _position(cursor, after_seq)
+    items, last = await notifications.feed_page(session, principal.party_id, start, limit)
+    page = Page[Notification](
+        items=items, next_cursor=encode_cursor(last) if last is not None else None
+    )
+    set_next_link(request, response, page)
+    return page
+
+
+@admin_router.get(
+    "/notifications",
+    operation_id="admin_list_notifications",
+    response_model=Page[NotificationRecord],
+    responses=AUTH_RESPONSES,
+)
+async def admin_list_notifications(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    _operator: OperatorPrincipal,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+    status: Annotated[
+        DeliveryStatus | None, Query(description="Only notifications in this state.")
+    ] = None,
+    fo_party_id: Annotated[Id | None, Query(description="Only notifications for this FO.")] = None,
+) -> Page[NotificationRecord]:
+    """The outbox with delivery states, oldest first (`status=DEAD`: the dead letters)."""
+    items, last = await notifications.list_notifications(
+        session,
+        after_id=_position(cursor, 0),
+        limit=limit,
+        status=status,
+        fo_party_id=fo_party_id,
+    )
+    page = Page[NotificationRecord](
+        items=items, next_cursor=encode_cursor(last) if last is not None else None
+    )
+    set_next_link(request, response, page)
+    return page
+
+
+@admin_router.get(
+    "/notifications/{notification_id}/attempts",
+    operation_id="admin_list_delivery_attempts",
+    response_model=Page[DeliveryAttempt],
+    responses={**AUTH_RESPONSES, 404: {"description": "No such notification"}},
+)
+async def admin_list_delivery_attempts(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    _operator: OperatorPrincipal,
+    notification_id: Annotated[Id, Path(description="The notification.")],
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Page[DeliveryAttempt]:
+    """The delivery log of one notification, oldest attempt first."""
+    items, last = await notifications.delivery_attempts(
+        session, notification_id, _position(cursor, 0), limit
+    )
+    page = Page[DeliveryAttempt](
+        items=items, next_cursor=encode_cursor(last) if last is not None else None
+    )
+    set_next_link(request, response, page)
+    return page
+
+
+@admin_router.post(
+    "/notifications/redeliver",
+    operation_id="admin_redeliver_notifications",
+    response_model=RedeliveryResult,
+    responses={**AUTH_RESPONSES, **IDEMPOTENCY_RESPONSES},
+)
+async def admin_redeliver_notifications(
+    request: Request,
+    session: DbSession,
+    operator: OperatorPrincipal,
+    body: RedeliveryRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Push the selected notifications again now, with a fresh retry window."""
+
+    async def handler() -> Outcome:
+        return 200, await notifications.redeliver(session, body), {}
+
+    return await run_idempotent(request, session, operator.party_id, idempotency_key, handler)

@@ -1,0 +1,104 @@
+"""The FO's webhook endpoint: read it, set its URL (re-enabling it), rotate its secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from fcsbe.model import WebhookEndpoint, WebhookEndpointUpdate
+from fcsbe.server.api.idempotency import (
+    IDEMPOTENCY_RESPONSES,
+    IdempotencyKey,
+    Outcome,
+    run_idempotent,
+)
+from fcsbe.server.deps import DbSession, ServerSettings
+from fcsbe.server.security.principals import FoPrincipal
+from fcsbe.server.services import webhook_endpoints
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["notifications"])
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, unknown, expired or revoked credential"},
+    403: {"description": "The credential has the wrong role"},
+}
+
+
+@router.get(
+    "/webhook-endpoint",
+    operation_id="get_webhook_endpoint",
+    response_model=WebhookEndpoint,
+    responses={**AUTH_RESPONSES, 404: {"description": "No endpoint registered yet"}},
+)
+async def get_webhook_endpoint(session: DbSession, principal: FoPrincipal) -> WebhookEndpoint:
+    """The caller's webhook endpoint and its state (the secret is not shown)."""
+    row = await webhook_endpoints.get_endpoint(session, principal.party_id)
+    return webhook_endpoints.endpoint_model(row)
+
+
+@router.put(
+    "/webhook-endpoint",
+    operation_id="put_webhook_endpoint",
+    response_model=WebhookEndpoint,
+    responses={
+        **AUTH_RESPONSES,
+        **IDEMPOTENCY_RESPONSES,
+        422: {"description": "The callback URL is refused (problem names the field)"},
+    },
+)
+async def put_webhook_endpoint(
+    request: Request,
+    session: DbSession,
+    settings: ServerSettings,
+    principal: FoPrincipal,
+    body: WebhookEndpointUpdate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Set where notifications are pushed; (re-)activates a disabled endpoint.
+
+    The first registration answers with the signing secret; later updates keep it.
+    """
+
+    async def handler() -> Outcome:
+        secret = await webhook_endpoints.register_endpoint(
+            session,
+            principal.party_id,
+            body.callback_base_url,
+            settings=settings,
+            enrolment_id=principal.enrolment_id,
+        )
+        row = await webhook_endpoints.get_endpoint(session, principal.party_id)
+        return 200, webhook_endpoints.endpoint_model(row, secret), {}
+
+    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+
+
+@router.post(
+    "/webhook-endpoint/secret",
+    operation_id="rotate_webhook_secret",
+    response_model=WebhookEndpoint,
+    responses={
+        **AUTH_RESPONSES,
+        **IDEMPOTENCY_RESPONSES,
+        404: {"description": "No endpoint registered yet"},
+    },
+)
+async def rotate_webhook_secret(
+    request: Request,
+    session: DbSession,
+    settings: ServerSettings,
+    principal: FoPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Make a new signing secret; the previous one co-signs for the overlap window."""
+
+    async def handler() -> Outcome:
+        row, secret = await webhook_endpoints.rotate_secret(
+            session, principal.party_id, settings=settings
+        )
+        return 200, webhook_endpoints.endpoint_model(row, secret), {}
+
+    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)

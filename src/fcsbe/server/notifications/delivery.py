@@ -1,0 +1,258 @@
+"""The webhook delivery step: sequence, claim due notifications with a lease, send, record.
+
+`DeliveryWorker.step()` is what the background loop calls and what tests call directly, with an
+injected clock. Each phase is its own short transaction; no transaction is open while waiting
+on the network. Claiming uses `FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas take disjoint
+rows; on SQLite the claim runs under the single write lock. A claim is a lease: a worker that
+dies after claiming (before or after sending) loses nothing, because the rows become due again
+when the lease ends, and the results of a worker that outlived its lease are ignored. Delivery
+is therefore at least once, duplicates always carrying the same `webhook-id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fcsbe.model import DeliveryOutcome, DeliveryStatus, WebhookEndpointStatus
+from fcsbe.server.notifications.policy import RetryPolicy, parse_retry_after
+from fcsbe.server.notifications.sender import SendResult, WebhookSender
+from fcsbe.server.notifications.sequencer import assign_sequence
+from fcsbe.server.services.webhook_endpoints import disable_endpoint, signing_secrets
+from fcsbe.server.settings import Settings
+from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.outbox import DeliveryAttemptRow, OutboxRow
+from fcsbe.server.storage.webhook_endpoints import WebhookEndpointRow
+
+__all__ = ["Claimed", "DeliveryWorker", "notification_body"]
+
+Clock = Callable[[], datetime]
+Attempt = tuple[datetime, SendResult]
+
+
+def notification_body(payload: dict[str, Any], seq: int) -> str:
+    """The webhook body: the stored notification with its feed position."""
+    document = {"notification_id": payload["notification_id"], "seq": seq, **payload}
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A notification leased to this worker for one attempt."""
+
+    row_id: int
+    notification_id: str
+    fo_party_id: str
+    attempt: int
+    first_attempt_at: datetime
+    url: str
+    secrets: tuple[str, ...]
+    body: str
+
+
+class DeliveryWorker:
+    """Delivers the outbox to the FOs' webhook endpoints, one bounded batch per step."""
+
+    def __init__(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        sender: WebhookSender,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._factory = factory
+        self._sender = sender
+        self._settings = settings
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._policy = RetryPolicy.from_settings(settings)
+
+    async def step(self) -> int:
+        """One round: sequence new rows and claim a batch (one commit), send, record."""
+        owner = uuid.uuid4().hex
+        batch, settled = await self.claim(owner, sequence=True)
+        if batch:
+            results = await self.send(batch)
+            await self.record(owner, batch, results)
+        return len(batch) + settled
+
+    async def sequence(self) -> int:
+        """Give committed notifications their feed position (own transaction)."""
+        async with self._factory() as session:
+            done = await assign_sequence(session)
+            await session.commit()
+            return done
+
+    async def claim(self, owner: str, *, sequence: bool = False) -> tuple[list[Claimed], int]:
+        """Lease due rows to `owner`; returns them and how many rows changed otherwise.
+
+        With `sequence`, new rows are sequenced first in the same transaction (one commit
+        less between a change and its delivery).
+        """
+        now = self._clock()
+        lease_until = now + timedelta(seconds=self._settings.notification_lease_s)
+        async with self._factory() as session:
+            settled = await assign_sequence(session) if sequence else 0
+            rows = (
+                (
+                    await session.execute(
+                        select(OutboxRow)
+                        .where(
+                            OutboxRow.status == DeliveryStatus.PENDING.value,
+                            OutboxRow.next_attempt_at <= now,
+                            OutboxRow.seq.is_not(None),
+                            or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
+                        )
+                        .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+                        .limit(self._settings.notification_batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            endpoints = await self._endpoints(session, {row.fo_party_id for row in rows})
+            claimed: list[Claimed] = []
+            for row in rows:
+                endpoint = endpoints.get(row.fo_party_id)
+                if endpoint is None or endpoint.status != WebhookEndpointStatus.ACTIVE.value:
+                    row.status = DeliveryStatus.PARKED.value
+                    row.last_error = "no active webhook endpoint"
+                    settled += 1
+                    continue
+                if endpoint.paused_until is not None and endpoint.paused_until > now:
+                    row.next_attempt_at = endpoint.paused_until
+                    settled += 1
+                    continue
+                row.lease_until = lease_until
+                row.lease_owner = owner
+                row.first_attempt_at = row.first_attempt_at or now
+                assert row.seq is not None
+                claimed.append(
+                    Claimed(
+                        row_id=row.id,
+                        notification_id=row.notification_id,
+                        fo_party_id=row.fo_party_id,
+                        attempt=row.attempts + 1,
+                        first_attempt_at=row.first_attempt_at,
+                        url=endpoint.url,
+                        secrets=tuple(signing_secrets(endpoint, now)),
+                        body=notification_body(row.payload, row.seq),
+                    )
+                )
+            await session.commit()
+        return claimed, settled
+
+    async def send(self, batch: Sequence[Claimed]) -> list[Attempt]:
+        """Send every claimed notification concurrently (bounded by the sender)."""
+
+        async def one(item: Claimed) -> Attempt:
+            started = self._clock()
+            result = await self._sender.send(
+                item.url, item.notification_id, item.body, item.secrets, started
+            )
+            return started, result
+
+        return list(await asyncio.gather(*(one(item) for item in batch)))
+
+    async def record(
+        self, owner: str, batch: Sequence[Claimed], results: Sequence[Attempt]
+    ) -> None:
+        """Log every attempt and settle each row, unless this worker's lease was lost."""
+        now = self._clock()
+        changes: list[dict[str, Any]] = []
+        attempts: list[DeliveryAttemptRow] = []
+        gone: set[str] = set()
+        paused: dict[str, datetime] = {}
+        for item, (attempted_at, result) in zip(batch, results, strict=True):
+            change = self._settle(item, result, now)
+            changes.append(change)
+            if result.outcome is DeliveryOutcome.GONE:
+                gone.add(item.fo_party_id)
+            retry_after = parse_retry_after(result.retry_after, now)
+            if retry_after is not None and change["status"] == DeliveryStatus.PENDING.value:
+                paused[item.fo_party_id] = max(
+                    change["next_attempt_at"], paused.get(item.fo_party_id, now)
+                )
+            attempts.append(
+                DeliveryAttemptRow(
+                    outbox_id=item.row_id,
+                    notification_id=item.notification_id,
+                    fo_party_id=item.fo_party_id,
+                    attempt=item.attempt,
+                    attempted_at=attempted_at,
+                    url=item.url[:2048],
+                    outcome=result.outcome.value,
+                    status_code=result.status_code,
+                    duration_ms=result.duration_ms,
+                    error=result.error,
+                )
+            )
+        table = OutboxRow.__table__
+        assert isinstance(table, Table)
+        async with self._factory() as session:
+            await session.execute(
+                update(table)
+                .where(
+                    and_(table.c.id == bindparam("row_id"), table.c.lease_owner == owner),
+                )
+                .values(
+                    status=bindparam("status"),
+                    attempts=bindparam("attempts"),
+                    next_attempt_at=bindparam("next_attempt_at"),
+                    delivered_at=bindparam("delivered_at"),
+                    last_error=bindparam("last_error"),
+                    lease_until=None,
+                    lease_owner=None,
+                ),
+                changes,
+            )
+            session.add_all(attempts)
+            endpoints = await self._endpoints(session, gone | set(paused))
+            for party, endpoint in endpoints.items():
+                if party in gone:
+                    disable_endpoint(endpoint, "the receiver answered 410 Gone", now)
+                elif party in paused:
+                    current = endpoint.paused_until
+                    endpoint.paused_until = max(paused[party], current or paused[party])
+            await session.commit()
+
+    def _settle(self, item: Claimed, result: SendResult, now: datetime) -> dict[str, Any]:
+        change: dict[str, Any] = {
+            "row_id": item.row_id,
+            "attempts": item.attempt,
+            "next_attempt_at": now,
+            "delivered_at": None,
+            "last_error": result.error,
+        }
+        if result.outcome is DeliveryOutcome.DELIVERED:
+            change.update(status=DeliveryStatus.DELIVERED.value, delivered_at=now)
+        elif result.outcome is DeliveryOutcome.GONE:
+            change.update(status=DeliveryStatus.PARKED.value)
+        elif self._policy.exhausted(item.first_attempt_at, now):
+            change.update(status=DeliveryStatus.DEAD.value)
+        else:
+            advised = parse_retry_after(result.retry_after, now)
+            retry_at = self._policy.next_attempt(item.attempt, now, advised, self._rng)
+            change.update(status=DeliveryStatus.PENDING.value, next_attempt_at=retry_at)
+        return change
+
+    @staticmethod
+    async def _endpoints(session: AsyncSession, parties: set[str]) -> dict[str, WebhookEndpointRow]:
+        if not parties:
+            return {}
+        rows = await session.execute(
+            select(WebhookEndpointRow).where(WebhookEndpointRow.fo_party_id.in_(sorted(parties)))
+        )
+        return {row.fo_party_id: row for row in rows.scalars()}

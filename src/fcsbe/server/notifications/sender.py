@@ -1,0 +1,153 @@
+"""Sends one signed webhook request: Standard Webhooks headers, SSRF-safe connect, bounded I/O.
+
+Signing uses the `standardwebhooks` library (`v1`: HMAC-SHA256 over
+`{webhook-id}.{webhook-timestamp}.{body}`); during a secret rotation the request carries one
+signature per valid secret. The host is resolved and checked before every request and the
+connection goes to the checked address (see `security.urls`). Redirects are not followed,
+and at most `MAX_RESPONSE_BYTES` of an answer are read: the receiver's answer body is not used.
+This module decides nothing about retries: it reports what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+from standardwebhooks import Webhook
+
+from fcsbe import __version__
+from fcsbe.model import DeliveryOutcome
+from fcsbe.server.security.urls import BlockedAddressError, resolve_for_connect
+
+__all__ = ["MAX_RESPONSE_BYTES", "SendResult", "WebhookSender", "webhook_headers"]
+
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+def webhook_headers(
+    webhook_id: str, timestamp: datetime, body: str, secrets: Sequence[str]
+) -> dict[str, str]:
+    """The Standard Webhooks headers of one request, signed with every secret given."""
+    signatures = " ".join(Webhook(secret).sign(webhook_id, timestamp, body) for secret in secrets)
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(math.floor(timestamp.timestamp())),
+        "webhook-signature": signatures,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What one attempt came to."""
+
+    outcome: DeliveryOutcome
+    status_code: int | None
+    retry_after: str | None
+    error: str | None
+    duration_ms: int
+
+
+class WebhookSender:
+    """Posts notifications through one shared `httpx.AsyncClient`, a bounded number at a time."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        timeout_s: float,
+        concurrency: int,
+        allow_loopback: bool,
+    ) -> None:
+        self._http = http
+        self._timeout_s = timeout_s
+        self._slots = asyncio.Semaphore(concurrency)
+        self._allow_loopback = allow_loopback
+
+    @staticmethod
+    def make_client(timeout_s: float, concurrency: int) -> httpx.AsyncClient:
+        """The HTTP client deliveries share (no redirects, no proxies from the environment).
+
+        TCP_NODELAY: a request goes out as headers then body; with Nagle's algorithm the body
+        waits for the receiver's delayed ACK (tens of ms per webhook).
+        """
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        transport = httpx.AsyncHTTPTransport(
+            limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        )
+        return httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(timeout_s),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    async def send(
+        self,
+        url: str,
+        webhook_id: str,
+        body: str,
+        secrets: Sequence[str],
+        timestamp: datetime,
+    ) -> SendResult:
+        """POST `body` to `url`, signed; never raises for network or HTTP failures."""
+        async with self._slots:
+            started = time.perf_counter()
+            status: int | None = None
+            retry_after: str | None = None
+            try:
+                target = await resolve_for_connect(url, allow_loopback=self._allow_loopback)
+                headers = {
+                    "content-type": "application/json",
+                    "user-agent": f"fcsbe/{__version__}",
+                    "host": target.host_header,
+                    **webhook_headers(webhook_id, timestamp, body, secrets),
+                }
+                extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
+                async with asyncio.timeout(self._timeout_s):
+                    request = self._http.build_request(
+                        "POST",
+                        target.connect_url,
+                        content=body.encode(),
+                        headers=headers,
+                        extensions=extensions,
+                    )
+                    response = await self._http.send(request, stream=True)
+                    try:
+                        status = response.status_code
+                        retry_after = response.headers.get("retry-after")
+                        read = 0
+                        async for chunk in response.aiter_raw():
+                            read += len(chunk)
+                            if read > MAX_RESPONSE_BYTES:
+                                break
+                    finally:
+                        await response.aclose()
+            except BlockedAddressError as exc:
+                return self._result(DeliveryOutcome.BLOCKED, None, None, str(exc), started)
+            except (httpx.HTTPError, TimeoutError, OSError) as exc:
+                if status is None:
+                    error = f"{exc.__class__.__name__}: {exc}".strip().rstrip(":")
+                    return self._result(DeliveryOutcome.FAILED, None, None, error, started)
+            if status is not None and 200 <= status < 300:
+                return self._result(DeliveryOutcome.DELIVERED, status, None, None, started)
+            if status == 410:
+                return self._result(DeliveryOutcome.GONE, status, None, "410 Gone", started)
+            error = f"HTTP {status}"
+            return self._result(DeliveryOutcome.FAILED, status, retry_after, error, started)
+
+    @staticmethod
+    def _result(
+        outcome: DeliveryOutcome,
+        status: int | None,
+        retry_after: str | None,
+        error: str | None,
+        started: float,
+    ) -> SendResult:
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        return SendResult(outcome, status, retry_after, error, duration_ms)

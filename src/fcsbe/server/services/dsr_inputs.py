@@ -1,0 +1,138 @@
+"""What a detailed service record is built from: meter readings, meters, sessions, baselines.
+
+These are the inputs the FS executor hands to `services.records.record_fs` when an FS ends (the
+station adapter turns its meter data into `MeterSample`s). They are plain, immutable values:
+the DSR builder is a pure function of them plus the FS and its contract, so a record can be
+rebuilt and checked at any time. Readings come in *arrival order*, faults and all (duplicates,
+gaps, late or reordered deliveries); the builder cleans and flags them, never trusts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from fcsbe.model import Target, TargetLevel
+
+__all__ = [
+    "Activation",
+    "MeterInfo",
+    "MeterSample",
+    "PowerPeriod",
+    "RecordInputs",
+    "RecordOptions",
+    "SessionSpan",
+    "SetpointChange",
+]
+
+
+class MeterSample(NamedTuple):
+    """One meter reading as delivered: registers are cumulative and never decrease.
+
+    `p_w` is the instantaneous active power (+ import), used for the response time only;
+    energies always come from the registers. `received_at` is when the server got it (for
+    lateness); `signed_data`/`signed_format` carry a signed reading (e.g. OCMF) as delivered.
+    """
+
+    meter_id: str
+    at: datetime
+    e_import_wh: float
+    e_export_wh: float
+    p_w: float | None = None
+    soc_pct: float | None = None
+    quality: str = "MEASURED"
+    received_at: datetime | None = None
+    signed_data: str | None = None
+    signed_format: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeterInfo:
+    """A meter whose readings the record uses, and what it measures.
+
+    `in_total`: its energy counts in the FS's measured power (False for a meter only used for
+    sessions, e.g. EVSE meters behind a site meter that already measures the total).
+    """
+
+    meter_id: str
+    target: Target
+    serial_number: str
+    certified: bool
+    in_total: bool = True
+    public_key: str | None = None
+
+    @property
+    def evse_id(self) -> str | None:
+        """The EVSE it meters, for an EVSE meter."""
+        return self.target.id if self.target.level is TargetLevel.EVSE else None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSpan:
+    """An EV session (pseudonymous) at an EVSE; `disconnected_at` None: still connected."""
+
+    session_ref: str
+    evse_id: str
+    connected_at: datetime
+    disconnected_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PowerPeriod:
+    """A power over [start, end): a declared baseline period."""
+
+    start: datetime
+    end: datetime
+    p_w: float
+
+
+@dataclass(frozen=True, slots=True)
+class SetpointChange:
+    """A dynamic setpoint (`POST .../setpoints`) in force from `at` until the next one."""
+
+    at: datetime
+    p_w: float
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """A RESERVE activation as executed: a power change (+ more import) over a span."""
+
+    start: datetime
+    duration_s: float
+    delta_w: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOptions:
+    """How readings are judged. Defaults suit 1-60 s meter data and 15-minute settlement."""
+
+    interval_s: int = 900
+    """Settlement interval for FS types without periods of their own (droop, FFR, reserve)."""
+    baseline_lookback_s: int = 900
+    """METER_BEFORE_ACTIVATION: the baseline is the mean power over this long before start."""
+    history_days: int = 5
+    """HISTORICAL_AVERAGE: the same interval on up to this many previous days."""
+    late_after_s: float = 60.0
+    """A reading received more than this long after it was taken is flagged LATE_READING."""
+    clock_skew_s: float = 60.0
+    """A reading taken more than this long after it was received is flagged CLOCK_DRIFT."""
+    gap_factor: float = 1.5
+    """A gap is a pause between readings longer than this many times the meter's usual one."""
+    response_threshold_pct: float = 10.0
+    """Response time: until the power has moved this share of the ordered change."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordInputs:
+    """Everything measured about an FS's execution, for `record_fs`."""
+
+    meters: Sequence[MeterInfo]
+    readings: Sequence[MeterSample]
+    sessions: Sequence[SessionSpan] = ()
+    declared_baseline: Sequence[PowerPeriod] = ()
+    setpoint_changes: Sequence[SetpointChange] = ()
+    activations: Sequence[Activation] = ()
+    options: RecordOptions = field(default_factory=RecordOptions)

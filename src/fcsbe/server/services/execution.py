@@ -1,0 +1,179 @@
+"""Executing accepted FS on the stations, through the `StationAdapter` only.
+
+The step (run by a worker; tests call it directly with a simulated fleet on a virtual clock):
+ACCEPTED → SCHEDULED; at the window start SCHEDULED → ACTIVE (ARMED for DROOP, FFR and
+RESERVE, whose power moves only on a local trigger or an activation); while running, the plan in
+force is (re)applied at each step boundary and at least every `REPLAN_S`; at the window end
+→ COMPLETED. Whatever leaves ARMED/ACTIVE (cancel, supersede, abort, end) has its commands
+cleared at once. Commands carry `valid_until`, so stations drop them even if the server is gone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fcsbe.model import FlexibilityServiceRequest, FsState, FsType
+from fcsbe.server.adapters.base import (
+    ClearCommand,
+    Command,
+    ControlLevel,
+    ControlTarget,
+    StationAdapter,
+)
+from fcsbe.server.planning import plan_fs
+from fcsbe.server.services.decision_rules import power_need, scale_request
+from fcsbe.server.services.event_log import append_event
+from fcsbe.server.services.lifecycle import LIVE_STATES, move
+from fcsbe.server.services.station_plans import (
+    commands_at,
+    evse_states,
+    next_change,
+    respect_minimums,
+)
+from fcsbe.server.storage.flexibility import FlexibilityServiceRow, fs_evse_shares
+
+__all__ = [
+    "REPLAN_S",
+    "clear_fs",
+    "committed_request",
+    "execute_step",
+    "fs_evses",
+    "start_or_replan",
+]
+
+REPLAN_S = 60
+"""Longest time a running plan goes without being recomputed from the stations' state."""
+ARMED_TYPES = frozenset({FsType.DROOP, FsType.FFR, FsType.RESERVE})
+RUNNING = frozenset({FsState.ARMED.value, FsState.ACTIVE.value})
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+async def fs_evses(
+    session: AsyncSession, fs: FlexibilityServiceRow
+) -> tuple[dict[str, str], dict[str, float]]:
+    """The FS's EVSEs: evse id → site id, and evse id → minimum charge power (W)."""
+    rows = await fs_evse_shares(session, fs.id)
+    return {row[0]: row[1] for row in rows}, {row[0]: row[4] for row in rows}
+
+
+def committed_request(fs: FlexibilityServiceRow) -> FlexibilityServiceRequest:
+    """The request as committed: a partially accepted FS runs at its committed share."""
+    request = FlexibilityServiceRequest.model_validate(fs.request)
+    need = power_need(request).magnitude_w
+    if fs.committed_w is None or need <= 0 or fs.committed_w >= need:
+        return request
+    return scale_request(request, fs.committed_w / need)
+
+
+async def clear_fs(adapter: StationAdapter, fs: FlexibilityServiceRow, evse_ids: list[str]) -> None:
+    """Release the FS's EVSEs: back to unmanaged charging."""
+    await adapter.apply_many(
+        [
+            Command(ControlTarget(ControlLevel.EVSE, evse_id), ClearCommand(), fs_id=fs.fs_id)
+            for evse_id in evse_ids
+        ]
+    )
+    fs.execution = None
+
+
+async def start_or_replan(
+    session: AsyncSession, adapter: StationAdapter, fs: FlexibilityServiceRow, now: datetime
+) -> int:
+    """Compute the plan in force now from live state and hand its commands to the adapter."""
+    request = committed_request(fs)
+    sites, minimums = await fs_evses(session, fs)
+    states = await evse_states(adapter, sites)
+    plan = plan_fs(request, states, now)
+    rooms = {state.evse_id: state.import_room_w for state in states}
+    commands = respect_minimums(commands_at(plan, now, fs.fs_id), minimums, rooms)
+    if commands:
+        await adapter.apply_many(commands)
+    horizon = min(now + timedelta(seconds=REPLAN_S), request.window.end)
+    execution: dict[str, Any] = dict(fs.execution or {})
+    execution.update(
+        applied=len(commands),
+        next_at=_iso(next_change(plan, now, horizon)),
+        reservations=[[r.evse_id, r.baseline_w, r.up_w, r.down_w] for r in plan.reservations],
+    )
+    fs.execution = execution
+    return len(commands)
+
+
+async def _running(
+    session: AsyncSession, adapter: StationAdapter, fs: FlexibilityServiceRow, now: datetime
+) -> int:
+    if now >= fs.window_end:
+        sites, _ = await fs_evses(session, fs)
+        await clear_fs(adapter, fs, list(sites))
+        await move(session, fs, FsState.COMPLETED, "window ended", at=now)
+        return 1
+    execution = fs.execution or {}
+    if execution.get("dynamic") or execution.get("activation_until"):
+        if execution.get("activation_until") and now >= datetime.fromisoformat(
+            execution["activation_until"]
+        ):
+            execution = {k: v for k, v in execution.items() if k != "activation_until"}
+            fs.execution = execution
+            return await start_or_replan(session, adapter, fs, now)
+        return 0
+    next_at = execution.get("next_at")
+    if next_at is None or now >= datetime.fromisoformat(next_at):
+        await start_or_replan(session, adapter, fs, now)
+        return 1
+    return 0
+
+
+async def execute_step(
+    session: AsyncSession, adapter: StationAdapter, now: datetime, limit: int = 100
+) -> int:
+    """One pass over every FS that needs the stations; returns how many changed."""
+    statement = (
+        select(FlexibilityServiceRow)
+        .where(
+            or_(
+                FlexibilityServiceRow.state.in_(sorted(s.value for s in LIVE_STATES)),
+                FlexibilityServiceRow.execution.is_not(None),
+            )
+        )
+        .order_by(FlexibilityServiceRow.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    work = 0
+    for fs in (await session.execute(statement)).scalars().all():
+        state = FsState(fs.state)
+        if state in (FsState.ACCEPTED, FsState.PARTIALLY_ACCEPTED):
+            await move(session, fs, FsState.SCHEDULED, "execution planned", at=now)
+            state, work = FsState.SCHEDULED, work + 1
+        if state is FsState.SCHEDULED and now >= fs.window_start:
+            if now >= fs.window_end:
+                await move(session, fs, FsState.ABORTED, "window passed before start", at=now)
+                work += 1
+                continue
+            await start_or_replan(session, adapter, fs, now)
+            to = FsState.ARMED if FsType(fs.fs_type) in ARMED_TYPES else FsState.ACTIVE
+            await move(session, fs, to, "started on the stations", at=now)
+            await append_event(
+                session,
+                type="FS_EXECUTION_STARTED",
+                object_ref=f"fs/{fs.fs_id}/{fs.revision}",
+                summary=f"{(fs.execution or {}).get('applied', 0)} command(s) applied",
+                party_id=fs.fo_party_id,
+                fs_id=fs.fs_id,
+            )
+            work += 1
+        elif fs.state in RUNNING:
+            work += await _running(session, adapter, fs, now)
+        elif fs.execution is not None and state not in LIVE_STATES:
+            sites, _ = await fs_evses(session, fs)
+            await clear_fs(adapter, fs, list(sites))
+            work += 1
+    return work

@@ -1,0 +1,161 @@
+"""The FO's webhook endpoint: registering it, rotating its signing secret, disabling it.
+
+The server generates the Standard Webhooks secret (`whsec_` + 32 random bytes, base64) and
+shows it to the FO once, when it is created or rotated. After a rotation the previous secret
+keeps signing as a second `v1` signature for `webhook_secret_overlap_s`, so the FO can switch
+its receiver without losing a notification. Enrolment calls `register_endpoint`.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fcsbe.model import FieldError, WebhookEndpoint, WebhookEndpointStatus
+from fcsbe.server.errors import NotFound, UnprocessableContent
+from fcsbe.server.security.urls import callback_url_problem
+from fcsbe.server.settings import Settings
+from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.webhook_endpoints import WebhookEndpointRow
+
+__all__ = [
+    "SECRET_PREFIX",
+    "check_callback_url",
+    "disable_endpoint",
+    "endpoint_model",
+    "get_endpoint",
+    "new_webhook_secret",
+    "register_endpoint",
+    "rotate_secret",
+    "signing_secrets",
+]
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
+
+
+def new_webhook_secret() -> str:
+    """A fresh Standard Webhooks symmetric secret (256 bits)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_callback_url(url: str, settings: Settings, pointer: str) -> None:
+    """Refuse a callback URL the server must not call (S4), naming the field."""
+    problem = callback_url_problem(
+        url,
+        allow_loopback=settings.webhook_allow_loopback,
+        require_https=settings.webhook_require_https,
+    )
+    if problem is not None:
+        raise UnprocessableContent(
+            f"The callback URL is refused: {problem}.",
+            slug="callback-url-refused",
+            errors=[FieldError(pointer=pointer, detail=problem, code="callback_url")],
+        )
+
+
+async def register_endpoint(
+    session: AsyncSession,
+    fo_party_id: str,
+    callback_base_url: str,
+    *,
+    settings: Settings,
+    enrolment_id: str | None = None,
+    pointer: str = "/body/callback_base_url",
+) -> str | None:
+    """Create or update the FO's endpoint and (re-)activate it.
+
+    Returns the new secret when the endpoint was created, None when only the URL changed
+    (the secret stays; rotate it with `rotate_secret`).
+    """
+    check_callback_url(callback_base_url, settings, pointer)
+    now = utcnow()
+    row = await session.get(WebhookEndpointRow, fo_party_id)
+    if row is None:
+        secret = new_webhook_secret()
+        session.add(
+            WebhookEndpointRow(
+                fo_party_id=fo_party_id,
+                enrolment_id=enrolment_id,
+                callback_base_url=callback_base_url.rstrip("/"),
+                secret=secret,
+                secret_rotated_at=now,
+                status=WebhookEndpointStatus.ACTIVE.value,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+        return secret
+    row.callback_base_url = callback_base_url.rstrip("/")
+    row.enrolment_id = enrolment_id or row.enrolment_id
+    row.status = WebhookEndpointStatus.ACTIVE.value
+    row.disabled_reason = None
+    row.disabled_at = None
+    row.paused_until = None
+    row.updated_at = now
+    return None
+
+
+async def get_endpoint(session: AsyncSession, fo_party_id: str) -> WebhookEndpointRow:
+    """The FO's endpoint, or 404."""
+    row = await session.get(WebhookEndpointRow, fo_party_id)
+    if row is None:
+        raise NotFound(
+            "No webhook endpoint is registered; PUT /v1/webhook-endpoint first.",
+            slug="webhook-endpoint-not-found",
+        )
+    return row
+
+
+async def rotate_secret(
+    session: AsyncSession, fo_party_id: str, *, settings: Settings
+) -> tuple[WebhookEndpointRow, str]:
+    """Make a new secret; the old one keeps co-signing for the overlap window."""
+    row = await get_endpoint(session, fo_party_id)
+    now = utcnow()
+    secret = new_webhook_secret()
+    row.previous_secret = row.secret
+    row.previous_secret_expires_at = now + timedelta(seconds=settings.webhook_secret_overlap_s)
+    row.secret = secret
+    row.secret_rotated_at = now
+    row.updated_at = now
+    return row, secret
+
+
+def signing_secrets(row: WebhookEndpointRow, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with: the current one, plus the previous in overlap."""
+    found = [row.secret]
+    expires = row.previous_secret_expires_at
+    if row.previous_secret and expires is not None and expires > now:
+        found.append(row.previous_secret)
+    return found
+
+
+def disable_endpoint(row: WebhookEndpointRow, reason: str, now: datetime) -> None:
+    """Stop pushing to this endpoint (the receiver answered 410 Gone)."""
+    row.status = WebhookEndpointStatus.DISABLED.value
+    row.disabled_reason = reason[:500]
+    row.disabled_at = now
+    row.updated_at = now
+
+
+def endpoint_model(
+    row: WebhookEndpointRow, secret: str | None = None, now: datetime | None = None
+) -> WebhookEndpoint:
+    """The wire view of an endpoint (`secret` only when just created or rotated)."""
+    now = now or utcnow()
+    expires = row.previous_secret_expires_at
+    return WebhookEndpoint(
+        callback_base_url=row.callback_base_url,
+        url=row.url,
+        status=WebhookEndpointStatus(row.status),
+        disabled_reason=row.disabled_reason,
+        disabled_at=row.disabled_at,
+        paused_until=row.paused_until if row.paused_until and row.paused_until > now else None,
+        secret=secret,
+        secret_rotated_at=row.secret_rotated_at,
+        previous_secret_valid_until=expires if expires and expires > now else None,
+    )

@@ -1,0 +1,135 @@
+"""The server's side of the stations: which adapter is in force, and keeping the database in step
+with what the stations report.
+
+`StationRuntime` is built once per app (in the lifespan) and kept as `app.state.stations`; the
+adapter itself is `app.state.adapter`, the only way anything in the server reaches a station.
+`sync_step` is the worker step that stores EV sessions (under keyed pseudonyms) and applies
+station events (a site going off-grid) to the registry; tests call it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fcsbe.model import RegistryDocument
+from fcsbe.server.adapters.base import StationAdapter, StationEvent
+from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
+from fcsbe.server.adapters.simulated import SimulatedStations
+from fcsbe.server.adapters.unconnected import UnconnectedStations
+from fcsbe.server.security.pseudonyms import Pseudonymizer
+from fcsbe.server.services.event_log import append_event
+from fcsbe.server.services.registry import import_registry
+from fcsbe.server.services.session_sync import sync_sessions
+from fcsbe.server.settings import Settings
+from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.registry import load_sites
+from fcsbe.sim import SystemClock
+
+__all__ = ["StationRuntime", "apply_station_events", "build_runtime"]
+
+log = logging.getLogger("fcsbe.stations")
+
+
+async def apply_station_events(db: AsyncSession, events: Sequence[StationEvent]) -> int:
+    """Bring the registry in line with station events; returns how many rows changed.
+
+    GRID_STATE_CHANGED moves a site on or off the grid (UC 1.6), which capabilities, the
+    availability forecast and the FS decision all read from the registry.
+    """
+    changed_states = {
+        e.site_id: str(e.data.get("grid_state"))
+        for e in events
+        if e.kind == "GRID_STATE_CHANGED" and e.data.get("grid_state") in ("ON_GRID", "OFF_GRID")
+    }
+    if not changed_states:
+        return 0
+    changes = 0
+    for site_id, row in (await load_sites(db, changed_states)).items():
+        state = changed_states[site_id]
+        if row.grid_state == state:
+            continue
+        row.grid_state = state
+        row.data = {**row.data, "grid_state": state}
+        changes += 1
+        await append_event(
+            db,
+            type="SITE_GRID_STATE_CHANGED",
+            object_ref=f"site/{site_id}",
+            summary=f"site {site_id} is now {state}",
+            payload={"site_id": site_id, "grid_state": state},
+            source="STATION",
+        )
+    return changes
+
+
+@dataclass
+class StationRuntime:
+    """The adapter in force, where the pseudonym key lives, and the registry it came with."""
+
+    adapter: StationAdapter
+    data_dir: Path
+    """`FCSBE_DATA_DIR`: the pseudonym key is read (or made) there on first use."""
+    registry: RegistryDocument | None = None
+    """The registry of a simulated fleet, loaded at start so the FO sees what is simulated."""
+    _pseudonyms: Pseudonymizer | None = field(default=None, init=False, repr=False)
+
+    @property
+    def pseudonyms(self) -> Pseudonymizer:
+        """The deployment's pseudonymizer (its key file is created when first needed)."""
+        if self._pseudonyms is None:
+            self._pseudonyms = Pseudonymizer.load_or_create(self.data_dir)
+        return self._pseudonyms
+
+    async def load_registry(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        """Import the adapter's own registry (idempotent; nothing to do for real stations)."""
+        if self.registry is None:
+            return
+        async with factory() as db:
+            result = await import_registry(db, self.registry)
+            await db.commit()
+        if result.changed:
+            log.info(
+                "registry of the %s adapter loaded: %d sites, %d EVSEs",
+                self.adapter.name,
+                len(self.registry.sites),
+                result.evses.created + result.evses.updated + result.evses.unchanged,
+            )
+
+    async def sync(self, factory: async_sessionmaker[AsyncSession]) -> int:
+        """Store what the stations report now; returns the number of rows changed."""
+        reported = await self.adapter.sessions()
+        events = await self.adapter.drain_events()
+        async with factory() as db:
+            changes = await sync_sessions(db, reported, self.pseudonyms, self.adapter.now())
+            changes += await apply_station_events(db, events)
+            await db.commit()
+        return changes
+
+    def sync_step(self, factory: async_sessionmaker[AsyncSession]) -> Callable[[], Awaitable[int]]:
+        """The worker step around `sync`. It reports no backlog (0), so its loop always waits
+        its interval: a reconciliation has nothing left over to do at once."""
+
+        async def step() -> int:
+            await self.sync(factory)
+            return 0
+
+        return step
+
+
+def build_runtime(settings: Settings) -> StationRuntime:
+    """The stations `settings` ask for: the simulated scenario fleet (default), or none."""
+    if not settings.simulator_enabled:
+        return StationRuntime(UnconnectedStations(), settings.data_dir)
+    fleet = scenario_fleet(
+        settings.simulator_scenario,
+        seed=settings.simulator_seed,
+        start=floor_to_second(utcnow()),
+        size=settings.simulator_fleet_size,
+    )
+    adapter = SimulatedStations(fleet, SystemClock(), step_s=settings.simulator_step_s)
+    return StationRuntime(adapter, settings.data_dir, registry=registry_of(fleet))

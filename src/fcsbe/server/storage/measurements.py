@@ -1,0 +1,71 @@
+"""Meter readings kept for the targets of live FS: the measured series and the DSR's input.
+
+Readings are append-only; the storage keeps only meters that serve an FS (the telemetry step
+filters), so a large fleet does not fill the database with readings nobody settles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, Integer, String, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fcsbe.server.storage.base import Base
+
+__all__ = ["MeterReadingRow", "insert_readings", "readings_between"]
+
+
+class MeterReadingRow(Base):
+    """One reading of one meter (EVSE, site point of connection, PV, storage, FFR evidence)."""
+
+    __tablename__ = "meter_readings"
+    __table_args__ = (Index("ix_meter_readings_meter_at", "meter_id", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    meter_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    p_w: Mapped[float]
+    q_var: Mapped[float | None]
+    e_import_wh: Mapped[float | None]
+    e_export_wh: Mapped[float | None]
+    soc_pct: Mapped[float | None]
+    f_hz: Mapped[float | None]
+    u_v: Mapped[float | None]
+    quality: Mapped[str] = mapped_column(String(16))
+
+
+async def insert_readings(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Append readings in one statement; returns how many."""
+    if rows:
+        await session.execute(insert(MeterReadingRow), list(rows))
+    return len(rows)
+
+
+async def readings_between(
+    session: AsyncSession,
+    meter_ids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    kinds: Sequence[str] = ("EVSE",),
+) -> list[MeterReadingRow]:
+    """Readings of the meters in [start, end], oldest first."""
+    if not meter_ids:
+        return []
+    statement = (
+        select(MeterReadingRow)
+        .where(
+            MeterReadingRow.meter_id.in_(list(meter_ids)),
+            MeterReadingRow.kind.in_(list(kinds)),
+            MeterReadingRow.at >= start,
+            MeterReadingRow.at <= end,
+        )
+        .order_by(MeterReadingRow.at, MeterReadingRow.id)
+    )
+    return list((await session.execute(statement)).scalars().all())

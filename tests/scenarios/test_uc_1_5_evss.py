@@ -1,0 +1,45 @@
+"""UC 1.5: EV service station (EVSS).
+
+A DC-bus site (configuration 1) with six 150 kW EVSEs, PV and stationary storage behind one
+point of connection, serving FS as a whole: the FO's contract is on the site at SITE level, so
+it sees the site with its DERs, site-level capabilities and availability, and nothing per
+station or EVSE.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fcsbe.client import NotFoundError
+from fcsbe.model import ConfigurationType, DerType, FsType
+from tests.scenarios.conftest import StartScenario
+
+
+async def test_the_station_is_served_as_a_whole(scenario: StartScenario) -> None:
+    async with scenario("uc-1.5") as run:
+        await run.contract("FO-EVSS", "fsc-evss", [("SITE", "SITE-EVSS")], level="SITE")
+        fo = await run.fo("FO-EVSS")
+        (site,) = [s async for s in fo.sites.list()]
+        assert site.configuration_type is ConfigurationType.DC_BUS_DC_CHARGE
+        ders = {d.der_type: d for d in site.ders}
+        assert ders[DerType.PV].rated_power_w == 200_000.0
+        assert ders[DerType.STORAGE].capacity_wh == 500_000.0
+        assert ders[DerType.STORAGE].controllable
+        assert site.cs_ids == []  # SITE level: nothing per station
+        assert [c async for c in fo.charging_stations.list()] == []
+        with pytest.raises(NotFoundError):
+            await fo.capabilities.get(["EVSE:DE*FCS*E0000001*1"])
+        setpoint, congestion = await fo.capabilities.get(
+            ["SITE:SITE-EVSS"], fs_types=[FsType.SETPOINT, FsType.CONGESTION]
+        )
+        assert setpoint.supported
+        assert setpoint.p_max_w == 400_000.0  # 6 x 150 kW, capped by the connection
+        assert congestion.supported
+        forecast = await fo.availability.get("SITE:SITE-EVSS", resolution_s=900)
+        first = forecast.intervals[0]
+        assert first.connected_evs == 3
+        assert 0 < first.max_import_w <= 400_000.0
+        assert first.max_export_w == 0.0  # no V2G at this station
+        # the three EVs leave within the hour; later intervals only know who is connected now
+        assert forecast.intervals[4].connected_evs == 0
+        assert forecast.intervals[4].confidence_pct < first.confidence_pct

@@ -1,0 +1,203 @@
+"""UC 3.4 Proof of flexibility service, end to end through the real client and server.
+
+An FO requests a SETPOINT FS on a site; the station simulator executes it (its meters are the
+only source of the record); the FS ends; the server makes the detailed service record (DSR) and
+signs a proof of work (PoW) over it, the meter evidence and the FS's event-log entries under a
+signed tree head. The FO verifies the PoW offline with the CSO's published keys; a copy
+tampered with in transit is rejected, and the FO's dispute is recorded (DISPUTED), logged and
+notified; once the genuine proof is verified the FO accepts it (PROVEN). An auditor then checks
+that the log only ever grew.
+
+Until FS execution (issue 6) exists, the executor's part, moving the FS through ACTIVE to
+COMPLETED and handing the simulator's readings to `record_fs`, is done here by the test.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from fcsbe.client import FcsbeClient, RetryPolicy
+from fcsbe.client.proofs import verify_heads_consistent, verify_proof_of_work
+from fcsbe.model import (
+    DataQualityCode,
+    FlexibilityServiceRequest,
+    FsState,
+    ProofValidationStatus,
+    digest,
+)
+from fcsbe.server.services.decision import decide_pending
+from fcsbe.server.services.dsr_inputs import RecordInputs
+from fcsbe.server.services.event_log import chain_pending
+from fcsbe.server.services.event_log_audit import verify_log
+from fcsbe.server.services.event_log_tree import tree_step
+from fcsbe.server.services.records import issue_proofs, record_fs
+from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.sim import SetpointControl
+from tests.dsr_fixtures import finish_fs
+from tests.factories import make_fo
+from tests.fs_fixtures import evse_id, make_contract, make_site, request_body
+from tests.sim_meters import build_site_sim, drive, meters_of, sessions_of
+
+PERIODS = [40_000.0, 40_000.0, 30_000.0, 30_000.0]
+
+
+class TamperingProxy(httpx.AsyncBaseTransport):
+    """A man in the middle: zeroes a measured value in the record and re-digests the proof so
+    that the two match again. Only the CSO's signature can give it away."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.forged_record: dict[str, object] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        path = request.url.path
+        if request.method != "GET" or not path.endswith(("/record", "/proof")):
+            return response
+        body = json.loads(await response.aread())
+        if path.endswith("/record"):
+            body["intervals"][0]["measured_w"] = 0.0
+            self.forged_record = body
+        else:
+            body["dsr_digest"] = digest(self.forged_record)
+        return httpx.Response(response.status_code, headers=response.headers, json=body)
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+async def _server_loops(app: FastAPI) -> None:
+    """One pass of what the server's loops do: decide, chain, grow the tree, issue proofs."""
+    decided = 1
+    while decided:
+        async with app.state.session_factory() as session:
+            decided = await decide_pending(session, utcnow())
+            await session.commit()
+    async with app.state.session_factory() as session:
+        await chain_pending(session)
+        await tree_step(session, app.state.keys, 0.0)
+        await issue_proofs(session, app.state.keys)
+        await session.commit()
+
+
+async def test_uc_3_4_proof_of_flexibility_service(app: FastAPI, client: FcsbeClient) -> None:
+    factory = app.state.session_factory
+    client.token = await make_fo(factory, "FO-A")
+    evses = await make_site(factory, "s1", evses=2)
+    await make_contract(factory, "FO-A")
+    assert evses == [evse_id("s1", 1), evse_id("s1", 2)]
+    jwks = (await client.discovery.version_details()).jwks  # kept from enrolment in practice
+    first_head = await client.event_log.head()
+
+    # The FO asks for a setpoint schedule on the site.
+    minute = utcnow().replace(second=0, microsecond=0)  # meters read on whole minutes
+    body = request_body(
+        "fs-uc34",
+        now=minute,
+        parameters={
+            "fs_type": "SETPOINT",
+            "resolution_s": 900,
+            "periods": [{"start_offset_s": 900 * k, "p_w": p} for k, p in enumerate(PERIODS)],
+        },
+    )
+    await client.flexibility_services.create(FlexibilityServiceRequest.model_validate(body))
+    await _server_loops(app)
+    assert (await client.flexibility_services.get("fs-uc34")).state is FsState.ACCEPTED
+
+    # The simulator executes it: unmanaged charging before, the schedule during the window.
+    start = datetime.fromisoformat(body["window"]["start"])
+    end = datetime.fromisoformat(body["window"]["end"])
+    sim = build_site_sim(evses, start - timedelta(minutes=15))
+    samples = drive(sim, start - timedelta(minutes=15), start)
+    for k, p_w in enumerate(PERIODS):
+        sim.apply_site("s1", SetpointControl(p_w=p_w))
+        t0 = start + timedelta(seconds=900 * k)
+        samples += drive(sim, t0, t0 + timedelta(seconds=900))
+    sessions = sessions_of(sim, start)
+
+    # The executor's part (issue 6): the FS ends and its record is made from the readings.
+    fs_pk = await finish_fs(factory, "FO-A", "fs-uc34", started=start, ended=end)
+    async with factory() as session:
+        await record_fs(
+            session,
+            fs_pk,
+            RecordInputs(meters=meters_of(evses), readings=samples, sessions=sessions),
+        )
+        await session.commit()
+    await _server_loops(app)
+
+    # The DSR: requested vs baseline vs measured vs delivered, from the meters only.
+    record = await client.records.get("fs-uc34")
+    assert [i.requested_w for i in record.intervals] == PERIODS
+    assert all(i.baseline_w == pytest.approx(100_000, rel=1e-6) for i in record.intervals)
+    # Measured from the meters: the stations follow within seconds of each new setpoint.
+    assert [i.measured_w for i in record.intervals] == pytest.approx(PERIODS, rel=0.03)
+    assert all(i.within_tolerance for i in record.intervals)
+    assert record.totals.accuracy_pct == 100
+    assert record.totals.availability_pct == 100
+    assert record.totals.delivered_energy_wh == pytest.approx(-65_000, rel=0.01)
+    assert 0 < (record.totals.measured_response_time_s or 0) <= 60  # one meter period
+    assert {s.evse_id for s in record.sessions} == set(evses)
+    assert record.settlement is not None
+    assert record.settlement.net_amount > 0
+    assert not [f for f in record.data_quality if f.code is not DataQualityCode.GAP]
+
+    # The PoW verifies offline with the CSO's keys.
+    verdict, _, proof = await client.records.verify("fs-uc34", jwks)
+    assert verdict.valid, verdict.problems
+    assert proof.tree_head.tree_size >= proof.event_log_range.to_seq
+
+    # A copy tampered with in transit is rejected, and the FO disputes it.
+    proxy = TamperingProxy(httpx.ASGITransport(app=app, raise_app_exceptions=False))
+    async with FcsbeClient(
+        "http://fcsbe.test",
+        token=client.token,
+        transport=proxy,
+        retry=RetryPolicy(),
+        sleep=_no_sleep,
+    ) as intercepted:
+        tampered, forged_record, forged_proof = await intercepted.records.verify("fs-uc34", jwks)
+    assert not tampered.valid
+    assert [p.split(":")[0] for p in tampered.problems] == ["proof signature"]
+    assert not verify_proof_of_work(forged_proof, record, jwks).valid
+    assert forged_record.intervals[0].measured_w == 0
+    disputed = await client.records.validate("fs-uc34", "DISPUTE", tampered.reasons)
+    assert disputed.validation.status is ProofValidationStatus.DISPUTED
+    assert (await client.flexibility_services.get("fs-uc34")).state is FsState.DISPUTED
+
+    # The genuine proof checks out: the FO withdraws its dispute by accepting it.
+    proven = await client.records.validate("fs-uc34", "ACCEPT")
+    assert proven.validation.status is ProofValidationStatus.ACCEPTED
+    fs = await client.flexibility_services.get("fs-uc34")
+    assert fs.state is FsState.PROVEN
+    assert [t.to_state for t in fs.transitions][-4:] == [
+        FsState.COMPLETED,
+        FsState.RECORDED,
+        FsState.DISPUTED,
+        FsState.PROVEN,
+    ]
+
+    # Everything was logged and notified; the log only grew and is intact.
+    await _server_loops(app)
+    entries = await client.event_log.list(fs_id="fs-uc34").to_list()
+    assert [e.type for e in entries].count("PROOF_VALIDATED") == 2
+    assert all(e.expected_hash() == e.hash for e in entries)
+    head = await client.event_log.head()
+    proof_of_growth = await client.event_log.consistency_proof(first_head.tree_size)
+    verify_heads_consistent(first_head, head, proof_of_growth, jwks)
+    async with factory() as session:
+        audit = await verify_log(session, app.state.keys.public_jwks())
+        notified = (
+            await session.execute(select(OutboxRow.payload).where(OutboxRow.fs_id == "fs-uc34"))
+        ).scalars()
+        states = [p["data"]["to_state"] for p in notified]
+    assert audit.intact, audit
+    assert states[-3:] == ["RECORDED", "DISPUTED", "PROVEN"]
