@@ -41,7 +41,7 @@ from fcsbe.server.services.decision_rules import (
     power_need,
 )
 from fcsbe.server.services.lifecycle import LIVE_STATES, move
-from fcsbe.server.services.targets import ev_technical_from
+from fcsbe.server.services.targets import ev_technical
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.fleet import (
     EvseFacts,
@@ -134,7 +134,7 @@ def _usable_capacity(
         return None
     evse = Evse.model_validate(facts.evse_doc)
     station = ChargingStation.model_validate(facts.station_doc)
-    assessment = assess(fs_type, evse, station, ev_technical_from(facts.session_doc or {}), now)
+    assessment = assess(fs_type, evse, station, ev_technical(facts.session_doc), now)
     if not assessment.capable:
         code = ReasonCode.NOT_CONFORMANT if not assessment.conformant else ReasonCode.NOT_CAPABLE
         out.add(code, "; ".join(assessment.notes) or "not capable", target)
