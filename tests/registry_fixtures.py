@@ -142,7 +142,13 @@ class Registry:
     other_site: str = "site-other"
 
 
-async def _add(session: AsyncSession, now: datetime, home_party_id: str | None) -> None:
+async def _add(
+    session: AsyncSession,
+    now: datetime,
+    home_party_id: str | None,
+    visited_party_id: str | None,
+    fs_controller: str | None,
+) -> None:
     dc = _evse(EVSE_DC, 1, dc=True, discharge_w=50000.0)
     ac1 = _evse(EVSE_AC1, 1, dc=False, discharge_w=11000.0)
     ac2 = _evse(EVSE_AC2, 2, dc=False, discharge_w=11000.0)
@@ -215,7 +221,8 @@ async def _add(session: AsyncSession, now: datetime, home_party_id: str | None) 
                 departure_time=now + timedelta(hours=5),
                 disconnected_at=None,
                 home_party_id=home_party_id,
-                visited_party_id=None,
+                visited_party_id=visited_party_id,
+                fs_controller=fs_controller,
                 consent_id=None,
                 # As the station sync stores it: the EvSession document plus the EV's data.
                 data={
@@ -230,10 +237,15 @@ async def _add(session: AsyncSession, now: datetime, home_party_id: str | None) 
 
 
 async def add_registry(
-    factory: async_sessionmaker[AsyncSession], *, home_party_id: str | None = None
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    home_party_id: str | None = None,
+    visited_party_id: str | None = None,
+    fs_controller: str | None = None,
 ) -> Registry:
-    """Write the registry above; sessions belong to customers of `home_party_id`."""
+    """Write the registry above; sessions belong to customers of `home_party_id` and, when
+    roaming, are controlled by `fs_controller` (HOME or VISITED)."""
     async with factory() as session:
-        await _add(session, utcnow(), home_party_id)
+        await _add(session, utcnow(), home_party_id, visited_party_id, fs_controller)
         await session.commit()
     return Registry()

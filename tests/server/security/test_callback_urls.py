@@ -85,3 +85,17 @@ def test_address_rules() -> None:
     assert address_problem(ipaddress.ip_address("::ffff:10.0.0.1")) == "a private address"
     assert address_problem(ipaddress.ip_address("127.0.0.1"), allow_loopback=True) is None
     assert "metadata" in (address_problem(ipaddress.ip_address("169.254.169.254")) or "")
+
+
+async def test_a_slow_resolver_is_given_up() -> None:
+    import asyncio
+
+    async def hanging(_host: str, _port: int) -> list[str]:
+        await asyncio.Event().wait()
+        return []
+
+    with pytest.raises(CallbackUrlError) as caught:
+        await resolve_public_addresses(
+            "https://slow.example.com/", resolver=hanging, timeout_s=0.01
+        )
+    assert caught.value.slug == "callback-url-unresolvable"

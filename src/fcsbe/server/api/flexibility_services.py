@@ -191,6 +191,7 @@ async def update_setpoint(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """New aggregate setpoint for a running SETPOINT FS (aFRR-like, every few seconds)."""
+    await verify_signature_for_fs(request, session, principal, fs_id)
 
     async def handler() -> Outcome:
         fs = await service.load_fs(session, principal, fs_id, for_update=True)
@@ -216,6 +217,7 @@ async def activate(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Activate reserved capacity of a RESERVE FS (UC 2.5)."""
+    await verify_signature_for_fs(request, session, principal, fs_id)
 
     async def handler() -> Outcome:
         fs = await service.load_fs(session, principal, fs_id, for_update=True)

@@ -116,13 +116,14 @@ def _is_loopback_host(host: str) -> bool:
         return False
 
 
-async def _resolve(host: str, port: int, resolver: Resolver) -> list[IpAddress]:
+async def _resolve(host: str, port: int, resolver: Resolver, timeout_s: float) -> list[IpAddress]:
     unresolvable = CallbackUrlError(
         f"the host {host} does not resolve", "callback-url-unresolvable"
     )
     try:
-        answers = await resolver(host, port)
-    except (OSError, UnicodeError) as exc:
+        # Bounded: the caller may hold a database connection (the embedded server has one).
+        answers = await asyncio.wait_for(resolver(host, port), timeout=timeout_s)
+    except (OSError, UnicodeError, TimeoutError) as exc:
         raise unresolvable from exc
     addresses = [ipaddress.ip_address(answer.split("%", 1)[0]) for answer in answers]
     if not addresses:
@@ -131,12 +132,17 @@ async def _resolve(host: str, port: int, resolver: Resolver) -> list[IpAddress]:
 
 
 async def resolve_public_addresses(
-    url: str, *, allow_loopback: bool = False, resolver: Resolver = system_resolver
+    url: str,
+    *,
+    allow_loopback: bool = False,
+    resolver: Resolver = system_resolver,
+    timeout_s: float = 3.0,
 ) -> list[IpAddress]:
     """The addresses the server may connect to for `url`; raises `CallbackUrlError` if none.
 
     Every address a name resolves to must be allowed (one private answer refuses the URL), so
     that a name with a public and a private address cannot be used to reach the private one.
+    A name that does not resolve within `timeout_s` is refused as unresolvable.
     """
     host, port = _parse(url, allow_loopback)
     if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
@@ -148,7 +154,7 @@ async def resolve_public_addresses(
     try:
         addresses: list[IpAddress] = [ipaddress.ip_address(host)]
     except ValueError:
-        addresses = await _resolve(host, port, resolver)
+        addresses = await _resolve(host, port, resolver, timeout_s)
     for address in addresses:
         problem = address_problem(address, allow_loopback=allow_loopback)
         if problem is not None:

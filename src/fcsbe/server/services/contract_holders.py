@@ -2,8 +2,8 @@
 
 Roaming needs it (UC 1.2, 1.4): when an EV charges at a visited CSO, the contract that governs
 its flexibility may be held by the visited CSO itself or by the EV user's home CSP. A contract
-covers a target when its scope names the target or something containing it; a contract held by
-a home CSP covers only sessions of that CSP's customers.
+covers a target when its scope names the target or something containing it; a roaming session
+only by the contracts of the party in control of it (`contract_terms.governs_session`).
 
 Only what the caller may know is answered: its own contracts one by one with their ids; other
 FOs' contracts only as their holder party, role and FS types, merged per holder (neither the
@@ -25,7 +25,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.errors import NotFound
 from fcsbe.server.security.principals import Principal
-from fcsbe.server.services.contract_terms import contract_covers, effective_end
+from fcsbe.server.services.contract_terms import contract_covers, effective_end, governing_party
 from fcsbe.server.services.target_scope import ResolvedTarget, resolve_targets
 from fcsbe.server.storage.contracts import ContractRow, contracts_covering
 
@@ -33,14 +33,14 @@ __all__ = ["lookup_holders"]
 
 
 def _role(row: ContractRow, found: ResolvedTarget) -> PartyRole:
-    """The holder's role as seen for this target: a CSO serving a roaming EV is the V_CSO."""
-    role = PartyRole(row.holder_role)
-    roaming = (
-        found.session is not None
-        and found.session.home_party_id is not None
-        and found.session.home_party_id != row.provider_party_id
-    )
-    return PartyRole.V_CSO if roaming and role is PartyRole.CSO else role
+    """The holder's role as seen for this target: for a roaming session, the home CSP (H_CSP) or
+    the visited CSO (V_CSO) in control of it; otherwise the contract's holder role."""
+    session = found.session
+    if session is not None and session.fs_controller == "HOME":
+        return PartyRole.H_CSP
+    if session is not None and session.fs_controller is not None:
+        return PartyRole.V_CSO
+    return PartyRole(row.holder_role)
 
 
 async def lookup_holders(
@@ -69,7 +69,7 @@ async def lookup_holders(
         types = {FsType(t) for t in row.fs_types}
         if request.fs_type is not None and request.fs_type not in types:
             continue
-        party_id = row.holder_party_id or row.provider_party_id
+        party_id = governing_party(row)
         role = _role(row, found)
         if row.fo_party_id == principal.party_id:
             own.append(

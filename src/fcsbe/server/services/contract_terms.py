@@ -18,12 +18,20 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fcsbe.model import ContractTerms, FieldError, PartyRole, Target, TargetLevel
+from fcsbe.model import ContractTerms, FieldError, Target, TargetLevel
 from fcsbe.server.errors import Conflict, UnprocessableContent
 from fcsbe.server.services.target_scope import ResolvedTarget, ScopeKey, resolve_targets
 from fcsbe.server.storage.contracts import ContractRow, live_contracts_of
+from fcsbe.server.storage.infrastructure import EvSessionRow
 
-__all__ = ["check_terms", "contract_covers", "effective_end", "scope_keys"]
+__all__ = [
+    "check_terms",
+    "contract_covers",
+    "effective_end",
+    "governing_party",
+    "governs_session",
+    "scope_keys",
+]
 
 
 def effective_end(row: ContractRow) -> datetime:
@@ -36,18 +44,30 @@ def scope_keys(targets: Sequence[Target]) -> set[ScopeKey]:
     return {(target.level.value, target.id) for target in targets}
 
 
-def contract_covers(row: ContractRow, found: ResolvedTarget) -> bool:
-    """Whether the contract in force covers a resolved target.
+def governing_party(row: ContractRow) -> str:
+    """Whose contract it is for roaming: the holder it names (H-CSP, EC, fleet) or its provider."""
+    return row.holder_party_id or row.provider_party_id
 
-    A target is covered when the scope names it or something containing it. A session is also
-    subject to the holder: a contract held by a home CSP (H_CSP) covers only the sessions of
-    that CSP's own customers (`ev_sessions.home_party_id`), wherever they charge on this network.
+
+def governs_session(governing_party_id: str, session: EvSessionRow) -> bool:
+    """Whether a contract governed by that party may steer this EV session (UC 1.2 / 1.4).
+
+    A roaming session is steered under the contracts of whoever controls it: its home CSP
+    (`fs_controller` HOME) or the visited CSO (VISITED); a session that is not roaming under any.
     """
+    if session.fs_controller is None:
+        return True
+    if session.fs_controller == "HOME":
+        return governing_party_id == session.home_party_id
+    return session.visited_party_id is None or governing_party_id == session.visited_party_id
+
+
+def contract_covers(row: ContractRow, found: ResolvedTarget) -> bool:
+    """Whether the contract in force covers a resolved target: its scope names the target or
+    something containing it, and for an EV session the contract governs it (`governs_session`)."""
     if not found.in_scope(scope_keys(ContractTerms.model_validate(row.terms).targets)):
         return False
-    if found.session is not None and row.holder_role == PartyRole.H_CSP.value:
-        return found.session.home_party_id == row.holder_party_id
-    return True
+    return found.session is None or governs_session(governing_party(row), found.session)
 
 
 def _check_windows(terms: ContractTerms, base: str, now: datetime) -> list[FieldError]:

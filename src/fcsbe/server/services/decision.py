@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
     ChargingStation,
-    ConformityEvidence,
     ContractTerms,
     Evse,
     FlexibilityServiceRequest,
@@ -32,7 +31,8 @@ from fcsbe.model import (
     Target,
     TargetLevel,
 )
-from fcsbe.server.services.capabilities import EvTechnical, assess
+from fcsbe.server.services.capabilities import assess
+from fcsbe.server.services.contract_terms import effective_end
 from fcsbe.server.services.decision_rules import (
     EXCLUSIVE_TYPES,
     Need,
@@ -41,6 +41,7 @@ from fcsbe.server.services.decision_rules import (
     power_need,
 )
 from fcsbe.server.services.lifecycle import LIVE_STATES, move
+from fcsbe.server.services.targets import ev_technical
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.fleet import (
     EvseFacts,
@@ -59,19 +60,6 @@ __all__ = ["claim_received", "decide", "decide_pending"]
 
 Signer = Callable[[Any], str]
 _LIVE = frozenset(s.value for s in LIVE_STATES)
-
-
-def _ev_technical(doc: dict[str, Any] | None) -> EvTechnical | None:
-    if doc is None or not isinstance(doc.get("ev"), dict):
-        return None
-    ev = doc["ev"]
-    return EvTechnical(
-        bidirectional=bool(ev.get("bidirectional")),
-        onboard_inverter=bool(ev.get("onboard_inverter")),
-        max_charge_w=ev.get("max_charge_w"),
-        max_discharge_w=ev.get("max_discharge_w"),
-        conformity=tuple(ConformityEvidence.model_validate(c) for c in ev.get("conformity", [])),
-    )
 
 
 def _in_scope(facts: EvseFacts, scope: set[tuple[str, str]]) -> bool:
@@ -118,7 +106,7 @@ async def _contract_checks(
     terms = ContractTerms.model_validate(contract.terms)
     if contract.status != "ACTIVE":
         out.add(ReasonCode.CONTRACT_INVALID, f"contract is {contract.status}")
-    elif request.window.start < terms.valid_from or request.window.end > terms.valid_to:
+    elif request.window.start < terms.valid_from or request.window.end > effective_end(contract):
         out.add(ReasonCode.CONTRACT_INVALID, "the window is outside the contract's validity")
     if request.fs_type not in terms.fs_types:
         out.add(ReasonCode.TYPE_NOT_IN_CONTRACT, f"{request.fs_type.value} is not contracted")
@@ -146,7 +134,7 @@ def _usable_capacity(
         return None
     evse = Evse.model_validate(facts.evse_doc)
     station = ChargingStation.model_validate(facts.station_doc)
-    assessment = assess(fs_type, evse, station, _ev_technical(facts.session_doc), now)
+    assessment = assess(fs_type, evse, station, ev_technical(facts.session_doc), now)
     if not assessment.capable:
         code = ReasonCode.NOT_CONFORMANT if not assessment.conformant else ReasonCode.NOT_CAPABLE
         out.add(code, "; ".join(assessment.notes) or "not capable", target)

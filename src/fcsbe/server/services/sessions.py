@@ -22,6 +22,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.errors import NotFound
 from fcsbe.server.security.principals import Principal
+from fcsbe.server.services.contract_terms import governs_session
 from fcsbe.server.storage import sessions as store
 from fcsbe.server.storage.infrastructure import EvSessionRow
 from fcsbe.server.storage.visibility import Cover, covers_for
@@ -44,18 +45,8 @@ def session_covers(row: EvSessionRow, place: tuple[str, str], covers: list[Cover
         for c in covers
         if c.level is DataSharingLevel.SESSION
         and c.covers(place[0], place[1], row.evse_id)
-        and _roaming_ok(row, c.provider_party_id)
+        and governs_session(c.provider_party_id, row)
     ]
-
-
-def _roaming_ok(row: EvSessionRow, provider_party_id: str) -> bool:
-    """The contract's provider governs the session: the home CSP for HOME-controlled roaming
-    sessions, the visited CSO for VISITED-controlled ones (see `storage.visibility`)."""
-    if row.fs_controller is None:
-        return True
-    if row.fs_controller == "HOME":
-        return provider_party_id == row.home_party_id
-    return row.visited_party_id is None or provider_party_id == row.visited_party_id
 
 
 def _holder_role(row: EvSessionRow) -> PartyRole:

@@ -1,33 +1,35 @@
-"""What a target stands for: its EVSEs (with their station and connected EV) and its ancestors.
+"""What a target stands for and what covers it: its EVSEs (with their station and connected EV)
+and its ancestors, for every target the registry knows, whoever asks.
 
-One resolution serves the credentials check, contract-holder discovery and the FS decision:
+This is the resolution of the credentials check and contract-holder discovery, which judge
+targets against a contract (or find the contracts over a target) rather than show them;
+`services.targets` resolves what a caller may *see*. Rules:
 
 - a SITE stands for every EVSE on it; a CS for its EVSEs; an EVSE for itself with the EV
   connected now; a SESSION for the EVSE it is at, with *its* EV;
 - a target lies in a contract's scope when the contract names it or anything containing it
   (`scope_keys`: an EVSE is in scope of a contract naming its CS or its site).
 
-The EV's technical data (for UC 1.7, the EV's own inverter) is read from the session document:
-`ev_sessions.data["ev"] = {"bidirectional", "onboard_inverter", "max_charge_w",
-"max_discharge_w", "conformity": [ConformityEvidence, ...]}` (`ev_technical_from`).
+The EV's technical data (for UC 1.7, the EV's own inverter) is read from the session document
+with `services.targets.ev_technical`, the one loader of it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fcsbe.model import ChargingStation, ConformityEvidence, Evse, Target, TargetLevel
+from fcsbe.model import ChargingStation, Evse, Target, TargetLevel
 from fcsbe.server.services.capabilities import EvTechnical
+from fcsbe.server.services.targets import ev_technical
 from fcsbe.server.storage.infrastructure import EvSessionRow
 from fcsbe.server.storage.targets import RegistryRows, load_registry_rows
 
-__all__ = ["ResolvedTarget", "ScopeKey", "Unit", "ev_technical_from", "resolve_targets"]
+__all__ = ["ResolvedTarget", "ScopeKey", "Unit", "resolve_targets"]
 
 log = logging.getLogger("fcsbe.targets")
 
@@ -60,25 +62,6 @@ class ResolvedTarget:
         return any(key in scope for key in self.scope_keys)
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def ev_technical_from(data: Mapping[str, Any]) -> EvTechnical | None:
-    """The connected EV's technical data from a session document (None when not reported)."""
-    ev = data.get("ev")
-    if not isinstance(ev, Mapping):
-        return None
-    evidence = ev.get("conformity") or []
-    return EvTechnical(
-        bidirectional=bool(ev.get("bidirectional", False)),
-        onboard_inverter=bool(ev.get("onboard_inverter", False)),
-        max_charge_w=_number(ev.get("max_charge_w")),
-        max_discharge_w=_number(ev.get("max_discharge_w")),
-        conformity=tuple(ConformityEvidence.model_validate(item) for item in evidence),
-    )
-
-
 class _Documents:
     """Parsed registry documents of one resolution (each parsed once)."""
 
@@ -99,7 +82,7 @@ class _Documents:
         if evse_row is None or station_row is None:
             return None
         try:
-            ev = ev_technical_from(ev_session.data) if ev_session else None
+            ev = ev_technical(ev_session.data) if ev_session else None
             return Unit(
                 evse=Evse.model_validate(evse_row.data),
                 station=ChargingStation.model_validate(station_row.data),

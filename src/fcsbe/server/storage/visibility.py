@@ -9,8 +9,9 @@ now < valid_to`) covers it, and only at the contract's data-sharing level or coa
 - the level (SITE < CS < EVSE < SESSION) is the finest granularity shown: a SITE-level contract
   shows site aggregates and nothing per station or EVSE; sessions need SESSION level;
 - roaming (UC 1.2 / 1.4): a session whose FS controller is its HOME party is covered only by
-  contracts served by that home party (`provider_party_id == home_party_id`); one controlled by
-  the VISITED CSO only by contracts that CSO serves (`provider_party_id == visited_party_id`).
+  contracts governed by that home party; one controlled by the VISITED CSO only by contracts
+  that CSO governs. A contract's governing party is its holder (`holder_party_id`, e.g. the
+  H-CSP) or, without one, its provider (`contract_terms.governing_party`).
 
 The operator sees everything. Every query takes the `Principal` and is filtered here, in SQL, so
 no caller can forget the filter; unknown and invisible ids look the same (404 upstream).
@@ -22,7 +23,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, false, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import DataSharingLevel
@@ -62,6 +73,7 @@ def _active(principal: Principal, now: datetime, level: DataSharingLevel) -> Col
         ContractRow.status == "ACTIVE",
         ContractRow.valid_from <= now,
         ContractRow.valid_to > now,
+        or_(ContractRow.ends_at.is_(None), ContractRow.ends_at > now),
         ContractRow.data_sharing_level.in_(at_least(level)),
     )
 
@@ -110,7 +122,7 @@ def covers_session(principal: Principal, now: datetime) -> ColumnElement[bool]:
     """SQL condition on `ev_sessions` joined with `evses`: the caller may see the session."""
     if principal.is_operator:
         return true()
-    provider = ContractRow.provider_party_id
+    provider = func.coalesce(ContractRow.holder_party_id, ContractRow.provider_party_id)
     visited = EvSessionRow.visited_party_id
     roaming_ok = or_(
         EvSessionRow.fs_controller.is_(None),
@@ -136,6 +148,7 @@ class Cover:
     fsc_id: str
     fo_party_id: str
     provider_party_id: str
+    """The party governing the contract: its holder if it names one, else its provider."""
     level: DataSharingLevel
     target_level: str
     target_id: str
@@ -172,6 +185,7 @@ async def covers_for(
                 ContractRow.status == "ACTIVE",
                 ContractRow.valid_from <= now,
                 ContractRow.valid_to > now,
+                or_(ContractRow.ends_at.is_(None), ContractRow.ends_at > now),
                 ContractTargetRow.target_id.in_(batch),
             )
         )
@@ -183,7 +197,7 @@ async def covers_for(
                 Cover(
                     fsc_id=contract.fsc_id,
                     fo_party_id=contract.fo_party_id,
-                    provider_party_id=contract.provider_party_id,
+                    provider_party_id=contract.holder_party_id or contract.provider_party_id,
                     level=DataSharingLevel(contract.data_sharing_level),
                     target_level=target_level,
                     target_id=target_id,
