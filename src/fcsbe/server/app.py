@@ -15,8 +15,11 @@ from fastapi import FastAPI
 
 from fcsbe import __version__
 from fcsbe.server.api import discovery, flexibility_services
+from fcsbe.server.api import metrics as metrics_api
 from fcsbe.server.errors import install_error_handlers
+from fcsbe.server.metrics import AppMetrics, MetricsMiddleware
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
+from fcsbe.server.rate_limit import RateLimitMiddleware, TokenBuckets
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.engine import create_engine, create_session_factory
@@ -54,7 +57,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         app.state.engine = engine
         app.state.session_factory = factory = create_session_factory(engine)
-        workers = WorkerGroup()
+        workers = WorkerGroup(sink=app.state.metrics)
+        app.state.metrics.workers = workers
         workers.add(
             "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
         )
@@ -84,8 +88,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     app.state.settings = settings
+    app.state.metrics = AppMetrics()
+    app.state.rate_limits = (
+        TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
+        if settings.rate_limit_per_s > 0
+        else None
+    )
     install_error_handlers(app)
+    # Outermost last: metrics see every answer, the request context wraps the rate limit's 429.
+    if app.state.rate_limits is not None:
+        app.add_middleware(RateLimitMiddleware, buckets=app.state.rate_limits)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.metrics_enabled:
+        app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+        app.include_router(metrics_api.router)
     app.include_router(discovery.router)
     app.include_router(flexibility_services.router)
     return app

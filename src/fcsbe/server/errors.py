@@ -31,6 +31,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "ServiceUnavailable",
+    "TooManyRequests",
     "Unauthorized",
     "UnprocessableContent",
     "install_error_handlers",
@@ -96,6 +97,13 @@ class PayloadTooLarge(ApiError):
 
 class UnprocessableContent(ApiError):
     status, slug, title = 422, "validation-error", "Request validation failed"
+
+
+class TooManyRequests(ApiError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after_s))})
 
 
 class ServiceUnavailable(ApiError):

@@ -32,6 +32,8 @@ from fcsbe.model import (
     Target,
     TargetLevel,
 )
+from fcsbe.server.metrics_hooks import record_decision
+from fcsbe.server.observability import correlation_scope
 from fcsbe.server.services.capabilities import EvTechnical, assess
 from fcsbe.server.services.decision_rules import (
     EXCLUSIVE_TYPES,
@@ -297,5 +299,8 @@ async def decide_pending(
     """The worker step: decide up to `limit` pending FS in this transaction."""
     claimed = await claim_received(session, limit)
     for fs in claimed:
-        await decide(session, fs, now, signer)
+        received_at = fs.updated_at
+        with correlation_scope(fs.correlation_id):
+            response = await decide(session, fs, now, signer)
+        record_decision(fs.fs_type, response.result.value, (now - received_at).total_seconds())
     return len(claimed)

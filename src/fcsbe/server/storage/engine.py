@@ -68,6 +68,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
         pool_pre_ping=True,
+        # Fail fast when the database is gone, so requests answer 503 instead of hanging.
+        connect_args={
+            "timeout": settings.db_connect_timeout_s,
+            "command_timeout": settings.db_command_timeout_s,
+        },
     )
 
 
