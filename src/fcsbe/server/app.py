@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -37,6 +38,13 @@ for grid services.
 **Sign convention:** active power is positive for import (charging) and negative for export
 (discharging). Errors are RFC 9457 `application/problem+json`.
 """
+
+
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Rate limit reached; retry after `Retry-After` seconds"},
+    503: {"description": "Temporarily unavailable (e.g. database); retry after `Retry-After`"},
+}
+"""Answers any operation can give, documented once for all of them."""
 
 
 class DatabaseNotMigratedError(RuntimeError):
@@ -85,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="IEC 63382 flexibility port of a charging-station backend (FCSBE)",
         description=API_DESCRIPTION,
         lifespan=_lifespan,
+        responses=COMMON_RESPONSES,
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     app.state.settings = settings
