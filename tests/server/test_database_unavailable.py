@@ -117,7 +117,7 @@ async def test_without_the_guard_asyncpg_raises_raw_os_errors() -> None:
         "postgresql+asyncpg://nobody@127.0.0.1:9/none", connect_args={"timeout": 1}
     )
     try:
-        with pytest.raises(OSError, match="Connect call failed|refused") as raised:
+        with pytest.raises(OSError, match=r"Connect call failed|refused") as raised:
             async with engine.connect():
                 pass
     finally:
