@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from joserfc import jws
@@ -56,13 +57,27 @@ def public_jwk(private_jwk: Mapping[str, Any]) -> dict[str, Any]:
     return jwk
 
 
+@lru_cache(maxsize=256)
+def _imported(members: tuple[tuple[str, Any], ...]) -> OKPKey:
+    """Keys parsed once: importing a JWK (and deriving its public point) costs about as much
+    as the signature itself, and a server uses the same few keys for every request."""
+    return OKPKey.import_key(dict(members))
+
+
+def _key(jwk: Mapping[str, Any]) -> OKPKey:
+    members = tuple(sorted((k, v) for k, v in jwk.items() if isinstance(v, str)))
+    if len(members) != len(jwk):
+        return OKPKey.import_key(dict(jwk))  # unusual members (lists): not cached
+    return _imported(members)
+
+
 def _payload_bytes(payload: Any) -> bytes:
     return payload if isinstance(payload, bytes) else canonical_json(payload)
 
 
 def sign_detached(payload: Any, private_jwk: Mapping[str, Any]) -> str:
     """Sign the canonical JSON of `payload` (or raw bytes); returns `header..signature`."""
-    key = OKPKey.import_key(dict(private_jwk))
+    key = _key(private_jwk)
     header = {"alg": JWS_ALGORITHM, "kid": private_jwk.get("kid") or key.thumbprint()}
     token = jws.serialize_compact(header, _payload_bytes(payload), key, algorithms=[JWS_ALGORITHM])
     detached: str = jws.detach_content(token)
@@ -109,7 +124,7 @@ def verify_detached(
     attached = f"{head}.{encoded}.{sig}"
     for candidate in candidates:
         try:
-            public = OKPKey.import_key(dict(candidate))
+            public = _key(candidate)
             jws.deserialize_compact(attached, public, algorithms=[JWS_ALGORITHM])
         except (JoseError, ValueError):
             continue
