@@ -194,8 +194,19 @@ class AcceptRun:
     paced: dict[str, LoadResult] = field(default_factory=dict)
 
 
-def measure(backends: list[str], seconds: float, connections: int, rate: float) -> AcceptRun:
-    """Drive the baseline app, then the real server on each backend."""
+def measure(
+    backends: list[str],
+    seconds: float,
+    connections: int,
+    rate: float,
+    *,
+    pace_only_if_sustained: bool = False,
+) -> AcceptRun:
+    """Drive the baseline app, then the real server on each backend.
+
+    With `pace_only_if_sustained`, the open loop is skipped on a backend whose closed-loop rate
+    is below `rate`: its p99 would only measure a growing queue, and draining it can take minutes.
+    """
     base_port, fcsbe_port = 18701, 18702
     with server(["bench.baseline_app:app"], base_port, {}):
         asyncio.run(
@@ -219,6 +230,8 @@ def measure(backends: list[str], seconds: float, connections: int, rate: float) 
                         "127.0.0.1", fcsbe_port, request_factory(token, "c"), connections, seconds
                     )
                 )
+                if pace_only_if_sustained and result.closed[backend].rate < rate:
+                    continue
                 result.paced[backend] = asyncio.run(
                     open_loop("127.0.0.1", fcsbe_port, request_factory(token, "o"), rate, seconds)
                 )
@@ -269,14 +282,14 @@ def postgres_reachable() -> bool:
 def run_for_report(seconds: float = 3.0, rate: float = 1000.0) -> list[BenchFigure]:
     """P1 (PostgreSQL) and P2 (SQLite) for `python -m bench`."""
     backends = ["sqlite", "postgresql"] if postgres_reachable() else ["sqlite"]
-    result = measure(backends, seconds, 32, rate)
+    result = measure(backends, seconds, 32, rate, pace_only_if_sustained=True)
     base = result.baseline.rate
     label = "FastAPI validated POST, no DB"
     figures = []
     for backend, goal_id in (("postgresql", "P1"), ("sqlite", "P2")):
         if backend not in result.closed:
             continue
-        accept, paced = result.closed[backend], result.paced[backend]
+        accept, paced = result.closed[backend], result.paced.get(backend)
         if backend == "postgresql":
             goal, met = ">= 35 % of baseline", accept.rate >= 0.35 * base
         else:
@@ -293,17 +306,11 @@ def run_for_report(seconds: float = 3.0, rate: float = 1000.0) -> list[BenchFigu
                 label,
             )
         )
-        p99_ms = paced.percentile(99) * 1000
-        figures.append(
-            BenchFigure(
-                goal_id,
-                f"accept p99 on {backend}, open loop at {rate:.0f}/s",
-                p99_ms,
-                "ms",
-                "<= 50 ms",
-                p99_ms <= 50,
-            )
-        )
+        p99_ms = paced.percentile(99) * 1000 if paced else float("nan")
+        figure = f"accept p99 on {backend}, open loop at {rate:.0f}/s"
+        if paced is None:
+            figure += " (not run: the closed loop did not reach that rate)"
+        figures.append(BenchFigure(goal_id, figure, p99_ms, "ms", "<= 50 ms", p99_ms <= 50))
     return figures
 
 

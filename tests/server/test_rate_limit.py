@@ -108,6 +108,8 @@ async def test_anonymous_callers_are_limited_per_ip_but_probes_never(
     assert_rate_limited(await tiny_http.get("/versions"))
     for path in ("/healthz", "/readyz", "/metrics"):
         assert (await tiny_http.get(path)).status_code == 200
+    scraped = (await tiny_http.get("/metrics")).text
+    assert 'fcsbe_http_requests_total{method="GET",route="unmatched",status="429"} 1.0' in scraped
 
 
 async def test_failed_authentication_draws_on_the_ip(

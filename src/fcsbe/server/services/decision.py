@@ -302,5 +302,6 @@ async def decide_pending(
         received_at = fs.updated_at
         with correlation_scope(fs.correlation_id):
             response = await decide(session, fs, now, signer)
+        # Observed when decided; a commit that then fails is retried as a new decision.
         record_decision(fs.fs_type, response.result.value, (now - received_at).total_seconds())
     return len(claimed)
