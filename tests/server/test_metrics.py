@@ -213,3 +213,23 @@ async def test_correlation_id_reaches_the_decision_notification(
     decided = [r for r in rows if r.fs_id == "fs-c" and r.created_at >= started]
     assert decided
     assert {r.payload["correlation_id"] for r in decided} == {"fo-run-42"}
+
+
+def test_latency_buckets_are_cumulative_and_include_their_bound() -> None:
+    metrics = AppMetrics()
+    for seconds in (0.001, 0.005, 0.007, 42.0):
+        metrics.observe_request("POST", "/v1/flexibility-services", 202, seconds)
+    metrics.observe_request("POST", "/v1/flexibility-services", 409, 0.003)
+    found = samples(metrics.render().decode())
+    labels = {"method": "POST", "route": "/v1/flexibility-services"}
+    bucket = "fcsbe_http_request_duration_seconds_bucket"
+    assert value(found, bucket, le="0.002", **labels) == 1
+    assert value(found, bucket, le="0.005", **labels) == 3
+    assert value(found, bucket, le="0.01", **labels) == 4
+    assert value(found, bucket, le="10.0", **labels) == 4
+    assert value(found, bucket, le="+Inf", **labels) == 5
+    assert value(found, "fcsbe_http_request_duration_seconds_sum", **labels) == pytest.approx(
+        42.016
+    )
+    assert value(found, "fcsbe_http_requests_total", status="202", **labels) == 4
+    assert value(found, "fcsbe_http_requests_total", status="409", **labels) == 1

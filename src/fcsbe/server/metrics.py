@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,11 +22,15 @@ from typing import TYPE_CHECKING
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
-    Counter,
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,6 +51,7 @@ log = logging.getLogger("fcsbe.metrics")
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _HTTP_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BUCKET_LABELS = (*(str(bound) for bound in _HTTP_BUCKETS), "+Inf")
 _DECISION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 _DB_REFRESH_S = 1.0
 
@@ -120,24 +126,63 @@ class _WorkerCollector(Collector):
         yield last
 
 
+class _Series:
+    __slots__ = ("buckets", "statuses", "total")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(_HTTP_BUCKETS) + 1)
+        self.statuses: dict[int, int] = {}
+        self.total = 0.0
+
+
+class _HttpCollector(Collector):
+    """Request counts and latency histograms in plain lists, turned into metrics when scraped.
+
+    Recording is a bisect and three integer updates, without the locks of prometheus_client's
+    own metric objects: it runs on every request, always on the event loop's thread (as does the
+    scrape), so nothing else can interleave with it.
+    """
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[str, str], _Series] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method if method in _METHODS else "OTHER", route)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series()
+        series.buckets[bisect_left(_HTTP_BUCKETS, seconds)] += 1
+        series.total += seconds
+        series.statuses[status] = series.statuses.get(status, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "fcsbe_http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            labels=["method", "route", "status"],
+        )
+        latency = HistogramMetricFamily(
+            "fcsbe_http_request_duration_seconds",
+            "Time from receiving a request to finishing its response, by route template.",
+            labels=["method", "route"],
+        )
+        for (method, route), series in sorted(self._series.items()):
+            for status, count in sorted(series.statuses.items()):
+                requests.add_metric([method, route, str(status)], float(count))
+            cumulative, running = [], 0
+            for bound, count in zip(_BUCKET_LABELS, series.buckets, strict=True):
+                running += count
+                cumulative.append((bound, float(running)))
+            latency.add_metric([method, route], cumulative, sum_value=series.total)
+        yield requests
+        yield latency
+
+
 class AppMetrics:
     """The metrics of one app; also the `MetricsSink` its services report to."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.requests = Counter(
-            "fcsbe_http_requests",
-            "HTTP requests answered, by method, route template and status.",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "fcsbe_http_request_duration_seconds",
-            "Time from receiving a request to finishing its response, by route template.",
-            ["method", "route"],
-            buckets=_HTTP_BUCKETS,
-            registry=self.registry,
-        )
         self.decisions = Histogram(
             "fcsbe_fs_decision_latency_seconds",
             "Time from receiving an FS request (RECEIVED) to its decision.",
@@ -149,24 +194,14 @@ class AppMetrics:
         self.snapshot = DatabaseSnapshot(ok=False)
         self._snapshot_at = -_DB_REFRESH_S
         self._refresh_lock = asyncio.Lock()
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self.http = _HttpCollector()
+        self.registry.register(self.http)
         self.registry.register(_DatabaseCollector(self))
         self.registry.register(_WorkerCollector(self))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one answered request (on the hot path: one dict look-up, two updates)."""
-        key = (method, route, status)
-        children = self._children.get(key)
-        if children is None:
-            label = method if method in _METHODS else "OTHER"
-            children = (
-                self.requests.labels(label, route, str(status)),
-                self.latency.labels(label, route),
-            )
-            if len(self._children) < 10_000:
-                self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        """Count one answered request (on the hot path; see `_HttpCollector`)."""
+        self.http.observe(method, route, status, seconds)
 
     def decision_made(self, fs_type: str, result: str, latency_s: float) -> None:
         self.decisions.labels(fs_type, result).observe(latency_s)
