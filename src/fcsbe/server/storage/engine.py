@@ -94,6 +94,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
         return engine
+    asyncpg = url.get_driver_name() == "asyncpg"
     engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
@@ -104,9 +105,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args={
             "timeout": settings.db_connect_timeout_s,
             "command_timeout": settings.db_command_timeout_s,
-        },
+        }
+        if asyncpg
+        else {},
     )
-    if url.get_driver_name() == "asyncpg":
+    if asyncpg:
         _install_connect_guard(engine)
     return engine
 
