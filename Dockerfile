@@ -13,5 +13,9 @@ RUN pip install --no-compile ".[server]" \
 
 USER fcsbe
 EXPOSE 8000
-# The image serves; migrations run as a separate one-shot step (see docker-compose.yml).
+# Ready = the database answers and no background loop keeps failing (GET /readyz).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=5 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"]
+# The image serves; migrations run as a separate one-shot step (`fcsbe db upgrade`, see
+# docker-compose.yml). The migration scripts travel inside the installed package (fcsbe/_alembic).
 CMD ["fcsbe", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from bench.report import BenchFigure
 from fcsbe.server.planning import EvseState, SplitBasis, split_setpoint
 
 NOW = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
@@ -53,23 +54,65 @@ def best(work: Callable[[], object]) -> float:
     return min(times)
 
 
+GOALS_MS = {10_000: 100.0, 100_000: 1000.0}
+
+
+def measure(n: int) -> tuple[float, float, float]:
+    """(baseline, split, basis build) best times in seconds for N EVSEs."""
+    evses = fleet(n)
+    basis = SplitBasis.for_setpoint(evses, NOW)
+    total = 0.6 * basis.sum_hi
+    hi = [e.max_import_w for e in evses]
+    baseline = best(lambda: [h * 0.6 for h in hi])
+    split = best(lambda: split_setpoint(total, basis))
+    build = best(lambda: SplitBasis.for_setpoint(evses, NOW))
+    shares = split_setpoint(total, basis)
+    assert abs(sum(shares) - total) < 1e-6 * abs(total)
+    return baseline, split, build
+
+
 def main() -> None:
     print(f"P3 setpoint split (best of {REPEATS})")
     for n in (10_000, 100_000):
-        evses = fleet(n)
-        basis = SplitBasis.for_setpoint(evses, NOW)
-        total = 0.6 * basis.sum_hi
-        hi = [e.max_import_w for e in evses]
-        baseline = best(lambda hi=hi: [h * 0.6 for h in hi])
-        split = best(lambda basis=basis, total=total: split_setpoint(total, basis))
-        build = best(lambda evses=evses: SplitBasis.for_setpoint(evses, NOW))
-        shares = split_setpoint(total, basis)
-        assert abs(sum(shares) - total) < 1e-6 * abs(total)
+        baseline, split, build = measure(n)
         print(
             f"N={n:>7,}: baseline list comprehension {baseline * 1e3:7.2f} ms | "
             f"split_setpoint {split * 1e3:7.2f} ms ({split / baseline:4.2f}x) | "
             f"SplitBasis.for_setpoint {build * 1e3:7.2f} ms ({build / baseline:4.2f}x)"
         )
+
+
+def run_for_report() -> list[BenchFigure]:
+    """P3 (split part) for `python -m bench`: the split alone, and split plus basis."""
+    figures = []
+    for n, goal_ms in GOALS_MS.items():
+        baseline, split, build = measure(n)
+        label = "list comprehension over the EVSEs"
+        figures.append(
+            BenchFigure(
+                "P3",
+                f"split one setpoint over {n:,} EVSEs (prepared basis)",
+                split * 1e3,
+                "ms",
+                f"<= {goal_ms:,.0f} ms (split part)",
+                split * 1e3 <= goal_ms,
+                baseline * 1e3,
+                label,
+            )
+        )
+        figures.append(
+            BenchFigure(
+                "P3",
+                f"prepare the split basis of {n:,} EVSEs",
+                build * 1e3,
+                "ms",
+                "once per FS or EV change",
+                None,
+                baseline * 1e3,
+                label,
+            )
+        )
+    return figures
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from fcsbe.client.webhook_endpoints import WebhookEndpointResource
 __all__ = ["FcsbeClient"]
 
 DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_MAX_CONNECTIONS = 64
 
 
 class FcsbeClient:
@@ -53,6 +54,7 @@ class FcsbeClient:
         *,
         token: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -65,6 +67,8 @@ class FcsbeClient:
             base_url: The server's root URL (without `/v1`).
             token: The bearer access token from enrolment.
             timeout_s: Per-request timeout in seconds.
+            max_connections: Requests in flight at once (one HTTP/1.1 connection each); all of
+                them are kept alive between requests, so a steady load never reconnects.
             retry: Retry policy; default 4 attempts with exponential backoff and jitter.
             transport: An httpx transport (e.g. `httpx.ASGITransport(app)` for tests).
             http_client: A ready `httpx.AsyncClient`; its base URL is used as given.
@@ -74,8 +78,11 @@ class FcsbeClient:
                 `enrolments.enrol` registers its public half.
         """
         self._owns_http = http_client is None
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
         http = http_client or httpx.AsyncClient(
-            base_url=base_url, timeout=timeout_s, transport=transport
+            base_url=base_url, timeout=timeout_s, transport=transport, limits=limits
         )
         self._transport = Transport(
             http,

@@ -18,6 +18,7 @@ import json
 import secrets
 import time
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from joserfc import jws
@@ -84,6 +85,20 @@ def public_jwk(private_jwk: Mapping[str, Any]) -> dict[str, Any]:
     return jwk
 
 
+@lru_cache(maxsize=256)
+def _imported(members: tuple[tuple[str, Any], ...]) -> OKPKey:
+    """Keys parsed once: importing a JWK (and deriving its public point) costs about as much
+    as the signature itself, and a server uses the same few keys for every request."""
+    return OKPKey.import_key(dict(members))
+
+
+def _key(jwk: Mapping[str, Any]) -> OKPKey:
+    members = tuple(sorted((k, v) for k, v in jwk.items() if isinstance(v, str)))
+    if len(members) != len(jwk):
+        return OKPKey.import_key(dict(jwk))  # unusual members (lists): not cached
+    return _imported(members)
+
+
 def _payload_bytes(payload: Any) -> bytes:
     return payload if isinstance(payload, bytes) else canonical_json(payload)
 
@@ -95,7 +110,7 @@ def sign_detached(
 
     `header` adds protected header parameters (`jti`, `iat`, `htm`, `htu`).
     """
-    key = OKPKey.import_key(dict(private_jwk))
+    key = _key(private_jwk)
     protected = {
         **(header or {}),
         "alg": JWS_ALGORITHM,
@@ -173,7 +188,7 @@ def verify_detached(
     attached = f"{head}.{encoded}.{sig}"
     for candidate in candidates:
         try:
-            public = OKPKey.import_key(dict(candidate))
+            public = _key(candidate)
             jws.deserialize_compact(attached, public, registry=_REGISTRY)
         except (JoseError, ValueError):
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
@@ -37,10 +38,13 @@ from fcsbe.server.api import (
     sites,
     webhook_endpoints,
 )
+from fcsbe.server.api import metrics as metrics_api
 from fcsbe.server.errors import install_error_handlers
+from fcsbe.server.metrics import AppMetrics, MetricsMiddleware
 from fcsbe.server.notifications.delivery import DeliveryWorker
 from fcsbe.server.notifications.sender import WebhookSender
 from fcsbe.server.observability import RequestContextMiddleware, configure_logging
+from fcsbe.server.rate_limit import RateLimitMiddleware, TokenBuckets
 from fcsbe.server.security.audit import SecurityEventThrottle
 from fcsbe.server.security.callback_urls import system_resolver
 from fcsbe.server.security.keys import ServerKeys
@@ -78,6 +82,13 @@ for grid services.
 """
 
 
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Rate limit reached; retry after `Retry-After` seconds"},
+    503: {"description": "Temporarily unavailable (e.g. database); retry after `Retry-After`"},
+}
+"""Answers any operation can give, documented once for all of them."""
+
+
 class DatabaseNotMigratedError(RuntimeError):
     """The database is behind the code's migrations and the server must not serve it."""
 
@@ -111,6 +122,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await _init_party(factory, settings)
         app.state.keys = keys = ServerKeys.load_or_create(settings.data_dir)
         workers = WorkerGroup()
+        workers = WorkerGroup(sink=app.state.metrics)
+        app.state.metrics.workers = workers
         workers.add(
             "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
         )
@@ -198,12 +211,25 @@ def create_app(
         summary="IEC 63382 flexibility port of a charging-station backend (FCSBE)",
         description=API_DESCRIPTION,
         lifespan=_lifespan,
+        responses=COMMON_RESPONSES,
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     app.state.settings = settings
     app.state.stations = stations
+    app.state.metrics = AppMetrics()
+    app.state.rate_limits = (
+        TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
+        if settings.rate_limit_per_s > 0
+        else None
+    )
     install_error_handlers(app)
+    # Outermost last: metrics see every answer, the request context wraps the rate limit's 429.
+    if app.state.rate_limits is not None:
+        app.add_middleware(RateLimitMiddleware, buckets=app.state.rate_limits)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.metrics_enabled:
+        app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+        app.include_router(metrics_api.router)
     app.include_router(discovery.router)
     app.include_router(sites.router)
     app.include_router(charging_stations.router)

@@ -31,9 +31,11 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "ServiceUnavailable",
+    "TooManyRequests",
     "Unauthorized",
     "UnprocessableContent",
     "install_error_handlers",
+    "is_database_unavailable",
     "json_pointer",
 ]
 
@@ -96,6 +98,13 @@ class PayloadTooLarge(ApiError):
 
 class UnprocessableContent(ApiError):
     status, slug, title = 422, "validation-error", "Request validation failed"
+
+
+class TooManyRequests(ApiError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after_s))})
 
 
 class ServiceUnavailable(ApiError):
@@ -203,13 +212,48 @@ async def _on_integrity_error(_request: Request, exc: Exception) -> Response:
     )
 
 
-async def _on_database_unavailable(_request: Request, exc: Exception) -> Response:
-    if (
-        isinstance(exc, DBAPIError)
-        and not isinstance(exc, OperationalError)
-        and not exc.connection_invalidated
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+"""Connection exceptions, server shutting down or starting up, too many connections."""
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 8 and current not in chain:
+        chain.append(current)
+        orig = current.orig if isinstance(current, DBAPIError) else None
+        current = orig or current.__cause__ or current.__context__
+    return chain
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means "the database cannot be reached now" (503), not a bug (500).
+
+    Covers what SQLAlchemy and asyncpg actually raise when the database goes away: a
+    `DBAPIError` with `connection_invalidated` (connection dropped mid-transaction), an
+    `OperationalError`, an error whose SQLSTATE is a connection or shutdown state (e.g.
+    asyncpg's ConnectionDoesNotExistError, 08003, wrapped as a plain DBAPIError), the pool's
+    `TimeoutError`, and raw `ConnectionError`/`TimeoutError` (refused or timed-out connects,
+    which storage/engine.py turns into `DatabaseUnreachable`, and statement timeouts).
+    """
+    if isinstance(exc, PoolTimeoutError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError)
     ):
-        return await _on_unexpected(_request, exc)
+        return True
+    for cause in _causes(exc):
+        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        if isinstance(cause, ConnectionError | TimeoutError):
+            return True
+    return False
+
+
+async def _on_database_unavailable(request: Request, exc: Exception) -> Response:
+    if not is_database_unavailable(exc):
+        return await _on_unexpected(request, exc)
     log.warning("database unavailable: %s", exc.__class__.__name__)
     return problem_response(
         503,
@@ -234,5 +278,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _on_database_unavailable)
     app.add_exception_handler(PoolTimeoutError, _on_database_unavailable)
     app.add_exception_handler(ConnectionError, _on_database_unavailable)
+    app.add_exception_handler(TimeoutError, _on_database_unavailable)
     # Any other exception is rendered as a 500 by RequestContextMiddleware, inside the request
     # context (so the problem carries the request id).

@@ -12,6 +12,8 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = [
     "RequestContextMiddleware",
     "configure_logging",
+    "correlation_scope",
     "current_correlation_id",
     "current_request_id",
 ]
@@ -40,6 +43,17 @@ def current_request_id() -> str:
 def current_correlation_id() -> str | None:
     """The caller's `X-Correlation-ID`, carried into notifications."""
     return _correlation_id.get()
+
+
+@contextmanager
+def correlation_scope(correlation_id: str | None) -> Iterator[None]:
+    """Carry a stored correlation id into work done outside its request (worker steps), so
+    their log lines and notifications name it as the request's did."""
+    token = _correlation_id.set(correlation_id)
+    try:
+        yield
+    finally:
+        _correlation_id.reset(token)
 
 
 class JsonFormatter(logging.Formatter):

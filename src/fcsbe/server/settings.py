@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["SIMULATOR_SCENARIOS", "Settings", "SimulatorScenario", "settings_markdown"]
@@ -59,6 +59,18 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = Field(
         default=5.0, gt=0, description="Wait for a free connection before answering 503."
     )
+    db_connect_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        description="Give up opening a database connection after this long (PostgreSQL); the "
+        "request then answers 503 + Retry-After.",
+    )
+    db_command_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Give up on a database statement after this long (PostgreSQL), so a hung "
+        "database cannot hold requests forever.",
+    )
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long an SQLite writer waits for the write lock."
     )
@@ -69,6 +81,17 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted; larger gets 413."
+    )
+    rate_limit_per_s: float = Field(
+        default=2000.0,
+        ge=0,
+        description="Requests per second allowed to each authenticated party, and to each client "
+        "IP without credentials, per replica (token bucket in memory). 0 disables the limit.",
+    )
+    rate_limit_burst: int = Field(
+        default=4000,
+        ge=1,
+        description="Requests a caller may send at once above the rate (the bucket size).",
     )
     idempotency_ttl_s: int = Field(
         default=86_400,
@@ -264,6 +287,15 @@ class Settings(BaseSettings):
     )
     webhook_require_https: bool = Field(
         default=True, description="Refuse callback URLs that are not HTTPS."
+    )
+    metrics_enabled: bool = Field(
+        default=True,
+        description="Serve Prometheus metrics at `GET /metrics` (text format).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="If set, `GET /metrics` needs `Authorization: Bearer <this token>`. Without "
+        "it, keep /metrics off the public network (it carries no party data).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the fcsbe loggers."

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fcsbe.server import metrics_hooks
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.services.contract_decisions import close_due_contracts
 from fcsbe.server.services.decision import decide_pending
@@ -54,19 +55,27 @@ class PeriodicTask:
     last_success: datetime | None = None
     last_error: str | None = None
     consecutive_errors: int = 0
+    failures: int = 0
+    """Failed steps since start (the metrics' counter)."""
 
 
 @dataclass
 class WorkerGroup:
-    """The server's loops, started and stopped by the app's lifespan."""
+    """The server's loops, started and stopped by the app's lifespan.
+
+    Each loop runs with `sink` bound (metrics_hooks), so the steps' measurements reach the
+    metrics of the app that owns the group.
+    """
 
     tasks: list[PeriodicTask] = field(default_factory=list)
+    sink: metrics_hooks.MetricsSink | None = None
     _running: list[asyncio.Task[None]] = field(default_factory=list)
 
     def add(self, name: str, interval_s: float, step: Step) -> None:
         self.tasks.append(PeriodicTask(name, interval_s, step))
 
     async def _loop(self, task: PeriodicTask) -> None:
+        metrics_hooks.bind(self.sink)  # this loop's own task context only
         while True:
             try:
                 done = await task.step()
@@ -77,6 +86,7 @@ class WorkerGroup:
                 raise
             except Exception as exc:
                 task.consecutive_errors += 1
+                task.failures += 1
                 task.last_error = f"{exc.__class__.__name__}: {exc}"
                 log.warning("worker %s step failed: %s", task.name, task.last_error)
                 done = 0

@@ -9,6 +9,7 @@ FO routes may further require an API scope granted at enrolment (`fo_with_scope`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any
@@ -17,7 +18,7 @@ from fastapi import Depends, Request
 from sqlalchemy import bindparam, select
 
 from fcsbe.server.deps import DbSession
-from fcsbe.server.errors import Forbidden, Unauthorized
+from fcsbe.server.errors import Forbidden, TooManyRequests, Unauthorized
 from fcsbe.server.security.audit import refuse_with_trace
 from fcsbe.server.security.tokens import hash_secret
 from fcsbe.server.storage.base import utcnow
@@ -117,7 +118,22 @@ async def authenticate(request: Request, session: DbSession) -> Principal:
         scopes=scopes,
     )
     request.state.principal = principal
+    _limit_rate(request, principal)
     return principal
+
+
+def _limit_rate(request: Request, principal: Principal) -> None:
+    """Draw on the party's token bucket (server/rate_limit.py); 429 once it is empty."""
+    buckets = getattr(request.app.state, "rate_limits", None)  # None: limits are off
+    if buckets is None:
+        return
+    wait_s = buckets.take(f"party:{principal.party_id}")
+    if wait_s:
+        retry_after = math.ceil(wait_s)
+        raise TooManyRequests(
+            f"The request rate of this party is over the limit; retry after {retry_after} s.",
+            retry_after_s=retry_after,
+        )
 
 
 def _require(role: Role) -> object:

@@ -31,6 +31,8 @@ from fcsbe.model import (
     Target,
     TargetLevel,
 )
+from fcsbe.server.metrics_hooks import record_decision
+from fcsbe.server.observability import correlation_scope
 from fcsbe.server.services.capabilities import assess
 from fcsbe.server.services.contract_terms import effective_end
 from fcsbe.server.services.decision_rules import (
@@ -293,5 +295,9 @@ async def decide_pending(
     """The worker step: decide up to `limit` pending FS in this transaction."""
     claimed = await claim_received(session, limit)
     for fs in claimed:
-        await decide(session, fs, now, signer)
+        received_at = fs.updated_at
+        with correlation_scope(fs.correlation_id):
+            response = await decide(session, fs, now, signer)
+        # Observed when decided; a commit that then fails is retried as a new decision.
+        record_decision(fs.fs_type, response.result.value, (now - received_at).total_seconds())
     return len(claimed)

@@ -23,6 +23,7 @@ from fcsbe.model import (
     FsTransition,
 )
 from fcsbe.server.errors import Conflict, NotFound
+from fcsbe.server.observability import current_correlation_id
 from fcsbe.server.security.principals import Principal
 from fcsbe.server.services.event_log import append_event
 from fcsbe.server.services.lifecycle import CANCELLABLE, move
@@ -55,6 +56,7 @@ _INSERT_FS = (
         window_end=bindparam("window_end"),
         response_deadline=bindparam("response_deadline"),
         request=bindparam("request"),
+        correlation_id=bindparam("correlation_id"),
         created_at=bindparam("created_at"),
         updated_at=bindparam("updated_at"),
     )
@@ -112,6 +114,7 @@ async def submit_fs(
                     "window_end": request.window.end,
                     "response_deadline": deadline,
                     "request": document,
+                    "correlation_id": current_correlation_id(),
                     "created_at": now,
                     "updated_at": now,
                 },
@@ -172,6 +175,7 @@ async def supersede_fs(
     fs.response_deadline = deadline
     fs.committed_w = None
     fs.request = request.model_dump(mode="json")
+    fs.correlation_id = current_correlation_id()
     fs.response = None
     fs.updated_at = now
     _entry(session, fs, now)

@@ -22,7 +22,12 @@ from sqlalchemy.ext.asyncio import (
 
 from fcsbe.server.settings import Settings
 
-__all__ = ["create_engine", "create_session_factory", "sqlite_file_of"]
+__all__ = ["DatabaseUnreachable", "create_engine", "create_session_factory", "sqlite_file_of"]
+
+
+class DatabaseUnreachable(ConnectionError):
+    """A new database connection could not be opened (refused, timed out, unknown host,
+    server starting or shutting down). The API answers it with 503 + Retry-After."""
 
 
 def sqlite_file_of(url: URL) -> str | None:
@@ -50,6 +55,33 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _install_connect_guard(engine: AsyncEngine) -> None:
+    """Turn every failure to open a PostgreSQL connection into `DatabaseUnreachable`.
+
+    asyncpg raises them raw (OSError with several addresses, TimeoutError from the connect
+    timeout, its own errors while the server starts or stops), and SQLAlchemy passes them on
+    unwrapped; one type makes the 503 mapping exact instead of catching every OSError.
+    """
+    import asyncpg
+
+    transient = (
+        OSError,
+        TimeoutError,
+        asyncpg.exceptions.PostgresConnectionError,  # class 08
+        asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up
+        asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections
+    )
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except transient as exc:
+            raise DatabaseUnreachable(
+                f"cannot connect to the database: {exc.__class__.__name__}"
+            ) from exc
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """Create the engine for `settings.database_url`; the caller owns and disposes it."""
     url = make_url(settings.database_url)
@@ -62,13 +94,24 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
         return engine
-    return create_async_engine(
+    asyncpg = url.get_driver_name() == "asyncpg"
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
         pool_pre_ping=True,
+        # Fail fast when the database is gone, so requests answer 503 instead of hanging.
+        connect_args={
+            "timeout": settings.db_connect_timeout_s,
+            "command_timeout": settings.db_command_timeout_s,
+        }
+        if asyncpg
+        else {},
     )
+    if asyncpg:
+        _install_connect_guard(engine)
+    return engine
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -37,6 +37,8 @@ class FlexibilityServiceRow(Base):
     request: Mapped[dict[str, Any]]
     response: Mapped[dict[str, Any] | None]
     execution: Mapped[dict[str, Any] | None]
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
+    """The FO's `X-Correlation-ID` of the current revision, carried into the decision."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
