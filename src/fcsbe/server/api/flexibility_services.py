@@ -3,9 +3,13 @@ dynamic setpoints, reserve activations and measured series."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
     FlexibilityService,
@@ -20,6 +24,7 @@ from fcsbe.model import (
     ReserveActivation,
     SetpointUpdate,
 )
+from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.api.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
@@ -28,7 +33,7 @@ from fcsbe.server.api.idempotency import (
 )
 from fcsbe.server.api.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
 from fcsbe.server.deps import DbSession, ServerSettings
-from fcsbe.server.security.principals import FoPrincipal
+from fcsbe.server.security.principals import FoPrincipal, Principal
 from fcsbe.server.security.signatures import (
     verify_signature_for_contract,
     verify_signature_for_fs,
@@ -37,7 +42,7 @@ from fcsbe.server.services import flexibility_services as service
 from fcsbe.server.services import fs_control
 from fcsbe.server.services.measurements import measurement_series
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.flexibility import list_fs
+from fcsbe.server.storage.flexibility import FlexibilityServiceRow, list_fs
 
 __all__ = ["router"]
 
@@ -176,6 +181,35 @@ async def cancel_flexibility_service(
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
 
 
+_Apply = Callable[
+    [AsyncSession, StationAdapter, FlexibilityServiceRow, Any, datetime], Awaitable[int]
+]
+"""A control service: fs_control.update_setpoint or fs_control.activate_reserve."""
+
+
+async def _control(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    fs_id: str,
+    idempotency_key: str | None,
+    apply: Callable[
+        [AsyncSession, StationAdapter, FlexibilityServiceRow, Any, datetime], Awaitable[int]
+    ],
+    body: BaseModel,
+) -> Response:
+    """A control of a running FS: signed, idempotent, applied on the stations' clock."""
+    await verify_signature_for_fs(request, session, principal, fs_id)
+
+    async def handler() -> Outcome:
+        fs = await service.load_fs(session, principal, fs_id, for_update=True)
+        adapter = request.app.state.adapter
+        await apply(session, adapter, fs, body, adapter.now())
+        return 200, await service.to_model(session, fs), {}
+
+    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+
+
 @router.post(
     "/{fs_id}/setpoints",
     operation_id="update_flexibility_service_setpoint",
@@ -191,15 +225,9 @@ async def update_setpoint(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """New aggregate setpoint for a running SETPOINT FS (aFRR-like, every few seconds)."""
-    await verify_signature_for_fs(request, session, principal, fs_id)
-
-    async def handler() -> Outcome:
-        fs = await service.load_fs(session, principal, fs_id, for_update=True)
-        adapter = request.app.state.adapter
-        await fs_control.update_setpoint(session, adapter, fs, body, adapter.now())
-        return 200, await service.to_model(session, fs), {}
-
-    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+    return await _control(
+        request, session, principal, fs_id, idempotency_key, fs_control.update_setpoint, body
+    )
 
 
 @router.post(
@@ -217,15 +245,9 @@ async def activate(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Activate reserved capacity of a RESERVE FS (UC 2.5)."""
-    await verify_signature_for_fs(request, session, principal, fs_id)
-
-    async def handler() -> Outcome:
-        fs = await service.load_fs(session, principal, fs_id, for_update=True)
-        adapter = request.app.state.adapter
-        await fs_control.activate_reserve(session, adapter, fs, body, adapter.now())
-        return 200, await service.to_model(session, fs), {}
-
-    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+    return await _control(
+        request, session, principal, fs_id, idempotency_key, fs_control.activate_reserve, body
+    )
 
 
 @router.get(
