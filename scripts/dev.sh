@@ -2,6 +2,7 @@
 # fcsbe developer entry point: the two commands of the README quick start.
 #   sh scripts/dev.sh serve   create .venv, install, migrate (SQLite) and serve on :8000
 #   sh scripts/dev.sh test    install the dev tools, run every check and the whole test suite
+#   sh scripts/dev.sh demo    run `fcsbe demo` against the server started by `serve`
 # Needs only Python 3.11+ (set PYTHON to choose the interpreter).
 set -eu
 cd "$(dirname "$0")/.."
@@ -38,7 +39,17 @@ command=${1:-help}
 case "$command" in
   serve)
     install server
+    # A local try-out: callbacks to 127.0.0.1 are allowed so that `fcsbe demo` (and an
+    # aggregator on this machine) can receive webhooks. `fcsbe serve` alone keeps the
+    # production defaults (public https callbacks only); set these to override.
+    export FCSBE_ALLOW_LOOPBACK_CALLBACKS="${FCSBE_ALLOW_LOOPBACK_CALLBACKS:-true}"
+    export FCSBE_WEBHOOK_ALLOW_LOOPBACK="${FCSBE_WEBHOOK_ALLOW_LOOPBACK:-true}"
+    export FCSBE_WEBHOOK_REQUIRE_HTTPS="${FCSBE_WEBHOOK_REQUIRE_HTTPS:-false}"
     exec "$VENV/bin/fcsbe" serve "$@"
+    ;;
+  demo)
+    install server
+    exec "$VENV/bin/fcsbe" demo "$@"
     ;;
   test)
     install dev
@@ -52,7 +63,7 @@ case "$command" in
     "$B/pytest" "$@"
     ;;
   *)
-    echo "usage: sh scripts/dev.sh serve [--host H --port P] | test [pytest args]" >&2
+    echo "usage: sh scripts/dev.sh serve [--host H --port P] | test [pytest args] | demo [--server URL]" >&2
     exit 2
     ;;
 esac

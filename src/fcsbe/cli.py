@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcsbe import event_log_cli, notifications_cli
+from fcsbe import demo_cli, event_log_cli, notifications_cli
 from fcsbe.admin_cli import admin_app
 from fcsbe.stations_cli import stations_app
 
@@ -34,6 +34,7 @@ app.add_typer(admin_app, name="admin", no_args_is_help=True)
 admin_app.add_typer(stations_app, name="stations", no_args_is_help=True)
 admin_app.add_typer(event_log_cli.app, name="event-log", no_args_is_help=True)
 admin_app.add_typer(notifications_cli.app, name="notifications", no_args_is_help=True)
+app.command("demo")(demo_cli.demo)
 
 OPENAPI_PATH = Path("openapi/fcsbe.json")
 

@@ -10,13 +10,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fcsbe.model import FsResult
 from fcsbe.demo.story import STEPS, DemoOptions, DemoReport, StepResult, run_story
+from fcsbe.model import FsResult
 
 __all__ = ["ConsoleReporter", "fs_table", "run_demo", "steps_table"]
 
 _DECISIONS = {FsResult.PARTIALLY_ACCEPTED: "PARTIAL"}
-_MARKS = {"ok": "[green]✔[/]", "failed": "[red]✘[/]", "skipped": "[dim]–[/]"}
+_MARKS = {"ok": "[green]✔[/]", "failed": "[red]✘[/]", "skipped": "[dim]-[/]"}
 
 
 class ConsoleReporter:

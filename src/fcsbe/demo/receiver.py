@@ -76,19 +76,19 @@ class LocalReceiver:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 if self.path.rstrip("/") != "/notifications" or not 0 <= length <= _MAX_BODY:
                     self.send_response(404)
                     self.end_headers()
                     return
                 body = self.rfile.read(length)
-                status = owner._accept(body, {k: v for k, v in self.headers.items()})
+                status = owner._accept(body, dict(self.headers.items()))
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return  # the demo's console shows what matters
 
         return Handler

@@ -444,7 +444,9 @@ class _Story:
         left = self.window_start + timedelta(seconds=self.o.window_s) - datetime.now(UTC)
         activation = reserve_activation(str(uuid.uuid4()), int(left.total_seconds()) - 1)
         fs = await self.fo.flexibility_services.activate(reserve.fs_id, activation)
-        reserve.control = f"activated {activation.direction.value} {activation.delta_p_w / 1000:g} kW"
+        reserve.control = (
+            f"activated {activation.direction.value} {activation.delta_p_w / 1000:g} kW"
+        )
         return (
             f"SETPOINT now {update.p_w / 1000:g} kW; RESERVE {fs.state.value} "
             f"({activation.direction.value} {activation.delta_p_w / 1000:g} kW)"
@@ -553,7 +555,7 @@ async def run_story(options: DemoOptions, reporter: Reporter) -> DemoReport:
             try:
                 detail = await step()
                 status: StepStatus = "ok"
-            except Exception as exc:  # noqa: BLE001 - any failure is reported, and ends the story
+            except Exception as exc:  # any failure is reported, and ends the story
                 detail, status, failed = _reason(exc), "failed", True
             result = StepResult(key, title, status, time.monotonic() - started, detail)
             story.report.steps.append(result)
