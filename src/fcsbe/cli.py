@@ -151,6 +151,31 @@ def openapi(
     typer.echo(f"wrote {output}")
 
 
+@app.command("api-docs")
+def api_docs(
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if the committed file differs.")
+    ] = False,
+    output: Annotated[Path, typer.Option(help="Where the reference is written.")] = Path(
+        "docs/api.md"
+    ),
+) -> None:
+    """Write docs/api.md (route, client method, models), or check the committed one is current."""
+    from fcsbe.api_reference import render_api_markdown
+
+    rendered = render_api_markdown(json.loads(render_openapi()))
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != rendered:
+            typer.echo(f"{output} differs from the served API: run `fcsbe api-docs`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{output} is current")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(rendered, encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="fcsbe")
