@@ -137,7 +137,8 @@ def test_sites_suit_each_type_and_exclusive_types_never_share() -> None:
 
 def test_a_type_without_a_capable_site_is_named() -> None:
     capable = {fs_type: {"SITE-A"} for fs_type in FsType}
-    with pytest.raises(ValueError, match=r"no site can take a (SETPOINT|DROOP|FFR|DYNAMIC_PRICE) FS"):
+    named = r"no site can take a (SETPOINT|DROOP|FFR|DYNAMIC_PRICE) FS"
+    with pytest.raises(ValueError, match=named):
         assign_sites(["SITE-A"], capable)  # four exclusive types, one site
 
 
