@@ -8,14 +8,7 @@ short-lived operator credential there.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,63 +17,18 @@ from typer.testing import CliRunner
 from fcsbe.cli import app
 from fcsbe.demo.plan import EXCLUSIVE, PREFERRED_SITES, assign_sites, plan_services
 from fcsbe.model import FsType
+from tests.served import Served, free_port, serve
 
 runner = CliRunner()
 
 DEMO_SITES = ["SITE-CARPARK", "SITE-DEPOT", "SITE-EC", "SITE-EVSS", "SITE-HOME-1"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Served:
-    url: str
-    env: dict[str, str]
-    log: Path
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     """`fcsbe serve` as `sh scripts/dev.sh serve` starts it (loopback callbacks allowed)."""
-    port = _free_port()
-    env = {
-        "FCSBE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fcsbe.db'}",
-        "FCSBE_DATA_DIR": str(tmp_path / "var"),
-        "FCSBE_ALLOW_LOOPBACK_CALLBACKS": "true",
-        "FCSBE_WEBHOOK_ALLOW_LOOPBACK": "true",
-        "FCSBE_WEBHOOK_REQUIRE_HTTPS": "false",
-        "FCSBE_LOG_LEVEL": "WARNING",
-    }
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fcsbe.cli", "serve", "--port", str(port)],
-            cwd=tmp_path,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/readyz", timeout=1) as answer:
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
-                time.sleep(0.1)
-            yield Served(url, env, log)
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+    with serve(tmp_path) as server:
+        yield server
 
 
 @pytest.mark.slow
@@ -102,7 +50,7 @@ def test_the_demo_runs_the_whole_story(served: Served, monkeypatch: pytest.Monke
 
 
 def test_the_demo_fails_when_no_server_answers(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     result = runner.invoke(
         app, ["demo", "--server", url, "--operator-token", "fcsbe_op_x", "--timeout", "1"]
     )
