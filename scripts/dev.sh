@@ -59,6 +59,7 @@ case "$command" in
     echo "== mypy";          "$B/mypy"
     echo "== import-linter"; "$B/lint-imports"
     echo "== openapi";       "$B/fcsbe" openapi --check
+    echo "== api docs";      "$B/fcsbe" api-docs --check
     echo "== pytest"
     "$B/pytest" "$@"
     ;;
