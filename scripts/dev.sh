@@ -61,7 +61,8 @@ case "$command" in
     echo "== openapi";       "$B/fcsbe" openapi --check
     echo "== api docs";      "$B/fcsbe" api-docs --check
     echo "== pytest"
-    "$B/pytest" "$@"
+    # One worker process per core (FCSBE_TEST_WORKERS=0 runs in this process, e.g. for pdb).
+    "$B/pytest" -n "${FCSBE_TEST_WORKERS:-auto}" "$@"
     ;;
   *)
     echo "usage: sh scripts/dev.sh serve [--host H --port P] | test [pytest args] | demo [--server URL]" >&2
