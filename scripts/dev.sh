@@ -45,6 +45,8 @@ case "$command" in
     export FCSBE_ALLOW_LOOPBACK_CALLBACKS="${FCSBE_ALLOW_LOOPBACK_CALLBACKS:-true}"
     export FCSBE_WEBHOOK_ALLOW_LOOPBACK="${FCSBE_WEBHOOK_ALLOW_LOOPBACK:-true}"
     export FCSBE_WEBHOOK_REQUIRE_HTTPS="${FCSBE_WEBHOOK_REQUIRE_HTTPS:-false}"
+    # Simulated meters read every 5 s, so that the demo's FS of a few seconds have data.
+    export FCSBE_SIMULATOR_METER_RESOLUTION_S="${FCSBE_SIMULATOR_METER_RESOLUTION_S:-5}"
     exec "$VENV/bin/fcsbe" serve "$@"
     ;;
   demo)

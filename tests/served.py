@@ -1,7 +1,7 @@
 """`fcsbe serve` in a child process on a free loopback port, as a user starts it.
 
 It gets its own SQLite database and data folder, and the settings of `sh scripts/dev.sh serve`
-(callbacks to 127.0.0.1 allowed), so tests can talk to it over real HTTP in real time and
+(callbacks to 127.0.0.1 allowed, meters read every 5 s), so tests can talk to it over real HTTP in real time and
 receive its webhooks. Used by the demo test and the documentation snippets.
 """
 
@@ -47,6 +47,9 @@ def serve(folder: Path, **settings: str) -> Iterator[Served]:
         "FCSBE_ALLOW_LOOPBACK_CALLBACKS": "true",
         "FCSBE_WEBHOOK_ALLOW_LOOPBACK": "true",
         "FCSBE_WEBHOOK_REQUIRE_HTTPS": "false",
+        "FCSBE_SIMULATOR_METER_RESOLUTION_S": "5",
+        # Records wait for late meter readings (30 s by default); the simulator sends none late.
+        "FCSBE_RECORD_DELAY_S": "3",
         "FCSBE_LOG_LEVEL": "WARNING",
         **settings,
     }

@@ -84,18 +84,15 @@ def steps_table(report: DemoReport) -> Table:
 def fs_table(report: DemoReport) -> Table:
     """Every FS: where it ran, the decision, what the FO did, the record and the proof."""
     table = Table(title="Flexibility services", title_justify="left")
-    for name, justify in (
-        ("FS type", "left"),
-        ("Site", "left"),
-        ("Decision", "left"),
-        ("Committed", "right"),
-        ("Control", "left"),
-        ("State", "left"),
-        ("Notif.", "right"),
-        ("Delivered", "right"),
-        ("Proof of work", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("FS type", no_wrap=True)
+    table.add_column("Site", no_wrap=True)
+    table.add_column("Decision", no_wrap=True)
+    table.add_column("Committed", justify="right", no_wrap=True)
+    table.add_column("Control")
+    table.add_column("State", no_wrap=True)
+    table.add_column("Notif.", justify="right")
+    table.add_column("Delivered", justify="right", no_wrap=True)
+    table.add_column("Proof of work")
     for fs in report.services:
         table.add_row(
             fs.fs_type.value,

@@ -147,6 +147,14 @@ class Settings(BaseSettings):
     simulator_step_s: float = Field(
         default=1.0, gt=0, le=60, description="Simulator tick, in seconds of real time."
     )
+    simulator_meter_resolution_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Period of the simulated meters' readings. Shorter gives records of short "
+        "FS more data (`sh scripts/dev.sh serve` uses 5 s for the demo); longer loads a `large` "
+        "fleet less.",
+    )
     station_sync_interval_s: float = Field(
         default=5.0,
         gt=0,

@@ -28,7 +28,7 @@ from fcsbe.server.services.session_sync import sync_sessions
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.registry import load_sites
-from fcsbe.sim import SystemClock
+from fcsbe.sim import SimOptions, SystemClock
 
 __all__ = ["StationRuntime", "apply_station_events", "build_runtime"]
 
@@ -131,5 +131,8 @@ def build_runtime(settings: Settings) -> StationRuntime:
         start=floor_to_second(utcnow()),
         size=settings.simulator_fleet_size,
     )
-    adapter = SimulatedStations(fleet, SystemClock(), step_s=settings.simulator_step_s)
+    options = SimOptions(meter_resolution_s=settings.simulator_meter_resolution_s)
+    adapter = SimulatedStations(
+        fleet, SystemClock(), step_s=settings.simulator_step_s, options=options
+    )
     return StationRuntime(adapter, settings.data_dir, registry=registry_of(fleet))
