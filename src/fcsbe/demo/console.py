@@ -88,11 +88,11 @@ def fs_table(report: DemoReport) -> Table:
     table.add_column("Site", no_wrap=True)
     table.add_column("Decision", no_wrap=True)
     table.add_column("Committed", justify="right", no_wrap=True)
-    table.add_column("Control")
+    table.add_column("Control", no_wrap=True)
     table.add_column("State", no_wrap=True)
     table.add_column("Notif.", justify="right")
     table.add_column("Delivered", justify="right", no_wrap=True)
-    table.add_column("Proof of work")
+    table.add_column("Proof of work", no_wrap=True)
     for fs in report.services:
         table.add_row(
             fs.fs_type.value,

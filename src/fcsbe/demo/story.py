@@ -442,17 +442,14 @@ class _Story:
         await self.until("SETPOINT and RESERVE to start", both_running, wait)
         update = setpoint_update()
         fs = await self.fo.flexibility_services.update_setpoint(setpoint.fs_id, update)
-        setpoint.control = f"setpoint {update.p_w / 1000:g} kW"
+        setpoint.control = f"now {update.p_w / 1000:g} kW"
         self.reporter.step_note(f"SETPOINT {fs.state.value}: new setpoint {update.p_w:.0f} W")
         left = self.window_start + timedelta(seconds=self.o.window_s) - datetime.now(UTC)
         activation = reserve_activation(str(uuid.uuid4()), int(left.total_seconds()) - 1)
         fs = await self.fo.flexibility_services.activate(reserve.fs_id, activation)
-        reserve.control = (
-            f"activated {activation.direction.value} {activation.delta_p_w / 1000:g} kW"
-        )
+        reserve.control = f"{activation.direction.value} {activation.delta_p_w / 1000:g} kW"
         return (
-            f"SETPOINT now {update.p_w / 1000:g} kW; RESERVE {fs.state.value} "
-            f"({activation.direction.value} {activation.delta_p_w / 1000:g} kW)"
+            f"SETPOINT {setpoint.control}; RESERVE {fs.state.value} (called up {reserve.control})"
         )
 
     async def complete(self) -> str:
