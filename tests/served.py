@@ -1,8 +1,8 @@
 """`fcsbe serve` in a child process on a free loopback port, as a user starts it.
 
 It gets its own SQLite database and data folder, and the settings of `sh scripts/dev.sh serve`
-(callbacks to 127.0.0.1 allowed, meters read every 5 s), so tests can talk to it over real HTTP in real time and
-receive its webhooks. Used by the demo test and the documentation snippets.
+(callbacks to 127.0.0.1 allowed, meters read every 5 s), so tests can talk to it over real HTTP
+in real time and receive its webhooks. Used by the demo test and the documentation snippets.
 """
 
 from __future__ import annotations
