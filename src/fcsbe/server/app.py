@@ -28,6 +28,7 @@ from fcsbe.server.api import (
     credential_checks,
     discovery,
     enrolments,
+    ev_user,
     event_log,
     flexibility_services,
     heartbeat,
@@ -252,4 +253,6 @@ def create_app(
     app.include_router(notifications.router)
     app.include_router(notifications.admin_router)
     app.include_router(webhook_endpoints.router)
+    app.include_router(ev_user.router)
+    app.include_router(ev_user.admin_router)
     return app
