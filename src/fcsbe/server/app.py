@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,6 +41,7 @@ from fcsbe.server.api import (
     webhook_endpoints,
 )
 from fcsbe.server.api import metrics as metrics_api
+from fcsbe.server.api.ev_user import APP_STATIC
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.metrics import AppMetrics, MetricsMiddleware
 from fcsbe.server.notifications.delivery import DeliveryWorker
@@ -255,4 +257,6 @@ def create_app(
     app.include_router(webhook_endpoints.router)
     app.include_router(ev_user.router)
     app.include_router(ev_user.admin_router)
+    # The EV user's phone app (UC 3.6): static files, not part of the API (nor of its OpenAPI).
+    app.mount("/app", StaticFiles(directory=APP_STATIC, html=True), name="app")
     return app
