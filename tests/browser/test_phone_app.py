@@ -156,7 +156,8 @@ def test_invite_limit_and_withdrawal_in_a_real_browser(
     assert browser.execute_script("return window.innerWidth") == 360
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 360
     token = browser.execute_script("return localStorage.getItem('fcsbe-ev-user-token')")
-    assert token and token.startswith("fcsbe_ev_")
+    assert token
+    assert token.startswith("fcsbe_ev_")
 
     # A floor above the departure target is refused, naming the field; nothing is stored.
     floor = browser.find_element(By.ID, "soc_floor_pct")

@@ -10,6 +10,7 @@ key, and erasing the user leaves the event log verifiable.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -30,10 +31,13 @@ from fcsbe.server.services.event_log_audit import verify_log
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.ev_users import EvUserKeyRow, EvUserRow
 from fcsbe.server.storage.event_log import EventLogRow
+from fcsbe.server.storage.flexibility import FlexibilityServiceRow
 from fcsbe.server.storage.infrastructure import EvSessionRow
 from fcsbe.server.storage.outbox import OutboxRow
 from fcsbe.server.storage.parties import CredentialRow
-from fcsbe.sim import Consent, EvUserLimits as SimLimits
+from fcsbe.server.storage.records import ServiceRecordRow
+from fcsbe.sim import Consent
+from fcsbe.sim import EvUserLimits as SimLimits
 from tests.fs_fixtures import request_body
 from tests.scenarios.harness import harness
 
@@ -55,7 +59,8 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
                 now=h.now,
             )
             await db.commit()
-        assert created and link.invite_url.startswith("https://cso.example/app/#invite=")
+        assert created
+        assert link.invite_url.startswith("https://cso.example/app/#invite=")
         transport = httpx.ASGITransport(app=h.app, raise_app_exceptions=False)
         async with FcsbeClient("http://fcsbe.test", transport=transport) as anonymous:
             token = await anonymous.ev_user.exchange_invite(link.invite_url.split("=", 1)[1])
@@ -132,6 +137,53 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
             await h.run(5)  # one station step and one execution pass
             assert await h.power_w([evse]) >= 0.0
 
+            # Participation: from the FS's record, the user's share of the settlement is pro
+            # rata to the energy their session moved (3 of 4 kWh here).
+            async with factory() as db:
+                fs_row = (
+                    await db.execute(
+                        select(FlexibilityServiceRow).where(
+                            FlexibilityServiceRow.fs_id == "fs-discharge"
+                        )
+                    )
+                ).scalar_one()
+                db.add(
+                    ServiceRecordRow(
+                        fs_pk=fs_row.id,
+                        fo_party_id="FO-A",
+                        fs_id="fs-discharge",
+                        revision=1,
+                        digest="0" * 64,
+                        record={
+                            "fs_id": "fs-discharge",
+                            "fs_type": "SETPOINT",
+                            "window": body["window"],
+                            "sessions": [
+                                {
+                                    "session_ref": stored.session_ref,
+                                    "evse_id": evse,
+                                    "energy_charged_wh": 1000.0,
+                                    "energy_injected_wh": 2000.0,
+                                },
+                                {
+                                    "session_ref": "ps_someone_else_1",
+                                    "evse_id": evse,
+                                    "energy_charged_wh": 1000.0,
+                                    "energy_injected_wh": 0.0,
+                                },
+                            ],
+                            "settlement": {"currency": "EUR", "net_amount": 3.0},
+                        },
+                        evidence=[],
+                        created_at=h.now,
+                    )
+                )
+                await db.commit()
+            (took_part,) = await app_user.ev_user.participations()
+            assert (took_part.fs_id, took_part.session_ref) == ("fs-discharge", stored.session_ref)
+            assert (took_part.energy_charged_wh, took_part.energy_injected_wh) == (1000, 2000)
+            assert (took_part.remuneration, took_part.currency) == (Decimal("2.25"), "EUR")
+
         async with factory() as db:
             notes = list(
                 (
@@ -150,19 +202,23 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
             texts = " ".join(str(n.payload) for n in notes) + " ".join(
                 f"{e.object_ref} {e.summary}" for e in logged
             )
-            assert CONTRACT_ID not in texts and key not in texts
+            assert CONTRACT_ID not in texts
+            assert key not in texts
 
             # Erasure: the key and the personal rows go, the event log still verifies.
             erased = await ev_users.erase(db, user.user_id, h.now)
             await db.commit()
-            assert erased.removed["keys"] == 1 and erased.removed["tokens"] == 1
+            assert erased.removed["keys"] == 1
+            assert erased.removed["tokens"] == 1
         async with factory() as db:
             assert (await db.execute(select(EvUserKeyRow))).first() is None
             assert (await db.execute(select(EvUserRow))).first() is None
             cred = select(CredentialRow).where(CredentialRow.role == "EV_USER")
             assert (await db.execute(cred)).first() is None
             row = await db.get(EvSessionRow, stored.session_ref)
-            assert row is not None and row.subject_ref is None and row.data["evu_limits"] is None
+            assert row is not None
+            assert row.subject_ref is None
+            assert row.data["evu_limits"] is None
             while await chain_pending(db):
                 pass
             await db.commit()
