@@ -39,7 +39,7 @@ class EvUserResource:
 
         Raises:
             AuthenticationError: the code is not known.
-            FcsbeApiError: 410 `invite-gone` when the link was already used or has expired.
+            FcsbeStatusError: 410 `invite-gone` when the link was already used or has expired.
         """
         response = await self._t.request(
             "POST", "/v1/ev-user/token", headers={"authorization": f"Bearer {code}"}
