@@ -18,10 +18,12 @@ from sqlalchemy import select
 
 from fcsbe.client import FcsbeClient
 from fcsbe.model import (
+    ConsentWithdrawnData,
     EvUserConsentLevel,
     EvUserLimits,
     FlexibilityServiceRequest,
     FsState,
+    Notification,
 )
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.security.pseudonyms import Pseudonymizer
@@ -131,6 +133,20 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
             assert fs.state is FsState.ACTIVE, fs.response and fs.response.reasons
             assert await h.power_w([evse]) == pytest.approx(-5_000, rel=0.05)
 
+            # A limits change reaches the live session at once and the FO hears of it.
+            tighter = await app_user.ev_user.set_limits(
+                EvUserLimits(
+                    min_soc_at_departure_pct=65,
+                    soc_floor_pct=25,
+                    max_energy_to_grid_kwh_per_day=20,
+                )
+            )
+            assert tighter.sessions_updated == 1
+            assert sim.session(key).limits.soc_floor_pct == 25.0
+            assert sim.session(key).limits.min_soc_at_departure_pct == 65.0
+            await h.run(5)
+            assert await h.power_w([evse]) == pytest.approx(-5_000, rel=0.05)
+
             withdrawn = await app_user.ev_user.withdraw()
             assert withdrawn.consent_level is EvUserConsentLevel.NONE
             assert withdrawn.sessions_updated == 1
@@ -191,8 +207,15 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
                 ).scalars()
             )
             (note,) = notes
+            (changed,) = (
+                await db.execute(select(OutboxRow).where(OutboxRow.type == "EV_LIMITS_CHANGED"))
+            ).scalars()
+            assert changed.payload["data"]["session_refs"] == [stored.session_ref]
             assert note.fo_party_id == "FO-A"
-            assert note.payload["data"]["session_refs"] == [stored.session_ref]
+            typed = Notification.model_validate({**note.payload, "seq": 1}).typed_data()
+            assert isinstance(typed, ConsentWithdrawnData)
+            assert typed.session_refs == [stored.session_ref]
+            assert typed.consent_ref == stored.consent_id
             logged = list(
                 (
                     await db.execute(select(EventLogRow).where(EventLogRow.type.like("EV_USER_%")))
