@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -41,7 +42,6 @@ from fcsbe.server.api import (
     webhook_endpoints,
 )
 from fcsbe.server.api import metrics as metrics_api
-from fcsbe.server.api.ev_user import APP_STATIC
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.metrics import AppMetrics, MetricsMiddleware
 from fcsbe.server.notifications.delivery import DeliveryWorker
@@ -258,5 +258,5 @@ def create_app(
     app.include_router(ev_user.router)
     app.include_router(ev_user.admin_router)
     # The EV user's phone app (UC 3.6): static files, not part of the API (nor of its OpenAPI).
-    app.mount("/app", StaticFiles(directory=APP_STATIC, html=True), name="app")
+    app.mount("/app", StaticFiles(directory=Path(__file__).parent / "app_static", html=True))
     return app

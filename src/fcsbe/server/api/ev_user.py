@@ -8,7 +8,6 @@ adapter) before the answer is sent. The operator invites, lists and erases EV us
 
 from __future__ import annotations
 
-from pathlib import Path as Path_
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
@@ -36,10 +35,7 @@ from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services import ev_users as service
 from fcsbe.server.storage.base import utcnow
 
-__all__ = ["APP_STATIC", "admin_router", "router"]
-
-APP_STATIC = Path_(__file__).resolve().parents[1] / "app_static"
-"""The phone app's files (HTML, CSS, JS; no build step), served at `/app/`."""
+__all__ = ["admin_router", "router"]
 
 router = APIRouter(prefix="/v1/ev-user", tags=["ev-user"])
 admin_router = APIRouter(prefix="/admin/v1/ev-users", tags=["admin"])
