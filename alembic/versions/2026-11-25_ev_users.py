@@ -65,9 +65,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("code_hash", name=op.f("uq_ev_user_invites_code_hash")),
     )
     with op.batch_alter_table("ev_user_invites", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_ev_user_invites_user_id"), ["user_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_ev_user_invites_user_id"), ["user_id"], unique=False)
 
 
 def downgrade() -> None:
