@@ -147,7 +147,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await stations.load_registry(factory)
         workers.add("station-sync", settings.station_sync_interval_s, stations.sync_step(factory))
         adapter = stations.adapter
-        workers.add("fs-execution", settings.execution_interval_s, execution_step(factory, adapter))
+        workers.add(
+            "fs-execution",
+            settings.execution_interval_s,
+            execution_step(factory, adapter, settings.record_delay_s),
+        )
         workers.add("telemetry", settings.telemetry_interval_s, telemetry_step_of(factory, adapter))
         workers.add(
             "fo-offline-detection",

@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     telemetry_interval_s: float = Field(
         default=2.0, gt=0, description="How often meter readings are collected from the stations."
     )
+    record_delay_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long after an FS ends its detailed service record waits for late meter "
+        "readings before it is made.",
+    )
     server_party_id: str = Field(
         default="FCSBE",
         min_length=1,
