@@ -204,6 +204,18 @@ class Settings(BaseSettings):
         le=90 * 86_400,
         description="Default lifetime of a one-time enrolment token.",
     )
+    ev_user_invite_ttl_s: int = Field(
+        default=7 * 86_400,
+        ge=60,
+        le=90 * 86_400,
+        description="Default lifetime of an EV user's one-time personal link (`/app/#invite=`).",
+    )
+    ev_user_token_ttl_s: int = Field(
+        default=180 * 86_400,
+        ge=3600,
+        le=400 * 86_400,
+        description="Lifetime of the EV user's bearer token the phone app receives for a link.",
+    )
     credential_rotation_overlap_s: int = Field(
         default=86_400,
         ge=0,
