@@ -29,6 +29,7 @@ _TAG_TITLES = {
     "records": "Records and proofs of work",
     "event-log": "Event log",
     "notifications": "Notifications and webhooks",
+    "ev-user": "EV users (the driver's consent, limits and participations; EV-user token)",
     "admin": "Operator (`/admin/v1`, operator token)",
 }
 
