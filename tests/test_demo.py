@@ -99,3 +99,23 @@ def test_every_planned_request_is_valid_for_short_windows() -> None:
             request = planned.request("fs-1", "fsc-1", datetime.now(UTC), window_s)
             assert request.fs_type is planned.fs_type
             assert request.parameters.horizon_s() <= window_s
+
+
+def test_a_production_server_refuses_the_demo_s_loopback_receiver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Secure by default: `fcsbe serve` without the dev settings refuses loopback callbacks,
+    and the demo says how to run it instead of failing obscurely."""
+    production = {
+        "FCSBE_ALLOW_LOOPBACK_CALLBACKS": "false",
+        "FCSBE_WEBHOOK_ALLOW_LOOPBACK": "false",
+        "FCSBE_WEBHOOK_REQUIRE_HTTPS": "true",
+    }
+    with serve(tmp_path, **production) as server:
+        for name, value in server.env.items():
+            monkeypatch.setenv(name, value)
+        result = runner.invoke(app, ["demo", "--server", server.url, "--timeout", "5"])
+    assert result.exit_code == 1, result.output
+    assert "refused the callback URL" in result.output
+    assert "scripts/dev.sh serve" in result.output
+    assert "--callback-url" in result.output
