@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe import __version__
+from fcsbe.server.adapters.unconnected import UnconnectedStations
 from fcsbe.server.api import (
     admin_contracts,
     admin_enrolments,
@@ -124,7 +125,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.init_party_on_start:
             await _init_party(factory, settings)
         app.state.keys = keys = ServerKeys.load_or_create(settings.data_dir)
-        workers = WorkerGroup()
         workers = WorkerGroup(sink=app.state.metrics)
         app.state.metrics.workers = workers
         workers.add(
@@ -145,14 +145,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         stations = app.state.stations = app.state.stations or build_runtime(settings)
         app.state.adapter = stations.adapter
         await stations.load_registry(factory)
-        workers.add("station-sync", settings.station_sync_interval_s, stations.sync_step(factory))
         adapter = stations.adapter
-        workers.add(
-            "fs-execution",
-            settings.execution_interval_s,
-            execution_step(factory, adapter, settings.record_delay_s),
-        )
-        workers.add("telemetry", settings.telemetry_interval_s, telemetry_step_of(factory, adapter))
+        if not isinstance(adapter, UnconnectedStations):
+            # Station-facing loops run only on the replica that holds the station connection: a
+            # replica with none would claim running FS and refuse every command to them.
+            workers.add(
+                "station-sync", settings.station_sync_interval_s, stations.sync_step(factory)
+            )
+            workers.add(
+                "fs-execution",
+                settings.execution_interval_s,
+                execution_step(factory, adapter, settings.record_delay_s),
+            )
+            workers.add(
+                "telemetry", settings.telemetry_interval_s, telemetry_step_of(factory, adapter)
+            )
         workers.add(
             "fo-offline-detection",
             settings.offline_check_interval_s,
