@@ -24,6 +24,7 @@ from fcsbe.model import (
     EvSession,
     EvuLimits,
     NotificationType,
+    PersonalDataCategory,
     StateOfCharge,
 )
 from fcsbe.server.adapters.base import StationSession
@@ -162,6 +163,19 @@ def _sync_consent(
     return stored.consent_id
 
 
+_CATEGORY_FIELDS = {"departure_time": PersonalDataCategory.SESSION_TIMES.value}
+"""Notification fields that carry personal data of a category the FO's contract must name."""
+
+
+def _minimised(data: dict[str, Any], categories: set[str]) -> dict[str, Any]:
+    """`data` without the personal fields whose category the FO's contracts do not share."""
+    return {
+        k: v
+        for k, v in data.items()
+        if k not in _CATEGORY_FIELDS or _CATEGORY_FIELDS[k] in categories
+    }
+
+
 _Pending = tuple[NotificationType, EvSessionRow, tuple[str, str], dict[str, Any]]
 
 
@@ -172,12 +186,15 @@ async def _notify(db: AsyncSession, now: datetime, pending: list[_Pending]) -> N
     ids = {x for _, row, place, _ in pending for x in (*place, row.evse_id)}
     covers = await covers_for(db, None, now, ids)
     for kind, row, place, data in pending:
-        for fo_party_id in sorted({c.fo_party_id for c in session_covers(row, place, covers)}):
+        shared: dict[str, set[str]] = {}
+        for cover in session_covers(row, place, covers):
+            shared.setdefault(cover.fo_party_id, set()).update(cover.categories)
+        for fo_party_id, categories in sorted(shared.items()):
             await enqueue_notification(
                 db,
                 fo_party_id=fo_party_id,
                 type=kind.value,
-                data=data,
+                data=_minimised(data, categories),
                 target={"level": "SESSION", "id": row.session_ref},
                 occurred_at=now,
             )
