@@ -20,14 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fcsbe.model import (
     ConsentScope,
     EnergyRequest,
+    EvConnectedData,
     EvModel,
     EvSession,
     EvuLimits,
     NotificationType,
-    PersonalDataCategory,
     StateOfCharge,
 )
 from fcsbe.server.adapters.base import StationSession
+from fcsbe.server.security.personal_data import category_fields
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.notifications import enqueue_notification
 from fcsbe.server.services.sessions import session_covers
@@ -163,7 +164,7 @@ def _sync_consent(
     return stored.consent_id
 
 
-_CATEGORY_FIELDS = {"departure_time": PersonalDataCategory.SESSION_TIMES.value}
+_CATEGORY_FIELDS = {k: v.value for k, v in category_fields(EvConnectedData).items()}
 """Notification fields that carry personal data of a category the FO's contract must name."""
 
 
