@@ -15,7 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from fcsbe.model import NOTIFICATION_DATA_MODELS, Consent, EvConnectedData, PersonalDataCategory
+from fcsbe.model import (
+    NOTIFICATION_DATA_MODELS,
+    Consent,
+    DetailedServiceRecord,
+    EvConnectedData,
+    PersonalDataCategory,
+)
 from fcsbe.server.app import create_app
 from fcsbe.server.security.personal_data import (
     CATEGORY,
@@ -190,6 +196,7 @@ def test_category_fields_reach_an_fo_only_where_they_are_filtered(
 ) -> None:
     filtered = {f"EvSession.{f}" for fields in SESSION_FIELDS.values() for f in fields}
     filtered |= {f".{f}" for f in category_fields(EvConnectedData)}  # notification data
+    filtered |= {f"DetailedServiceRecord.{f}" for f in category_fields(DetailedServiceRecord)}
     reached = {
         field
         for _, schema in fo_responses(served_openapi)
