@@ -19,10 +19,13 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
+import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.model import FlexibilityServiceRequest, FsState, PersonalDataCategory
+from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.observability import JsonFormatter
 from fcsbe.server.services.dsr_inputs import MeterSample, RecordInputs
@@ -36,6 +39,7 @@ from fcsbe.server.storage.measurements import readings_between
 from tests.dsr_fixtures import meter
 from tests.factories import make_contract, make_fo
 from tests.fs_fixtures import request_body
+from tests.scenarios.conftest import StartScenario
 from tests.scenarios.harness import Harness, harness
 
 FO = "FO-S"
@@ -105,9 +109,9 @@ def test_the_leak_finder_finds_a_raw_identifier() -> None:
     assert leaks({"00ab12cd34ef5678"}, ["ps_9Kq2vX7mT4rB8nL1"]) == {}
 
 
-async def _raw_identifiers(h: Harness, into: set[str]) -> None:
+async def _raw_identifiers(stations: StationAdapter, into: set[str]) -> None:
     """What the stations report now that identifies an EV or its user (as the server reads it)."""
-    for reported in await h.stations.sessions():
+    for reported in await stations.sessions():
         into.add(reported.session_key)
         into.add(reported.session_key.removeprefix("sim-"))  # the random part on its own
         if reported.id_token:
@@ -129,7 +133,7 @@ async def _run_fs(h: Harness, fo: FcsbeClient, raw: set[str]) -> None:
     started = h.now
     for _ in range(16):
         await h.run(60, tick_s=20)
-        await _raw_identifiers(h, raw)
+        await _raw_identifiers(h.stations, raw)
         await fo.flexibility_services.measurements("fs-privacy")
     assert (await fo.flexibility_services.get("fs-privacy")).state is FsState.COMPLETED
     factory = h.app.state.session_factory
@@ -163,10 +167,10 @@ async def _run_fs(h: Harness, fo: FcsbeClient, raw: set[str]) -> None:
     await fo.records.proof("fs-privacy")
 
 
-async def _database_text(h: Harness) -> list[str]:
+async def _database_text(app: FastAPI) -> list[str]:
     """Every row of every table, as text."""
     texts: list[str] = []
-    async with h.app.state.session_factory() as db:
+    async with app.state.session_factory() as db:
         for table in Base.metadata.sorted_tables:
             for row in (await db.execute(select(table))).all():
                 texts.append(json.dumps([str(v) for v in row], ensure_ascii=False))
@@ -176,10 +180,9 @@ async def _database_text(h: Harness) -> list[str]:
 async def test_no_raw_identifier_in_logs_responses_notifications_or_storage(
     settings: Settings,
 ) -> None:
-    debug = settings.model_copy(update={"log_level": "DEBUG", "log_json": True})
     raw: set[str] = set()
     with captured_logs() as logs:
-        async with harness(debug, contract_sites=list(SITES)) as h:
+        async with harness(settings, contract_sites=list(SITES)) as h:
             factory = h.app.state.session_factory
             token = await make_fo(factory, FO)
             await make_contract(
@@ -198,7 +201,7 @@ async def test_no_raw_identifier_in_logs_responses_notifications_or_storage(
                 await _run_fs(h, fo, raw)  # first, while the stations' clock is the server's
                 for _ in range(12):  # three hours: arrivals and departures
                     await h.run(900, tick_s=300)
-                    await _raw_identifiers(h, raw)
+                    await _raw_identifiers(h.stations, raw)
                     await fo.sessions.list(include_ended=True).to_list()
                 sessions = await fo.sessions.list(include_ended=True).to_list()
                 for session in sessions[:5]:
@@ -211,7 +214,7 @@ async def test_no_raw_identifier_in_logs_responses_notifications_or_storage(
                 notifications = await fo.notifications.feed().to_list()
                 entries = await fo.event_log.list().to_list()
                 await h.fo.sessions.list().to_list()  # the EVSE-level FO: sees none
-            stored = await _database_text(h)
+            stored = await _database_text(h.app)
     assert len(raw) >= 10, "the fleet should have reported EV sessions"
     assert sessions, "the SESSION-level FO should see sessions"
     assert {n.type.value for n in notifications} >= {"EV_CONNECTED", "FS_STATE_CHANGED"}
@@ -222,3 +225,55 @@ async def test_no_raw_identifier_in_logs_responses_notifications_or_storage(
     event_log = [e.model_dump_json() for e in entries]
     assert leaks(raw, event_log) == {}, "raw identifiers in the event log"
     assert leaks(raw, stored) == {}, "raw identifiers stored (outbox, event log, any table)"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Every test here runs the server with its logs at DEBUG, as JSON lines."""
+    return settings.model_copy(update={"log_level": "DEBUG", "log_json": True})
+
+
+@pytest.mark.parametrize("fleet", ["uc-1.1", "uc-1.2", "uc-1.4", "uc-1.7"])
+async def test_use_case_fleets_leak_nothing(scenario: StartScenario, fleet: str) -> None:
+    """Home, roaming (visited and home-controlled) and on-board-inverter fleets: two hours of
+    sessions read by a SESSION-level FO of every party that governs some of them."""
+    raw: set[str] = set()
+    with captured_logs() as logs:
+        async with scenario(fleet) as run:
+            factory = run.app.state.session_factory
+            sites = [("SITE", s.site_id) for s in run.fleet.sites]
+            wire = Recording(httpx.ASGITransport(app=run.app, raise_app_exceptions=False))
+            reported = run.stations.simulator.sessions()
+            parties = {p for s in reported for p in (s.home_party, s.visited_party) if p}
+            clients = []
+            for n, party in enumerate(sorted(parties | {"CSO-1"})):
+                token = await make_fo(factory, f"FO-{n}")
+                await make_contract(
+                    factory,
+                    f"FO-{n}",
+                    f"fsc-{n}",
+                    sites,
+                    level="SESSION",
+                    categories=[c.value for c in PersonalDataCategory],
+                    provider_party_id=party,
+                )
+                fo = FcsbeClient("http://fcsbe.test", token=token, transport=wire)
+                clients.append(await run.stack.enter_async_context(fo))
+            seen = 0
+            for _ in range(8):
+                await _raw_identifiers(run.stations, raw)
+                for fo in clients:
+                    seen += len(await fo.sessions.list(include_ended=True).to_list())
+                await run.advance(900, dt_s=60)
+            async with factory() as db:
+                await assign_sequence(db)
+                await db.commit()
+            for fo in clients:
+                await fo.notifications.feed().to_list()
+                await fo.event_log.list().to_list()
+            stored = await _database_text(run.app)
+    assert raw, "the fleet should have reported sessions"
+    assert seen, "an FO should have seen sessions"
+    assert leaks(raw, logs.lines) == {}, "raw identifiers in the logs"
+    assert leaks(raw, wire.bodies) == {}, "raw identifiers in FO-facing responses"
+    assert leaks(raw, stored) == {}, "raw identifiers stored"
