@@ -3,10 +3,11 @@
 `sync_sessions` reconciles the stored sessions with the adapter's list of connected EVs: new ones
 are stored under keyed pseudonyms (never the station's session key or the EV user's token), ended
 ones are closed, and each FO whose SESSION-level contract covers a session hears EV_CONNECTED /
-EV_DISCONNECTED. Live values are rounded (SoC to 1 %, energies to 100 Wh): the FO needs no more,
-and rows then change only when something material does. The stored document is the `EvSession`
-wire document plus an internal `ev` dict (what the capability rules read as `EvTechnical`) and
-the `energy` exchanged so far.
+EV_DISCONNECTED, with a personal field (the departure time) only when its contracts name the
+field's category (`x-personal-data-category` marker). Live values are rounded (SoC to 1 %,
+energies to 100 Wh): the FO needs no more, and rows then change only when something material
+does. The stored document is the `EvSession` wire document plus an internal `ev` dict (what the
+capability rules read as `EvTechnical`) and the `energy` exchanged so far.
 """
 
 from __future__ import annotations
