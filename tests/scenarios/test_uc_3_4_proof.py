@@ -92,7 +92,8 @@ async def test_uc_3_4_proof_of_flexibility_service(app: FastAPI, client: FcsbeCl
     factory = app.state.session_factory
     client.token = await make_fo(factory, "FO-A")
     evses = await make_site(factory, "s1", evses=2)
-    await make_contract(factory, "FO-A")
+    # Sessions appear in a record only under a SESSION-level contract sharing METER_VALUES.
+    await make_contract(factory, "FO-A", level="SESSION", categories=["METER_VALUES"])
     assert evses == [evse_id("s1", 1), evse_id("s1", 2)]
     jwks = (await client.discovery.version_details()).jwks  # kept from enrolment in practice
     first_head = await client.event_log.head()
