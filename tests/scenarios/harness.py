@@ -87,6 +87,8 @@ async def harness(
     *,
     contract_sites: list[str] | None = None,
     fs_types: list[str] | None = None,
+    level: str = "EVSE",
+    categories: list[str] | None = None,
 ) -> AsyncIterator[Harness]:
     """A fresh app over the scenario's simulated fleet, with FO-A holding an active contract."""
     fleet = scenario_fleet(scenario, start=floor_to_second(utcnow()))
@@ -100,7 +102,14 @@ async def harness(
         await runtime.load_registry(app.state.session_factory)
         token = await make_fo(app.state.session_factory, "FO-A")
         targets = [("SITE", s) for s in (contract_sites or [s.site_id for s in fleet.sites])]
-        await make_contract(app.state.session_factory, "FO-A", targets=targets, fs_types=fs_types)
+        await make_contract(
+            app.state.session_factory,
+            "FO-A",
+            targets=targets,
+            fs_types=fs_types,
+            level=level,
+            categories=categories,
+        )
 
         async def no_sleep(_s: float) -> None:
             return None

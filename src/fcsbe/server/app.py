@@ -55,6 +55,7 @@ from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.services.event_log_tree import tree_step
 from fcsbe.server.services.parties import ensure_server_party
 from fcsbe.server.services.records import issue_proofs
+from fcsbe.server.services.retention import RetentionPolicy
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime, build_runtime
 from fcsbe.server.storage import migrations
@@ -68,6 +69,7 @@ from fcsbe.server.workers import (
     execution_step,
     offline_detection_step,
     replay_store_purge_step,
+    retention_purge_step,
     telemetry_step_of,
     transactional,
 )
@@ -172,6 +174,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             "signature-replay-purge",
             float(settings.signature_max_skew_s),
             replay_store_purge_step(factory),
+        )
+        workers.add(
+            "retention-purge",
+            settings.retention_interval_s,
+            retention_purge_step(factory, RetentionPolicy.from_settings(settings)),
         )
         webhooks = WebhookSender.make_client(
             settings.notification_timeout_s, settings.notification_concurrency

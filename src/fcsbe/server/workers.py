@@ -23,6 +23,7 @@ from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.event_log import chain_pending
 from fcsbe.server.services.execution import RECORD_DELAY_S, execute_step
 from fcsbe.server.services.heartbeat import detect_offline
+from fcsbe.server.services.retention import RetentionPolicy, purge
 from fcsbe.server.services.telemetry import telemetry_step
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.signatures import delete_expired_jtis
@@ -36,6 +37,7 @@ __all__ = [
     "execution_step",
     "offline_detection_step",
     "replay_store_purge_step",
+    "retention_purge_step",
     "telemetry_step_of",
     "transactional",
 ]
@@ -182,5 +184,17 @@ def replay_store_purge_step(factory: async_sessionmaker[AsyncSession]) -> Step:
     async def work(session: AsyncSession) -> int:
         await delete_expired_jtis(session, utcnow())
         return 0  # never urgent: runs once per interval
+
+    return transactional(factory, work)
+
+
+def retention_purge_step(
+    factory: async_sessionmaker[AsyncSession], policy: RetentionPolicy
+) -> Step:
+    """The step that deletes one batch of data past its retention (again at once while there
+    is more, so a backlog after a long stop drains in bounded transactions)."""
+
+    async def work(session: AsyncSession) -> int:
+        return (await purge(session, policy, utcnow())).total
 
     return transactional(factory, work)
