@@ -150,8 +150,9 @@ async def make_contract(
     status: str = "ACTIVE",
     max_power_w: float = 1_000_000.0,
     max_activations: int = 100,
+    fallback: dict[str, Any] | None = None,
 ) -> None:
-    """An FSC row in force from yesterday for 30 days."""
+    """An FSC row in force from yesterday for 30 days (`fallback`: its fallback terms)."""
     now = utcnow()
     targets = targets or [("SITE", "s1")]
     fs_types = fs_types or [
@@ -182,6 +183,8 @@ async def make_contract(
         ],
         signature_required=False,
     )
+    if fallback is not None:
+        example["fallback"] = fallback
     proposal = ContractProposal.model_validate(example)
     terms = proposal.to_terms().model_dump(mode="json")
     async with factory() as session:

@@ -22,6 +22,7 @@ from fcsbe.server.services.contract_decisions import close_due_contracts
 from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.event_log import chain_pending
 from fcsbe.server.services.execution import execute_step
+from fcsbe.server.services.fallback import fallback_step
 from fcsbe.server.services.heartbeat import detect_offline
 from fcsbe.server.services.telemetry import telemetry_step
 from fcsbe.server.storage.base import utcnow
@@ -34,6 +35,7 @@ __all__ = [
     "contract_closing_step",
     "decision_step",
     "execution_step",
+    "fallback_step_of",
     "offline_detection_step",
     "replay_store_purge_step",
     "telemetry_step_of",
@@ -141,6 +143,11 @@ def decision_step(factory: async_sessionmaker[AsyncSession]) -> Step:
 def execution_step(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
     """The step that runs accepted FS on the stations (on the stations' clock)."""
     return transactional(factory, lambda session: execute_step(session, adapter, adapter.now()))
+
+
+def fallback_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
+    """The step that applies (and lifts) the contracts' fallback while an FO is offline (R8)."""
+    return transactional(factory, lambda session: fallback_step(session, adapter, adapter.now()))
 
 
 def telemetry_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
