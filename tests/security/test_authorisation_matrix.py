@@ -210,9 +210,7 @@ async def _assert_unchanged(app: FastAPI, before: dict[str, list[Any]], row: Row
 
 def test_every_fo_route_outside_the_enrolment_has_a_scope() -> None:
     unscoped = {
-        row.key
-        for row in ROWS
-        if row.who in (Who.FO, Who.FO_OR_OPERATOR) and scope_of(row) is None
+        row.key for row in ROWS if row.who in (Who.FO, Who.FO_OR_OPERATOR) and scope_of(row) is None
     }
     assert unscoped == {
         "GET /v1/enrolments/self",
