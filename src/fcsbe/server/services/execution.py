@@ -169,6 +169,7 @@ async def execute_step(
                 await move(session, fs, FsState.ABORTED, "window passed before start", at=now)
                 work += 1
                 continue
+            fs.execution = None  # anything left is a superseded revision's (dynamic, fallback)
             await start_or_replan(session, adapter, fs, now)
             to = FsState.ARMED if FsType(fs.fs_type) in ARMED_TYPES else FsState.ACTIVE
             await move(session, fs, to, "started on the stations", at=now)

@@ -210,7 +210,9 @@ async def running_with_liveness(
     """FS in `states` with when their FO was last heard of (its latest heartbeat, or its
     enrolment if it never sent one) and their contract's fallback terms (None: no contract).
 
-    FS of an FO without an ACTIVE enrolment are left out: nothing can be heard from it.
+    FS of an FO without an ACTIVE enrolment are left out: nothing can be heard from it. On
+    PostgreSQL the FS rows are locked (SKIP LOCKED), so the step never overwrites a concurrent
+    change of an FS's execution state.
     """
     from sqlalchemy import func
 
@@ -236,5 +238,8 @@ async def running_with_liveness(
         .order_by(FlexibilityServiceRow.id)
         .limit(limit)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # as the execution step: an FS another replica (or step) is changing is taken next time
+        statement = statement.with_for_update(skip_locked=True, of=FlexibilityServiceRow)
     rows = (await session.execute(statement)).all()
     return [(fs, last_seen, (terms or {}).get("fallback")) for fs, last_seen, terms in rows]
