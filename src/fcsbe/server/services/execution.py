@@ -170,14 +170,14 @@ async def execute_step(
                 work += 1
                 continue
             fs.execution = None  # anything left is a superseded revision's (dynamic, fallback)
-            await start_or_replan(session, adapter, fs, now)
+            applied = await start_or_replan(session, adapter, fs, now)
             to = FsState.ARMED if FsType(fs.fs_type) in ARMED_TYPES else FsState.ACTIVE
             await move(session, fs, to, "started on the stations", at=now)
             await append_event(
                 session,
                 type="FS_EXECUTION_STARTED",
                 object_ref=f"fs/{fs.fs_id}/{fs.revision}",
-                summary=f"{(fs.execution or {}).get('applied', 0)} command(s) applied",
+                summary=f"{applied} command(s) applied",
                 party_id=fs.fo_party_id,
                 fs_id=fs.fs_id,
             )
