@@ -49,7 +49,8 @@ case "$command" in
     echo "== import-linter"; "$B/lint-imports"
     echo "== openapi";       "$B/fcsbe" openapi --check
     echo "== pytest"
-    "$B/pytest" "$@"
+    # One worker process per core (FCSBE_TEST_WORKERS=0 runs in this process, e.g. for pdb).
+    "$B/pytest" -n "${FCSBE_TEST_WORKERS:-auto}" "$@"
     ;;
   *)
     echo "usage: sh scripts/dev.sh serve [--host H --port P] | test [pytest args]" >&2

@@ -64,10 +64,12 @@ async def start_fs(
 
 
 async def finish_fs(h: Harness, fs_id: str, minutes: int = 10) -> FlexibilityService:
-    """Run the FS to the end of its window; it must have been accepted and be COMPLETED."""
+    """Run the FS to the end of its window; it must have been accepted and have COMPLETED
+    (and may since have been RECORDED from the meter readings)."""
     await h.run(minutes * 60, tick_s=60)
     done = await h.fo.flexibility_services.get(fs_id)
     assert done.response is not None
     assert done.response.result in (FsResult.ACCEPTED, FsResult.PARTIALLY_ACCEPTED)
-    assert done.state is FsState.COMPLETED, done.state
+    assert done.state in (FsState.COMPLETED, FsState.RECORDED), done.state
+    assert FsState.COMPLETED in [t.to_state for t in done.transitions]
     return done

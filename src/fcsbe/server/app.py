@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,6 +30,7 @@ from fcsbe.server.api import (
     credential_checks,
     discovery,
     enrolments,
+    ev_user,
     event_log,
     flexibility_services,
     heartbeat,
@@ -145,7 +148,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await stations.load_registry(factory)
         workers.add("station-sync", settings.station_sync_interval_s, stations.sync_step(factory))
         adapter = stations.adapter
-        workers.add("fs-execution", settings.execution_interval_s, execution_step(factory, adapter))
+        workers.add(
+            "fs-execution",
+            settings.execution_interval_s,
+            execution_step(factory, adapter, settings.record_delay_s),
+        )
         workers.add("telemetry", settings.telemetry_interval_s, telemetry_step_of(factory, adapter))
         workers.add(
             "fo-offline-detection",
@@ -256,4 +263,8 @@ def create_app(
     app.include_router(notifications.router)
     app.include_router(notifications.admin_router)
     app.include_router(webhook_endpoints.router)
+    app.include_router(ev_user.router)
+    app.include_router(ev_user.admin_router)
+    # The EV user's phone app (UC 3.6): static files, not part of the API (nor of its OpenAPI).
+    app.mount("/app", StaticFiles(directory=Path(__file__).parent / "app_static", html=True))
     return app

@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     telemetry_interval_s: float = Field(
         default=2.0, gt=0, description="How often meter readings are collected from the stations."
     )
+    record_delay_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long after an FS ends its detailed service record waits for late meter "
+        "readings before it is made.",
+    )
     server_party_id: str = Field(
         default="FCSBE",
         min_length=1,
@@ -189,6 +195,18 @@ class Settings(BaseSettings):
         ge=60,
         le=90 * 86_400,
         description="Default lifetime of a one-time enrolment token.",
+    )
+    ev_user_invite_ttl_s: int = Field(
+        default=7 * 86_400,
+        ge=60,
+        le=90 * 86_400,
+        description="Default lifetime of an EV user's one-time personal link (`/app/#invite=`).",
+    )
+    ev_user_token_ttl_s: int = Field(
+        default=180 * 86_400,
+        ge=3600,
+        le=400 * 86_400,
+        description="Lifetime of the EV user's bearer token the phone app receives for a link.",
     )
     credential_rotation_overlap_s: int = Field(
         default=86_400,

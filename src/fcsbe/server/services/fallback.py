@@ -40,6 +40,7 @@ from fcsbe.server.adapters.base import (
     ControlLevel,
     ControlTarget,
     LimitCommand,
+    SetpointCommand,
     StationAdapter,
 )
 from fcsbe.server.services.event_log import append_event
@@ -52,6 +53,7 @@ from fcsbe.server.services.execution import (
 )
 from fcsbe.server.services.fs_control import setpoint_commands
 from fcsbe.server.services.notifications import enqueue_notification
+from fcsbe.server.services.record_inputs import RECORD_KEYS, note_setpoint
 from fcsbe.server.services.station_plans import evse_states
 from fcsbe.server.storage.flexibility import FlexibilityServiceRow, running_with_liveness
 
@@ -182,12 +184,20 @@ async def _resume(
 ) -> None:
     execution = dict(fs.execution or {})
     fallback = execution.pop("fallback")
-    execution.pop("dynamic", None)  # back to the schedule until the next dynamic setpoint
-    keep = {k: v for k, v in execution.items() if k in ("sequence", "activation_id")}
+    dynamic = execution.pop("dynamic", None)  # back to the schedule until the next setpoint
+    kept = ("sequence", "activation_id", *RECORD_KEYS)  # the record needs what happened so far
+    keep = {k: v for k, v in execution.items() if k in kept}
     sites, _ = await fs_evses(session, fs)
     await clear_fs(adapter, fs, list(sites))
     fs.execution = {**keep, "resumed_at": now.isoformat()}
     applied = await start_or_replan(session, adapter, fs, now)
+    if dynamic and fs.execution is not None:
+        # the record's requested power follows the schedule again from now on
+        _, in_force = await plan_now(session, adapter, fs, now)
+        total = sum(c.control.p_w for c in in_force if isinstance(c.control, SetpointCommand))
+        noted = dict(fs.execution)
+        note_setpoint(noted, now, total)
+        fs.execution = noted
     fs.updated_at = now
     await append_event(
         session,
