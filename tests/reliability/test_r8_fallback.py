@@ -146,6 +146,32 @@ async def test_hold_last(settings: Settings) -> None:
         await _resumes_on_heartbeat(h, depot, "HOLD_LAST")
 
 
+async def test_hold_last_freezes_a_plan(settings: Settings) -> None:
+    """HOLD_LAST on a planned FS: the step in force at the lapse outlasts the plan's next step."""
+    signal = {
+        "fs_type": "DEMAND_RESPONSE",
+        "currency": "EUR",
+        "intervals": [
+            {"start_offset_s": 0, "duration_s": 300, "price_per_kwh": 0.60},
+            {"start_offset_s": 300, "duration_s": 300, "price_per_kwh": 0.05},
+        ],
+    }
+    async with harness(settings, fallback=_fallback("HOLD_LAST")) as h:
+        depot = h.evses_of("SITE-DEPOT")
+        unmanaged = await h.power_w(depot)
+        fs = await start_fs(h, "fs-r8", "DEMAND_RESPONSE", signal, "SITE-DEPOT")
+        assert fs.state is FsState.ACTIVE
+        expensive = await h.power_w(depot)
+        assert expensive < unmanaged
+        await _lapse(h)
+        await _run(h, 360 - (h.now - h.stations.fleet.start).total_seconds() + 60, tick_s=20)
+        assert h.now - fs.request.window.start > timedelta(seconds=320)  # in the cheap interval
+        assert await h.power_w(depot) <= expensive + 1.0  # still the expensive step's limits
+        await h.fo.heartbeat.send()
+        await _run(h, 20, tick_s=10)
+        assert await h.power_w(depot) > expensive + 1_000  # the plan again: cheap, charge
+
+
 async def test_safe_limit(settings: Settings) -> None:
     limit_w = 30_000.0
     async with harness(settings, fallback=_fallback("SAFE_LIMIT", limit_w)) as h:
