@@ -152,8 +152,10 @@ async def make_contract(
     max_activations: int = 100,
     level: str = "EVSE",
     categories: list[str] | None = None,
+    fallback: dict[str, Any] | None = None,
 ) -> None:
-    """An FSC row in force from yesterday for 30 days (`categories`: personal data shared)."""
+    """An FSC row in force from yesterday for 30 days (`categories`: personal data shared;
+    `fallback`: its fallback terms)."""
     now = utcnow()
     targets = targets or [("SITE", "s1")]
     fs_types = fs_types or [
@@ -187,6 +189,8 @@ async def make_contract(
     )
     if categories is not None:
         example["personal_data"] = {"categories": categories, "legal_basis": "CONTRACT"}
+    if fallback is not None:
+        example["fallback"] = fallback
     proposal = ContractProposal.model_validate(example)
     terms = proposal.to_terms().model_dump(mode="json")
     async with factory() as session:

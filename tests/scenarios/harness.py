@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -89,8 +90,10 @@ async def harness(
     fs_types: list[str] | None = None,
     level: str = "EVSE",
     categories: list[str] | None = None,
+    fallback: dict[str, Any] | None = None,
 ) -> AsyncIterator[Harness]:
-    """A fresh app over the scenario's simulated fleet, with FO-A holding an active contract."""
+    """A fresh app over the scenario's simulated fleet, with FO-A holding an active contract
+    (with the `fallback` terms when given)."""
     fleet = scenario_fleet(scenario, start=floor_to_second(utcnow()))
     stations = SimulatedStations(
         fleet, VirtualClock(fleet.start), options=SimOptions(meter_resolution_s=5)
@@ -109,6 +112,7 @@ async def harness(
             fs_types=fs_types,
             level=level,
             categories=categories,
+            fallback=fallback,
         )
 
         async def no_sleep(_s: float) -> None:

@@ -67,6 +67,7 @@ from fcsbe.server.workers import (
     contract_closing_step,
     decision_step,
     execution_step,
+    fallback_step_of,
     offline_detection_step,
     replay_store_purge_step,
     retention_purge_step,
@@ -166,6 +167,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             "fo-offline-detection",
             settings.offline_check_interval_s,
             offline_detection_step(factory),
+        )
+        workers.add(
+            "fs-fallback", settings.offline_check_interval_s, fallback_step_of(factory, adapter)
         )
         workers.add(
             "contract-closing", settings.contract_expiry_interval_s, contract_closing_step(factory)

@@ -233,7 +233,10 @@ class Settings(BaseSettings):
         description="Silence of an enrolled FO after which it is offline (COMM_LOST).",
     )
     offline_check_interval_s: float = Field(
-        default=5.0, gt=0, description="How often enrolments are checked for missed heartbeats."
+        default=5.0,
+        gt=0,
+        description="How often enrolments are checked for missed heartbeats (and running FS "
+        "for their contract's fallback).",
     )
     contract_expiry_interval_s: float = Field(
         default=30.0, gt=0, description="How often contracts past their end are closed."

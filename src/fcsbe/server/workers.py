@@ -22,6 +22,7 @@ from fcsbe.server.services.contract_decisions import close_due_contracts
 from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.event_log import chain_pending
 from fcsbe.server.services.execution import RECORD_DELAY_S, execute_step
+from fcsbe.server.services.fallback import fallback_step
 from fcsbe.server.services.heartbeat import detect_offline
 from fcsbe.server.services.retention import RetentionPolicy, purge
 from fcsbe.server.services.telemetry import telemetry_step
@@ -35,6 +36,7 @@ __all__ = [
     "contract_closing_step",
     "decision_step",
     "execution_step",
+    "fallback_step_of",
     "offline_detection_step",
     "replay_store_purge_step",
     "retention_purge_step",
@@ -153,6 +155,11 @@ def execution_step(
             session, adapter, adapter.now(), record_delay_s=record_delay_s
         ),
     )
+
+
+def fallback_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
+    """The step that applies (and lifts) the contracts' fallback while an FO is offline (R8)."""
+    return transactional(factory, lambda session: fallback_step(session, adapter, adapter.now()))
 
 
 def telemetry_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
