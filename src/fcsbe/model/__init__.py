@@ -255,6 +255,7 @@ from fcsbe.model.webhooks import (
     WebhookEndpoint,
     WebhookEndpointStatus,
     WebhookEndpointUpdate,
+    WebhookSignatureScheme,
 )
 
 __all__ = [
@@ -466,6 +467,7 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookEndpointStatus",
     "WebhookEndpointUpdate",
+    "WebhookSignatureScheme",
     "canonical_json",
     "chain_hash",
     "consistency_path",

@@ -175,6 +175,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 allow_loopback=settings.webhook_allow_loopback,
             ),
             settings,
+            signing_key=keys.webhook_signing_key(),
         )
         for index in range(settings.notification_loops):
             name = f"notification-delivery-{index + 1}"
