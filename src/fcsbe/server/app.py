@@ -63,6 +63,7 @@ from fcsbe.server.workers import (
     decision_step,
     execution_step,
     offline_detection_step,
+    outbox_purge_step,
     replay_store_purge_step,
     telemetry_step_of,
     transactional,
@@ -71,6 +72,9 @@ from fcsbe.server.workers import (
 __all__ = ["DatabaseNotMigratedError", "create_app"]
 
 log = logging.getLogger("fcsbe.server")
+
+OUTBOX_PURGE_INTERVAL_S = 600.0
+"""How often settled notifications past their retention are purged (in bounded batches)."""
 
 API_DESCRIPTION = """\
 The flexibility port of a charging-station backend (FCSBE), IEC 63382: the interface through
@@ -162,6 +166,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             "signature-replay-purge",
             float(settings.signature_max_skew_s),
             replay_store_purge_step(factory),
+        )
+        workers.add(
+            "outbox-purge",
+            OUTBOX_PURGE_INTERVAL_S,
+            outbox_purge_step(
+                factory, settings.outbox_retention_days, settings.outbox_dead_retention_days
+            ),
         )
         webhooks = WebhookSender.make_client(
             settings.notification_timeout_s, settings.notification_concurrency

@@ -23,6 +23,7 @@ from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.event_log import chain_pending
 from fcsbe.server.services.execution import RECORD_DELAY_S, execute_step
 from fcsbe.server.services.heartbeat import detect_offline
+from fcsbe.server.services.notifications import purge_outbox
 from fcsbe.server.services.telemetry import telemetry_step
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.signatures import delete_expired_jtis
@@ -35,6 +36,7 @@ __all__ = [
     "decision_step",
     "execution_step",
     "offline_detection_step",
+    "outbox_purge_step",
     "replay_store_purge_step",
     "telemetry_step_of",
     "transactional",
@@ -184,3 +186,18 @@ def replay_store_purge_step(factory: async_sessionmaker[AsyncSession]) -> Step:
         return 0  # never urgent: runs once per interval
 
     return transactional(factory, work)
+
+
+def outbox_purge_step(
+    factory: async_sessionmaker[AsyncSession], retention_days: float, dead_retention_days: float
+) -> Step:
+    """The step that purges settled notifications and delivery logs past their retention."""
+    return transactional(
+        factory,
+        lambda session: purge_outbox(
+            session,
+            utcnow(),
+            retention_days=retention_days,
+            dead_retention_days=dead_retention_days,
+        ),
+    )
