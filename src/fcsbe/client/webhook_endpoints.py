@@ -35,7 +35,7 @@ class WebhookEndpointResource:
         self,
         callback_base_url: str,
         *,
-        signature_schemes: Sequence[WebhookSignatureScheme | str] | None = None,
+        signature_schemes: Sequence[WebhookSignatureScheme] | None = None,
         idempotency_key: str | None = None,
     ) -> WebhookEndpoint:
         """Set the callback base URL (POSTs go to `{url}/notifications`) and how deliveries
@@ -54,11 +54,7 @@ class WebhookEndpointResource:
         Raises:
             UnprocessableEntityError: the URL is refused (not HTTPS, private address, ...).
         """
-        schemes = (
-            None
-            if signature_schemes is None
-            else [WebhookSignatureScheme(s) for s in signature_schemes]
-        )
+        schemes = None if signature_schemes is None else list(signature_schemes)
         body = WebhookEndpointUpdate(callback_base_url=callback_base_url, signature_schemes=schemes)
         response = await self._t.request(
             "PUT",

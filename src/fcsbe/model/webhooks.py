@@ -11,6 +11,7 @@ no I/O.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -44,13 +45,14 @@ class WebhookEndpointStatus(StrEnum):
     DISABLED = "DISABLED"
 
 
-class WebhookSignatureScheme(StrEnum):
-    """How a webhook is signed (Standard Webhooks signature versions)."""
+WebhookSignatureScheme = Literal["v1", "v1a"]
+"""How a webhook is signed, spelt as the Standard Webhooks signature versions: `v1` HMAC-SHA256
+with the endpoint's shared secret (`whsec_...`), `v1a` Ed25519 with the FCSBE's signing key,
+verified with its public key (`whpk_...`)."""
 
-    V1 = "v1"
-    """HMAC-SHA256 with the endpoint's shared secret (`whsec_...`)."""
-    V1A = "v1a"
-    """Ed25519 with the FCSBE's signing key; verified with its public key (`whpk_...`)."""
+
+def _hmac_only() -> list[WebhookSignatureScheme]:
+    return ["v1"]
 
 
 class DeliveryStatus(StrEnum):
@@ -126,7 +128,7 @@ class WebhookEndpoint(OutputModel):
     )
     secret_rotated_at: UtcDateTime = Field(description="When the current secret was made.")
     signature_schemes: list[WebhookSignatureScheme] = Field(
-        default_factory=lambda: [WebhookSignatureScheme.V1],
+        default_factory=_hmac_only,
         description="How deliveries are signed (`v1` HMAC-SHA256, `v1a` Ed25519).",
     )
     public_key: str | None = Field(

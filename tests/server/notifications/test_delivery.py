@@ -234,7 +234,10 @@ async def test_concurrent_claims_take_disjoint_rows(app: FastAPI, clock: FakeClo
 
 @pytest.mark.parametrize("schemes", [["v1a"], ["v1", "v1a"]])
 async def test_ed25519_endpoints_get_v1a_signatures_verified_with_the_published_key(
-    app: FastAPI, receiver: LoopbackReceiver, clock: FakeClock, schemes: list[str]
+    app: FastAPI,
+    receiver: LoopbackReceiver,
+    clock: FakeClock,
+    schemes: list[WebhookSignatureScheme],
 ) -> None:
     factory = app.state.session_factory
     await make_fo(factory, "FO-A")
@@ -244,7 +247,7 @@ async def test_ed25519_endpoints_get_v1a_signatures_verified_with_the_published_
             "FO-A",
             receiver.base_url,
             settings=app.state.settings,
-            schemes=[WebhookSignatureScheme(s) for s in schemes],
+            schemes=schemes,
         )
         await session.commit()
     assert (secret is not None) == ("v1" in schemes)

@@ -63,8 +63,8 @@ def check_callback_url(url: str, settings: Settings, pointer: str) -> None:
         )
 
 
-V1 = WebhookSignatureScheme.V1.value
-V1A = WebhookSignatureScheme.V1A.value
+V1: WebhookSignatureScheme = "v1"
+V1A: WebhookSignatureScheme = "v1a"
 
 
 async def register_endpoint(
@@ -85,7 +85,7 @@ async def register_endpoint(
     """
     check_callback_url(callback_base_url, settings, pointer)
     now = utcnow()
-    chosen = " ".join(s.value for s in schemes) if schemes else None
+    chosen = " ".join(schemes) if schemes else None
     row = await session.get(WebhookEndpointRow, fo_party_id)
     if row is None:
         secret = new_webhook_secret()
@@ -193,6 +193,6 @@ def endpoint_model(
         secret=secret,
         secret_rotated_at=row.secret_rotated_at,
         previous_secret_valid_until=expires if expires and expires > now else None,
-        signature_schemes=[WebhookSignatureScheme(s) for s in row.schemes],
+        signature_schemes=[s for s in (V1, V1A) if s in row.schemes],
         public_key=public_key if V1A in row.schemes else None,
     )
