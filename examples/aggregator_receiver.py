@@ -5,12 +5,15 @@ Run it (any ASGI server works; FastAPI is used here only for brevity):
     pip install fcsbe fastapi uvicorn
     export FCSBE_URL=https://cso.example            # the FCSBE
     export FCSBE_TOKEN=fcsbe_at_...                 # your access token from enrolment
-    export FCSBE_WEBHOOK_SECRET=whsec_...           # from PUT /v1/webhook-endpoint
+    export FCSBE_WEBHOOK_SECRET=whsec_...           # v1 (HMAC): from PUT /v1/webhook-endpoint
                                                     # (two, comma-separated, while rotating)
+    export FCSBE_WEBHOOK_PUBLIC_KEY=whpk_...        # and/or v1a (Ed25519): the FCSBE's key,
+                                                    # `webhook_public_key` of GET /v1
     uvicorn --factory examples.aggregator_receiver:create_app --port 9000
 
 and register `https://<this host>` as your callback base URL (the FCSBE POSTs to
-`/notifications`). Every push is verified (signature, timestamp), de-duplicated by webhook-id
+`/notifications`). Every push is verified (an HMAC `v1` signature with your secret or an Ed25519
+`v1a` one with the FCSBE's public key, and the timestamp), de-duplicated by webhook-id
 and handled once. When a `seq` arrives out of line (pushes were missed), the missing
 notifications are fetched from the feed (`GET /v1/notifications?after_seq=`).
 """
@@ -57,13 +60,25 @@ class Inbox:
                 await self.handle(notification)
 
 
-def create_app(secrets: list[str] | None = None, client: FcsbeClient | None = None) -> FastAPI:
-    """The receiver app (arguments default to the environment variables above)."""
+def _listed(name: str) -> list[str]:
+    return [item for item in os.environ.get(name, "").split(",") if item]
+
+
+def create_app(
+    secrets: list[str] | None = None,
+    client: FcsbeClient | None = None,
+    *,
+    public_keys: list[str] | None = None,
+) -> FastAPI:
+    """The receiver app (arguments default to the environment variables above): `secrets`
+    verify `v1` signatures, `public_keys` (`whpk_...`) verify `v1a` ones."""
     if secrets is None:
-        secrets = os.environ["FCSBE_WEBHOOK_SECRET"].split(",")
+        secrets = _listed("FCSBE_WEBHOOK_SECRET")
+    if public_keys is None:
+        public_keys = _listed("FCSBE_WEBHOOK_PUBLIC_KEY")
     if client is None and "FCSBE_URL" in os.environ:
         client = FcsbeClient(os.environ["FCSBE_URL"], token=os.environ.get("FCSBE_TOKEN"))
-    receiver = WebhookReceiver(secrets)
+    receiver = WebhookReceiver(secrets, public_keys=public_keys)
     inbox = Inbox(client)
     app = FastAPI(title="aggregator webhook receiver")
     repairs: set[asyncio.Task[None]] = set()

@@ -12,9 +12,11 @@ import httpx
 from fastapi import FastAPI
 
 from fcsbe.client import FcsbeClient
+from fcsbe.model import generate_signing_key
 from fcsbe.server.notifications.delivery import notification_body
 from fcsbe.server.notifications.sender import webhook_headers
 from fcsbe.server.notifications.sequencer import assign_sequence
+from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.services.webhook_endpoints import new_webhook_secret
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.outbox import OutboxRow
@@ -64,3 +66,31 @@ async def test_example_receiver_handles_pushes_and_repairs_a_gap(
     inbox = receiver_app.state.inbox
     assert sorted(inbox.handled) == [1, 2, 3]
     assert inbox.contiguous == 3
+
+
+async def test_example_receiver_verifies_ed25519_signatures_with_the_published_key(
+    app: FastAPI, client: FcsbeClient
+) -> None:
+    factory = app.state.session_factory
+    client.token = await make_fo(factory, "NL-FLX")
+    await enqueue(factory, "NL-FLX", 1)
+    async with factory() as session:
+        await assign_sequence(session)
+        await session.commit()
+        (row,) = (await session.execute(OutboxRow.__table__.select())).all()
+    published = (await client.discovery.version_details()).webhook_public_key
+    assert published is not None
+    receiver_app = _example().create_app([], client, public_keys=[published])
+    body = notification_body(row.payload, row.seq)
+    transport = httpx.ASGITransport(app=receiver_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fo.test") as fo:
+
+        async def push(key: str) -> int:
+            headers = webhook_headers(row.notification_id, utcnow(), body, [key])
+            return (await fo.post("/notifications", content=body, headers=headers)).status_code
+
+        forger = ServerKeys(generate_signing_key()).webhook_signing_key()
+        assert await push(forger) == 400
+        assert await push(new_webhook_secret()) == 400  # v1 with no secret configured
+        assert await push(app.state.keys.webhook_signing_key()) == 204
+    assert sorted(receiver_app.state.inbox.handled) == [1]

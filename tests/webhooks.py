@@ -233,7 +233,12 @@ async def open_worker(
     )
     try:
         yield DeliveryWorker(
-            app.state.session_factory, sender, settings, clock=clock, rng=random.Random(7)
+            app.state.session_factory,
+            sender,
+            settings,
+            clock=clock,
+            rng=random.Random(7),
+            signing_key=app.state.keys.webhook_signing_key(),
         )
     finally:
         await http.aclose()

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from fcsbe.client.webhooks import MemorySeenStore, WebhookReceiver, WebhookVerificationError
-from fcsbe.model import FsStateChangedData
+from fcsbe.model import FsStateChangedData, generate_signing_key, public_jwk
+from fcsbe.model.webhook_signatures import webhook_public_key, webhook_signing_key
 from fcsbe.server.notifications.sender import webhook_headers
 from fcsbe.server.services.webhook_endpoints import new_webhook_secret
 
@@ -128,3 +129,68 @@ def test_the_seen_store_is_bounded() -> None:
         MemorySeenStore(0)
     with pytest.raises(ValueError, match="secret"):
         WebhookReceiver([])
+
+
+# v1a: Ed25519 with the FCSBE's own key, verified with its public key (whpk_ or the JWKS).
+SERVER_KEY = generate_signing_key()
+SIGNING_KEY = webhook_signing_key(SERVER_KEY)
+PUBLIC_KEY = webhook_public_key(SERVER_KEY)
+
+
+def _v1a_receiver(*keys: object, **kwargs: object) -> WebhookReceiver:
+    chosen = keys[0] if len(keys) == 1 else list(keys or [PUBLIC_KEY])
+    return WebhookReceiver(public_keys=chosen, clock=lambda: NOW, **kwargs)  # type: ignore[arg-type]
+
+
+def test_v1a_signature_verifies_with_the_public_key_or_the_jwks() -> None:
+    body = _body()
+    headers = _signed(body, secrets=(SIGNING_KEY,))
+    assert headers["webhook-signature"].startswith("v1a,")
+    assert PUBLIC_KEY.startswith("whpk_")
+    assert _v1a_receiver().verify(body, headers).seq == 7
+    jwks = {"keys": [public_jwk(generate_signing_key()), public_jwk(SERVER_KEY)]}
+    assert _v1a_receiver(jwks).verify(body.encode(), headers).notification_id == "n-1"
+
+
+@pytest.mark.parametrize("part", ["body", "timestamp", "id"])
+def test_v1a_rejects_a_tampered_body_timestamp_or_id(part: str) -> None:
+    body = _body()
+    headers = _signed(body, secrets=(SIGNING_KEY,))
+    if part == "body":
+        body = body.replace("ACTIVE", "ABORTED")
+    elif part == "timestamp":
+        headers["webhook-timestamp"] = str(int(NOW) + 1)
+    else:
+        headers["webhook-id"] = "n-2"
+    with pytest.raises(WebhookVerificationError, match="no valid signature"):
+        _v1a_receiver().verify(body, headers)
+
+
+def test_v1a_rejects_another_key_and_a_v1_receiver_ignores_v1a() -> None:
+    body = _body()
+    headers = _signed(body, secrets=(SIGNING_KEY,))
+    stranger = webhook_public_key(generate_signing_key())
+    with pytest.raises(WebhookVerificationError, match="no valid signature"):
+        _v1a_receiver(stranger).verify(body, headers)
+    forged = _signed(body, secrets=(webhook_signing_key(generate_signing_key()),))
+    with pytest.raises(WebhookVerificationError, match="no valid signature"):
+        _v1a_receiver().verify(body, forged)
+    with pytest.raises(WebhookVerificationError, match="no valid signature"):
+        _receiver().verify(body, headers)  # an HMAC secret cannot vouch for a v1a token
+
+
+def test_both_schemes_in_one_header_each_verifies_alone() -> None:
+    body = _body()
+    headers = _signed(body, secrets=(SECRET, SIGNING_KEY))
+    assert [t.partition(",")[0] for t in headers["webhook-signature"].split()] == ["v1", "v1a"]
+    assert _receiver().verify(body, headers).seq == 7
+    assert _v1a_receiver().verify(body, headers).seq == 7
+    both = WebhookReceiver(SECRET, public_keys=PUBLIC_KEY, clock=lambda: NOW)
+    assert both.verify(body, headers).seq == 7
+
+
+def test_a_receiver_needs_a_secret_or_a_public_key() -> None:
+    with pytest.raises(ValueError, match="secret or public key"):
+        WebhookReceiver()
+    with pytest.raises(ValueError, match="whpk_"):
+        WebhookReceiver(public_keys="whsec_abc")

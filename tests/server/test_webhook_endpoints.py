@@ -92,3 +92,56 @@ async def test_putting_the_url_again_re_enables_a_disabled_endpoint(
     again = await http.put("/v1/webhook-endpoint", json=body, headers=_headers(token, "k-2"))
     assert again.json()["status"] == "ACTIVE"
     assert again.json()["disabled_reason"] is None
+
+
+async def test_the_fo_chooses_ed25519_hmac_or_both(app: FastAPI, http: httpx.AsyncClient) -> None:
+    token = await make_fo(app.state.session_factory, "FO-A")
+    published = (await http.get("/v1")).json()["webhook_public_key"]
+    assert published.startswith("whpk_")
+    created = await http.put(
+        "/v1/webhook-endpoint",
+        json={"callback_base_url": "https://fo.example.com", "signature_schemes": ["v1a"]},
+        headers=_headers(token),
+    )
+    assert created.status_code == 200
+    body = created.json()
+    assert body["signature_schemes"] == ["v1a"]
+    assert body["secret"] is None  # nothing shared with v1a
+    assert body["public_key"] == published
+    same = await http.put(
+        "/v1/webhook-endpoint",
+        json={"callback_base_url": "https://fo.example.com"},
+        headers=_headers(token, "k-2"),
+    )
+    assert same.json()["signature_schemes"] == ["v1a"]  # omitted: unchanged
+    both = await http.put(
+        "/v1/webhook-endpoint",
+        json={"callback_base_url": "https://fo.example.com", "signature_schemes": ["v1", "v1a"]},
+        headers=_headers(token, "k-3"),
+    )
+    assert both.json()["secret"].startswith("whsec_")  # v1 added: a fresh secret, shown once
+    assert both.json()["signature_schemes"] == ["v1", "v1a"]
+    hmac_only = await http.put(
+        "/v1/webhook-endpoint",
+        json={"callback_base_url": "https://fo.example.com", "signature_schemes": ["v1"]},
+        headers=_headers(token, "k-4"),
+    )
+    assert hmac_only.json()["secret"] is None
+    assert hmac_only.json()["public_key"] is None
+
+
+async def test_signature_schemes_are_validated_with_the_field(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    token = await make_fo(app.state.session_factory, "FO-A")
+    for schemes, index in ((["v2"], "/0"), (["v1", "v1"], ""), ([], "")):
+        answer = await http.put(
+            "/v1/webhook-endpoint",
+            json={"callback_base_url": "https://fo.example.com", "signature_schemes": schemes},
+            headers=_headers(token, f"k-{schemes}"),
+        )
+        assert answer.status_code == 422, schemes
+        pointers = [e["pointer"] for e in answer.json()["errors"]]
+        assert pointers == [f"/body/signature_schemes{index}"], pointers
+    async with app.state.session_factory() as session:
+        assert await session.get(WebhookEndpointRow, "FO-A") is None  # nothing half-written

@@ -19,6 +19,7 @@ __all__ = [
     "FcsbeError",
     "FcsbeStatusError",
     "FcsbeTimeoutError",
+    "GoneError",
     "InternalServerError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -76,6 +77,10 @@ class ConflictError(FcsbeStatusError):
     """409: the request conflicts with the current state (illegal transition, key in use)."""
 
 
+class GoneError(FcsbeStatusError):
+    """410: what was asked for is no longer kept (a feed position older than the retention)."""
+
+
 class PayloadTooLargeError(FcsbeStatusError):
     """413: the request body is over the server's limit."""
 
@@ -102,6 +107,7 @@ _BY_STATUS: dict[int, type[FcsbeStatusError]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
+    410: GoneError,
     413: PayloadTooLargeError,
     422: UnprocessableEntityError,
     429: RateLimitError,

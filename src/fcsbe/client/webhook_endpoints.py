@@ -1,10 +1,12 @@
-"""The FO's webhook endpoint: where the FCSBE pushes notifications and the secret it signs with."""
+"""The FO's webhook endpoint: where the FCSBE pushes notifications and how it signs them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fcsbe.client.operations import operation
 from fcsbe.client.transport import Transport
-from fcsbe.model import WebhookEndpoint, WebhookEndpointUpdate
+from fcsbe.model import WebhookEndpoint, WebhookEndpointUpdate, WebhookSignatureScheme
 
 __all__ = ["WebhookEndpointResource"]
 
@@ -30,25 +32,34 @@ class WebhookEndpointResource:
 
     @operation("put_webhook_endpoint")
     async def put(
-        self, callback_base_url: str, *, idempotency_key: str | None = None
+        self,
+        callback_base_url: str,
+        *,
+        signature_schemes: Sequence[WebhookSignatureScheme] | None = None,
+        idempotency_key: str | None = None,
     ) -> WebhookEndpoint:
-        """Set the callback base URL (POSTs go to `{url}/notifications`); re-enables it.
+        """Set the callback base URL (POSTs go to `{url}/notifications`) and how deliveries
+        are signed; re-enables the endpoint.
 
         Args:
             callback_base_url: HTTPS base URL of your receiver.
+            signature_schemes: `["v1"]` (HMAC, shared secret), `["v1a"]` (Ed25519, verified
+                with the FCSBE's public key) or both; None keeps them (`v1` when new).
             idempotency_key: Reused on retries; a fresh UUID when None.
 
         Returns:
-            The endpoint; `secret` is set on the first registration only: store it.
+            The endpoint; `secret` is set when you must store it (first registration with
+            `v1`, or `v1` just added); `public_key` is the FCSBE's `whpk_` key with `v1a`.
 
         Raises:
             UnprocessableEntityError: the URL is refused (not HTTPS, private address, ...).
         """
-        body = WebhookEndpointUpdate(callback_base_url=callback_base_url)
+        schemes = None if signature_schemes is None else list(signature_schemes)
+        body = WebhookEndpointUpdate(callback_base_url=callback_base_url, signature_schemes=schemes)
         response = await self._t.request(
             "PUT",
             "/v1/webhook-endpoint",
-            json=body.model_dump(mode="json"),
+            json=body.model_dump(mode="json", exclude_none=True),
             idempotency_key=idempotency_key,
         )
         return WebhookEndpoint.model_validate_json(response.content)

@@ -1,10 +1,11 @@
 """Receiving the FCSBE's webhooks on the FO side: verify, parse, de-duplicate.
 
-Framework-neutral: give `WebhookReceiver.receive` the raw body bytes and the request headers
-from any ASGI or WSGI framework. It checks the Standard Webhooks signature (`v1`, HMAC-SHA256,
-computed with the `standardwebhooks` library) against one or more secrets (several during a
-rotation), refuses timestamps outside a tolerance (replays), parses the typed `Notification`
-and reports repeats of a `webhook-id` (delivery is at least once). Answer 2xx quickly once the
+Framework-neutral: give `WebhookReceiver.receive` the raw body bytes and the request headers from
+any ASGI or WSGI framework. It checks the Standard Webhooks signature, `v1` (HMAC-SHA256, computed
+with the `standardwebhooks` library) against one or more secrets (several during a rotation) and/or
+`v1a` (Ed25519) against the FCSBE's public keys (`whpk_...`, or its JWKS); one valid signature is
+enough. It refuses timestamps outside a tolerance (replays), parses the typed `Notification` and
+reports repeats of a `webhook-id` (delivery is at least once). Answer 2xx quickly once the
 notification is stored; a non-2xx makes the FCSBE retry.
 """
 
@@ -16,13 +17,18 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from standardwebhooks import Webhook
 
 from fcsbe.client.errors import FcsbeError
 from fcsbe.model import Notification
+from fcsbe.model.webhook_signatures import (
+    WEBHOOK_PUBLIC_KEY_PREFIX,
+    verify_v1a,
+    webhook_public_keys,
+)
 
 __all__ = [
     "DEFAULT_TOLERANCE_S",
@@ -93,7 +99,8 @@ class WebhookReceiver:
     """Verifies and de-duplicates the FCSBE's webhooks.
 
     Example:
-        >>> receiver = WebhookReceiver("whsec_...")
+        >>> receiver = WebhookReceiver("whsec_...")              # v1 (HMAC)
+        >>> receiver = WebhookReceiver(public_keys=details.jwks)  # v1a (Ed25519)
         >>> received = receiver.receive(body, headers)   # raises WebhookVerificationError
         >>> if not received.duplicate:
         ...     handle(received.notification)
@@ -101,8 +108,9 @@ class WebhookReceiver:
 
     def __init__(
         self,
-        secrets: str | Sequence[str],
+        secrets: str | Sequence[str] = (),
         *,
+        public_keys: str | Sequence[str] | Mapping[str, Any] = (),
         tolerance_s: float = DEFAULT_TOLERANCE_S,
         store: SeenStore | None = None,
         clock: Callable[[], float] = time.time,
@@ -110,15 +118,27 @@ class WebhookReceiver:
         """Create a receiver.
 
         Args:
-            secrets: The endpoint's `whsec_...` secret, or several (old and new) while rotating.
+            secrets: The endpoint's `whsec_...` secret, or several (old and new) while rotating;
+                they verify `v1` signatures.
+            public_keys: The FCSBE's `whpk_...` key(s), or its JWKS (`GET /v1` `jwks`: every
+                Ed25519 key in it, retired ones included); they verify `v1a` signatures.
             tolerance_s: Largest accepted distance between `webhook-timestamp` and now.
             store: Where seen webhook ids are kept (default: bounded, in memory).
             clock: Seconds since the epoch (tests inject one).
         """
         names = [secrets] if isinstance(secrets, str) else list(secrets)
-        if not names:
-            raise ValueError("at least one webhook secret is needed")
+        if isinstance(public_keys, str):
+            keys = [public_keys]
+        elif isinstance(public_keys, Mapping):
+            keys = webhook_public_keys(public_keys)
+        else:
+            keys = list(public_keys)
+        if not names and not keys:
+            raise ValueError("at least one webhook secret or public key is needed")
+        if any(not key.startswith(WEBHOOK_PUBLIC_KEY_PREFIX) for key in keys):
+            raise ValueError(f"public keys start with {WEBHOOK_PUBLIC_KEY_PREFIX!r}")
         self._signers = [Webhook(secret) for secret in names]
+        self._public_keys = keys
         self._tolerance_s = tolerance_s
         self._clock = clock
         self.store: SeenStore = store if store is not None else MemorySeenStore()
@@ -182,10 +202,18 @@ class WebhookReceiver:
 
     def _signed(self, webhook_id: str, timestamp: int, body: str, header: str) -> bool:
         presented = []
+        asymmetric = []
         for token in header.split():
             version, _, signature = token.partition(",")
             if version == "v1" and signature:
                 presented.append(signature.encode())
+            elif version == "v1a" and signature:
+                asymmetric.append(signature)
+        for key in self._public_keys:
+            if any(verify_v1a(key, webhook_id, timestamp, body, s) for s in asymmetric):
+                return True
+        if not presented or not self._signers:
+            return False
         when = datetime.fromtimestamp(timestamp, UTC)
         for signer in self._signers:
             expected = signer.sign(webhook_id, when, body).partition(",")[2].encode()

@@ -258,6 +258,16 @@ from fcsbe.model.signatures import (
     signature_kid,
     verify_detached,
 )
+from fcsbe.model.webhook_signatures import (
+    WEBHOOK_PUBLIC_KEY_PREFIX,
+    WEBHOOK_SIGNING_KEY_PREFIX,
+    sign_v1a,
+    signed_content,
+    verify_v1a,
+    webhook_public_key,
+    webhook_public_keys,
+    webhook_signing_key,
+)
 from fcsbe.model.webhooks import (
     MAX_REDELIVERY_IDS,
     DeliveryAttempt,
@@ -269,6 +279,7 @@ from fcsbe.model.webhooks import (
     WebhookEndpoint,
     WebhookEndpointStatus,
     WebhookEndpointUpdate,
+    WebhookSignatureScheme,
 )
 
 __all__ = [
@@ -294,6 +305,8 @@ __all__ = [
     "REGISTRY_FORMAT",
     "SIGNATURE_HEADER",
     "SIGN_CONVENTION",
+    "WEBHOOK_PUBLIC_KEY_PREFIX",
+    "WEBHOOK_SIGNING_KEY_PREFIX",
     "ActivationDirection",
     "AvailabilityForecast",
     "AvailabilityInterval",
@@ -492,6 +505,7 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookEndpointStatus",
     "WebhookEndpointUpdate",
+    "WebhookSignatureScheme",
     "canonical_json",
     "chain_hash",
     "consistency_path",
@@ -509,10 +523,16 @@ __all__ = [
     "root_hash",
     "sign_detached",
     "sign_request",
+    "sign_v1a",
     "signature_header",
     "signature_kid",
+    "signed_content",
     "subtree_hash_from_nodes",
     "verify_consistency",
     "verify_detached",
     "verify_inclusion",
+    "verify_v1a",
+    "webhook_public_key",
+    "webhook_public_keys",
+    "webhook_signing_key",
 ]

@@ -71,3 +71,8 @@ class VersionDetails(OutputModel):
         description='JSON Web Key Set (RFC 7517) of the server\'s public signing keys; `{"keys": '
         "[]}` until keys exist."
     )
+    webhook_public_key: str | None = Field(
+        default=None,
+        description="The key that verifies `v1a` (Ed25519) webhook signatures: `whpk_` + base64 "
+        "of the server's active Ed25519 public key (also in `jwks`).",
+    )

@@ -1,17 +1,21 @@
 """Webhook endpoints and the delivery state of notifications (interface data item 5).
 
 The FO registers one callback URL per enrolment; the FCSBE pushes every notification to
-`{callback_base_url}/notifications` with Standard Webhooks headers, signed (`v1`, HMAC-SHA256)
-with a secret it generated for that endpoint. The delivery models below are what the CSO
-operator sees of the outbox (`/admin/v1/notifications`). This module must do no I/O.
+`{callback_base_url}/notifications` with Standard Webhooks headers, signed as the FO chose when it
+registered: `v1` (HMAC-SHA256 with a secret the FCSBE generated for that endpoint), `v1a` (Ed25519
+with the FCSBE's own key, published in its JWKS and as `whpk_...`), or both. The delivery models
+below are what the CSO operator sees of the outbox (`/admin/v1/notifications`). This module must do
+no I/O.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from fcsbe.model._validation import check_unique
 from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
 from fcsbe.model.enums import NotificationType
 from fcsbe.model.party import CallbackUrl
@@ -27,6 +31,7 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookEndpointStatus",
     "WebhookEndpointUpdate",
+    "WebhookSignatureScheme",
 ]
 
 MAX_REDELIVERY_IDS = 500
@@ -38,6 +43,16 @@ class WebhookEndpointStatus(StrEnum):
 
     ACTIVE = "ACTIVE"
     DISABLED = "DISABLED"
+
+
+WebhookSignatureScheme = Literal["v1", "v1a"]
+"""How a webhook is signed, spelt as the Standard Webhooks signature versions: `v1` HMAC-SHA256
+with the endpoint's shared secret (`whsec_...`), `v1a` Ed25519 with the FCSBE's signing key,
+verified with its public key (`whpk_...`)."""
+
+
+def _hmac_only() -> list[WebhookSignatureScheme]:
+    return ["v1"]
 
 
 class DeliveryStatus(StrEnum):
@@ -71,13 +86,32 @@ class WebhookEndpointUpdate(InputModel):
         "`{callback_base_url}/notifications`. HTTPS; private, loopback, link-local and "
         "metadata addresses are refused.",
     )
+    signature_schemes: list[WebhookSignatureScheme] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2,
+        description="How deliveries are signed: `v1` (HMAC-SHA256 with a shared `whsec_` secret, "
+        "shown once), `v1a` (Ed25519 with the FCSBE's key, verified with its public `whpk_` key), "
+        'or both (one `webhook-signature` token each). Omitted: unchanged (`["v1"]` for a new '
+        "endpoint). Adding `v1` to an endpoint that did not use it makes a fresh secret.",
+    )
+
+    @field_validator("signature_schemes")
+    @classmethod
+    def _distinct(
+        cls, value: list[WebhookSignatureScheme] | None
+    ) -> list[WebhookSignatureScheme] | None:
+        if value is not None:
+            check_unique(value, "signature_schemes")
+        return value
 
 
 class WebhookEndpoint(OutputModel):
     """The FO's webhook endpoint and its state.
 
-    `secret` is shown once: in the answer that created or rotated it. Keep it like a password;
-    it verifies the `webhook-signature` header (Standard Webhooks `v1`, HMAC-SHA256).
+    `secret` is shown once: in the answer that created or rotated it (or added `v1`). Keep it
+    like a password; it verifies the `v1` (HMAC-SHA256) signature. `public_key` verifies the
+    `v1a` (Ed25519) one and is not secret.
     """
 
     callback_base_url: str = Field(description="Base URL the FCSBE pushes to.")
@@ -93,6 +127,15 @@ class WebhookEndpoint(OutputModel):
         description="The signing secret (`whsec_...`), present only when just created or rotated.",
     )
     secret_rotated_at: UtcDateTime = Field(description="When the current secret was made.")
+    signature_schemes: list[WebhookSignatureScheme] = Field(
+        default_factory=_hmac_only,
+        description="How deliveries are signed (`v1` HMAC-SHA256, `v1a` Ed25519).",
+    )
+    public_key: str | None = Field(
+        default=None,
+        description="With `v1a`: the FCSBE's public key (`whpk_` + base64 of the 32-byte Ed25519 "
+        "key) that verifies the signatures; the same key is in its JWKS (`GET /v1`).",
+    )
     previous_secret_valid_until: UtcDateTime | None = Field(
         default=None,
         description="Until then deliveries carry a second signature made with the previous "

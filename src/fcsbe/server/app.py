@@ -69,6 +69,7 @@ from fcsbe.server.workers import (
     execution_step,
     fallback_step_of,
     offline_detection_step,
+    outbox_purge_step,
     replay_store_purge_step,
     retention_purge_step,
     telemetry_step_of,
@@ -78,6 +79,9 @@ from fcsbe.server.workers import (
 __all__ = ["DatabaseNotMigratedError", "create_app"]
 
 log = logging.getLogger("fcsbe.server")
+
+OUTBOX_PURGE_INTERVAL_S = 600.0
+"""How often settled notifications past their retention are purged (in bounded batches)."""
 
 API_DESCRIPTION = """\
 The flexibility port of a charging-station backend (FCSBE), IEC 63382: the interface through
@@ -184,6 +188,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.retention_interval_s,
             retention_purge_step(factory, RetentionPolicy.from_settings(settings)),
         )
+        workers.add(
+            "outbox-purge",
+            OUTBOX_PURGE_INTERVAL_S,
+            outbox_purge_step(
+                factory, settings.outbox_retention_days, settings.outbox_dead_retention_days
+            ),
+        )
         webhooks = WebhookSender.make_client(
             settings.notification_timeout_s, settings.notification_concurrency
         )
@@ -196,6 +207,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 allow_loopback=settings.webhook_allow_loopback,
             ),
             settings,
+            signing_key=keys.webhook_signing_key(),
         )
         for index in range(settings.notification_loops):
             name = f"notification-delivery-{index + 1}"

@@ -28,6 +28,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "Gone",
     "NotFound",
     "PayloadTooLarge",
     "ServiceUnavailable",
@@ -90,6 +91,10 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status, slug, title = 409, "conflict", "Conflict"
+
+
+class Gone(ApiError):
+    status, slug, title = 410, "gone", "No longer available"
 
 
 class PayloadTooLarge(ApiError):

@@ -12,7 +12,13 @@ from typing import Literal, get_args
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["SIMULATOR_SCENARIOS", "Settings", "SimulatorScenario", "settings_markdown"]
+__all__ = [
+    "FEED_REPLAY_WINDOW_DAYS",
+    "SIMULATOR_SCENARIOS",
+    "Settings",
+    "SimulatorScenario",
+    "settings_markdown",
+]
 
 SimulatorScenario = Literal[
     "demo",
@@ -31,6 +37,11 @@ SimulatorScenario = Literal[
 ]
 SIMULATOR_SCENARIOS: tuple[str, ...] = get_args(SimulatorScenario)
 """Names of the simulated fleets `FCSBE_SIMULATOR_SCENARIO` accepts."""
+
+
+FEED_REPLAY_WINDOW_DAYS = 7
+"""The feed serves every notification at least this long (docs/notifications.md): the outbox
+retention can never be set shorter."""
 
 
 class Settings(BaseSettings):
@@ -303,6 +314,20 @@ class Settings(BaseSettings):
         description="How long a notification is retried after its first attempt before it is "
         "dead-lettered (at least 24 h).",
     )
+    outbox_retention_days: float = Field(
+        default=30.0,
+        ge=FEED_REPLAY_WINDOW_DAYS,
+        description="Delivered notifications, and parked ones (no endpoint), are purged with their "
+        "delivery log this many days after delivery (parked: creation); the feed then answers "
+        f"410 to older positions. At least the feed's replay window ({FEED_REPLAY_WINDOW_DAYS} "
+        "days).",
+    )
+    outbox_dead_retention_days: float = Field(
+        default=90.0,
+        ge=FEED_REPLAY_WINDOW_DAYS,
+        description="Dead-lettered notifications are kept this many days after creation, for "
+        "the operator to redeliver, then purged; at least `outbox_retention_days`.",
+    )
     webhook_secret_overlap_s: int = Field(
         default=86_400,
         ge=0,
@@ -366,6 +391,8 @@ class Settings(BaseSettings):
     def _lease_outlives_request(self) -> Settings:
         if self.notification_lease_s <= self.notification_timeout_s:
             raise ValueError("notification_lease_s must exceed notification_timeout_s")
+        if self.outbox_dead_retention_days < self.outbox_retention_days:
+            raise ValueError("outbox_dead_retention_days must be at least outbox_retention_days")
         return self
 
     @property

@@ -24,6 +24,7 @@ from fcsbe.server.services.event_log import chain_pending
 from fcsbe.server.services.execution import RECORD_DELAY_S, execute_step
 from fcsbe.server.services.fallback import fallback_step
 from fcsbe.server.services.heartbeat import detect_offline
+from fcsbe.server.services.notifications import purge_outbox
 from fcsbe.server.services.retention import RetentionPolicy, purge
 from fcsbe.server.services.telemetry import telemetry_step
 from fcsbe.server.storage.base import utcnow
@@ -38,6 +39,7 @@ __all__ = [
     "execution_step",
     "fallback_step_of",
     "offline_detection_step",
+    "outbox_purge_step",
     "replay_store_purge_step",
     "retention_purge_step",
     "telemetry_step_of",
@@ -205,3 +207,18 @@ def retention_purge_step(
         return (await purge(session, policy, utcnow())).total
 
     return transactional(factory, work)
+
+
+def outbox_purge_step(
+    factory: async_sessionmaker[AsyncSession], retention_days: float, dead_retention_days: float
+) -> Step:
+    """The step that purges settled notifications and delivery logs past their retention."""
+    return transactional(
+        factory,
+        lambda session: purge_outbox(
+            session,
+            utcnow(),
+            retention_days=retention_days,
+            dead_retention_days=dead_retention_days,
+        ),
+    )

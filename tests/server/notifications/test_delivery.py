@@ -11,9 +11,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from fcsbe.client.webhooks import WebhookReceiver
-from fcsbe.model import DeliveryStatus
-from fcsbe.server.services.webhook_endpoints import rotate_secret
+from fcsbe.client.webhooks import WebhookReceiver, WebhookVerificationError
+from fcsbe.model import DeliveryStatus, WebhookSignatureScheme, generate_signing_key
+from fcsbe.server.security.keys import ServerKeys
+from fcsbe.server.services.webhook_endpoints import register_endpoint, rotate_secret
 from fcsbe.server.storage.outbox import DeliveryAttemptRow, OutboxRow
 from fcsbe.server.storage.webhook_endpoints import WebhookEndpointRow
 from tests.factories import make_fo
@@ -229,3 +230,43 @@ async def test_concurrent_claims_take_disjoint_rows(app: FastAPI, clock: FakeClo
         claims = await asyncio.gather(*(w.claim(f"w{i}") for i, w in enumerate((one, two, one))))
     ids = [item.row_id for batch, _ in claims for item in batch]
     assert len(ids) == len(set(ids)) == 40
+
+
+@pytest.mark.parametrize("schemes", [["v1a"], ["v1", "v1a"]])
+async def test_ed25519_endpoints_get_v1a_signatures_verified_with_the_published_key(
+    app: FastAPI,
+    receiver: LoopbackReceiver,
+    clock: FakeClock,
+    schemes: list[WebhookSignatureScheme],
+) -> None:
+    factory = app.state.session_factory
+    await make_fo(factory, "FO-A")
+    async with factory() as session:
+        secret = await register_endpoint(
+            session,
+            "FO-A",
+            receiver.base_url,
+            settings=app.state.settings,
+            schemes=schemes,
+        )
+        await session.commit()
+    assert (secret is not None) == ("v1" in schemes)
+    jwks = app.state.keys.public_jwks()
+    receiver.verifier = WebhookReceiver(public_keys=jwks, clock=clock.timestamp)
+    await enqueue(factory, "FO-A", 2)
+    async with open_worker(app, clock) as worker:
+        await worker.step()
+    assert len(receiver.requests) == 2
+    for seen in receiver.requests:
+        assert seen.error is None
+        assert seen.notification is not None
+        tokens = seen.headers["webhook-signature"].split()
+        assert [t.partition(",")[0] for t in tokens] == schemes
+        if secret is not None:
+            assert WebhookReceiver(secret, clock=clock.timestamp).verify(seen.body, seen.headers)
+        stranger = WebhookReceiver(
+            public_keys=ServerKeys(generate_signing_key()).public_jwks(), clock=clock.timestamp
+        )
+        with pytest.raises(WebhookVerificationError):
+            stranger.verify(seen.body, seen.headers)
+    assert {row.status for row in await _rows(app)} == {DeliveryStatus.DELIVERED.value}

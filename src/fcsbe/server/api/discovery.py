@@ -66,6 +66,7 @@ async def get_version_details(
         server_party_id=party.party_id if party else None,
         modules=[ModuleEndpoint(module=m, url=f"{base}/v1/{m}") for m in MODULES],
         jwks=jwks,
+        webhook_public_key=server_keys.webhook_public_key(),
     )
 
 

@@ -72,7 +72,10 @@ def _position(cursor: str | None, fallback: int) -> int:
     "/notifications",
     operation_id="list_notifications",
     response_model=Page[Notification],
-    responses=AUTH_RESPONSES,
+    responses={
+        **AUTH_RESPONSES,
+        410: {"description": "The position is older than the retention (`feed-position-expired`)"},
+    },
 )
 async def list_notifications(
     request: Request,
@@ -85,9 +88,16 @@ async def list_notifications(
         int, Query(ge=0, description="Serve notifications with a `seq` above this one.")
     ] = 0,
 ) -> Page[Notification]:
-    """The caller's notifications in `seq` order: replay what a webhook push missed."""
+    """The caller's notifications in `seq` order: replay what a webhook push missed.
+
+    Notifications are kept at least 7 days (`FCSBE_OUTBOX_RETENTION_DAYS`, 30 by default);
+    a position older than the oldest kept one answers 410 `feed-position-expired`.
+    """
     start = _position(cursor, after_seq)
-    items, last = await notifications.feed_page(session, principal.party_id, start, limit)
+    pointer = "/query/cursor" if cursor is not None else "/query/after_seq"
+    items, last = await notifications.feed_page(
+        session, principal.party_id, start, limit, pointer=pointer
+    )
     page = Page[Notification](
         items=items, next_cursor=encode_cursor(last) if last is not None else None
     )

@@ -30,16 +30,23 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _public_key(request: Request) -> str:
+    """The server's `whpk_` key, which verifies `v1a` signatures."""
+    return str(request.app.state.keys.webhook_public_key())
+
+
 @router.get(
     "/webhook-endpoint",
     operation_id="get_webhook_endpoint",
     response_model=WebhookEndpoint,
     responses={**AUTH_RESPONSES, 404: {"description": "No endpoint registered yet"}},
 )
-async def get_webhook_endpoint(session: DbSession, principal: EndpointPrincipal) -> WebhookEndpoint:
+async def get_webhook_endpoint(
+    request: Request, session: DbSession, principal: EndpointPrincipal
+) -> WebhookEndpoint:
     """The caller's webhook endpoint and its state (the secret is not shown)."""
     row = await webhook_endpoints.get_endpoint(session, principal.party_id)
-    return webhook_endpoints.endpoint_model(row)
+    return webhook_endpoints.endpoint_model(row, public_key=_public_key(request))
 
 
 @router.put(
@@ -60,9 +67,11 @@ async def put_webhook_endpoint(
     body: WebhookEndpointUpdate,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Set where notifications are pushed; (re-)activates a disabled endpoint.
+    """Set where notifications are pushed and how they are signed (`v1` HMAC, `v1a` Ed25519,
+    or both); (re-)activates a disabled endpoint.
 
-    The first registration answers with the signing secret; later updates keep it.
+    The first registration with `v1` answers with the signing secret; later updates keep it
+    (adding `v1` makes a fresh one). With `v1a` the answer carries the server's public key.
     """
 
     async def handler() -> Outcome:
@@ -72,9 +81,11 @@ async def put_webhook_endpoint(
             body.callback_base_url,
             settings=settings,
             enrolment_id=principal.enrolment_id,
+            schemes=body.signature_schemes,
         )
         row = await webhook_endpoints.get_endpoint(session, principal.party_id)
-        return 200, webhook_endpoints.endpoint_model(row, secret), {}
+        model = webhook_endpoints.endpoint_model(row, secret, public_key=_public_key(request))
+        return 200, model, {}
 
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
 
@@ -102,6 +113,7 @@ async def rotate_webhook_secret(
         row, secret = await webhook_endpoints.rotate_secret(
             session, principal.party_id, settings=settings
         )
-        return 200, webhook_endpoints.endpoint_model(row, secret), {}
+        model = webhook_endpoints.endpoint_model(row, secret, public_key=_public_key(request))
+        return 200, model, {}
 
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)

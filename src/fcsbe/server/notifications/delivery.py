@@ -70,8 +70,11 @@ class DeliveryWorker:
         *,
         clock: Clock = utcnow,
         rng: random.Random | None = None,
+        signing_key: str | None = None,
     ) -> None:
+        """`signing_key`: the server's `whsk_` key, for endpoints that chose `v1a`."""
         self._factory = factory
+        self._signing_key = signing_key
         self._sender = sender
         self._settings = settings
         self._clock = clock
@@ -147,7 +150,7 @@ class DeliveryWorker:
                         attempt=row.attempts + 1,
                         first_attempt_at=row.first_attempt_at,
                         url=endpoint.url,
-                        secrets=tuple(signing_secrets(endpoint, now)),
+                        secrets=tuple(signing_secrets(endpoint, now, self._signing_key)),
                         body=notification_body(row.payload, row.seq),
                     )
                 )

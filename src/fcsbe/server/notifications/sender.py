@@ -1,11 +1,12 @@
 """Sends one signed webhook request: Standard Webhooks headers, SSRF-safe connect, bounded I/O.
 
-Signing uses the `standardwebhooks` library (`v1`: HMAC-SHA256 over
-`{webhook-id}.{webhook-timestamp}.{body}`); during a secret rotation the request carries one
-signature per valid secret. The host is resolved and checked before every request and the
-connection goes to the checked address (see `security.urls`). Redirects are not followed,
-and at most `MAX_RESPONSE_BYTES` of an answer are read: the receiver's answer body is not used.
-This module decides nothing about retries: it reports what happened.
+Signing: `v1` (HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.{body}`) with the
+`standardwebhooks` library for each `whsec_` secret (two during a rotation), `v1a` (Ed25519 over the
+same content) for a `whsk_` key; the tokens are space-separated in one header. The host is resolved
+and checked before every request and the connection goes to the checked address (see
+`security.urls`). Redirects are not followed, and at most `MAX_RESPONSE_BYTES` of an answer are
+read: the receiver's answer body is not used. This module decides nothing about retries: it reports
+what happened.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from standardwebhooks import Webhook
 
 from fcsbe import __version__
 from fcsbe.model import DeliveryOutcome
+from fcsbe.model.webhook_signatures import WEBHOOK_SIGNING_KEY_PREFIX, sign_v1a
 from fcsbe.server.security.urls import BlockedAddressError, resolve_for_connect
 
 __all__ = ["MAX_RESPONSE_BYTES", "SendResult", "WebhookSender", "webhook_headers"]
@@ -30,11 +32,18 @@ __all__ = ["MAX_RESPONSE_BYTES", "SendResult", "WebhookSender", "webhook_headers
 MAX_RESPONSE_BYTES = 64 * 1024
 
 
+def _signature(key: str, webhook_id: str, timestamp: datetime, body: str) -> str:
+    if key.startswith(WEBHOOK_SIGNING_KEY_PREFIX):
+        return sign_v1a(key, webhook_id, math.floor(timestamp.timestamp()), body)
+    return Webhook(key).sign(webhook_id, timestamp, body)
+
+
 def webhook_headers(
     webhook_id: str, timestamp: datetime, body: str, secrets: Sequence[str]
 ) -> dict[str, str]:
-    """The Standard Webhooks headers of one request, signed with every secret given."""
-    signatures = " ".join(Webhook(secret).sign(webhook_id, timestamp, body) for secret in secrets)
+    """The Standard Webhooks headers of one request, signed with every key given (`whsec_`
+    secrets: `v1`; a `whsk_` key: `v1a`)."""
+    signatures = " ".join(_signature(key, webhook_id, timestamp, body) for key in secrets)
     return {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(math.floor(timestamp.timestamp())),

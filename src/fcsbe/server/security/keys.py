@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fcsbe.model import generate_signing_key, public_jwk, sign_detached
+from fcsbe.model.webhook_signatures import webhook_public_key, webhook_signing_key
 
 __all__ = ["ServerKeys"]
 
@@ -42,6 +43,14 @@ class ServerKeys:
     def public_jwks(self) -> dict[str, Any]:
         """The JWKS to publish: the active key first, then retired ones."""
         return {"keys": [public_jwk(self.private_jwk), *self.retired]}
+
+    def webhook_signing_key(self) -> str:
+        """The active key as a Standard Webhooks `whsk_` key (signs `v1a` webhooks)."""
+        return webhook_signing_key(self.private_jwk)
+
+    def webhook_public_key(self) -> str:
+        """The active key's public half as `whpk_` (verifies `v1a` webhooks)."""
+        return webhook_public_key(self.private_jwk)
 
     def sign(self, payload: Any) -> str:
         """Detached JWS over the canonical JSON of `payload` with the active key."""

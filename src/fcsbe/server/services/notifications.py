@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,7 @@ from fcsbe.model import (
     RedeliveryRequest,
     RedeliveryResult,
 )
-from fcsbe.server.errors import NotFound, UnprocessableContent
+from fcsbe.server.errors import Gone, NotFound, UnprocessableContent
 from fcsbe.server.observability import current_correlation_id
 from fcsbe.server.storage import outbox
 from fcsbe.server.storage.base import utcnow
@@ -39,6 +39,7 @@ __all__ = [
     "enqueue_notification",
     "feed_page",
     "list_notifications",
+    "purge_outbox",
     "redeliver",
     "to_notification",
 ]
@@ -91,13 +92,54 @@ def to_notification(row: OutboxRow) -> Notification:
 
 
 async def feed_page(
-    session: AsyncSession, fo_party_id: str, after_seq: int, limit: int
+    session: AsyncSession,
+    fo_party_id: str,
+    after_seq: int,
+    limit: int,
+    *,
+    pointer: str = "/query/after_seq",
 ) -> tuple[list[Notification], int | None]:
-    """One page of the FO's feed after `after_seq`; the last seq served when more may follow."""
+    """One page of the FO's feed after `after_seq`; the last seq served when more may follow.
+
+    410 when notifications after `after_seq` were already purged (the position is older than
+    the retention): resuming there would skip them silently.
+    """
+    oldest = await outbox.oldest_seq(session, fo_party_id)
+    if oldest is not None and after_seq < oldest - 1:
+        raise Gone(
+            f"Notifications up to seq {oldest - 1} are no longer kept (retention). Resume "
+            f"after seq {oldest - 1} and reconcile the state you track from the resources.",
+            slug="feed-position-expired",
+            errors=[
+                FieldError(
+                    pointer=pointer,
+                    detail=f"older than the oldest kept notification (seq {oldest})",
+                    code="expired",
+                )
+            ],
+        )
     rows = await outbox.feed_rows(session, fo_party_id, after_seq, limit)
     items = [to_notification(row) for row in rows]
     more = len(rows) == limit and rows
     return items, (int(rows[-1].seq or 0) if more else None)
+
+
+async def purge_outbox(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    retention_days: float,
+    dead_retention_days: float,
+    limit: int = 5_000,
+) -> int:
+    """Retention: drop settled notifications (and delivery-log rows) past their retention, a
+    bounded batch at a time; returns how many rows went."""
+    return await outbox.purge_settled(
+        session,
+        settled_before=now - timedelta(days=retention_days),
+        dead_before=now - timedelta(days=dead_retention_days),
+        limit=limit,
+    )
 
 
 def _record(row: OutboxRow) -> NotificationRecord:

@@ -27,7 +27,7 @@ from fcsbe.server.services.dsr_inputs import (
     SetpointChange,
 )
 from fcsbe.server.storage.flexibility import FlexibilityServiceRow, fs_evse_meters
-from fcsbe.server.storage.measurements import readings_between
+from fcsbe.server.storage.measurements import reading_values_between
 from fcsbe.server.storage.sessions import sessions_between
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "note_declared_baseline",
     "note_setpoint",
     "record_inputs",
+    "stored_readings",
 ]
 
 RECORD_KEYS = ("declared_baseline_w", "setpoints", "activations")
@@ -78,6 +79,14 @@ def meter_info(evse_id: str, document: dict[str, Any]) -> MeterInfo:
     )
 
 
+async def stored_readings(
+    session: AsyncSession, meter_ids: list[str], start: datetime, end: datetime
+) -> list[MeterSample]:
+    """The EVSE meters' kept readings in [start, end] as the builder's samples (registers
+    only: a reading without both registers measures no energy)."""
+    return await reading_values_between(session, meter_ids, start, end, MeterSample)
+
+
 def _declared(fs: FlexibilityServiceRow, execution: dict[str, Any]) -> list[PowerPeriod]:
     baseline = execution.get("declared_baseline_w")
     if baseline is None:
@@ -100,20 +109,7 @@ async def record_inputs(
     if request.baseline_method is BaselineMethod.HISTORICAL_AVERAGE:
         before = max(before, options.history_days * _DAY)
     start, end = fs.window_start - before, max(fs.window_end, fs.updated_at)
-    rows = await readings_between(session, sorted(documents), start, end)
-    readings = [
-        MeterSample(
-            meter_id=r.meter_id,
-            at=r.at,
-            e_import_wh=float(r.e_import_wh or 0.0),
-            e_export_wh=float(r.e_export_wh or 0.0),
-            p_w=r.p_w,
-            soc_pct=r.soc_pct,
-            quality=r.quality,
-        )
-        for r in rows
-        if r.e_import_wh is not None and r.e_export_wh is not None
-    ]
+    readings = await stored_readings(session, sorted(documents), start, end)
     spans = [
         SessionSpan(
             s.session_ref,

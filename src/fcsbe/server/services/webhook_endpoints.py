@@ -1,9 +1,11 @@
 """The FO's webhook endpoint: registering it, rotating its signing secret, disabling it.
 
-The server generates the Standard Webhooks secret (`whsec_` + 32 random bytes, base64) and
-shows it to the FO once, when it is created or rotated. After a rotation the previous secret
-keeps signing as a second `v1` signature for `webhook_secret_overlap_s`, so the FO can switch
-its receiver without losing a notification. Enrolment calls `register_endpoint`.
+The FO chooses how deliveries are signed: `v1` (HMAC-SHA256 with a shared secret), `v1a`
+(Ed25519 with the server's own key, nothing shared), or both. For `v1` the server generates
+the Standard Webhooks secret (`whsec_` + 32 random bytes, base64) and shows it to the FO once,
+when it is created, rotated or `v1` is added. After a rotation the previous secret keeps
+signing as a second `v1` signature for `webhook_secret_overlap_s`, so the FO can switch its
+receiver without losing a notification.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fcsbe.model import FieldError, WebhookEndpoint, WebhookEndpointStatus
+from fcsbe.model import (
+    FieldError,
+    WebhookEndpoint,
+    WebhookEndpointStatus,
+    WebhookSignatureScheme,
+)
 from fcsbe.server.errors import NotFound, UnprocessableContent
 from fcsbe.server.security.urls import callback_url_problem
 from fcsbe.server.settings import Settings
@@ -56,6 +63,10 @@ def check_callback_url(url: str, settings: Settings, pointer: str) -> None:
         )
 
 
+V1: WebhookSignatureScheme = "v1"
+V1A: WebhookSignatureScheme = "v1a"
+
+
 async def register_endpoint(
     session: AsyncSession,
     fo_party_id: str,
@@ -63,32 +74,42 @@ async def register_endpoint(
     *,
     settings: Settings,
     enrolment_id: str | None = None,
+    schemes: list[WebhookSignatureScheme] | None = None,
     pointer: str = "/body/callback_base_url",
 ) -> str | None:
-    """Create or update the FO's endpoint and (re-)activate it.
+    """Create or update the FO's endpoint and (re-)activate it; `schemes` None keeps them
+    (`v1` for a new endpoint).
 
-    Returns the new secret when the endpoint was created, None when only the URL changed
-    (the secret stays; rotate it with `rotate_secret`).
+    Returns the secret when the FO must learn it: the endpoint was created signing with `v1`,
+    or `v1` was added (a fresh secret). None otherwise (rotate it with `rotate_secret`).
     """
     check_callback_url(callback_base_url, settings, pointer)
     now = utcnow()
+    chosen = " ".join(schemes) if schemes else None
     row = await session.get(WebhookEndpointRow, fo_party_id)
     if row is None:
         secret = new_webhook_secret()
-        session.add(
-            WebhookEndpointRow(
-                fo_party_id=fo_party_id,
-                enrolment_id=enrolment_id,
-                callback_base_url=callback_base_url.rstrip("/"),
-                secret=secret,
-                secret_rotated_at=now,
-                status=WebhookEndpointStatus.ACTIVE.value,
-                created_at=now,
-                updated_at=now,
-            )
+        row = WebhookEndpointRow(
+            fo_party_id=fo_party_id,
+            enrolment_id=enrolment_id,
+            callback_base_url=callback_base_url.rstrip("/"),
+            secret=secret,
+            secret_rotated_at=now,
+            signature_schemes=chosen or V1,
+            status=WebhookEndpointStatus.ACTIVE.value,
+            created_at=now,
+            updated_at=now,
         )
+        session.add(row)
         await session.flush()
-        return secret
+        return secret if V1 in row.schemes else None
+    shown: str | None = None
+    if chosen is not None:
+        if V1 in chosen.split() and V1 not in row.schemes:
+            shown = row.secret = new_webhook_secret()
+            row.previous_secret = row.previous_secret_expires_at = None
+            row.secret_rotated_at = now
+        row.signature_schemes = chosen
     row.callback_base_url = callback_base_url.rstrip("/")
     row.enrolment_id = enrolment_id or row.enrolment_id
     row.status = WebhookEndpointStatus.ACTIVE.value
@@ -96,7 +117,7 @@ async def register_endpoint(
     row.disabled_at = None
     row.paused_until = None
     row.updated_at = now
-    return None
+    return shown
 
 
 async def get_endpoint(session: AsyncSession, fo_party_id: str) -> WebhookEndpointRow:
@@ -125,12 +146,21 @@ async def rotate_secret(
     return row, secret
 
 
-def signing_secrets(row: WebhookEndpointRow, now: datetime) -> list[str]:
-    """The secrets a delivery is signed with: the current one, plus the previous in overlap."""
-    found = [row.secret]
-    expires = row.previous_secret_expires_at
-    if row.previous_secret and expires is not None and expires > now:
-        found.append(row.previous_secret)
+def signing_secrets(
+    row: WebhookEndpointRow, now: datetime, signing_key: str | None = None
+) -> list[str]:
+    """The keys a delivery is signed with, one signature each: with `v1` the current secret
+    plus the previous one in overlap; with `v1a` the server's `whsk_` key."""
+    found: list[str] = []
+    if V1 in row.schemes:
+        found.append(row.secret)
+        expires = row.previous_secret_expires_at
+        if row.previous_secret and expires is not None and expires > now:
+            found.append(row.previous_secret)
+    if V1A in row.schemes:
+        if signing_key is None:
+            raise RuntimeError("v1a deliveries need the server's webhook signing key")
+        found.append(signing_key)
     return found
 
 
@@ -143,9 +173,14 @@ def disable_endpoint(row: WebhookEndpointRow, reason: str, now: datetime) -> Non
 
 
 def endpoint_model(
-    row: WebhookEndpointRow, secret: str | None = None, now: datetime | None = None
+    row: WebhookEndpointRow,
+    secret: str | None = None,
+    now: datetime | None = None,
+    *,
+    public_key: str | None = None,
 ) -> WebhookEndpoint:
-    """The wire view of an endpoint (`secret` only when just created or rotated)."""
+    """The wire view of an endpoint (`secret` only when just created or rotated; the server's
+    `public_key` when it signs with `v1a`)."""
     now = now or utcnow()
     expires = row.previous_secret_expires_at
     return WebhookEndpoint(
@@ -158,4 +193,6 @@ def endpoint_model(
         secret=secret,
         secret_rotated_at=row.secret_rotated_at,
         previous_secret_valid_until=expires if expires and expires > now else None,
+        signature_schemes=[s for s in (V1, V1A) if s in row.schemes],
+        public_key=public_key if V1A in row.schemes else None,
     )

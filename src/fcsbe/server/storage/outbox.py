@@ -16,12 +16,18 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    and_,
+    delete,
+    func,
+    not_,
+    or_,
     select,
     text,
     update,
@@ -38,6 +44,8 @@ __all__ = [
     "feed_rows",
     "list_rows",
     "make_due",
+    "oldest_seq",
+    "purge_settled",
     "row_by_notification_id",
 ]
 
@@ -182,3 +190,80 @@ async def make_due(
         query = query.where(OutboxRow.fo_party_id == fo_party_id)
     result = await session.execute(query.execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def oldest_seq(session: AsyncSession, fo_party_id: str) -> int | None:
+    """The smallest `seq` of the FO still kept (the feed's oldest position), None if none."""
+    query = select(func.min(OutboxRow.seq)).where(OutboxRow.fo_party_id == fo_party_id)
+    value = await session.scalar(query)
+    return int(value) if value is not None else None
+
+
+def _purgeable(settled_before: datetime, dead_before: datetime) -> ColumnElement[bool]:
+    """Rows past their retention: delivered or parked long enough ago, or dead for long."""
+    delivered_at = func.coalesce(OutboxRow.delivered_at, OutboxRow.created_at)
+    return or_(
+        and_(OutboxRow.status == "DELIVERED", delivered_at <= settled_before),
+        and_(OutboxRow.status == "PARKED", OutboxRow.created_at <= settled_before),
+        and_(OutboxRow.status == "DEAD", OutboxRow.created_at <= dead_before),
+    )
+
+
+async def purge_settled(
+    session: AsyncSession, *, settled_before: datetime, dead_before: datetime, limit: int
+) -> int:
+    """Delete up to `limit` outbox rows past their retention with their delivery log, and
+    delivery-log rows older than `settled_before` of settled rows kept (a pending or dead
+    notification keeps its whole log); returns rows deleted.
+
+    Per FO only a *prefix* of the feed goes: rows below the FO's oldest row that must stay
+    (pending, or not yet old enough), and never its newest row, which carries the FO's `seq`
+    counter. So the feed stays gap-free and starts at the oldest kept `seq`.
+    """
+    purgeable = _purgeable(settled_before, dead_before)
+    sequenced = OutboxRow.seq.is_not(None)
+    newest_rows = await session.execute(
+        select(OutboxRow.fo_party_id, func.max(OutboxRow.seq))
+        .where(sequenced)
+        .group_by(OutboxRow.fo_party_id)
+    )
+    newest = dict(newest_rows.all())
+    blocked_rows = await session.execute(
+        select(OutboxRow.fo_party_id, func.min(OutboxRow.seq))
+        .where(sequenced, not_(purgeable))
+        .group_by(OutboxRow.fo_party_id)
+    )
+    blocked = dict(blocked_rows.all())
+    deleted = 0
+    for party, top in sorted(newest.items()):
+        if top is None:
+            continue
+        stop = blocked.get(party)
+        bound = min(int(top), int(stop)) if stop is not None else int(top)
+        if deleted >= limit:
+            break
+        ids = list(
+            (
+                await session.execute(
+                    select(OutboxRow.id)
+                    .where(OutboxRow.fo_party_id == party, OutboxRow.seq < bound)
+                    .order_by(OutboxRow.seq)
+                    .limit(limit - deleted)
+                )
+            ).scalars()
+        )
+        if not ids:
+            continue
+        await session.execute(
+            delete(DeliveryAttemptRow).where(DeliveryAttemptRow.outbox_id.in_(ids))
+        )
+        await session.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))
+        deleted += len(ids)
+    unsettled = select(OutboxRow.id).where(OutboxRow.status.in_(("PENDING", "DEAD")))
+    old_log = await session.execute(
+        delete(DeliveryAttemptRow).where(
+            DeliveryAttemptRow.attempted_at <= settled_before,
+            DeliveryAttemptRow.outbox_id.not_in(unsettled),
+        )
+    )
+    return deleted + int(getattr(old_log, "rowcount", 0) or 0)

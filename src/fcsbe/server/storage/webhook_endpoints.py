@@ -1,5 +1,8 @@
 """Table of the FOs' webhook endpoints: where notifications are pushed and how they are signed.
 
+`v1` signatures use the endpoint's own HMAC secret; `v1a` ones the server's Ed25519 key, which
+lives with its other keys in `data_dir`, never in this table.
+
 One endpoint per FO party. The signing secret must be readable by the server (HMAC needs the
 key itself, a hash would not do), so it is kept in this table; protect the database like any
 store of credentials. After a rotation the previous secret keeps signing (as a second
@@ -32,12 +35,20 @@ class WebhookEndpointRow(Base):
     previous_secret: Mapped[str | None] = mapped_column(String(128))
     previous_secret_expires_at: Mapped[datetime | None]
     secret_rotated_at: Mapped[datetime]
+    signature_schemes: Mapped[str] = mapped_column(String(32), server_default="v1")
+    """The FO's choice, space-separated: `v1` (HMAC with `secret`), `v1a` (the server's
+    Ed25519 key), or both."""
     status: Mapped[str] = mapped_column(String(16))
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
     disabled_at: Mapped[datetime | None]
     paused_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+    @property
+    def schemes(self) -> list[str]:
+        """`signature_schemes` as a list."""
+        return self.signature_schemes.split()
 
     @property
     def url(self) -> str:
