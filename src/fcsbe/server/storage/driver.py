@@ -63,7 +63,15 @@ async def pg_connection(session: AsyncSession) -> asyncpg.Connection | None:
         start = getattr(adapted, "_start_transaction", None)
         if start is None:  # an adapter this code does not know: stay on SQLAlchemy
             return None
-        await start()
+        try:
+            await start()
+        except Exception as exc:
+            # What SQLAlchemy does with a failed statement: a connection found dead is
+            # invalidated (the pool replaces it) and the error says so (503, not 500).
+            gone = bind.dialect.is_disconnect(exc, adapted, None)  # type: ignore[arg-type]
+            if gone:
+                await connection.invalidate(exc)
+            raise DBAPIError("BEGIN", None, exc, connection_invalidated=gone) from exc
     driver: asyncpg.Connection = fairy.driver_connection
     session.info[_CACHED] = driver
     return driver
