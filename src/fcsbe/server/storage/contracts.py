@@ -267,6 +267,7 @@ async def requires_signature(session: AsyncSession, principal: Principal, fsc_id
     values = {"party_id": principal.party_id, "fsc_id": fsc_id}
     driver = await pg_connection(session)
     if driver is None:
-        return bool((await session.execute(_FO_SIGNATURE_REQUIRED, values)).scalars().first())
+        result = await (await session.connection()).execute(_FO_SIGNATURE_REQUIRED, values)
+        return bool(result.scalars().first())
     row = await _PG_FO_SIGNATURE_REQUIRED.fetchrow(driver, values)
     return bool(row[0]) if row is not None else False

@@ -298,8 +298,11 @@ async def insert_received_fs(
         assert row is not None  # INSERT ... RETURNING of one row
         fs_pk: int = row[0]
         return fs_pk
-    fs_pk = (await session.execute(_INSERT_FS, values)).scalar_one()
-    await session.execute(
+    # Core statements on the session's connection: the ORM's bulk-insert layer costs about a
+    # quarter of each statement here, and nothing of it is used.
+    connection = await session.connection()
+    fs_pk = (await connection.execute(_INSERT_FS, values)).scalar_one()
+    await connection.execute(
         insert(FsTransitionRow),
         [
             {
@@ -311,5 +314,5 @@ async def insert_received_fs(
             }
         ],
     )
-    await session.execute(insert(EventLogRow), [event])
+    await connection.execute(insert(EventLogRow), [event])
     return fs_pk

@@ -70,7 +70,7 @@ async def find_key(session: AsyncSession, party_id: str, key: str) -> Any | None
     values = {"party_id": party_id, "key": key}
     driver = await pg_connection(session)
     if driver is None:
-        return (await session.execute(_FIND, values)).first()
+        return (await (await session.connection()).execute(_FIND, values)).first()
     row = await _PG_FIND.fetchrow(driver, values)
     return _Found(*row) if row is not None else None
 
@@ -108,7 +108,7 @@ async def store_key(session: AsyncSession, values: dict[str, Any]) -> None:
     """Store a completed key with its response (in the transaction of the change)."""
     driver = await pg_connection(session)
     if driver is None:
-        await session.execute(insert(IdempotencyKeyRow), [values])
+        await (await session.connection()).execute(_STORE, values)
         return
     headers = values.get("response_headers")
     document = {**values, "response_headers": None if headers is None else json.dumps(headers)}

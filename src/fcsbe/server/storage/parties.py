@@ -239,7 +239,7 @@ async def find_credential(session: AsyncSession, token_hash: str) -> Row[Any] | 
     values = {"token_hash": token_hash}
     driver = await pg_connection(session)
     if driver is None:
-        return (await session.execute(_CREDENTIAL_QUERY, values)).first()
+        return (await (await session.connection()).execute(_CREDENTIAL_QUERY, values)).first()
     row = await _PG_CREDENTIAL_QUERY.fetchrow(driver, values)
     return _Credential(*row) if row is not None else None
 
