@@ -120,9 +120,21 @@ def seed_fo(url: str) -> str:
     return token
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process `pid` has used so far (Linux /proc; NaN
+    elsewhere). Far steadier than rates on a shared machine: other load slows a server down
+    but hardly changes what each request costs it."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(target: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
-    """Run uvicorn in a child process until the block ends."""
+def server(target: list[str], port: int, env: dict[str, str]) -> Iterator[int]:
+    """Run uvicorn in a child process until the block ends; yields its pid."""
     command = [
         sys.executable,
         "-m",
@@ -142,7 +154,7 @@ def server(target: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
                 break
             except OSError:
                 time.sleep(0.05)
-        yield
+        yield process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -187,11 +199,24 @@ def _row(name: str, result: LoadResult) -> str:
 
 @dataclass
 class AcceptRun:
-    """One run: the no-DB baseline, and per backend the closed-loop and open-loop results."""
+    """One run: the no-DB baseline, and per backend the closed-loop and open-loop results, with
+    the server's CPU seconds per request in the closed loop (`cpu`, key "baseline" or backend).
+    """
 
     baseline: LoadResult
     closed: dict[str, LoadResult] = field(default_factory=dict)
     paced: dict[str, LoadResult] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+def _closed_with_cpu(
+    pid: int, port: int, make: Callable[[int], bytes], connections: int, seconds: float
+) -> tuple[LoadResult, float]:
+    """A closed loop and the server's CPU seconds per completed request during it."""
+    before = process_cpu_s(pid)
+    result = asyncio.run(closed_loop("127.0.0.1", port, make, connections, seconds))
+    spent = process_cpu_s(pid) - before
+    return result, spent / len(result.latencies) if result.latencies else float("nan")
 
 
 def measure(
@@ -208,27 +233,26 @@ def measure(
     is below `rate`: its p99 would only measure a growing queue, and draining it can take minutes.
     """
     base_port, fcsbe_port = 18701, 18702
-    with server(["bench.baseline_app:app"], base_port, {}):
+    with server(["bench.baseline_app:app"], base_port, {}) as pid:
         asyncio.run(
             closed_loop("127.0.0.1", base_port, request_factory("x", "b0"), connections, seconds)
         )
-        baseline = asyncio.run(
-            closed_loop("127.0.0.1", base_port, request_factory("x", "b1"), connections, seconds)
+        baseline, baseline_cpu = _closed_with_cpu(
+            pid, base_port, request_factory("x", "b1"), connections, seconds
         )
-    result = AcceptRun(baseline)
+    result = AcceptRun(baseline, cpu={"baseline": baseline_cpu})
     for backend in backends:
         with database(backend) as url:
             token = seed_fo(url)
-            with server(["fcsbe.server.app:create_app", "--factory"], fcsbe_port, server_env(url)):
+            target = ["fcsbe.server.app:create_app", "--factory"]
+            with server(target, fcsbe_port, server_env(url)) as pid:
                 asyncio.run(
                     closed_loop(
                         "127.0.0.1", fcsbe_port, request_factory(token, "w"), connections, 1.0
                     )
                 )
-                result.closed[backend] = asyncio.run(
-                    closed_loop(
-                        "127.0.0.1", fcsbe_port, request_factory(token, "c"), connections, seconds
-                    )
+                result.closed[backend], result.cpu[backend] = _closed_with_cpu(
+                    pid, fcsbe_port, request_factory(token, "c"), connections, seconds
                 )
                 if pace_only_if_sustained and result.closed[backend].rate < rate:
                     continue
@@ -263,6 +287,11 @@ def run(backends: list[str], seconds: float, connections: int, rate: float) -> N
         print(_row(f"{backend}: durable accept (open loop at {rate:.0f}/s)", paced))
         ratio = accept.rate / result.baseline.rate * 100
         print(f"| {backend}: ratio accept / baseline | {ratio:.1f} % | | | |")
+        cpu, base_cpu = result.cpu[backend] * 1e6, result.cpu["baseline"] * 1e6
+        print(
+            f"| {backend}: server CPU per request | {cpu:,.0f} µs (baseline {base_cpu:,.0f} µs, "
+            f"{base_cpu / cpu * 100:.1f} %) | | | |"
+        )
 
 
 def postgres_reachable() -> bool:
@@ -311,6 +340,20 @@ def run_for_report(seconds: float = 3.0, rate: float = 1000.0) -> list[BenchFigu
         if paced is None:
             figure += " (not run: the closed loop did not reach that rate)"
         figures.append(BenchFigure(goal_id, figure, p99_ms, "ms", "<= 50 ms", p99_ms <= 50))
+        cpu, base_cpu = result.cpu[backend], result.cpu["baseline"]
+        figures.append(
+            BenchFigure(
+                goal_id,
+                f"server CPU per accept on {backend} (the rate a dedicated core would reach: "
+                "baseline CPU / this)",
+                cpu * 1e6,
+                "µs",
+                "informative: steadier than rates on a loaded machine",
+                None,
+                base_cpu * 1e6,
+                "server CPU per no-DB FastAPI POST",
+            )
+        )
     return figures
 
 

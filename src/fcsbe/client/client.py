@@ -8,6 +8,7 @@ or a ready `http_client=` to run it in-process or through a proxy.
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -28,6 +29,7 @@ from fcsbe.client.event_log import EventLogResource
 from fcsbe.client.flexibility_services import FlexibilityServicesResource
 from fcsbe.client.heartbeat import HeartbeatResource
 from fcsbe.client.notifications import NotificationsResource
+from fcsbe.client.pool import ShardedTransport
 from fcsbe.client.records import RecordsResource
 from fcsbe.client.registry import RegistryResource
 from fcsbe.client.sessions import SessionsResource
@@ -82,6 +84,10 @@ class FcsbeClient:
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
+        if transport is None and http_client is None and not urllib.request.getproxies():
+            # Small pools behind one transport (client/pool.py); with a proxy from the
+            # environment, httpx's own transport routes it.
+            transport = ShardedTransport(max_connections)
         http = http_client or httpx.AsyncClient(
             base_url=base_url, timeout=timeout_s, transport=transport, limits=limits
         )

@@ -37,14 +37,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-def get_settings(request: Request) -> Settings:
-    """The settings the app was built with."""
+async def get_settings(request: Request) -> Settings:
+    """The settings the app was built with (async: a sync dependency costs a thread hop)."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_server_keys(request: Request) -> ServerKeys:
-    """The signing keys loaded at start-up (`data_dir/keys`)."""
+async def get_server_keys(request: Request) -> ServerKeys:
+    """The signing keys loaded at start-up (`data_dir/keys`); async, like `get_settings`."""
     keys: ServerKeys = request.app.state.keys
     return keys
 

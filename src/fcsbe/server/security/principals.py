@@ -15,14 +15,13 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import bindparam, select
 
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import Forbidden, TooManyRequests, Unauthorized
 from fcsbe.server.security.audit import refuse_with_trace
 from fcsbe.server.security.tokens import hash_secret
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.parties import CredentialRow, EnrolmentRow
+from fcsbe.server.storage.parties import find_credential
 
 __all__ = [
     "AnyPrincipal",
@@ -72,26 +71,10 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-_CREDENTIAL_QUERY = (
-    select(
-        CredentialRow.credential_id,
-        CredentialRow.role,
-        CredentialRow.party_id,
-        CredentialRow.enrolment_id,
-        CredentialRow.expires_at,
-        CredentialRow.revoked_at,
-        EnrolmentRow.status,
-        EnrolmentRow.scopes,
-    )
-    .outerjoin(EnrolmentRow, EnrolmentRow.enrolment_id == CredentialRow.enrolment_id)
-    .where(CredentialRow.token_hash == bindparam("token_hash"))
-)
-
-
 async def authenticate(request: Request, session: DbSession) -> Principal:
     """Resolve the bearer token to a principal (one indexed query), or refuse with 401."""
     token_hash = hash_secret(bearer_token(request))
-    row = (await session.execute(_CREDENTIAL_QUERY, {"token_hash": token_hash})).first()
+    row = await find_credential(session, token_hash)
     now = utcnow()
     if row is None:
         raise Unauthorized("The access token is not known.", slug="invalid-token")

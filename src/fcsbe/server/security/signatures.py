@@ -32,7 +32,7 @@ from fcsbe.server.errors import Unauthorized
 from fcsbe.server.security.audit import refuse_with_trace
 from fcsbe.server.security.principals import Principal
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.contracts import ContractRow, contract_scope
+from fcsbe.server.storage.contracts import ContractRow, requires_signature
 from fcsbe.server.storage.flexibility import FlexibilityServiceRow
 from fcsbe.server.storage.parties import EnrolmentRow, PartyRow
 from fcsbe.server.storage.signatures import remember_jti
@@ -154,10 +154,7 @@ async def verify_signature_for_contract(
 
     An unknown contract is not an error here: the service that follows answers it properly.
     """
-    statement = select(ContractRow.signature_required).where(
-        contract_scope(principal), ContractRow.fsc_id == fsc_id
-    )
-    required = bool((await session.execute(statement)).scalars().first())
+    required = await requires_signature(session, principal, fsc_id)
     return await verify_request_signature(request, session, principal, required=required)
 
 

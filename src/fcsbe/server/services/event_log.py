@@ -26,6 +26,7 @@ __all__ = [
     "chain_pending",
     "entry_fields",
     "entry_model",
+    "event_values",
     "list_events",
 ]
 
@@ -46,22 +47,43 @@ async def append_event(
     severity: str = "INFO",
 ) -> None:
     """Record that something happened (in the caller's transaction; one INSERT)."""
-    await session.execute(
-        insert(EventLogRow),
-        [
-            {
-                "time": utcnow(),
-                "source": source,
-                "type": type,
-                "severity": severity,
-                "party_id": party_id,
-                "fs_id": fs_id,
-                "object_ref": object_ref[:256],
-                "summary": summary[:500],
-                "payload_digest": digest(dict(payload or {})),
-            }
-        ],
+    values = event_values(
+        type=type,
+        object_ref=object_ref,
+        summary=summary,
+        party_id=party_id,
+        fs_id=fs_id,
+        payload=payload,
+        source=source,
+        severity=severity,
     )
+    await session.execute(insert(EventLogRow), [values])
+
+
+def event_values(
+    *,
+    type: str,
+    object_ref: str,
+    summary: str,
+    party_id: str | None = None,
+    fs_id: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+    source: str = "FCSBE",
+    severity: str = "INFO",
+) -> dict[str, Any]:
+    """The column values of a new (pending) entry, for a storage function that writes it
+    together with the change it records."""
+    return {
+        "time": utcnow(),
+        "source": source,
+        "type": type,
+        "severity": severity,
+        "party_id": party_id,
+        "fs_id": fs_id,
+        "object_ref": object_ref[:256],
+        "summary": summary[:500],
+        "payload_digest": digest(dict(payload or {})),
+    }
 
 
 def entry_fields(row: EventLogRow, seq: int, prev_hash: str) -> dict[str, Any]:

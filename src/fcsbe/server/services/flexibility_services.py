@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,44 +25,18 @@ from fcsbe.model import (
 from fcsbe.server.errors import Conflict, NotFound
 from fcsbe.server.observability import current_correlation_id
 from fcsbe.server.security.principals import Principal
-from fcsbe.server.services.event_log import append_event
+from fcsbe.server.services.event_log import event_values
 from fcsbe.server.services.lifecycle import CANCELLABLE, move
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.flexibility import (
     FlexibilityServiceRow,
     FsTransitionRow,
     get_fs,
+    insert_received_fs,
     transitions_of,
 )
 
 __all__ = ["cancel_fs", "load_fs", "submit_fs", "supersede_fs", "to_model"]
-
-
-_INSERT_FS = (
-    insert(FlexibilityServiceRow)
-    .values(
-        fo_party_id=bindparam("fo_party_id"),
-        fs_id=bindparam("fs_id"),
-        revision=1,
-        contract_id=select(ContractRow.id)
-        .where(
-            ContractRow.fo_party_id == bindparam("fo_party_id"),
-            ContractRow.fsc_id == bindparam("fsc_id"),
-        )
-        .scalar_subquery(),
-        fs_type=bindparam("fs_type"),
-        state=FsState.RECEIVED.value,
-        window_start=bindparam("window_start"),
-        window_end=bindparam("window_end"),
-        response_deadline=bindparam("response_deadline"),
-        request=bindparam("request"),
-        correlation_id=bindparam("correlation_id"),
-        created_at=bindparam("created_at"),
-        updated_at=bindparam("updated_at"),
-    )
-    .returning(FlexibilityServiceRow.id)
-)
-"""One constant statement (compiled once); the values travel as parameters."""
 
 
 async def _contract_pk(session: AsyncSession, party_id: str, fsc_id: str) -> int | None:
@@ -96,40 +70,13 @@ async def submit_fs(
 ) -> FsAccepted:
     """Store a new FS request as RECEIVED (one transaction with its transition and event).
 
-    This is the hot path of the API: Core statements only, the contract resolved inside the
-    INSERT, and the unique (party, fs_id) constraint instead of a look-up first.
+    This is the hot path of the API: one storage call (one statement on PostgreSQL), the
+    contract resolved inside the INSERT, and the unique (party, fs_id) constraint instead of a
+    look-up first.
     """
     deadline = _deadline(request, now, decision_timeout_s)
     document = request.model_dump(mode="json")
-    try:
-        fs_pk = (
-            await session.execute(
-                _INSERT_FS,
-                {
-                    "fo_party_id": principal.party_id,
-                    "fs_id": request.fs_id,
-                    "fsc_id": request.fsc_id,
-                    "fs_type": request.fs_type.value,
-                    "window_start": request.window.start,
-                    "window_end": request.window.end,
-                    "response_deadline": deadline,
-                    "request": document,
-                    "correlation_id": current_correlation_id(),
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
-        ).scalar_one()
-    except IntegrityError as exc:
-        raise Conflict(
-            f"FS {request.fs_id} exists; supersede it with PUT to change it.", slug="fs-exists"
-        ) from exc
-    await session.execute(
-        insert(FsTransitionRow),
-        [{"fs_pk": fs_pk, "revision": 1, "from_state": None, "to_state": "RECEIVED", "at": now}],
-    )
-    await append_event(
-        session,
+    event = event_values(
         type="FS_RECEIVED",
         object_ref=f"fs/{request.fs_id}/1",
         summary=f"{request.fs_type.value} request over {len(request.targets)} target(s)",
@@ -137,6 +84,24 @@ async def submit_fs(
         fs_id=request.fs_id,
         payload=document,
     )
+    values = {
+        "fo_party_id": principal.party_id,
+        "fs_id": request.fs_id,
+        "fsc_id": request.fsc_id,
+        "fs_type": request.fs_type.value,
+        "window_start": request.window.start,
+        "window_end": request.window.end,
+        "response_deadline": deadline,
+        "request": document,
+        "correlation_id": current_correlation_id(),
+        "created_at": now,
+    }
+    try:
+        await insert_received_fs(session, values, event)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"FS {request.fs_id} exists; supersede it with PUT to change it.", slug="fs-exists"
+        ) from exc
     return FsAccepted(
         fs_id=request.fs_id, revision=1, state=FsState.RECEIVED, response_deadline=deadline
     )

@@ -4,15 +4,18 @@ SQLite gets WAL, `synchronous=FULL` (an acknowledged write survives power loss),
 `BEGIN IMMEDIATE` transactions (the write lock is taken up front, so a transaction never fails on
 a lock upgrade) and a single pooled connection, so concurrent requests queue in asyncio. Other
 processes (the `fcsbe admin` commands) wait on the busy timeout. PostgreSQL gets a pool sized for
-the expected concurrency (a small default pool churns connections under load).
+the expected concurrency (a small default pool churns connections under load), and pings a
+pooled connection before reuse only when it has been idle (see `IDLE_PING_S`).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,7 +25,22 @@ from sqlalchemy.ext.asyncio import (
 
 from fcsbe.server.settings import Settings
 
-__all__ = ["DatabaseUnreachable", "create_engine", "create_session_factory", "sqlite_file_of"]
+__all__ = [
+    "IDLE_PING_S",
+    "DatabaseUnreachable",
+    "create_engine",
+    "create_session_factory",
+    "sqlite_file_of",
+]
+
+IDLE_PING_S = 1.0
+"""A pooled PostgreSQL connection idle for this long is pinged before it is handed out.
+
+SQLAlchemy's `pool_pre_ping` pings on every checkout, and on asyncpg a ping is three round trips
+(BEGIN, `;`, ROLLBACK): more than the rest of an FS accept. A connection in steady use is proven
+alive by its last statement; one that failed is invalidated with the whole pool (SQLAlchemy does
+that on a disconnect error, and the request answers 503). So only connections that sat idle,
+where a database restart can have gone unnoticed, are pinged."""
 
 
 class DatabaseUnreachable(ConnectionError):
@@ -82,6 +100,24 @@ def _install_connect_guard(engine: AsyncEngine) -> None:
             ) from exc
 
 
+def _install_idle_ping(engine: AsyncEngine, idle_s: float) -> None:
+    """Ping connections idle for `idle_s` or more at checkout; a dead one is replaced."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle_s:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:  # the pool replaces the connection and tries again
+            raise DisconnectionError(f"stale pooled connection: {exc.__class__.__name__}") from exc
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """Create the engine for `settings.database_url`; the caller owns and disposes it."""
     url = make_url(settings.database_url)
@@ -100,7 +136,6 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
-        pool_pre_ping=True,
         # Fail fast when the database is gone, so requests answer 503 instead of hanging.
         connect_args={
             "timeout": settings.db_connect_timeout_s,
@@ -109,6 +144,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         if asyncpg
         else {},
     )
+    _install_idle_ping(engine, IDLE_PING_S)
     if asyncpg:
         _install_connect_guard(engine)
     return engine

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, LargeBinary, Row, String, bindparam, delete, insert, select, text
+from sqlalchemy import Index, LargeBinary, String, bindparam, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
+from fcsbe.server.storage.driver import PgStatement, pg_connection
 
 __all__ = [
     "IdempotencyKeyRow",
@@ -53,14 +55,64 @@ _FIND = select(
 )
 
 
-async def find_key(session: AsyncSession, party_id: str, key: str) -> Row[Any] | None:
-    """The stored outcome of a key (a plain row: one indexed query, no ORM state)."""
-    return (await session.execute(_FIND, {"party_id": party_id, "key": key})).first()
+_PG_FIND = PgStatement(_FIND)
+_STORE = insert(IdempotencyKeyRow).values(
+    {column.key: bindparam(column.key) for column in IdempotencyKeyRow.__table__.c}
+)
+_PG_STORE = PgStatement(_STORE)
+_PG_LOCK = PgStatement(
+    select(func.pg_try_advisory_xact_lock(func.hashtextextended(bindparam("lock_key"), 0)))
+)
+
+
+async def find_key(session: AsyncSession, party_id: str, key: str) -> Any | None:
+    """The stored outcome of a key: a plain row with attribute access (one indexed query)."""
+    values = {"party_id": party_id, "key": key}
+    driver = await pg_connection(session)
+    if driver is None:
+        return (await (await session.connection()).execute(_FIND, values)).first()
+    row = await _PG_FIND.fetchrow(driver, values)
+    return _Found(*row) if row is not None else None
+
+
+class _Found:
+    """A stored key as read on the driver connection (the attributes `_FIND` selects)."""
+
+    __slots__ = (
+        "expires_at",
+        "request_hash",
+        "response_body",
+        "response_headers",
+        "response_status",
+        "status",
+    )
+
+    def __init__(
+        self,
+        request_hash: str,
+        status: str,
+        response_status: int | None,
+        response_headers: dict[str, Any] | None,
+        response_body: bytes | None,
+        expires_at: datetime,
+    ) -> None:
+        self.request_hash = request_hash
+        self.status = status
+        self.response_status = response_status
+        self.response_headers = response_headers
+        self.response_body = response_body
+        self.expires_at = expires_at
 
 
 async def store_key(session: AsyncSession, values: dict[str, Any]) -> None:
     """Store a completed key with its response (in the transaction of the change)."""
-    await session.execute(insert(IdempotencyKeyRow), [values])
+    driver = await pg_connection(session)
+    if driver is None:
+        await (await session.connection()).execute(_STORE, values)
+        return
+    headers = values.get("response_headers")
+    document = {**values, "response_headers": None if headers is None else json.dumps(headers)}
+    await _PG_STORE.execute(driver, document)
 
 
 async def delete_key(session: AsyncSession, party_id: str, key: str) -> None:
@@ -80,11 +132,15 @@ async def try_lock_key(session: AsyncSession, party_id: str, key: str) -> bool:
     """
     if session.get_bind().dialect.name != "postgresql":
         return True
-    locked = await session.scalar(
-        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:lock_key, 0))"),
-        {"lock_key": f"idempotency\x1f{party_id}\x1f{key}"},
-    )
-    return bool(locked)
+    values = {"lock_key": f"idempotency\x1f{party_id}\x1f{key}"}
+    driver = await pg_connection(session)
+    if driver is None:
+        locked = await session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:lock_key, 0))"), values
+        )
+        return bool(locked)
+    row = await _PG_LOCK.fetchrow(driver, values)
+    return bool(row[0]) if row is not None else False
 
 
 async def delete_expired(session: AsyncSession, now: datetime) -> int:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, select, text, update
+from sqlalchemy import ForeignKey, Index, Row, String, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
+from fcsbe.server.storage.driver import PgStatement, pg_connection
 
 __all__ = [
     "CredentialRow",
@@ -23,6 +24,7 @@ __all__ = [
     "PartyRow",
     "active_enrolment_of",
     "enrolments_page",
+    "find_credential",
     "find_token",
     "mark_offline",
     "newest_credential",
@@ -210,3 +212,68 @@ async def operator_credentials(session: AsyncSession, party_id: str) -> list[Cre
         .order_by(CredentialRow.created_at)
     )
     return list((await session.execute(statement)).scalars().all())
+
+
+_CREDENTIAL_QUERY = (
+    select(
+        CredentialRow.credential_id,
+        CredentialRow.role,
+        CredentialRow.party_id,
+        CredentialRow.enrolment_id,
+        CredentialRow.expires_at,
+        CredentialRow.revoked_at,
+        EnrolmentRow.status,
+        EnrolmentRow.scopes,
+    )
+    .outerjoin(EnrolmentRow, EnrolmentRow.enrolment_id == CredentialRow.enrolment_id)
+    .where(CredentialRow.token_hash == bindparam("token_hash"))
+)
+_PG_CREDENTIAL_QUERY = PgStatement(_CREDENTIAL_QUERY)
+
+
+async def find_credential(session: AsyncSession, token_hash: str) -> Row[Any] | Any | None:
+    """The credential with this token hash and its enrolment's status and scopes (every
+    request asks: one indexed query, on the driver connection on PostgreSQL). The row has the
+    attributes credential_id, role, party_id, enrolment_id, expires_at, revoked_at, status and
+    scopes."""
+    values = {"token_hash": token_hash}
+    driver = await pg_connection(session)
+    if driver is None:
+        return (await (await session.connection()).execute(_CREDENTIAL_QUERY, values)).first()
+    row = await _PG_CREDENTIAL_QUERY.fetchrow(driver, values)
+    return _Credential(*row) if row is not None else None
+
+
+class _Credential:
+    """A credential as read on the driver connection (the columns `_CREDENTIAL_QUERY` selects)."""
+
+    __slots__ = (
+        "credential_id",
+        "enrolment_id",
+        "expires_at",
+        "party_id",
+        "revoked_at",
+        "role",
+        "scopes",
+        "status",
+    )
+
+    def __init__(
+        self,
+        credential_id: str,
+        role: str,
+        party_id: str,
+        enrolment_id: str | None,
+        expires_at: datetime | None,
+        revoked_at: datetime | None,
+        status: str | None,
+        scopes: list[str] | None,
+    ) -> None:
+        self.credential_id = credential_id
+        self.role = role
+        self.party_id = party_id
+        self.enrolment_id = enrolment_id
+        self.expires_at = expires_at
+        self.revoked_at = revoked_at
+        self.status = status
+        self.scopes = scopes
