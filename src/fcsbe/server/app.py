@@ -39,6 +39,7 @@ from fcsbe.server.api import (
     webhook_endpoints,
 )
 from fcsbe.server.api import metrics as metrics_api
+from fcsbe.server.api.openapi import install_openapi
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.metrics import AppMetrics, MetricsMiddleware
 from fcsbe.server.notifications.delivery import DeliveryWorker
@@ -252,4 +253,5 @@ def create_app(
     app.include_router(notifications.router)
     app.include_router(notifications.admin_router)
     app.include_router(webhook_endpoints.router)
+    install_openapi(app)
     return app

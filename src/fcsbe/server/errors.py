@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from fcsbe.model import FieldError, Problem, problem_type
 from fcsbe.server.observability import current_request_id
@@ -189,8 +190,26 @@ async def _on_validation_error(_request: Request, exc: Exception) -> Response:
     )
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> Response:
+def _allowed_methods(request: Request) -> str:
+    """Every method the path serves (RFC 9110 `Allow`).
+
+    Starlette answers 405 from the first route whose path matches and lists only that route's
+    methods, but FastAPI makes one route per method, so a path served by GET and PATCH would
+    claim to allow GET alone.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
+        return problem_response(405, "method-not-allowed", "Method not allowed", headers=headers)
     if isinstance(exc, ApiError):
         return problem_response(
             exc.status_code,

@@ -60,7 +60,7 @@ def reader(principal: Principal) -> str | None:
     "",
     operation_id="list_event_log",
     response_model=Page[EventLogEntry],
-    responses=problem_responses(),
+    responses=problem_responses(401, 403),
 )
 async def list_event_log(
     request: Request,
@@ -99,7 +99,7 @@ async def list_event_log(
     "/head",
     operation_id="get_event_log_head",
     response_model=SignedTreeHead,
-    responses=problem_responses(404, 503),
+    responses=problem_responses(401, 403, 404, 503),
 )
 async def get_event_log_head(
     session: DbSession,
@@ -119,7 +119,7 @@ async def get_event_log_head(
     "/proof",
     operation_id="get_event_log_proof",
     response_model=InclusionProof | ConsistencyProof,
-    responses=problem_responses(404, 503),
+    responses=problem_responses(401, 403, 404, 503),
 )
 async def get_event_log_proof(
     session: DbSession,
