@@ -27,6 +27,15 @@ def test_window_must_end_after_start() -> None:
     _refused(m.FlexibilityServiceRequest, body, "window end .* must be after window start")
 
 
+@pytest.mark.parametrize("instant", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"])
+def test_times_beyond_the_calendar_in_utc_are_refused(instant: str) -> None:
+    body = example(m.FlexibilityServiceRequest)
+    body["window"]["start"] = instant
+    with pytest.raises(ValidationError) as caught:
+        m.FlexibilityServiceRequest.model_validate(body)
+    assert caught.value.errors()[0]["loc"] == ("window", "start")
+
+
 def test_periods_must_lie_inside_the_window() -> None:
     body = example(m.FlexibilityServiceRequest)
     body["window"]["end"] = "2026-03-02T17:30:00Z"

@@ -15,13 +15,21 @@ from fastapi import FastAPI
 from fcsbe.model import ContractDecisionKind, FlexibilityServiceRequest
 from tests.flows import asgi_client, enrol_fo, init_server, proposal
 from tests.fs_fixtures import request_body
-from tests.registry_fixtures import EVSE_DC, EVSE_HOME, SESSION_DC, add_registry
+from tests.registry_fixtures import EVSE_AC1, EVSE_DC, EVSE_HOME, add_registry
 
-__all__ = ["FuzzWorld", "build_world"]
+__all__ = ["FuzzWorld", "build_world", "world_path_ids"]
 
 FO_A = "NL-FO-FUZZ"
 FO_SELF = "NL-FO-SELF"
 """The FO whose own enrolment the destructive operations act on."""
+
+PATH_IDS = {"fsc_id": "fsc-fuzz", "fs_id": "fs-fuzz", "site_id": "site-ams", "cs_id": "cs-dc"}
+"""Ids of the world's objects, by path parameter (fixed, so known before the world exists)."""
+SPARE_PATH_IDS = {
+    ("POST", "/v1/contracts/{fsc_id}/terminate"): {"fsc_id": "fsc-spare"},
+    ("POST", "/admin/v1/contracts/{fsc_id}/decision"): {"fsc_id": "fsc-home"},
+}
+"""Operations that would end or suspend the main contract act on others."""
 
 SELF_DESTRUCTIVE = {
     ("DELETE", "/v1/enrolments/self"),
@@ -53,6 +61,11 @@ class FuzzWorld:
         return {"Authorization": f"Bearer {self.token_for(method, path)}"}
 
 
+def world_path_ids(method: str, path: str) -> dict[str, str]:
+    """The existing ids an operation's path parameters may take."""
+    return {**PATH_IDS, **SPARE_PATH_IDS.get((method.upper(), path), {})}
+
+
 async def build_world(app: FastAPI) -> FuzzWorld:
     """Enrol two FOs, agree a contract (no signature required), request an FS."""
     operator_token = await init_server(app)
@@ -68,6 +81,12 @@ async def build_world(app: FastAPI) -> FuzzWorld:
             "fsc-fuzz", ContractDecisionKind.ACCEPT, fo_party_id=FO_A
         )
         await fo.client.contracts.propose(
+            proposal("fsc-spare", [{"level": "EVSE", "id": EVSE_AC1}], fs_types=("CONGESTION",))
+        )
+        await operator.admin.decide_contract(
+            "fsc-spare", ContractDecisionKind.ACCEPT, fo_party_id=FO_A
+        )
+        await fo.client.contracts.propose(
             proposal("fsc-home", [{"level": "EVSE", "id": EVSE_HOME}], fs_types=("CONGESTION",))
         )
         request = request_body("fs-fuzz", fsc_id="fsc-fuzz", targets=[("EVSE", EVSE_DC)])
@@ -80,12 +99,5 @@ async def build_world(app: FastAPI) -> FuzzWorld:
             fo=fo.token,
             fo_self=fo_self.token,
             enrolment_token=issued.token,
-            ids={
-                "fsc_id": "fsc-fuzz",
-                "fs_id": "fs-fuzz",
-                "enrolment_id": fo.result.enrolment.enrolment_id,
-                "site_id": "site-ams",
-                "cs_id": "cs-dc",
-                "session_ref": SESSION_DC,
-            },
+            ids={**PATH_IDS, "enrolment_id": fo.result.enrolment.enrolment_id},
         )

@@ -17,12 +17,14 @@ import json
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import cache
 from typing import Any
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
+from jsonschema import Draft202012Validator
 from schemathesis.config import SchemathesisConfig
 from schemathesis.python import asgi
 from starlette.types import Receive, Scope, Send
@@ -32,7 +34,7 @@ from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
 from tests.conftest import fake_dns
 from tests.databases import truncate_all
-from tests.security.fuzz_world import FuzzWorld, build_world
+from tests.security.fuzz_world import FuzzWorld, build_world, world_path_ids
 
 FUZZ_EXAMPLES = int(os.environ.get("FCSBE_FUZZ_EXAMPLES", "100"))
 
@@ -115,6 +117,32 @@ SERVED = ServedApp()
 schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
 schema.app = SERVED
 FIELD_LOCATIONS = ("/body", "/query", "/path", "/header")
+
+
+@cache
+def _path_parameter(path: str, method: str, name: str) -> Draft202012Validator:
+    parameters = DOCUMENT["paths"][path][method.lower()].get("parameters", [])
+    (found,) = (p for p in parameters if (p["in"], p["name"]) == ("path", name))
+    return Draft202012Validator(found["schema"])
+
+
+@schema.hook
+def map_path_parameters(
+    context: schemathesis.HookContext, path_parameters: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Every other schema-valid id is replaced by one of the world's, so that those cases
+    reach the objects themselves rather than a 404 (invalid ids are left as they are)."""
+    operation = context.operation
+    if not path_parameters or operation is None:
+        return path_parameters
+    ids = world_path_ids(operation.method, operation.path)
+    for name, value in path_parameters.items():
+        known = ids.get(name)
+        if known is None or not isinstance(value, str) or len(value) % 2:
+            continue
+        if _path_parameter(operation.path, operation.method, name).is_valid(value):
+            path_parameters[name] = known
+    return path_parameters
 
 
 @pytest.fixture(scope="module")
