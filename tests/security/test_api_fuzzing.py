@@ -1,10 +1,11 @@
 """S1: schemathesis against the served OpenAPI document, every check, positive and negative.
 
 Every operation gets the explicit examples, the coverage phase (boundary and invalid values
-derived from the schema) and at least `FCSBE_FUZZ_EXAMPLES` (default 100) fuzzed cases, each
-sent to the in-process app (ASGI, no network) and judged by all of schemathesis' checks: no 5xx,
-the status and body documented, the content type right, invalid requests refused with 4xx,
-... A failure is a bug of the server or of its OpenAPI document.
+derived from the schema) and `FCSBE_FUZZ_EXAMPLES` (default 100) fuzzed cases (fewer only where
+an operation has fewer distinct inputs, e.g. none), each sent to the in-process app (ASGI, no
+network) and judged by all of schemathesis' checks: no 5xx, the status and body documented, the
+content type right, invalid requests refused with 4xx, authentication enforced... A failure is
+a bug of the server or of its OpenAPI document.
 
 The app runs on SQLite only: the API surface is the same on both backends, and the database
 layer is covered by the rest of the suite on both. Generation is derandomized, so a run is
@@ -184,13 +185,16 @@ def fuzz_app(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def problem_names_the_field(
     _ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
 ) -> bool | None:
-    """Errors are RFC 9457 problems, and a 422 names every bad field by a JSON pointer."""
+    """Errors are RFC 9457 problems, a 405 says what is allowed, and a 422 names every bad
+    field by a JSON pointer."""
     if response.status_code < 400:
         return None
     content_type = response.headers.get("content-type", [""])[0]
     assert content_type.startswith("application/problem+json"), (
         f"{case.operation.label}: a {response.status_code} in {content_type!r}, not a problem"
     )
+    if response.status_code == 405:
+        assert response.headers.get("allow", [""])[0], "a 405 without the allowed methods"
     if response.status_code == 422:
         errors = response.json().get("errors") or []
         pointers = [error.get("pointer", "") for error in errors]
