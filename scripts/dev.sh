@@ -2,6 +2,7 @@
 # fcsbe developer entry point: the two commands of the README quick start.
 #   sh scripts/dev.sh serve   create .venv, install, migrate (SQLite) and serve on :8000
 #   sh scripts/dev.sh test    install the dev tools, run every check and the whole test suite
+#   sh scripts/dev.sh demo    run `fcsbe demo` against the server started by `serve`
 # Needs only Python 3.11+ (set PYTHON to choose the interpreter).
 set -eu
 cd "$(dirname "$0")/.."
@@ -38,7 +39,19 @@ command=${1:-help}
 case "$command" in
   serve)
     install server
+    # A local try-out: callbacks to 127.0.0.1 are allowed so that `fcsbe demo` (and an
+    # aggregator on this machine) can receive webhooks. `fcsbe serve` alone keeps the
+    # production defaults (public https callbacks only); set these to override.
+    export FCSBE_ALLOW_LOOPBACK_CALLBACKS="${FCSBE_ALLOW_LOOPBACK_CALLBACKS:-true}"
+    export FCSBE_WEBHOOK_ALLOW_LOOPBACK="${FCSBE_WEBHOOK_ALLOW_LOOPBACK:-true}"
+    export FCSBE_WEBHOOK_REQUIRE_HTTPS="${FCSBE_WEBHOOK_REQUIRE_HTTPS:-false}"
+    # Simulated meters read every 5 s, so that the demo's FS of a few seconds have data.
+    export FCSBE_SIMULATOR_METER_RESOLUTION_S="${FCSBE_SIMULATOR_METER_RESOLUTION_S:-5}"
     exec "$VENV/bin/fcsbe" serve "$@"
+    ;;
+  demo)
+    install server
+    exec "$VENV/bin/fcsbe" demo "$@"
     ;;
   test)
     install dev
@@ -48,11 +61,13 @@ case "$command" in
     echo "== mypy";          "$B/mypy"
     echo "== import-linter"; "$B/lint-imports"
     echo "== openapi";       "$B/fcsbe" openapi --check
+    echo "== api docs";      "$B/fcsbe" api-docs --check
     echo "== pytest"
-    "$B/pytest" "$@"
+    # One worker process per core (FCSBE_TEST_WORKERS=0 runs in this process, e.g. for pdb).
+    "$B/pytest" -n "${FCSBE_TEST_WORKERS:-auto}" "$@"
     ;;
   *)
-    echo "usage: sh scripts/dev.sh serve [--host H --port P] | test [pytest args]" >&2
+    echo "usage: sh scripts/dev.sh serve [--host H --port P] | test [pytest args] | demo [--server URL]" >&2
     exit 2
     ;;
 esac

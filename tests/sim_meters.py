@@ -1,6 +1,8 @@
-"""The station simulator as the meter source of record tests: a site of EVSEs matching
-`tests.fs_fixtures.make_site`, EVs plugged in, readings mapped onto `MeterSample`s the way a
-station adapter does (stamped with the time they were drained, so late ones show as late).
+"""The station simulator as a direct meter source for DSR robustness tests (R7), without a
+server: a site of EVSEs matching `tests.fs_fixtures.make_site`, EVs plugged in, readings mapped
+onto `MeterSample`s (stamped with the time they were drained, so late ones show as late). The
+server's own mapping, from stored readings and registered meters, is
+`fcsbe.server.services.record_inputs`; the UC 3.4 scenario runs it through the executor.
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from fcsbe.model import Target, TargetLevel
 from fcsbe.server.services.dsr_inputs import MeterInfo, MeterSample, SessionSpan
+from fcsbe.server.services.record_inputs import meter_info
 from fcsbe.sim import (
     Consent,
     EvseSpec,
@@ -88,14 +90,9 @@ def drive(
 
 
 def meters_of(evse_ids: Sequence[str]) -> list[MeterInfo]:
-    """The EVSE meters (certified, as in the simulated registry)."""
+    """The EVSE meters as the executor maps them from a registry like the simulated one."""
     return [
-        MeterInfo(
-            meter_id=e,
-            target=Target(level=TargetLevel.EVSE, id=e),
-            serial_number=f"SIM-{n:04d}",
-            certified=True,
-        )
+        meter_info(e, {"meter": {"serial_number": f"SIM-{n:04d}", "certified": True}})
         for n, e in enumerate(evse_ids)
     ]
 

@@ -113,3 +113,32 @@ def test_enrolment_tokens_enrolments_and_contracts(env: dict[str, str]) -> None:
     assert "contract-not-found" in admin(env, "contracts", "accept", "fsc-none", code=1)
     assert "enrolment-not-found" in admin(env, "enrolments", "revoke", "enr_none", code=1)
     assert "Invalid value" in admin(env, "contracts", "list", "--status", "BOGUS", code=2)
+
+
+def test_ev_users_invite_list_and_erase(env: dict[str, str], tmp_path: Path) -> None:
+    from fcsbe import cli
+
+    admin(env, "party", "init", "--party-id", "NL-ABC", "--name", "ABC", "--country", "NL")
+    out = admin(env, "ev-users", "invite", "NL-ABC-C12345678", "--expires-in", "2h",
+                "--base-url", "https://cso.example")  # fmt: skip
+    link = out.strip().splitlines()[-1]
+    assert link.startswith("https://cso.example/app/#invite=fcsbe_iv_")
+    assert "created" in out
+    assert "known" in admin(env, "ev-users", "invite", "NL-ABC-C12345678")
+    (listed,) = json.loads(admin(env, "ev-users", "list", "--json"))
+    assert listed["consent_level"] == "V1G"
+    assert listed["subject_ref"].startswith("evu_")
+    database = (tmp_path / "admin.db").read_bytes()
+    assert b"NL-ABC-C12345678" not in database, "the identifier is kept only as a keyed hash"
+    assert link.split("=", 1)[1].encode() not in database, "the link's code only as a hash"
+    assert "ev-user-not-found" in admin(env, "ev-users", "erase", "NL-ABC-OTHER", code=1)
+
+    erased = json.loads(admin(env, "ev-users", "erase", "NL-ABC-C12345678", "--json"))
+    assert erased["user_id"] == listed["user_id"]
+    assert erased["removed"]["keys"] == 1
+    assert erased["removed"]["invites"] == 2
+    assert json.loads(admin(env, "ev-users", "list", "--json")) == []
+    # The event log (it recorded the invitations and the erasure) still verifies.
+    verified = runner.invoke(cli.app, ["admin", "event-log", "verify", "--json"], env=env)
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.output)["intact"] is True

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcsbe import event_log_cli, notifications_cli
+from fcsbe import demo_cli, event_log_cli, notifications_cli
 from fcsbe.admin_cli import admin_app
 from fcsbe.stations_cli import stations_app
 
@@ -34,6 +34,7 @@ app.add_typer(admin_app, name="admin", no_args_is_help=True)
 admin_app.add_typer(stations_app, name="stations", no_args_is_help=True)
 admin_app.add_typer(event_log_cli.app, name="event-log", no_args_is_help=True)
 admin_app.add_typer(notifications_cli.app, name="notifications", no_args_is_help=True)
+app.command("demo")(demo_cli.demo)
 
 OPENAPI_PATH = Path("openapi/fcsbe.json")
 
@@ -142,6 +143,31 @@ def openapi(
         current = output.read_text(encoding="utf-8") if output.exists() else ""
         if current != rendered:
             typer.echo(f"{output} differs from the served API: run `fcsbe openapi`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{output} is current")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(rendered, encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+@app.command("api-docs")
+def api_docs(
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if the committed file differs.")
+    ] = False,
+    output: Annotated[Path, typer.Option(help="Where the reference is written.")] = Path(
+        "docs/api.md"
+    ),
+) -> None:
+    """Write docs/api.md (route, client method, models), or check the committed one is current."""
+    from fcsbe.api_reference import render_api_markdown
+
+    rendered = render_api_markdown(json.loads(render_openapi()))
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != rendered:
+            typer.echo(f"{output} differs from the served API: run `fcsbe api-docs`", err=True)
             raise typer.Exit(1)
         typer.echo(f"{output} is current")
         return

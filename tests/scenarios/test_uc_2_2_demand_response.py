@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fcsbe.model import FsResult, FsState
+from fcsbe.server.services.execution import RECORD_DELAY_S
 from fcsbe.server.settings import Settings
 from tests.scenarios.family2 import start_fs
 from tests.scenarios.harness import harness
@@ -31,3 +32,9 @@ async def test_charging_moves_to_cheap_intervals(settings: Settings) -> None:
         assert cheap > expensive
         await h.run(300, tick_s=100)
         assert (await h.fo.flexibility_services.get("dr")).state is FsState.COMPLETED
+        await h.run(RECORD_DELAY_S, tick_s=15)  # late readings are waited for, then recorded
+        assert (await h.fo.flexibility_services.get("dr")).state is FsState.RECORDED
+        expensive_slot, cheap_slot = (await h.fo.records.get("dr")).intervals
+        assert expensive_slot.measured_w is not None
+        assert cheap_slot.measured_w is not None
+        assert expensive_slot.measured_w < cheap_slot.measured_w

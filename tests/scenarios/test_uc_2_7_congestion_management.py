@@ -30,6 +30,12 @@ async def test_import_limit_on_the_node_holds(settings: Settings) -> None:
             await h.run(60, tick_s=20)
             assert await h.power_w(depot) <= 50_000 * 1.01
         await h.run(600, tick_s=120)
-        assert (await h.fo.flexibility_services.get("congestion")).state is FsState.COMPLETED
+        done = await h.fo.flexibility_services.get("congestion")
+        assert done.state is FsState.RECORDED  # ended, and its record made from the meters
+        assert FsState.COMPLETED in [t.to_state for t in done.transitions]
+        (interval,) = (await h.fo.records.get("congestion")).intervals
+        assert interval.requested_w == 50_000
+        assert interval.measured_w is not None
+        assert interval.measured_w <= 50_000 * 1.01
         await h.run(20, tick_s=10)
         assert await h.power_w(depot) > 50_000  # released: unmanaged charging again

@@ -3,7 +3,8 @@
 Every route the app serves must have a row here (a test compares with the served OpenAPI), so a
 route added without one fails the suite. To add a route, add a `Row`:
 
-- `who`: PUBLIC (anyone), FO, OPERATOR, EV_USER, or ENROLMENT_TOKEN (only a one-time token);
+- `who`: PUBLIC (anyone), FO, OPERATOR, EV_USER, ENROLMENT_TOKEN (only a one-time token) or
+  EV_USER_INVITE (only the one-time code of an EV user's personal link);
 - `path`: the OpenAPI path; `{name}` parameters are filled from `World.ids` (FO A's objects);
 - `body` / `query`: a valid request from the allowed caller, built from the world;
 - `owned`: True when the request names FO A's objects (path or body): FO B must then get 404
@@ -39,6 +40,8 @@ class Who(StrEnum):
     OPERATOR = "OPERATOR"
     EV_USER = "EV_USER"
     ENROLMENT_TOKEN = "ENROLMENT_TOKEN"
+    EV_USER_INVITE = "EV_USER_INVITE"
+    """The one-time code of an EV user's personal link, as the bearer."""
     FO_OR_OPERATOR = "FO_OR_OPERATOR"
     """Infrastructure reads: FOs through their contracts, the operator everything."""
 
@@ -50,6 +53,7 @@ class World:
     tokens: dict[str, str]
     enrolment_token: str
     ids: dict[str, str] = field(default_factory=dict)
+    ev_invite: str = ""
 
 
 Body = Callable[[World], Mapping[str, Any] | None]
@@ -290,12 +294,36 @@ ROWS: list[Row] = [
         ok=frozenset({200, 404}),
     ),
     Row("POST", "/admin/v1/stations/import", Who.OPERATOR, body=_registry),
+    # The EV user's own API (UC 3.6): only that user's data
+    Row("POST", "/v1/ev-user/token", Who.EV_USER_INVITE),
+    Row("GET", "/v1/ev-user/self", Who.EV_USER),
+    Row("PUT", "/v1/ev-user/self/consent", Who.EV_USER, body=lambda _w: {"level": "V2G"}),
+    Row(
+        "PUT",
+        "/v1/ev-user/self/limits",
+        Who.EV_USER,
+        body=lambda _w: {
+            "min_soc_at_departure_pct": 70,
+            "soc_floor_pct": 30,
+            "max_energy_to_grid_kwh_per_day": 8,
+        },
+    ),
+    Row("POST", "/v1/ev-user/self/withdrawal", Who.EV_USER),
+    Row("GET", "/v1/ev-user/self/participations", Who.EV_USER),
     # Operator (/admin/v1)
     Row("POST", "/admin/v1/enrolment-tokens", Who.OPERATOR, body=lambda _w: {"fo_name": "X"}),
     Row("GET", "/admin/v1/enrolments", Who.OPERATOR),
     Row("GET", "/admin/v1/enrolments/{enrolment_id}", Who.OPERATOR),
     Row("POST", "/admin/v1/enrolments/{enrolment_id}/revoke", Who.OPERATOR),
     Row("GET", "/admin/v1/contracts", Who.OPERATOR),
+    Row(
+        "POST",
+        "/admin/v1/ev-users",
+        Who.OPERATOR,
+        body=lambda _w: {"identifier": "NL-XYZ-C00000042", "expires_in_s": 3600},
+    ),
+    Row("GET", "/admin/v1/ev-users", Who.OPERATOR),
+    Row("DELETE", "/admin/v1/ev-users/{user_id}", Who.OPERATOR),
     Row("GET", "/admin/v1/contracts/{fsc_id}", Who.OPERATOR, query={"fo_party_id": "NL-FO-A"}),
     Row(
         "POST",

@@ -26,12 +26,10 @@ from fcsbe.model import (
     FlexibilityServiceRequest,
 )
 from fcsbe.server.security.principals import Principal, Role
-from fcsbe.server.security.tokens import EV_USER_TOKEN_PREFIX, hash_secret, new_secret
-from fcsbe.server.services import contract_decisions, contracts
+from fcsbe.server.services import contract_decisions, contracts, ev_users
 from fcsbe.server.services.enrolment_tokens import issue_enrolment_token
 from fcsbe.server.services.flexibility_services import submit_fs
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.parties import CredentialRow
 from fcsbe.server.storage.schema import metadata
 from tests.factories import make_fo
 from tests.flows import PROVIDER, init_server, proposal
@@ -69,7 +67,6 @@ async def _world(app: FastAPI) -> World:
         "fo_a": await make_fo(factory, "NL-FO-A"),
         "fo_b": await make_fo(factory, "NL-FO-B"),
         "revoked": await make_fo(factory, "NL-GONE", revoked=True),
-        "ev_user": new_secret(EV_USER_TOKEN_PREFIX),
     }
     now = utcnow()
     async with factory() as session:
@@ -93,15 +90,24 @@ async def _world(app: FastAPI) -> World:
             request_body("fs-a", fsc_id="fsc-a", targets=[("EVSE", EVSE_DC)])
         )
         await submit_fs(session, fo_a, fs, now, 60)
-        session.add(
-            CredentialRow(
-                credential_id="evu-1",
-                token_hash=hash_secret(tokens["ev_user"]),
-                role="EV_USER",
-                party_id="EVU-1",
-                enrolment_id=None,
-                created_at=now,
+        # Two EV users: the caller (a real subject with consent and a token from its link), and
+        # another one the operator may erase; a third link stays unused for the token route.
+        pseudonyms = app.state.stations.pseudonyms
+        invites = {}
+        for who in ("NL-XYZ-C00000001", "NL-XYZ-C00000002"):
+            invites[who], _ = await ev_users.invite(
+                session, who, expires_in_s=3600, base_url="http://x", pseudonyms=pseudonyms, now=now
             )
+        code = invites["NL-XYZ-C00000001"].invite_url.split("#invite=")[1]
+        token = await ev_users.exchange_invite(session, code, token_ttl_s=3600, now=now)
+        tokens["ev_user"] = token.access_token
+        spare, _ = await ev_users.invite(
+            session,
+            "NL-XYZ-C00000001",
+            expires_in_s=3600,
+            base_url="http://x",
+            pseudonyms=pseudonyms,
+            now=now,
         )
         issued = await issue_enrolment_token(
             session, EnrolmentTokenRequest(fo_name="new"), now=now, settings=app.state.settings
@@ -119,7 +125,9 @@ async def _world(app: FastAPI) -> World:
             "cs_id": "cs-dc",
             "session_ref": "ps_unknown",
             "notification_id": "n-unknown",
+            "user_id": invites["NL-XYZ-C00000002"].user_id,
         },
+        ev_invite=spare.invite_url.split("#invite=")[1],
     )
 
 
@@ -136,7 +144,7 @@ async def _snapshot(app: FastAPI) -> dict[str, list[Any]]:
 def _expected(row: Row, caller: str) -> set[int]:
     if row.who is Who.PUBLIC:
         return {200}
-    if row.who is Who.ENROLMENT_TOKEN:
+    if row.who in {Who.ENROLMENT_TOKEN, Who.EV_USER_INVITE}:
         return {201} if caller == "fo_a" else {401}
     if caller in {"anonymous", "revoked"}:
         return {401}
@@ -156,6 +164,8 @@ def _expected(row: Row, caller: str) -> set[int]:
 async def _call(http: httpx.AsyncClient, row: Row, world: World, caller: str) -> httpx.Response:
     headers = {"idempotency-key": str(uuid.uuid4())}
     token = world.enrolment_token if row.who is Who.ENROLMENT_TOKEN and caller == "fo_a" else None
+    if row.who is Who.EV_USER_INVITE and caller == "fo_a":
+        token = world.ev_invite
     token = token or world.tokens.get(caller)
     if token:
         headers["authorization"] = f"Bearer {token}"

@@ -23,6 +23,7 @@ from fcsbe.client.contracts import ContractsResource
 from fcsbe.client.credential_checks import CredentialChecksResource
 from fcsbe.client.discovery import DiscoveryResource
 from fcsbe.client.enrolments import EnrolmentsResource
+from fcsbe.client.ev_user import EvUserResource
 from fcsbe.client.event_log import EventLogResource
 from fcsbe.client.flexibility_services import FlexibilityServicesResource
 from fcsbe.client.heartbeat import HeartbeatResource
@@ -109,6 +110,7 @@ class FcsbeClient:
         self.records = RecordsResource(self._transport)
         self.notifications = NotificationsResource(self._transport)
         self.webhook_endpoint = WebhookEndpointResource(self._transport)
+        self.ev_user = EvUserResource(self._transport)
 
     @property
     def token(self) -> str | None:

@@ -29,6 +29,7 @@ __all__ = [
     "DerAlarmData",
     "EvConnectedData",
     "EvDisconnectedData",
+    "EvLimitsChangedData",
     "FsActivatedData",
     "FsDeviationData",
     "FsStateChangedData",
@@ -93,6 +94,16 @@ class ConsentWithdrawnData(OutputModel):
     withdrawn_at: UtcDateTime = Field(description="When it was withdrawn.")
 
 
+class EvLimitsChangedData(OutputModel):
+    """`EV_LIMITS_CHANGED`: the EV user changed their limits; they bind these sessions from the
+    next control step (re-read them with `GET /v1/sessions/{session_ref}` where shared)."""
+
+    session_refs: list[SessionRef] = Field(
+        default_factory=list, description="Sessions the new limits apply to."
+    )
+    changed_at: UtcDateTime = Field(description="When they changed.")
+
+
 class CapabilityChangedData(OutputModel):
     """`CAPABILITY_CHANGED`: re-read `GET /v1/capabilities` for these FS types."""
 
@@ -154,6 +165,7 @@ NOTIFICATION_DATA_MODELS: dict[NotificationType, type[OutputModel]] = {
     NotificationType.EV_CONNECTED: EvConnectedData,
     NotificationType.EV_DISCONNECTED: EvDisconnectedData,
     NotificationType.CONSENT_WITHDRAWN: ConsentWithdrawnData,
+    NotificationType.EV_LIMITS_CHANGED: EvLimitsChangedData,
     NotificationType.CAPABILITY_CHANGED: CapabilityChangedData,
     NotificationType.AVAILABILITY_UPDATED: AvailabilityUpdatedData,
     NotificationType.DER_ALARM: DerAlarmData,

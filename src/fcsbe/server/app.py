@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe import __version__
+from fcsbe.server.adapters.unconnected import UnconnectedStations
 from fcsbe.server.api import (
     admin_contracts,
     admin_enrolments,
@@ -28,6 +31,7 @@ from fcsbe.server.api import (
     credential_checks,
     discovery,
     enrolments,
+    ev_user,
     event_log,
     flexibility_services,
     heartbeat,
@@ -122,7 +126,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.init_party_on_start:
             await _init_party(factory, settings)
         app.state.keys = keys = ServerKeys.load_or_create(settings.data_dir)
-        workers = WorkerGroup()
         workers = WorkerGroup(sink=app.state.metrics)
         app.state.metrics.workers = workers
         workers.add(
@@ -143,10 +146,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         stations = app.state.stations = app.state.stations or build_runtime(settings)
         app.state.adapter = stations.adapter
         await stations.load_registry(factory)
-        workers.add("station-sync", settings.station_sync_interval_s, stations.sync_step(factory))
         adapter = stations.adapter
-        workers.add("fs-execution", settings.execution_interval_s, execution_step(factory, adapter))
-        workers.add("telemetry", settings.telemetry_interval_s, telemetry_step_of(factory, adapter))
+        if not isinstance(adapter, UnconnectedStations):
+            # Station-facing loops run only on the replica that holds the station connection: a
+            # replica with none would claim running FS and refuse every command to them.
+            workers.add(
+                "station-sync", settings.station_sync_interval_s, stations.sync_step(factory)
+            )
+            workers.add(
+                "fs-execution",
+                settings.execution_interval_s,
+                execution_step(factory, adapter, settings.record_delay_s),
+            )
+            workers.add(
+                "telemetry", settings.telemetry_interval_s, telemetry_step_of(factory, adapter)
+            )
         workers.add(
             "fo-offline-detection",
             settings.offline_check_interval_s,
@@ -253,5 +267,9 @@ def create_app(
     app.include_router(notifications.router)
     app.include_router(notifications.admin_router)
     app.include_router(webhook_endpoints.router)
+    app.include_router(ev_user.router)
+    app.include_router(ev_user.admin_router)
+    # The EV user's phone app (UC 3.6): static files, not part of the API (nor of its OpenAPI).
+    app.mount("/app", StaticFiles(directory=Path(__file__).parent / "app_static", html=True))
     install_openapi(app)
     return app

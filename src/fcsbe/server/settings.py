@@ -147,6 +147,14 @@ class Settings(BaseSettings):
     simulator_step_s: float = Field(
         default=1.0, gt=0, le=60, description="Simulator tick, in seconds of real time."
     )
+    simulator_meter_resolution_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Period of the simulated meters' readings. Shorter gives records of short "
+        "FS more data (`sh scripts/dev.sh serve` uses 5 s for the demo); longer loads a `large` "
+        "fleet less.",
+    )
     station_sync_interval_s: float = Field(
         default=5.0,
         gt=0,
@@ -157,6 +165,12 @@ class Settings(BaseSettings):
     )
     telemetry_interval_s: float = Field(
         default=2.0, gt=0, description="How often meter readings are collected from the stations."
+    )
+    record_delay_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long after an FS ends its detailed service record waits for late meter "
+        "readings before it is made.",
     )
     server_party_id: str = Field(
         default="FCSBE",
@@ -189,6 +203,18 @@ class Settings(BaseSettings):
         ge=60,
         le=90 * 86_400,
         description="Default lifetime of a one-time enrolment token.",
+    )
+    ev_user_invite_ttl_s: int = Field(
+        default=7 * 86_400,
+        ge=60,
+        le=90 * 86_400,
+        description="Default lifetime of an EV user's one-time personal link (`/app/#invite=`).",
+    )
+    ev_user_token_ttl_s: int = Field(
+        default=180 * 86_400,
+        ge=3600,
+        le=400 * 86_400,
+        description="Lifetime of the EV user's bearer token the phone app receives for a link.",
     )
     credential_rotation_overlap_s: int = Field(
         default=86_400,

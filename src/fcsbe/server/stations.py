@@ -22,13 +22,14 @@ from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of
 from fcsbe.server.adapters.simulated import SimulatedStations
 from fcsbe.server.adapters.unconnected import UnconnectedStations
 from fcsbe.server.security.pseudonyms import Pseudonymizer
+from fcsbe.server.services.ev_users import enforce_preferences
 from fcsbe.server.services.event_log import append_event
 from fcsbe.server.services.registry import import_registry
 from fcsbe.server.services.session_sync import sync_sessions
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.registry import load_sites
-from fcsbe.sim import SystemClock
+from fcsbe.sim import SimOptions, SystemClock
 
 __all__ = ["StationRuntime", "apply_station_events", "build_runtime"]
 
@@ -103,8 +104,11 @@ class StationRuntime:
     async def sync(self, factory: async_sessionmaker[AsyncSession]) -> int:
         """Store what the stations report now; returns the number of rows changed."""
         reported = await self.adapter.sessions()
-        events = await self.adapter.drain_events()
         async with factory() as db:
+            # New sessions of known EV users get the user's consent and limits first.
+            if await enforce_preferences(db, self.adapter, reported, self.pseudonyms):
+                reported = await self.adapter.sessions()
+            events = await self.adapter.drain_events()
             changes = await sync_sessions(db, reported, self.pseudonyms, self.adapter.now())
             changes += await apply_station_events(db, events)
             await db.commit()
@@ -131,5 +135,8 @@ def build_runtime(settings: Settings) -> StationRuntime:
         start=floor_to_second(utcnow()),
         size=settings.simulator_fleet_size,
     )
-    adapter = SimulatedStations(fleet, SystemClock(), step_s=settings.simulator_step_s)
+    options = SimOptions(meter_resolution_s=settings.simulator_meter_resolution_s)
+    adapter = SimulatedStations(
+        fleet, SystemClock(), step_s=settings.simulator_step_s, options=options
+    )
     return StationRuntime(adapter, settings.data_dir, registry=registry_of(fleet))

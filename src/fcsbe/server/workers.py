@@ -21,7 +21,7 @@ from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.services.contract_decisions import close_due_contracts
 from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.event_log import chain_pending
-from fcsbe.server.services.execution import execute_step
+from fcsbe.server.services.execution import RECORD_DELAY_S, execute_step
 from fcsbe.server.services.heartbeat import detect_offline
 from fcsbe.server.services.telemetry import telemetry_step
 from fcsbe.server.storage.base import utcnow
@@ -138,9 +138,19 @@ def decision_step(factory: async_sessionmaker[AsyncSession]) -> Step:
     return transactional(factory, lambda session: decide_pending(session, utcnow()))
 
 
-def execution_step(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
-    """The step that runs accepted FS on the stations (on the stations' clock)."""
-    return transactional(factory, lambda session: execute_step(session, adapter, adapter.now()))
+def execution_step(
+    factory: async_sessionmaker[AsyncSession],
+    adapter: StationAdapter,
+    record_delay_s: float = RECORD_DELAY_S,
+) -> Step:
+    """The step that runs accepted FS on the stations (on the stations' clock) and records
+    the ended ones."""
+    return transactional(
+        factory,
+        lambda session: execute_step(
+            session, adapter, adapter.now(), record_delay_s=record_delay_s
+        ),
+    )
 
 
 def telemetry_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:

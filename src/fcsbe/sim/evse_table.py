@@ -46,6 +46,8 @@ class SessionRecord:
     home_party: str | None = None
     visited_party: str | None = None
     fs_controller: str | None = None
+    id_token: str | None = None
+    """The EV user's contract id (EMAID) the station authorised with, if any."""
 
 
 def v2g_capable(spec: EvseSpec, ev: EvProfile) -> bool:

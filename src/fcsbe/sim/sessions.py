@@ -43,6 +43,7 @@ class SessionOps(SimCore):
         visited_party: str | None = None,
         fs_controller: str | None = None,
         session_key: str | None = None,
+        id_token: str | None = None,
     ) -> str:
         """Plug an EV in now, deterministically; returns its session key."""
         i = self._index_of(evse_id)
@@ -68,6 +69,7 @@ class SessionOps(SimCore):
             home_party=home_party,
             visited_party=visited_party,
             fs_controller=fs_controller,
+            id_token=id_token,
         )
         self._seat(i, record, soc_pct)
         return key

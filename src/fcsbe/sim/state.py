@@ -125,6 +125,8 @@ class EvSession:
     home_party: str | None
     visited_party: str | None
     fs_controller: str | None
+    id_token: str | None = None
+    """The EV user's contract id (EMAID) the session was authorised with (personal data)."""
 
     @property
     def soc_floor_pct(self) -> float:

@@ -177,6 +177,7 @@ def session_view(table: EvseTable, i: int, site_id: str) -> EvSession:
         home_party=record.home_party,
         visited_party=record.visited_party,
         fs_controller=record.fs_controller,
+        id_token=record.id_token,
     )
 
 

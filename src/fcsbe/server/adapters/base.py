@@ -43,6 +43,7 @@ __all__ = [
     "FfrEvidence",
     "LimitCommand",
     "MeterSample",
+    "SessionPreferences",
     "SetpointCommand",
     "StationAdapter",
     "StationEvent",
@@ -192,6 +193,19 @@ class StationSession(NamedTuple):
     fs_controller: str | None = None
 
 
+class SessionPreferences(NamedTuple):
+    """What the EV user allows on one session, pushed to the station when they change it in the
+    app (UC 3.6): consent and limits, named as in `StationSession`. The station applies them
+    from its next control step; they bind every command (no FS may override them)."""
+
+    consent_v1g: bool
+    consent_v2g: bool
+    min_soc_at_departure_pct: float
+    soc_floor_pct: float
+    max_energy_to_grid_wh: float | None
+    max_discharge_power_w: float | None = None
+
+
 class MeterSample(NamedTuple):
     """One reading of one meter (EVSE, site point of connection, PV, storage); energies are
     cumulative registers that never decrease."""
@@ -273,6 +287,12 @@ class StationAdapter(Protocol):
 
     async def sessions(self) -> list[StationSession]:
         """Every EV connected now."""
+        ...
+
+    async def update_session(self, session_key: str, preferences: SessionPreferences) -> bool:
+        """Put the EV user's consent and limits in force on a connected session at once
+        (OCPP 2.1: a new `NotifyEVChargingNeeds` answer / `SetChargingProfile` bound); False when
+        the session is not (or no longer) connected."""
         ...
 
     async def drain_measurements(self) -> list[MeterSample]:

@@ -27,6 +27,7 @@ from fcsbe.server.adapters.base import (
     FfrEvidence,
     LimitCommand,
     MeterSample,
+    SessionPreferences,
     SetpointCommand,
     StationEvent,
     StationSession,
@@ -35,8 +36,10 @@ from fcsbe.server.adapters.base import (
 from fcsbe.sim import (
     ClearControl,
     Clock,
+    Consent,
     DroopControl,
     EvSession,
+    EvUserLimits,
     FfrControl,
     LimitControl,
     RealTimeRunner,
@@ -82,7 +85,7 @@ def _session(s: EvSession) -> StationSession:
     request, limits, ev = s.energy_request, s.limits, s.ev
     return StationSession(
         session_key=s.session_key,
-        id_token=None,
+        id_token=s.id_token,
         evse_id=s.evse_id,
         connected_at=s.connected_at,
         departure_time=s.departure_time,
@@ -314,6 +317,23 @@ class SimulatedStations:
     async def sessions(self) -> list[StationSession]:
         """Every connected simulated EV."""
         return [_session(s) for s in self.simulator.sessions()]
+
+    async def update_session(self, session_key: str, preferences: SessionPreferences) -> bool:
+        """Change the simulated session's consent and limits; they bind from the next step."""
+        try:
+            self.simulator.update_session(
+                session_key,
+                consent=Consent(v1g=preferences.consent_v1g, v2g=preferences.consent_v2g),
+                limits=EvUserLimits(
+                    min_soc_at_departure_pct=preferences.min_soc_at_departure_pct,
+                    soc_floor_pct=preferences.soc_floor_pct,
+                    max_energy_to_grid_wh=preferences.max_energy_to_grid_wh,
+                    max_discharge_power_w=preferences.max_discharge_power_w,
+                ),
+            )
+        except KeyError:
+            return False
+        return True
 
     async def drain_measurements(self) -> list[MeterSample]:
         """Meter readings since the last call (faults included, if configured)."""

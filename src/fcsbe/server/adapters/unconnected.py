@@ -16,6 +16,7 @@ from fcsbe.server.adapters.base import (
     ControlTarget,
     FfrEvidence,
     MeterSample,
+    SessionPreferences,
     StationEvent,
     StationSession,
     TargetState,
@@ -57,6 +58,10 @@ class UnconnectedStations:
     async def sessions(self) -> list[StationSession]:
         """No EV can be connected."""
         return []
+
+    async def update_session(self, session_key: str, preferences: SessionPreferences) -> bool:
+        """No session is connected, so none can change."""
+        return False
 
     async def drain_measurements(self) -> list[MeterSample]:
         """No meter reports."""

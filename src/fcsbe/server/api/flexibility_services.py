@@ -176,11 +176,13 @@ async def cancel_flexibility_service(
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Cancel the FS; the stations are released."""
+    """Cancel the FS; the stations are released (stamped on the stations' clock, which its
+    execution and record use)."""
     await verify_signature_for_fs(request, session, principal, fs_id)
+    now = request.app.state.adapter.now()
 
     async def handler() -> Outcome:
-        fs = await service.cancel_fs(session, principal, fs_id, body.reason, utcnow())
+        fs = await service.cancel_fs(session, principal, fs_id, body.reason, now)
         return 200, await service.to_model(session, fs), {}
 
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)

@@ -6,6 +6,14 @@ RESERVE, whose power moves only on a local trigger or an activation); while runn
 force is (re)applied at each step boundary and at least every `REPLAN_S`; at the window end
 → COMPLETED. Whatever leaves ARMED/ACTIVE (cancel, supersede, abort, end) has its commands
 cleared at once. Commands carry `valid_until`, so stations drop them even if the server is gone.
+
+An FS that has ended (COMPLETED, CANCELLED, ABORTED) gets its detailed service record once
+`record_delay_s` has passed (late meter readings still count): the executor builds the record's
+inputs from the stored readings (`record_inputs`) and calls `records.record_fs`, which moves it
+to RECORDED. It happens once: the FS row is locked (`SKIP LOCKED` on PostgreSQL, so a racing
+replica passes it by), a recorded FS is no longer selected, and the record is unique per FS
+revision. The proof of work follows from the proofs-of-work step as soon as the FS's log
+entries, RECORDED included, are chained under a signed tree head.
 """
 
 from __future__ import annotations
@@ -27,7 +35,13 @@ from fcsbe.server.adapters.base import (
 from fcsbe.server.planning import plan_fs
 from fcsbe.server.services.decision_rules import power_need, scale_request
 from fcsbe.server.services.event_log import append_event
-from fcsbe.server.services.lifecycle import LIVE_STATES, move
+from fcsbe.server.services.lifecycle import FINAL_EXECUTION_STATES, LIVE_STATES, move
+from fcsbe.server.services.record_inputs import (
+    RECORD_KEYS,
+    note_declared_baseline,
+    record_inputs,
+)
+from fcsbe.server.services.records import record_fs
 from fcsbe.server.services.station_plans import (
     commands_at,
     evse_states,
@@ -37,6 +51,7 @@ from fcsbe.server.services.station_plans import (
 from fcsbe.server.storage.flexibility import FlexibilityServiceRow, fs_evse_shares
 
 __all__ = [
+    "RECORD_DELAY_S",
     "REPLAN_S",
     "clear_fs",
     "committed_request",
@@ -49,6 +64,9 @@ REPLAN_S = 60
 """Longest time a running plan goes without being recomputed from the stations' state."""
 ARMED_TYPES = frozenset({FsType.DROOP, FsType.FFR, FsType.RESERVE})
 RUNNING = frozenset({FsState.ARMED.value, FsState.ACTIVE.value})
+RECORD_DELAY_S = 30.0
+"""Default wait after an FS ends before its record is made (settings: `record_delay_s`)."""
+SELECTED = sorted(s.value for s in LIVE_STATES | FINAL_EXECUTION_STATES)
 
 
 def _iso(value: datetime) -> str:
@@ -72,15 +90,27 @@ def committed_request(fs: FlexibilityServiceRow) -> FlexibilityServiceRequest:
     return scale_request(request, fs.committed_w / need)
 
 
-async def clear_fs(adapter: StationAdapter, fs: FlexibilityServiceRow, evse_ids: list[str]) -> None:
-    """Release the FS's EVSEs: back to unmanaged charging."""
+async def clear_fs(
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    evse_ids: list[str],
+    *,
+    for_record: bool = False,
+) -> None:
+    """Release the FS's EVSEs: back to unmanaged charging. An FS that gets a record keeps
+    what the record needs from its execution document (marked `cleared`) until it is made."""
     await adapter.apply_many(
         [
             Command(ControlTarget(ControlLevel.EVSE, evse_id), ClearCommand(), fs_id=fs.fs_id)
             for evse_id in evse_ids
         ]
     )
-    fs.execution = None
+    if for_record:
+        execution = fs.execution or {}
+        fs.execution = {key: execution[key] for key in RECORD_KEYS if key in execution}
+        fs.execution["cleared"] = True
+    else:
+        fs.execution = None
 
 
 async def start_or_replan(
@@ -97,6 +127,7 @@ async def start_or_replan(
         await adapter.apply_many(commands)
     horizon = min(now + timedelta(seconds=REPLAN_S), request.window.end)
     execution: dict[str, Any] = dict(fs.execution or {})
+    note_declared_baseline(execution, sum(r.baseline_w for r in plan.reservations))
     execution.update(
         applied=len(commands),
         next_at=_iso(next_change(plan, now, horizon)),
@@ -111,7 +142,7 @@ async def _running(
 ) -> int:
     if now >= fs.window_end:
         sites, _ = await fs_evses(session, fs)
-        await clear_fs(adapter, fs, list(sites))
+        await clear_fs(adapter, fs, list(sites), for_record=True)
         await move(session, fs, FsState.COMPLETED, "window ended", at=now)
         return 1
     execution = fs.execution or {}
@@ -130,15 +161,42 @@ async def _running(
     return 0
 
 
-async def execute_step(
-    session: AsyncSession, adapter: StationAdapter, now: datetime, limit: int = 100
+async def _ended(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    now: datetime,
+    record_delay_s: float,
 ) -> int:
-    """One pass over every FS that needs the stations; returns how many changed."""
+    """Release a cancelled or aborted FS's stations at once; record an ended FS once late
+    readings have had `record_delay_s` to arrive."""
+    work = 0
+    if fs.execution is not None and not fs.execution.get("cleared"):
+        sites, _ = await fs_evses(session, fs)
+        await clear_fs(adapter, fs, list(sites), for_record=True)
+        work += 1
+    if now < fs.updated_at + timedelta(seconds=record_delay_s):
+        return work
+    await record_fs(session, fs.id, await record_inputs(session, fs), now=now)
+    fs.execution = None
+    return work + 1
+
+
+async def execute_step(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    now: datetime,
+    limit: int = 100,
+    *,
+    record_delay_s: float = RECORD_DELAY_S,
+) -> int:
+    """One pass over every FS that needs the stations or its record; returns how many
+    changed."""
     statement = (
         select(FlexibilityServiceRow)
         .where(
             or_(
-                FlexibilityServiceRow.state.in_(sorted(s.value for s in LIVE_STATES)),
+                FlexibilityServiceRow.state.in_(SELECTED),
                 FlexibilityServiceRow.execution.is_not(None),
             )
         )
@@ -172,6 +230,8 @@ async def execute_step(
             work += 1
         elif fs.state in RUNNING:
             work += await _running(session, adapter, fs, now)
+        elif state in FINAL_EXECUTION_STATES:
+            work += await _ended(session, adapter, fs, now, record_delay_s)
         elif fs.execution is not None and state not in LIVE_STATES:
             sites, _ = await fs_evses(session, fs)
             await clear_fs(adapter, fs, list(sites))

@@ -33,6 +33,7 @@ from fcsbe.server.services.event_log import append_event
 from fcsbe.server.services.execution import fs_evses
 from fcsbe.server.services.lifecycle import move
 from fcsbe.server.services.notifications import enqueue_notification
+from fcsbe.server.services.record_inputs import note_activation, note_setpoint
 from fcsbe.server.services.station_plans import evse_states, respect_minimums
 from fcsbe.server.storage.flexibility import FlexibilityServiceRow
 
@@ -83,6 +84,7 @@ async def update_setpoint(
     execution.update(
         dynamic=True, sequence=update.sequence, setpoint_w=update.p_w, at=now.isoformat()
     )
+    note_setpoint(execution, now, total)
     fs.execution = execution
     fs.updated_at = now
     await append_event(
@@ -130,6 +132,9 @@ async def activate_reserve(
     await adapter.apply_many(commands)
     up = activation.direction.value == "UP"
     execution.update(activation_until=end.isoformat(), activation_id=activation.activation_id)
+    # UP means less import or more export: a negative change in our sign convention.
+    delta_w = -activation.delta_p_w if up else activation.delta_p_w
+    note_activation(execution, now, (end - now).total_seconds(), delta_w)
     fs.execution = execution
     if fs.state == FsState.ARMED.value:
         await move(
@@ -142,8 +147,7 @@ async def activate_reserve(
         fs_id=fs.fs_id,
         data={
             "activation_id": activation.activation_id,
-            # UP means less import or more export: a negative change in our sign convention.
-            "delta_p_w": -activation.delta_p_w if up else activation.delta_p_w,
+            "delta_p_w": delta_w,
             "activated_at": now.isoformat(),
         },
         occurred_at=now,

@@ -30,12 +30,13 @@ from fcsbe.server.adapters.base import StationSession
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.notifications import enqueue_notification
 from fcsbe.server.services.sessions import session_covers
+from fcsbe.server.storage import ev_users as ev_store
 from fcsbe.server.storage import sessions as store
 from fcsbe.server.storage.infrastructure import ConsentRow, EvSessionRow
 from fcsbe.server.storage.registry import load_ev_models, load_evses
 from fcsbe.server.storage.visibility import covers_for
 
-__all__ = ["session_document", "sync_sessions"]
+__all__ = ["session_document", "subjects_of", "sync_sessions"]
 
 _MAX_WH = 1e9
 
@@ -136,6 +137,7 @@ def _sync_consent(
     db: AsyncSession,
     reported: StationSession,
     pseudonyms: Pseudonymizer,
+    subject_ref: str,
     stored: ConsentRow | None,
     limits: dict[str, Any],
     now: datetime,
@@ -148,7 +150,7 @@ def _sync_consent(
         db.add(
             ConsentRow(
                 consent_id=pseudonyms.consent_id(reported.session_key),
-                subject_ref=pseudonyms.subject_ref(reported.id_token or reported.session_key),
+                subject_ref=subject_ref,
                 scope=scope,
                 limits=limits,
                 given_at=reported.connected_at,
@@ -159,6 +161,7 @@ def _sync_consent(
         stored.withdrawn_at = now
     elif scope and (stored.scope != scope or stored.limits != limits):
         stored.scope, stored.limits, stored.withdrawn_at = scope, limits, None
+    stored.subject_ref = subject_ref
     return stored.consent_id
 
 
@@ -183,6 +186,19 @@ async def _notify(db: AsyncSession, now: datetime, pending: list[_Pending]) -> N
             )
 
 
+async def subjects_of(
+    db: AsyncSession, reported: Sequence[StationSession], pseudonyms: Pseudonymizer
+) -> dict[str, tuple[str, Pseudonymizer]]:
+    """Subject ref and own pseudonymizer of each reported session (by its key) whose EV user is
+    known to the server; the others keep the deployment's key."""
+    by_hash = {pseudonyms.identifier_hash(r.id_token): r for r in reported if r.id_token}
+    known = await ev_store.keys_by_identifier(db, set(by_hash))
+    return {
+        by_hash[h].session_key: (ref, Pseudonymizer.for_subject(key))
+        for h, (ref, key) in known.items()
+    }
+
+
 async def sync_sessions(
     db: AsyncSession, reported: Sequence[StationSession], pseudonyms: Pseudonymizer, now: datetime
 ) -> int:
@@ -197,8 +213,17 @@ async def sync_sessions(
             await load_ev_models(db, {r.ev.model_id for r in reported if r.ev.model_id})
         ).items()
     }
+    subjects = await subjects_of(db, reported, pseudonyms)
+    own: dict[str, Pseudonymizer] = {}
+    for r in reported:
+        subject = subjects.get(r.session_key)
+        mine = subject[1] if subject else pseudonyms
+        # A session stored before its user was known keeps the pseudonyms it was stored under.
+        if mine is not pseudonyms and pseudonyms.session_ref(r.session_key) in stored:
+            mine = pseudonyms
+        own[r.session_key] = mine
     consents = await store.consents_by_id(
-        db, [pseudonyms.consent_id(r.session_key) for r in reported]
+        db, [own[r.session_key].consent_id(r.session_key) for r in reported]
     )
     changes = 0
     seen: set[str] = set()
@@ -207,11 +232,22 @@ async def sync_sessions(
         evse = evses.get(item.evse_id)
         if evse is None:
             continue  # not in the registry: nobody may see or steer it
-        ref = pseudonyms.session_ref(item.session_key)
+        keyed = own[item.session_key]
+        subject = subjects.get(item.session_key)
+        subject_ref = (
+            subject[0] if subject else pseudonyms.subject_ref(item.id_token or item.session_key)
+        )
+        ref = keyed.session_ref(item.session_key)
         seen.add(ref)
         limits = _limits(item).model_dump(mode="json")
         consent_id = _sync_consent(
-            db, item, pseudonyms, consents.get(pseudonyms.consent_id(item.session_key)), limits, now
+            db,
+            item,
+            keyed,
+            subject_ref,
+            consents.get(keyed.consent_id(item.session_key)),
+            limits,
+            now,
         )
         model = models.get(item.ev.model_id) if item.ev.model_id else None
         document = session_document(item, ref, consent_id, model)
@@ -220,7 +256,7 @@ async def sync_sessions(
             row = EvSessionRow(
                 session_ref=ref,
                 evse_id=item.evse_id,
-                subject_ref=pseudonyms.subject_ref(item.id_token or item.session_key),
+                subject_ref=subject_ref,
                 connected_at=item.connected_at,
                 departure_time=item.departure_time,
                 home_party_id=item.home_party_id,
@@ -244,8 +280,9 @@ async def sync_sessions(
                     },
                 )
             )
-        elif row.data != document or row.consent_id != consent_id:
+        elif row.data != document or row.consent_id != consent_id or row.subject_ref != subject_ref:
             row.data, row.consent_id, row.departure_time = document, consent_id, item.departure_time
+            row.subject_ref = subject_ref
             changes += 1
     for ref, row in stored.items():
         if ref in seen:

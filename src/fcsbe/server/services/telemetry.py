@@ -15,15 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FsState, FsType
 from fcsbe.server.adapters.base import StationAdapter
-from fcsbe.server.services.lifecycle import LIVE_STATES, move
+from fcsbe.server.services.lifecycle import FINAL_EXECUTION_STATES, LIVE_STATES, move
 from fcsbe.server.services.notifications import enqueue_notification
 from fcsbe.server.storage.flexibility import FlexibilityServiceRow, FsTargetRow, live_evse_ids
 from fcsbe.server.storage.measurements import insert_readings
 
 __all__ = ["KEPT_STATES", "telemetry_step"]
 
-KEPT_STATES = frozenset(s.value for s in LIVE_STATES)
-"""FS in these states have their targets' readings kept (scheduled ones for the baseline)."""
+KEPT_STATES = frozenset(s.value for s in LIVE_STATES | FINAL_EXECUTION_STATES)
+"""FS in these states have their targets' readings kept (scheduled ones for the baseline,
+ended ones until their record is made, for readings that arrive late)."""
 
 
 async def _ffr_activations(

@@ -193,6 +193,18 @@ async def fs_evse_shares(
     ]
 
 
+async def fs_evse_meters(session: AsyncSession, fs_pk: int) -> dict[str, dict[str, Any]]:
+    """The registered document of each EVSE of an FS (its `meter` is what the record cites)."""
+    from fcsbe.server.storage.infrastructure import EvseRow
+
+    rows = await session.execute(
+        select(FsTargetRow.target_id, EvseRow.data)
+        .join(EvseRow, EvseRow.evse_id == FsTargetRow.target_id)
+        .where(FsTargetRow.fs_pk == fs_pk)
+    )
+    return {evse_id: dict(doc) for evse_id, doc in rows.all()}
+
+
 async def live_evse_ids(session: AsyncSession, live_states: frozenset[str]) -> set[str]:
     """EVSEs that serve an FS in one of `live_states` (telemetry keeps their readings)."""
     rows = await session.execute(

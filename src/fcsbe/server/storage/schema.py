@@ -2,6 +2,7 @@
 
 from fcsbe.server.storage import (
     contracts,
+    ev_users,
     event_log,
     flexibility,
     idempotency,
@@ -19,6 +20,7 @@ __all__ = ["metadata"]
 
 _TABLE_MODULES = (
     contracts,
+    ev_users,
     event_log,
     flexibility,
     idempotency,

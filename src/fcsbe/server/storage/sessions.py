@@ -25,6 +25,7 @@ __all__ = [
     "get_session",
     "list_sessions",
     "open_sessions",
+    "sessions_between",
 ]
 
 SessionWithPlace = tuple[EvSessionRow, str, str]
@@ -50,6 +51,23 @@ async def connected_sessions(
         )
         found.update((row.evse_id, row) for row in rows)
     return found
+
+
+async def sessions_between(
+    session: AsyncSession, evse_ids: Iterable[str], start: datetime, end: datetime
+) -> list[EvSessionRow]:
+    """Sessions at `evse_ids` that were connected at some time in [start, end], oldest first."""
+    found: list[EvSessionRow] = []
+    for batch in chunked(set(evse_ids)):
+        rows = await session.scalars(
+            select(EvSessionRow).where(
+                EvSessionRow.evse_id.in_(batch),
+                EvSessionRow.connected_at <= end,
+                (EvSessionRow.disconnected_at.is_(None)) | (EvSessionRow.disconnected_at >= start),
+            )
+        )
+        found.extend(rows)
+    return sorted(found, key=lambda row: (row.connected_at, row.session_ref))
 
 
 async def consents_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, ConsentRow]:

@@ -1,0 +1,76 @@
+"""The executor records every FS that ends, once: cancelled ones too, and never twice when two
+replicas' executors race over the same ended FS."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from fcsbe.model import FsState
+from fcsbe.server.services.execution import RECORD_DELAY_S, execute_step
+from fcsbe.server.settings import Settings
+from fcsbe.server.storage.records import ServiceRecordRow
+from tests.scenarios.family2 import start_fs
+from tests.scenarios.harness import Harness, harness
+
+SETPOINT = {
+    "fs_type": "SETPOINT",
+    "resolution_s": 600,
+    "periods": [{"start_offset_s": 0, "p_w": 20_000.0}],
+}
+
+
+async def _records(h: Harness) -> int:
+    async with h.app.state.session_factory() as session:
+        return int(await session.scalar(select(func.count()).select_from(ServiceRecordRow)) or 0)
+
+
+async def test_a_cancelled_fs_is_released_and_recorded_from_the_meters(settings: Settings) -> None:
+    async with harness(settings) as h:
+        depot = h.evses_of("SITE-DEPOT")
+        fs = await start_fs(h, "fs-cancel", "SETPOINT", SETPOINT, "SITE-DEPOT")
+        assert fs.state is FsState.ACTIVE
+        await h.run(60, tick_s=5)
+        assert await h.power_w(depot) == pytest.approx(20_000, rel=0.05)
+        await h.fo.flexibility_services.cancel("fs-cancel", "no longer needed")
+        await h.run(10, tick_s=5)
+        assert await h.power_w(depot) > 25_000  # released at once: unmanaged charging again
+        assert (await h.fo.flexibility_services.get("fs-cancel")).state is FsState.CANCELLED
+        assert await _records(h) == 0  # late readings are still waited for
+
+        await h.run(RECORD_DELAY_S, tick_s=5)
+        done = await h.fo.flexibility_services.get("fs-cancel")
+        assert done.state is FsState.RECORDED
+        record = await h.fo.records.get("fs-cancel")
+        # Recorded up to the cancellation only, from what the meters measured in it.
+        assert record.intervals
+        last = record.intervals[-1]
+        assert last.start + timedelta(seconds=last.duration_s) <= done.transitions[-2].at
+        assert record.intervals[0].measured_w is not None
+        assert record.intervals[0].requested_w == 20_000
+        assert {m.meter_id for m in record.meters} == set(depot)
+
+
+async def test_racing_executors_make_one_record(settings: Settings) -> None:
+    async with harness(settings) as h:
+        await start_fs(h, "fs-race", "SETPOINT", SETPOINT, "SITE-DEPOT")
+        await h.run(600 + 5, tick_s=60)
+        assert (await h.fo.flexibility_services.get("fs-race")).state is FsState.COMPLETED
+        h.stations.advance(RECORD_DELAY_S)
+        factory = h.app.state.session_factory
+
+        async def replica() -> int:
+            async with factory() as session:
+                done = await execute_step(session, h.stations, h.now)
+                await session.commit()
+                return done
+
+        await asyncio.gather(replica(), replica())
+        await replica()  # and a later pass finds nothing left to record
+        assert await _records(h) == 1
+        fs = await h.fo.flexibility_services.get("fs-race")
+        assert fs.state is FsState.RECORDED
+        assert [t.to_state for t in fs.transitions].count(FsState.RECORDED) == 1
