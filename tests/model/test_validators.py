@@ -36,6 +36,15 @@ def test_times_beyond_the_calendar_in_utc_are_refused(instant: str) -> None:
     assert caught.value.errors()[0]["loc"] == ("window", "start")
 
 
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_percentage_is_a_number_not_a_flag(flag: bool) -> None:
+    body = example(m.FlexibilityServiceRequest)
+    body["minimum_acceptance_pct"] = flag
+    with pytest.raises(ValidationError) as caught:
+        m.FlexibilityServiceRequest.model_validate(body)
+    assert caught.value.errors()[0]["loc"] == ("minimum_acceptance_pct",)
+
+
 def test_periods_must_lie_inside_the_window() -> None:
     body = example(m.FlexibilityServiceRequest)
     body["window"]["end"] = "2026-03-02T17:30:00Z"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import httpx
 from fastapi import FastAPI
 
 from fcsbe.model import ContractDecisionKind, FlexibilityServiceRequest
@@ -45,6 +46,9 @@ class FuzzWorld:
     fo: str
     fo_self: str
     enrolment_token: str
+    ev_user: str
+    ev_invite: str
+    """The one-time code of an EV user's personal link (for `POST /v1/ev-user/token`)."""
     ids: dict[str, str] = field(default_factory=dict)
 
     def token_for(self, method: str, path: str) -> str:
@@ -53,12 +57,35 @@ class FuzzWorld:
             return self.operator
         if (method.upper(), path) == ("POST", "/v1/enrolments"):
             return self.enrolment_token
+        if (method.upper(), path) == ("POST", "/v1/ev-user/token"):
+            return self.ev_invite
+        if path.startswith("/v1/ev-user/"):
+            return self.ev_user
         if (method.upper(), path) in SELF_DESTRUCTIVE:
             return self.fo_self
         return self.fo
 
     def headers_for(self, method: str, path: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token_for(method, path)}"}
+
+
+async def _ev_user(app: FastAPI, operator_token: str) -> tuple[str, str]:
+    """An EV user who opened their personal link, and an unused link: (token, code)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fcsbe.test") as http:
+
+        async def invite() -> str:
+            answer = await http.post(
+                "/admin/v1/ev-users",
+                json={"identifier": "NL-XYZ-C00000001"},
+                headers={"authorization": f"Bearer {operator_token}"},
+            )
+            return str(answer.raise_for_status().json()["invite_url"].split("#invite=")[1])
+
+        opened = await http.post(
+            "/v1/ev-user/token", headers={"authorization": f"Bearer {await invite()}"}
+        )
+        return str(opened.raise_for_status().json()["access_token"]), await invite()
 
 
 def world_path_ids(method: str, path: str) -> dict[str, str]:
@@ -94,10 +121,13 @@ async def build_world(app: FastAPI) -> FuzzWorld:
             FlexibilityServiceRequest.model_validate(request)
         )
         issued = await operator.admin.create_enrolment_token("NL-FO-NEW B.V.")
+        ev_user, ev_invite = await _ev_user(app, operator_token)
         return FuzzWorld(
             operator=operator_token,
             fo=fo.token,
             fo_self=fo_self.token,
             enrolment_token=issued.token,
+            ev_user=ev_user,
+            ev_invite=ev_invite,
             ids={**PATH_IDS, "enrolment_id": fo.result.enrolment.enrolment_id},
         )
