@@ -61,7 +61,12 @@ from fcsbe.sim import SimOptions, Simulator
 from fcsbe.sim.scenarios import large_fleet
 
 GOAL_S = 1.0
-PROPOSAL = ContractProposal.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+PROPOSAL = {
+    **ContractProposal.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+    # SESSION level sharing METER_VALUES: the stored record lists its sessions, as the pure one.
+    "data_sharing_level": "SESSION",
+    "personal_data": {"categories": ["METER_VALUES"], "legal_basis": "CONTRACT"},
+}
 
 
 Timing = tuple[float, float]
@@ -240,7 +245,7 @@ async def end_to_end(
                     valid_from=terms.valid_from,
                     valid_to=terms.valid_to,
                     fs_types=["SETPOINT"],
-                    data_sharing_level="EVSE",
+                    data_sharing_level="SESSION",
                     terms=terms.model_dump(mode="json"),
                     created_at=now,
                     updated_at=now,

@@ -150,8 +150,12 @@ async def make_contract(
     status: str = "ACTIVE",
     max_power_w: float = 1_000_000.0,
     max_activations: int = 100,
+    level: str = "EVSE",
+    categories: list[str] | None = None,
+    fallback: dict[str, Any] | None = None,
 ) -> None:
-    """An FSC row in force from yesterday for 30 days."""
+    """An FSC row in force from yesterday for 30 days (`categories`: personal data shared;
+    `fallback`: its fallback terms)."""
     now = utcnow()
     targets = targets or [("SITE", "s1")]
     fs_types = fs_types or [
@@ -181,7 +185,12 @@ async def make_contract(
             for t in fs_types
         ],
         signature_required=False,
+        data_sharing_level=level,
     )
+    if categories is not None:
+        example["personal_data"] = {"categories": categories, "legal_basis": "CONTRACT"}
+    if fallback is not None:
+        example["fallback"] = fallback
     proposal = ContractProposal.model_validate(example)
     terms = proposal.to_terms().model_dump(mode="json")
     async with factory() as session:
@@ -194,7 +203,7 @@ async def make_contract(
             valid_from=now - timedelta(days=1),
             valid_to=now + timedelta(days=30),
             fs_types=fs_types,
-            data_sharing_level="EVSE",
+            data_sharing_level=level,
             signature_required=False,
             terms=terms,
             created_at=now,

@@ -138,17 +138,7 @@ def openapi(
     output: Annotated[Path, typer.Option(help="Where the document is written.")] = OPENAPI_PATH,
 ) -> None:
     """Write the OpenAPI document of the served API, or check the committed one is current."""
-    rendered = render_openapi()
-    if check:
-        current = output.read_text(encoding="utf-8") if output.exists() else ""
-        if current != rendered:
-            typer.echo(f"{output} differs from the served API: run `fcsbe openapi`", err=True)
-            raise typer.Exit(1)
-        typer.echo(f"{output} is current")
-        return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(rendered, encoding="utf-8")
-    typer.echo(f"wrote {output}")
+    _write_or_check(output, render_openapi(), check=check, command="fcsbe openapi")
 
 
 @app.command("api-docs")
@@ -164,10 +154,16 @@ def api_docs(
     from fcsbe.api_reference import render_api_markdown
 
     rendered = render_api_markdown(json.loads(render_openapi()))
+    _write_or_check(output, rendered, check=check, command="fcsbe api-docs")
+
+
+def _write_or_check(output: Path, rendered: str, *, check: bool, command: str) -> None:
+    """Write a generated file, or (`check`) fail when the committed one differs: CI runs the
+    check so that generated documents never drift from the served API."""
     if check:
         current = output.read_text(encoding="utf-8") if output.exists() else ""
         if current != rendered:
-            typer.echo(f"{output} differs from the served API: run `fcsbe api-docs`", err=True)
+            typer.echo(f"{output} differs from the served API: run `{command}`", err=True)
             raise typer.Exit(1)
         typer.echo(f"{output} is current")
         return

@@ -306,9 +306,16 @@ def test_consent_withdrawal_after_grant() -> None:
     _refused(m.Consent, body, "withdrawn_at must not be before given_at")
 
 
+def test_site_coordinates_are_kept_coarse() -> None:
+    location = m.Location.model_validate(
+        {"country": "NL", "latitude": 52.370216, "longitude": 4.895168}
+    )
+    assert (location.latitude, location.longitude) == (52.37, 4.9)
+
+
 def test_personal_and_pseudonymous_fields_are_marked() -> None:
-    site = m.Site.model_json_schema()["$defs"]["Location"]["properties"]
-    assert site["latitude"]["x-personal-data"] is True
+    consent = m.Consent.model_json_schema()["properties"]
+    assert consent["limits"]["x-personal-data"] is True
     session = m.EvSession.model_json_schema()["properties"]
     assert session["session_ref"]["x-pseudonym"] is True
     assert m.Consent.model_json_schema()["properties"]["subject_ref"]["x-pseudonym"] is True

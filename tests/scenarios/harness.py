@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -87,8 +88,12 @@ async def harness(
     *,
     contract_sites: list[str] | None = None,
     fs_types: list[str] | None = None,
+    level: str = "EVSE",
+    categories: list[str] | None = None,
+    fallback: dict[str, Any] | None = None,
 ) -> AsyncIterator[Harness]:
-    """A fresh app over the scenario's simulated fleet, with FO-A holding an active contract."""
+    """A fresh app over the scenario's simulated fleet, with FO-A holding an active contract
+    (with the `fallback` terms when given)."""
     fleet = scenario_fleet(scenario, start=floor_to_second(utcnow()))
     stations = SimulatedStations(
         fleet, VirtualClock(fleet.start), options=SimOptions(meter_resolution_s=5)
@@ -100,7 +105,15 @@ async def harness(
         await runtime.load_registry(app.state.session_factory)
         token = await make_fo(app.state.session_factory, "FO-A")
         targets = [("SITE", s) for s in (contract_sites or [s.site_id for s in fleet.sites])]
-        await make_contract(app.state.session_factory, "FO-A", targets=targets, fs_types=fs_types)
+        await make_contract(
+            app.state.session_factory,
+            "FO-A",
+            targets=targets,
+            fs_types=fs_types,
+            level=level,
+            categories=categories,
+            fallback=fallback,
+        )
 
         async def no_sleep(_s: float) -> None:
             return None

@@ -11,13 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from fcsbe.client import FcsbeClient
-from fcsbe.model import ConfigurationType, CurrentType, FsType
+from fcsbe.model import ConfigurationType, CurrentType, FsState, FsType
 from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
 from tests.factories import make_contract, make_fo
 from tests.scenarios.conftest import StartScenario, no_sleep
+from tests.scenarios.family2 import finish_fs, harness_of, setpoint, start_fs
 
 
 async def test_s1_csp_backend_with_many_home_wallboxes(scenario: StartScenario) -> None:
@@ -92,3 +94,20 @@ async def test_s2_embedded_server_for_one_home_cs(tmp_path: Path) -> None:
             forecast = await fo.availability.get(f"EVSE:{evse.evse_id}", resolution_s=1800)
             assert forecast.intervals[0].connected_evs == 1
     assert (tmp_path / "var" / "keys" / "pseudonym.key").is_file()
+
+
+async def test_s1_a_home_wallbox_follows_a_setpoint(scenario: StartScenario) -> None:
+    """UC 2.1 at home: the FO holds one home's charging at 5 kW, then lets it go."""
+    async with scenario("uc-1.1") as run:
+        await run.contract(
+            "FO-HOME", "fsc-homes", [("SITE", "SITE-HOME-1")], level="SESSION",
+            provider_party_id="CSP-HOME-A",
+        )  # fmt: skip
+        h = await harness_of(run, await run.fo("FO-HOME"))
+        home = h.evses_of("SITE-HOME-1")
+        assert await h.power_w(home) > 6_000
+        fs = await start_fs(h, "fs-home", "SETPOINT", setpoint(5_000), "SITE-HOME-1",
+                            fsc_id="fsc-homes")  # fmt: skip
+        assert fs.state is FsState.ACTIVE
+        assert await h.power_w(home) == pytest.approx(5_000, rel=0.05)
+        await finish_fs(h, "fs-home")

@@ -9,8 +9,11 @@ Consent and limits follow the EV user in both.
 
 from __future__ import annotations
 
-from fcsbe.model import PartyRole
+import pytest
+
+from fcsbe.model import FsState, PartyRole
 from tests.scenarios.conftest import Scenario, StartScenario
+from tests.scenarios.family2 import finish_fs, harness_of, setpoint, start_fs
 
 CARPARK = [("SITE", "SITE-CARPARK")]
 ALL = ["SESSION_TIMES", "ENERGY_REQUEST", "STATE_OF_CHARGE", "EVU_LIMITS", "CONSENT_STATUS"]
@@ -63,3 +66,23 @@ async def test_s2_the_home_csp_contract_governs(scenario: StartScenario) -> None
         # the visited CSO's FO still sees the car park itself
         (site,) = [s async for s in (await run.fo("FO-V")).sites.list()]
         assert site.site_id == "SITE-CARPARK"
+
+
+@pytest.mark.parametrize(
+    ("name", "fo", "fsc_id"),
+    [("uc-1.2", "FO-V", "fsc-visited"), ("uc-1.2-s2", "FO-A", "fsc-home-a")],
+    ids=["s1-visited-cso", "s2-home-csp"],
+)
+async def test_the_governing_party_runs_an_fs(
+    scenario: StartScenario, name: str, fo: str, fsc_id: str
+) -> None:
+    """UC 2.1 in the car park, under the visited CSO's (S1) or the home CSP's (S2) contract."""
+    async with scenario(name) as run:
+        await _contracts(run)
+        h = await harness_of(run, await run.fo(fo))
+        carpark = h.evses_of("SITE-CARPARK")
+        fs = await start_fs(h, "fs-park", "SETPOINT", setpoint(10_000), "SITE-CARPARK",
+                            fsc_id=fsc_id)  # fmt: skip
+        assert fs.state is FsState.ACTIVE
+        assert await h.power_w(carpark) == pytest.approx(10_000, rel=0.05)
+        await finish_fs(h, "fs-park")

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fcsbe.model import FsType, TargetLevel
+import pytest
+
+from fcsbe.model import FsState, FsType, TargetLevel
 from tests.scenarios.conftest import StartScenario
+from tests.scenarios.family2 import finish_fs, harness_of, start_fs
 
 
 async def test_fo_sees_the_depot_its_limit_and_the_fleet_schedule(scenario: StartScenario) -> None:
@@ -74,3 +77,23 @@ async def test_session_level_shows_the_departure_schedule(scenario: StartScenari
         assert not first_shift & now_connected  # the whole shift left; later arrivals may be in
         ended = {s.session_ref async for s in fo.sessions.list(include_ended=True)}
         assert first_shift <= ended
+
+
+async def test_the_depot_follows_a_setpoint(scenario: StartScenario) -> None:
+    """UC 2.1 in the depot: the fleet's charging is held at an aggregate setpoint."""
+    async with scenario("uc-1.3") as run:
+        await run.contract("FO-FLEET", "fsc-depot", [("SITE", "SITE-DEPOT")], level="EVSE")
+        h = await harness_of(run, await run.fo("FO-FLEET"))
+        depot = h.evses_of("SITE-DEPOT")
+        assert await h.power_w(depot) > 60_000
+        setpoint = {
+            "fs_type": "SETPOINT",
+            "resolution_s": 600,
+            "periods": [{"start_offset_s": 0, "p_w": 30_000.0}],
+        }
+        fs = await start_fs(h, "fs-depot", "SETPOINT", setpoint, "SITE-DEPOT", fsc_id="fsc-depot")
+        assert fs.state is FsState.ACTIVE
+        assert await h.power_w(depot) == pytest.approx(30_000, rel=0.05)
+        await finish_fs(h, "fs-depot")
+        await h.run(20, tick_s=10)
+        assert await h.power_w(depot) > 60_000  # released

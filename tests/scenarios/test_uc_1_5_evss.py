@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 
 from fcsbe.client import NotFoundError
-from fcsbe.model import ConfigurationType, DerType, FsType
+from fcsbe.model import ConfigurationType, DerType, FsState, FsType
 from tests.scenarios.conftest import StartScenario
+from tests.scenarios.family2 import finish_fs, harness_of, setpoint, start_fs
 
 
 async def test_the_station_is_served_as_a_whole(scenario: StartScenario) -> None:
@@ -43,3 +44,17 @@ async def test_the_station_is_served_as_a_whole(scenario: StartScenario) -> None
         # the three EVs leave within the hour; later intervals only know who is connected now
         assert forecast.intervals[4].connected_evs == 0
         assert forecast.intervals[4].confidence_pct < first.confidence_pct
+
+
+async def test_the_station_follows_a_setpoint_as_a_whole(scenario: StartScenario) -> None:
+    """UC 2.1 on the whole station: the FO sets the site, the server splits it over EVSEs."""
+    async with scenario("uc-1.5") as run:
+        await run.contract("FO-EVSS", "fsc-evss", [("SITE", "SITE-EVSS")], level="SITE")
+        h = await harness_of(run, await run.fo("FO-EVSS"))
+        evses = h.evses_of("SITE-EVSS")
+        assert await h.power_w(evses) > 300_000
+        fs = await start_fs(h, "fs-evss", "SETPOINT", setpoint(200_000), "SITE-EVSS",
+                            fsc_id="fsc-evss")  # fmt: skip
+        assert fs.state is FsState.ACTIVE
+        assert await h.power_w(evses) == pytest.approx(200_000, rel=0.05)
+        await finish_fs(h, "fs-evss")

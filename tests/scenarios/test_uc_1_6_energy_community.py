@@ -12,9 +12,19 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from fcsbe.model import FlexibilityServiceRequest, FsResult, FsType, GridState, ReasonCode
+import pytest
+
+from fcsbe.model import (
+    FlexibilityServiceRequest,
+    FsResult,
+    FsState,
+    FsType,
+    GridState,
+    ReasonCode,
+)
 from fcsbe.server.storage.base import utcnow
 from tests.scenarios.conftest import Scenario, StartScenario
+from tests.scenarios.family2 import finish_fs, harness_of, setpoint, start_fs
 
 EC = [("SITE", "SITE-EC")]
 
@@ -92,3 +102,15 @@ async def test_going_off_grid_is_seen_at_the_next_synchronisation(scenario: Star
         run.stations.simulator.set_grid_state("SITE-EC", "ON_GRID")
         await run.advance(60)
         assert (await fo.sites.get("SITE-EC")).grid_state is GridState.ON_GRID
+
+
+async def test_s1_on_grid_the_community_feeds_the_grid(scenario: StartScenario) -> None:
+    """UC 2.1 with V2G on-grid: the community's EVs export through their on-board inverters."""
+    async with scenario("uc-1.6") as run:
+        await run.contract("FO-EC", "fsc-ec", EC, level="EVSE", provider_party_id="EC-1")
+        h = await harness_of(run, await run.fo("FO-EC"))
+        evses = h.evses_of("SITE-EC")
+        fs = await start_fs(h, "fs-ec", "SETPOINT", setpoint(-10_000), "SITE-EC", fsc_id="fsc-ec")
+        assert fs.state is FsState.ACTIVE
+        assert await h.power_w(evses) == pytest.approx(-10_000, rel=0.05)
+        await finish_fs(h, "fs-ec")

@@ -8,8 +8,11 @@ only charge. The evidence shown is the EV model's, not the EVSE's.
 
 from __future__ import annotations
 
-from fcsbe.model import FsType, GridFunction
+import pytest
+
+from fcsbe.model import FsState, FsType, GridFunction
 from tests.scenarios.conftest import StartScenario
+from tests.scenarios.family2 import finish_fs, harness_of, setpoint, start_fs
 
 EVSE_BIDI = "DE*FCS*E0000001*1"
 EVSE_PLAIN = "DE*FCS*E0000002*1"
@@ -59,3 +62,19 @@ async def test_ac_v2g_needs_the_evs_own_inverter(scenario: StartScenario) -> Non
         await run.sync()
         (after,) = await fo.capabilities.get([f"EVSE:{EVSE_BIDI}"], fs_types=[FsType.DROOP])
         assert not after.supported
+
+
+async def test_ac_v2g_through_the_evs_inverter(scenario: StartScenario) -> None:
+    """UC 2.1 with AC V2G: only the EV with the bidirectional on-board inverter discharges."""
+    async with scenario("uc-1.7") as run:
+        await run.contract(
+            "FO-V2G", "fsc-v2g", [("SITE", "SITE-AC-V2G")], level="SESSION",
+            categories=["SESSION_TIMES", "ENERGY_REQUEST"],
+        )  # fmt: skip
+        h = await harness_of(run, await run.fo("FO-V2G"))
+        fs = await start_fs(h, "fs-acv2g", "SETPOINT", setpoint(-6_000), "SITE-AC-V2G",
+                            fsc_id="fsc-v2g")  # fmt: skip
+        assert fs.state is FsState.ACTIVE
+        assert await h.power_w([EVSE_BIDI]) == pytest.approx(-6_000, rel=0.05)
+        assert await h.power_w([EVSE_PLAIN]) >= 0
+        await finish_fs(h, "fs-acv2g")

@@ -80,7 +80,8 @@ async def _server_loops(app: FastAPI) -> None:
 
 
 async def test_uc_3_4_proof_of_flexibility_service(settings: Settings) -> None:
-    async with harness(settings) as h:
+    # Sessions appear in a record only under a SESSION-level contract sharing METER_VALUES.
+    async with harness(settings, level="SESSION", categories=["METER_VALUES"]) as h:
         await _proof_of_flexibility_service(h)
 
 

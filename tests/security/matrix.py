@@ -29,7 +29,7 @@ from tests.flows import proposal, terms
 from tests.fs_fixtures import request_body
 from tests.registry_fixtures import EVSE_DC, EVSE_HOME
 
-__all__ = ["ROWS", "Row", "Who", "World"]
+__all__ = ["ROWS", "SCOPES", "Row", "Who", "World", "scope_of"]
 
 
 class Who(StrEnum):
@@ -333,3 +333,29 @@ ROWS: list[Row] = [
         query={"fo_party_id": "NL-FO-A"},
     ),
 ]
+
+
+SCOPES: list[tuple[str, str]] = [
+    ("/v1/contracts", "contracts"),
+    ("/v1/credential-checks", "credential-checks"),
+    ("/v1/contract-holders", "contract-holders"),
+    ("/v1/flexibility-services/{fs_id}/record", "records"),
+    ("/v1/flexibility-services/{fs_id}/proof", "records"),
+    ("/v1/flexibility-services", "flexibility-services"),
+    ("/v1/event-log", "records"),
+    ("/v1/notifications", "notifications"),
+    ("/v1/webhook-endpoint", "notifications"),
+    ("/v1/sites", "infrastructure"),
+    ("/v1/charging-stations", "infrastructure"),
+    ("/v1/capabilities", "infrastructure"),
+    ("/v1/availability", "infrastructure"),
+    ("/v1/sessions", "sessions"),
+]
+"""The API scope an FO needs for each group of routes (first matching path prefix wins)."""
+
+
+def scope_of(row: Row) -> str | None:
+    """The scope an FO needs for `row` (None: the enrolment's own routes, or not an FO route)."""
+    if row.who not in (Who.FO, Who.FO_OR_OPERATOR):
+        return None
+    return next((scope for prefix, scope in SCOPES if row.path.startswith(prefix)), None)

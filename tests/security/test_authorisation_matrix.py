@@ -35,7 +35,7 @@ from tests.factories import make_fo
 from tests.flows import PROVIDER, init_server, proposal
 from tests.fs_fixtures import request_body
 from tests.registry_fixtures import EVSE_DC, add_registry
-from tests.security.matrix import ROWS, Row, Who, World
+from tests.security.matrix import ROWS, Row, Who, World, scope_of
 
 CALLERS = ("anonymous", "revoked", "ev_user", "operator", "fo_b", "fo_a")
 # Tables a refused request may still write: the trace of a security event.
@@ -216,3 +216,39 @@ async def _assert_unchanged(app: FastAPI, before: dict[str, list[Any]], row: Row
     added_events = [r for r in after["event_log"] if r not in before["event_log"]]
     added_notes = [r for r in after["outbox"] if r not in before["outbox"]]
     assert all("SECURITY_" in " ".join(r) for r in added_events + added_notes), row.key
+
+
+def test_every_fo_route_outside_the_enrolment_has_a_scope() -> None:
+    unscoped = {
+        row.key for row in ROWS if row.who in (Who.FO, Who.FO_OR_OPERATOR) and scope_of(row) is None
+    }
+    assert unscoped == {
+        "GET /v1/enrolments/self",
+        "PATCH /v1/enrolments/self",
+        "PUT /v1/enrolments/self/credentials",
+        "DELETE /v1/enrolments/self",
+        "POST /v1/heartbeat",
+    }
+    assert {scope_of(row) for row in ROWS} - {None} == set(FO_SCOPES)
+
+
+async def test_an_fo_without_the_scope_is_refused(app: FastAPI, http: httpx.AsyncClient) -> None:
+    """For every scoped route: an FO granted every scope but that one gets 403 scope-missing
+    and changes nothing; the operator's access to shared reads is not a matter of scopes."""
+    world = await _world(app)
+    for scope in FO_SCOPES:
+        others = [s for s in FO_SCOPES if s != scope]
+        world.tokens[f"no-{scope}"] = await make_fo(
+            app.state.session_factory, f"NL-NO-{scope.upper()}", scopes=others
+        )
+    before = await _snapshot(app)
+    for row in ROWS:
+        scope = scope_of(row)
+        if scope is None:
+            continue
+        response = await _call(http, row, world, f"no-{scope}")
+        assert response.status_code == 403, (row.key, response.status_code, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["type"].endswith("scope-missing"), row.key
+        assert scope in response.json()["detail"]
+    await _assert_unchanged(app, before, Row("GET", "scopes", Who.FO))

@@ -12,13 +12,17 @@ import typer
 from fcsbe.admin_cli.contracts import contracts_app
 from fcsbe.admin_cli.ev_users import ev_users_app
 from fcsbe.admin_cli.parties import enrolments_app, operator_app, party_app, token_app
+from fcsbe.admin_cli.retention import retention_app
 
 __all__ = ["admin_app"]
 
-admin_app = typer.Typer(help="Operate the server: party, tokens, enrolments, contracts, EV users.")
+admin_app = typer.Typer(
+    help="Operate the server: party, tokens, enrolments, contracts, EV users, retention."
+)
 admin_app.add_typer(party_app, name="party")
 admin_app.add_typer(operator_app, name="operator-token")
 admin_app.add_typer(token_app, name="enrolment-token")
 admin_app.add_typer(enrolments_app, name="enrolments")
 admin_app.add_typer(contracts_app, name="contracts")
 admin_app.add_typer(ev_users_app, name="ev-users")
+admin_app.add_typer(retention_app, name="retention")

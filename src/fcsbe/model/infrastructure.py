@@ -9,7 +9,7 @@ availability): see `sessions` and `capabilities`.
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.config import JsonDict
 
 from fcsbe.model.base import Id, OutputModel
@@ -38,21 +38,29 @@ __all__ = [
     "SiteDer",
 ]
 
-_PERSONAL: JsonDict = {"x-personal-data": True}
 _MAX_W = 1e9
+_COORDINATE_DECIMALS = 2
+"""Coordinates are kept to 0.01 degree (about 1 km): enough to place a site in its grid area,
+too coarse to point at one home (data minimisation, GDPR Art. 5(1)(c))."""
 
 
 class Location(OutputModel):
-    """Where a site is. Exact coordinates of a home site are personal data (GDPR)."""
+    """Where a site is, coarsely. Exact coordinates of a home site are personal data (GDPR), so
+    they are rounded to about 1 km when the registry is read and never kept or shown exactly."""
 
     country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country.")
     postal_code: str | None = Field(default=None, max_length=16, description="Postal code.")
     latitude: float | None = Field(
-        default=None, ge=-90, le=90, description="WGS 84 latitude.", json_schema_extra=_PERSONAL
+        default=None, ge=-90, le=90, description="WGS 84 latitude, rounded to 0.01 degree."
     )
     longitude: float | None = Field(
-        default=None, ge=-180, le=180, description="WGS 84 longitude.", json_schema_extra=_PERSONAL
+        default=None, ge=-180, le=180, description="WGS 84 longitude, rounded to 0.01 degree."
     )
+
+    @field_validator("latitude", "longitude")
+    @classmethod
+    def _coarse(cls, value: float | None) -> float | None:
+        return None if value is None else round(value, _COORDINATE_DECIMALS)
 
 
 class GridConnection(OutputModel):

@@ -15,7 +15,14 @@ from pydantic import ConfigDict, Field
 
 from fcsbe.model.base import Id, OutputModel, UtcDateTime
 from fcsbe.model.common import Target
-from fcsbe.model.enums import ContractStatus, FsState, FsType, NotificationType, Severity
+from fcsbe.model.enums import (
+    ContractStatus,
+    FsState,
+    FsType,
+    NotificationType,
+    PersonalDataCategory,
+    Severity,
+)
 from fcsbe.model.sessions import SessionRef
 
 __all__ = [
@@ -71,7 +78,11 @@ class EvConnectedData(OutputModel):
 
     session_ref: SessionRef = Field(description="Pseudonym of the session.")
     evse_id: str = Field(description="EVSE id (eMI3).")
-    departure_time: UtcDateTime | None = Field(default=None, description="Expected departure.")
+    departure_time: UtcDateTime | None = Field(
+        default=None,
+        description="Expected departure; only when the contract shares SESSION_TIMES.",
+        json_schema_extra={"x-personal-data-category": PersonalDataCategory.SESSION_TIMES.value},
+    )
     v2g_capable: bool = Field(default=False, description="The EV can discharge.")
 
 

@@ -24,7 +24,13 @@ from fcsbe.model.common import (
     Target,
     TimeWindow,
 )
-from fcsbe.model.enums import BaselineMethod, DataQualityCode, FsState, FsType
+from fcsbe.model.enums import (
+    BaselineMethod,
+    DataQualityCode,
+    FsState,
+    FsType,
+    PersonalDataCategory,
+)
 from fcsbe.model.sessions import SessionRef
 
 __all__ = [
@@ -241,7 +247,12 @@ class DetailedServiceRecord(OutputModel):
     intervals: list[DsrInterval] = Field(
         max_length=MAX_DSR_INTERVALS, description="Intervals, ordered, not overlapping."
     )
-    sessions: list[DsrSession] = Field(default_factory=list, description="EV sessions involved.")
+    sessions: list[DsrSession] = Field(
+        default_factory=list,
+        description="EV sessions involved; only under a SESSION-level contract sharing "
+        "METER_VALUES.",
+        json_schema_extra={"x-personal-data-category": PersonalDataCategory.METER_VALUES.value},
+    )
     totals: DsrTotals = Field(description="Key figures.")
     meters: list[DsrMeter] = Field(default_factory=list, description="Meters used.")
     data_quality: list[DataQualityFlag] = Field(default_factory=list, description="Issues.")

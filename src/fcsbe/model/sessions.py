@@ -3,7 +3,10 @@
 An `EvSession` is shown to the FO only at the data-sharing level its contract allows, under a
 keyed pseudonym (`session_ref`) - never an id token, EMAID or VIN. `Consent` is the EV user's
 permission (UC 3.6), given and withdrawn through the EV-user API with `ConsentGrant`. This module
-must hold no real identifiers: fields marked `x-pseudonym` carry pseudonyms only.
+must hold no real identifiers: fields marked `x-pseudonym` carry pseudonyms only. Fields marked
+`x-personal-data-category` are personal data about a pseudonymous session that an FO sees only at
+the SESSION data-sharing level and only when its contract names that category; fields marked
+`x-personal-data` never reach an FO (docs/privacy.md, "Markers").
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ __all__ = [
 ]
 
 _PSEUDONYM: JsonDict = {"x-pseudonym": True}
+_PERSONAL: JsonDict = {"x-personal-data": True}
+
+
+def _category(category: PersonalDataCategory) -> JsonDict:
+    """Marker of a field the FO sees only when its contract shares `category`."""
+    return {"x-personal-data-category": category.value}
+
+
 _MAX_WH = 1e9
 
 SessionRef = Annotated[
@@ -159,11 +170,31 @@ class EvSession(OutputModel):
     session_ref: SessionRef = Field(description="Keyed pseudonym of the session.")
     evse_id: EvseId = Field(description="EVSE the EV is connected to.")
     connected_at: UtcDateTime = Field(description="When the EV connected.")
-    departure_time: UtcDateTime | None = Field(default=None, description="Expected departure.")
-    energy_request: EnergyRequest | None = Field(default=None, description="What the EV asks.")
-    soc: StateOfCharge | None = Field(default=None, description="Battery state, if shared.")
-    evu_limits: EvuLimits | None = Field(default=None, description="EV user's limits.")
-    consent_ref: Id | None = Field(default=None, description="The consent in force, if any.")
+    departure_time: UtcDateTime | None = Field(
+        default=None,
+        description="Expected departure.",
+        json_schema_extra=_category(PersonalDataCategory.SESSION_TIMES),
+    )
+    energy_request: EnergyRequest | None = Field(
+        default=None,
+        description="What the EV asks.",
+        json_schema_extra=_category(PersonalDataCategory.ENERGY_REQUEST),
+    )
+    soc: StateOfCharge | None = Field(
+        default=None,
+        description="Battery state, if shared.",
+        json_schema_extra=_category(PersonalDataCategory.STATE_OF_CHARGE),
+    )
+    evu_limits: EvuLimits | None = Field(
+        default=None,
+        description="EV user's limits.",
+        json_schema_extra=_category(PersonalDataCategory.EVU_LIMITS),
+    )
+    consent_ref: Id | None = Field(
+        default=None,
+        description="The consent in force, if any.",
+        json_schema_extra=_category(PersonalDataCategory.CONSENT_STATUS),
+    )
     holders: list[ContractHolder] = Field(
         default_factory=list, description="Parties whose contracts cover this session."
     )
@@ -188,11 +219,15 @@ class ConsentGrant(InputModel):
     model_config = InputModel.model_config | ConfigDict(json_schema_extra={"examples": [_CONSENT]})
 
     consent_id: Id = Field(description="Id of the consent (UUID).")
-    scope: list[ConsentScope] = Field(min_length=1, max_length=2, description="V1G and/or V2G.")
-    data_categories: list[PersonalDataCategory] = Field(
-        default_factory=list, description="Data the user lets flow to the FO."
+    scope: list[ConsentScope] = Field(
+        min_length=1, max_length=2, description="V1G and/or V2G.", json_schema_extra=_PERSONAL
     )
-    limits: EvuLimits = Field(description="The user's limits.")
+    data_categories: list[PersonalDataCategory] = Field(
+        default_factory=list,
+        description="Data the user lets flow to the FO.",
+        json_schema_extra=_PERSONAL,
+    )
+    limits: EvuLimits = Field(description="The user's limits.", json_schema_extra=_PERSONAL)
 
     @model_validator(mode="after")
     def _unique(self) -> ConsentGrant:
@@ -226,11 +261,15 @@ class Consent(OutputModel):
         description="Pseudonym of the EV user (data subject).",
         json_schema_extra=_PSEUDONYM,
     )
-    scope: list[ConsentScope] = Field(min_length=1, description="V1G and/or V2G.")
-    data_categories: list[PersonalDataCategory] = Field(
-        default_factory=list, description="Data the user lets flow to the FO."
+    scope: list[ConsentScope] = Field(
+        min_length=1, description="V1G and/or V2G.", json_schema_extra=_PERSONAL
     )
-    limits: EvuLimits = Field(description="The user's limits.")
+    data_categories: list[PersonalDataCategory] = Field(
+        default_factory=list,
+        description="Data the user lets flow to the FO.",
+        json_schema_extra=_PERSONAL,
+    )
+    limits: EvuLimits = Field(description="The user's limits.", json_schema_extra=_PERSONAL)
     given_at: UtcDateTime = Field(description="When consent was given.")
     withdrawn_at: UtcDateTime | None = Field(default=None, description="When withdrawn, if so.")
 

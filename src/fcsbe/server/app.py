@@ -56,6 +56,7 @@ from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.services.event_log_tree import tree_step
 from fcsbe.server.services.parties import ensure_server_party
 from fcsbe.server.services.records import issue_proofs
+from fcsbe.server.services.retention import RetentionPolicy
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime, build_runtime
 from fcsbe.server.storage import migrations
@@ -67,8 +68,10 @@ from fcsbe.server.workers import (
     contract_closing_step,
     decision_step,
     execution_step,
+    fallback_step_of,
     offline_detection_step,
     replay_store_purge_step,
+    retention_purge_step,
     telemetry_step_of,
     transactional,
 )
@@ -167,12 +170,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             offline_detection_step(factory),
         )
         workers.add(
+            "fs-fallback", settings.offline_check_interval_s, fallback_step_of(factory, adapter)
+        )
+        workers.add(
             "contract-closing", settings.contract_expiry_interval_s, contract_closing_step(factory)
         )
         workers.add(
             "signature-replay-purge",
             float(settings.signature_max_skew_s),
             replay_store_purge_step(factory),
+        )
+        workers.add(
+            "retention-purge",
+            settings.retention_interval_s,
+            retention_purge_step(factory, RetentionPolicy.from_settings(settings)),
         )
         webhooks = WebhookSender.make_client(
             settings.notification_timeout_s, settings.notification_concurrency

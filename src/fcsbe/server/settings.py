@@ -233,7 +233,10 @@ class Settings(BaseSettings):
         description="Silence of an enrolled FO after which it is offline (COMM_LOST).",
     )
     offline_check_interval_s: float = Field(
-        default=5.0, gt=0, description="How often enrolments are checked for missed heartbeats."
+        default=5.0,
+        gt=0,
+        description="How often enrolments are checked for missed heartbeats (and running FS "
+        "for their contract's fallback).",
     )
     contract_expiry_interval_s: float = Field(
         default=30.0, gt=0, description="How often contracts past their end are closed."
@@ -313,6 +316,35 @@ class Settings(BaseSettings):
     )
     webhook_require_https: bool = Field(
         default=True, description="Refuse callback URLs that are not HTTPS."
+    )
+    retention_meter_readings_days: int = Field(
+        default=90,
+        ge=1,
+        le=3_650,
+        description="Raw telemetry (meter readings, with the SoC of connected EVs) is deleted "
+        "this long after it was taken; readings an FS still needs for its record are kept.",
+    )
+    retention_sessions_days: int = Field(
+        default=30,
+        ge=1,
+        le=3_650,
+        description="Ended EV sessions (pseudonymous personal data: times, energy request, SoC, "
+        "limits) are deleted this long after the EV left, with the per-session consents that "
+        "only they used.",
+    )
+    retention_records_days: int = Field(
+        default=730,
+        ge=1,
+        le=3_650,
+        description="Settlement period: detailed service records and proofs of work are kept "
+        "at least this long, longer when their contract's `retention_days` says so; disputed "
+        "ones are kept until the dispute is settled.",
+    )
+    retention_batch_size: int = Field(
+        default=5_000, ge=1, le=100_000, description="Rows of each kind deleted per purge step."
+    )
+    retention_interval_s: float = Field(
+        default=3_600.0, gt=0, description="How often the retention purge runs."
     )
     metrics_enabled: bool = Field(
         default=True,

@@ -22,7 +22,9 @@ from fcsbe.server.services.contract_decisions import close_due_contracts
 from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.event_log import chain_pending
 from fcsbe.server.services.execution import RECORD_DELAY_S, execute_step
+from fcsbe.server.services.fallback import fallback_step
 from fcsbe.server.services.heartbeat import detect_offline
+from fcsbe.server.services.retention import RetentionPolicy, purge
 from fcsbe.server.services.telemetry import telemetry_step
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.signatures import delete_expired_jtis
@@ -34,8 +36,10 @@ __all__ = [
     "contract_closing_step",
     "decision_step",
     "execution_step",
+    "fallback_step_of",
     "offline_detection_step",
     "replay_store_purge_step",
+    "retention_purge_step",
     "telemetry_step_of",
     "transactional",
 ]
@@ -153,6 +157,11 @@ def execution_step(
     )
 
 
+def fallback_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
+    """The step that applies (and lifts) the contracts' fallback while an FO is offline (R8)."""
+    return transactional(factory, lambda session: fallback_step(session, adapter, adapter.now()))
+
+
 def telemetry_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
     """The step that keeps meter readings of FS targets and reports FFR activations."""
     return transactional(factory, lambda session: telemetry_step(session, adapter, adapter.now()))
@@ -182,5 +191,17 @@ def replay_store_purge_step(factory: async_sessionmaker[AsyncSession]) -> Step:
     async def work(session: AsyncSession) -> int:
         await delete_expired_jtis(session, utcnow())
         return 0  # never urgent: runs once per interval
+
+    return transactional(factory, work)
+
+
+def retention_purge_step(
+    factory: async_sessionmaker[AsyncSession], policy: RetentionPolicy
+) -> Step:
+    """The step that deletes one batch of data past its retention (again at once while there
+    is more, so a backlog after a long stop drains in bounded transactions)."""
+
+    async def work(session: AsyncSession) -> int:
+        return (await purge(session, policy, utcnow())).total
 
     return transactional(factory, work)

@@ -127,3 +127,28 @@ async def test_consent_changes_and_disconnection(app: FastAPI, tmp_path) -> None
     assert outbox[1].payload["data"]["energy_charged_wh"] == 5000.0
     assert outbox[0].payload["target"] == {"level": "SESSION", "id": row.session_ref}
     assert await _sync(app, [], pseudonyms) == 0
+
+
+async def test_ev_connected_carries_departure_only_where_session_times_are_shared(
+    app: FastAPI, tmp_path
+) -> None:
+    await import_document(app)
+    factory = app.state.session_factory
+    await make_fo(factory)
+    await make_fo(factory, "FO-B")
+    await make_contract(factory, "FO-A", "fsc-a", [("SITE", "site-depot")], level="SESSION")
+    await make_contract(
+        factory,
+        "FO-B",
+        "fsc-b",
+        [("SITE", "site-depot")],
+        level="SESSION",
+        categories=("ENERGY_REQUEST",),
+    )
+    pseudonyms = Pseudonymizer.load_or_create(tmp_path)
+    await _sync(app, [reported_session("TX-1", "NL*ABC*E1001*1", utcnow())], pseudonyms)
+    _, _, outbox = await _rows(app)
+    data = {o.fo_party_id: o.payload["data"] for o in outbox if o.type == "EV_CONNECTED"}
+    assert data["FO-A"]["departure_time"] is not None
+    assert "departure_time" not in data["FO-B"]
+    assert data["FO-B"]["session_ref"] == data["FO-A"]["session_ref"]

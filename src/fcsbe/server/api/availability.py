@@ -11,7 +11,7 @@ from pydantic import AwareDatetime
 from fcsbe.model import AvailabilityForecast
 from fcsbe.server.api.listing import READ_RESPONSES
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.readers import ReaderPrincipal
+from fcsbe.server.security.readers import InfrastructureReader
 from fcsbe.server.services.availability import forecast, horizon
 from fcsbe.server.services.targets import parse_target
 from fcsbe.server.storage.base import utcnow
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1/availability", tags=["infrastructure"], responses
 
 @router.get("", operation_id="get_availability")
 async def get_availability(
-    principal: ReaderPrincipal,
+    principal: InfrastructureReader,
     session: DbSession,
     target: Annotated[
         str,

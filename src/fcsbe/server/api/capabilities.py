@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fcsbe.model import Capability, FsType
 from fcsbe.server.api.listing import READ_RESPONSES
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.readers import ReaderPrincipal
+from fcsbe.server.security.readers import InfrastructureReader
 from fcsbe.server.services.capability_sets import capabilities_of
 from fcsbe.server.services.targets import parse_target
 from fcsbe.server.storage.base import utcnow
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1/capabilities", tags=["infrastructure"], responses
 @router.get("", operation_id="get_capabilities")
 async def get_capabilities(
     request: Request,
-    principal: ReaderPrincipal,
+    principal: InfrastructureReader,
     session: DbSession,
     target: Annotated[
         list[str],

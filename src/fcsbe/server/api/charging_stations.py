@@ -10,7 +10,7 @@ from fcsbe.model import ChargingStation, Page
 from fcsbe.server.api.listing import READ_RESPONSES, after_id, stored_page_response
 from fcsbe.server.api.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.readers import ReaderPrincipal
+from fcsbe.server.security.readers import InfrastructureReader
 from fcsbe.server.services import charging_stations as service
 from fcsbe.server.storage.base import utcnow
 
@@ -29,7 +29,7 @@ SiteFilter = Annotated[
 @router.get("", operation_id="list_charging_stations", response_model=Page[ChargingStation])
 async def list_charging_stations(
     request: Request,
-    principal: ReaderPrincipal,
+    principal: InfrastructureReader,
     session: DbSession,
     site_id: SiteFilter = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
@@ -47,7 +47,7 @@ async def list_charging_stations(
 
 @router.get("/{cs_id}", operation_id="get_charging_station")
 async def get_charging_station(
-    cs_id: CsIdPath, principal: ReaderPrincipal, session: DbSession
+    cs_id: CsIdPath, principal: InfrastructureReader, session: DbSession
 ) -> ChargingStation:
     """One station with its EVSEs, connectors, converter topology and conformity evidence."""
     return await service.get_charging_station(session, principal, utcnow(), cs_id)

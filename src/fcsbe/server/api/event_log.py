@@ -25,7 +25,7 @@ from fcsbe.server.api.paging import Cursor, Limit, decode_cursor, encode_cursor,
 from fcsbe.server.api.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSigningKeys
 from fcsbe.server.errors import Forbidden, UnprocessableContent
-from fcsbe.server.security.principals import AnyPrincipal, Principal, Role
+from fcsbe.server.security.principals import Principal, Role, any_with_scope
 from fcsbe.server.services.event_log import list_events
 from fcsbe.server.services.event_log_tree import (
     checked_consistency_proof,
@@ -34,6 +34,9 @@ from fcsbe.server.services.event_log_tree import (
 )
 
 __all__ = ["router"]
+
+LogReader = Annotated[Principal, any_with_scope("records")]
+"""The event log is part of the records: an FO needs the `records` scope."""
 
 router = APIRouter(prefix="/v1/event-log", tags=["event-log"])
 
@@ -66,7 +69,7 @@ async def list_event_log(
     request: Request,
     response: Response,
     session: DbSession,
-    principal: AnyPrincipal,
+    principal: LogReader,
     after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Entries after this seq.")] = 0,
     fs_id: Annotated[Id | None, Query(description="Only entries of this FS.")] = None,
     type: Annotated[
@@ -103,7 +106,7 @@ async def list_event_log(
 )
 async def get_event_log_head(
     session: DbSession,
-    principal: AnyPrincipal,
+    principal: LogReader,
     keys: ServerSigningKeys,
     tree_size: Annotated[
         int | None,
@@ -123,7 +126,7 @@ async def get_event_log_head(
 )
 async def get_event_log_proof(
     session: DbSession,
-    principal: AnyPrincipal,
+    principal: LogReader,
     seq: Seq = None,
     tree_size: Size = None,
     first: Annotated[

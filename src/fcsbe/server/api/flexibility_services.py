@@ -33,7 +33,7 @@ from fcsbe.server.api.idempotency import (
 )
 from fcsbe.server.api.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
 from fcsbe.server.deps import DbSession, ServerSettings
-from fcsbe.server.security.principals import FoPrincipal, Principal
+from fcsbe.server.security.principals import Principal, fo_with_scope
 from fcsbe.server.security.signatures import (
     verify_signature_for_contract,
     verify_signature_for_fs,
@@ -45,6 +45,8 @@ from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.flexibility import FlexibilityServiceRow, list_fs
 
 __all__ = ["router"]
+
+FsPrincipal = Annotated[Principal, fo_with_scope("flexibility-services")]
 
 router = APIRouter(prefix="/v1/flexibility-services", tags=["flexibility-services"])
 
@@ -68,7 +70,7 @@ _ERRORS: dict[int | str, dict[str, str]] = {
 async def create_flexibility_service(
     body: FlexibilityServiceRequest,
     request: Request,
-    principal: FoPrincipal,
+    principal: FsPrincipal,
     session: DbSession,
     settings: ServerSettings,
     idempotency_key: IdempotencyKey = None,
@@ -96,7 +98,7 @@ async def create_flexibility_service(
 async def list_flexibility_services(
     request: Request,
     response: Response,
-    principal: FoPrincipal,
+    principal: FsPrincipal,
     session: DbSession,
     limit: Limit = 100,
     cursor: Cursor = None,
@@ -128,7 +130,7 @@ async def list_flexibility_services(
     responses=_ERRORS,
 )
 async def get_flexibility_service(
-    fs_id: FsId, principal: FoPrincipal, session: DbSession
+    fs_id: FsId, principal: FsPrincipal, session: DbSession
 ) -> FlexibilityService:
     """State, decision and transitions of one FS."""
     return await service.to_model(session, await service.load_fs(session, principal, fs_id))
@@ -145,7 +147,7 @@ async def supersede_flexibility_service(
     fs_id: FsId,
     body: FlexibilityServiceRequest,
     request: Request,
-    principal: FoPrincipal,
+    principal: FsPrincipal,
     session: DbSession,
     settings: ServerSettings,
     idempotency_key: IdempotencyKey = None,
@@ -172,7 +174,7 @@ async def cancel_flexibility_service(
     fs_id: FsId,
     body: FsCancellation,
     request: Request,
-    principal: FoPrincipal,
+    principal: FsPrincipal,
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -227,7 +229,7 @@ async def update_setpoint(
     fs_id: FsId,
     body: SetpointUpdate,
     request: Request,
-    principal: FoPrincipal,
+    principal: FsPrincipal,
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -247,7 +249,7 @@ async def activate(
     fs_id: FsId,
     body: ReserveActivation,
     request: Request,
-    principal: FoPrincipal,
+    principal: FsPrincipal,
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -265,7 +267,7 @@ async def activate(
 )
 async def measurements(
     fs_id: FsId,
-    principal: FoPrincipal,
+    principal: FsPrincipal,
     session: DbSession,
     quantity: Annotated[
         list[Quantity] | None, Query(description="Quantities wanted (default: P_W).")

@@ -38,10 +38,12 @@ from fcsbe.server.api.paging import (
 )
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import UnprocessableContent
-from fcsbe.server.security.principals import FoPrincipal, OperatorPrincipal
+from fcsbe.server.security.principals import OperatorPrincipal, Principal, fo_with_scope
 from fcsbe.server.services import notifications
 
 __all__ = ["admin_router", "router"]
+
+FeedPrincipal = Annotated[Principal, fo_with_scope("notifications")]
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 admin_router = APIRouter(prefix="/admin/v1", tags=["admin"])
@@ -76,7 +78,7 @@ async def list_notifications(
     request: Request,
     response: Response,
     session: DbSession,
-    principal: FoPrincipal,
+    principal: FeedPrincipal,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
     after_seq: Annotated[

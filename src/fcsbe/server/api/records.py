@@ -18,10 +18,12 @@ from fcsbe.server.api.idempotency import (
 )
 from fcsbe.server.api.problems import problem_responses
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.principals import FoPrincipal
+from fcsbe.server.security.principals import Principal, fo_with_scope
 from fcsbe.server.services import records as service
 
 __all__ = ["router"]
+
+RecordsPrincipal = Annotated[Principal, fo_with_scope("records")]
 
 router = APIRouter(prefix="/v1/flexibility-services", tags=["records"])
 
@@ -35,7 +37,7 @@ FsId = Annotated[str, Path(max_length=128, description="Id of the FS.")]
     responses=problem_responses(401, 403, 404),
 )
 async def get_fs_record(
-    fs_id: FsId, principal: FoPrincipal, session: DbSession
+    fs_id: FsId, principal: RecordsPrincipal, session: DbSession
 ) -> DetailedServiceRecord:
     """The detailed service record (DSR) of an ended FS: per interval requested, baseline,
     measured and delivered power; sessions, totals, meters, data quality, settlement."""
@@ -48,7 +50,7 @@ async def get_fs_record(
     response_model=ProofOfWork,
     responses=problem_responses(401, 403, 404, 409),
 )
-async def get_fs_proof(fs_id: FsId, principal: FoPrincipal, session: DbSession) -> ProofOfWork:
+async def get_fs_proof(fs_id: FsId, principal: RecordsPrincipal, session: DbSession) -> ProofOfWork:
     """The proof of work (PoW): signed DSR digest, meter evidence, the FS's event-log entries
     with inclusion proofs and the signed tree head; 409 + Retry-After while being issued."""
     return await service.get_proof(session, principal.party_id, fs_id)
@@ -64,7 +66,7 @@ async def validate_fs_proof(
     fs_id: FsId,
     body: ProofValidationRequest,
     request: Request,
-    principal: FoPrincipal,
+    principal: RecordsPrincipal,
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:

@@ -14,7 +14,7 @@ from fcsbe.model import EvSession, Page
 from fcsbe.server.api.listing import READ_RESPONSES, after_id, page_response
 from fcsbe.server.api.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.readers import ReaderPrincipal
+from fcsbe.server.security.readers import SessionsReader
 from fcsbe.server.services import sessions as service
 from fcsbe.server.storage.base import utcnow
 
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=READ_RESP
 async def list_sessions(
     request: Request,
     response: Response,
-    principal: ReaderPrincipal,
+    principal: SessionsReader,
     session: DbSession,
     site_id: Annotated[str | None, Query(max_length=128, description="Only on this site.")] = None,
     cs_id: Annotated[str | None, Query(max_length=128, description="Only at this station.")] = None,
@@ -56,7 +56,7 @@ async def list_sessions(
 @router.get("/{session_ref}", operation_id="get_session")
 async def get_session(
     session_ref: Annotated[str, Path(max_length=64, description="Pseudonym of the session.")],
-    principal: ReaderPrincipal,
+    principal: SessionsReader,
     session: DbSession,
 ) -> EvSession:
     """One EV session (connected or ended) covered by the caller's SESSION-level contracts."""

@@ -10,7 +10,7 @@ from fcsbe.model import Page, Site
 from fcsbe.server.api.listing import READ_RESPONSES, after_id, page_response
 from fcsbe.server.api.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.readers import ReaderPrincipal
+from fcsbe.server.security.readers import InfrastructureReader
 from fcsbe.server.services import sites as service
 from fcsbe.server.storage.base import utcnow
 
@@ -25,7 +25,7 @@ SiteIdPath = Annotated[str, Path(max_length=128, description="Id of the site.")]
 async def list_sites(
     request: Request,
     response: Response,
-    principal: ReaderPrincipal,
+    principal: InfrastructureReader,
     session: DbSession,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
@@ -41,6 +41,8 @@ async def list_sites(
 
 
 @router.get("/{site_id}", operation_id="get_site")
-async def get_site(site_id: SiteIdPath, principal: ReaderPrincipal, session: DbSession) -> Site:
+async def get_site(
+    site_id: SiteIdPath, principal: InfrastructureReader, session: DbSession
+) -> Site:
     """One site: configuration type, grid connection, DERs, energy community and grid state."""
     return await service.get_site(session, principal, utcnow(), site_id)

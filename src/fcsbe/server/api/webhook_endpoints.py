@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 
@@ -14,10 +14,13 @@ from fcsbe.server.api.idempotency import (
     run_idempotent,
 )
 from fcsbe.server.deps import DbSession, ServerSettings
-from fcsbe.server.security.principals import FoPrincipal
+from fcsbe.server.security.principals import Principal, fo_with_scope
 from fcsbe.server.services import webhook_endpoints
 
 __all__ = ["router"]
+
+EndpointPrincipal = Annotated[Principal, fo_with_scope("notifications")]
+"""The webhook endpoint is how notifications reach the FO: the `notifications` scope."""
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
@@ -33,7 +36,7 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     response_model=WebhookEndpoint,
     responses={**AUTH_RESPONSES, 404: {"description": "No endpoint registered yet"}},
 )
-async def get_webhook_endpoint(session: DbSession, principal: FoPrincipal) -> WebhookEndpoint:
+async def get_webhook_endpoint(session: DbSession, principal: EndpointPrincipal) -> WebhookEndpoint:
     """The caller's webhook endpoint and its state (the secret is not shown)."""
     row = await webhook_endpoints.get_endpoint(session, principal.party_id)
     return webhook_endpoints.endpoint_model(row)
@@ -53,7 +56,7 @@ async def put_webhook_endpoint(
     request: Request,
     session: DbSession,
     settings: ServerSettings,
-    principal: FoPrincipal,
+    principal: EndpointPrincipal,
     body: WebhookEndpointUpdate,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -90,7 +93,7 @@ async def rotate_webhook_secret(
     request: Request,
     session: DbSession,
     settings: ServerSettings,
-    principal: FoPrincipal,
+    principal: EndpointPrincipal,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Make a new signing secret; the previous one co-signs for the overlap window."""

@@ -31,8 +31,10 @@ __all__ = [
     "OperatorPrincipal",
     "Principal",
     "Role",
+    "any_with_scope",
     "authenticate",
     "bearer_token",
+    "check_scope",
     "fo_with_scope",
 ]
 
@@ -146,19 +148,33 @@ def _require(role: Role) -> object:
     return dependency
 
 
+def check_scope(principal: Principal, scope: str) -> Principal:
+    """Refuse (403) an FO whose enrolment does not grant `scope`; other roles pass (their
+    role checks are the routes' own)."""
+    if principal.role is Role.FO and scope not in principal.scopes:
+        raise Forbidden(f"The enrolment does not grant the `{scope}` scope.", slug="scope-missing")
+    return principal
+
+
 def fo_with_scope(scope: str) -> Any:
     """A dependency: an FO principal whose enrolment grants `scope` (else 403)."""
 
     async def dependency(
         principal: Annotated[Principal, Depends(_require(Role.FO))],
     ) -> Principal:
-        if scope not in principal.scopes:
-            raise Forbidden(
-                f"The enrolment does not grant the `{scope}` scope.", slug="scope-missing"
-            )
-        return principal
+        return check_scope(principal, scope)
 
     dependency.__name__ = f"require_scope_{scope.replace('-', '_')}"
+    return Depends(dependency)
+
+
+def any_with_scope(scope: str) -> Any:
+    """A dependency: any authenticated principal, an FO only if its enrolment grants `scope`."""
+
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        return check_scope(principal, scope)
+
+    dependency.__name__ = f"any_with_scope_{scope.replace('-', '_')}"
     return Depends(dependency)
 
 

@@ -6,14 +6,14 @@ everything; an EV user's credential is for the EV-user API only and gets 403 her
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 
 from fcsbe.server.errors import Forbidden
-from fcsbe.server.security.principals import AnyPrincipal, Principal, Role
+from fcsbe.server.security.principals import AnyPrincipal, Principal, Role, check_scope
 
-__all__ = ["ReaderPrincipal"]
+__all__ = ["InfrastructureReader", "ReaderPrincipal", "SessionsReader", "reader_with_scope"]
 
 
 async def require_reader(principal: AnyPrincipal) -> Principal:
@@ -24,3 +24,19 @@ async def require_reader(principal: AnyPrincipal) -> Principal:
 
 
 ReaderPrincipal = Annotated[Principal, Depends(require_reader)]
+
+
+def reader_with_scope(scope: str) -> Any:
+    """A dependency: an FO or the operator, the FO only if its enrolment grants `scope`."""
+
+    async def dependency(principal: ReaderPrincipal) -> Principal:
+        return check_scope(principal, scope)
+
+    dependency.__name__ = f"reader_with_scope_{scope.replace('-', '_')}"
+    return Depends(dependency)
+
+
+InfrastructureReader = Annotated[Principal, reader_with_scope("infrastructure")]
+"""Sites, charging stations, capabilities and availability: the `infrastructure` scope."""
+SessionsReader = Annotated[Principal, reader_with_scope("sessions")]
+"""EV sessions: the `sessions` scope."""

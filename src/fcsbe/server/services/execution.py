@@ -32,7 +32,7 @@ from fcsbe.server.adapters.base import (
     ControlTarget,
     StationAdapter,
 )
-from fcsbe.server.planning import plan_fs
+from fcsbe.server.planning import Plan, plan_fs
 from fcsbe.server.services.decision_rules import power_need, scale_request
 from fcsbe.server.services.event_log import append_event
 from fcsbe.server.services.lifecycle import FINAL_EXECUTION_STATES, LIVE_STATES, move
@@ -57,6 +57,7 @@ __all__ = [
     "committed_request",
     "execute_step",
     "fs_evses",
+    "plan_now",
     "start_or_replan",
 ]
 
@@ -113,16 +114,24 @@ async def clear_fs(
         fs.execution = None
 
 
-async def start_or_replan(
+async def plan_now(
     session: AsyncSession, adapter: StationAdapter, fs: FlexibilityServiceRow, now: datetime
-) -> int:
-    """Compute the plan in force now from live state and hand its commands to the adapter."""
+) -> tuple[Plan, list[Command]]:
+    """The plan of `fs` computed now from live state, and its commands in force now."""
     request = committed_request(fs)
     sites, minimums = await fs_evses(session, fs)
     states = await evse_states(adapter, sites)
     plan = plan_fs(request, states, now)
     rooms = {state.evse_id: state.import_room_w for state in states}
-    commands = respect_minimums(commands_at(plan, now, fs.fs_id), minimums, rooms)
+    return plan, respect_minimums(commands_at(plan, now, fs.fs_id), minimums, rooms)
+
+
+async def start_or_replan(
+    session: AsyncSession, adapter: StationAdapter, fs: FlexibilityServiceRow, now: datetime
+) -> int:
+    """Compute the plan in force now from live state and hand its commands to the adapter."""
+    request = committed_request(fs)
+    plan, commands = await plan_now(session, adapter, fs, now)
     if commands:
         await adapter.apply_many(commands)
     horizon = min(now + timedelta(seconds=REPLAN_S), request.window.end)
@@ -146,6 +155,8 @@ async def _running(
         await move(session, fs, FsState.COMPLETED, "window ended", at=now)
         return 1
     execution = fs.execution or {}
+    if execution.get("fallback"):
+        return 0  # the FO is offline: the fallback policy holds the stations (fallback.py)
     if execution.get("dynamic") or execution.get("activation_until"):
         if execution.get("activation_until") and now >= datetime.fromisoformat(
             execution["activation_until"]
@@ -216,14 +227,15 @@ async def execute_step(
                 await move(session, fs, FsState.ABORTED, "window passed before start", at=now)
                 work += 1
                 continue
-            await start_or_replan(session, adapter, fs, now)
+            fs.execution = None  # anything left is a superseded revision's (dynamic, fallback)
+            applied = await start_or_replan(session, adapter, fs, now)
             to = FsState.ARMED if FsType(fs.fs_type) in ARMED_TYPES else FsState.ACTIVE
             await move(session, fs, to, "started on the stations", at=now)
             await append_event(
                 session,
                 type="FS_EXECUTION_STARTED",
                 object_ref=f"fs/{fs.fs_id}/{fs.revision}",
-                summary=f"{(fs.execution or {}).get('applied', 0)} command(s) applied",
+                summary=f"{applied} command(s) applied",
                 party_id=fs.fo_party_id,
                 fs_id=fs.fs_id,
             )

@@ -37,10 +37,51 @@ from fcsbe.server.services.record_inputs import note_activation, note_setpoint
 from fcsbe.server.services.station_plans import evse_states, respect_minimums
 from fcsbe.server.storage.flexibility import FlexibilityServiceRow
 
-__all__ = ["activate_reserve", "update_setpoint"]
+__all__ = ["activate_reserve", "setpoint_commands", "update_setpoint"]
 
 DEAD_MAN_S = 60
 """A dynamic setpoint expires at the stations this long after it was sent unless renewed."""
+
+
+def _check_not_in_fallback(execution: dict[str, Any]) -> None:
+    """While the FO is offline the contract's fallback holds the stations; only a heartbeat
+    hands control back (a late command must not undo the fallback half-way)."""
+    if execution.get("fallback"):
+        raise Conflict(
+            "The FO is offline for this FS and the fallback policy is in force; "
+            "send a heartbeat to resume control, then repeat the request.",
+            slug="fs-in-fallback",
+        )
+
+
+async def setpoint_commands(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    p_w: float,
+    q_var: float | None,
+    now: datetime,
+    until: datetime,
+) -> tuple[float, list[Command]]:
+    """An aggregate setpoint (capped at the committed power) split over the FS's EVSEs now:
+    the total applied and one command per EVSE, valid until `until`."""
+    sites, minimums = await fs_evses(session, fs)
+    states = await evse_states(adapter, sites)
+    basis = SplitBasis.for_setpoint(states, now)
+    cap = fs.committed_w if fs.committed_w is not None else abs(p_w)
+    total = max(-cap, min(cap, p_w))
+    split = split_setpoint(total, basis)
+    commands = [
+        Command(
+            ControlTarget(ControlLevel.EVSE, evse_id),
+            SetpointCommand(share_w, q_var),
+            fs_id=fs.fs_id,
+            valid_until=until,
+        )
+        for evse_id, share_w in zip(basis.evse_ids, split, strict=True)
+    ]
+    rooms = {state.evse_id: state.import_room_w for state in states}
+    return total, respect_minimums(commands, minimums, rooms)
 
 
 async def update_setpoint(
@@ -57,29 +98,16 @@ async def update_setpoint(
             slug="fs-not-active",
         )
     execution: dict[str, Any] = dict(fs.execution or {})
+    _check_not_in_fallback(execution)
     if update.sequence <= int(execution.get("sequence", -1)):
         raise Conflict(
             f"Sequence {update.sequence} is not newer than {execution['sequence']}.",
             slug="stale-setpoint",
         )
-    sites, minimums = await fs_evses(session, fs)
-    states = await evse_states(adapter, sites)
-    basis = SplitBasis.for_setpoint(states, now)
-    cap = fs.committed_w if fs.committed_w is not None else abs(update.p_w)
-    total = max(-cap, min(cap, update.p_w))
-    split = split_setpoint(total, basis)
     until = min(fs.window_end, now + timedelta(seconds=DEAD_MAN_S))
-    commands = [
-        Command(
-            ControlTarget(ControlLevel.EVSE, evse_id),
-            SetpointCommand(p_w, update.q_var),
-            fs_id=fs.fs_id,
-            valid_until=until,
-        )
-        for evse_id, p_w in zip(basis.evse_ids, split, strict=True)
-    ]
-    rooms = {state.evse_id: state.import_room_w for state in states}
-    commands = respect_minimums(commands, minimums, rooms)
+    total, commands = await setpoint_commands(
+        session, adapter, fs, update.p_w, update.q_var, now, until
+    )
     await adapter.apply_many(commands)
     execution.update(
         dynamic=True, sequence=update.sequence, setpoint_w=update.p_w, at=now.isoformat()
@@ -114,6 +142,7 @@ async def activate_reserve(
         )
     request = FlexibilityServiceRequest.model_validate(fs.request)
     execution: dict[str, Any] = dict(fs.execution or {})
+    _check_not_in_fallback(execution)
     reservations = [Reservation(*r) for r in execution.get("reservations", [])]
     plan = plan_reserve_activation(request, activation, reservations, now)
     end = max((s.end for p in plan.evse_plans for s in p.steps), default=now)

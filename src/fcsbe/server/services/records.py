@@ -11,6 +11,7 @@ tree head. `validate_proof` records the FO's ACCEPT (-> PROVEN) or DISPUTE (-> D
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fcsbe.model import (
     MAX_PROOF_EVENTS,
     ContractTerms,
+    DataSharingLevel,
     DetailedServiceRecord,
     EventLogRange,
     FsState,
@@ -31,6 +33,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.errors import Conflict, NotFound
 from fcsbe.server.security.keys import ServerKeys
+from fcsbe.server.security.personal_data import category_fields
 from fcsbe.server.services.dsr import build_dsr
 from fcsbe.server.services.dsr_inputs import RecordInputs
 from fcsbe.server.services.event_log import append_event
@@ -57,6 +60,18 @@ async def _terms(session: AsyncSession, contract_pk: int | None) -> ContractTerm
     return ContractTerms.model_validate(contract.terms) if contract is not None else None
 
 
+def _shares_sessions(terms: ContractTerms | None) -> bool:
+    """Whether the record may list EV sessions: the `sessions` field's category marker, under
+    a SESSION-level contract that names it (the record is signed, so it is minimised when made,
+    never when read)."""
+    category = category_fields(DetailedServiceRecord).get("sessions")
+    return (
+        terms is not None
+        and terms.data_sharing_level is DataSharingLevel.SESSION
+        and category in terms.personal_data.categories
+    )
+
+
 async def record_fs(
     session: AsyncSession, fs_pk: int, inputs: RecordInputs, *, now: datetime | None = None
 ) -> DetailedServiceRecord:
@@ -75,9 +90,10 @@ async def record_fs(
         )
     now = now or utcnow()
     model = await to_model(session, fs)
-    built = build_dsr(
-        model, await _terms(session, fs.contract_id), inputs, final_state=state, created_at=now
-    )
+    terms = await _terms(session, fs.contract_id)
+    if not _shares_sessions(terms):
+        inputs = replace(inputs, sessions=())
+    built = build_dsr(model, terms, inputs, final_state=state, created_at=now)
     document = built.record.model_dump(mode="json")
     record_digest = digest(document)
     session.add(

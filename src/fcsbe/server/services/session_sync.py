@@ -3,10 +3,11 @@
 `sync_sessions` reconciles the stored sessions with the adapter's list of connected EVs: new ones
 are stored under keyed pseudonyms (never the station's session key or the EV user's token), ended
 ones are closed, and each FO whose SESSION-level contract covers a session hears EV_CONNECTED /
-EV_DISCONNECTED. Live values are rounded (SoC to 1 %, energies to 100 Wh): the FO needs no more,
-and rows then change only when something material does. The stored document is the `EvSession`
-wire document plus an internal `ev` dict (what the capability rules read as `EvTechnical`) and
-the `energy` exchanged so far.
+EV_DISCONNECTED, with a personal field (the departure time) only when its contracts name the
+field's category (`x-personal-data-category` marker). Live values are rounded (SoC to 1 %,
+energies to 100 Wh): the FO needs no more, and rows then change only when something material
+does. The stored document is the `EvSession` wire document plus an internal `ev` dict (what the
+capability rules read as `EvTechnical`) and the `energy` exchanged so far.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fcsbe.model import (
     ConsentScope,
     EnergyRequest,
+    EvConnectedData,
     EvModel,
     EvSession,
     EvuLimits,
@@ -27,6 +29,7 @@ from fcsbe.model import (
     StateOfCharge,
 )
 from fcsbe.server.adapters.base import StationSession
+from fcsbe.server.security.personal_data import category_fields
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.notifications import enqueue_notification
 from fcsbe.server.services.sessions import session_covers
@@ -165,6 +168,19 @@ def _sync_consent(
     return stored.consent_id
 
 
+_CATEGORY_FIELDS = {k: v.value for k, v in category_fields(EvConnectedData).items()}
+"""Notification fields that carry personal data of a category the FO's contract must name."""
+
+
+def _minimised(data: dict[str, Any], categories: set[str]) -> dict[str, Any]:
+    """`data` without the personal fields whose category the FO's contracts do not share."""
+    return {
+        k: v
+        for k, v in data.items()
+        if k not in _CATEGORY_FIELDS or _CATEGORY_FIELDS[k] in categories
+    }
+
+
 _Pending = tuple[NotificationType, EvSessionRow, tuple[str, str], dict[str, Any]]
 
 
@@ -175,12 +191,15 @@ async def _notify(db: AsyncSession, now: datetime, pending: list[_Pending]) -> N
     ids = {x for _, row, place, _ in pending for x in (*place, row.evse_id)}
     covers = await covers_for(db, None, now, ids)
     for kind, row, place, data in pending:
-        for fo_party_id in sorted({c.fo_party_id for c in session_covers(row, place, covers)}):
+        shared: dict[str, set[str]] = {}
+        for cover in session_covers(row, place, covers):
+            shared.setdefault(cover.fo_party_id, set()).update(cover.categories)
+        for fo_party_id, categories in sorted(shared.items()):
             await enqueue_notification(
                 db,
                 fo_party_id=fo_party_id,
                 type=kind.value,
-                data=data,
+                data=_minimised(data, categories),
                 target={"level": "SESSION", "id": row.session_ref},
                 occurred_at=now,
             )

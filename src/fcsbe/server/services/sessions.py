@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
@@ -21,21 +22,25 @@ from fcsbe.model import (
     PersonalDataCategory,
 )
 from fcsbe.server.errors import NotFound
+from fcsbe.server.security.personal_data import category_fields
 from fcsbe.server.security.principals import Principal
 from fcsbe.server.services.contract_terms import governs_session
 from fcsbe.server.storage import sessions as store
 from fcsbe.server.storage.infrastructure import EvSessionRow
 from fcsbe.server.storage.visibility import Cover, covers_for
 
-__all__ = ["get_session", "list_sessions", "session_covers"]
+__all__ = ["SESSION_FIELDS", "get_session", "list_sessions", "session_covers"]
 
-_SESSION_FIELDS = {
-    PersonalDataCategory.SESSION_TIMES: ("departure_time",),
-    PersonalDataCategory.ENERGY_REQUEST: ("energy_request",),
-    PersonalDataCategory.STATE_OF_CHARGE: ("soc",),
-    PersonalDataCategory.EVU_LIMITS: ("evu_limits",),
-    PersonalDataCategory.CONSENT_STATUS: ("consent_ref",),
-}
+
+def _by_category(model: type[BaseModel]) -> dict[PersonalDataCategory, tuple[str, ...]]:
+    found: dict[PersonalDataCategory, tuple[str, ...]] = {}
+    for name, category in category_fields(model).items():
+        found[category] = (*found.get(category, ()), name)
+    return found
+
+
+SESSION_FIELDS = _by_category(EvSession)
+"""Fields of a session shown only to FOs whose contracts name their category."""
 
 
 def session_covers(row: EvSessionRow, place: tuple[str, str], covers: list[Cover]) -> list[Cover]:
@@ -66,7 +71,7 @@ def _shown(
         if principal.is_operator
         else {PersonalDataCategory(c) for cover in mine for c in cover.categories}
     )
-    for category, fields in _SESSION_FIELDS.items():
+    for category, fields in SESSION_FIELDS.items():
         if category in categories:
             document.update((f, data.get(f)) for f in fields)
     holders: dict[tuple[str, str], ContractHolder] = {}

@@ -214,3 +214,44 @@ async def live_evse_ids(session: AsyncSession, live_states: frozenset[str]) -> s
         .distinct()
     )
     return set(rows.scalars())
+
+
+async def running_with_liveness(
+    session: AsyncSession, states: frozenset[str], limit: int = 500
+) -> list[tuple[FlexibilityServiceRow, datetime, dict[str, Any] | None]]:
+    """FS in `states` with when their FO was last heard of (its latest heartbeat, or its
+    enrolment if it never sent one) and their contract's fallback terms (None: no contract).
+
+    FS of an FO without an ACTIVE enrolment are left out: nothing can be heard from it. On
+    PostgreSQL the FS rows are locked (SKIP LOCKED), so the step never overwrites a concurrent
+    change of an FS's execution state.
+    """
+    from sqlalchemy import func
+
+    from fcsbe.server.storage.contracts import ContractRow
+    from fcsbe.server.storage.parties import EnrolmentRow
+
+    seen = (
+        select(
+            EnrolmentRow.fo_party_id.label("party_id"),
+            func.max(func.coalesce(EnrolmentRow.last_heartbeat_at, EnrolmentRow.created_at)).label(
+                "last_seen"
+            ),
+        )
+        .where(EnrolmentRow.status == "ACTIVE")
+        .group_by(EnrolmentRow.fo_party_id)
+        .subquery()
+    )
+    statement = (
+        select(FlexibilityServiceRow, seen.c.last_seen, ContractRow.terms)
+        .join(seen, seen.c.party_id == FlexibilityServiceRow.fo_party_id)
+        .outerjoin(ContractRow, ContractRow.id == FlexibilityServiceRow.contract_id)
+        .where(FlexibilityServiceRow.state.in_(sorted(states)))
+        .order_by(FlexibilityServiceRow.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # as the execution step: an FS another replica (or step) is changing is taken next time
+        statement = statement.with_for_update(skip_locked=True, of=FlexibilityServiceRow)
+    rows = (await session.execute(statement)).all()
+    return [(fs, last_seen, (terms or {}).get("fallback")) for fs, last_seen, terms in rows]
