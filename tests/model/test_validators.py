@@ -27,6 +27,24 @@ def test_window_must_end_after_start() -> None:
     _refused(m.FlexibilityServiceRequest, body, "window end .* must be after window start")
 
 
+@pytest.mark.parametrize("instant", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"])
+def test_times_beyond_the_calendar_in_utc_are_refused(instant: str) -> None:
+    body = example(m.FlexibilityServiceRequest)
+    body["window"]["start"] = instant
+    with pytest.raises(ValidationError) as caught:
+        m.FlexibilityServiceRequest.model_validate(body)
+    assert caught.value.errors()[0]["loc"] == ("window", "start")
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_percentage_is_a_number_not_a_flag(flag: bool) -> None:
+    body = example(m.FlexibilityServiceRequest)
+    body["minimum_acceptance_pct"] = flag
+    with pytest.raises(ValidationError) as caught:
+        m.FlexibilityServiceRequest.model_validate(body)
+    assert caught.value.errors()[0]["loc"] == ("minimum_acceptance_pct",)
+
+
 def test_periods_must_lie_inside_the_window() -> None:
     body = example(m.FlexibilityServiceRequest)
     body["window"]["end"] = "2026-03-02T17:30:00Z"

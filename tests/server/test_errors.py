@@ -193,5 +193,14 @@ async def test_unknown_route_and_method(http: httpx.AsyncClient) -> None:
     assert _problem(await http.delete("/versions")).slug == "method-not-allowed"
 
 
+async def test_method_not_allowed_lists_every_method_of_the_path(http: httpx.AsyncClient) -> None:
+    # FastAPI makes one route per method; `Allow` must still name all of the path's methods.
+    response = await http.request("OPTIONS", "/v1/enrolments/self")
+    assert _problem(response).slug == "method-not-allowed"
+    assert response.headers["allow"] == "DELETE, GET, PATCH"
+    response = await http.delete("/v1/contracts/fsc-1")
+    assert response.headers["allow"] == "GET, PATCH"
+
+
 def test_json_pointer_escapes() -> None:
     assert json_pointer(("body", "a/b", "c~d", 0)) == "/body/a~1b/c~0d/0"

@@ -34,7 +34,10 @@ def _require_utc(value: datetime) -> datetime:
     """Reject naive times: a time without an offset is ambiguous across the CSO/FO boundary."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("time must carry a UTC offset (RFC 3339), e.g. 2026-01-01T00:00:00Z")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError("time is out of range once converted to UTC") from exc
 
 
 def _format_utc(value: datetime) -> str:

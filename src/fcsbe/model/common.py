@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -61,8 +62,8 @@ Money = Annotated[
 ]
 """An amount or a price: exact in Python (`Decimal`), a JSON number on the wire (≤ 6 decimals)."""
 
-Percent = Annotated[float, Field(ge=0, le=100)]
-"""A percentage between 0 and 100 inclusive."""
+Percent = Annotated[float, Strict(), Field(ge=0, le=100)]
+"""A percentage between 0 and 100 inclusive (a number: `true` is not 100 %, nor `false` 0 %)."""
 
 EvseId = Annotated[
     str,

@@ -8,8 +8,9 @@ or the CSO/CSP operator (`/admin/v1/ev-users`); no FO ever receives them. Fields
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, Strict, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
 from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
@@ -56,7 +57,7 @@ class EvUserLimits(InputModel):
         description="Lowest state of charge accepted (never discharged below).",
         json_schema_extra=_PERSONAL,
     )
-    max_energy_to_grid_kwh_per_day: float = Field(
+    max_energy_to_grid_kwh_per_day: Annotated[float, Strict()] = Field(
         default=0.0,
         ge=0,
         le=1000,

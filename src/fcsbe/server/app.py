@@ -43,6 +43,7 @@ from fcsbe.server.api import (
     webhook_endpoints,
 )
 from fcsbe.server.api import metrics as metrics_api
+from fcsbe.server.api.openapi import install_openapi
 from fcsbe.server.errors import install_error_handlers
 from fcsbe.server.metrics import AppMetrics, MetricsMiddleware
 from fcsbe.server.notifications.delivery import DeliveryWorker
@@ -293,4 +294,5 @@ def create_app(
     app.include_router(ev_user.admin_router)
     # The EV user's phone app (UC 3.6): static files, not part of the API (nor of its OpenAPI).
     app.mount("/app", StaticFiles(directory=Path(__file__).parent / "app_static", html=True))
+    install_openapi(app)
     return app

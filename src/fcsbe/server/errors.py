@@ -9,7 +9,9 @@ never 500, so a client knows to retry.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -18,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from fcsbe.model import FieldError, Problem, problem_type
 from fcsbe.server.observability import current_request_id
@@ -194,8 +197,32 @@ async def _on_validation_error(_request: Request, exc: Exception) -> Response:
     )
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> Response:
+@cache
+def _path_pattern(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]
+
+
+def _allowed_methods(request: Request, fallback: str) -> str:
+    """Every method the path serves (RFC 9110 `Allow`), as the published document lists them.
+
+    Starlette answers 405 from the first route whose path matches and lists only that route's
+    methods, but FastAPI makes one route per method, so a path served by GET and PATCH would
+    claim to allow GET alone.
+    """
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if _path_pattern(template).match(path):
+            methods.update(method.upper() for method in operations)
+    return ", ".join(sorted(methods)) or fallback
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        fallback = (exc.headers or {}).get("Allow", "")
+        headers = {**(exc.headers or {}), "Allow": _allowed_methods(request, fallback)}
+        return problem_response(405, "method-not-allowed", "Method not allowed", headers=headers)
     if isinstance(exc, ApiError):
         return problem_response(
             exc.status_code,

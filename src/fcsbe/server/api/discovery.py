@@ -76,7 +76,16 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", operation_id="get_readiness", responses={503: {"description": "Not ready"}})
+_NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "Not ready",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+"""Readiness answers its own JSON status, not a problem, when not ready."""
+
+
+@router.get("/readyz", operation_id="get_readiness", responses=_NOT_READY)
 async def readyz(request: Request) -> JSONResponse:
     """Readiness: the database answers a query and no background loop keeps failing."""
     try:

@@ -63,7 +63,7 @@ def reader(principal: Principal) -> str | None:
     "",
     operation_id="list_event_log",
     response_model=Page[EventLogEntry],
-    responses=problem_responses(),
+    responses=problem_responses(401, 403),
 )
 async def list_event_log(
     request: Request,
@@ -102,7 +102,7 @@ async def list_event_log(
     "/head",
     operation_id="get_event_log_head",
     response_model=SignedTreeHead,
-    responses=problem_responses(404, 503),
+    responses=problem_responses(401, 403, 404, 503),
 )
 async def get_event_log_head(
     session: DbSession,
@@ -122,7 +122,7 @@ async def get_event_log_head(
     "/proof",
     operation_id="get_event_log_proof",
     response_model=InclusionProof | ConsistencyProof,
-    responses=problem_responses(404, 503),
+    responses=problem_responses(401, 403, 404, 503),
 )
 async def get_event_log_proof(
     session: DbSession,

@@ -89,7 +89,12 @@ async def create_flexibility_service(
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
 
 
-@router.get("", operation_id="list_flexibility_services", response_model=Page[FlexibilityService])
+@router.get(
+    "",
+    operation_id="list_flexibility_services",
+    response_model=Page[FlexibilityService],
+    responses={status: _ERRORS[status] for status in (401, 403, 422)},
+)
 async def list_flexibility_services(
     request: Request,
     response: Response,

@@ -34,7 +34,9 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
         max_length=255,
+        pattern=r"\S",
         description="Required. A unique key per intended change (UUID recommended); retries of "
         "the same request must reuse it. Kept for 24 h.",
     ),

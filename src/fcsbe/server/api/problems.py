@@ -11,10 +11,10 @@ from typing import Any
 
 from fcsbe.model import Problem
 
-__all__ = ["problem_responses"]
+__all__ = ["problem_description", "problem_responses"]
 
 _DESCRIPTIONS = {
-    400: "Malformed request (e.g. the Idempotency-Key header is missing)",
+    400: "Malformed request (a body that is not JSON, or no Idempotency-Key header)",
     401: "Missing, unknown, expired or revoked credential, or a bad request signature",
     403: "Authenticated, but the credential's role or scopes do not allow this",
     404: "No such object visible to the caller",
@@ -25,9 +25,14 @@ _DESCRIPTIONS = {
 }
 
 
+def problem_description(status: int) -> str:
+    """The documented meaning of a problem status."""
+    return _DESCRIPTIONS.get(status, "Problem")
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The `responses=` entries of a route for these problem statuses."""
     return {
-        status: {"model": Problem, "description": _DESCRIPTIONS.get(status, "Problem")}
+        status: {"model": Problem, "description": problem_description(status)}
         for status in statuses
     }

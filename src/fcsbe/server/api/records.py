@@ -34,7 +34,7 @@ FsId = Annotated[str, Path(max_length=128, description="Id of the FS.")]
     "/{fs_id}/record",
     operation_id="get_fs_record",
     response_model=DetailedServiceRecord,
-    responses=problem_responses(404),
+    responses=problem_responses(401, 403, 404),
 )
 async def get_fs_record(
     fs_id: FsId, principal: RecordsPrincipal, session: DbSession
@@ -48,7 +48,7 @@ async def get_fs_record(
     "/{fs_id}/proof",
     operation_id="get_fs_proof",
     response_model=ProofOfWork,
-    responses=problem_responses(404, 409),
+    responses=problem_responses(401, 403, 404, 409),
 )
 async def get_fs_proof(fs_id: FsId, principal: RecordsPrincipal, session: DbSession) -> ProofOfWork:
     """The proof of work (PoW): signed DSR digest, meter evidence, the FS's event-log entries
@@ -60,7 +60,7 @@ async def get_fs_proof(fs_id: FsId, principal: RecordsPrincipal, session: DbSess
     "/{fs_id}/proof/validation",
     operation_id="validate_fs_proof",
     response_model=ProofOfWork,
-    responses={**IDEMPOTENCY_RESPONSES, **problem_responses(404, 409)},
+    responses={**IDEMPOTENCY_RESPONSES, **problem_responses(401, 403, 404, 409)},
 )
 async def validate_fs_proof(
     fs_id: FsId,
