@@ -77,7 +77,8 @@ async def test_a_setpoint_below_the_ev_users_floor_is_not_promised(
         held = {
             r.target.id for r in fs.response.reasons if r.code is ReasonCode.EVU_LIMIT and r.target
         }
-        assert held and held <= set(evses)
+        assert held
+        assert held <= set(evses)
         assert await h.power_w(evses) > 30_000 * 2  # nothing was promised, nothing is steered
 
 
@@ -94,7 +95,8 @@ async def test_a_setpoint_just_below_the_floor_is_partly_accepted(
         assert fs.response is not None
         assert fs.response.result is FsResult.PARTIALLY_ACCEPTED, fs.response.reasons
         assert ReasonCode.EVU_LIMIT in {r.code for r in fs.response.reasons}
-        assert fs.response.committed_w is not None and fs.response.committed_w > 80_000
+        assert fs.response.committed_w is not None
+        assert fs.response.committed_w > 80_000
         assert fs.state is FsState.ACTIVE
         assert await h.power_w(evses) == pytest.approx(fs.response.committed_w, rel=0.1)
         await finish_fs(h, "fs-mid")

@@ -75,7 +75,8 @@ def test_a_setpoint_above_the_floor_is_not_bound() -> None:
     request = _setpoint(30_000)
     bound = evu_bound(request, power_need(request), _states(), AT)
     assert bound.fraction == 1.0
-    assert bound.notes == () and bound.bound == ()
+    assert bound.notes == ()
+    assert bound.bound == ()
     assert bound.committed_w is None
 
 
