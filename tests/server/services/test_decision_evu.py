@@ -158,3 +158,22 @@ def test_an_ev_at_its_soc_floor_gives_no_export() -> None:
     bound = evu_bound(request, power_need(request), _states(20_000, 0.0), AT)
     assert bound.fraction == 0.0
     assert set(bound.bound) == {"A", "B"}
+
+
+def test_an_export_setpoint_without_an_ev_is_a_headroom_matter() -> None:
+    """No EV, no export headroom: the shortfall is the headroom's, not the users'."""
+    request = _setpoint(-10_000)
+    states = [evse_state("C", "s1", None, 50_000, 0.0)]
+    bound = evu_bound(request, power_need(request), states, AT)
+    assert bound.fraction == 1.0
+    assert bound.notes == ()
+
+
+def test_an_export_setpoint_bounded_by_the_users_allowance() -> None:
+    """-30 kW asked; A must charge 15 kW, B may export 20 kW: -5 kW reached, 25 kW off the 30 kW
+    asked is 17 % of it: the users' limits cut it (headroom alone would reach -30 kW)."""
+    request = _setpoint(-30_000)
+    bound = evu_bound(request, power_need(request), _states(20_000, 50_000), AT)
+    assert bound.fraction == pytest.approx(5_000 / 30_000)
+    assert bound.committed_w is None
+    assert bound.bound == ("A",)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -203,6 +203,8 @@ def evu_bound(
     above its floor.
     """
     basis = SplitBasis.for_setpoint(states, at)
+    free = _without_user_limits(states)
+    basis_free = SplitBasis.for_setpoint(free, at)
     floors = dict(zip(basis.evse_ids, basis.anchor, strict=True))
     floor_w = basis.sum_anchor
     export_forbidden = [
@@ -220,20 +222,25 @@ def evu_bound(
     notes: list[str] = []
     if isinstance(request.parameters, SetpointSchedule):
         feasibility = plan_fs(request, states, at).feasibility
+        unbound = plan_fs(request, free, at).feasibility.share_pct
         reached = [p for *_, p in feasibility.committed_schedule]
         asked = max((p.p_w for p in request.parameters.periods), default=0.0)
-        if reached and any(r > a + _EPSILON_W for r, a in _pairs(request, feasibility)):
+        if reached and feasibility.share_pct < unbound - 1e-9:
             fraction = feasibility.share_pct / 100.0
-            committed = max(abs(r) for r in reached)
-            imp, exp = max(0.0, max(reached)), max(0.0, -min(reached))
-            notes.append(
-                f"EVs that must reach their users' minimum SoC take {basis.sum_lo:.0f} W "
-                f"whatever the setpoint ({asked:.0f} W asked)"
-            )
+            lifted = [r for r, a in _pairs(request, feasibility) if r > a + _EPSILON_W]
+            if floor_w > _EPSILON_W and any(r > _EPSILON_W for r in lifted):
+                committed = max(abs(r) for r in reached)
+                imp, exp = max(0.0, max(reached)), max(0.0, -min(reached))
+                notes.append(
+                    f"EVs that must reach their users' minimum SoC take {basis.sum_lo:.0f} W "
+                    f"whatever the setpoint ({asked:.0f} W asked)"
+                )
+            else:
+                notes.append("EV users' limits (SoC floor, energy to grid) leave less export")
     else:
         if need.up_w > 0:
             up = sum(up_room.values())
-            if up < need.up_w - _EPSILON_W and floor_w > _EPSILON_W:
+            if up < min(need.up_w, basis_free.sum_hi - basis_free.sum_lo) - _EPSILON_W:
                 fraction = min(fraction, up / need.up_w)
                 notes.append(
                     f"{floor_w:.0f} W must keep charging for EV users' minimums: "
@@ -241,9 +248,10 @@ def evu_bound(
                 )
         if need.export_w > 0:
             room = sum(max(0.0, -low) for low in basis.lo)
-            if room < need.export_w - _EPSILON_W and (must or export_forbidden):
+            room_free = sum(max(0.0, -low) for low in basis_free.lo)
+            if room < min(need.export_w, room_free) - _EPSILON_W:
                 fraction = min(fraction, room / need.export_w)
-                notes.append(f"EV users' floors leave {room:.0f} W of export")
+                notes.append(f"EV users' limits leave {room:.0f} W of export")
         if request.fs_type is FsType.CONGESTION:
             shortfalls = plan_fs(request, states, at).feasibility.shortfalls
             for short in shortfalls:
@@ -262,6 +270,20 @@ def evu_bound(
         bound=bound if notes else (),
         notes=tuple(notes),
     )
+
+
+def _without_user_limits(states: Sequence[EvseState]) -> list[EvseState]:
+    """The same EVSEs as if their users set no minimum and allowed any export: what headroom
+    alone would give, to tell the users' limits from the headroom as the cause of a shortfall."""
+    return [
+        replace(
+            e,
+            energy_to_min_soc_wh=0.0,
+            export_energy_left_wh=math.inf,
+            v2g_allowed=e.max_export_w > 0,
+        )
+        for e in states
+    ]
 
 
 def _pairs(
