@@ -177,3 +177,13 @@ def test_an_export_setpoint_bounded_by_the_users_allowance() -> None:
     assert bound.fraction == pytest.approx(5_000 / 30_000)
     assert bound.committed_w is None
     assert bound.bound == ("A",)
+
+
+def test_a_session_without_user_limits_has_no_floor() -> None:
+    """A stored session that carries only the EV's technical part: nothing binds."""
+    state = evse_state("D", "s1", {"ev": {"bidirectional": True}}, 50_000, 10_000)
+    assert state.connected
+    assert state.must_charge_w(AT) == 0.0
+    assert state.export_room_w == 10_000
+    request = _setpoint(-10_000)
+    assert evu_bound(request, power_need(request), [state], AT).notes == ()

@@ -8,18 +8,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from fcsbe.model import (
     DroopSettings,
-    EvSession,
+    EnergyRequest,
+    EvuLimits,
     FfrSettings,
     FlexibilityServiceRequest,
     FsType,
     ReasonCode,
     ReserveOffer,
     SetpointSchedule,
+    StateOfCharge,
 )
 from fcsbe.server.planning import EvseState, Feasibility, SplitBasis, plan_fs
 
@@ -118,6 +122,7 @@ def scale_request(request: FlexibilityServiceRequest, fraction: float) -> Flexib
 
 
 _EPSILON_W = 1e-6
+_Part = TypeVar("_Part", bound=BaseModel)
 
 
 def evse_state(
@@ -143,8 +148,10 @@ def evse_state(
             max_export_w=export_w,
             v2g_allowed=export_w > 0,
         )
-    session = EvSession.model_validate(session_doc)
-    request, limits = session.energy_request, session.evu_limits
+    request = _part(EnergyRequest, session_doc.get("energy_request"))
+    limits = _part(EvuLimits, session_doc.get("evu_limits"))
+    soc = _part(StateOfCharge, session_doc.get("soc"))
+    departure = session_doc.get("departure_time")
     give = math.inf
     if request is not None and request.v2x_min_energy_wh is not None:
         give = max(0.0, -request.v2x_min_energy_wh)
@@ -156,14 +163,35 @@ def evse_state(
         connected=True,
         max_import_w=import_w,
         max_export_w=export_w,
-        soc_pct=None if session.soc is None else float(session.soc.current_pct),
-        departure=session.departure_time,
+        soc_pct=None if soc is None else float(soc.current_pct),
+        departure=_instant(departure),
         energy_to_min_soc_wh=request.min_energy_wh if request is not None else 0.0,
         energy_to_target_wh=request.target_energy_wh if request is not None else None,
         v2g_allowed=export_w > 0,
         soc_floor_pct=limits.soc_floor_pct if limits is not None else 0.0,
         export_energy_left_wh=give,
     )
+
+
+def _part(model: type[_Part], value: object) -> _Part | None:
+    """One part of a stored session document; absent or unreadable parts are unknown."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def _instant(value: object) -> datetime | None:
+    """A stored ISO 8601 time (UTC when it carries no offset); None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
