@@ -3,9 +3,12 @@
 Checks, in order: contract (exists, active over the window, FS type, activations per day),
 timing, then per target: known, in the contract's scope, on-grid, capable and conformant
 (services/capabilities.py), consent for export, conflicts with other live FS; then the firm power
-that the free capacity can carry. Free capacity is read under row locks on the EVSEs involved
-(PostgreSQL) or the database write lock (SQLite), so FS racing for the same kW can never be
-over-allocated. Refusals are decisions with reason codes, never HTTP errors.
+that the free capacity can carry, bounded by what the EV users' limits let flow (an EV that must
+reach its minimum SoC keeps charging whatever the FS asks: `decision_rules.evu_bound`, with the
+planners' own rules, so what is committed is what execution delivers). Free capacity is read
+under row locks on the EVSEs involved (PostgreSQL) or the database write lock (SQLite), so FS
+racing for the same kW can never be over-allocated. Refusals are decisions with reason codes,
+never HTTP errors.
 """
 
 from __future__ import annotations
