@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from fcsbe.client import NotFoundError
-from fcsbe.model import ConfigurationType, DerType, FsState, FsType
+from fcsbe.model import ConfigurationType, DerType, FsResult, FsState, FsType, ReasonCode
 from tests.scenarios.conftest import StartScenario
 from tests.scenarios.family2 import finish_fs, harness_of, setpoint, start_fs
 
@@ -58,3 +58,45 @@ async def test_the_station_follows_a_setpoint_as_a_whole(scenario: StartScenario
         assert fs.state is FsState.ACTIVE
         assert await h.power_w(evses) == pytest.approx(200_000, rel=0.05)
         await finish_fs(h, "fs-evss")
+
+
+async def test_a_setpoint_below_the_ev_users_floor_is_not_promised(
+    scenario: StartScenario,
+) -> None:
+    """The three EVs must reach their users' minimum SoC before they leave within the hour, so
+    they keep charging whatever the setpoint: the decision commits only what will flow."""
+    async with scenario("uc-1.5") as run:
+        await run.contract("FO-EVSS", "fsc-evss", [("SITE", "SITE-EVSS")], level="SITE")
+        h = await harness_of(run, await run.fo("FO-EVSS"))
+        evses = h.evses_of("SITE-EVSS")
+        fs = await start_fs(h, "fs-low", "SETPOINT", setpoint(30_000), "SITE-EVSS",
+                            fsc_id="fsc-evss")  # fmt: skip
+        assert fs.response is not None
+        assert fs.response.result is FsResult.REJECTED
+        assert fs.response.committed_w is None
+        held = {
+            r.target.id for r in fs.response.reasons if r.code is ReasonCode.EVU_LIMIT and r.target
+        }
+        assert held
+        assert held <= set(evses)
+        assert await h.power_w(evses) > 30_000 * 2  # nothing was promised, nothing is steered
+
+
+async def test_a_setpoint_just_below_the_floor_is_partly_accepted(
+    scenario: StartScenario,
+) -> None:
+    """Between the floor and the asked power: partly accepted at the power that will flow."""
+    async with scenario("uc-1.5") as run:
+        await run.contract("FO-EVSS", "fsc-evss", [("SITE", "SITE-EVSS")], level="SITE")
+        h = await harness_of(run, await run.fo("FO-EVSS"))
+        evses = h.evses_of("SITE-EVSS")
+        fs = await start_fs(h, "fs-mid", "SETPOINT", setpoint(80_000), "SITE-EVSS",
+                            fsc_id="fsc-evss")  # fmt: skip
+        assert fs.response is not None
+        assert fs.response.result is FsResult.PARTIALLY_ACCEPTED, fs.response.reasons
+        assert ReasonCode.EVU_LIMIT in {r.code for r in fs.response.reasons}
+        assert fs.response.committed_w is not None
+        assert fs.response.committed_w > 80_000
+        assert fs.state is FsState.ACTIVE
+        assert await h.power_w(evses) == pytest.approx(fs.response.committed_w, rel=0.1)
+        await finish_fs(h, "fs-mid")

@@ -3,9 +3,12 @@
 Checks, in order: contract (exists, active over the window, FS type, activations per day),
 timing, then per target: known, in the contract's scope, on-grid, capable and conformant
 (services/capabilities.py), consent for export, conflicts with other live FS; then the firm power
-that the free capacity can carry. Free capacity is read under row locks on the EVSEs involved
-(PostgreSQL) or the database write lock (SQLite), so FS racing for the same kW can never be
-over-allocated. Refusals are decisions with reason codes, never HTTP errors.
+that the free capacity can carry, bounded by what the EV users' limits let flow (an EV that must
+reach its minimum SoC keeps charging whatever the FS asks: `decision_rules.evu_bound`, with the
+planners' own rules, so what is committed is what execution delivers). Free capacity is read
+under row locks on the EVSEs involved (PostgreSQL) or the database write lock (SQLite), so FS
+racing for the same kW can never be over-allocated. Refusals are decisions with reason codes,
+never HTTP errors.
 """
 
 from __future__ import annotations
@@ -37,9 +40,12 @@ from fcsbe.server.services.capabilities import assess
 from fcsbe.server.services.contract_terms import effective_end
 from fcsbe.server.services.decision_rules import (
     EXCLUSIVE_TYPES,
+    EvuBound,
     Need,
     allocate,
     committed_fraction,
+    evse_state,
+    evu_bound,
     power_need,
 )
 from fcsbe.server.services.lifecycle import LIVE_STATES, move
@@ -158,11 +164,18 @@ async def decide(
     shares: dict[str, tuple[float, float]] = {}
     fraction = 0.0
     need = power_need(request)
+    bound = EvuBound()
     if checked is not None and not out.reasons:
         contract, terms = checked
-        fraction, shares = await _capacity(session, fs, request, contract, terms, need, now, out)
-    result = _result(fraction, need, shares, request, out)
-    committed_w = need.magnitude_w * fraction if need.firm and result != FsResult.REJECTED else None
+        fraction, shares, bound = await _capacity(
+            session, fs, request, contract, terms, need, now, out
+        )
+    result = _result(fraction, need, shares, request, out, bound)
+    committed_w = None
+    if need.firm and result != FsResult.REJECTED:
+        committed_w = need.magnitude_w * fraction
+        if bound.committed_w is not None:  # a setpoint held up by a floor: what will flow
+            committed_w = bound.committed_w
     response = FlexibilityServiceResponse(
         fs_id=fs.fs_id,
         revision=fs.revision,
@@ -190,6 +203,7 @@ def _result(
     shares: dict[str, tuple[float, float]],
     request: FlexibilityServiceRequest,
     out: _Decision,
+    bound: EvuBound,
 ) -> FsResult:
     hard = {
         ReasonCode.CONTRACT_INVALID,
@@ -204,10 +218,16 @@ def _result(
     if not need.firm or fraction >= 0.9999:
         return FsResult.PARTIALLY_ACCEPTED if out.reasons else FsResult.ACCEPTED
     detail = f"{fraction * 100:.1f} % of the requested power can be committed"
+    # The EV users' limits are the cause when they bound the share below the headroom's.
+    code = (
+        ReasonCode.EVU_LIMIT
+        if bound.notes and bound.fraction <= fraction + 1e-9
+        else ReasonCode.INSUFFICIENT_AVAILABILITY
+    )
     if fraction * 100 >= float(request.minimum_acceptance_pct) and fraction > 0:
-        out.add(ReasonCode.INSUFFICIENT_AVAILABILITY, detail)
+        out.add(code, detail)
         return FsResult.PARTIALLY_ACCEPTED
-    out.add(ReasonCode.INSUFFICIENT_AVAILABILITY, detail)
+    out.add(code, detail)
     return FsResult.REJECTED
 
 
@@ -220,8 +240,9 @@ async def _capacity(
     need: Need,
     now: datetime,
     out: _Decision,
-) -> tuple[float, dict[str, tuple[float, float]]]:
-    """Lock the EVSEs, compute their free capacity, and split the commitment over them."""
+) -> tuple[float, dict[str, tuple[float, float]], EvuBound]:
+    """Lock the EVSEs, compute their free capacity, bound it by the EV users' limits (see
+    `decision_rules.evu_bound`), and split the commitment over them."""
     wanted = [(t.level.value, t.id) for t in request.targets]
     expanded = await expand_targets(session, wanted)
     scope = await contract_scope(session, contract.id)
@@ -254,8 +275,23 @@ async def _capacity(
         free_import[evse_id] = max(0.0, capacity[0] - sum(imp for *_, imp, _ in others))
         free_export[evse_id] = max(0.0, capacity[1] - sum(exp for *_, exp in others))
     if not free_import:
-        return 0.0, {}
+        return 0.0, {}, EvuBound()
     fraction = committed_fraction(need, sum(free_import.values()), sum(free_export.values()))
+    states = [
+        evse_state(e, facts[e].site_id, facts[e].session_doc, free_import[e], free_export[e])
+        for e in free_import
+    ]
+    bound = evu_bound(request, need, states, max(now, request.window.start))
+    if bound.notes:
+        fraction = min(fraction, bound.fraction)
+        for evse_id in bound.bound[:20]:
+            out.add(
+                ReasonCode.EVU_LIMIT,
+                "the EV user's limits hold this EVSE: " + "; ".join(bound.notes),
+                Target(level=TargetLevel.EVSE, id=evse_id),
+            )
+        if not bound.bound:
+            out.add(ReasonCode.EVU_LIMIT, "; ".join(bound.notes))
     commitment = next((c for c in terms.commitments if c.fs_type == request.fs_type), None)
     if commitment is not None and need.magnitude_w > commitment.max_power_w:
         fraction = min(fraction, commitment.max_power_w / need.magnitude_w)
@@ -263,17 +299,20 @@ async def _capacity(
             ReasonCode.INSUFFICIENT_AVAILABILITY,
             f"the contract caps this FS at {commitment.max_power_w:.0f} W",
         )
-    imports = allocate(need.import_w * fraction, free_import)
-    exports = allocate(need.export_w * fraction, free_export)
+    import_w = need.import_w * fraction if bound.import_w is None else bound.import_w
+    export_w = need.export_w * fraction if bound.export_w is None else bound.export_w
+    imports = allocate(import_w, free_import)
+    exports = allocate(export_w, free_export)
     if need.up_w > 0:  # up-regulation held against import first, then export
-        ups = allocate(
-            need.up_w * fraction, {e: free_import[e] + free_export.get(e, 0) for e in free_import}
-        )
+        rooms = {e: free_import[e] + free_export.get(e, 0) for e in free_import}
+        if bound.notes:  # only the room above each EV's floor
+            rooms = {e: min(rooms[e], bound.up_room.get(e, rooms[e])) for e in rooms}
+        ups = allocate(need.up_w * fraction, rooms)
         for evse_id, up in ups.items():
             from_import = min(up, free_import[evse_id] - imports.get(evse_id, 0.0))
             imports[evse_id] = imports.get(evse_id, 0.0) + from_import
             exports[evse_id] = exports.get(evse_id, 0.0) + (up - from_import)
-    return fraction, {e: (imports[e], exports.get(e, 0.0)) for e in free_import}
+    return fraction, {e: (imports[e], exports.get(e, 0.0)) for e in free_import}, bound
 
 
 async def claim_received(session: AsyncSession, limit: int = 20) -> list[FlexibilityServiceRow]:
