@@ -35,9 +35,9 @@ from fcsbe.model import (
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.observability import JsonFormatter
+from fcsbe.server.services import ev_users
 from fcsbe.server.services.dsr_inputs import MeterSample, RecordInputs
 from fcsbe.server.services.event_log import chain_pending
-from fcsbe.server.services import ev_users
 from fcsbe.server.services.event_log_tree import tree_step
 from fcsbe.server.services.records import issue_proofs, record_fs
 from fcsbe.server.settings import Settings
@@ -136,9 +136,8 @@ async def _raw_identifiers(stations: StationAdapter, into: set[str]) -> None:
                 into.add(raw)
 
 
-async def _invited_user_opens_the_app(h: Harness, identifier: str) -> None:
-    """The operator invites a named EV user; they open the app, give V2G consent and look at
-    what their sessions took part in (the EV user's own side of the wire, not the FO's)."""
+async def _invited_user_opens_the_app(h: Harness, identifier: str) -> str:
+    """The operator invites a named EV user and they open the app: their access token."""
     async with h.app.state.session_factory() as db:
         link, _ = await ev_users.invite(
             db,
@@ -152,12 +151,17 @@ async def _invited_user_opens_the_app(h: Harness, identifier: str) -> None:
     transport = httpx.ASGITransport(app=h.app, raise_app_exceptions=False)
     async with FcsbeClient("http://fcsbe.test", transport=transport) as anonymous:
         token = await anonymous.ev_user.exchange_invite(link.invite_url.split("=", 1)[1])
-    async with FcsbeClient(
-        "http://fcsbe.test", token=token.access_token, transport=transport
-    ) as app_user:
-        await app_user.ev_user.set_consent(EvUserConsentLevel.V2G)
-        await app_user.ev_user.profile()
-        await app_user.ev_user.participations()
+    return token.access_token
+
+
+async def _app_shows_the_car(h: Harness, access_token: str) -> int:
+    """The EV user gives V2G consent and looks at their sessions (their own side of the wire,
+    not the FO's): how many of them are connected now."""
+    transport = httpx.ASGITransport(app=h.app, raise_app_exceptions=False)
+    async with FcsbeClient("http://fcsbe.test", token=access_token, transport=transport) as app:
+        await app.ev_user.set_consent(EvUserConsentLevel.V2G)
+        await app.ev_user.participations()
+        return (await app.ev_user.profile()).connected_sessions
 
 
 async def _run_fs(h: Harness, fo: FcsbeClient, raw: set[str]) -> None:
@@ -230,7 +234,7 @@ async def test_no_raw_identifier_in_logs_responses_notifications_or_storage(
     with captured_logs() as logs:
         async with harness(settings, contract_sites=list(SITES)) as h:
             factory = h.app.state.session_factory
-            await _invited_user_opens_the_app(h, invited.identifier)
+            app_token = await _invited_user_opens_the_app(h, invited.identifier)
             token = await make_fo(factory, FO)
             await make_contract(
                 factory,
@@ -246,6 +250,7 @@ async def test_no_raw_identifier_in_logs_responses_notifications_or_storage(
                 "http://fcsbe.test", token=token, transport=wire, retry=RetryPolicy()
             ) as fo:
                 await _run_fs(h, fo, raw)  # first, while the stations' clock is the server's
+                connected = await _app_shows_the_car(h, app_token)
                 for _ in range(12):  # three hours: arrivals and departures
                     await h.run(900, tick_s=300)
                     await _raw_identifiers(h.stations, raw)
@@ -266,6 +271,7 @@ async def test_no_raw_identifier_in_logs_responses_notifications_or_storage(
     assert any(r.startswith("04") and len(r) == 14 for r in raw), "an RFID UID"
     assert any(len(r) == 17 and "-" not in r for r in raw), "a VIN"
     assert invited.vin in raw, "the invited user's car should have been reported"
+    assert connected == 1, "the app should show the invited user's car plugged in"
     assert sessions, "the SESSION-level FO should see sessions"
     assert {n.type.value for n in notifications} >= {"EV_CONNECTED", "FS_STATE_CHANGED"}
     assert entries, "the event log should have entries"
