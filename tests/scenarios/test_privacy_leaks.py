@@ -35,7 +35,6 @@ from fcsbe.model import (
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.observability import JsonFormatter
-from fcsbe.server.services import ev_users
 from fcsbe.server.services.dsr_inputs import MeterSample, RecordInputs
 from fcsbe.server.services.event_log import chain_pending
 from fcsbe.server.services.event_log_tree import tree_step
@@ -46,7 +45,7 @@ from fcsbe.server.storage.flexibility import get_fs
 from fcsbe.server.storage.measurements import readings_between
 from fcsbe.sim.scenarios import DEMO_EV_USERS
 from tests.dsr_fixtures import meter
-from tests.factories import make_contract, make_fo
+from tests.factories import make_contract, make_fo, make_operator
 from tests.fs_fixtures import request_body
 from tests.scenarios.conftest import StartScenario
 from tests.scenarios.harness import Harness, harness
@@ -137,18 +136,13 @@ async def _raw_identifiers(stations: StationAdapter, into: set[str]) -> None:
 
 
 async def _invited_user_opens_the_app(h: Harness, identifier: str) -> str:
-    """The operator invites a named EV user and they open the app: their access token."""
-    async with h.app.state.session_factory() as db:
-        link, _ = await ev_users.invite(
-            db,
-            identifier,
-            expires_in_s=600,
-            base_url="https://cso.example",
-            pseudonyms=h.app.state.stations.pseudonyms,
-            now=h.now,
-        )
-        await db.commit()
+    """The operator invites a named EV user over the admin API (as an operator's tools do) and
+    the user opens the app: their access token."""
+    operator = await make_operator(h.app.state.session_factory)
     transport = httpx.ASGITransport(app=h.app, raise_app_exceptions=False)
+    async with FcsbeClient("http://fcsbe.test", token=operator, transport=transport) as admin:
+        link = await admin.ev_user.invite(identifier, expires_in_s=600)
+        assert [u async for u in admin.ev_user.list_users()]
     async with FcsbeClient("http://fcsbe.test", transport=transport) as anonymous:
         token = await anonymous.ev_user.exchange_invite(link.invite_url.split("=", 1)[1])
     return token.access_token
