@@ -3,10 +3,12 @@
 The demo fleet runs for hours of simulated time behind the real server with every log at DEBUG:
 EVs arrive and leave, an FO with a SESSION-level contract sharing every personal-data category
 reads sessions, sites and stations, runs a setpoint FS to its end, gets its detailed service
-record and proof of work, and reads its notifications and the event log. Every raw identifier
-the stations reported (session keys, ID tokens) is collected from the adapter as the server saw
-it, and none may appear in the captured logs, the FO's responses, the notifications, the event
-log, or anywhere in the database.
+record and proof of work, and reads its notifications and the event log; meanwhile the operator
+invites one of the demo's named EV users, who opens the phone app and gives V2G consent. Every
+raw identifier the stations reported (session keys, ID tokens - eMAIDs and RFID UIDs -, VINs and
+EVCCIDs) and the invited user's identifier is collected, and none may appear in the captured
+logs, the FO's responses, the notifications, the event log, or anywhere in the database (the
+identifier is stored only as a keyed hash, `ev_users.identifier_hash`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from fcsbe.client import FcsbeClient, RetryPolicy
-from fcsbe.model import FlexibilityServiceRequest, FsState, PersonalDataCategory
+from fcsbe.model import (
+    EvUserConsentLevel,
+    FlexibilityServiceRequest,
+    FsState,
+    PersonalDataCategory,
+)
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.observability import JsonFormatter
@@ -36,8 +43,9 @@ from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import Base
 from fcsbe.server.storage.flexibility import get_fs
 from fcsbe.server.storage.measurements import readings_between
+from fcsbe.sim.scenarios import DEMO_EV_USERS
 from tests.dsr_fixtures import meter
-from tests.factories import make_contract, make_fo
+from tests.factories import make_contract, make_fo, make_operator
 from tests.fs_fixtures import request_body
 from tests.scenarios.conftest import StartScenario
 from tests.scenarios.harness import Harness, harness
@@ -92,8 +100,13 @@ class Recording(httpx.AsyncBaseTransport):
 
 
 def leaks(raw: Iterable[str], texts: Iterable[str]) -> dict[str, list[str]]:
-    """For each raw identifier found, the start of the texts holding it (empty: no leak)."""
-    pattern = re.compile("|".join(re.escape(r) for r in sorted(raw, key=len, reverse=True)))
+    """For each raw identifier found, the start of the texts holding it (empty: no leak).
+
+    An identifier counts where it stands on its own (not inside a longer run of letters and
+    digits): a 12-digit hex EVCCID would otherwise turn up by chance inside signatures and
+    random tokens."""
+    alternatives = "|".join(re.escape(r) for r in sorted(raw, key=len, reverse=True))
+    pattern = re.compile(f"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])")
     found: dict[str, list[str]] = {}
     for text in texts:
         for match in pattern.finditer(text):
@@ -107,6 +120,9 @@ def test_the_leak_finder_finds_a_raw_identifier() -> None:
         "sim-00ab12cd34ef5678": ['{"msg": "ev sim-00ab12cd34ef5678 plugged"}']
     }
     assert leaks({"00ab12cd34ef5678"}, ["ps_9Kq2vX7mT4rB8nL1"]) == {}
+    assert leaks({"0A5A795B8509"}, ["sig=x0A5A795B8509y", '{"evccid": "0A5A795B8509"}']) == {
+        "0A5A795B8509": ['{"evccid": "0A5A795B8509"}']
+    }
 
 
 async def _raw_identifiers(stations: StationAdapter, into: set[str]) -> None:
@@ -114,8 +130,32 @@ async def _raw_identifiers(stations: StationAdapter, into: set[str]) -> None:
     for reported in await stations.sessions():
         into.add(reported.session_key)
         into.add(reported.session_key.removeprefix("sim-"))  # the random part on its own
-        if reported.id_token:
-            into.add(reported.id_token)
+        for raw in (reported.id_token, reported.vin, reported.evcc_id):
+            if raw:
+                into.add(raw)
+
+
+async def _invited_user_opens_the_app(h: Harness, identifier: str) -> str:
+    """The operator invites a named EV user over the admin API (as an operator's tools do) and
+    the user opens the app: their access token."""
+    operator = await make_operator(h.app.state.session_factory)
+    transport = httpx.ASGITransport(app=h.app, raise_app_exceptions=False)
+    async with FcsbeClient("http://fcsbe.test", token=operator, transport=transport) as admin:
+        link = await admin.ev_user.invite(identifier, expires_in_s=600)
+        assert [u async for u in admin.ev_user.list_users()]
+    async with FcsbeClient("http://fcsbe.test", transport=transport) as anonymous:
+        token = await anonymous.ev_user.exchange_invite(link.invite_url.split("=", 1)[1])
+    return token.access_token
+
+
+async def _app_shows_the_car(h: Harness, access_token: str) -> int:
+    """The EV user gives V2G consent and looks at their sessions (their own side of the wire,
+    not the FO's): how many of them are connected now."""
+    transport = httpx.ASGITransport(app=h.app, raise_app_exceptions=False)
+    async with FcsbeClient("http://fcsbe.test", token=access_token, transport=transport) as app:
+        await app.ev_user.set_consent(EvUserConsentLevel.V2G)
+        await app.ev_user.participations()
+        return (await app.ev_user.profile()).connected_sessions
 
 
 async def _run_fs(h: Harness, fo: FcsbeClient, raw: set[str]) -> None:
@@ -183,10 +223,12 @@ async def _database_text(app: FastAPI) -> list[str]:
 async def test_no_raw_identifier_in_logs_responses_notifications_or_storage(
     settings: Settings,
 ) -> None:
-    raw: set[str] = set()
+    invited = DEMO_EV_USERS[1]  # drives the car park's V2G SUV
+    raw: set[str] = {invited.identifier}
     with captured_logs() as logs:
         async with harness(settings, contract_sites=list(SITES)) as h:
             factory = h.app.state.session_factory
+            app_token = await _invited_user_opens_the_app(h, invited.identifier)
             token = await make_fo(factory, FO)
             await make_contract(
                 factory,
@@ -202,6 +244,7 @@ async def test_no_raw_identifier_in_logs_responses_notifications_or_storage(
                 "http://fcsbe.test", token=token, transport=wire, retry=RetryPolicy()
             ) as fo:
                 await _run_fs(h, fo, raw)  # first, while the stations' clock is the server's
+                connected = await _app_shows_the_car(h, app_token)
                 for _ in range(12):  # three hours: arrivals and departures
                     await h.run(900, tick_s=300)
                     await _raw_identifiers(h.stations, raw)
@@ -219,6 +262,10 @@ async def test_no_raw_identifier_in_logs_responses_notifications_or_storage(
                 await h.fo.sessions.list().to_list()  # the EVSE-level FO: sees none
             stored = await _database_text(h.app)
     assert len(raw) >= 10, "the fleet should have reported EV sessions"
+    assert any(r.startswith("04") and len(r) == 14 for r in raw), "an RFID UID"
+    assert any(len(r) == 17 and "-" not in r for r in raw), "a VIN"
+    assert invited.vin in raw, "the invited user's car should have been reported"
+    assert connected == 1, "the app should show the invited user's car plugged in"
     assert sessions, "the SESSION-level FO should see sessions"
     assert {n.type.value for n in notifications} >= {"EV_CONNECTED", "FS_STATE_CHANGED"}
     assert entries, "the event log should have entries"
@@ -276,6 +323,7 @@ async def test_use_case_fleets_leak_nothing(scenario: StartScenario, fleet: str)
                 await fo.event_log.list().to_list()
             stored = await _database_text(run.app)
     assert raw, "the fleet should have reported sessions"
+    assert any("-C" in r for r in raw), "an eMAID"
     assert seen, "an FO should have seen sessions"
     assert leaks(raw, logs.lines) == {}, "raw identifiers in the logs"
     assert leaks(raw, wire.bodies) == {}, "raw identifiers in FO-facing responses"

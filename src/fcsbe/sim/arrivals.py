@@ -14,7 +14,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from fcsbe.sim.fleet import Consent, EvProfile, EvUserLimits, SiteProfile, SiteSpec
+from fcsbe.sim.fleet import Consent, EvProfile, EvUserLimits, KnownEvUser, SiteProfile, SiteSpec
+from fcsbe.sim.identifiers import draw_identity
 
 __all__ = ["Arrival", "ArrivalProcess", "local_hour", "session_key"]
 
@@ -48,16 +49,32 @@ class Arrival:
     fs_controller: str | None
     choice: float
     """Uniform draw in [0, 1) used to pick one of the free EVSEs."""
+    id_token: str | None = None
+    vin: str | None = None
+    evcc_id: str | None = None
+    user: KnownEvUser | None = None
+    """A known EV user whose car this arrival is, if it is not plugged in already (the engine
+    checks; otherwise the drawn identifiers stand)."""
 
 
 class ArrivalProcess:
     """The arrival stream of one site."""
 
-    __slots__ = ("_offset_h", "_peak_per_h", "next_us", "profile", "rng")
+    __slots__ = ("_ids", "_offset_h", "_peak_per_h", "_users", "next_us", "profile", "rng")
 
-    def __init__(self, site: SiteSpec, profile: SiteProfile, seed: int, start_us: int) -> None:
+    def __init__(
+        self,
+        site: SiteSpec,
+        profile: SiteProfile,
+        seed: int,
+        start_us: int,
+        users: tuple[KnownEvUser, ...] = (),
+    ) -> None:
         self.profile = profile
         self.rng = random.Random(f"{seed}:{site.site_id}")  # noqa: S311 - simulation, not security
+        # Identifiers come from a stream of their own: adding them left the arrivals unchanged.
+        self._ids = random.Random(f"{seed}:{site.site_id}:ids")  # noqa: S311 - not security
+        self._users = tuple(u for u in users if u.site_id == site.site_id)
         self._offset_h = site.utc_offset_h
         self._peak_per_h = max(profile.arrivals_per_hour)
         self.next_us: int | None = self._after(start_us)
@@ -96,6 +113,12 @@ class ArrivalProcess:
         low, high = p.arrival_soc_pct
         soc = rng.uniform(low, high)
         home = rng.choice(p.home_parties) if p.home_parties else None
+        identity = draw_identity(self._ids, ev)
+        user = None
+        for known in self._users:
+            if self._ids.random() < known.arrival_share:
+                user = known
+                break
         return Arrival(
             at_us=at_us,
             key=session_key(rng),
@@ -109,6 +132,10 @@ class ArrivalProcess:
             visited_party=p.visited_party,
             fs_controller=p.fs_controller,
             choice=rng.random(),
+            id_token=identity.id_token,
+            vin=identity.vin,
+            evcc_id=identity.evcc_id,
+            user=user,
         )
 
     def _departure(self, at_us: int) -> int:

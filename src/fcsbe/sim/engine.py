@@ -32,7 +32,15 @@ from fcsbe.sim.controls import (
     SetpointControl,
 )
 from fcsbe.sim.evse_table import INF, EvseTable
-from fcsbe.sim.fleet import EvseSpec, GridState, ScenarioFleet, SiteSpec, StationSpec
+from fcsbe.sim.fleet import (
+    EvseSpec,
+    GridState,
+    KnownEvUser,
+    ScenarioFleet,
+    SiteSpec,
+    StationSpec,
+)
+from fcsbe.sim.identifiers import draw_identity
 from fcsbe.sim.local import ARMED, LocalFunctions
 from fcsbe.sim.meters import FfrSample, MeterReading, ReadingBuffer
 from fcsbe.sim.sessions import SessionOps
@@ -63,6 +71,7 @@ class Simulator(SessionOps):
         clock: Clock,
         options: SimOptions | None = None,
         stations: Sequence[StationSpec] = (),
+        ev_users: Sequence[KnownEvUser] = (),
     ) -> None:
         self.options = options or SimOptions()
         self.seed = seed
@@ -92,7 +101,8 @@ class Simulator(SessionOps):
         self._rng = random.Random(f"{seed}:simulator")  # noqa: S311 - simulation, not security
         self._origin_us = self._t_us = to_us(clock.now())
         self._arrivals = [
-            ArrivalProcess(s, s.profile, seed, self._t_us) if s.profile else None for s in sites
+            ArrivalProcess(s, s.profile, seed, self._t_us, tuple(ev_users)) if s.profile else None
+            for s in sites
         ]
         self._arrival_heap = [
             (p.next_us, k) for k, p in enumerate(self._arrivals) if p and p.next_us is not None
@@ -128,8 +138,11 @@ class Simulator(SessionOps):
             clock=clock or VirtualClock(fleet.start),
             options=options,
             stations=fleet.stations,
+            ev_users=fleet.ev_users,
         )
+        ids = random.Random(f"{sim.seed}:initial-ids")  # noqa: S311 - simulation, not security
         for s in fleet.initial_sessions:
+            drawn = draw_identity(ids, s.ev)
             sim.connect_ev(
                 s.evse_id,
                 s.ev,
@@ -141,6 +154,9 @@ class Simulator(SessionOps):
                 home_party=s.home_party,
                 visited_party=s.visited_party,
                 fs_controller=s.fs_controller,
+                id_token=s.id_token or drawn.id_token,
+                vin=s.vin if s.id_token else drawn.vin,
+                evcc_id=drawn.evcc_id,
             )
         return sim
 

@@ -47,7 +47,11 @@ class SessionRecord:
     visited_party: str | None = None
     fs_controller: str | None = None
     id_token: str | None = None
-    """The EV user's contract id (EMAID) the station authorised with, if any."""
+    """The ID token the station authorised with (contract id / eMAID or RFID UID), if any."""
+    vin: str | None = None
+    """The EV's VIN, if it told the station (ISO 15118-20)."""
+    evcc_id: str | None = None
+    """The EV communication controller id (ISO 15118), if the EV talks ISO 15118."""
 
 
 def v2g_capable(spec: EvseSpec, ev: EvProfile) -> bool:

@@ -24,6 +24,7 @@ __all__ = [
     "EvseSpec",
     "GridState",
     "InitialSession",
+    "KnownEvUser",
     "ScenarioFleet",
     "SiteProfile",
     "SiteSpec",
@@ -291,9 +292,34 @@ class InitialSession:
     home_party: str | None = None
     visited_party: str | None = None
     fs_controller: Literal["VISITED", "HOME"] | None = None
+    id_token: str | None = None
+    """The ID token the station reports (a known EV user's contract id); None: one is drawn."""
+    vin: str | None = None
 
     def __post_init__(self) -> None:
         _percent(soc_pct=self.soc_pct, target_soc_pct=self.target_soc_pct)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownEvUser:
+    """An EV user the scenario names, so an operator can invite them by `identifier` and watch
+    their car's sessions in the phone app (UC 3.6).
+
+    Of the random arrivals at `site_id`, a share `arrival_share` is this user's car (when it is
+    not plugged in already), reporting `identifier` as its ID token and `vin` if it has one.
+    """
+
+    identifier: str
+    ev: EvProfile
+    site_id: str
+    vin: str | None = None
+    arrival_share: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not self.identifier:
+            raise ValueError("identifier must not be empty")
+        if not 0 <= self.arrival_share <= 1:
+            raise ValueError("arrival_share must be within 0-1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,3 +337,5 @@ class ScenarioFleet:
     stations: tuple[StationSpec, ...]
     evses: tuple[EvseSpec, ...]
     initial_sessions: tuple[InitialSession, ...] = ()
+    ev_users: tuple[KnownEvUser, ...] = ()
+    """EV users the scenario names (their identifiers are personal data, as any ID token)."""

@@ -27,6 +27,7 @@ from fcsbe.sim.fleet import (
     CurrentType,
     EvseSpec,
     InitialSession,
+    KnownEvUser,
     ScenarioFleet,
     SiteSpec,
     StationSpec,
@@ -100,6 +101,7 @@ def fleet(
     sites: Iterable[SiteSpec],
     builder: FleetBuilder,
     sessions: Iterable[InitialSession] = (),
+    ev_users: Iterable[KnownEvUser] = (),
 ) -> ScenarioFleet:
     """Freeze what a builder collected into the one description server and simulator share."""
     return ScenarioFleet(
@@ -110,6 +112,7 @@ def fleet(
         stations=tuple(builder.stations),
         evses=tuple(builder.evses),
         initial_sessions=tuple(sessions),
+        ev_users=tuple(ev_users),
     )
 
 

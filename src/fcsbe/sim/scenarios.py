@@ -28,6 +28,7 @@ from fcsbe.sim.fleet import (
     EvProfile,
     EvUserLimits,
     InitialSession,
+    KnownEvUser,
     ScenarioFleet,
     SiteSpec,
 )
@@ -46,6 +47,7 @@ from fcsbe.sim.fleet_builder import (
 
 __all__ = [
     "DEFAULT_START",
+    "DEMO_EV_USERS",
     "demo_fleet",
     "large_fleet",
     "uc_1_1_home",
@@ -239,6 +241,15 @@ def uc_1_7_onboard_inverter(*, seed: int = 0, start: datetime = DEFAULT_START) -
     return fleet("uc-1.7", start, seed, [site], b, sessions)
 
 
+DEMO_EV_USERS = (
+    KnownEvUser("NL-FCS-C0000DEM1-9", COMPACT_AC, "SITE-HOME-1", arrival_share=1.0),
+    KnownEvUser("NL-FCS-C0000DEM2-N", SUV_BPT, "SITE-CARPARK", vin="WVWZZZE1ZMP000002"),
+)
+"""The demo fleet's named EV users: an operator can invite one by its identifier and see that
+car's sessions in the phone app. The first owns the home wallbox (plugged in at the start), the
+second drives a V2G SUV that is plugged in at the car park and comes back to it now and then."""
+
+
 def demo_fleet(seed: int = 0, *, start: datetime = DEFAULT_START) -> ScenarioFleet:
     """Five sites, one per context: home wallbox, depot, public car park, EVSS, energy community."""
     b = FleetBuilder()
@@ -267,6 +278,7 @@ def demo_fleet(seed: int = 0, *, start: datetime = DEFAULT_START) -> ScenarioFle
             EvUserLimits(min_soc_at_departure_pct=70.0, soc_floor_pct=30.0),
             V1G,
             home_party="CSP-HOME-A",
+            id_token=DEMO_EV_USERS[0].identifier,
         )
     ]
     fleet_limits = EvUserLimits(
@@ -300,6 +312,8 @@ def demo_fleet(seed: int = 0, *, start: datetime = DEFAULT_START) -> ScenarioFle
                 home_party="CSP-HOME-B",
                 visited_party="CSO-VISITED",
                 fs_controller="VISITED",
+                id_token=DEMO_EV_USERS[1].identifier if k == 0 else None,
+                vin=DEMO_EV_USERS[1].vin if k == 0 else None,
             )
         )
     ec_limits = EvUserLimits(
@@ -316,7 +330,7 @@ def demo_fleet(seed: int = 0, *, start: datetime = DEFAULT_START) -> ScenarioFle
             home_party="EC-1",
         )
     )
-    return fleet("demo", start, seed, [home, depot, carpark, evss, ec], b, sessions)
+    return fleet("demo", start, seed, [home, depot, carpark, evss, ec], b, sessions, DEMO_EV_USERS)
 
 
 def large_fleet(

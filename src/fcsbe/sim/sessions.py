@@ -44,6 +44,8 @@ class SessionOps(SimCore):
         fs_controller: str | None = None,
         session_key: str | None = None,
         id_token: str | None = None,
+        vin: str | None = None,
+        evcc_id: str | None = None,
     ) -> str:
         """Plug an EV in now, deterministically; returns its session key."""
         i = self._index_of(evse_id)
@@ -70,6 +72,8 @@ class SessionOps(SimCore):
             visited_party=visited_party,
             fs_controller=fs_controller,
             id_token=id_token,
+            vin=vin,
+            evcc_id=evcc_id,
         )
         self._seat(i, record, soc_pct)
         return key

@@ -126,7 +126,11 @@ class EvSession:
     visited_party: str | None
     fs_controller: str | None
     id_token: str | None = None
-    """The EV user's contract id (EMAID) the session was authorised with (personal data)."""
+    """The ID token the session was authorised with (eMAID or RFID UID; personal data)."""
+    vin: str | None = None
+    """The EV's VIN, if it told the station (personal data)."""
+    evcc_id: str | None = None
+    """The EV communication controller id, for ISO 15118 EVs (personal data)."""
 
     @property
     def soc_floor_pct(self) -> float:

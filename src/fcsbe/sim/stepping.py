@@ -174,23 +174,36 @@ class SimCore:
             return
         i = free[int(arrival.choice * len(free))]
         key = arrival.key if arrival.key not in self._by_key else f"{arrival.key}-{self._serial}"
+        ev, id_token, vin, evcc_id = arrival.ev, arrival.id_token, arrival.vin, arrival.evcc_id
+        user = arrival.user
+        if user is not None and not self._plugged_in(user.identifier):
+            ev, id_token, vin = user.ev, user.identifier, user.vin
+            evcc_id = evcc_id if vin else None
         record = SessionRecord(
             key=key,
             serial=0,
-            ev=arrival.ev,
+            ev=ev,
             connected_at_us=self._t_us,
             departure_us=max(arrival.departure_us, self._t_us + 1),
             limits=arrival.limits,
             consent=arrival.consent,
             target_soc_pct=arrival.target_soc_pct,
-            v2g_capable=v2g_capable(self.table.specs[i], arrival.ev),
+            v2g_capable=v2g_capable(self.table.specs[i], ev),
             e_import0_wh=0.0,
             e_export0_wh=0.0,
             home_party=arrival.home_party,
             visited_party=arrival.visited_party,
             fs_controller=arrival.fs_controller,
+            id_token=id_token,
+            vin=vin,
+            evcc_id=evcc_id,
         )
         self._seat(i, record, arrival.soc_pct)
+
+    def _plugged_in(self, id_token: str) -> bool:
+        """Is a session with this ID token connected now? (A known user's car is in one place;
+        checked only for known users' arrivals, so the scan costs nothing in general.)"""
+        return any(r is not None and r.id_token == id_token for r in self.table.sessions)
 
     # -- FFR evidence ----------------------------------------------------------------------------
 

@@ -178,6 +178,8 @@ def session_view(table: EvseTable, i: int, site_id: str) -> EvSession:
         visited_party=record.visited_party,
         fs_controller=record.fs_controller,
         id_token=record.id_token,
+        vin=record.vin,
+        evcc_id=record.evcc_id,
     )
 
 

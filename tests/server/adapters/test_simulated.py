@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -151,7 +152,15 @@ async def test_sessions_readings_and_events_map_onto_adapter_types(
     assert (plain.ev.bidirectional, plain.ev.onboard_inverter) == (False, False)
     assert bidi.min_soc_at_departure_pct == 60.0
     assert bidi.max_energy_to_grid_wh == 10_000.0
-    assert bidi.id_token is None
+    # An ISO 15118 EV: Plug & Charge with its contract id, and the EV's own ids.
+    assert bidi.id_token is not None
+    assert re.fullmatch(r"[A-Z]{2}-[A-Z]{3}-C\w{8}-\w", bidi.id_token)
+    assert bidi.vin is not None
+    assert len(bidi.vin) == 17
+    assert bidi.evcc_id is not None
+    assert re.fullmatch(r"[0-9A-F]{12}", bidi.evcc_id)
+    assert plain.id_token
+    assert plain.id_token != bidi.id_token
     stations.advance(30)
     readings = await stations.drain_measurements()
     assert {r.meter_id for r in readings} >= {EVSE1, EVSE2, "SITE-AC-V2G"}

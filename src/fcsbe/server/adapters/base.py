@@ -165,7 +165,8 @@ class EvInfo(NamedTuple):
 
 class StationSession(NamedTuple):
     """A connected EV as the station reports it. Holds raw identifiers (`session_key`,
-    `id_token`): the server keeps only keyed pseudonyms of them."""
+    `id_token`, `vin`, `evcc_id`): the server keeps only keyed pseudonyms of the first two
+    and nothing of the EV's own ids, which stations report but no use case needs."""
 
     session_key: str
     id_token: str | None
@@ -191,6 +192,10 @@ class StationSession(NamedTuple):
     home_party_id: str | None = None
     visited_party_id: str | None = None
     fs_controller: str | None = None
+    vin: str | None = None
+    """The EV's VIN, where it told the station (ISO 15118-20): personal data, never stored."""
+    evcc_id: str | None = None
+    """The EV communication controller id (ISO 15118): personal data, never stored."""
 
 
 class SessionPreferences(NamedTuple):

@@ -116,6 +116,8 @@ def _session(s: EvSession) -> StationSession:
         home_party_id=s.home_party,
         visited_party_id=s.visited_party,
         fs_controller=s.fs_controller,
+        vin=s.vin,
+        evcc_id=s.evcc_id,
     )
 
 
