@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from fcsbe.model import FsState
+from fcsbe.model import FlexibilityServiceRequest, FsState
 from fcsbe.server.services.execution import RECORD_DELAY_S, execute_step
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.records import ServiceRecordRow
+from tests.fs_fixtures import request_body
 from tests.scenarios.family2 import start_fs
 from tests.scenarios.harness import Harness, harness
 
@@ -74,3 +76,43 @@ async def test_racing_executors_make_one_record(settings: Settings) -> None:
         fs = await h.fo.flexibility_services.get("fs-race")
         assert fs.state is FsState.RECORDED
         assert [t.to_state for t in fs.transitions].count(FsState.RECORDED) == 1
+
+
+async def test_a_record_that_fails_does_not_hold_up_the_others(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the record inputs of one FS raise; the other FS of the same pass is
+    still recorded, and the broken one is recorded on a later pass once the fault is gone."""
+    from fcsbe.server.services import execution
+
+    real_inputs = execution.record_inputs
+    broken = {"fs-broken"}
+
+    async def faulty(session: Any, fs: Any) -> Any:
+        if fs.fs_id in broken:
+            raise RuntimeError("meter data unreadable")
+        return await real_inputs(session, fs)
+
+    async with harness(settings) as h:
+        for fs_id, site in (("fs-broken", "SITE-DEPOT"), ("fs-fine", "SITE-CARPARK")):
+            body = request_body(
+                fs_id,
+                fs_type="SETPOINT",
+                parameters=SETPOINT,
+                targets=[("SITE", site)],
+                start_in=timedelta(seconds=60),
+                duration=timedelta(minutes=10),
+                now=h.now,
+            )
+            await h.fo.flexibility_services.create(FlexibilityServiceRequest.model_validate(body))
+        await h.steps()
+        await h.run(60 + 600 + 5, tick_s=60)
+        assert (await h.fo.flexibility_services.get("fs-fine")).state is FsState.COMPLETED
+        monkeypatch.setattr(execution, "record_inputs", faulty)
+        await h.run(RECORD_DELAY_S + 10, tick_s=5)
+        assert (await h.fo.flexibility_services.get("fs-fine")).state is FsState.RECORDED
+        assert (await h.fo.flexibility_services.get("fs-broken")).state is FsState.COMPLETED
+        broken.clear()
+        await h.run(10, tick_s=5)
+        assert (await h.fo.flexibility_services.get("fs-broken")).state is FsState.RECORDED
+        assert await _records(h) == 2

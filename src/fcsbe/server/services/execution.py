@@ -18,6 +18,7 @@ entries, RECORDED included, are chained under a signed tree head.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,6 +61,8 @@ __all__ = [
     "plan_now",
     "start_or_replan",
 ]
+
+log = logging.getLogger(__name__)
 
 REPLAN_S = 60
 """Longest time a running plan goes without being recomputed from the stations' state."""
@@ -188,7 +191,14 @@ async def _ended(
         work += 1
     if now < fs.updated_at + timedelta(seconds=record_delay_s):
         return work
-    await record_fs(session, fs.id, await record_inputs(session, fs), now=now)
+    try:
+        # A savepoint: a record that cannot be made (bad data, a bug) must not roll back what
+        # this pass did for the other FS; it is logged and tried again on the next pass.
+        async with session.begin_nested():
+            await record_fs(session, fs.id, await record_inputs(session, fs), now=now)
+    except Exception:
+        log.exception("record of FS %s (revision %s) failed", fs.fs_id, fs.revision)
+        return work
     fs.execution = None
     return work + 1
 
