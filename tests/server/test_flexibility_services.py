@@ -112,6 +112,37 @@ async def test_invalid_request_changes_nothing(
     assert await _count(app, FlexibilityServiceRow) == 0
 
 
+async def test_accept_keeps_idempotency_semantics(
+    app: FastAPI, fo: FcsbeClient, http: httpx.AsyncClient
+) -> None:
+    """The accept writes its key row in the FS statement: replay, reuse and conflicts as for
+    every other keyed route, and a refused insert leaves no key behind."""
+    auth = {"authorization": f"Bearer {fo.token}"}
+    url = "/v1/flexibility-services"
+    body = request_body("fs-k")
+    missing = await http.post(url, json=body, headers=auth)
+    assert missing.status_code == 400
+    first = await http.post(url, json=body, headers={**auth, "idempotency-key": "k1"})
+    assert first.status_code == 202
+    again = await http.post(url, json=body, headers={**auth, "idempotency-key": "k1"})
+    assert (again.status_code, again.content) == (202, first.content)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"] == f"{url}/fs-k"
+    other = await http.post(
+        url, json=request_body("fs-k2"), headers={**auth, "idempotency-key": "k1"}
+    )
+    assert other.status_code == 422
+    duplicate = await http.post(url, json=body, headers={**auth, "idempotency-key": "k2"})
+    assert duplicate.status_code == 409
+    # k2 was not stored with the refused insert: it is free for another request
+    fresh = await http.post(
+        url, json=request_body("fs-k3"), headers={**auth, "idempotency-key": "k2"}
+    )
+    assert fresh.status_code == 202
+    assert await _count(app, FlexibilityServiceRow) == 2
+    assert await _count(app, EventLogRow, type="FS_RECEIVED") == 2
+
+
 @pytest.mark.parametrize(
     ("changes", "code"),
     [
