@@ -55,6 +55,9 @@ class Principal:
     credential_id: str
     enrolment_id: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    signed_contracts: frozenset[str] | None = None
+    """fsc_ids of the party's contracts that require signed requests, when read with the
+    credential (PostgreSQL); None: ask the database (storage/contracts.requires_signature)."""
 
     @property
     def is_operator(self) -> bool:
@@ -101,6 +104,7 @@ async def authenticate(request: Request, session: DbSession) -> Principal:
         credential_id=row.credential_id,
         enrolment_id=row.enrolment_id,
         scopes=scopes,
+        signed_contracts=row.signed_contracts,
     )
     request.state.principal = principal
     _limit_rate(request, principal)

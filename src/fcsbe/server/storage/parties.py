@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Row, String, bindparam, select, text, update
+from sqlalchemy import ForeignKey, Index, String, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -228,18 +228,29 @@ _CREDENTIAL_QUERY = (
     .outerjoin(EnrolmentRow, EnrolmentRow.enrolment_id == CredentialRow.enrolment_id)
     .where(CredentialRow.token_hash == bindparam("token_hash"))
 )
-_PG_CREDENTIAL_QUERY = PgStatement(_CREDENTIAL_QUERY)
+_PG_CREDENTIAL_QUERY = PgStatement(
+    _CREDENTIAL_QUERY.add_columns(
+        text(
+            "(SELECT coalesce(array_agg(c.fsc_id), '{}') FROM contracts AS c"
+            " WHERE c.fo_party_id = credentials.party_id AND c.signature_required)"
+        )
+    )
+)
+"""With the fsc_ids of the party's contracts that require signed requests: the FS accept
+needs that flag, and asking here saves it a round trip."""
 
 
-async def find_credential(session: AsyncSession, token_hash: str) -> Row[Any] | Any | None:
+async def find_credential(session: AsyncSession, token_hash: str) -> _Credential | None:
     """The credential with this token hash and its enrolment's status and scopes (every
     request asks: one indexed query, on the driver connection on PostgreSQL). The row has the
-    attributes credential_id, role, party_id, enrolment_id, expires_at, revoked_at, status and
-    scopes."""
+    attributes credential_id, role, party_id, enrolment_id, expires_at, revoked_at, status,
+    scopes and signed_contracts (the fsc_ids of the party's contracts requiring signed
+    requests; None where not read, on SQLite)."""
     values = {"token_hash": token_hash}
     driver = await pg_connection(session)
     if driver is None:
-        return (await (await session.connection()).execute(_CREDENTIAL_QUERY, values)).first()
+        found = (await (await session.connection()).execute(_CREDENTIAL_QUERY, values)).first()
+        return None if found is None else _Credential(*found, None)
     row = await _PG_CREDENTIAL_QUERY.fetchrow(driver, values)
     return _Credential(*row) if row is not None else None
 
@@ -255,6 +266,7 @@ class _Credential:
         "revoked_at",
         "role",
         "scopes",
+        "signed_contracts",
         "status",
     )
 
@@ -268,6 +280,7 @@ class _Credential:
         revoked_at: datetime | None,
         status: str | None,
         scopes: list[str] | None,
+        signed_contracts: list[str] | None,
     ) -> None:
         self.credential_id = credential_id
         self.role = role
@@ -277,3 +290,4 @@ class _Credential:
         self.revoked_at = revoked_at
         self.status = status
         self.scopes = scopes
+        self.signed_contracts = None if signed_contracts is None else frozenset(signed_contracts)
