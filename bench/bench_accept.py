@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -93,7 +94,7 @@ def seed_fo(url: str) -> str:
                     enrolment_id="enr-bench",
                     fo_party_id="FO-BENCH",
                     status="ACTIVE",
-                    scopes=[],
+                    scopes=["flexibility-services"],
                     callback_base_url=None,
                     signing_key=None,
                     heartbeat_interval_s=60,
@@ -158,6 +159,15 @@ def server(target: list[str], port: int, env: dict[str, str]) -> Iterator[int]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def free_port() -> int:
+    """A port nothing listens on now: fixed ports clash with other runs on a shared machine,
+    and a load aimed at someone else's server measures nothing."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def request_factory(token: str, run: str) -> Callable[[int], bytes]:
@@ -232,7 +242,7 @@ def measure(
     With `pace_only_if_sustained`, the open loop is skipped on a backend whose closed-loop rate
     is below `rate`: its p99 would only measure a growing queue, and draining it can take minutes.
     """
-    base_port, fcsbe_port = 18701, 18702
+    base_port, fcsbe_port = free_port(), free_port()
     with server(["bench.baseline_app:app"], base_port, {}) as pid:
         asyncio.run(
             closed_loop("127.0.0.1", base_port, request_factory("x", "b0"), connections, seconds)

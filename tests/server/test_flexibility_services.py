@@ -16,6 +16,7 @@ from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.flexibility import FlexibilityServiceRow, FsTargetRow
+from fcsbe.server.storage.idempotency import try_lock_key
 from fcsbe.server.storage.outbox import OutboxRow
 from tests.factories import make_fo
 from tests.fs_fixtures import make_contract, make_site, plug_ev, request_body
@@ -110,6 +111,61 @@ async def test_invalid_request_changes_nothing(
     )
     assert response.status_code == 422
     assert await _count(app, FlexibilityServiceRow) == 0
+
+
+async def test_accept_keeps_idempotency_semantics(
+    app: FastAPI, fo: FcsbeClient, http: httpx.AsyncClient
+) -> None:
+    """The accept writes its key row in the FS statement: replay, reuse and conflicts as for
+    every other keyed route, and a refused insert leaves no key behind."""
+    auth = {"authorization": f"Bearer {fo.token}"}
+    url = "/v1/flexibility-services"
+    body = request_body("fs-k")
+    missing = await http.post(url, json=body, headers=auth)
+    assert missing.status_code == 400
+    first = await http.post(url, json=body, headers={**auth, "idempotency-key": "k1"})
+    assert first.status_code == 202
+    again = await http.post(url, json=body, headers={**auth, "idempotency-key": "k1"})
+    assert (again.status_code, again.content) == (202, first.content)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"] == f"{url}/fs-k"
+    other = await http.post(
+        url, json=request_body("fs-k2"), headers={**auth, "idempotency-key": "k1"}
+    )
+    assert other.status_code == 422
+    duplicate = await http.post(url, json=body, headers={**auth, "idempotency-key": "k2"})
+    assert duplicate.status_code == 409
+    # k2 was not stored with the refused insert: it is free for another request
+    fresh = await http.post(
+        url, json=request_body("fs-k3"), headers={**auth, "idempotency-key": "k2"}
+    )
+    assert fresh.status_code == 202
+    assert await _count(app, FlexibilityServiceRow) == 2
+    assert await _count(app, EventLogRow, type="FS_RECEIVED") == 2
+
+
+async def test_accept_refuses_a_key_held_elsewhere(
+    app: FastAPI, fo: FcsbeClient, http: httpx.AsyncClient, backend: str
+) -> None:
+    """The accept tries the key's lock with the credential look-up (PostgreSQL): the lock it
+    tries must be the one every other request with the key takes."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers; there is no lock to hold")
+    headers = {"authorization": f"Bearer {fo.token}", "idempotency-key": "held"}
+    async with app.state.session_factory() as holder:
+        assert await try_lock_key(holder, "FO-A", "held")
+        refused = await http.post(
+            "/v1/flexibility-services", json=request_body("fs-h"), headers=headers
+        )
+        assert (refused.status_code, refused.json()["type"].rsplit("/", 1)[-1]) == (
+            409,
+            "idempotency-key-in-use",
+        )
+        await holder.rollback()
+    accepted = await http.post(
+        "/v1/flexibility-services", json=request_body("fs-h"), headers=headers
+    )
+    assert accepted.status_code == 202
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,10 @@ from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.api.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
+    KeyRecord,
     Outcome,
     run_idempotent,
+    run_idempotent_recorded,
 )
 from fcsbe.server.api.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
 from fcsbe.server.deps import DbSession, ServerSettings
@@ -79,14 +81,21 @@ async def create_flexibility_service(
     Signed (`X-Fcsbe-Signature`) when the contract requires it."""
     await verify_signature_for_contract(request, session, principal, body.fsc_id)
 
-    async def handler() -> Outcome:
+    async def handler(record: KeyRecord) -> Outcome:
+        headers = {"location": f"/v1/flexibility-services/{body.fs_id}"}
         accepted = await service.submit_fs(
-            session, principal, body, utcnow(), settings.fs_decision_timeout_s
+            session,
+            principal,
+            body,
+            utcnow(),
+            settings.fs_decision_timeout_s,
+            key_row=lambda answer: record.row(202, answer, headers),
         )
-        location = f"/v1/flexibility-services/{accepted.fs_id}"
-        return 202, accepted, {"location": location}
+        return 202, accepted, headers
 
-    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+    return await run_idempotent_recorded(
+        request, session, principal.party_id, idempotency_key, handler
+    )
 
 
 @router.get(

@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 
+_KEYED_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
 class Role(StrEnum):
     """What a credential lets its holder be."""
 
@@ -55,6 +58,9 @@ class Principal:
     credential_id: str
     enrolment_id: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    signed_contracts: frozenset[str] | None = None
+    """fsc_ids of the party's contracts that require signed requests, when read with the
+    credential (PostgreSQL); None: ask the database (storage/contracts.requires_signature)."""
 
     @property
     def is_operator(self) -> bool:
@@ -74,7 +80,9 @@ def bearer_token(request: Request) -> str:
 async def authenticate(request: Request, session: DbSession) -> Principal:
     """Resolve the bearer token to a principal (one indexed query), or refuse with 401."""
     token_hash = hash_secret(bearer_token(request))
-    row = await find_credential(session, token_hash)
+    # A state-changing request's idempotency key is locked in the same round trip (PostgreSQL)
+    key = request.headers.get("idempotency-key") if request.method in _KEYED_METHODS else None
+    row = await find_credential(session, token_hash, key or None)
     now = utcnow()
     if row is None:
         raise Unauthorized("The access token is not known.", slug="invalid-token")
@@ -101,6 +109,7 @@ async def authenticate(request: Request, session: DbSession) -> Principal:
         credential_id=row.credential_id,
         enrolment_id=row.enrolment_id,
         scopes=scopes,
+        signed_contracts=row.signed_contracts,
     )
     request.state.principal = principal
     _limit_rate(request, principal)

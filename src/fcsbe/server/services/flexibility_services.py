@@ -8,7 +8,9 @@ FS's state (e.g. cancelling a completed FS, an fs_id already in use).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -67,8 +69,12 @@ async def submit_fs(
     request: FlexibilityServiceRequest,
     now: datetime,
     decision_timeout_s: int,
+    key_row: Callable[[FsAccepted], dict[str, Any]] | None = None,
 ) -> FsAccepted:
     """Store a new FS request as RECEIVED (one transaction with its transition and event).
+
+    `key_row` gives the idempotency-key row for the answer, written in the same statement (the
+    answer depends only on the request and `now`, so it is known before the insert).
 
     This is the hot path of the API: one storage call (one statement on PostgreSQL), the
     contract resolved inside the INSERT, and the unique (party, fs_id) constraint instead of a
@@ -96,15 +102,18 @@ async def submit_fs(
         "correlation_id": current_correlation_id(),
         "created_at": now,
     }
+    accepted = FsAccepted(
+        fs_id=request.fs_id, revision=1, state=FsState.RECEIVED, response_deadline=deadline
+    )
     try:
-        await insert_received_fs(session, values, event)
+        await insert_received_fs(
+            session, values, event, key_row(accepted) if key_row is not None else None
+        )
     except IntegrityError as exc:
         raise Conflict(
             f"FS {request.fs_id} exists; supersede it with PUT to change it.", slug="fs-exists"
         ) from exc
-    return FsAccepted(
-        fs_id=request.fs_id, revision=1, state=FsState.RECEIVED, response_deadline=deadline
-    )
+    return accepted
 
 
 async def load_fs(

@@ -264,6 +264,8 @@ async def requires_signature(session: AsyncSession, principal: Principal, fsc_id
             contract_scope(principal), ContractRow.fsc_id == fsc_id
         )
         return bool((await session.execute(statement)).scalars().first())
+    if principal.signed_contracts is not None:  # read with the credential, same transaction
+        return fsc_id in principal.signed_contracts
     values = {"party_id": principal.party_id, "fsc_id": fsc_id}
     driver = await pg_connection(session)
     if driver is None:

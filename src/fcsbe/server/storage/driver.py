@@ -28,12 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import Executable
 
-__all__ = ["PgStatement", "pg_connection"]
+__all__ = ["PgStatement", "pg_connection", "transaction_memo"]
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 _GONE = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError)
 _CACHED = "fcsbe.driver_connection"
 """`session.info` key of the driver connection of the session's current transaction."""
+_MEMO = "fcsbe.transaction_memo"
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -42,6 +43,14 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
     pool, so the next `pg_connection` asks the session again."""
     if transaction.parent is None:
         session.info.pop(_CACHED, None)
+        session.info.pop(_MEMO, None)
+
+
+def transaction_memo(session: AsyncSession) -> dict[str, Any]:
+    """Facts that hold for the session's current transaction only (an advisory lock it took),
+    forgotten when it ends: a statement can then take such a fact on behalf of a later one."""
+    memo: dict[str, Any] = session.info.setdefault(_MEMO, {})
+    return memo
 
 
 async def pg_connection(session: AsyncSession) -> asyncpg.Connection | None:

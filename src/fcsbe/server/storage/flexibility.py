@@ -25,6 +25,7 @@ from fcsbe.server.storage.base import Base
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.driver import PgStatement, pg_connection
 from fcsbe.server.storage.event_log import EventLogRow
+from fcsbe.server.storage.idempotency import IdempotencyKeyRow, store_key
 
 __all__ = ["FlexibilityServiceRow", "FsTargetRow", "FsTransitionRow", "insert_received_fs"]
 
@@ -329,24 +330,60 @@ def _insert_received_all() -> PgStatement:
     return PgStatement(select(fs.c.id).add_cte(transition, event))
 
 
+def _insert_received_keyed() -> PgStatement:
+    """The same with the request's idempotency-key row (bound as `key_<column>`)."""
+    fs = _INSERT_FS.cte("new_fs")
+    transition = (
+        insert(FsTransitionRow)
+        .from_select(
+            ["fs_pk", "revision", "from_state", "to_state", "at"],
+            select(fs.c.id, literal(1), null(), literal("RECEIVED"), bindparam("created_at")),
+        )
+        .cte("new_transition")
+    )
+    event = (
+        insert(EventLogRow)
+        .values({c: bindparam(f"event_{c}") for c in _EVENT_COLUMNS})
+        .cte("new_event")
+    )
+    key = (
+        insert(IdempotencyKeyRow)
+        .values({c.key: bindparam(f"key_{c.key}") for c in IdempotencyKeyRow.__table__.c})
+        .cte("new_key")
+    )
+    return PgStatement(select(fs.c.id).add_cte(transition, event, key))
+
+
 _PG_INSERT_RECEIVED = _insert_received_all()
+_PG_INSERT_RECEIVED_KEYED = _insert_received_keyed()
 
 
 async def insert_received_fs(
-    session: AsyncSession, values: dict[str, Any], event: dict[str, Any]
+    session: AsyncSession,
+    values: dict[str, Any],
+    event: dict[str, Any],
+    key_row: dict[str, Any] | None = None,
 ) -> int:
     """Store a new FS as RECEIVED with its first transition and its event-log entry; returns
     its primary key. Raises IntegrityError when the party already has this fs_id.
 
     `values`: fo_party_id, fs_id, fsc_id, fs_type, window_start, window_end,
     response_deadline, request (document), correlation_id, created_at; `event`: the entry's
-    columns (services/event_log.event_values). One round trip on PostgreSQL, three elsewhere.
+    columns (services/event_log.event_values); `key_row`: the request's idempotency-key row,
+    written with them (storage/idempotency.store_key). One round trip on PostgreSQL, three or
+    four elsewhere.
     """
     driver = await pg_connection(session)
     if driver is not None:
         document = {**values, "request": json.dumps(values["request"])}
         document.update({f"event_{c}": event[c] for c in _EVENT_COLUMNS})
-        row = await _PG_INSERT_RECEIVED.fetchrow(driver, document)
+        statement = _PG_INSERT_RECEIVED
+        if key_row is not None:
+            statement = _PG_INSERT_RECEIVED_KEYED
+            headers = key_row.get("response_headers")
+            document.update({f"key_{c}": v for c, v in key_row.items()})
+            document["key_response_headers"] = None if headers is None else json.dumps(headers)
+        row = await statement.fetchrow(driver, document)
         assert row is not None  # INSERT ... RETURNING of one row
         fs_pk: int = row[0]
         return fs_pk
@@ -367,4 +404,6 @@ async def insert_received_fs(
         ],
     )
     await connection.execute(insert(EventLogRow), [event])
+    if key_row is not None:
+        await store_key(session, key_row)
     return fs_pk

@@ -11,13 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
-from fcsbe.server.storage.driver import PgStatement, pg_connection
+from fcsbe.server.storage.driver import PgStatement, pg_connection, transaction_memo
 
 __all__ = [
+    "LOCK_PREFIX",
+    "LOCK_SEPARATOR",
     "IdempotencyKeyRow",
     "delete_expired",
     "delete_key",
     "find_key",
+    "lock_name",
+    "remember_lock",
     "store_key",
     "try_lock_key",
 ]
@@ -124,15 +128,35 @@ async def delete_key(session: AsyncSession, party_id: str, key: str) -> None:
     )
 
 
+LOCK_PREFIX = "idempotency\x1f"
+LOCK_SEPARATOR = "\x1f"
+
+
+def lock_name(party_id: str, key: str) -> str:
+    """The text whose hash names the key's advisory lock (storage/parties.find_credential
+    builds it in SQL from the same parts)."""
+    return f"{LOCK_PREFIX}{party_id}{LOCK_SEPARATOR}{key}"
+
+
+def remember_lock(session: AsyncSession, party_id: str, key: str, locked: bool) -> None:
+    """Record that this transaction tried the key's lock (taken early, in a statement run
+    anyway), so that `try_lock_key` needs no round trip of its own."""
+    transaction_memo(session)[lock_name(party_id, key)] = locked
+
+
 async def try_lock_key(session: AsyncSession, party_id: str, key: str) -> bool:
     """Take a transaction-scoped lock on the key; False when another request holds it.
 
     PostgreSQL uses an advisory lock (released at commit). SQLite transactions are already
-    serialised by `BEGIN IMMEDIATE`, so the lock is always free there.
+    serialised by `BEGIN IMMEDIATE`, so the lock is always free there. A lock tried earlier in
+    the same transaction (`remember_lock`) answers at once; a commit since forgets it.
     """
     if session.get_bind().dialect.name != "postgresql":
         return True
-    values = {"lock_key": f"idempotency\x1f{party_id}\x1f{key}"}
+    tried: bool | None = transaction_memo(session).get(lock_name(party_id, key))
+    if tried is not None:
+        return tried
+    values = {"lock_key": lock_name(party_id, key)}
     driver = await pg_connection(session)
     if driver is None:
         locked = await session.scalar(
