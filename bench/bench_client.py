@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.bench_accept import (
     database,
+    free_port,
     postgres_reachable,
     request_factory,
     seed_fo,
@@ -36,7 +37,6 @@ from fcsbe.model import FlexibilityServiceRequest
 
 IN_FLIGHT = 32
 GOAL_RATIO = 0.70
-PORT = 18703
 
 
 def _request(fs_id: str, window: dict[str, str]) -> FlexibilityServiceRequest:
@@ -55,13 +55,13 @@ def _request(fs_id: str, window: dict[str, str]) -> FlexibilityServiceRequest:
     return FlexibilityServiceRequest.model_validate(document)
 
 
-async def client_loop(token: str, seconds: float, run: str) -> tuple[float, int]:
+async def client_loop(port: int, token: str, seconds: float, run: str) -> tuple[float, int]:
     """(requests per second, requests) of `FcsbeClient` with IN_FLIGHT outstanding."""
     start = datetime.now(UTC) + timedelta(hours=1)
     window = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
     done = 0
     deadline = time.perf_counter() + seconds
-    async with FcsbeClient(f"http://127.0.0.1:{PORT}", token=token) as client:
+    async with FcsbeClient(f"http://127.0.0.1:{port}", token=token) as client:
 
         async def worker(w: int) -> None:
             nonlocal done
@@ -91,14 +91,15 @@ def measure(backend: str, seconds: float = 3.0, rounds: int = 3) -> ClientRun:
     result = ClientRun()
     with database(backend) as url:
         token = seed_fo(url)
-        with server(["fcsbe.server.app:create_app", "--factory"], PORT, server_env(url)):
-            asyncio.run(closed_loop("127.0.0.1", PORT, request_factory(token, "w"), 8, 1.0))
+        port = free_port()  # a fixed port may be held by another run on a shared machine
+        with server(["fcsbe.server.app:create_app", "--factory"], port, server_env(url)):
+            asyncio.run(closed_loop("127.0.0.1", port, request_factory(token, "w"), 8, 1.0))
             for r in range(rounds):
                 run = uuid.uuid4().hex[:6]
                 started, cpu = time.perf_counter(), time.process_time()
                 raw = asyncio.run(
                     closed_loop(
-                        "127.0.0.1", PORT, request_factory(token, f"r{run}"), IN_FLIGHT, seconds
+                        "127.0.0.1", port, request_factory(token, f"r{run}"), IN_FLIGHT, seconds
                     )
                 )
                 # Both rates count every completion over the real elapsed time, including the
@@ -106,7 +107,7 @@ def measure(backend: str, seconds: float = 3.0, rounds: int = 3) -> ClientRun:
                 result.raw_rates.append(len(raw.latencies) / (time.perf_counter() - started))
                 result.raw_cpu_s.append((time.process_time() - cpu) / len(raw.latencies))
                 cpu = time.process_time()
-                rate, count = asyncio.run(client_loop(token, seconds, f"c{run}{r}"))
+                rate, count = asyncio.run(client_loop(port, token, seconds, f"c{run}{r}"))
                 result.client_rates.append(rate)
                 result.client_cpu_s.append((time.process_time() - cpu) / count)
     return result
