@@ -124,15 +124,8 @@ async def withdraw_ev_user_consent(
     request: Request, principal: EvUserPrincipal, session: DbSession
 ) -> EvUserProfile:
     """Withdraw consent (level NONE): discharge stops at once and the FOs are told."""
-    stations = _stations(request)
-    return await service.set_consent(
-        session,
-        principal,
-        EvUserConsentLevel.NONE,
-        adapter=stations.adapter,
-        pseudonyms=stations.pseudonyms,
-        now=utcnow(),
-    )
+    withdrawal = EvUserConsent(level=EvUserConsentLevel.NONE)
+    return await set_ev_user_consent(withdrawal, request, principal, session)
 
 
 @router.get(

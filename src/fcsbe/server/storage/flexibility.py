@@ -311,8 +311,9 @@ _EVENT_COLUMNS = (
 )
 
 
-def _insert_received_all() -> PgStatement:
-    """FS, first transition and event in one statement (data-modifying CTEs, PostgreSQL)."""
+def _insert_received(*, keyed: bool) -> PgStatement:
+    """FS, first transition and event in one statement (data-modifying CTEs, PostgreSQL);
+    `keyed`: with the request's idempotency-key row too (bound as `key_<column>`)."""
     fs = _INSERT_FS.cte("new_fs")
     transition = (
         insert(FsTransitionRow)
@@ -327,35 +328,18 @@ def _insert_received_all() -> PgStatement:
         .values({c: bindparam(f"event_{c}") for c in _EVENT_COLUMNS})
         .cte("new_event")
     )
-    return PgStatement(select(fs.c.id).add_cte(transition, event))
-
-
-def _insert_received_keyed() -> PgStatement:
-    """The same with the request's idempotency-key row (bound as `key_<column>`)."""
-    fs = _INSERT_FS.cte("new_fs")
-    transition = (
-        insert(FsTransitionRow)
-        .from_select(
-            ["fs_pk", "revision", "from_state", "to_state", "at"],
-            select(fs.c.id, literal(1), null(), literal("RECEIVED"), bindparam("created_at")),
+    ctes = [transition, event]
+    if keyed:
+        ctes.append(
+            insert(IdempotencyKeyRow)
+            .values({c.key: bindparam(f"key_{c.key}") for c in IdempotencyKeyRow.__table__.c})
+            .cte("new_key")
         )
-        .cte("new_transition")
-    )
-    event = (
-        insert(EventLogRow)
-        .values({c: bindparam(f"event_{c}") for c in _EVENT_COLUMNS})
-        .cte("new_event")
-    )
-    key = (
-        insert(IdempotencyKeyRow)
-        .values({c.key: bindparam(f"key_{c.key}") for c in IdempotencyKeyRow.__table__.c})
-        .cte("new_key")
-    )
-    return PgStatement(select(fs.c.id).add_cte(transition, event, key))
+    return PgStatement(select(fs.c.id).add_cte(*ctes))
 
 
-_PG_INSERT_RECEIVED = _insert_received_all()
-_PG_INSERT_RECEIVED_KEYED = _insert_received_keyed()
+_PG_INSERT_RECEIVED = _insert_received(keyed=False)
+_PG_INSERT_RECEIVED_KEYED = _insert_received(keyed=True)
 
 
 async def insert_received_fs(
