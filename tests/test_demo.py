@@ -8,6 +8,7 @@ short-lived operator credential there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def test_the_demo_runs_the_whole_story(served: Served, monkeypatch: pytest.Monke
         assert fs_type.value in output
     assert output.count("PROVEN") >= len(FsType)
     assert "pushed and signature-verified" in output
+    # The records settle against a baseline: at least one FS delivered measurable energy.
+    delivered = [float(v) for v in re.findall(r"(-?\d+\.\d) Wh", output)]
+    assert any(abs(v) > 0 for v in delivered), output
     listed = runner.invoke(app, ["admin", "operator-token", "list"])
     assert "active" not in listed.output, "the demo's operator credential is revoked"
     assert "revoked" in listed.output

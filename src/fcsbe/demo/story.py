@@ -323,7 +323,9 @@ class _Story:
                     "tolerance_pct": 10.0,
                     "min_delivery_pct": 80.0,
                 },
-                "baseline_method": "METER_BEFORE_ACTIVATION",
+                # The demo's FS start seconds after they are asked, with no metered history
+                # before them: the baseline is the schedule the executor declares at start.
+                "baseline_method": "DECLARED_SCHEDULE",
                 "remuneration": {
                     "availability_price_per_mw_h": 12.5,
                     "activation_price_per_mwh": 95.0,
