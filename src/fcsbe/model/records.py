@@ -178,7 +178,11 @@ class DsrTotals(OutputModel):
     """Key figures of the whole FS."""
 
     requested_energy_wh: float | None = Field(default=None, description="Flex energy ordered.")
-    delivered_energy_wh: float = Field(description="Flex energy delivered (signed).")
+    delivered_energy_wh: float | None = Field(
+        default=None,
+        description="Flex energy delivered (signed); null when no interval has a baseline to "
+        "settle against (a GAP in data_quality says why), never a made-up 0.",
+    )
     availability_pct: Percent = Field(description="Share of the window the targets were available.")
     accuracy_pct: Percent | None = Field(default=None, description="Share within tolerance.")
     measured_response_time_s: float | None = Field(

@@ -168,6 +168,7 @@ def test_no_readings_still_make_a_record_with_flags() -> None:
     assert all(i.measured_w is None and i.within_tolerance is None for i in record.intervals)
     assert record.totals.availability_pct == 0
     assert record.totals.accuracy_pct is None
+    assert record.totals.delivered_energy_wh is None  # unknown, not a made-up 0 Wh
     codes = {f.code for f in record.data_quality}
     assert DataQualityCode.GAP in codes
 

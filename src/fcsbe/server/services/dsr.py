@@ -209,7 +209,9 @@ def build_dsr(
                 i.delivered_w * i.duration_s / 3600 for i in intervals if i.delivered_w is not None
             ),
             3,
-        ),
+        )
+        if any(i.delivered_w is not None for i in intervals)
+        else None,
         availability_pct=round(availability, 3),
         accuracy_pct=round(100 * sum(verdicts) / len(verdicts), 3) if verdicts else None,
         measured_response_time_s=responded,
