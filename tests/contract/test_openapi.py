@@ -10,9 +10,8 @@ import pytest
 
 import fcsbe.client
 import fcsbe.model
+from fcsbe.api_reference import client_operations
 from fcsbe.cli import render_openapi
-from fcsbe.client import FcsbeClient
-from fcsbe.client.operations import OPERATION_ATTR
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,26 +30,13 @@ def _operations() -> dict[str, str]:
     return found
 
 
-def _client_operations() -> dict[str, str]:
-    client = FcsbeClient("http://unused")
-    found: dict[str, str] = {}
-    for name, namespace in vars(client).items():
-        if name.startswith("_"):
-            continue
-        for attr, method in inspect.getmembers(namespace, inspect.ismethod):
-            operation_id = getattr(method, OPERATION_ATTR, None)
-            if operation_id:
-                found[operation_id] = f"client.{name}.{attr}"
-    return found
-
-
 def test_every_operation_has_a_client_method() -> None:
-    missing = {op: where for op, where in _operations().items() if op not in _client_operations()}
+    missing = {op: where for op, where in _operations().items() if op not in client_operations()}
     assert not missing, f"operations without a client method: {missing}"
 
 
 def test_client_methods_name_real_operations() -> None:
-    unknown = set(_client_operations()) - set(_operations())
+    unknown = set(client_operations()) - set(_operations())
     assert not unknown, f"client methods for operations the server lacks: {unknown}"
 
 
