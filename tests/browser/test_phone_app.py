@@ -13,7 +13,6 @@ import os
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,16 +49,13 @@ from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
     """The real server on a loopback port, in a thread, over an SQLite file."""
-    port = _free_port()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = int(listener.getsockname()[1])
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
         data_dir=tmp_path / "var",
@@ -70,15 +66,14 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
     )
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
+    # The socket listens before the server starts: the browser's first connection waits in its
+    # backlog until the app has started and accepts it, so there is nothing to poll for.
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
     yield f"http://127.0.0.1:{port}", settings
     running.should_exit = True
     thread.join(timeout=10)
+    listener.close()
 
 
 def _invite(settings: Settings) -> str:

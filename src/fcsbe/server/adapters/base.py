@@ -259,55 +259,42 @@ class StationAdapter(Protocol):
     @property
     def name(self) -> str:
         """Short name for logs and readiness (`simulator`, `ocpp`, `none`)."""
-        ...
 
     @property
     def telemetry_interval_s(self) -> int:
         """Shortest meter interval the stations deliver (reported in capabilities)."""
-        ...
 
     def now(self) -> datetime:
         """The stations' clock (aware UTC); a simulator's may run ahead of the wall clock."""
-        ...
 
     async def start(self) -> None:
         """Connect (or start simulating); called once by the app's lifespan."""
-        ...
 
     async def stop(self) -> None:
         """Disconnect; commands with `valid_until` expire at the stations on their own."""
-        ...
 
     async def apply(self, command: Command) -> ApplyResult:
         """Put one command in force."""
-        ...
 
     async def apply_many(self, commands: Sequence[Command]) -> list[ApplyResult]:
         """Put many commands in force at once (a setpoint split over 100,000 EVSEs)."""
-        ...
 
     async def read_state(self, targets: Sequence[ControlTarget]) -> list[TargetState]:
         """The state of each target now, in order (unknown targets are left out)."""
-        ...
 
     async def sessions(self) -> list[StationSession]:
         """Every EV connected now."""
-        ...
 
     async def update_session(self, session_key: str, preferences: SessionPreferences) -> bool:
         """Put the EV user's consent and limits in force on a connected session at once
         (OCPP 2.1: a new `NotifyEVChargingNeeds` answer / `SetChargingProfile` bound); False when
         the session is not (or no longer) connected."""
-        ...
 
     async def drain_measurements(self) -> list[MeterSample]:
         """Meter readings received since the last call."""
-        ...
 
     async def drain_ffr_evidence(self) -> list[FfrEvidence]:
         """High-resolution FFR samples recorded since the last call."""
-        ...
 
     async def drain_events(self) -> list[StationEvent]:
         """Station events since the last call."""
-        ...
