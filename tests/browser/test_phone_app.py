@@ -22,7 +22,7 @@ import uvicorn
 
 from fcsbe.server.app import create_app
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services import ev_users
+from fcsbe.server.services import ev_user_access
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.engine import create_engine, create_session_factory
@@ -81,7 +81,7 @@ def _invite(settings: Settings) -> str:
         engine = create_engine(settings)
         try:
             async with create_session_factory(engine)() as db:
-                link, _ = await ev_users.invite(
+                link, _ = await ev_user_access.invite(
                     db,
                     "NL-CSP-C87654321",
                     expires_in_s=600,

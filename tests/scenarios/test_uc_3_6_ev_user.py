@@ -27,7 +27,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services import ev_users
+from fcsbe.server.services import ev_user_access
 from fcsbe.server.services.event_log import chain_pending
 from fcsbe.server.services.event_log_audit import verify_log
 from fcsbe.server.settings import Settings
@@ -52,7 +52,7 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
         factory = h.app.state.session_factory
         pseudonyms: Pseudonymizer = h.app.state.stations.pseudonyms
         async with factory() as db:
-            link, created = await ev_users.invite(
+            link, created = await ev_user_access.invite(
                 db,
                 CONTRACT_ID,
                 expires_in_s=600,
@@ -229,7 +229,7 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
             assert key not in texts
 
             # Erasure: the key and the personal rows go, the event log still verifies.
-            erased = await ev_users.erase(db, user.user_id, h.now)
+            erased = await ev_user_access.erase(db, user.user_id, h.now)
             await db.commit()
             assert erased.removed["keys"] == 1
             assert erased.removed["tokens"] == 1

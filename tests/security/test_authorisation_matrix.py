@@ -26,7 +26,7 @@ from fcsbe.model import (
     FlexibilityServiceRequest,
 )
 from fcsbe.server.security.principals import Principal, Role
-from fcsbe.server.services import contract_decisions, contracts, ev_users
+from fcsbe.server.services import contract_decisions, contracts, ev_user_access
 from fcsbe.server.services.enrolment_tokens import issue_enrolment_token
 from fcsbe.server.services.flexibility_services import submit_fs
 from fcsbe.server.storage.base import utcnow
@@ -95,13 +95,13 @@ async def _world(app: FastAPI) -> World:
         pseudonyms = app.state.stations.pseudonyms
         invites = {}
         for who in ("NL-XYZ-C00000001", "NL-XYZ-C00000002"):
-            invites[who], _ = await ev_users.invite(
+            invites[who], _ = await ev_user_access.invite(
                 session, who, expires_in_s=3600, base_url="http://x", pseudonyms=pseudonyms, now=now
             )
         code = invites["NL-XYZ-C00000001"].invite_url.split("#invite=")[1]
-        token = await ev_users.exchange_invite(session, code, token_ttl_s=3600, now=now)
+        token = await ev_user_access.exchange_invite(session, code, token_ttl_s=3600, now=now)
         tokens["ev_user"] = token.access_token
-        spare, _ = await ev_users.invite(
+        spare, _ = await ev_user_access.invite(
             session,
             "NL-XYZ-C00000001",
             expires_in_s=3600,

@@ -19,7 +19,7 @@ from fcsbe.client import FcsbeClient
 from fcsbe.client.errors import FcsbeStatusError
 from fcsbe.model import EvUserConsentLevel, EvUserLimits
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services import ev_users
+from fcsbe.server.services import ev_user_access
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.ev_users import EvUserInviteRow, EvUserKeyRow, EvUserRow
 from fcsbe.server.storage.parties import CredentialRow
@@ -28,7 +28,7 @@ from tests.flows import init_server
 
 async def _invite(app: FastAPI, identifier: str, *, ttl_s: int = 600, ago_s: int = 0) -> str:
     async with app.state.session_factory() as db:
-        link, _ = await ev_users.invite(
+        link, _ = await ev_user_access.invite(
             db,
             identifier,
             expires_in_s=ttl_s,

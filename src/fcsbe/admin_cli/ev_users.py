@@ -38,7 +38,7 @@ def ev_users_invite(
     """Print a one-time personal link for an EV user (creating the user on first invitation)."""
     from fcsbe.model import EvUserInviteRequest
     from fcsbe.server.security.pseudonyms import Pseudonymizer
-    from fcsbe.server.services.ev_users import invite
+    from fcsbe.server.services.ev_user_access import invite
     from fcsbe.server.storage.base import utcnow
 
     async def work(session: AsyncSession, settings: Settings) -> tuple[dict[str, object], bool]:
@@ -69,7 +69,7 @@ def ev_users_invite(
 @ev_users_app.command("list")
 def ev_users_list(as_json: JsonOption = False) -> None:
     """List EV users: id, pseudonym and consent level (never their identifier)."""
-    from fcsbe.server.services.ev_users import list_users
+    from fcsbe.server.services.ev_user_access import list_users
 
     async def work(session: AsyncSession, _settings: Settings) -> list[dict[str, object]]:
         found: list[dict[str, object]] = []
@@ -95,7 +95,7 @@ def ev_users_erase(
 ) -> None:
     """Erase an EV user: destroy their pseudonym key and delete their personal rows."""
     from fcsbe.server.security.pseudonyms import Pseudonymizer
-    from fcsbe.server.services.ev_users import erase_identifier
+    from fcsbe.server.services.ev_user_access import erase_identifier
     from fcsbe.server.storage.base import utcnow
 
     async def work(session: AsyncSession, settings: Settings) -> dict[str, object]:

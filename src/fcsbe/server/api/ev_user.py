@@ -32,6 +32,7 @@ from fcsbe.server.api.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings
 from fcsbe.server.security.principals import EvUserPrincipal, OperatorPrincipal, bearer_token
 from fcsbe.server.security.pseudonyms import Pseudonymizer
+from fcsbe.server.services import ev_user_access as access
 from fcsbe.server.services import ev_users as service
 from fcsbe.server.storage.base import utcnow
 
@@ -66,7 +67,7 @@ async def exchange_ev_user_invite(
     request: Request, session: DbSession, settings: ServerSettings
 ) -> EvUserToken:
     """Trade the code of a personal link (as `Authorization: Bearer <code>`) for a token."""
-    return await service.exchange_invite(
+    return await access.exchange_invite(
         session, bearer_token(request), token_ttl_s=settings.ev_user_token_ttl_s, now=utcnow()
     )
 
@@ -155,7 +156,7 @@ async def invite_ev_user(
 ) -> EvUserInvite:
     """A one-time personal link for an EV user (the code is in this answer only)."""
     base = settings.public_base_url or str(request.base_url)
-    created, _new = await service.invite(
+    created, _new = await access.invite(
         session,
         body.identifier,
         expires_in_s=body.expires_in_s,
@@ -176,7 +177,7 @@ async def list_ev_users(
     cursor: Cursor = None,
 ) -> Page[EvUserSummary]:
     """EV users by id: pseudonym and consent level only."""
-    items, next_key = await service.list_users(session, after=after_id(cursor), limit=limit)
+    items, next_key = await access.list_users(session, after=after_id(cursor), limit=limit)
     return page_response(request, response, items, next_key)
 
 
@@ -187,4 +188,4 @@ async def erase_ev_user(
     user_id: UserId, principal: OperatorPrincipal, session: DbSession
 ) -> EvUserErasure:
     """Erase an EV user: their key is destroyed and every row derived from them goes."""
-    return await service.erase(session, user_id, utcnow())
+    return await access.erase(session, user_id, utcnow())
