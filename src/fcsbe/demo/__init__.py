@@ -5,6 +5,7 @@ it does, any aggregator can do over HTTP.
 """
 
 from fcsbe.demo.console import run_demo
-from fcsbe.demo.story import STEPS, DemoOptions, DemoReport, FsOutcome, StepResult, run_story
+from fcsbe.demo.outcome import STEPS, DemoOptions, DemoReport, FsOutcome, StepResult
+from fcsbe.demo.runner import run_story
 
 __all__ = ["STEPS", "DemoOptions", "DemoReport", "FsOutcome", "StepResult", "run_demo", "run_story"]

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fcsbe.demo.story import STEPS, DemoOptions, DemoReport, StepResult, run_story
+from fcsbe.demo.outcome import STEPS, DemoOptions, DemoReport, StepResult
+from fcsbe.demo.runner import run_story
 from fcsbe.model import FsResult
 
 __all__ = ["ConsoleReporter", "fs_table", "run_demo", "steps_table"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from fcsbe.model import (
     ActivationDirection,
+    ContractProposal,
     FlexibilityServiceRequest,
     FsType,
     ReserveActivation,
@@ -28,6 +29,7 @@ __all__ = [
     "PREFERRED_SITES",
     "PlannedFs",
     "assign_sites",
+    "contract_proposal",
     "plan_services",
     "reserve_activation",
     "setpoint_update",
@@ -215,4 +217,52 @@ def reserve_activation(activation_id: str, duration_s: int) -> ReserveActivation
         delta_p_w=RESERVE_ACTIVATION_W,
         full_activation_time_s=2,
         duration_s=max(1, duration_s),
+    )
+
+
+def contract_proposal(
+    fsc_id: str, provider_party_id: str, site_ids: Sequence[str], now: datetime
+) -> ContractProposal:
+    """The demo's contract: every FS type on every site of the fleet, in force from a few
+    minutes ago for a day, no signed requests, the offline fallback back to unmanaged."""
+    return ContractProposal.model_validate(
+        {
+            "fsc_id": fsc_id,
+            "provider_party_id": provider_party_id,
+            "holder_role": "CSO",
+            "valid_from": (now - timedelta(minutes=5)).isoformat(),
+            "valid_to": (now + timedelta(days=1)).isoformat(),
+            "fs_types": [t.value for t in FsType],
+            "targets": [{"level": "SITE", "id": s} for s in site_ids],
+            "commitments": [
+                {
+                    "fs_type": t.value,
+                    "direction": "BOTH",
+                    "max_power_w": 500_000.0,
+                    "min_duration_s": 0,
+                    "max_activations_per_day": 100,
+                }
+                for t in FsType
+            ],
+            "performance": {
+                "response_time_s": 30.0,
+                "full_activation_time_s": 300.0,
+                "tolerance_pct": 10.0,
+                "min_delivery_pct": 80.0,
+            },
+            # The demo's FS start seconds after they are asked, with no metered history
+            # before them: the baseline is the schedule the executor declares at start.
+            "baseline_method": "DECLARED_SCHEDULE",
+            "remuneration": {
+                "availability_price_per_mw_h": 12.5,
+                "activation_price_per_mwh": 95.0,
+                "penalty_per_mwh": 150.0,
+                "currency": "EUR",
+            },
+            "data_sharing_level": "EVSE",
+            "personal_data": {"categories": [], "legal_basis": "CONTRACT"},
+            "retention_days": 30,
+            "signature_required": False,
+            "fallback": {"policy": "REVERT_UNMANAGED", "offline_timeout_s": 300},
+        }
     )

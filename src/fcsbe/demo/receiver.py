@@ -53,6 +53,16 @@ class LocalReceiver:
         with self._lock:
             return dict(self._received)
 
+    def differences(self, feed: list[Notification]) -> str | None:
+        """Why the pushes do not match the feed (a differing notification, a failed
+        verification), or None when every pushed notification equals its feed item."""
+        pushed = self.received()
+        if any(pushed.get(n.seq) != n for n in feed):
+            return "a pushed notification differs from the feed"
+        if self.rejected:
+            return f"{self.rejected} pushes failed verification"
+        return None
+
     def _accept(self, body: bytes, headers: dict[str, str]) -> int:
         """Verify one push; the HTTP status to answer."""
         with self._lock:

@@ -1,10 +1,9 @@
 """The aggregator story of `fcsbe demo`, told through the FO client only.
 
-Each step is a coroutine that either returns a one-line detail or raises `StepFailed`. The story
-runs them in order, times them and stops at the first failure, because every step needs the
-ones before it (no contract, no FS; no FS, no record); the steps after a failure are reported as
-skipped. Nothing here knows the server's internals: it speaks HTTP through `FcsbeClient` as any
-aggregator would, so the same story runs against a laptop or a production deployment.
+Each step is a coroutine that either returns a one-line detail or raises `StepFailed`;
+`demo/runner.py` runs them in order, times them and stops at the first failure. Nothing here
+knows the server's internals: it speaks HTTP through `FcsbeClient` as any aggregator would, so
+the same story runs against a laptop or a production deployment.
 
 Operator actions (issuing the enrolment token, accepting the contract) use the operator's
 `/admin/v1` routes with an operator token the caller provides.
@@ -16,14 +15,21 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any
 
-from fcsbe.client import FcsbeClient, FcsbeError, FcsbeStatusError, UnprocessableEntityError
+from fcsbe.client import FcsbeClient, FcsbeStatusError, UnprocessableEntityError
+from fcsbe.demo.outcome import (
+    DemoOptions,
+    DemoReport,
+    FsOutcome,
+    Reporter,
+    StepFailed,
+    failure_reason,
+)
 from fcsbe.demo.plan import (
-    PlannedFs,
     assign_sites,
+    contract_proposal,
     plan_services,
     reserve_activation,
     setpoint_update,
@@ -31,7 +37,6 @@ from fcsbe.demo.plan import (
 from fcsbe.demo.receiver import LocalReceiver
 from fcsbe.model import (
     ContractDecisionKind,
-    ContractProposal,
     ContractStatus,
     FlexibilityService,
     FsResult,
@@ -48,33 +53,7 @@ from fcsbe.model import (
     generate_signing_key,
 )
 
-__all__ = [
-    "STEPS",
-    "DemoOptions",
-    "DemoReport",
-    "FsOutcome",
-    "Reporter",
-    "StepFailed",
-    "StepResult",
-    "run_story",
-]
-
-StepStatus = Literal["ok", "failed", "skipped"]
-
-STEPS: tuple[tuple[str, str], ...] = (
-    ("server", "Discover the server and its fleet"),
-    ("enrol", "Enrol as an aggregator (operator issues the token)"),
-    ("webhooks", "Register the webhook endpoint"),
-    ("contract", "Propose a contract; the operator accepts it"),
-    ("credentials", "Credentials check for every FS"),
-    ("request", "Request one FS of each of the seven types"),
-    ("decide", "FS decided by the server"),
-    ("control", "Setpoint update and reserve activation"),
-    ("complete", "FS run on the simulated fleet and complete"),
-    ("notifications", "Notifications arrive (feed and webhooks)"),
-    ("records", "DSR and proof of work fetched and verified offline"),
-)
-"""The steps in order: key and title."""
+__all__ = ["Story"]
 
 ENDED = frozenset(
     {
@@ -93,97 +72,7 @@ RECORD_WAIT_S = 60.0
 by default) before it records it."""
 
 
-class StepFailed(Exception):
-    """A step could not do what it promised; the message says what and, if known, why."""
-
-
-@dataclass(frozen=True, slots=True)
-class DemoOptions:
-    """How to run the story."""
-
-    server: str
-    operator_token: str
-    callback_url: str | None = None
-    """Callback base URL to register; None: a local receiver on 127.0.0.1 (the server must
-    allow loopback callbacks, as `sh scripts/dev.sh serve` does)."""
-    window_s: int = 15
-    """Length of every FS window, in seconds of real time."""
-    lead_s: float = 4.0
-    """Seconds between requesting the FS and the start of their windows."""
-    timeout_s: float = 30.0
-    """Longest wait for the server in any one step (decision, records, pushes)."""
-    party_id: str = field(default_factory=lambda: "FO-DEMO-" + uuid.uuid4().hex[:6].upper())
-
-
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    """How one step went."""
-
-    key: str
-    title: str
-    status: StepStatus
-    seconds: float
-    detail: str
-
-
-@dataclass(slots=True)
-class FsOutcome:
-    """What happened to one FS of the story, for the summary table."""
-
-    planned: PlannedFs
-    fs_id: str
-    result: FsResult | None = None
-    committed_w: float | None = None
-    state: FsState | None = None
-    control: str = ""
-    notifications: int = 0
-    delivered_wh: float | None = None
-    intervals: int | None = None
-    proof: str = ""
-
-    @property
-    def fs_type(self) -> FsType:
-        return self.planned.fs_type
-
-
-@dataclass(slots=True)
-class DemoReport:
-    """Everything the story did: the steps and the FS."""
-
-    party_id: str
-    steps: list[StepResult] = field(default_factory=list)
-    services: list[FsOutcome] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when every step succeeded."""
-        return len(self.steps) == len(STEPS) and all(s.status == "ok" for s in self.steps)
-
-
-class Reporter(Protocol):
-    """Shows progress while the story runs (the console, or nothing in tests)."""
-
-    def step_started(self, key: str, title: str) -> None:
-        """A step begins."""
-
-    def step_note(self, text: str) -> None:
-        """Something happened inside the running step."""
-
-    def step_finished(self, result: StepResult) -> None:
-        """A step ended (ok, failed or skipped)."""
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, FcsbeStatusError):
-        detail = exc.problem.detail or exc.problem.title
-        pointers = [e.pointer for e in exc.problem.errors or []]
-        return f"{exc.status_code} {detail}" + (f" ({', '.join(pointers)})" if pointers else "")
-    if isinstance(exc, StepFailed | FcsbeError):
-        return str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {exc}"
-
-
-class _Story:
+class Story:
     """The state shared by the steps of one run."""
 
     def __init__(self, options: DemoOptions, reporter: Reporter) -> None:
@@ -266,7 +155,7 @@ class _Story:
             )
         except UnprocessableEntityError as exc:
             raise StepFailed(
-                f"the server refused the callback URL {self.callback_url} ({_reason(exc)}); "
+                f"the server refused the callback URL {self.callback_url} ({failure_reason(exc)}); "
                 "for a local demo start it with `sh scripts/dev.sh serve` (loopback callbacks "
                 "allowed), or pass --callback-url with a public https receiver"
             ) from exc
@@ -285,7 +174,7 @@ class _Story:
             endpoint = await self.fo.webhook_endpoint.put(self.callback_url)
         except UnprocessableEntityError as exc:
             raise StepFailed(
-                f"the server refused the webhook URL ({_reason(exc)}); for a local demo set "
+                f"the server refused the webhook URL ({failure_reason(exc)}); for a local demo set "
                 "FCSBE_WEBHOOK_ALLOW_LOOPBACK=true and FCSBE_WEBHOOK_REQUIRE_HTTPS=false "
                 "(`sh scripts/dev.sh serve` does)"
             ) from exc
@@ -298,46 +187,8 @@ class _Story:
 
     async def contract(self) -> str:
         now = datetime.now(UTC).replace(microsecond=0)
-        proposal = ContractProposal.model_validate(
-            {
-                "fsc_id": self.fsc_id,
-                "provider_party_id": self.server_party_id,
-                "holder_role": "CSO",
-                "valid_from": (now - timedelta(minutes=5)).isoformat(),
-                "valid_to": (now + timedelta(days=1)).isoformat(),
-                "fs_types": [t.value for t in FsType],
-                "targets": [{"level": "SITE", "id": s.site_id} for s in self.sites],
-                "commitments": [
-                    {
-                        "fs_type": t.value,
-                        "direction": "BOTH",
-                        "max_power_w": 500_000.0,
-                        "min_duration_s": 0,
-                        "max_activations_per_day": 100,
-                    }
-                    for t in FsType
-                ],
-                "performance": {
-                    "response_time_s": 30.0,
-                    "full_activation_time_s": 300.0,
-                    "tolerance_pct": 10.0,
-                    "min_delivery_pct": 80.0,
-                },
-                # The demo's FS start seconds after they are asked, with no metered history
-                # before them: the baseline is the schedule the executor declares at start.
-                "baseline_method": "DECLARED_SCHEDULE",
-                "remuneration": {
-                    "availability_price_per_mw_h": 12.5,
-                    "activation_price_per_mwh": 95.0,
-                    "penalty_per_mwh": 150.0,
-                    "currency": "EUR",
-                },
-                "data_sharing_level": "EVSE",
-                "personal_data": {"categories": [], "legal_basis": "CONTRACT"},
-                "retention_days": 30,
-                "signature_required": False,
-                "fallback": {"policy": "REVERT_UNMANAGED", "offline_timeout_s": 300},
-            }
+        proposal = contract_proposal(
+            self.fsc_id, self.server_party_id, [site.site_id for site in self.sites], now
         )
         proposed = await self.fo.contracts.propose(proposal)
         self.reporter.step_note(f"contract {self.fsc_id} {proposed.status.value}")
@@ -505,11 +356,9 @@ class _Story:
         except StepFailed as exc:
             missing = sorted(set(seqs) - set(receiver.received()))
             raise StepFailed(f"{exc}: seq {missing[:10]} not pushed") from exc
-        pushed = receiver.received()
-        if any(pushed[seq] != n for seq, n in zip(seqs, items, strict=True)):
-            raise StepFailed("a pushed notification differs from the feed")
-        if receiver.rejected:
-            raise StepFailed(f"{receiver.rejected} pushes failed verification")
+        problem = receiver.differences(items)
+        if problem:
+            raise StepFailed(problem)
         return f"{detail}; all {len(seqs)} pushed and signature-verified"
 
     async def records(self) -> str:
@@ -542,31 +391,3 @@ class _Story:
         await asyncio.gather(*(record_of(s) for s in self.services))
         proven = sum(1 for s in self.services if s.state is FsState.PROVEN)
         return f"7 DSR and PoW verified with the CSO's key from enrolment; {proven} FS PROVEN"
-
-
-async def run_story(options: DemoOptions, reporter: Reporter) -> DemoReport:
-    """Run every step in order; a failure stops the story and skips the rest."""
-    story = _Story(options, reporter)
-    failed = False
-    try:
-        for key, title in STEPS:
-            if failed:
-                result = StepResult(key, title, "skipped", 0.0, "")
-                story.report.steps.append(result)
-                reporter.step_finished(result)
-                continue
-            reporter.step_started(key, title)
-            started = time.monotonic()
-            step: Callable[[], Awaitable[str]] = getattr(story, key)
-            try:
-                detail = await step()
-                status: StepStatus = "ok"
-            except Exception as exc:  # any failure is reported, and ends the story
-                detail, status, failed = _reason(exc), "failed", True
-            result = StepResult(key, title, status, time.monotonic() - started, detail)
-            story.report.steps.append(result)
-            reporter.step_finished(result)
-    finally:
-        story.report.services = story.services
-        await story.close()
-    return story.report
