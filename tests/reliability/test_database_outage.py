@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -61,12 +62,16 @@ class Load:
     token: str
     outcomes: list[Outcome] = field(default_factory=list)
     stopping: bool = False
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     async def post(self, fs_id: str) -> Outcome:
         started = time.perf_counter()
+        # A retry sends the very same request: a 503 can come after a commit whose answer was
+        # lost with the connection, and then only the same body replays the stored receipt.
+        body = self.bodies.setdefault(fs_id, request_body(fs_id))
         response = await self.http.post(
             "/v1/flexibility-services",
-            json=request_body(fs_id),
+            json=body,
             headers={"authorization": f"Bearer {self.token}", "idempotency-key": f"k-{fs_id}"},
         )
         return Outcome(
