@@ -28,7 +28,7 @@ from tests.factories import make_contract, make_fo, make_operator
 from fcsbe.client import FcsbeClient
 from fcsbe.server.adapters.scenario_registry import registry_of
 from fcsbe.server.app import create_app
-from fcsbe.server.services.registry import import_registry
+from fcsbe.server.services.registry.registry import import_registry
 from fcsbe.server.settings import Settings
 from fcsbe.sim.scenarios import large_fleet
 

@@ -23,9 +23,9 @@ from typing import Any
 from bench.baseline_app import app as baseline_app
 from bench.bench_accept import request_factory
 from bench.report import BenchFigure
-from fcsbe.server.metrics import AppMetrics, MetricsMiddleware
-from fcsbe.server.observability import RequestContextMiddleware
-from fcsbe.server.rate_limit import RateLimitMiddleware, TokenBuckets
+from fcsbe.server.platform.metrics import AppMetrics, MetricsMiddleware
+from fcsbe.server.platform.observability import RequestContextMiddleware
+from fcsbe.server.platform.rate_limit import RateLimitMiddleware, TokenBuckets
 
 CALLS = 2000
 ROUNDS = 7

@@ -49,17 +49,22 @@ from fcsbe.model import (
 )
 from fcsbe.server.app import create_app
 from fcsbe.server.security.keys import ServerKeys
-from fcsbe.server.services.dsr import build_dsr
-from fcsbe.server.services.dsr_inputs import MeterInfo, MeterSample, RecordInputs, SessionSpan
-from fcsbe.server.services.event_log import chain_pending
-from fcsbe.server.services.event_log_tree import tree_head_payload, tree_step
-from fcsbe.server.services.record_inputs import stored_readings
-from fcsbe.server.services.records import issue_proofs, record_fs
+from fcsbe.server.services.event_log.log import chain_pending
+from fcsbe.server.services.event_log.tree import tree_head_payload, tree_step
+from fcsbe.server.services.records.dsr.builder import build_dsr
+from fcsbe.server.services.records.dsr.inputs import (
+    MeterInfo,
+    MeterSample,
+    RecordInputs,
+    SessionSpan,
+)
+from fcsbe.server.services.records.inputs import stored_readings
+from fcsbe.server.services.records.records import issue_proofs, record_fs
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow, FsTransitionRow
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTransitionRow
 from fcsbe.server.storage.measurements import insert_readings
 from fcsbe.server.storage.parties import PartyRow
 from fcsbe.sim import SimOptions, Simulator

@@ -19,7 +19,7 @@ from fcsbe.model import (
     Target,
     TargetLevel,
 )
-from fcsbe.server.services.dsr_inputs import MeterInfo, MeterSample
+from fcsbe.server.services.records.dsr.inputs import MeterInfo, MeterSample
 
 __all__ = ["T0", "contract_terms", "finish_fs", "fs_model", "meter", "readings"]
 
@@ -132,8 +132,8 @@ async def finish_fs(
 ) -> int:
     """Run an accepted FS to its end the way the executor does (SCHEDULED, ACTIVE, `final`);
     returns its primary key for `record_fs`."""
-    from fcsbe.server.services.lifecycle import move
-    from fcsbe.server.storage.flexibility import get_fs
+    from fcsbe.server.services.flexibility_services.lifecycle import move
+    from fcsbe.server.storage.flexibility_services import get_fs
 
     async with factory() as session:
         fs = await get_fs(session, party_id, fs_id, for_update=True)

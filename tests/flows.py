@@ -23,7 +23,7 @@ from fcsbe.model import (
     generate_signing_key,
 )
 from fcsbe.server.security.keys import ServerKeys
-from fcsbe.server.services.parties import create_operator_token, init_server_party
+from fcsbe.server.services.enrolments.parties import create_operator_token, init_server_party
 from fcsbe.server.storage.base import utcnow
 
 __all__ = [

@@ -144,7 +144,7 @@ def sample_document() -> dict[str, Any]:
 
 async def import_document(app: Any, document: dict[str, Any] | None = None) -> None:
     """Write a registry document (the sample by default) into the app's database."""
-    from fcsbe.server.services.registry import import_registry, parse_document
+    from fcsbe.server.services.registry.registry import import_registry, parse_document
 
     async with app.state.session_factory() as session:
         await import_registry(session, parse_document(document or sample_document()))

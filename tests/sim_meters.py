@@ -2,7 +2,7 @@
 server: a site of EVSEs matching `tests.fs_fixtures.make_site`, EVs plugged in, readings mapped
 onto `MeterSample`s (stamped with the time they were drained, so late ones show as late). The
 server's own mapping, from stored readings and registered meters, is
-`fcsbe.server.services.record_inputs`; the UC 3.4 scenario runs it through the executor.
+`fcsbe.server.services.records.inputs`; the UC 3.4 scenario runs it through the executor.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from fcsbe.server.services.dsr_inputs import MeterInfo, MeterSample, SessionSpan
-from fcsbe.server.services.record_inputs import meter_info
+from fcsbe.server.services.records.dsr.inputs import MeterInfo, MeterSample, SessionSpan
+from fcsbe.server.services.records.inputs import meter_info
 from fcsbe.sim import (
     Consent,
     EvseSpec,

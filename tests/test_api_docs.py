@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from fcsbe.api_reference import client_operations, render_api_markdown
 from fcsbe.cli import app, render_openapi
+from fcsbe.cli.docs import client_operations, render_api_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "api.md"

@@ -17,9 +17,9 @@ from fcsbe.server.notifications.delivery import notification_body
 from fcsbe.server.notifications.sender import webhook_headers
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.security.keys import ServerKeys
-from fcsbe.server.services.webhook_endpoints import new_webhook_secret
+from fcsbe.server.services.enrolments.webhook_endpoints import new_webhook_secret
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 from tests.factories import make_fo
 from tests.webhooks import enqueue
 

@@ -1,5 +1,5 @@
 """docs/flexibility-services.md describes the lifecycle the code enforces: its transition table
-must say exactly what `services/lifecycle.py` `TRANSITIONS` allows."""
+must say exactly what `services/flexibility_services/lifecycle.py` `TRANSITIONS` allows."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from fcsbe.model import FsState
-from fcsbe.server.services.lifecycle import TRANSITIONS
+from fcsbe.server.services.flexibility_services.lifecycle import TRANSITIONS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "flexibility-services.md"
 

@@ -14,7 +14,7 @@ from fcsbe.cli import app
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.engine import create_engine, create_session_factory
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 from tests.factories import make_fo
 from tests.webhooks import enqueue
 

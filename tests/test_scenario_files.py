@@ -18,9 +18,9 @@ from fcsbe.server.adapters.scenario_registry import (
     render_registry,
     scenario_fleet,
 )
-from fcsbe.server.services.registry import parse_document
-from fcsbe.server.services.registry_files import parse_text
-from fcsbe.server.services.registry_rules import check_document
+from fcsbe.server.services.registry.files import parse_text
+from fcsbe.server.services.registry.registry import parse_document
+from fcsbe.server.services.registry.rules import check_document
 
 FILES = Path(__file__).resolve().parents[1] / "examples" / "registry"
 

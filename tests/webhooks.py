@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fcsbe.client.webhooks import WebhookReceiver, WebhookVerificationError
 from fcsbe.model import Notification
 from fcsbe.server.notifications.delivery import DeliveryWorker
+from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.notifications.sender import WebhookSender
-from fcsbe.server.services.notifications import enqueue_notification
-from fcsbe.server.services.webhook_endpoints import register_endpoint
+from fcsbe.server.services.enrolments.webhook_endpoints import register_endpoint
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 

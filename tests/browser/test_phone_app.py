@@ -22,7 +22,7 @@ import uvicorn
 
 from fcsbe.server.app import create_app
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services import ev_user_access
+from fcsbe.server.services.ev_users import access as ev_user_access
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.engine import create_engine, create_session_factory

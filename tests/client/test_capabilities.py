@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fcsbe.client import FcsbeClient, NotFoundError, UnprocessableEntityError
 from fcsbe.model import FsType, Target, TargetLevel
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services.session_sync import sync_sessions
+from fcsbe.server.services.registry.session_sync import sync_sessions
 from fcsbe.server.storage.base import utcnow
 from tests.factories import make_contract, make_fo
 from tests.registry_samples import import_document

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from fcsbe.client import FcsbeClient, NotFoundError
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services.session_sync import sync_sessions
+from fcsbe.server.services.registry.session_sync import sync_sessions
 from fcsbe.server.storage.base import utcnow
 from tests.factories import make_contract, make_fo, make_operator
 from tests.registry_samples import import_document

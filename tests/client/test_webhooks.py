@@ -11,7 +11,7 @@ from fcsbe.client.webhooks import MemorySeenStore, WebhookReceiver, WebhookVerif
 from fcsbe.model import FsStateChangedData, generate_signing_key, public_jwk
 from fcsbe.model.webhook_signatures import webhook_public_key, webhook_signing_key
 from fcsbe.server.notifications.sender import webhook_headers
-from fcsbe.server.services.webhook_endpoints import new_webhook_secret
+from fcsbe.server.services.enrolments.webhook_endpoints import new_webhook_secret
 
 NOW = 1_790_000_000.0
 SECRET = new_webhook_secret()

@@ -10,8 +10,8 @@ import pytest
 
 import fcsbe.client
 import fcsbe.model
-from fcsbe.api_reference import client_operations
 from fcsbe.cli import render_openapi
+from fcsbe.cli.docs import client_operations
 
 ROOT = Path(__file__).resolve().parents[2]
 

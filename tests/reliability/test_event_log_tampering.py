@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 from fcsbe.cli import app as cli
 from fcsbe.model import chain_hash
 from fcsbe.server.app import create_app
-from fcsbe.server.services.event_log import append_event, chain_pending, entry_fields
-from fcsbe.server.services.event_log_audit import LogAudit, verify_log
-from fcsbe.server.services.event_log_tree import extend_tree, tree_step
+from fcsbe.server.services.event_log.audit import LogAudit, verify_log
+from fcsbe.server.services.event_log.log import append_event, chain_pending, entry_fields
+from fcsbe.server.services.event_log.tree import extend_tree, tree_step
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.event_log import EventLogNodeRow, EventLogRow, SignedTreeHeadRow

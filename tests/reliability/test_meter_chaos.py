@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from fcsbe.client import FcsbeClient
 from fcsbe.model import DataQualityCode, DetailedServiceRecord, FsState
-from fcsbe.server.services.dsr import build_dsr
-from fcsbe.server.services.dsr_inputs import MeterSample, RecordInputs
+from fcsbe.server.services.records.dsr.builder import build_dsr
+from fcsbe.server.services.records.dsr.inputs import MeterSample, RecordInputs
 from fcsbe.sim import FaultOptions, SetpointControl, Simulator
 from tests.dsr_fixtures import fs_model
 from tests.sim_meters import build_site_sim, drive, meters_of, sessions_of
@@ -167,7 +167,7 @@ def test_no_delivery_breaks_the_record(samples: list[MeterSample]) -> None:
 
 async def test_proof_of_a_chaotic_record_verifies(app: FastAPI, client: FcsbeClient) -> None:
     """The full chain (record, tree, signed proof, offline verification) on faulty data."""
-    from fcsbe.server.services.records import record_fs
+    from fcsbe.server.services.records.records import record_fs
     from tests.factories import make_fo
     from tests.fs_fixtures import evse_id, make_contract, make_site
     from tests.server.test_records import _ended_fs, _workers

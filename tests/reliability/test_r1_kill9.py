@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from fcsbe.client import FcsbeClient, FcsbeConnectionError, FcsbeStatusError, RetryPolicy
 from fcsbe.model import FlexibilityServiceRequest
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow
 from tests.factories import make_fo
 from tests.fs_fixtures import make_contract, make_site, request_body

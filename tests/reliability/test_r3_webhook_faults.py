@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from fcsbe.client.webhooks import WebhookReceiver
-from fcsbe.server.storage.outbox import DeliveryAttemptRow, OutboxRow
+from fcsbe.server.storage.notifications import DeliveryAttemptRow, OutboxRow
 from tests.factories import make_fo
 from tests.webhooks import Action, FakeClock, LoopbackReceiver, Seen, enqueue, open_worker, register
 

@@ -21,8 +21,8 @@ from fcsbe.model import (
     SetpointUpdate,
 )
 from fcsbe.server.notifications.sequencer import assign_sequence
-from fcsbe.server.services.event_log import chain_pending
-from fcsbe.server.services.fallback import fallback_step, safe_limit_shares
+from fcsbe.server.services.event_log.log import chain_pending
+from fcsbe.server.services.flexibility_services.fallback import fallback_step, safe_limit_shares
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.workers import fallback_step_of

@@ -18,7 +18,7 @@ from fcsbe.client import FcsbeClient
 from fcsbe.model import ConfigurationType
 from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 from tests.databases import truncate_all
 from tests.factories import make_contract, make_fo, make_operator
 from tests.scenarios.conftest import no_sleep

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fcsbe.model import FlexibilityServiceRequest, FsState
-from fcsbe.server.services.execution import RECORD_DELAY_S, execute_step
+from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S, execute_step
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.records import ServiceRecordRow
 from tests.fs_fixtures import request_body
@@ -83,7 +83,7 @@ async def test_a_record_that_fails_does_not_hold_up_the_others(
 ) -> None:
     """Fault injection: the record inputs of one FS raise; the other FS of the same pass is
     still recorded, and the broken one is recorded on a later pass once the fault is gone."""
-    from fcsbe.server.services import execution
+    from fcsbe.server.services.flexibility_services import execution
 
     real_inputs = execution.record_inputs
     broken = {"fs-broken"}

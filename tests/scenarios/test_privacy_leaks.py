@@ -34,14 +34,14 @@ from fcsbe.model import (
 )
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.notifications.sequencer import assign_sequence
-from fcsbe.server.observability import JsonFormatter
-from fcsbe.server.services.dsr_inputs import MeterSample, RecordInputs
-from fcsbe.server.services.event_log import chain_pending
-from fcsbe.server.services.event_log_tree import tree_step
-from fcsbe.server.services.records import issue_proofs, record_fs
+from fcsbe.server.platform.observability import JsonFormatter
+from fcsbe.server.services.event_log.log import chain_pending
+from fcsbe.server.services.event_log.tree import tree_step
+from fcsbe.server.services.records.dsr.inputs import MeterSample, RecordInputs
+from fcsbe.server.services.records.records import issue_proofs, record_fs
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import Base
-from fcsbe.server.storage.flexibility import get_fs
+from fcsbe.server.storage.flexibility_services import get_fs
 from fcsbe.server.storage.measurements import readings_between
 from fcsbe.sim.scenarios import DEMO_EV_USERS
 from tests.dsr_fixtures import meter

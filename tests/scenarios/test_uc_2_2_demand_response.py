@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fcsbe.model import FsResult, FsState
-from fcsbe.server.services.execution import RECORD_DELAY_S
+from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S
 from fcsbe.server.settings import Settings
 from tests.scenarios.family2 import start_fs
 from tests.scenarios.harness import harness

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from fcsbe.model import FsState
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.measurements import MeterReadingRow
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 from tests.scenarios.family2 import start_fs
 from tests.scenarios.harness import harness
 

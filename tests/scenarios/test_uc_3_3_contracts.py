@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from fcsbe.model import ContractStatus, FsType, ReasonCode, RevisionStatus, Target, TimeWindow
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 from tests.flows import amendment, enrol_fo, proposal
 from tests.registry_fixtures import EVSE_AC1, EVSE_AC2, EVSE_DC, EVSE_HOME, add_registry
 from tests.scenarios.operator_cli import fcsbe_admin

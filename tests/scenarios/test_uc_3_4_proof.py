@@ -29,13 +29,13 @@ from fcsbe.model import (
     ProofValidationStatus,
     digest,
 )
-from fcsbe.server.services.event_log import chain_pending
-from fcsbe.server.services.event_log_audit import verify_log
-from fcsbe.server.services.event_log_tree import tree_step
-from fcsbe.server.services.execution import RECORD_DELAY_S
-from fcsbe.server.services.records import issue_proofs
+from fcsbe.server.services.event_log.audit import verify_log
+from fcsbe.server.services.event_log.log import chain_pending
+from fcsbe.server.services.event_log.tree import tree_step
+from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S
+from fcsbe.server.services.records.records import issue_proofs
 from fcsbe.server.settings import Settings
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 from tests.fs_fixtures import request_body
 from tests.scenarios.harness import Harness, harness
 

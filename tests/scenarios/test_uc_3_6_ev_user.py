@@ -27,15 +27,15 @@ from fcsbe.model import (
 )
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services import ev_user_access
-from fcsbe.server.services.event_log import chain_pending
-from fcsbe.server.services.event_log_audit import verify_log
+from fcsbe.server.services.ev_users import access as ev_user_access
+from fcsbe.server.services.event_log.audit import verify_log
+from fcsbe.server.services.event_log.log import chain_pending
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.ev_users import EvUserKeyRow, EvUserRow
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 from fcsbe.server.storage.infrastructure import EvSessionRow
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 from fcsbe.server.storage.parties import CredentialRow
 from fcsbe.server.storage.records import ServiceRecordRow
 from fcsbe.sim import Consent

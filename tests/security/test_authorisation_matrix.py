@@ -26,9 +26,11 @@ from fcsbe.model import (
     FlexibilityServiceRequest,
 )
 from fcsbe.server.security.principals import Principal, Role
-from fcsbe.server.services import contract_decisions, contracts, ev_user_access
-from fcsbe.server.services.enrolment_tokens import issue_enrolment_token
-from fcsbe.server.services.flexibility_services import submit_fs
+from fcsbe.server.services.contracts import contracts
+from fcsbe.server.services.contracts import decisions as contract_decisions
+from fcsbe.server.services.enrolments.tokens import issue_enrolment_token
+from fcsbe.server.services.ev_users import access as ev_user_access
+from fcsbe.server.services.flexibility_services.requests import submit_fs
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.schema import metadata
 from tests.factories import make_fo

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from fcsbe.cli import render_openapi
 from fcsbe.model import MAX_PAGE_SIZE, MAX_TARGETS, Problem
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 from tests.factories import make_contract, make_fo, make_operator
 from tests.fs_fixtures import request_body
 from tests.registry_fixtures import EVSE_DC

@@ -19,7 +19,7 @@ from fcsbe.client import FcsbeClient
 from fcsbe.client.errors import FcsbeStatusError
 from fcsbe.model import EvUserConsentLevel, EvUserLimits
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services import ev_user_access
+from fcsbe.server.services.ev_users import access as ev_user_access
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.ev_users import EvUserInviteRow, EvUserKeyRow, EvUserRow
 from fcsbe.server.storage.parties import CredentialRow

@@ -8,10 +8,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from fcsbe.model import FallbackPolicy
-from fcsbe.server.services.heartbeat import detect_offline
+from fcsbe.server.services.enrolments.heartbeat import detect_offline
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 from fcsbe.server.storage.parties import EnrolmentRow
 from fcsbe.server.workers import offline_detection_step
 from tests.flows import enrol_fo, init_server

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fcsbe.client import FcsbeClient, RateLimitError, RetryPolicy
 from fcsbe.model import FlexibilityServiceRequest, Problem
 from fcsbe.server.app import create_app
-from fcsbe.server.rate_limit import TokenBuckets
+from fcsbe.server.platform.rate_limit import TokenBuckets
 from fcsbe.server.settings import Settings
 from tests.databases import truncate_all
 from tests.factories import make_fo

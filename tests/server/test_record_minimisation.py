@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from fcsbe.client import FcsbeClient
 from fcsbe.model import FlexibilityServiceRequest
-from fcsbe.server.services.decision import decide_pending
-from fcsbe.server.services.dsr_inputs import RecordInputs, SessionSpan
-from fcsbe.server.services.records import record_fs
+from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.records.dsr.inputs import RecordInputs, SessionSpan
+from fcsbe.server.services.records.records import record_fs
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
 from tests.dsr_fixtures import finish_fs, meter, readings

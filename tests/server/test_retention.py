@@ -17,12 +17,12 @@ from fcsbe.cli import app as cli
 from fcsbe.client import FcsbeClient, NotFoundError
 from fcsbe.model import FlexibilityServiceRequest, FsState
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services.decision import decide_pending
-from fcsbe.server.services.dsr_inputs import MeterSample, RecordInputs
-from fcsbe.server.services.event_log import chain_pending
-from fcsbe.server.services.event_log_audit import verify_log
-from fcsbe.server.services.event_log_tree import tree_step
-from fcsbe.server.services.records import issue_proofs, record_fs
+from fcsbe.server.services.event_log.audit import verify_log
+from fcsbe.server.services.event_log.log import chain_pending
+from fcsbe.server.services.event_log.tree import tree_step
+from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.records.dsr.inputs import MeterSample, RecordInputs
+from fcsbe.server.services.records.records import issue_proofs, record_fs
 from fcsbe.server.services.retention import (
     STATION_CONSENT_PREFIX,
     PurgeCounts,

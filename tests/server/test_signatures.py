@@ -24,7 +24,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 from fcsbe.server.storage.parties import EnrolmentRow
 from fcsbe.server.storage.signatures import SeenJtiRow, delete_expired_jtis
 from tests.flows import Fo, asgi_client, enrol_fo, init_server, proposal

@@ -31,7 +31,7 @@ from fcsbe.server.api import (
     credential_checks,
     discovery,
     enrolments,
-    ev_user,
+    ev_users,
     event_log,
     flexibility_services,
     heartbeat,
@@ -43,19 +43,19 @@ from fcsbe.server.api import (
     webhook_endpoints,
 )
 from fcsbe.server.api import metrics as metrics_api
+from fcsbe.server.api.edge.audit import SecurityEventThrottle
 from fcsbe.server.api.openapi import install_openapi
 from fcsbe.server.errors import install_error_handlers
-from fcsbe.server.metrics import AppMetrics, MetricsMiddleware
 from fcsbe.server.notifications.delivery import DeliveryWorker
 from fcsbe.server.notifications.sender import WebhookSender
-from fcsbe.server.observability import RequestContextMiddleware, configure_logging
-from fcsbe.server.rate_limit import RateLimitMiddleware, TokenBuckets
-from fcsbe.server.security.audit import SecurityEventThrottle
+from fcsbe.server.platform.metrics import AppMetrics, MetricsMiddleware
+from fcsbe.server.platform.observability import RequestContextMiddleware, configure_logging
+from fcsbe.server.platform.rate_limit import RateLimitMiddleware, TokenBuckets
 from fcsbe.server.security.callback_urls import system_resolver
 from fcsbe.server.security.keys import ServerKeys
-from fcsbe.server.services.event_log_tree import tree_step
-from fcsbe.server.services.parties import ensure_server_party
-from fcsbe.server.services.records import issue_proofs
+from fcsbe.server.services.enrolments.parties import ensure_server_party
+from fcsbe.server.services.event_log.tree import tree_step
+from fcsbe.server.services.records.records import issue_proofs
 from fcsbe.server.services.retention import RetentionPolicy
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime, build_runtime
@@ -290,8 +290,8 @@ def create_app(
     app.include_router(notifications.router)
     app.include_router(notifications.admin_router)
     app.include_router(webhook_endpoints.router)
-    app.include_router(ev_user.router)
-    app.include_router(ev_user.admin_router)
+    app.include_router(ev_users.router)
+    app.include_router(ev_users.admin_router)
     # The EV user's phone app (UC 3.6): static files, not part of the API (nor of its OpenAPI).
     app.mount("/app", StaticFiles(directory=Path(__file__).parent / "app_static", html=True))
     install_openapi(app)

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from fcsbe.client.webhooks import WebhookReceiver, WebhookVerificationError
 from fcsbe.model import DeliveryStatus, WebhookSignatureScheme, generate_signing_key
 from fcsbe.server.security.keys import ServerKeys
-from fcsbe.server.services.webhook_endpoints import register_endpoint, rotate_secret
-from fcsbe.server.storage.outbox import DeliveryAttemptRow, OutboxRow
+from fcsbe.server.services.enrolments.webhook_endpoints import register_endpoint, rotate_secret
+from fcsbe.server.storage.notifications import DeliveryAttemptRow, OutboxRow
 from fcsbe.server.storage.webhook_endpoints import WebhookEndpointRow
 from tests.factories import make_fo
 from tests.webhooks import Action, FakeClock, LoopbackReceiver, enqueue, open_worker, register

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from fcsbe.client import FcsbeClient, GoneError
 from fcsbe.model import DeliveryStatus
+from fcsbe.server.notifications.outbox import purge_outbox
 from fcsbe.server.notifications.sequencer import assign_sequence
-from fcsbe.server.services.notifications import purge_outbox
 from fcsbe.server.settings import Settings
-from fcsbe.server.storage.outbox import DeliveryAttemptRow, OutboxRow
+from fcsbe.server.storage.notifications import DeliveryAttemptRow, OutboxRow
 from tests.factories import make_fo
 from tests.webhooks import Action, FakeClock, LoopbackReceiver, enqueue, open_worker, register
 

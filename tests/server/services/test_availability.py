@@ -9,8 +9,8 @@ import pytest
 
 from fcsbe.model import ChargingStation, Evse, Site, Target, TargetLevel
 from fcsbe.server.errors import UnprocessableContent
-from fcsbe.server.services.availability import forecast_for, horizon
-from fcsbe.server.services.targets import Resolved
+from fcsbe.server.services.registry.availability import forecast_for, horizon
+from fcsbe.server.services.registry.targets import Resolved
 from fcsbe.server.storage.availability import Committed
 from fcsbe.server.storage.infrastructure import EvSessionRow
 from tests.registry_samples import ac_evse, dc_evse, sample_document, site, station

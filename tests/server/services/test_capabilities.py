@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from fcsbe.model import ChargingStation, ConformityEvidence, FsType, ReasonCode
-from fcsbe.server.services.capabilities import EvTechnical, assess, grid_code_of
+from fcsbe.server.services.registry.capabilities import EvTechnical, assess, grid_code_of
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -17,7 +17,11 @@ import pytest
 
 from fcsbe.model import FlexibilityServiceRequest
 from fcsbe.server.planning import EvseState
-from fcsbe.server.services.decision_rules import evse_state, evu_bound, power_need
+from fcsbe.server.services.flexibility_services.decision_rules import (
+    evse_state,
+    evu_bound,
+    power_need,
+)
 from tests.fs_fixtures import request_body
 
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -9,8 +9,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from fcsbe.server.services.registry import RegistryRejected, import_registry, parse_document
-from fcsbe.server.services.registry_rules import check_document
+from fcsbe.server.services.registry.registry import (
+    RegistryRejected,
+    import_registry,
+    parse_document,
+)
+from fcsbe.server.services.registry.rules import check_document
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.infrastructure import (
     ChargingStationRow,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from fcsbe.server.services.registry import RegistryRejected, parse_document
-from fcsbe.server.services.registry_files import describe_entry, format_issue, parse_text
-from fcsbe.server.services.registry_rules import RegistryIssue
+from fcsbe.server.services.registry.files import describe_entry, format_issue, parse_text
+from fcsbe.server.services.registry.registry import RegistryRejected, parse_document
+from fcsbe.server.services.registry.rules import RegistryIssue
 from tests.registry_samples import sample_document
 
 YAML = """\

@@ -8,10 +8,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services.session_sync import sync_sessions
+from fcsbe.server.services.registry.session_sync import sync_sessions
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.infrastructure import ConsentRow, EvSessionRow
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 from tests.factories import make_contract, make_fo
 from tests.registry_samples import import_document
 from tests.station_samples import reported_session

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from fcsbe.model import AvailabilityForecast
-from fcsbe.server.api.listing import READ_RESPONSES
+from fcsbe.server.api.edge.listing import READ_RESPONSES
+from fcsbe.server.api.edge.readers import InfrastructureReader
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.readers import InfrastructureReader
-from fcsbe.server.services.availability import forecast, horizon
-from fcsbe.server.services.targets import parse_target
+from fcsbe.server.services.registry.availability import forecast, horizon
+from fcsbe.server.services.registry.targets import parse_target
 from fcsbe.server.storage.base import utcnow
 
 __all__ = ["router"]

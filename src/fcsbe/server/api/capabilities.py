@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from fcsbe.model import Capability, FsType
-from fcsbe.server.api.listing import READ_RESPONSES
+from fcsbe.server.api.edge.listing import READ_RESPONSES
+from fcsbe.server.api.edge.readers import InfrastructureReader
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.readers import InfrastructureReader
-from fcsbe.server.services.capability_sets import capabilities_of
-from fcsbe.server.services.targets import parse_target
+from fcsbe.server.services.registry.capability_sets import capabilities_of
+from fcsbe.server.services.registry.targets import parse_target
 from fcsbe.server.storage.base import utcnow
 
 __all__ = ["MAX_CAPABILITY_TARGETS", "router"]

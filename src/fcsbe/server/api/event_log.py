@@ -21,13 +21,13 @@ from fcsbe.model import (
     Page,
     SignedTreeHead,
 )
-from fcsbe.server.api.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
-from fcsbe.server.api.problems import problem_responses
+from fcsbe.server.api.edge.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSigningKeys
 from fcsbe.server.errors import Forbidden, UnprocessableContent
 from fcsbe.server.security.principals import Principal, Role, any_with_scope
-from fcsbe.server.services.event_log import list_events
-from fcsbe.server.services.event_log_tree import (
+from fcsbe.server.services.event_log.log import list_events
+from fcsbe.server.services.event_log.tree import (
     checked_consistency_proof,
     checked_inclusion_proof,
     current_tree_head,

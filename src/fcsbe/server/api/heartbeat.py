@@ -5,16 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from fcsbe.model import HeartbeatRequest, HeartbeatResponse
-from fcsbe.server.api.idempotency import (
+from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.api.problems import problem_responses
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
 from fcsbe.server.security.principals import FoPrincipal
-from fcsbe.server.services.heartbeat import record_heartbeat
+from fcsbe.server.services.enrolments.heartbeat import record_heartbeat
 from fcsbe.server.storage.base import utcnow
 
 __all__ = ["router"]

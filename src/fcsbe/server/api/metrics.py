@@ -1,4 +1,4 @@
-"""`GET /metrics`: Prometheus text exposition of the app's metrics (server/metrics.py).
+"""`GET /metrics`: Prometheus text exposition of the app's metrics (server/platform/metrics.py).
 
 Kept out of the OpenAPI document: it is for the operator's monitoring, not for FO systems, and
 has no client method. Optionally guarded by a bearer token (`FCSBE_METRICS_TOKEN`).
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 
 from fcsbe.server.deps import ServerSettings
 from fcsbe.server.errors import Unauthorized
-from fcsbe.server.metrics import CONTENT_TYPE, AppMetrics
+from fcsbe.server.platform.metrics import CONTENT_TYPE, AppMetrics
 from fcsbe.server.security.tokens import secrets_equal
 
 __all__ = ["router"]

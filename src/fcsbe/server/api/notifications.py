@@ -22,13 +22,13 @@ from fcsbe.model import (
     RedeliveryRequest,
     RedeliveryResult,
 )
-from fcsbe.server.api.idempotency import (
+from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.api.paging import (
+from fcsbe.server.api.edge.paging import (
     DEFAULT_PAGE_SIZE,
     Cursor,
     Limit,
@@ -38,8 +38,8 @@ from fcsbe.server.api.paging import (
 )
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import UnprocessableContent
+from fcsbe.server.notifications import outbox as notifications
 from fcsbe.server.security.principals import OperatorPrincipal, Principal, fo_with_scope
-from fcsbe.server.services import notifications
 
 __all__ = ["admin_router", "router"]
 

@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from fcsbe.model import Problem
-from fcsbe.server.api.problems import problem_description
+from fcsbe.server.api.edge.problems import problem_description
 from fcsbe.server.errors import PROBLEM_JSON
 
 __all__ = ["BEARER_SCHEME", "IDEMPOTENCY_KEY", "complete_document", "install_openapi"]

@@ -10,16 +10,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from fcsbe.model import DetailedServiceRecord, ProofOfWork, ProofValidationRequest
-from fcsbe.server.api.idempotency import (
+from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.api.problems import problem_responses
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
 from fcsbe.server.security.principals import Principal, fo_with_scope
-from fcsbe.server.services import records as service
+from fcsbe.server.services.records import records as service
 
 __all__ = ["router"]
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from fcsbe.model import FieldError, Problem, RegistryDocument, RegistryImportResult
-from fcsbe.server.api.idempotency import (
+from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
@@ -21,8 +21,12 @@ from fcsbe.server.api.idempotency import (
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import UnprocessableContent
 from fcsbe.server.security.principals import OperatorPrincipal
-from fcsbe.server.services.registry import RegistryRejected, import_registry, parse_document
-from fcsbe.server.services.registry_files import describe_entry
+from fcsbe.server.services.registry.files import describe_entry
+from fcsbe.server.services.registry.registry import (
+    RegistryRejected,
+    import_registry,
+    parse_document,
+)
 
 __all__ = ["router"]
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 
 __all__ = ["SEQUENCER_LOCK", "assign_sequence"]
 

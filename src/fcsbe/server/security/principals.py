@@ -16,9 +16,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from fcsbe.server.api.edge.audit import refuse_with_trace
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import Forbidden, TooManyRequests, Unauthorized
-from fcsbe.server.security.audit import refuse_with_trace
 from fcsbe.server.security.tokens import hash_secret
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.parties import find_credential
@@ -117,7 +117,7 @@ async def authenticate(request: Request, session: DbSession) -> Principal:
 
 
 def _limit_rate(request: Request, principal: Principal) -> None:
-    """Draw on the party's token bucket (server/rate_limit.py); 429 once it is empty."""
+    """Draw on the party's token bucket (server/platform/rate_limit.py); 429 once it is empty."""
     buckets = getattr(request.app.state, "rate_limits", None)  # None: limits are off
     if buckets is None:
         return

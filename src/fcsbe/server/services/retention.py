@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FsState
-from fcsbe.server.services.event_log import append_event
+from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import retention as store
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow, FsTargetRow
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTargetRow
 from fcsbe.server.storage.registry import chunked
 
 __all__ = ["Committed", "committed_power"]

@@ -201,7 +201,7 @@ async def fs_using_evses(
     db: AsyncSession, evse_ids: set[str], states: frozenset[str]
 ) -> list[tuple[str, str, str]]:
     """(EVSE id, FO party id, FS id) of every FS in `states` that steers one of `evse_ids`."""
-    from fcsbe.server.storage.flexibility import FlexibilityServiceRow, FsTargetRow
+    from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTargetRow
 
     found: list[tuple[str, str, str]] = []
     for batch in chunked(evse_ids):

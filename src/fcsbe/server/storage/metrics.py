@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
+from fcsbe.server.storage.notifications import OutboxRow
 
 __all__ = ["OutboxBacklog", "fs_counts_by_state", "outbox_backlog"]
 

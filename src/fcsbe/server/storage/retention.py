@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.server.storage.contracts import ContractRow
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 from fcsbe.server.storage.infrastructure import ConsentRow, EvSessionRow
 from fcsbe.server.storage.measurements import MeterReadingRow
 from fcsbe.server.storage.records import ProofOfWorkRow, ServiceRecordRow

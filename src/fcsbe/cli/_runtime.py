@@ -1,0 +1,94 @@
+"""How admin commands run: settings, one committed transaction, errors as messages.
+
+Commands use the same settings as `fcsbe serve` (FCSBE_DATABASE_URL, FCSBE_DATA_DIR). The
+embedded SQLite database is migrated on first use, as `serve` does; PostgreSQL must be migrated
+with `fcsbe db upgrade`. A domain error prints its detail and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from fcsbe.server.security.principals import Principal
+    from fcsbe.server.settings import Settings
+
+__all__ = [
+    "FoOption",
+    "JsonOption",
+    "local_operator",
+    "parse_duration",
+    "print_json",
+    "run_in_transaction",
+]
+
+T = TypeVar("T")
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
+FoOption = Annotated[
+    str | None, typer.Option("--fo", help="The FO's party id (when two FOs use the same id).")
+]
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in `3600`, `90s`, `30m`, `12h` or `7d`."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise typer.BadParameter(f"{text!r} is not a duration like 3600, 30m, 12h or 7d")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction on the configured database."""
+    from fcsbe.server.errors import ApiError
+    from fcsbe.server.settings import Settings
+    from fcsbe.server.storage import migrations
+    from fcsbe.server.storage.engine import create_engine, create_session_factory
+
+    settings = Settings()
+
+    async def main() -> T:
+        if settings.migrate_on_start:
+            await migrations.upgrade_async(settings.database_url)
+        engine = create_engine(settings)
+        try:
+            if not await migrations.is_up_to_date(engine, settings.database_url):
+                typer.echo("the database is not migrated: run `fcsbe db upgrade`", err=True)
+                raise typer.Exit(2)
+            async with create_session_factory(engine)() as session:
+                result = await work(session, settings)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except ApiError as exc:
+        typer.echo(f"error: {exc.detail} ({exc.problem_slug})", err=True)
+        raise typer.Exit(1) from exc
+
+
+async def local_operator(session: AsyncSession) -> Principal:
+    """The local operator: whoever can run these commands holds the database anyway."""
+    from fcsbe.server.security.principals import Principal, Role
+    from fcsbe.server.services.enrolments.parties import require_server_party
+
+    party = await require_server_party(session)
+    return Principal(party_id=party.party_id, role=Role.OPERATOR, credential_id="cli")
+
+
+def print_json(data: object) -> None:
+    """Print as indented JSON."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))

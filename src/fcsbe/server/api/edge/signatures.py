@@ -1,0 +1,175 @@
+"""Checking signed FO requests: detached JWS over the canonical JSON body, with replay protection.
+
+A signed request carries `X-Fcsbe-Signature: <protected header>..<signature>` (a compact JWS
+with a detached payload, RFC 7515 appendix F). The payload is the RFC 8785 canonical JSON of the
+request body (the empty string for a request without one). The protected header must name:
+
+- `alg`: `Ed25519`; `kid`: the FO's registered key (or the previous one during its overlap);
+- `jti`: a unique id (8 to 128 characters), refused when seen again from the same party;
+- `iat`: seconds since the epoch, within `signature_max_skew_s` (300 s) of the server clock;
+- `htm` and `htu`: the request's method and path, so a signed body cannot be sent elsewhere.
+
+A contract with `signature_required` makes the signature mandatory for the requests governed by
+it (FS requests, their supersessions and cancellations, credentials checks, amendments and
+terminations of the contract); a signature that is present is always checked. Every refusal is
+a 401 problem naming why, and a security event. The signature id is committed at once (before
+any work), so a replay is refused even when the first request failed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fcsbe.model import SIGNATURE_HEADER, SignatureError, signature_header, verify_detached
+from fcsbe.server.api.edge.audit import refuse_with_trace
+from fcsbe.server.errors import Unauthorized
+from fcsbe.server.security.principals import Principal
+from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.contracts import ContractRow, requires_signature
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
+from fcsbe.server.storage.parties import EnrolmentRow, PartyRow
+from fcsbe.server.storage.signatures import remember_jti
+
+__all__ = [
+    "verification_keys",
+    "verify_request_signature",
+    "verify_signature_for_contract",
+    "verify_signature_for_fs",
+]
+
+_MAX_HEADER_CHARS = 4096
+
+
+def verification_keys(
+    enrolment: EnrolmentRow, party_jwks: Mapping[str, Any], now: datetime
+) -> list[dict[str, Any]]:
+    """The keys that verify the FO's signatures now: its current key, and the previous ones
+    (kept in its party's key set) while the rotation overlap lasts."""
+    current = [enrolment.signing_key] if enrolment.signing_key else []
+    overlap = enrolment.previous_keys_valid_until
+    if overlap is None or overlap <= now:
+        return current
+    kids = {key.get("kid") for key in current}
+    previous = [k for k in party_jwks.get("keys", []) if k.get("kid") not in kids]
+    return current + previous
+
+
+def _payload(body: bytes) -> Any:
+    if not body:
+        return b""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+async def verify_request_signature(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    required: bool,
+    now: datetime | None = None,
+) -> str | None:
+    """Check the request's signature; returns the key id that verified it (None: unsigned and
+    not required). Raises a 401 problem (and records a security event) otherwise."""
+    moment = now or utcnow()
+    value = request.headers.get(SIGNATURE_HEADER)
+    ref = f"enrolment/{principal.enrolment_id}"
+
+    async def refuse(detail: str, slug: str, kind: str) -> NoReturn:
+        await refuse_with_trace(
+            request,
+            session,
+            Unauthorized(detail, slug=slug),
+            kind=kind,
+            party_id=principal.party_id,
+            object_ref=ref,
+        )
+
+    if value is None:
+        if required:
+            await refuse(
+                f"The contract requires signed requests: send a `{SIGNATURE_HEADER}` header.",
+                "signature-required",
+                "SIGNATURE_MISSING",
+            )
+        return None
+    try:
+        if len(value) > _MAX_HEADER_CHARS:
+            raise SignatureError("the signature header is too long")
+        header = signature_header(value)
+        jti, iat = header.get("jti"), header.get("iat")
+        if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
+            raise SignatureError("the protected header needs a `jti` of 8 to 128 characters")
+        if not isinstance(iat, int) or isinstance(iat, bool):
+            raise SignatureError("the protected header needs `iat` (integer seconds)")
+        if header.get("htm") != request.method or header.get("htu") != request.url.path:
+            raise SignatureError(
+                f"the signature was made for another request than "
+                f"{request.method} {request.url.path} (`htm`/`htu`)"
+            )
+    except SignatureError as exc:
+        await refuse(
+            f"Malformed request signature: {exc}.", "signature-invalid", "SIGNATURE_INVALID"
+        )
+    skew = request.app.state.settings.signature_max_skew_s
+    issued = datetime.fromtimestamp(iat, tz=moment.tzinfo)
+    if abs((moment - issued).total_seconds()) > skew:
+        await refuse(
+            f"The signature's `iat` is more than {skew} s away from the server time.",
+            "signature-stale",
+            "SIGNATURE_STALE",
+        )
+    enrolment = await session.get(EnrolmentRow, principal.enrolment_id or "")
+    party = await session.get(PartyRow, principal.party_id)
+    keys = verification_keys(enrolment, party.jwks if party else {}, moment) if enrolment else []
+    try:
+        kid = verify_detached(value, _payload(await request.body()), keys)
+    except SignatureError as exc:
+        await refuse(
+            f"The request signature does not verify: {exc}.",
+            "signature-invalid",
+            "SIGNATURE_INVALID",
+        )
+    if not await remember_jti(session, principal.party_id, jti, issued + timedelta(seconds=skew)):
+        await refuse(
+            "This signature (`jti`) was already used.", "signature-replayed", "SIGNATURE_REPLAYED"
+        )
+    await session.commit()
+    return kid
+
+
+async def verify_signature_for_contract(
+    request: Request, session: AsyncSession, principal: Principal, fsc_id: str
+) -> str | None:
+    """`verify_request_signature`, mandatory when the caller's contract `fsc_id` says so.
+
+    An unknown contract is not an error here: the service that follows answers it properly.
+    """
+    required = await requires_signature(session, principal, fsc_id)
+    return await verify_request_signature(request, session, principal, required=required)
+
+
+async def verify_signature_for_fs(
+    request: Request, session: AsyncSession, principal: Principal, fs_id: str
+) -> str | None:
+    """`verify_request_signature`, mandatory when the contract of the caller's FS `fs_id`
+    requires signatures (cancellations, activations and updates of an existing FS)."""
+    statement = (
+        select(ContractRow.signature_required)
+        .join(FlexibilityServiceRow, FlexibilityServiceRow.contract_id == ContractRow.id)
+        .where(
+            FlexibilityServiceRow.fo_party_id == principal.party_id,
+            FlexibilityServiceRow.fs_id == fs_id,
+        )
+    )
+    required = bool((await session.execute(statement)).scalars().first())
+    return await verify_request_signature(request, session, principal, required=required)

@@ -1,0 +1,184 @@
+"""Controlling a running FS: dynamic setpoints (UC 2.1, aFRR-like) and reserve activations.
+
+A setpoint update is split over the FS's EVSEs within their live headroom and the power
+committed to each (planning.split), handed to the adapter in one call and recorded: the latest
+aggregate setpoint and its sequence number on the FS, and an event-log entry. A stale or repeated
+sequence number is refused (409), so a delayed update can never undo a newer one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fcsbe.model import (
+    FlexibilityServiceRequest,
+    FsState,
+    FsType,
+    ReserveActivation,
+    SetpointUpdate,
+)
+from fcsbe.server.adapters.base import (
+    Command,
+    ControlLevel,
+    ControlTarget,
+    SetpointCommand,
+    StationAdapter,
+)
+from fcsbe.server.errors import Conflict
+from fcsbe.server.notifications.outbox import enqueue_notification
+from fcsbe.server.planning import Reservation, SplitBasis, plan_reserve_activation, split_setpoint
+from fcsbe.server.services.event_log.log import append_event
+from fcsbe.server.services.flexibility_services.execution import fs_evses
+from fcsbe.server.services.flexibility_services.lifecycle import move
+from fcsbe.server.services.flexibility_services.station_plans import evse_states, respect_minimums
+from fcsbe.server.services.records.inputs import note_activation, note_setpoint
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
+
+__all__ = ["activate_reserve", "setpoint_commands", "update_setpoint"]
+
+DEAD_MAN_S = 60
+"""A dynamic setpoint expires at the stations this long after it was sent unless renewed."""
+
+
+def _check_not_in_fallback(execution: dict[str, Any]) -> None:
+    """While the FO is offline the contract's fallback holds the stations; only a heartbeat
+    hands control back (a late command must not undo the fallback half-way)."""
+    if execution.get("fallback"):
+        raise Conflict(
+            "The FO is offline for this FS and the fallback policy is in force; "
+            "send a heartbeat to resume control, then repeat the request.",
+            slug="fs-in-fallback",
+        )
+
+
+async def setpoint_commands(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    p_w: float,
+    q_var: float | None,
+    now: datetime,
+    until: datetime,
+) -> tuple[float, list[Command]]:
+    """An aggregate setpoint (capped at the committed power) split over the FS's EVSEs now:
+    the total applied and one command per EVSE, valid until `until`."""
+    sites, minimums = await fs_evses(session, fs)
+    states = await evse_states(adapter, sites)
+    basis = SplitBasis.for_setpoint(states, now)
+    cap = fs.committed_w if fs.committed_w is not None else abs(p_w)
+    total = max(-cap, min(cap, p_w))
+    split = split_setpoint(total, basis)
+    commands = [
+        Command(
+            ControlTarget(ControlLevel.EVSE, evse_id),
+            SetpointCommand(share_w, q_var),
+            fs_id=fs.fs_id,
+            valid_until=until,
+        )
+        for evse_id, share_w in zip(basis.evse_ids, split, strict=True)
+    ]
+    rooms = {state.evse_id: state.import_room_w for state in states}
+    return total, respect_minimums(commands, minimums, rooms)
+
+
+async def update_setpoint(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    update: SetpointUpdate,
+    now: datetime,
+) -> int:
+    """Split and apply a new aggregate setpoint; returns how many EVSEs received a share."""
+    if fs.fs_type != FsType.SETPOINT.value or fs.state != FsState.ACTIVE.value:
+        raise Conflict(
+            f"Setpoints go to an ACTIVE SETPOINT FS; this one is {fs.fs_type} {fs.state}.",
+            slug="fs-not-active",
+        )
+    execution: dict[str, Any] = dict(fs.execution or {})
+    _check_not_in_fallback(execution)
+    if update.sequence <= int(execution.get("sequence", -1)):
+        raise Conflict(
+            f"Sequence {update.sequence} is not newer than {execution['sequence']}.",
+            slug="stale-setpoint",
+        )
+    until = min(fs.window_end, now + timedelta(seconds=DEAD_MAN_S))
+    total, commands = await setpoint_commands(
+        session, adapter, fs, update.p_w, update.q_var, now, until
+    )
+    await adapter.apply_many(commands)
+    execution.update(
+        dynamic=True, sequence=update.sequence, setpoint_w=update.p_w, at=now.isoformat()
+    )
+    note_setpoint(execution, now, total)
+    fs.execution = execution
+    fs.updated_at = now
+    await append_event(
+        session,
+        type="FS_SETPOINT_UPDATED",
+        object_ref=f"fs/{fs.fs_id}/{fs.revision}",
+        summary=f"setpoint {update.p_w:.0f} W (#{update.sequence}) over {len(commands)} EVSEs",
+        party_id=fs.fo_party_id,
+        fs_id=fs.fs_id,
+        payload={"p_w": update.p_w, "sequence": update.sequence, "applied_w": total},
+    )
+    return len(commands)
+
+
+async def activate_reserve(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    activation: ReserveActivation,
+    now: datetime,
+) -> int:
+    """Deliver a reserve activation out of the reserved capacity (ARMED/ACTIVE RESERVE FS)."""
+    if fs.fs_type != FsType.RESERVE.value or fs.state not in ("ARMED", "ACTIVE"):
+        raise Conflict(
+            f"Activations go to a running RESERVE FS; this one is {fs.fs_type} {fs.state}.",
+            slug="fs-not-active",
+        )
+    request = FlexibilityServiceRequest.model_validate(fs.request)
+    execution: dict[str, Any] = dict(fs.execution or {})
+    _check_not_in_fallback(execution)
+    reservations = [Reservation(*r) for r in execution.get("reservations", [])]
+    plan = plan_reserve_activation(request, activation, reservations, now)
+    end = max((s.end for p in plan.evse_plans for s in p.steps), default=now)
+    # The stations ramp to the full activation on their own within the full-activation time:
+    # each EVSE gets its final setpoint once, valid until the activation ends.
+    commands = [
+        Command(
+            ControlTarget(ControlLevel.EVSE, p.evse_id),
+            SetpointCommand(p.steps[-1].setpoint_w or 0.0, None),
+            fs_id=fs.fs_id,
+            valid_until=end,
+        )
+        for p in plan.evse_plans
+        if p.steps and p.steps[-1].setpoint_w is not None
+    ]
+    await adapter.apply_many(commands)
+    up = activation.direction.value == "UP"
+    execution.update(activation_until=end.isoformat(), activation_id=activation.activation_id)
+    # UP means less import or more export: a negative change in our sign convention.
+    delta_w = -activation.delta_p_w if up else activation.delta_p_w
+    note_activation(execution, now, (end - now).total_seconds(), delta_w)
+    fs.execution = execution
+    if fs.state == FsState.ARMED.value:
+        await move(
+            session, fs, FsState.ACTIVE, f"reserve activation {activation.activation_id}", at=now
+        )
+    await enqueue_notification(
+        session,
+        fo_party_id=fs.fo_party_id,
+        type="FS_ACTIVATED",
+        fs_id=fs.fs_id,
+        data={
+            "activation_id": activation.activation_id,
+            "delta_p_w": delta_w,
+            "activated_at": now.isoformat(),
+        },
+        occurred_at=now,
+    )
+    return len(commands)

@@ -1,0 +1,342 @@
+"""The decision step: turns RECEIVED FS into ACCEPTED, PARTIALLY_ACCEPTED or REJECTED.
+
+Checks, in order: contract (exists, active over the window, FS type, activations per day),
+timing, then per target: known, in the contract's scope, on-grid, capable and conformant
+(`registry/capabilities.py`), consent for export, conflicts with other live FS; then the firm power
+that the free capacity can carry, bounded by what the EV users' limits let flow (an EV that must
+reach its minimum SoC keeps charging whatever the FS asks: `decision_rules.evu_bound`, with the
+planners' own rules, so what is committed is what execution delivers). Free capacity is read
+under row locks on the EVSEs involved (PostgreSQL) or the database write lock (SQLite), so FS
+racing for the same kW can never be over-allocated. Refusals are decisions with reason codes,
+never HTTP errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fcsbe.model import (
+    ChargingStation,
+    ContractTerms,
+    Evse,
+    FlexibilityServiceRequest,
+    FlexibilityServiceResponse,
+    FsResult,
+    FsState,
+    FsType,
+    Reason,
+    ReasonCode,
+    Target,
+    TargetLevel,
+)
+from fcsbe.server.platform.metrics_hooks import record_decision
+from fcsbe.server.platform.observability import correlation_scope
+from fcsbe.server.services.contracts.terms import effective_end
+from fcsbe.server.services.flexibility_services.decision_rules import (
+    EXCLUSIVE_TYPES,
+    EvuBound,
+    Need,
+    allocate,
+    committed_fraction,
+    evse_state,
+    evu_bound,
+    power_need,
+)
+from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES, move
+from fcsbe.server.services.registry.capabilities import assess
+from fcsbe.server.services.registry.targets import ev_technical
+from fcsbe.server.storage.contracts import ContractRow
+from fcsbe.server.storage.fleet import (
+    EvseFacts,
+    contract_scope,
+    evse_facts,
+    expand_targets,
+    lock_evses,
+)
+from fcsbe.server.storage.flexibility_services import (
+    FlexibilityServiceRow,
+    committed_by_target,
+    replace_targets,
+)
+
+__all__ = ["claim_received", "decide", "decide_pending"]
+
+Signer = Callable[[Any], str]
+_LIVE = frozenset(s.value for s in LIVE_STATES)
+
+
+def _in_scope(facts: EvseFacts, scope: set[tuple[str, str]]) -> bool:
+    return bool({("EVSE", facts.evse_id), ("CS", facts.cs_id), ("SITE", facts.site_id)} & scope)
+
+
+async def _activations_today(
+    session: AsyncSession, contract_pk: int, fs_type: str, day_start: datetime, fs_pk: int
+) -> int:
+    statement = select(func.count()).where(
+        FlexibilityServiceRow.contract_id == contract_pk,
+        FlexibilityServiceRow.fs_type == fs_type,
+        FlexibilityServiceRow.id != fs_pk,
+        FlexibilityServiceRow.window_start >= day_start,
+        FlexibilityServiceRow.window_start < day_start + timedelta(days=1),
+        FlexibilityServiceRow.state.in_(
+            sorted(_LIVE | {"COMPLETED", "ABORTED", "RECORDED", "PROVEN", "DISPUTED"})
+        ),
+    )
+    return int(await session.scalar(statement) or 0)
+
+
+class _Decision:
+    """Collects reasons and the outcome of one decision."""
+
+    def __init__(self) -> None:
+        self.reasons: list[Reason] = []
+
+    def add(self, code: ReasonCode, detail: str, target: Target | None = None) -> None:
+        self.reasons.append(Reason(code=code, detail=detail[:500], target=target))
+
+
+async def _contract_checks(
+    session: AsyncSession,
+    fs: FlexibilityServiceRow,
+    request: FlexibilityServiceRequest,
+    now: datetime,
+    out: _Decision,
+) -> tuple[ContractRow, ContractTerms] | None:
+    contract = await session.get(ContractRow, fs.contract_id) if fs.contract_id else None
+    if contract is None or contract.fo_party_id != fs.fo_party_id:
+        out.add(ReasonCode.CONTRACT_INVALID, f"no contract {request.fsc_id} for this FO")
+        return None
+    terms = ContractTerms.model_validate(contract.terms)
+    if contract.status != "ACTIVE":
+        out.add(ReasonCode.CONTRACT_INVALID, f"contract is {contract.status}")
+    elif request.window.start < terms.valid_from or request.window.end > effective_end(contract):
+        out.add(ReasonCode.CONTRACT_INVALID, "the window is outside the contract's validity")
+    if request.fs_type not in terms.fs_types:
+        out.add(ReasonCode.TYPE_NOT_IN_CONTRACT, f"{request.fs_type.value} is not contracted")
+    if request.window.end <= now or now > fs.response_deadline:
+        out.add(ReasonCode.TOO_LATE, "the window or the response deadline has passed")
+    commitment = next((c for c in terms.commitments if c.fs_type == request.fs_type), None)
+    if commitment is not None:
+        day = request.window.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        done = await _activations_today(session, contract.id, fs.fs_type, day, fs.id)
+        if done >= commitment.max_activations_per_day:
+            out.add(
+                ReasonCode.TOO_MANY_ACTIVATIONS,
+                f"{done} of {commitment.max_activations_per_day} activations used that day",
+            )
+    return contract, terms
+
+
+def _usable_capacity(
+    facts: EvseFacts, fs_type: FsType, now: datetime, out: _Decision
+) -> tuple[float, float] | None:
+    """(import W, export W) this EVSE can offer, or None (with a reason) when unusable."""
+    target = Target(level=TargetLevel.EVSE, id=facts.evse_id)
+    if facts.site_grid_state == "OFF_GRID":
+        out.add(ReasonCode.OFF_GRID, "the site runs off-grid (island mode)", target)
+        return None
+    evse = Evse.model_validate(facts.evse_doc)
+    station = ChargingStation.model_validate(facts.station_doc)
+    assessment = assess(fs_type, evse, station, ev_technical(facts.session_doc), now)
+    if not assessment.capable:
+        code = ReasonCode.NOT_CONFORMANT if not assessment.conformant else ReasonCode.NOT_CAPABLE
+        out.add(code, "; ".join(assessment.notes) or "not capable", target)
+        return None
+    export_w = -assessment.capability.p_min_w
+    if export_w > 0 and facts.session_doc is not None and facts.v2g_consent is not True:
+        out.add(ReasonCode.NO_CONSENT, "the EV user has not consented to V2G", target)
+        export_w = 0.0
+    return assessment.capability.p_max_w, export_w
+
+
+async def decide(
+    session: AsyncSession, fs: FlexibilityServiceRow, now: datetime, signer: Signer | None = None
+) -> FlexibilityServiceResponse:
+    """Decide one RECEIVED FS (in the caller's transaction) and move it accordingly."""
+    request = FlexibilityServiceRequest.model_validate(fs.request)
+    out = _Decision()
+    checked = await _contract_checks(session, fs, request, now, out)
+    shares: dict[str, tuple[float, float]] = {}
+    fraction = 0.0
+    need = power_need(request)
+    bound = EvuBound()
+    if checked is not None and not out.reasons:
+        contract, terms = checked
+        fraction, shares, bound = await _capacity(
+            session, fs, request, contract, terms, need, now, out
+        )
+    result = _result(fraction, need, shares, request, out, bound)
+    committed_w = None
+    if need.firm and result != FsResult.REJECTED:
+        committed_w = need.magnitude_w * fraction
+        if bound.committed_w is not None:  # a setpoint held up by a floor: what will flow
+            committed_w = bound.committed_w
+    response = FlexibilityServiceResponse(
+        fs_id=fs.fs_id,
+        revision=fs.revision,
+        result=result,
+        reasons=out.reasons[:100],
+        committed_w=committed_w,
+        decided_at=now,
+    )
+    if signer is not None:
+        response = response.model_copy(
+            update={"signature": signer(response.model_dump(mode="json", exclude={"signature"}))}
+        )
+    fs.response = response.model_dump(mode="json")
+    fs.committed_w = committed_w
+    if result != FsResult.REJECTED:
+        await replace_targets(session, fs.id, shares)
+    summary = f"{result.value}" + (f" {committed_w:.0f} W" if committed_w is not None else "")
+    await move(session, fs, FsState(result.value), summary, at=now)
+    return response
+
+
+def _result(
+    fraction: float,
+    need: Need,
+    shares: dict[str, tuple[float, float]],
+    request: FlexibilityServiceRequest,
+    out: _Decision,
+    bound: EvuBound,
+) -> FsResult:
+    hard = {
+        ReasonCode.CONTRACT_INVALID,
+        ReasonCode.TYPE_NOT_IN_CONTRACT,
+        ReasonCode.TOO_LATE,
+        ReasonCode.TOO_MANY_ACTIVATIONS,
+    }
+    if any(r.code in hard for r in out.reasons) or not shares:
+        if not out.reasons:
+            out.add(ReasonCode.INSUFFICIENT_AVAILABILITY, "no usable target")
+        return FsResult.REJECTED
+    if not need.firm or fraction >= 0.9999:
+        return FsResult.PARTIALLY_ACCEPTED if out.reasons else FsResult.ACCEPTED
+    detail = f"{fraction * 100:.1f} % of the requested power can be committed"
+    # The EV users' limits are the cause when they bound the share below the headroom's.
+    code = (
+        ReasonCode.EVU_LIMIT
+        if bound.notes and bound.fraction <= fraction + 1e-9
+        else ReasonCode.INSUFFICIENT_AVAILABILITY
+    )
+    if fraction * 100 >= float(request.minimum_acceptance_pct) and fraction > 0:
+        out.add(code, detail)
+        return FsResult.PARTIALLY_ACCEPTED
+    out.add(code, detail)
+    return FsResult.REJECTED
+
+
+async def _capacity(
+    session: AsyncSession,
+    fs: FlexibilityServiceRow,
+    request: FlexibilityServiceRequest,
+    contract: ContractRow,
+    terms: ContractTerms,
+    need: Need,
+    now: datetime,
+    out: _Decision,
+) -> tuple[float, dict[str, tuple[float, float]], EvuBound]:
+    """Lock the EVSEs, compute their free capacity, bound it by the EV users' limits (see
+    `decision_rules.evu_bound`), and split the commitment over them."""
+    wanted = [(t.level.value, t.id) for t in request.targets]
+    expanded = await expand_targets(session, wanted)
+    scope = await contract_scope(session, contract.id)
+    evse_ids = sorted({e for ids in expanded.values() for e in ids})
+    await lock_evses(session, evse_ids)
+    facts = await evse_facts(session, evse_ids)
+    held = await committed_by_target(
+        session, evse_ids, request.window.start, request.window.end, _LIVE, fs.id
+    )
+    for target in request.targets:
+        if not expanded[(target.level.value, target.id)]:
+            out.add(ReasonCode.TARGET_UNKNOWN, f"unknown {target.level.value} target", target)
+    free_import: dict[str, float] = {}
+    free_export: dict[str, float] = {}
+    for evse_id in evse_ids:
+        fact = facts[evse_id]
+        target = Target(level=TargetLevel.EVSE, id=evse_id)
+        if not _in_scope(fact, scope):
+            out.add(ReasonCode.TARGET_NOT_IN_CONTRACT, "not in the contract's scope", target)
+            continue
+        capacity = _usable_capacity(fact, request.fs_type, now, out)
+        if capacity is None:
+            continue
+        others = held.get(evse_id, [])
+        if request.fs_type in EXCLUSIVE_TYPES and any(
+            FsType(t) in EXCLUSIVE_TYPES for _, t, _, _ in others
+        ):
+            out.add(ReasonCode.CONFLICTING_FS, "another FS steers this EVSE then", target)
+            continue
+        free_import[evse_id] = max(0.0, capacity[0] - sum(imp for *_, imp, _ in others))
+        free_export[evse_id] = max(0.0, capacity[1] - sum(exp for *_, exp in others))
+    if not free_import:
+        return 0.0, {}, EvuBound()
+    fraction = committed_fraction(need, sum(free_import.values()), sum(free_export.values()))
+    states = [
+        evse_state(e, facts[e].site_id, facts[e].session_doc, free_import[e], free_export[e])
+        for e in free_import
+    ]
+    bound = evu_bound(request, need, states, max(now, request.window.start))
+    if bound.notes:
+        fraction = min(fraction, bound.fraction)
+        for evse_id in bound.bound[:20]:
+            out.add(
+                ReasonCode.EVU_LIMIT,
+                "the EV user's limits hold this EVSE: " + "; ".join(bound.notes),
+                Target(level=TargetLevel.EVSE, id=evse_id),
+            )
+        if not bound.bound:
+            out.add(ReasonCode.EVU_LIMIT, "; ".join(bound.notes))
+    commitment = next((c for c in terms.commitments if c.fs_type == request.fs_type), None)
+    if commitment is not None and need.magnitude_w > commitment.max_power_w:
+        fraction = min(fraction, commitment.max_power_w / need.magnitude_w)
+        out.add(
+            ReasonCode.INSUFFICIENT_AVAILABILITY,
+            f"the contract caps this FS at {commitment.max_power_w:.0f} W",
+        )
+    import_w = need.import_w * fraction if bound.import_w is None else bound.import_w
+    export_w = need.export_w * fraction if bound.export_w is None else bound.export_w
+    imports = allocate(import_w, free_import)
+    exports = allocate(export_w, free_export)
+    if need.up_w > 0:  # up-regulation held against import first, then export
+        rooms = {e: free_import[e] + free_export.get(e, 0) for e in free_import}
+        if bound.notes:  # only the room above each EV's floor
+            rooms = {e: min(rooms[e], bound.up_room.get(e, rooms[e])) for e in rooms}
+        ups = allocate(need.up_w * fraction, rooms)
+        for evse_id, up in ups.items():
+            from_import = min(up, free_import[evse_id] - imports.get(evse_id, 0.0))
+            imports[evse_id] = imports.get(evse_id, 0.0) + from_import
+            exports[evse_id] = exports.get(evse_id, 0.0) + (up - from_import)
+    return fraction, {e: (imports[e], exports.get(e, 0.0)) for e in free_import}, bound
+
+
+async def claim_received(session: AsyncSession, limit: int = 20) -> list[FlexibilityServiceRow]:
+    """Claim undecided FS, oldest first; replicas skip rows another replica holds."""
+    statement = (
+        select(FlexibilityServiceRow)
+        .where(FlexibilityServiceRow.state == FsState.RECEIVED.value)
+        .order_by(FlexibilityServiceRow.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True, of=FlexibilityServiceRow)
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def decide_pending(
+    session: AsyncSession, now: datetime, signer: Signer | None = None, limit: int = 1
+) -> int:
+    """The worker step: decide up to `limit` pending FS in this transaction."""
+    claimed = await claim_received(session, limit)
+    for fs in claimed:
+        received_at = fs.updated_at
+        with correlation_scope(fs.correlation_id):
+            response = await decide(session, fs, now, signer)
+        # Observed when decided; a commit that then fails is retried as a new decision.
+        record_decision(fs.fs_type, response.result.value, (now - received_at).total_seconds())
+    return len(claimed)

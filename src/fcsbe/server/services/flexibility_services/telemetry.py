@@ -1,0 +1,117 @@
+"""Telemetry from the stations: meter readings of FS targets, and FFR activations.
+
+The step drains the adapter, keeps the readings of EVSEs that serve a live FS (and of their
+sites' points of connection), and turns high-resolution FFR evidence into the ARMED → ACTIVE move
+of the FFR FS concerned, with an FS_ACTIVATED notification (the activation itself happened
+locally at the station; this only reports it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fcsbe.model import FsState, FsType
+from fcsbe.server.adapters.base import StationAdapter
+from fcsbe.server.notifications.outbox import enqueue_notification
+from fcsbe.server.services.flexibility_services.lifecycle import (
+    FINAL_EXECUTION_STATES,
+    LIVE_STATES,
+    move,
+)
+from fcsbe.server.storage.flexibility_services import (
+    FlexibilityServiceRow,
+    FsTargetRow,
+    live_evse_ids,
+)
+from fcsbe.server.storage.measurements import insert_readings
+
+__all__ = ["KEPT_STATES", "telemetry_step"]
+
+KEPT_STATES = frozenset(s.value for s in LIVE_STATES | FINAL_EXECUTION_STATES)
+"""FS in these states have their targets' readings kept (scheduled ones for the baseline,
+ended ones until their record is made, for readings that arrive late)."""
+
+
+async def _ffr_activations(
+    session: AsyncSession, evidence_evses: dict[str, tuple[datetime, float, float]], now: datetime
+) -> int:
+    """Move ARMED FFR FS whose EVSEs reported an activation to ACTIVE."""
+    if not evidence_evses:
+        return 0
+    rows = await session.execute(
+        select(FlexibilityServiceRow)
+        .join(FsTargetRow, FsTargetRow.fs_pk == FlexibilityServiceRow.id)
+        .where(
+            FlexibilityServiceRow.fs_type == FsType.FFR.value,
+            FlexibilityServiceRow.state == FsState.ARMED.value,
+            FsTargetRow.target_id.in_(sorted(evidence_evses)),
+        )
+        .distinct()
+    )
+    moved = 0
+    for fs in rows.scalars().all():
+        at, f_hz, delta = next(iter(evidence_evses.values()))
+        await move(session, fs, FsState.ACTIVE, f"FFR triggered at {f_hz:.3f} Hz", at=now)
+        await enqueue_notification(
+            session,
+            fo_party_id=fs.fo_party_id,
+            type="FS_ACTIVATED",
+            fs_id=fs.fs_id,
+            data={"trigger_frequency_hz": f_hz, "delta_p_w": delta, "activated_at": at.isoformat()},
+            occurred_at=at,
+        )
+        moved += 1
+    return moved
+
+
+async def telemetry_step(session: AsyncSession, adapter: StationAdapter, now: datetime) -> int:
+    """Store what the stations measured for live FS; returns readings stored + FS moved."""
+    samples = await adapter.drain_measurements()
+    evidence = await adapter.drain_ffr_evidence()
+    if not samples and not evidence:
+        return 0
+    live = await live_evse_ids(session, KEPT_STATES)
+    rows = [
+        {
+            "meter_id": s.meter_id,
+            "kind": s.kind,
+            "at": s.at,
+            "p_w": s.p_w,
+            "q_var": s.q_var,
+            "e_import_wh": s.e_import_wh,
+            "e_export_wh": s.e_export_wh,
+            "soc_pct": s.soc_pct,
+            "f_hz": s.f_hz,
+            "u_v": s.u_v,
+            "quality": s.quality,
+        }
+        for s in samples
+        if s.kind == "EVSE" and s.meter_id in live
+    ]
+    rows += [
+        {
+            "meter_id": e.evse_id,
+            "kind": "FFR",
+            "at": e.at,
+            "p_w": e.p_w,
+            "q_var": None,
+            "e_import_wh": None,
+            "e_export_wh": None,
+            "soc_pct": None,
+            "f_hz": e.f_hz,
+            "u_v": None,
+            "quality": e.phase[:16],
+        }
+        for e in evidence
+        if e.evse_id in live
+    ]
+    stored = await insert_readings(session, rows)
+    active = {
+        e.evse_id: (e.at, e.f_hz, e.commanded_delta_w)
+        for e in evidence
+        if e.phase == "ACTIVE" and e.evse_id in live
+    }
+    return stored + await _ffr_activations(session, active, now)
