@@ -25,7 +25,7 @@ from fcsbe.model import (
     EnrolmentTokenRequest,
     FlexibilityServiceRequest,
 )
-from fcsbe.server.security.principals import Principal, Role
+from fcsbe.server.security.principal import Principal, Role
 from fcsbe.server.services.contracts import contracts
 from fcsbe.server.services.contracts import decisions as contract_decisions
 from fcsbe.server.services.enrolments.tokens import issue_enrolment_token

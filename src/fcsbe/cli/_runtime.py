@@ -18,7 +18,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from fcsbe.server.security.principals import Principal
+    from fcsbe.server.security.principal import Principal
     from fcsbe.server.settings import Settings
 
 __all__ = [
@@ -82,7 +82,7 @@ def run_in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -
 
 async def local_operator(session: AsyncSession) -> Principal:
     """The local operator: whoever can run these commands holds the database anyway."""
-    from fcsbe.server.security.principals import Principal, Role
+    from fcsbe.server.security.principal import Principal, Role
     from fcsbe.server.services.enrolments.parties import require_server_party
 
     party = await require_server_party(session)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from fcsbe.model import ContractDecision, ContractStatus, FlexibilityServiceContract, Page
 from fcsbe.server.api.contracts import FscId
+from fcsbe.server.api.edge.authentication import OperatorPrincipal
 from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
@@ -26,7 +27,6 @@ from fcsbe.server.api.edge.paging import (
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.principals import OperatorPrincipal
 from fcsbe.server.services.contracts import contracts
 from fcsbe.server.services.contracts import decisions as contract_decisions
 from fcsbe.server.storage.base import utcnow

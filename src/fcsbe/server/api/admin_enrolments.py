@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from fcsbe.model import Enrolment, EnrolmentStatus, EnrolmentToken, EnrolmentTokenRequest, Page
+from fcsbe.server.api.edge.authentication import OperatorPrincipal, bearer_token
 from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
@@ -24,7 +25,6 @@ from fcsbe.server.api.edge.paging import (
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings
-from fcsbe.server.security.principals import OperatorPrincipal, bearer_token
 from fcsbe.server.security.sealing import SecretSealer
 from fcsbe.server.services.enrolments import enrolments
 from fcsbe.server.services.enrolments import tokens as enrolment_tokens

@@ -14,6 +14,7 @@ from fcsbe.model import (
     FlexibilityServiceContract,
     Page,
 )
+from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
@@ -34,7 +35,7 @@ from fcsbe.server.api.edge.signatures import (
     verify_signature_for_contract,
 )
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.principals import Principal, fo_with_scope
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.contracts import contracts
 from fcsbe.server.storage.base import utcnow
 

@@ -14,6 +14,7 @@ from fcsbe.model import (
     EnrolmentResult,
     EnrolmentUpdate,
 )
+from fcsbe.server.api.edge.authentication import FoPrincipal, bearer_token
 from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
@@ -22,7 +23,6 @@ from fcsbe.server.api.edge.idempotency import (
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings
-from fcsbe.server.security.principals import FoPrincipal, bearer_token
 from fcsbe.server.security.sealing import SecretSealer
 from fcsbe.server.services.enrolments import enrolments
 from fcsbe.server.services.enrolments import tokens as enrolment_tokens

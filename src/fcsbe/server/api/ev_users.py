@@ -26,11 +26,11 @@ from fcsbe.model import (
     Page,
 )
 from fcsbe.server.adapters.base import StationAdapter
+from fcsbe.server.api.edge.authentication import EvUserPrincipal, OperatorPrincipal, bearer_token
 from fcsbe.server.api.edge.listing import after_id, page_response
 from fcsbe.server.api.edge.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings
-from fcsbe.server.security.principals import EvUserPrincipal, OperatorPrincipal, bearer_token
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.ev_users import access
 from fcsbe.server.services.ev_users import ev_users as service

@@ -21,11 +21,12 @@ from fcsbe.model import (
     Page,
     SignedTreeHead,
 )
+from fcsbe.server.api.edge.authentication import any_with_scope
 from fcsbe.server.api.edge.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSigningKeys
 from fcsbe.server.errors import Forbidden, UnprocessableContent
-from fcsbe.server.security.principals import Principal, Role, any_with_scope
+from fcsbe.server.security.principal import Principal, Role
 from fcsbe.server.services.event_log.log import list_events
 from fcsbe.server.services.event_log.tree import (
     checked_consistency_proof,

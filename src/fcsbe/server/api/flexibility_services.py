@@ -25,6 +25,7 @@ from fcsbe.model import (
     SetpointUpdate,
 )
 from fcsbe.server.adapters.base import StationAdapter
+from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
@@ -39,7 +40,7 @@ from fcsbe.server.api.edge.signatures import (
     verify_signature_for_fs,
 )
 from fcsbe.server.deps import DbSession, ServerSettings
-from fcsbe.server.security.principals import Principal, fo_with_scope
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.flexibility_services import control as fs_control
 from fcsbe.server.services.flexibility_services import requests as service
 from fcsbe.server.services.flexibility_services.measurements import measurement_series

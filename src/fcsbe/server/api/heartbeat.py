@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from fcsbe.model import HeartbeatRequest, HeartbeatResponse
+from fcsbe.server.api.edge.authentication import FoPrincipal
 from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
@@ -13,7 +14,6 @@ from fcsbe.server.api.edge.idempotency import (
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.principals import FoPrincipal
 from fcsbe.server.services.enrolments.heartbeat import record_heartbeat
 from fcsbe.server.storage.base import utcnow
 

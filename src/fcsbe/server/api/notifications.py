@@ -22,6 +22,7 @@ from fcsbe.model import (
     RedeliveryRequest,
     RedeliveryResult,
 )
+from fcsbe.server.api.edge.authentication import OperatorPrincipal, fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
@@ -39,7 +40,7 @@ from fcsbe.server.api.edge.paging import (
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import UnprocessableContent
 from fcsbe.server.notifications import outbox as notifications
-from fcsbe.server.security.principals import OperatorPrincipal, Principal, fo_with_scope
+from fcsbe.server.security.principal import Principal
 
 __all__ = ["admin_router", "router"]
 

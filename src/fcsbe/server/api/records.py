@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from fcsbe.model import DetailedServiceRecord, ProofOfWork, ProofValidationRequest
+from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
@@ -18,7 +19,7 @@ from fcsbe.server.api.edge.idempotency import (
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.principals import Principal, fo_with_scope
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.records import records as service
 
 __all__ = ["router"]

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from fcsbe.model import FieldError, Problem, RegistryDocument, RegistryImportResult
+from fcsbe.server.api.edge.authentication import OperatorPrincipal
 from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
@@ -20,7 +21,6 @@ from fcsbe.server.api.edge.idempotency import (
 )
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import UnprocessableContent
-from fcsbe.server.security.principals import OperatorPrincipal
 from fcsbe.server.services.registry.files import describe_entry
 from fcsbe.server.services.registry.registry import (
     RegistryRejected,

@@ -2,7 +2,7 @@
 
 Buckets live in the memory of each replica, so with N replicas behind a load balancer a caller
 gets up to N times the configured rate; size `rate_limit_per_s` for one replica. Authenticated
-requests draw on their party's bucket (`authenticate` in security/principals.py does it once
+requests draw on their party's bucket (`authenticate` in api/edge/authentication.py does it once
 the credential is known, so every credential of a party shares one bucket). Requests without
 credentials draw on their client IP's bucket here, before any work; requests whose credentials
 turn out to be invalid are charged to the IP afterwards, and an IP in debt is refused whatever

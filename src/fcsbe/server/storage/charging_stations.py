@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import DataSharingLevel
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.storage.infrastructure import ChargingStationRow, EvseRow
 from fcsbe.server.storage.registry import chunked
 from fcsbe.server.storage.visibility import covers

@@ -34,7 +34,7 @@ from fcsbe.server.storage.base import Base
 from fcsbe.server.storage.driver import PgStatement, pg_connection
 
 if TYPE_CHECKING:
-    from fcsbe.server.security.principals import Principal
+    from fcsbe.server.security.principal import Principal
 
 __all__ = [
     "LIVE_STATUSES",

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.storage.infrastructure import ConsentRow, EvseRow, EvSessionRow
 from fcsbe.server.storage.registry import chunked
 from fcsbe.server.storage.visibility import covers_session

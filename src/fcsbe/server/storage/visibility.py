@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import DataSharingLevel
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.storage.contracts import ContractRow, ContractTargetRow
 from fcsbe.server.storage.infrastructure import EvseRow, EvSessionRow
 from fcsbe.server.storage.registry import chunked

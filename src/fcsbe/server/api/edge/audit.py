@@ -1,10 +1,12 @@
 """Refusing a request for a security reason, and leaving a durable trace of it.
 
 The trace must survive the refusal, but the refusal rolls the request's transaction back. So
-the trace is written and committed *before* the error is raised. This is only done at the edge
-of a request (authentication, signature checks), before any business work has touched the
-session, so nothing but the trace is committed. A per-app throttle keeps a flood of refused
-requests from flooding the log: at most one entry per party and kind per `window_s`.
+the trace is written through a short session of its own and committed *before* the error is
+raised; the request's transaction is never committed midway (one request, one transaction).
+The request's session is rolled back first: at the edge it has only read, and on SQLite its
+transaction holds the write lock that the trace's own session needs. A per-app throttle keeps
+a flood of refused requests from flooding the log: at most one entry per party and kind per
+`window_s`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import OrderedDict
 from typing import NoReturn
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe.server.errors import ApiError
 from fcsbe.server.services.event_log.security_events import note_security_event
@@ -54,16 +56,18 @@ async def refuse_with_trace(
     object_ref: str,
     notify: bool = True,
 ) -> NoReturn:
-    """Record the security event (committed now, throttled), then raise `error`."""
+    """Record the security event in its own transaction (throttled), then raise `error`."""
     throttle: SecurityEventThrottle | None = getattr(request.app.state, "security_throttle", None)
     if throttle is None or throttle.allow(party_id, kind):
-        await note_security_event(
-            session,
-            kind=kind,
-            party_id=party_id,
-            object_ref=object_ref,
-            detail=str(error.detail or kind),
-            notify=notify,
-        )
-        await session.commit()
+        await session.rollback()
+        factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+        async with factory() as trace_session, trace_session.begin():
+            await note_security_event(
+                trace_session,
+                kind=kind,
+                party_id=party_id,
+                object_ref=object_ref,
+                detail=str(error.detail or kind),
+                notify=notify,
+            )
     raise error

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
+from fcsbe.server.api.edge.authentication import AnyPrincipal
 from fcsbe.server.errors import Forbidden
-from fcsbe.server.security.principals import AnyPrincipal, Principal, Role, check_scope
+from fcsbe.server.security.principal import Principal, Role, check_scope
 
 __all__ = ["InfrastructureReader", "ReaderPrincipal", "SessionsReader", "reader_with_scope"]
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fcsbe.model import SIGNATURE_HEADER, SignatureError, signature_header, verify_detached
 from fcsbe.server.api.edge.audit import refuse_with_trace
 from fcsbe.server.errors import Unauthorized
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow, requires_signature
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow

@@ -36,7 +36,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.errors import Conflict, NotFound, UnprocessableContent
 from fcsbe.server.notifications.outbox import enqueue_notification
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.contracts.terms import check_terms
 from fcsbe.server.services.enrolments.parties import require_server_party
 from fcsbe.server.services.event_log.log import append_event

@@ -41,7 +41,7 @@ from fcsbe.model import (
     TimeWindow,
 )
 from fcsbe.server.errors import NotFound
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.contracts.terms import contract_covers, effective_end
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.registry.capabilities import assess, grid_code_of

@@ -21,7 +21,7 @@ from fcsbe.model import (
     RevisionStatus,
 )
 from fcsbe.server.errors import Conflict
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.contracts.contracts import (
     apply_terms,
     close_contract,

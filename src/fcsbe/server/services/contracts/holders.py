@@ -24,7 +24,7 @@ from fcsbe.model import (
     PartyRole,
 )
 from fcsbe.server.errors import NotFound
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.contracts.terms import contract_covers, effective_end, governing_party
 from fcsbe.server.services.registry.target_scope import ResolvedTarget, resolve_targets
 from fcsbe.server.storage.contracts import ContractRow, contracts_covering

@@ -29,7 +29,7 @@ from fcsbe.model import (
 from fcsbe.server.adapters.base import SessionPreferences, StationAdapter, StationSession
 from fcsbe.server.errors import Unauthorized
 from fcsbe.server.notifications.outbox import enqueue_notification
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES

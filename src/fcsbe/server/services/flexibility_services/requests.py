@@ -26,7 +26,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.errors import Conflict, NotFound
 from fcsbe.server.platform.observability import current_correlation_id
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.event_log.log import event_values
 from fcsbe.server.services.flexibility_services.lifecycle import CANCELLABLE, move
 from fcsbe.server.storage.contracts import ContractRow

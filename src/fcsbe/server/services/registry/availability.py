@@ -37,7 +37,7 @@ from fcsbe.model import (
 )
 from fcsbe.model.fs_payloads import MAX_PERIODS
 from fcsbe.server.errors import UnprocessableContent
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES
 from fcsbe.server.services.registry.capabilities import assess
 from fcsbe.server.services.registry.targets import Resolved, ev_technical, resolve_target

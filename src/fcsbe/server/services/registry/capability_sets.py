@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import Capability, FsType, GridFunction, Target, TargetLevel
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.registry.capabilities import assess
 from fcsbe.server.services.registry.targets import Resolved, ev_technical, resolve_target
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import ChargingStation
 from fcsbe.server.errors import NotFound
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.storage import charging_stations as store
 from fcsbe.server.storage.infrastructure import ChargingStationRow, EvseRow
 

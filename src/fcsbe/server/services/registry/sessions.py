@@ -23,7 +23,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.errors import NotFound
 from fcsbe.server.security.personal_data import category_fields
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.contracts.terms import governs_session
 from fcsbe.server.storage import sessions as store
 from fcsbe.server.storage.infrastructure import EvSessionRow

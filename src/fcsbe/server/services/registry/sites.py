@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import DataSharingLevel, Site
 from fcsbe.server.errors import NotFound
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.storage import sites as store
 from fcsbe.server.storage.infrastructure import SiteRow
 from fcsbe.server.storage.visibility import LEVEL_RANK, covers_for, finest

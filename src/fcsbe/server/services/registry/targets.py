@@ -27,7 +27,7 @@ from fcsbe.model import (
     TargetLevel,
 )
 from fcsbe.server.errors import NotFound, UnprocessableContent
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.registry.capabilities import EvTechnical
 from fcsbe.server.storage import charging_stations as stations_store
 from fcsbe.server.storage import sessions as sessions_store

@@ -1,4 +1,4 @@
-"""Who is calling: the frozen `Principal` built from the bearer credential of each request.
+"""Who is calling: the bearer credential of each request becomes the frozen `Principal`.
 
 Every repository query that touches party data takes the principal and filters by it; routes
 declare the role they need with `FoPrincipal`, `OperatorPrincipal` or `EvUserPrincipal`.
@@ -10,8 +10,6 @@ FO routes may further require an API scope granted at enrolment (`fo_with_scope`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -19,6 +17,7 @@ from fastapi import Depends, Request
 from fcsbe.server.api.edge.audit import refuse_with_trace
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import Forbidden, TooManyRequests, Unauthorized
+from fcsbe.server.security.principal import Principal, Role, check_scope
 from fcsbe.server.security.tokens import hash_secret
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.parties import find_credential
@@ -28,43 +27,14 @@ __all__ = [
     "EvUserPrincipal",
     "FoPrincipal",
     "OperatorPrincipal",
-    "Principal",
-    "Role",
     "any_with_scope",
     "authenticate",
     "bearer_token",
-    "check_scope",
     "fo_with_scope",
 ]
 
 
 _KEYED_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-class Role(StrEnum):
-    """What a credential lets its holder be."""
-
-    FO = "FO"
-    OPERATOR = "OPERATOR"
-    EV_USER = "EV_USER"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The authenticated caller. `party_id` is the tenant every query is filtered by."""
-
-    party_id: str
-    role: Role
-    credential_id: str
-    enrolment_id: str | None = None
-    scopes: frozenset[str] = field(default_factory=frozenset)
-    signed_contracts: frozenset[str] | None = None
-    """fsc_ids of the party's contracts that require signed requests, when read with the
-    credential (PostgreSQL); None: ask the database (storage/contracts.requires_signature)."""
-
-    @property
-    def is_operator(self) -> bool:
-        return self.role is Role.OPERATOR
 
 
 def bearer_token(request: Request) -> str:
@@ -138,14 +108,6 @@ def _require(role: Role) -> object:
 
     dependency.__name__ = f"require_{role.value.lower()}"
     return dependency
-
-
-def check_scope(principal: Principal, scope: str) -> Principal:
-    """Refuse (403) an FO whose enrolment does not grant `scope`; other roles pass (their
-    role checks are the routes' own)."""
-    if principal.role is Role.FO and scope not in principal.scopes:
-        raise Forbidden(f"The enrolment does not grant the `{scope}` scope.", slug="scope-missing")
-    return principal
 
 
 def fo_with_scope(scope: str) -> Any:
