@@ -1,8 +1,10 @@
-"""How admin commands run: settings, one committed transaction, errors as messages.
+"""How commands run: one settings loader, one transaction runner, errors as messages.
 
 Commands use the same settings as `fcsbe serve` (FCSBE_DATABASE_URL, FCSBE_DATA_DIR). The
 embedded SQLite database is migrated on first use, as `serve` does; PostgreSQL must be migrated
-with `fcsbe db upgrade`. A domain error prints its detail and exits with status 1.
+with `fcsbe db upgrade`. A domain error prints its detail and exits with status 1. Every command
+that touches the database goes through `run_in_transaction` (or `run_with_engine` for work that
+needs the engine itself), so opening, committing and disposing is written once.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from fcsbe.server.security.principal import Principal
     from fcsbe.server.settings import Settings
@@ -24,10 +26,12 @@ if TYPE_CHECKING:
 __all__ = [
     "FoOption",
     "JsonOption",
+    "load_settings",
     "local_operator",
     "parse_duration",
     "print_json",
     "run_in_transaction",
+    "run_with_engine",
 ]
 
 T = TypeVar("T")
@@ -49,32 +53,55 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def run_in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
-    """Run `work` in one committed transaction on the configured database."""
-    from fcsbe.server.errors import ApiError
-    from fcsbe.server.settings import Settings
-    from fcsbe.server.storage import migrations
-    from fcsbe.server.storage.engine import create_engine, create_session_factory
+def load_settings() -> Settings:
+    """The server's settings from the environment, or a clear message when the server extra is
+    not installed (a client-only `pip install fcsbe`)."""
+    try:
+        from fcsbe.server.settings import Settings
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        typer.echo(f"the server extra is not installed: pip install 'fcsbe[server]' ({exc})")
+        raise typer.Exit(2) from exc
+    return Settings()
 
-    settings = Settings()
+
+def run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run `work` with an engine on the configured database, disposed afterwards."""
+    from fcsbe.server.storage.engine import create_engine
 
     async def main() -> T:
-        if settings.migrate_on_start:
-            await migrations.upgrade_async(settings.database_url)
         engine = create_engine(settings)
         try:
-            if not await migrations.is_up_to_date(engine, settings.database_url):
-                typer.echo("the database is not migrated: run `fcsbe db upgrade`", err=True)
-                raise typer.Exit(2)
-            async with create_session_factory(engine)() as session:
-                result = await work(session, settings)
-                await session.commit()
-                return result
+            return await work(engine)
         finally:
             await engine.dispose()
 
+    return asyncio.run(main())
+
+
+def run_in_transaction(
+    work: Callable[[AsyncSession, Settings], Awaitable[T]], settings: Settings | None = None
+) -> T:
+    """Run `work` in one committed transaction on the configured database (work that must
+    not write rolls back itself: the commit is then a no-op)."""
+    from fcsbe.server.errors import ApiError
+    from fcsbe.server.storage import migrations
+    from fcsbe.server.storage.engine import create_session_factory
+
+    settings = settings or load_settings()
+
+    async def transaction(engine: AsyncEngine) -> T:
+        if not await migrations.is_up_to_date(engine, settings.database_url):
+            typer.echo("the database is not migrated: run `fcsbe db upgrade`", err=True)
+            raise typer.Exit(2)
+        async with create_session_factory(engine)() as session:
+            result = await work(session, settings)
+            await session.commit()
+            return result
+
+    if settings.migrate_on_start:
+        migrations.upgrade(settings.database_url)
     try:
-        return asyncio.run(main())
+        return run_with_engine(settings, transaction)
     except ApiError as exc:
         typer.echo(f"error: {exc.detail} ({exc.problem_slug})", err=True)
         raise typer.Exit(1) from exc

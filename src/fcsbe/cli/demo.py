@@ -39,12 +39,11 @@ def _local_database_missing(database_url: str) -> bool:
 
 def _local_operator_token() -> tuple[str, str]:
     """A short-lived operator credential made in the local server database: (id, token)."""
-    from fcsbe.cli import _settings
-    from fcsbe.cli._runtime import run_in_transaction
+    from fcsbe.cli._runtime import load_settings, run_in_transaction
     from fcsbe.server.services.enrolments.parties import create_operator_token
     from fcsbe.server.storage.base import utcnow
 
-    settings = _settings()
+    settings = load_settings()
     if _local_database_missing(settings.database_url):
         typer.echo(
             f"no server database here ({settings.database_url}): run `fcsbe demo` in the folder "
@@ -58,7 +57,7 @@ def _local_operator_token() -> tuple[str, str]:
         issued = await create_operator_token(session, now=utcnow(), ttl_s=LOCAL_TOKEN_TTL_S)
         return issued.credential_id, issued.token
 
-    return run_in_transaction(work)
+    return run_in_transaction(work, settings)
 
 
 def _revoke_local(credential_id: str) -> None:

@@ -1,4 +1,6 @@
-"""docs/api.md: every route of the served API with its client method and its models.
+"""`fcsbe openapi` and `fcsbe api-docs`: the generated documents of the served API.
+
+docs/api.md lists every route of the served API with its client method and its models.
 
 Generated from the OpenAPI document (as served, `fcsbe openapi`) and the client's operation
 marks (`fcsbe.client.operations.operation`), so that the reference cannot drift from either:
@@ -8,15 +10,28 @@ marks (`fcsbe.client.operations.operation`), so that the reference cannot drift 
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
 
 from fcsbe.client import FcsbeClient
 from fcsbe.client.operations import OPERATION_ATTR
 
-__all__ = ["API_DOC_PATH", "client_operations", "render_api_markdown"]
+__all__ = [
+    "API_DOC_PATH",
+    "OPENAPI_PATH",
+    "api_docs",
+    "client_operations",
+    "openapi",
+    "render_api_markdown",
+    "render_openapi",
+]
 
 API_DOC_PATH = "docs/api.md"
+OPENAPI_PATH = Path("openapi/fcsbe.json")
 
 _METHOD_ORDER = {"get": 0, "post": 1, "put": 2, "patch": 3, "delete": 4}
 _TAG_TITLES = {
@@ -146,3 +161,50 @@ def render_api_markdown(document: Mapping[str, Any]) -> str:
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def render_openapi() -> str:
+    """The served OpenAPI document, as committed in openapi/fcsbe.json."""
+    from fcsbe.server.app import create_app
+    from fcsbe.server.settings import Settings
+
+    document = create_app(Settings(log_level="WARNING")).openapi()
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def openapi(
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if the committed file differs.")
+    ] = False,
+    output: Annotated[Path, typer.Option(help="Where the document is written.")] = OPENAPI_PATH,
+) -> None:
+    """Write the OpenAPI document of the served API, or check the committed one is current."""
+    _write_or_check(output, render_openapi(), check=check, command="fcsbe openapi")
+
+
+def api_docs(
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if the committed file differs.")
+    ] = False,
+    output: Annotated[Path, typer.Option(help="Where the reference is written.")] = Path(
+        API_DOC_PATH
+    ),
+) -> None:
+    """Write docs/api.md (route, client method, models), or check the committed one is current."""
+    rendered = render_api_markdown(json.loads(render_openapi()))
+    _write_or_check(output, rendered, check=check, command="fcsbe api-docs")
+
+
+def _write_or_check(output: Path, rendered: str, *, check: bool, command: str) -> None:
+    """Write a generated file, or (`check`) fail when the committed one differs: CI runs the
+    check so that generated documents never drift from the served API."""
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != rendered:
+            typer.echo(f"{output} differs from the served API: run `{command}`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{output} is current")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(rendered, encoding="utf-8")
+    typer.echo(f"wrote {output}")

@@ -6,14 +6,16 @@ Runs on the server host against `FCSBE_DATABASE_URL` (and the signing keys in
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from fcsbe.server.services.event_log.audit import LogAudit
+    from fcsbe.server.settings import Settings
 
 __all__ = ["app"]
 
@@ -21,23 +23,17 @@ app = typer.Typer(help="The hash-chained event log and its signed Merkle tree he
 
 
 def _audit() -> LogAudit:
-    from fcsbe.cli import _settings
+    from fcsbe.cli._runtime import load_settings, run_in_transaction
     from fcsbe.server.security.keys import ServerKeys
     from fcsbe.server.services.event_log.audit import verify_log
-    from fcsbe.server.storage.engine import create_engine, create_session_factory
 
-    settings = _settings()
+    settings = load_settings()
     keys = ServerKeys.load(settings.data_dir)
 
-    async def main() -> LogAudit:
-        engine = create_engine(settings)
-        try:
-            async with create_session_factory(engine)() as session:
-                return await verify_log(session, keys.public_jwks() if keys else None)
-        finally:
-            await engine.dispose()
+    async def work(session: AsyncSession, _settings: Settings) -> LogAudit:
+        return await verify_log(session, keys.public_jwks() if keys else None)
 
-    return asyncio.run(main())
+    return run_in_transaction(work, settings)
 
 
 @app.command("verify")

@@ -6,7 +6,6 @@ as `/admin/v1/notifications`. The server extra is imported lazily (see `fcsbe.cl
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -17,6 +16,8 @@ from fcsbe.model import DeliveryStatus, NotificationRecord, RedeliveryRequest
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from fcsbe.server.settings import Settings
 
 __all__ = ["app"]
 
@@ -30,22 +31,12 @@ LimitOption = Annotated[int, typer.Option(min=1, max=10_000, help="Most rows sho
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one committed transaction on the configured database."""
-    from fcsbe.cli import _settings
-    from fcsbe.server.storage.engine import create_engine, create_session_factory
+    from fcsbe.cli._runtime import run_in_transaction
 
-    settings = _settings()
+    async def with_settings(session: AsyncSession, _settings: Settings) -> T:
+        return await work(session)
 
-    async def main() -> T:
-        engine = create_engine(settings)
-        try:
-            async with create_session_factory(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
+    return run_in_transaction(with_settings)
 
 
 def _show(records: list[NotificationRecord], as_json: bool) -> None:

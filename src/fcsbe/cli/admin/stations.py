@@ -10,28 +10,20 @@ as in `fcsbe.cli`.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from fcsbe.model import RegistryDocument, RegistryImportResult
     from fcsbe.server.settings import Settings
 
 __all__ = ["stations_app"]
 
 stations_app = typer.Typer(help="The station registry (sites, stations, EVSEs, EV models).")
-
-
-def _settings() -> Settings:
-    try:
-        from fcsbe.server.settings import Settings
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        typer.echo(f"the server extra is not installed: pip install 'fcsbe[server]' ({exc})")
-        raise typer.Exit(2) from exc
-    return Settings()
 
 
 def _counts(result: RegistryImportResult) -> str:
@@ -46,29 +38,17 @@ def _counts(result: RegistryImportResult) -> str:
     return "\n".join(parts)
 
 
-async def _import(
-    settings: Settings, document: RegistryDocument, dry_run: bool
-) -> RegistryImportResult:
+def _import(document: RegistryDocument, dry_run: bool) -> RegistryImportResult:
+    from fcsbe.cli._runtime import run_in_transaction
     from fcsbe.server.services.registry.registry import import_registry
-    from fcsbe.server.storage import migrations
-    from fcsbe.server.storage.engine import create_engine, create_session_factory
 
-    if settings.migrate_on_start:
-        await migrations.upgrade_async(settings.database_url)
-    engine = create_engine(settings)
-    try:
-        if not await migrations.is_up_to_date(engine, settings.database_url):
-            typer.echo("the database is not migrated: run `fcsbe db upgrade` first", err=True)
-            raise typer.Exit(2)
-        async with create_session_factory(engine)() as session:
-            result = await import_registry(session, document, dry_run=dry_run)
-            if dry_run:
-                await session.rollback()
-            else:
-                await session.commit()
-            return result
-    finally:
-        await engine.dispose()
+    async def work(session: AsyncSession, _settings: Settings) -> RegistryImportResult:
+        result = await import_registry(session, document, dry_run=dry_run)
+        if dry_run:
+            await session.rollback()
+        return result
+
+    return run_in_transaction(work)
 
 
 @stations_app.command("import")
@@ -92,7 +72,7 @@ def import_stations(
         if source.issues:
             raise RegistryRejected(source.issues)
         document = parse_document(source.data)
-        result = asyncio.run(_import(_settings(), document, dry_run))
+        result = _import(document, dry_run)
     except RegistryRejected as exc:
         issues = sorted(exc.issues, key=lambda i: source.line_of(i.pointer) or 0)
         for issue in issues:
