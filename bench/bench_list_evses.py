@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
-from tests.databases import truncate_all
-from tests.factories import make_contract, make_fo, make_operator
+from tests.support.databases import truncate_all
+from tests.support.factories import make_contract, make_fo, make_operator
 
 from fcsbe.client import FcsbeClient
 from fcsbe.server.adapters.scenario_registry import registry_of

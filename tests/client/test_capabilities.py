@@ -13,9 +13,9 @@ from fcsbe.model import FsType, Target, TargetLevel
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.registry.session_sync import sync_sessions
 from fcsbe.server.storage.base import utcnow
-from tests.factories import make_contract, make_fo
-from tests.registry_samples import import_document
-from tests.station_samples import reported_session
+from tests.support.factories import make_contract, make_fo
+from tests.support.registry_samples import import_document
+from tests.support.station_samples import reported_session
 
 BIDI = "NL*ABC*E1001*1"
 

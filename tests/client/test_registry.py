@@ -7,8 +7,8 @@ from fastapi import FastAPI
 
 from fcsbe.client import FcsbeClient, PermissionDeniedError, UnprocessableEntityError
 from fcsbe.model import RegistryDocument
-from tests.factories import make_fo, make_operator
-from tests.registry_samples import sample_document
+from tests.support.factories import make_fo, make_operator
+from tests.support.registry_samples import sample_document
 
 
 async def test_operator_imports_and_reimports(app: FastAPI, client: FcsbeClient) -> None:

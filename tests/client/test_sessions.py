@@ -12,9 +12,9 @@ from fcsbe.client import FcsbeClient, NotFoundError
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.registry.session_sync import sync_sessions
 from fcsbe.server.storage.base import utcnow
-from tests.factories import make_contract, make_fo, make_operator
-from tests.registry_samples import import_document
-from tests.station_samples import reported_session
+from tests.support.factories import make_contract, make_fo, make_operator
+from tests.support.registry_samples import import_document
+from tests.support.station_samples import reported_session
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from fcsbe.client import FcsbeClient, NotFoundError, PermissionDeniedError, Unpr
 from fcsbe.server.security.tokens import EV_USER_TOKEN_PREFIX, hash_secret, new_secret
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.parties import CredentialRow
-from tests.factories import make_contract, make_fo, make_operator
-from tests.registry_samples import import_document
+from tests.support.factories import make_contract, make_fo, make_operator
+from tests.support.registry_samples import import_document
 
 
 @pytest.fixture

@@ -30,10 +30,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
-from tests.databases import truncate_all
-from tests.factories import make_fo
-from tests.fs_fixtures import make_contract, make_site, request_body
 from tests.reliability.tcp_proxy import TcpProxy
+from tests.support.databases import truncate_all
+from tests.support.factories import make_fo
+from tests.support.fs_fixtures import make_contract, make_site, request_body
 
 pytestmark = pytest.mark.slow
 

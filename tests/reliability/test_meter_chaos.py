@@ -23,8 +23,8 @@ from fcsbe.model import DataQualityCode, DetailedServiceRecord, FsState
 from fcsbe.server.services.records.dsr.builder import build_dsr
 from fcsbe.server.services.records.dsr.inputs import MeterSample, RecordInputs
 from fcsbe.sim import FaultOptions, SetpointControl, Simulator
-from tests.dsr_fixtures import fs_model
-from tests.sim_meters import build_site_sim, drive, meters_of, sessions_of
+from tests.support.dsr_fixtures import fs_model
+from tests.support.sim_meters import build_site_sim, drive, meters_of, sessions_of
 
 START = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
 EVSES = [f"NL*FCS*ECHAOS{n:03d}*1" for n in range(1, 9)]
@@ -168,9 +168,9 @@ def test_no_delivery_breaks_the_record(samples: list[MeterSample]) -> None:
 async def test_proof_of_a_chaotic_record_verifies(app: FastAPI, client: FcsbeClient) -> None:
     """The full chain (record, tree, signed proof, offline verification) on faulty data."""
     from fcsbe.server.services.records.records import record_fs
-    from tests.factories import make_fo
-    from tests.fs_fixtures import evse_id, make_contract, make_site
-    from tests.server.test_records import _ended_fs, _workers
+    from tests.server.api.test_records import _ended_fs, _workers
+    from tests.support.factories import make_fo
+    from tests.support.fs_fixtures import evse_id, make_contract, make_site
 
     factory = app.state.session_factory
     client.token = await make_fo(factory, "FO-A")

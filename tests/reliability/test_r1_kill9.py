@@ -29,8 +29,8 @@ from fcsbe.client import FcsbeClient, FcsbeConnectionError, FcsbeStatusError, Re
 from fcsbe.model import FlexibilityServiceRequest
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow
-from tests.factories import make_fo
-from tests.fs_fixtures import make_contract, make_site, request_body
+from tests.support.factories import make_fo
+from tests.support.fs_fixtures import make_contract, make_site, request_body
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,16 @@ from sqlalchemy import func, select
 
 from fcsbe.client.webhooks import WebhookReceiver
 from fcsbe.server.storage.notifications import DeliveryAttemptRow, OutboxRow
-from tests.factories import make_fo
-from tests.webhooks import Action, FakeClock, LoopbackReceiver, Seen, enqueue, open_worker, register
+from tests.support.factories import make_fo
+from tests.support.webhooks import (
+    Action,
+    FakeClock,
+    LoopbackReceiver,
+    Seen,
+    enqueue,
+    open_worker,
+    register,
+)
 
 NOTIFICATIONS = 40
 PHASES = ["down"] * 4 + ["slow"] * 2 + ["reset"] * 4 + ["500"] * 4 + ["429"] * 2

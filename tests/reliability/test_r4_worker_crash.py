@@ -19,8 +19,15 @@ from sqlalchemy import select
 
 from fcsbe.client.webhooks import WebhookReceiver
 from fcsbe.server.storage.notifications import OutboxRow
-from tests.factories import make_fo
-from tests.webhooks import Action, FakeClock, LoopbackReceiver, enqueue, open_worker, register
+from tests.support.factories import make_fo
+from tests.support.webhooks import (
+    Action,
+    FakeClock,
+    LoopbackReceiver,
+    enqueue,
+    open_worker,
+    register,
+)
 
 WORKER_SCRIPT = """
 import asyncio

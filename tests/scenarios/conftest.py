@@ -31,8 +31,8 @@ from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime
 from fcsbe.server.storage.base import utcnow
 from fcsbe.sim import ScenarioFleet, SimOptions, VirtualClock
-from tests.databases import truncate_all
-from tests.factories import make_contract, make_fo, make_operator
+from tests.support.databases import truncate_all
+from tests.support.factories import make_contract, make_fo, make_operator
 
 
 async def no_sleep(_seconds: float) -> None:

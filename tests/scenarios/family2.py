@@ -11,9 +11,9 @@ from typing import Any
 
 from fcsbe.client import FcsbeClient
 from fcsbe.model import FlexibilityService, FlexibilityServiceRequest, FsResult, FsState
-from tests.fs_fixtures import request_body
 from tests.scenarios.conftest import Scenario
 from tests.scenarios.harness import Harness
+from tests.support.fs_fixtures import request_body
 
 __all__ = ["finish_fs", "harness_of", "setpoint", "start_fs"]
 

@@ -27,9 +27,9 @@ from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime
 from fcsbe.server.storage.base import utcnow
 from fcsbe.sim import SimOptions, VirtualClock
-from tests.databases import truncate_all
-from tests.factories import make_fo
-from tests.fs_fixtures import make_contract
+from tests.support.databases import truncate_all
+from tests.support.factories import make_fo
+from tests.support.fs_fixtures import make_contract
 
 __all__ = ["Harness", "harness"]
 

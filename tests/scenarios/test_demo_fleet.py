@@ -19,9 +19,9 @@ from fcsbe.model import ConfigurationType
 from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.notifications import OutboxRow
-from tests.databases import truncate_all
-from tests.factories import make_contract, make_fo, make_operator
 from tests.scenarios.conftest import no_sleep
+from tests.support.databases import truncate_all
+from tests.support.factories import make_contract, make_fo, make_operator
 
 
 @pytest.fixture

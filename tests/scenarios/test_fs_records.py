@@ -14,9 +14,9 @@ from fcsbe.model import FlexibilityServiceRequest, FsState
 from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S, execute_step
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.records import ServiceRecordRow
-from tests.fs_fixtures import request_body
 from tests.scenarios.family2 import start_fs
 from tests.scenarios.harness import Harness, harness
+from tests.support.fs_fixtures import request_body
 
 SETPOINT = {
     "fs_type": "SETPOINT",

@@ -17,8 +17,8 @@ from fcsbe.client import FcsbeClient
 from fcsbe.client.webhooks import WebhookReceiver
 from fcsbe.model import DeliveryStatus, RedeliveryRequest
 from fcsbe.server.settings import Settings
-from tests.factories import make_fo, make_operator
-from tests.webhooks import Action, FakeClock, LoopbackReceiver, enqueue, open_worker
+from tests.support.factories import make_fo, make_operator
+from tests.support.webhooks import Action, FakeClock, LoopbackReceiver, enqueue, open_worker
 
 
 @pytest.fixture

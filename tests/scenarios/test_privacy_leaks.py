@@ -44,11 +44,11 @@ from fcsbe.server.storage.base import Base
 from fcsbe.server.storage.flexibility_services import get_fs
 from fcsbe.server.storage.measurements import readings_between
 from fcsbe.sim.scenarios import DEMO_EV_USERS
-from tests.dsr_fixtures import meter
-from tests.factories import make_contract, make_fo, make_operator
-from tests.fs_fixtures import request_body
 from tests.scenarios.conftest import StartScenario
 from tests.scenarios.harness import Harness, harness
+from tests.support.dsr_fixtures import meter
+from tests.support.factories import make_contract, make_fo, make_operator
+from tests.support.fs_fixtures import request_body
 
 FO = "FO-S"
 SITES = ("SITE-DEPOT", "SITE-CARPARK")

@@ -17,9 +17,9 @@ from fcsbe.client import FcsbeClient
 from fcsbe.model import ConfigurationType, CurrentType, FsState, FsType
 from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
-from tests.factories import make_contract, make_fo
 from tests.scenarios.conftest import StartScenario, no_sleep
 from tests.scenarios.family2 import finish_fs, harness_of, setpoint, start_fs
+from tests.support.factories import make_contract, make_fo
 
 
 async def test_s1_csp_backend_with_many_home_wallboxes(scenario: StartScenario) -> None:

@@ -8,8 +8,8 @@ import pytest
 
 from fcsbe.model import FlexibilityServiceRequest, FsState, SetpointUpdate
 from fcsbe.server.settings import Settings
-from tests.fs_fixtures import request_body
 from tests.scenarios.harness import harness
+from tests.support.fs_fixtures import request_body
 
 
 async def test_setpoint_is_followed_and_updated(settings: Settings) -> None:

@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from fcsbe.client import AuthenticationError, NotFoundError
 from fcsbe.model import PartyRole, generate_signing_key, verify_detached
 from fcsbe.server.security.keys import ServerKeys
-from tests.flows import asgi_client, enrol_fo, fo_party, proposal
-from tests.registry_fixtures import EVSE_DC, add_registry
 from tests.scenarios.operator_cli import fcsbe_admin
+from tests.support.flows import asgi_client, enrol_fo, fo_party, proposal
+from tests.support.registry_fixtures import EVSE_DC, add_registry
 
 
 async def test_operator_enrols_an_aggregator(app: FastAPI) -> None:

@@ -36,8 +36,8 @@ from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S
 from fcsbe.server.services.records.records import issue_proofs
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.notifications import OutboxRow
-from tests.fs_fixtures import request_body
 from tests.scenarios.harness import Harness, harness
+from tests.support.fs_fixtures import request_body
 
 PERIODS = [20_000.0, 20_000.0, 15_000.0, 15_000.0]
 PERIOD_S = 180

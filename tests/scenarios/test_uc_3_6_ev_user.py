@@ -40,8 +40,8 @@ from fcsbe.server.storage.parties import CredentialRow
 from fcsbe.server.storage.records import ServiceRecordRow
 from fcsbe.sim import Consent
 from fcsbe.sim import EvUserLimits as SimLimits
-from tests.fs_fixtures import request_body
 from tests.scenarios.harness import harness
+from tests.support.fs_fixtures import request_body
 
 CONTRACT_ID = "NL-CSP-C12345678"
 CARPARK = "SITE-CARPARK"

@@ -14,9 +14,9 @@ import httpx
 from fastapi import FastAPI
 
 from fcsbe.model import ContractDecisionKind, FlexibilityServiceRequest
-from tests.flows import asgi_client, enrol_fo, init_server, proposal
-from tests.fs_fixtures import request_body
-from tests.registry_fixtures import EVSE_AC1, EVSE_DC, EVSE_HOME, add_registry
+from tests.support.flows import asgi_client, enrol_fo, init_server, proposal
+from tests.support.fs_fixtures import request_body
+from tests.support.registry_fixtures import EVSE_AC1, EVSE_DC, EVSE_HOME, add_registry
 
 __all__ = ["FuzzWorld", "build_world", "world_path_ids"]
 

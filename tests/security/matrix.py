@@ -25,9 +25,9 @@ from typing import Any
 
 from fcsbe.model import generate_signing_key, public_jwk
 from fcsbe.server.storage.base import utcnow
-from tests.flows import proposal, terms
-from tests.fs_fixtures import request_body
-from tests.registry_fixtures import EVSE_DC, EVSE_HOME
+from tests.support.flows import proposal, terms
+from tests.support.fs_fixtures import request_body
+from tests.support.registry_fixtures import EVSE_DC, EVSE_HOME
 
 __all__ = ["ROWS", "SCOPES", "Row", "Who", "World", "scope_of"]
 

@@ -34,8 +34,8 @@ from fcsbe.cli import render_openapi
 from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
 from tests.conftest import fake_dns
-from tests.databases import truncate_all
 from tests.security.fuzz_world import FuzzWorld, build_world, world_path_ids
+from tests.support.databases import truncate_all
 
 FUZZ_EXAMPLES = int(os.environ.get("FCSBE_FUZZ_EXAMPLES", "100"))
 

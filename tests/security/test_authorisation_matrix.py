@@ -33,11 +33,11 @@ from fcsbe.server.services.ev_users import access as ev_user_access
 from fcsbe.server.services.flexibility_services.requests import submit_fs
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.schema import metadata
-from tests.factories import make_fo
-from tests.flows import PROVIDER, init_server, proposal
-from tests.fs_fixtures import request_body
-from tests.registry_fixtures import EVSE_DC, add_registry
 from tests.security.matrix import ROWS, Row, Who, World, scope_of
+from tests.support.factories import make_fo
+from tests.support.flows import PROVIDER, init_server, proposal
+from tests.support.fs_fixtures import request_body
+from tests.support.registry_fixtures import EVSE_DC, add_registry
 
 CALLERS = ("anonymous", "revoked", "ev_user", "operator", "fo_b", "fo_a")
 # Tables a refused request may still write: the trace of a security event.

@@ -1,8 +1,8 @@
 """S3 on the real routes: page sizes, list sizes, unknown fields and body size are capped, and
 each refusal is a 413/422 problem naming the field, with nothing written.
 
-The mechanisms have tests of their own (tests/server/test_errors.py for 413 and 422 rendering,
-tests/model/test_inputs.py for unknown fields, tests/server/test_rate_limit.py for 429); these
+The mechanisms have tests of their own (tests/server/api/test_errors.py for 413 and 422 rendering,
+tests/model/test_inputs.py for unknown fields, tests/server/api/test_rate_limit.py for 429); these
 check that the served routes use them, every list route included.
 """
 
@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from fcsbe.cli import render_openapi
 from fcsbe.model import MAX_PAGE_SIZE, MAX_TARGETS, Problem
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
-from tests.factories import make_contract, make_fo, make_operator
-from tests.fs_fixtures import request_body
-from tests.registry_fixtures import EVSE_DC
+from tests.support.factories import make_contract, make_fo, make_operator
+from tests.support.fs_fixtures import request_body
+from tests.support.registry_fixtures import EVSE_DC
 
 DOCUMENT: dict[str, Any] = json.loads(render_openapi())
 LIST_ROUTES = sorted(

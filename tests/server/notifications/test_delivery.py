@@ -17,8 +17,15 @@ from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.services.enrolments.webhook_endpoints import register_endpoint, rotate_secret
 from fcsbe.server.storage.notifications import DeliveryAttemptRow, OutboxRow
 from fcsbe.server.storage.webhook_endpoints import WebhookEndpointRow
-from tests.factories import make_fo
-from tests.webhooks import Action, FakeClock, LoopbackReceiver, enqueue, open_worker, register
+from tests.support.factories import make_fo
+from tests.support.webhooks import (
+    Action,
+    FakeClock,
+    LoopbackReceiver,
+    enqueue,
+    open_worker,
+    register,
+)
 
 
 @pytest.fixture

@@ -18,8 +18,15 @@ from fcsbe.server.notifications.outbox import purge_outbox
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.notifications import DeliveryAttemptRow, OutboxRow
-from tests.factories import make_fo
-from tests.webhooks import Action, FakeClock, LoopbackReceiver, enqueue, open_worker, register
+from tests.support.factories import make_fo
+from tests.support.webhooks import (
+    Action,
+    FakeClock,
+    LoopbackReceiver,
+    enqueue,
+    open_worker,
+    register,
+)
 
 DAY = timedelta(days=1)
 

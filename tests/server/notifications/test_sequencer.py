@@ -9,7 +9,7 @@ from sqlalchemy import select
 from fcsbe.server.notifications.outbox import enqueue_notification, feed_page
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.storage.notifications import OutboxRow
-from tests.webhooks import enqueue
+from tests.support.webhooks import enqueue
 
 
 async def _sequence(app: FastAPI) -> int:

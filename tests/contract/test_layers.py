@@ -1,0 +1,91 @@
+"""The server's layer rules that import-linter cannot see: SQL is built only in `storage/`.
+
+import-linter (`pyproject.toml`) enforces who imports whom; this test reads every server module
+and fails when one outside `server/storage/` imports SQLAlchemy's statement builders (`select`,
+`update`, `text`, ...). Modules that still do are listed in `_NOT_YET_MOVED`; the list may only
+shrink: a module that no longer builds SQL must leave it, so the rule tightens as code moves.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import fcsbe.server
+
+SERVER = Path(fcsbe.server.__file__).parent
+_SQL_BUILDERS = frozenset(
+    {
+        "Table",
+        "and_",
+        "bindparam",
+        "case",
+        "delete",
+        "exists",
+        "func",
+        "insert",
+        "literal",
+        "literal_column",
+        "not_",
+        "or_",
+        "select",
+        "text",
+        "tuple_",
+        "union_all",
+        "update",
+    }
+)
+_NOT_YET_MOVED = frozenset(
+    {
+        "api/discovery.py",
+        "api/edge/signatures.py",
+        "notifications/delivery.py",
+        "notifications/sequencer.py",
+        "services/event_log/log.py",
+        "services/event_log/tree.py",
+        "services/flexibility_services/decision.py",
+        "services/flexibility_services/execution.py",
+        "services/flexibility_services/requests.py",
+        "services/flexibility_services/telemetry.py",
+    }
+)
+
+
+def _builds_sql(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.startswith("sqlalchemy.dialects") or node.module == "sqlalchemy.sql":
+                return True
+            if node.module == "sqlalchemy" and any(a.name in _SQL_BUILDERS for a in node.names):
+                return True
+    return False
+
+
+def _offenders() -> set[str]:
+    found = set()
+    for path in SERVER.rglob("*.py"):
+        relative = path.relative_to(SERVER).as_posix()
+        if relative.startswith("storage/"):
+            continue
+        if _builds_sql(path):
+            found.add(relative)
+    return found
+
+
+def test_sql_is_built_only_in_storage() -> None:
+    new = _offenders() - _NOT_YET_MOVED
+    assert not new, f"SQL outside server/storage/ (move it into a repository there): {sorted(new)}"
+
+
+def test_the_list_of_modules_still_building_sql_only_shrinks() -> None:
+    moved = _NOT_YET_MOVED - _offenders()
+    assert not moved, f"these no longer build SQL: remove them from _NOT_YET_MOVED: {sorted(moved)}"
+
+
+def test_the_checker_sees_a_statement_builder(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("from sqlalchemy import select, func\n", encoding="utf-8")
+    assert _builds_sql(module)
+    module.write_text("from sqlalchemy.ext.asyncio import AsyncSession\n", encoding="utf-8")
+    assert not _builds_sql(module)

@@ -1,0 +1,290 @@
+"""The DSR builder: hand-checked figures per interval, baselines, sessions, settlement, flags."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from fcsbe.model import (
+    BaselineMethod,
+    DataQualityCode,
+    DetailedServiceRecord,
+    FsState,
+    digest,
+)
+from fcsbe.server.services.records.dsr.builder import build_dsr
+from fcsbe.server.services.records.dsr.inputs import (
+    Activation,
+    MeterSample,
+    PowerPeriod,
+    RecordInputs,
+    SessionSpan,
+    SetpointChange,
+)
+from tests.support.dsr_fixtures import T0, contract_terms, fs_model, meter, readings
+
+M = timedelta(minutes=1)
+CREATED = T0 + timedelta(hours=1)
+
+
+def _build(
+    fs_params: dict[str, object], inputs: RecordInputs, **fs: object
+) -> DetailedServiceRecord:
+    model = fs_model(fs_params, **fs)  # type: ignore[arg-type]
+    built = build_dsr(model, contract_terms(), inputs, final_state=model.state, created_at=CREATED)
+    assert DetailedServiceRecord.model_validate_json(built.record.model_dump_json()) == built.record
+    return built.record
+
+
+def test_congestion_reproduces_the_documented_example() -> None:
+    """The DSR example of the information model, rebuilt from meter readings."""
+    site = meter("site-1", level="SITE")
+
+    def power(t: datetime) -> float:
+        return 395_000.0 if t < T0 + 15 * M else 430_000.0
+
+    inputs = RecordInputs(
+        meters=[site],
+        readings=readings("site-1", T0, T0 + 30 * M, 60, power),
+        declared_baseline=[
+            PowerPeriod(T0, T0 + 15 * M, 520_000.0),
+            PowerPeriod(T0 + 15 * M, T0 + 30 * M, 510_000.0),
+        ],
+    )
+    record = _build(
+        {
+            "fs_type": "CONGESTION",
+            "grid_node": "871687120000000123",
+            "periods": [
+                {"start_offset_s": 0, "duration_s": 900, "import_limit_w": 400000.0},
+                {"start_offset_s": 900, "duration_s": 900, "import_limit_w": 400000.0},
+            ],
+        },
+        inputs,
+        baseline_method="DECLARED_SCHEDULE",
+    )
+    first, second = record.intervals
+    assert (first.requested_w, first.baseline_w, first.measured_w) == (400000, 520000, 395000)
+    assert (first.ordered_w, first.delivered_w, first.deviation_w) == (-120000, -125000, -5000)
+    assert (first.deficiency_w, first.within_tolerance) == (0, True)
+    assert (second.measured_w, second.ordered_w, second.delivered_w) == (430000, -110000, -80000)
+    assert (second.deviation_w, second.deficiency_w, second.within_tolerance) == (
+        30000,
+        30000,
+        False,
+    )
+    assert first.energy_import_wh == 98750
+    totals = record.totals
+    assert (totals.requested_energy_wh, totals.delivered_energy_wh) == (-57500, -51250)
+    assert (totals.availability_pct, totals.accuracy_pct) == (100, 50)
+    assert record.settlement is not None
+    s = record.settlement
+    assert (s.baseline_wh, s.ordered_wh, s.actual_wh) == (257500, -57500, 206250)
+    assert (s.delivered_wh, s.deficiency_wh) == (-51250, 7500)
+    assert (s.availability_amount, s.activation_amount, s.penalty_amount) == (
+        Decimal("0.75"),
+        Decimal("4.87"),
+        Decimal("1.13"),
+    )
+    assert s.net_amount == Decimal("4.49")
+    assert record.data_quality == []
+    assert [m.meter_id for m in record.meters] == ["site-1"]
+    assert record.meters[0].start_register_wh == 1_000_000.0
+
+
+def _setpoint_inputs(**extra: object) -> RecordInputs:
+    def power(t: datetime) -> float:
+        if t < T0:
+            return 10_000.0
+        return 5_000.0 if t < T0 + 15 * M else 4_000.0
+
+    samples = [
+        *readings("NL*FCS*E001*1", T0 - 15 * M, T0 + 30 * M, 60, power),
+        *readings("NL*FCS*E002*1", T0 - 15 * M, T0 + 30 * M, 60, power),
+    ]
+    return RecordInputs(
+        meters=[meter("NL*FCS*E001*1"), meter("NL*FCS*E002*1")],
+        readings=samples,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+SETPOINT = {
+    "fs_type": "SETPOINT",
+    "resolution_s": 900,
+    "periods": [{"start_offset_s": 0, "p_w": 10000.0}, {"start_offset_s": 900, "p_w": 10000.0}],
+}
+
+
+def test_setpoint_with_baseline_before_activation() -> None:
+    session = SessionSpan("ps_session0001", "NL*FCS*E001*1", T0 - 20 * M, None)
+    record = _build(SETPOINT, _setpoint_inputs(sessions=[session]))
+    assert record.baseline_method is BaselineMethod.METER_BEFORE_ACTIVATION
+    first, second = record.intervals
+    assert (first.baseline_w, first.measured_w, first.ordered_w) == (20000, 10000, -10000)
+    assert (first.delivered_w, first.deviation_w, first.within_tolerance) == (-10000, 0, True)
+    assert (second.measured_w, second.delivered_w, second.deviation_w) == (8000, -12000, -2000)
+    assert (second.deficiency_w, second.within_tolerance) == (0, False)
+    assert record.totals.measured_response_time_s == 60
+    assert record.totals.delivered_energy_wh == -5500
+    assert record.totals.availability_pct == 100
+    (part,) = record.sessions
+    assert (part.v1g_intervals, part.v2g_intervals) == (2, 0)
+    assert part.energy_charged_wh == 2250
+    assert record.sessions[0].session_ref == "ps_session0001"
+
+
+def test_dynamic_setpoints_and_partial_commitment_change_what_was_requested() -> None:
+    changes = [SetpointChange(T0 + 20 * M, 5000.0)]
+    record = _build(SETPOINT, _setpoint_inputs(setpoint_changes=changes))
+    # Second interval: 10 kW for 5 minutes, then 5 kW for 10 minutes.
+    assert record.intervals[1].requested_w == pytest.approx(6666.667, abs=1e-3)
+    committed = {
+        "fs_id": "fs-record-1",
+        "revision": 1,
+        "result": "PARTIALLY_ACCEPTED",
+        "reasons": [{"code": "EVU_LIMIT"}],
+        "committed_schedule": [{"start_offset_s": 0, "duration_s": 1800, "p_w": 12000.0}],
+        "decided_at": (T0 - 30 * M).isoformat(),
+    }
+    partial = _build(SETPOINT, _setpoint_inputs(), response=committed)
+    assert [i.requested_w for i in partial.intervals] == [12000]
+    assert partial.intervals[0].duration_s == 1800
+
+
+def test_aborted_fs_is_recorded_up_to_its_end() -> None:
+    history = [(FsState.ACTIVE, T0), (FsState.ABORTED, T0 + 20 * M)]
+    record = _build(SETPOINT, _setpoint_inputs(), transitions=history)
+    assert record.final_state is FsState.ABORTED
+    assert [i.duration_s for i in record.intervals] == [900, 300]
+    cancelled = [(FsState.CANCELLED, T0 - 5 * M)]
+    assert _build(SETPOINT, _setpoint_inputs(), transitions=cancelled).intervals == []
+
+
+def test_no_readings_still_make_a_record_with_flags() -> None:
+    record = _build(SETPOINT, RecordInputs(meters=[meter("NL*FCS*E001*1")], readings=[]))
+    assert all(i.measured_w is None and i.within_tolerance is None for i in record.intervals)
+    assert record.totals.availability_pct == 0
+    assert record.totals.accuracy_pct is None
+    assert record.totals.delivered_energy_wh is None  # unknown, not a made-up 0 Wh
+    codes = {f.code for f in record.data_quality}
+    assert DataQualityCode.GAP in codes
+
+
+def test_reserve_activation_is_ordered_only_while_active() -> None:
+    inputs = _setpoint_inputs(activations=[Activation(T0 + 15 * M, 900, -10000.0)])
+    reserve = {
+        "fs_type": "RESERVE",
+        "up_w": 20000.0,
+        "down_w": 0.0,
+        "full_activation_time_s": 300,
+        "min_activation_duration_s": 300,
+    }
+    record = _build(reserve, inputs)
+    first, second = record.intervals
+    assert (first.ordered_w, first.requested_w, first.within_tolerance) == (None, None, None)
+    assert (second.ordered_w, second.requested_w) == (-10000, 10000)
+    # 12 kW less import than the baseline where 10 kW less was ordered: over-delivered.
+    assert (second.delivered_w, second.deviation_w, second.deficiency_w) == (-12000, -2000, 0)
+
+
+def test_price_signals_record_delivery_without_a_firm_request() -> None:
+    record = _build(
+        {
+            "fs_type": "DYNAMIC_PRICE",
+            "currency": "EUR",
+            "intervals": [
+                {"start_offset_s": 0, "duration_s": 1800, "import_price_per_kwh": 0.3},
+            ],
+        },
+        _setpoint_inputs(),
+    )
+    (interval,) = record.intervals
+    assert interval.requested_w is None
+    assert interval.within_tolerance is None
+    assert (interval.measured_w, interval.delivered_w) == (9000, -11000)
+    assert record.totals.requested_energy_wh is None
+
+
+def test_historical_average_baseline_uses_previous_days() -> None:
+    samples = []
+    for day, level, register in ((2, 16_000.0, 1e6), (1, 12_000.0, 2e6), (0, 9_000.0, 3e6)):
+        shift = timedelta(days=day)
+        samples += readings(
+            "site-1",
+            T0 - shift - 5 * M,
+            T0 - shift + 35 * M,
+            60,
+            lambda t, v=level: v,
+            import_wh=register,
+        )
+    inputs = RecordInputs(meters=[meter("site-1", level="SITE")], readings=samples)
+    record = _build(SETPOINT, inputs, baseline_method="HISTORICAL_AVERAGE")
+    assert [i.baseline_w for i in record.intervals] == [14000, 14000]
+    assert [i.measured_w for i in record.intervals] == [9000, 9000]
+
+
+def test_faulty_readings_are_cleaned_and_flagged() -> None:
+    clean = _setpoint_inputs()
+    faulty = list(clean.readings)
+    late = faulty.pop(40)
+    duplicate = faulty[10]
+    faulty.insert(11, duplicate)
+    faulty.append(late._replace(received_at=late.at + 5 * M))
+    dropped = faulty.pop(20)
+    bad = MeterSample("NL*FCS*E002*1", T0 + 3 * M + timedelta(seconds=7), -1.0, 0.0)
+    backwards = faulty[70]._replace(at=faulty[70].at + timedelta(seconds=30), e_import_wh=0.0)
+    stranger = faulty[0]._replace(meter_id="NL*FCS*E999*1")
+    faulty += [bad, backwards, stranger]
+    record = _build(SETPOINT, RecordInputs(meters=clean.meters, readings=faulty))
+    subset = [r for r in clean.readings if r != dropped]
+    reference = _build(SETPOINT, RecordInputs(meters=clean.meters, readings=subset))
+    assert record.intervals == reference.intervals
+    assert record.totals == reference.totals
+    flags = {(f.code, f.target.id if f.target else None) for f in record.data_quality}
+    assert (DataQualityCode.DUPLICATE_READING, duplicate.meter_id) in flags
+    assert (DataQualityCode.LATE_READING, late.meter_id) in flags
+    assert (DataQualityCode.OUT_OF_ORDER, late.meter_id) in flags
+    assert (DataQualityCode.INVALID_READING, "NL*FCS*E002*1") in flags
+    assert (DataQualityCode.INVALID_READING, None) in flags
+    gaps = [f for f in record.data_quality if f.code is DataQualityCode.GAP]
+    assert gaps == [f for f in reference.data_quality if f.code is DataQualityCode.GAP]
+    assert len(gaps) == 1
+
+
+def test_record_digest_is_stable_across_arrival_orders() -> None:
+    """Meters delivering in another order (each in time order) give the same record."""
+    inputs = _setpoint_inputs()
+    one, two = inputs.meters
+    interleaved = [
+        r for pair in zip(inputs.readings[46:], inputs.readings[:46], strict=True) for r in pair
+    ]
+    shuffled = RecordInputs(meters=[two, one], readings=interleaved)
+    assert digest(_build(SETPOINT, inputs).model_dump(mode="json")) == digest(
+        _build(SETPOINT, shuffled).model_dump(mode="json")
+    )
+
+
+def test_fast_and_careful_cleaning_agree() -> None:
+    """The whole-list path (no anomaly) gives the series the reading-by-reading path gives."""
+    from fcsbe.server.services.records.dsr.inputs import RecordOptions
+    from fcsbe.server.services.records.dsr.readings import _clean_fast, _clean_one
+
+    info = meter("NL*FCS*E001*1")
+    samples = [s for s in _setpoint_inputs().readings if s.meter_id == info.meter_id]
+    fast = _clean_fast(info, samples, RecordOptions())
+    assert fast is not None
+    careful, tallies = _clean_one(info, [*samples, samples[-1]], RecordOptions())
+    assert (fast.t, fast.imp, fast.exp, fast.p) == (careful.t, careful.imp, careful.exp, careful.p)
+    assert tallies[DataQualityCode.DUPLICATE_READING].count == 1
+    for spoiled in (
+        [samples[1], samples[0], *samples[2:]],
+        [samples[0]._replace(quality="ESTIMATED"), *samples[1:]],
+        [samples[0]._replace(p_w=float("nan")), *samples[1:]],
+        [samples[0]._replace(received_at=None), *samples[1:]],
+        [*samples[:-1], samples[-1]._replace(e_export_wh=-1.0)],
+        [*samples[:-1], samples[-1]._replace(received_at=samples[-1].at + timedelta(hours=1))],
+    ):
+        assert _clean_fast(info, spoiled, RecordOptions()) is None
