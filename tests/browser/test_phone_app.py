@@ -24,6 +24,7 @@ from fcsbe.server.app import create_app
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.ev_users import access as ev_user_access
 from fcsbe.server.settings import Settings
+from fcsbe.server.storage import migrations
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.engine import create_engine, create_session_factory
 
@@ -64,6 +65,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
         public_base_url=f"http://127.0.0.1:{port}",
         log_level="WARNING",
     )
+    # Migrated before the server starts: the test writes to the database (the invitation)
+    # while the server thread may still be starting.
+    migrations.upgrade(settings.database_url)
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     running = uvicorn.Server(config)
     # The socket listens before the server starts: the browser's first connection waits in its
