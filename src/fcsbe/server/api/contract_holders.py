@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from fcsbe.model import ContractHolderLookupRequest, ContractHolderLookupResult
 from fcsbe.server.api.problems import problem_responses
 from fcsbe.server.deps import DbSession
 from fcsbe.server.security.principals import Principal, fo_with_scope
-from fcsbe.server.security.signatures import verify_request_signature
+from fcsbe.server.security.signatures import Signed, verify_request_signature
 from fcsbe.server.services.contract_holders import lookup_holders
 from fcsbe.server.storage.base import utcnow
 
@@ -28,11 +28,11 @@ HoldersPrincipal = Annotated[Principal, fo_with_scope("contract-holders")]
 )
 async def lookup_contract_holders(
     body: ContractHolderLookupRequest,
-    request: Request,
+    signed: Signed,
     principal: HoldersPrincipal,
     session: DbSession,
 ) -> ContractHolderLookupResult:
     """Given a CS, EVSE or pseudonymous session reference, the holders of the active contracts
     that cover it and their FS types; contract ids only for your own. Changes nothing."""
-    await verify_request_signature(request, session, principal, required=False)
+    await verify_request_signature(signed, session, principal, required=False)
     return await lookup_holders(session, principal, body, now=utcnow())
