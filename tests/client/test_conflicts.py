@@ -1,5 +1,6 @@
-"""Which 409s the client retries: only `idempotency-key-in-use` (the same key still being
-processed, which clears by itself); business conflicts are raised after one request."""
+"""Which 409s the client retries: only transient ones (`idempotency-key-in-use`: the same key
+still being processed; `proof-pending`; `conflict`: a race for a unique row; any 409 with
+`Retry-After`); business conflicts are raised after one request."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ async def test_business_conflicts_are_not_retried(app: FastAPI) -> None:
         assert len(counting.requests) == sent + 1
         with pytest.raises(ConflictError) as transition:  # cancelled already
             await client.flexibility_services.cancel("fs-1", "again")
-        assert transition.value.problem.slug != "idempotency-key-in-use"
+        assert transition.value.problem.slug in {"illegal-transition", "fs-not-active"}
         assert len(counting.requests) == sent + 2
 
 
@@ -60,10 +61,12 @@ def _answer(status: int, slug: str) -> httpx.Response:
     ("slug", "attempts"),
     [
         ("idempotency-key-in-use", 3),
+        ("proof-pending", 3),
+        ("conflict", 3),
         ("fs-exists", 1),
         ("proof-already-validated", 1),
         ("illegal-transition", 1),
-        ("conflict", 1),
+        ("stale-setpoint", 1),
     ],
 )
 async def test_only_key_in_use_conflicts_are_retried(slug: str, attempts: int) -> None:
@@ -79,3 +82,18 @@ async def test_only_key_in_use_conflicts_are_retried(slug: str, attempts: int) -
             await client.flexibility_services.cancel("fs-1")
     assert info.value.problem.slug == slug
     assert len(seen) == attempts
+
+
+async def test_a_conflict_with_retry_after_is_retried() -> None:
+    seen: list[httpx.Request] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = _answer(409, "some-new-transient-state")
+        answer.headers["retry-after"] = "0"
+        return answer
+
+    async with fo_client(httpx.MockTransport(respond), "t", attempts=2) as client:
+        with pytest.raises(ConflictError):
+            await client.flexibility_services.cancel("fs-1")
+    assert len(seen) == 2

@@ -6,10 +6,12 @@ every retry, so a retry after a lost response can never apply a change twice. Re
 signing key, every POST/PUT/PATCH is signed (`X-Fcsbe-Signature`), afresh on each attempt: a
 signature id may be used once only.
 
-A 409 is retried only when it says that the same `Idempotency-Key` is still being processed
-(`idempotency-key-in-use`): that one clears by itself. Every other conflict (`fs-exists`,
-`proof-already-validated`, an illegal transition, ...) is an answer about the state of things,
-which the same request cannot change, so it is raised at once.
+A 409 is retried only when it is transient, clearing by itself: the same `Idempotency-Key` is
+still being processed (`idempotency-key-in-use`), the proof of work is still being issued
+(`proof-pending`), or two requests raced for one unique row (`conflict`, "retry it"); and any
+409 that carries `Retry-After`, the server's own word that a retry may succeed. Every other
+conflict (`fs-exists`, `proof-already-validated`, `illegal-transition`, ...) is an answer about
+the state of things, which the same request cannot change, so it is raised at once.
 
 `Transport.derive` makes a transport with other per-call options (timeout, retries, extra
 headers) that shares the connection pool and the credentials (a token rotated through one is
@@ -57,9 +59,11 @@ __all__ = [
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 """Statuses worth retrying whatever the body says."""
 
-RETRYABLE_CONFLICTS = frozenset({problem_type("idempotency-key-in-use")})
-"""The 409 problem types worth retrying: the same `Idempotency-Key` is still being processed.
-Any other 409 is final (the request conflicts with the state, retrying cannot help)."""
+RETRYABLE_CONFLICTS = frozenset(
+    problem_type(slug) for slug in ("idempotency-key-in-use", "proof-pending", "conflict")
+)
+"""The 409 problem types worth retrying (transient, see the module docstring). Any other 409
+without `Retry-After` is final: the request conflicts with the state, retrying cannot help."""
 
 _CAPTURED: ContextVar[list[httpx.Response] | None] = ContextVar(
     "fcsbe_captured_responses", default=None
@@ -103,6 +107,8 @@ def _retryable(response: httpx.Response) -> bool:
         return True
     if response.status_code != 409:
         return False
+    if "retry-after" in response.headers:
+        return True
     try:
         kind = Problem.model_validate_json(response.content).type
     except ValueError:
