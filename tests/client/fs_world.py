@@ -10,8 +10,8 @@ from fastapi import FastAPI
 
 from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.model import FlexibilityServiceRequest
-from tests.factories import make_fo
-from tests.fs_fixtures import make_contract, make_site, request_body
+from tests.support.factories import make_fo
+from tests.support.fs_fixtures import make_contract, make_site, request_body
 
 __all__ = ["Counting", "fo_client", "fs_request", "setup_fo"]
 

@@ -29,7 +29,7 @@ from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
 from fcsbe.server.workers import decision_step
 from tests.client.fs_world import fs_request, setup_fo
-from tests.databases import truncate_all
+from tests.support.databases import truncate_all
 
 
 @pytest.fixture

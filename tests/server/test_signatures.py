@@ -24,11 +24,11 @@ from fcsbe.model import (
 )
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 from fcsbe.server.storage.parties import EnrolmentRow
 from fcsbe.server.storage.signatures import SeenJtiRow, delete_expired_jtis
-from tests.flows import Fo, asgi_client, enrol_fo, init_server, proposal
-from tests.registry_fixtures import EVSE_DC, add_registry
+from tests.support.flows import Fo, asgi_client, enrol_fo, init_server, proposal
+from tests.support.registry_fixtures import EVSE_DC, add_registry
 
 PATH = "/v1/credential-checks"
 
@@ -220,7 +220,7 @@ async def test_fs_requests_under_a_signing_contract(app: FastAPI, fo: Fo) -> Non
     """FS requests, supersessions and cancellations follow the contract's signature rule."""
     from fcsbe.client import AuthenticationError
     from fcsbe.model import FlexibilityServiceRequest
-    from tests.fs_fixtures import request_body
+    from tests.support.fs_fixtures import request_body
 
     request = FlexibilityServiceRequest.model_validate(
         request_body("fs-1", fsc_id="fsc-signed", targets=[("EVSE", EVSE_DC)])
@@ -245,7 +245,7 @@ async def test_a_body_signature_is_verified(app: FastAPI, fo: Fo) -> None:
     one is accepted and kept with the request, a forged one is a 401 and writes no FS."""
     from fcsbe.client import NotFoundError
     from fcsbe.model import sign_detached
-    from tests.fs_fixtures import request_body
+    from tests.support.fs_fixtures import request_body
 
     path = "/v1/flexibility-services"
     body = request_body("fs-body-ok", fsc_id="fsc-signed", targets=[("EVSE", EVSE_DC)])

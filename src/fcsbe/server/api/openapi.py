@@ -14,7 +14,7 @@ at no cost per request:
 - the `Idempotency-Key` header is required (a request without it gets 400; it is declared
   optional in the code so that its absence is that 400 and not a generic 422);
 - an operation that verifies `X-Fcsbe-Signature` declares the header (through the `Signed`
-  dependency of `fcsbe.server.security.signatures`, the same one that lets the route verify)
+  dependency of `fcsbe.server.api.edge.signatures`, the same one that lets the route verify)
   and its 401 names the `signature-*` problems (`x-problem-types` lists their `type` URIs).
 """
 
@@ -25,9 +25,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from fcsbe.model import SIGNATURE_HEADER, Problem, problem_type
-from fcsbe.server.api.problems import problem_description
+from fcsbe.server.api.edge.problems import problem_description
+from fcsbe.server.api.edge.signatures import SIGNATURE_PROBLEMS
 from fcsbe.server.errors import PROBLEM_JSON
-from fcsbe.server.security.signatures import SIGNATURE_PROBLEMS
 
 __all__ = [
     "BEARER_SCHEME",
