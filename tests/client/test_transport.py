@@ -122,11 +122,24 @@ async def test_client_errors_are_not_retried(code: int, error: type[Exception]) 
 
 
 async def test_conflict_after_retries_is_conflict_error() -> None:
-    recorder = Recorder([_status(409, body={**PROBLEM_404, "status": 409})])
+    in_use = {
+        **PROBLEM_404,
+        "status": 409,
+        "type": "https://fcsbe.org/problems/idempotency-key-in-use",
+    }
+    recorder = Recorder([_status(409, body=in_use)])
     async with _client(recorder, [], attempts=2) as client:
         with pytest.raises(ConflictError):
             await client._transport.request("POST", "/v1/x", json={})
     assert len(recorder.requests) == 2
+
+
+async def test_other_conflicts_are_not_retried() -> None:
+    recorder = Recorder([_status(409, body={**PROBLEM_404, "status": 409})])
+    async with _client(recorder, [], attempts=2) as client:
+        with pytest.raises(ConflictError):
+            await client._transport.request("POST", "/v1/x", json={})
+    assert len(recorder.requests) == 1
 
 
 async def test_non_problem_error_body_still_decodes() -> None:

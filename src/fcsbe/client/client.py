@@ -3,15 +3,19 @@
 One client per server and credential; use it as an async context manager. Each server module
 has a namespace (`client.discovery`, ...). Pass `transport=` (e.g. `httpx.ASGITransport(app)`)
 or a ready `http_client=` to run it in-process or through a proxy.
+
+`client.with_options(timeout_s=..., max_retries=..., headers=...)` is a copy with other
+per-call options that shares the connection pool and credentials; `client.with_raw_response`
+and `client.raw_response(...)` return the `httpx.Response` with the parsed result.
 """
 
 from __future__ import annotations
 
 import asyncio
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -30,6 +34,7 @@ from fcsbe.client.flexibility_services import FlexibilityServicesResource
 from fcsbe.client.heartbeat import HeartbeatResource
 from fcsbe.client.notifications import NotificationsResource
 from fcsbe.client.pool import ShardedTransport
+from fcsbe.client.raw import RawResponse, RawResponseClient, with_raw
 from fcsbe.client.records import RecordsResource
 from fcsbe.client.registry import RegistryResource
 from fcsbe.client.sessions import SessionsResource
@@ -37,7 +42,32 @@ from fcsbe.client.sites import SitesResource
 from fcsbe.client.transport import RetryPolicy, Sleep, Transport
 from fcsbe.client.webhook_endpoints import WebhookEndpointResource
 
-__all__ = ["FcsbeClient"]
+__all__ = ["NAMESPACES", "FcsbeClient"]
+
+T = TypeVar("T")
+
+NAMESPACES = (
+    "discovery",
+    "sites",
+    "charging_stations",
+    "registry",
+    "sessions",
+    "capabilities",
+    "availability",
+    "enrolments",
+    "heartbeat",
+    "contracts",
+    "credential_checks",
+    "contract_holders",
+    "admin",
+    "flexibility_services",
+    "event_log",
+    "records",
+    "notifications",
+    "webhook_endpoint",
+    "ev_user",
+)
+"""The client's namespaces, one per server module (the sync client mirrors them)."""
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_CONNECTIONS = 64
@@ -91,13 +121,19 @@ class FcsbeClient:
         http = http_client or httpx.AsyncClient(
             base_url=base_url, timeout=timeout_s, transport=transport, limits=limits
         )
-        self._transport = Transport(
-            http,
-            token=token,
-            retry=retry or RetryPolicy(),
-            sleep=sleep,
-            signing_key=signing_key,
+        self._bind(
+            Transport(
+                http,
+                token=token,
+                retry=retry or RetryPolicy(),
+                sleep=sleep,
+                signing_key=signing_key,
+            )
         )
+
+    def _bind(self, transport: Transport) -> None:
+        """Make the namespaces, all sending through `transport`."""
+        self._transport = transport
         self.discovery = DiscoveryResource(self._transport)
         self.sites = SitesResource(self._transport)
         self.charging_stations = ChargingStationsResource(self._transport)
@@ -117,6 +153,50 @@ class FcsbeClient:
         self.notifications = NotificationsResource(self._transport)
         self.webhook_endpoint = WebhookEndpointResource(self._transport)
         self.ev_user = EvUserResource(self._transport)
+
+    def with_options(
+        self,
+        *,
+        timeout_s: float | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> FcsbeClient:
+        """A copy of this client with other per-call options, sharing its connection pool and
+        credentials (closing the copy closes nothing; close the original).
+
+        Args:
+            timeout_s: Timeout of each request, in seconds (default: the client's).
+            max_retries: Retries after the first attempt (0: none; default: the client's).
+            retry: A whole retry policy (backoff bounds too); `max_retries` overrides its
+                attempts.
+            headers: Extra headers on every request of the copy (e.g. a trace id).
+
+        Example:
+            >>> fs = await client.with_options(timeout_s=2, max_retries=0).flexibility_services.get(
+            ...     "fs-1"
+            ... )
+        """
+        copy = object.__new__(type(self))
+        copy._owns_http = False
+        copy._bind(
+            self._transport.derive(
+                timeout_s=timeout_s, max_retries=max_retries, retry=retry, headers=headers
+            )
+        )
+        return copy
+
+    @property
+    def with_raw_response(self) -> RawResponseClient:
+        """The namespaces again, each async method returning a `RawResponse` (the
+        `httpx.Response` and the parsed result): `await client.with_raw_response.
+        flexibility_services.get("fs-1")`. For static types use `raw_response`."""
+        return RawResponseClient(self, NAMESPACES)
+
+    async def raw_response(self, call: Awaitable[T]) -> RawResponse[T]:
+        """Await a call of this client and return its `RawResponse`, typed like the call:
+        `raw = await client.raw_response(client.flexibility_services.create(request))`."""
+        return await with_raw(call)
 
     @property
     def token(self) -> str | None:

@@ -6,10 +6,15 @@ everything including network failures.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 from pydantic import ValidationError
 
 from fcsbe.model import Problem
+
+if TYPE_CHECKING:
+    from fcsbe.model import FlexibilityService
 
 __all__ = [
     "AuthenticationError",
@@ -19,6 +24,7 @@ __all__ = [
     "FcsbeError",
     "FcsbeStatusError",
     "FcsbeTimeoutError",
+    "FsDecisionTimeoutError",
     "GoneError",
     "InternalServerError",
     "NotFoundError",
@@ -41,6 +47,15 @@ class FcsbeConnectionError(FcsbeError):
 
 class FcsbeTimeoutError(FcsbeConnectionError):
     """The request timed out (after the retries)."""
+
+
+class FsDecisionTimeoutError(FcsbeError, TimeoutError):
+    """`wait_for_decision` gave up: the FS was still RECEIVED; `fs` is how it was last seen."""
+
+    def __init__(self, fs: FlexibilityService, timeout_s: float) -> None:
+        self.fs = fs
+        self.timeout_s = timeout_s
+        super().__init__(f"FS {fs.fs_id} still {fs.state} after {timeout_s:g} s")
 
 
 class FcsbeStatusError(FcsbeError):

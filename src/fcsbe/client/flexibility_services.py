@@ -1,10 +1,13 @@
-"""FS requests (UC 2.1-2.7): create, read, list, supersede, cancel."""
+"""FS requests (UC 2.1-2.7): create, read, list, supersede, cancel, and waiting for the
+decision."""
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from collections.abc import Sequence
 
+from fcsbe.client.errors import FsDecisionTimeoutError
 from fcsbe.client.operations import operation
 from fcsbe.client.paging import AsyncPager
 from fcsbe.client.transport import Transport
@@ -59,6 +62,40 @@ class FlexibilityServicesResource:
         """
         response = await self._t.request("GET", f"{_BASE}/{fs_id}")
         return FlexibilityService.model_validate_json(response.content)
+
+    async def wait_for_decision(
+        self,
+        fs_id: str,
+        *,
+        timeout_s: float = 60.0,
+        poll_interval_s: float = 0.5,
+        max_poll_interval_s: float = 5.0,
+    ) -> FlexibilityService:
+        """Wait until the server has decided on the FS (it leaves RECEIVED) and return it.
+
+        Polls `get` (side-effect free, so it does not disturb your notification feed cursor),
+        first after `poll_interval_s`, then twice as long each time up to
+        `max_poll_interval_s`. The decision is due by the receipt's `response_deadline`; an
+        `FS_STATE_CHANGED` notification tells a webhook receiver without polling.
+
+        Returns:
+            The FS in its first state after RECEIVED: ACCEPTED, PARTIALLY_ACCEPTED, REJECTED,
+            or already further (SCHEDULED, ARMED, ACTIVE, CANCELLED, ...).
+
+        Raises:
+            FsDecisionTimeoutError: still RECEIVED after `timeout_s` (its `fs` is the last view).
+            NotFoundError: no such FS for this FO.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        interval = poll_interval_s
+        while (fs := await self.get(fs_id)).state is FsState.RECEIVED:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise FsDecisionTimeoutError(fs, timeout_s)
+            await self._t.sleep(min(interval, remaining))
+            interval = min(interval * 2, max_poll_interval_s)
+        return fs
 
     @operation("list_flexibility_services")
     def list(

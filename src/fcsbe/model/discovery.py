@@ -55,6 +55,7 @@ class VersionDetails(OutputModel):
                         {"module": "enrolments", "url": "https://cso.example/v1/enrolments"}
                     ],
                     "jwks": {"keys": []},
+                    "record_delay_s": 30.0,
                 }
             ]
         }
@@ -75,4 +76,12 @@ class VersionDetails(OutputModel):
         default=None,
         description="The key that verifies `v1a` (Ed25519) webhook signatures: `whpk_` + base64 "
         "of the server's active Ed25519 public key (also in `jwks`).",
+    )
+    record_delay_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds the server waits after an FS has ended for late meter readings "
+        "before it makes the detailed service record (the FS becomes RECORDED); until then "
+        "`GET .../record` answers 404 `record-not-available`. Null: not announced.",
+        examples=[30.0],
     )

@@ -114,8 +114,11 @@ class FlexibilityServiceRequest(InputModel):
     parameters: FsParameters = Field(description="Exactly one payload, tagged by `fs_type`.")
     signature: CompactJws | None = Field(
         default=None,
-        description="FO's detached JWS over the RFC 8785 JSON of this object without "
-        "`signature`; required when the contract asks for signatures.",
+        description="Optional: the FO's detached JWS (Ed25519, its registered key) over the "
+        "RFC 8785 JSON of this object as sent, without `signature`, kept with the request as "
+        "evidence of what the FO asked. Verified when present (401 `signature-invalid`). A "
+        "contract with `signature_required` requires the `X-Fcsbe-Signature` header instead "
+        "(which carries the replay protection); this member does not replace it.",
     )
 
     @model_validator(mode="after")

@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from fcsbe.model import VersionDetails, VersionList
 from fcsbe.server.api.discovery import MODULES
+from fcsbe.server.app import create_app
+from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.parties import PartyRow
 
@@ -76,3 +78,13 @@ async def test_request_id_is_echoed_or_made(http: httpx.AsyncClient) -> None:
     made = await http.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert made.headers["x-request-id"] != "bad id with spaces"
     assert len(made.headers["x-request-id"]) == 32
+
+
+async def test_version_details_announce_the_record_delay(settings: Settings) -> None:
+    """An FO learns from `GET /v1` how long after an FS ends its record is made."""
+    app = create_app(settings.model_copy(update={"record_delay_s": 42.5}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://fcsbe.test") as http:
+            body = (await http.get("/v1")).json()
+    assert body["record_delay_s"] == 42.5

@@ -68,8 +68,13 @@ async def _post(
     body: dict[str, Any],
     signature: str | None,
     path: str = PATH,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    headers = {"authorization": f"Bearer {fo.token}", "content-type": "application/json"}
+    headers = {
+        "authorization": f"Bearer {fo.token}",
+        "content-type": "application/json",
+        **(headers or {}),
+    }
     if signature is not None:
         headers[SIGNATURE_HEADER] = signature
     return await http.post(path, content=json.dumps(body), headers=headers)
@@ -232,4 +237,40 @@ async def test_fs_requests_under_a_signing_contract(app: FastAPI, fo: Fo) -> Non
     assert (
         await fo.client.flexibility_services.cancel("fs-1", "signed")
     ).state.value == "CANCELLED"
+    await fo.client.aclose()
+
+
+async def test_a_body_signature_is_verified(app: FastAPI, fo: Fo) -> None:
+    """`FlexibilityServiceRequest.signature` is checked with the FO's key when present: a good
+    one is accepted and kept with the request, a forged one is a 401 and writes no FS."""
+    from fcsbe.client import NotFoundError
+    from fcsbe.model import sign_detached
+    from tests.support.fs_fixtures import request_body
+
+    path = "/v1/flexibility-services"
+    body = request_body("fs-body-ok", fsc_id="fsc-signed", targets=[("EVSE", EVSE_DC)])
+    signed = {**body, "signature": sign_detached(body, fo.key)}
+
+    async def post(document: dict[str, Any], key: str) -> httpx.Response:
+        header = sign_request("POST", path, document, fo.key)  # the contract requires it
+        return await _post(http, fo, document, header, path=path, headers={"idempotency-key": key})
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://fcsbe.test"
+    ) as http:
+        ok = await post(signed, "k-1")
+        assert ok.status_code == 202, ok.text
+        stored = await fo.client.flexibility_services.get("fs-body-ok")
+        assert stored.request.signature == signed["signature"]
+
+        forged_body = {**body, "fs_id": "fs-body-forged"}
+        forged = {**forged_body, "signature": sign_detached(forged_body, generate_signing_key())}
+        refused = await post(forged, "k-2")
+        assert refused.status_code == 401
+        assert _slug(refused) == "signature-invalid"
+        # A signature made over another body (here: the first one) does not verify either.
+        refused = await post({**forged_body, "signature": signed["signature"]}, "k-3")
+        assert (refused.status_code, _slug(refused)) == (401, "signature-invalid")
+    with pytest.raises(NotFoundError):
+        await fo.client.flexibility_services.get("fs-body-forged")
     await fo.client.aclose()

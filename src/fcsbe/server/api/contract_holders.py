@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from fcsbe.model import ContractHolderLookupRequest, ContractHolderLookupResult
 from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.problems import problem_responses
+from fcsbe.server.api.edge.signatures import Signed, verify_request_signature
 from fcsbe.server.api.edge.signatures import verify_request_signature
 from fcsbe.server.deps import DbSession
 from fcsbe.server.security.principal import Principal
@@ -29,11 +30,11 @@ HoldersPrincipal = Annotated[Principal, fo_with_scope("contract-holders")]
 )
 async def lookup_contract_holders(
     body: ContractHolderLookupRequest,
-    request: Request,
+    signed: Signed,
     principal: HoldersPrincipal,
     session: DbSession,
 ) -> ContractHolderLookupResult:
     """Given a CS, EVSE or pseudonymous session reference, the holders of the active contracts
     that cover it and their FS types; contract ids only for your own. Changes nothing."""
-    await verify_request_signature(request, session, principal, required=False)
+    await verify_request_signature(signed, session, principal, required=False)
     return await lookup_holders(session, principal, body, now=utcnow())

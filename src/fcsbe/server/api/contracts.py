@@ -31,6 +31,7 @@ from fcsbe.server.api.edge.paging import (
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.api.edge.signatures import (
+    Signed,
     verify_request_signature,
     verify_signature_for_contract,
 )
@@ -59,12 +60,13 @@ FscId = Annotated[
 async def propose_contract(
     body: ContractProposal,
     request: Request,
+    signed: Signed,
     principal: ContractsPrincipal,
     session: DbSession,
     key: IdempotencyKey = None,
 ) -> Response:
     """Propose a flexibility service contract; it is PROPOSED until the operator decides."""
-    await verify_request_signature(request, session, principal, required=False)
+    await verify_request_signature(signed, session, principal, required=False)
 
     async def handler() -> Outcome:
         result = await contracts.propose(session, principal, body, now=utcnow())
@@ -125,12 +127,13 @@ async def amend_contract(
     fsc_id: FscId,
     body: ContractAmendment,
     request: Request,
+    signed: Signed,
     principal: ContractsPrincipal,
     session: DbSession,
     key: IdempotencyKey = None,
 ) -> Response:
     """Propose new terms (a full replacement) as a new PENDING revision."""
-    await verify_signature_for_contract(request, session, principal, fsc_id)
+    await verify_signature_for_contract(signed, session, principal, fsc_id)
 
     async def handler() -> Outcome:
         return 200, await contracts.amend(session, principal, fsc_id, body, now=utcnow()), {}
@@ -148,12 +151,13 @@ async def terminate_contract(
     fsc_id: FscId,
     body: ContractTermination,
     request: Request,
+    signed: Signed,
     principal: ContractsPrincipal,
     session: DbSession,
     key: IdempotencyKey = None,
 ) -> Response:
     """End the contract now, or at `effective_at`."""
-    await verify_signature_for_contract(request, session, principal, fsc_id)
+    await verify_signature_for_contract(signed, session, principal, fsc_id)
 
     async def handler() -> Outcome:
         return 200, await contracts.terminate(session, principal, fsc_id, body, now=utcnow()), {}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from fcsbe.model import CredentialCheckRequest, CredentialCheckResult
 from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.problems import problem_responses
+from fcsbe.server.api.edge.signatures import Signed, verify_signature_for_contract
 from fcsbe.server.api.edge.signatures import verify_signature_for_contract
 from fcsbe.server.deps import DbSession, ServerSettings
 from fcsbe.server.security.principal import Principal
@@ -29,7 +30,7 @@ ChecksPrincipal = Annotated[Principal, fo_with_scope("credential-checks")]
 )
 async def post_credential_check(
     body: CredentialCheckRequest,
-    request: Request,
+    signed: Signed,
     principal: ChecksPrincipal,
     session: DbSession,
     settings: ServerSettings,
@@ -37,7 +38,7 @@ async def post_credential_check(
     """May this FS run under this contract on these targets? One verdict per target with reason
     codes, valid until `valid_until`. Changes nothing (no Idempotency-Key needed). Signed when
     the contract requires signatures."""
-    await verify_signature_for_contract(request, session, principal, body.fsc_id)
+    await verify_signature_for_contract(signed, session, principal, body.fsc_id)
     return await check_credentials(
         session, principal, body, now=utcnow(), ttl_s=settings.credential_check_ttl_s
     )

@@ -49,7 +49,8 @@ async def get_versions(request: Request, settings: ServerSettings) -> VersionLis
 async def get_version_details(
     request: Request, settings: ServerSettings, session: DbSession
 ) -> VersionDetails:
-    """Modules of v1, the server's party id and its public signing keys (JWKS)."""
+    """Modules of v1, the server's party id, its public signing keys (JWKS) and the timing an
+    FO plans with (`record_delay_s`)."""
     base = _base_url(request, settings.public_base_url)
     party = (
         await session.execute(select(PartyRow).where(PartyRow.is_server.is_(True)).limit(1))
@@ -67,6 +68,7 @@ async def get_version_details(
         modules=[ModuleEndpoint(module=m, url=f"{base}/v1/{m}") for m in MODULES],
         jwks=jwks,
         webhook_public_key=server_keys.webhook_public_key(),
+        record_delay_s=settings.record_delay_s,
     )
 
 

@@ -36,6 +36,9 @@ from fcsbe.server.api.edge.idempotency import (
 )
 from fcsbe.server.api.edge.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
 from fcsbe.server.api.edge.signatures import (
+    Signed,
+    SignedRequest,
+    verify_body_signature,
     verify_signature_for_contract,
     verify_signature_for_fs,
 )
@@ -73,6 +76,7 @@ _ERRORS: dict[int | str, dict[str, str]] = {
 async def create_flexibility_service(
     body: FlexibilityServiceRequest,
     request: Request,
+    signed: Signed,
     principal: FsPrincipal,
     session: DbSession,
     settings: ServerSettings,
@@ -80,7 +84,8 @@ async def create_flexibility_service(
 ) -> Response:
     """Request an FS. Answers 202 at once; the decision follows as a notification and on GET.
     Signed (`X-Fcsbe-Signature`) when the contract requires it."""
-    await verify_signature_for_contract(request, session, principal, body.fsc_id)
+    await verify_signature_for_contract(signed, session, principal, body.fsc_id)
+    await verify_body_signature(signed, session, principal, body.signature)
 
     async def handler(record: KeyRecord) -> Outcome:
         headers = {"location": f"/v1/flexibility-services/{body.fs_id}"}
@@ -157,13 +162,15 @@ async def supersede_flexibility_service(
     fs_id: FsId,
     body: FlexibilityServiceRequest,
     request: Request,
+    signed: Signed,
     principal: FsPrincipal,
     session: DbSession,
     settings: ServerSettings,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Replace the FS by a new revision (revision + 1), decided afresh."""
-    await verify_signature_for_contract(request, session, principal, body.fsc_id)
+    await verify_signature_for_contract(signed, session, principal, body.fsc_id)
+    await verify_body_signature(signed, session, principal, body.signature)
 
     async def handler() -> Outcome:
         accepted = await service.supersede_fs(
@@ -184,13 +191,14 @@ async def cancel_flexibility_service(
     fs_id: FsId,
     body: FsCancellation,
     request: Request,
+    signed: Signed,
     principal: FsPrincipal,
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Cancel the FS; the stations are released (stamped on the stations' clock, which its
     execution and record use)."""
-    await verify_signature_for_fs(request, session, principal, fs_id)
+    await verify_signature_for_fs(signed, session, principal, fs_id)
     now = request.app.state.adapter.now()
 
     async def handler() -> Outcome:
@@ -207,7 +215,7 @@ _Apply = Callable[
 
 
 async def _control(
-    request: Request,
+    signed: SignedRequest,
     session: AsyncSession,
     principal: Principal,
     fs_id: str,
@@ -218,7 +226,8 @@ async def _control(
     body: BaseModel,
 ) -> Response:
     """A control of a running FS: signed, idempotent, applied on the stations' clock."""
-    await verify_signature_for_fs(request, session, principal, fs_id)
+    request = signed.request
+    await verify_signature_for_fs(signed, session, principal, fs_id)
 
     async def handler() -> Outcome:
         fs = await service.load_fs(session, principal, fs_id, for_update=True)
@@ -238,14 +247,14 @@ async def _control(
 async def update_setpoint(
     fs_id: FsId,
     body: SetpointUpdate,
-    request: Request,
+    signed: Signed,
     principal: FsPrincipal,
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """New aggregate setpoint for a running SETPOINT FS (aFRR-like, every few seconds)."""
     return await _control(
-        request, session, principal, fs_id, idempotency_key, fs_control.update_setpoint, body
+        signed, session, principal, fs_id, idempotency_key, fs_control.update_setpoint, body
     )
 
 
@@ -258,14 +267,14 @@ async def update_setpoint(
 async def activate(
     fs_id: FsId,
     body: ReserveActivation,
-    request: Request,
+    signed: Signed,
     principal: FsPrincipal,
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Activate reserved capacity of a RESERVE FS (UC 2.5)."""
     return await _control(
-        request, session, principal, fs_id, idempotency_key, fs_control.activate_reserve, body
+        signed, session, principal, fs_id, idempotency_key, fs_control.activate_reserve, body
     )
 
 

@@ -14,16 +14,23 @@ it (FS requests, their supersessions and cancellations, credentials checks, amen
 terminations of the contract); a signature that is present is always checked. Every refusal is
 a 401 problem naming why, and a security event. The signature id is committed at once (before
 any work), so a replay is refused even when the first request failed.
+
+A route verifies signatures by taking the `Signed` dependency and handing it to one of the
+`verify_*` functions (which accept nothing else). The dependency declares the header, so the
+OpenAPI document lists `X-Fcsbe-Signature` on exactly the routes that check it, and
+`fcsbe.server.api.openapi` adds the `SIGNATURE_PROBLEMS` to their 401: the document and the
+server cannot drift apart.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
-from fastapi import Request
+from fastapi import Depends, Header, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,13 +45,58 @@ from fcsbe.server.storage.parties import EnrolmentRow, PartyRow
 from fcsbe.server.storage.signatures import remember_jti
 
 __all__ = [
+    "SIGNATURE_HEADER_DESCRIPTION",
+    "SIGNATURE_PROBLEMS",
+    "Signed",
+    "SignedRequest",
     "verification_keys",
+    "verify_body_signature",
     "verify_request_signature",
     "verify_signature_for_contract",
     "verify_signature_for_fs",
 ]
 
 _MAX_HEADER_CHARS = 4096
+
+SIGNATURE_PROBLEMS: dict[str, str] = {
+    "signature-required": "the contract requires signed requests and there is no signature",
+    "signature-invalid": "malformed, unknown key, wrong `htm`/`htu`, or the body does not match",
+    "signature-stale": "`iat` outside the allowed clock window",
+    "signature-replayed": "this `jti` was already used",
+}
+"""The 401 problem slugs a signature check answers, and why (OpenAPI and docs/security.md)."""
+
+SIGNATURE_HEADER_DESCRIPTION = (
+    "Detached JWS (Ed25519) over the RFC 8785 JSON of the body, with `jti`, `iat`, `htm` and "
+    "`htu` in its protected header (docs/security.md). Verified whenever it is present; "
+    "required when the contract concerned has `signature_required`. A bad, stale, missing "
+    "(where required) or replayed signature answers 401 `signature-*`."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """A request whose route verifies signatures, with the header value it arrived with.
+
+    Only the `Signed` dependency makes one, so a route cannot check a signature without
+    declaring the header in its OpenAPI operation.
+    """
+
+    request: Request
+    value: str | None
+
+
+async def _signed_request(
+    request: Request,
+    signature: Annotated[
+        str | None, Header(alias=SIGNATURE_HEADER, description=SIGNATURE_HEADER_DESCRIPTION)
+    ] = None,
+) -> SignedRequest:
+    return SignedRequest(request, signature)
+
+
+Signed = Annotated[SignedRequest, Depends(_signed_request)]
+"""Route parameter of every route that verifies `X-Fcsbe-Signature`."""
 
 
 def verification_keys(
@@ -71,7 +123,7 @@ def _payload(body: bytes) -> Any:
 
 
 async def verify_request_signature(
-    request: Request,
+    signed: SignedRequest,
     session: AsyncSession,
     principal: Principal,
     *,
@@ -81,18 +133,10 @@ async def verify_request_signature(
     """Check the request's signature; returns the key id that verified it (None: unsigned and
     not required). Raises a 401 problem (and records a security event) otherwise."""
     moment = now or utcnow()
-    value = request.headers.get(SIGNATURE_HEADER)
-    ref = f"enrolment/{principal.enrolment_id}"
+    request, value = signed.request, signed.value
 
     async def refuse(detail: str, slug: str, kind: str) -> NoReturn:
-        await refuse_with_trace(
-            request,
-            session,
-            Unauthorized(detail, slug=slug),
-            kind=kind,
-            party_id=principal.party_id,
-            object_ref=ref,
-        )
+        await _refuse(signed, session, principal, detail, slug, kind)
 
     if value is None:
         if required:
@@ -128,9 +172,7 @@ async def verify_request_signature(
             "signature-stale",
             "SIGNATURE_STALE",
         )
-    enrolment = await session.get(EnrolmentRow, principal.enrolment_id or "")
-    party = await session.get(PartyRow, principal.party_id)
-    keys = verification_keys(enrolment, party.jwks if party else {}, moment) if enrolment else []
+    keys = await _fo_keys(session, principal, moment)
     try:
         kid = verify_detached(value, _payload(await request.body()), keys)
     except SignatureError as exc:
@@ -147,19 +189,80 @@ async def verify_request_signature(
     return kid
 
 
+async def _refuse(
+    signed: SignedRequest,
+    session: AsyncSession,
+    principal: Principal,
+    detail: str,
+    slug: str,
+    kind: str,
+) -> NoReturn:
+    await refuse_with_trace(
+        signed.request,
+        session,
+        Unauthorized(detail, slug=slug),
+        kind=kind,
+        party_id=principal.party_id,
+        object_ref=f"enrolment/{principal.enrolment_id}",
+    )
+
+
+async def _fo_keys(
+    session: AsyncSession, principal: Principal, now: datetime
+) -> list[dict[str, Any]]:
+    enrolment = await session.get(EnrolmentRow, principal.enrolment_id or "")
+    party = await session.get(PartyRow, principal.party_id)
+    return verification_keys(enrolment, party.jwks if party else {}, now) if enrolment else []
+
+
+async def verify_body_signature(
+    signed: SignedRequest,
+    session: AsyncSession,
+    principal: Principal,
+    signature: str | None,
+    *,
+    now: datetime | None = None,
+) -> str | None:
+    """Check a signature carried in the body (`FlexibilityServiceRequest.signature`).
+
+    It is a detached JWS over the RFC 8785 JSON of the body as sent, without its `signature`
+    member, made with the FO's registered key: evidence kept with the FS of what the FO asked.
+    Verified when present (401 `signature-invalid` and a security event otherwise); returns the
+    key id that verified it, None when there is none. It does not replace the header, which
+    alone carries the replay protection a contract with `signature_required` needs.
+    """
+    if signature is None:
+        return None
+    body = json.loads(await signed.request.body())
+    payload = {k: v for k, v in body.items() if k != "signature"}
+    try:
+        return verify_detached(
+            signature, payload, await _fo_keys(session, principal, now or utcnow())
+        )
+    except SignatureError as exc:
+        await _refuse(
+            signed,
+            session,
+            principal,
+            f"The body's `signature` does not verify: {exc}.",
+            "signature-invalid",
+            "SIGNATURE_INVALID",
+        )
+
+
 async def verify_signature_for_contract(
-    request: Request, session: AsyncSession, principal: Principal, fsc_id: str
+    signed: SignedRequest, session: AsyncSession, principal: Principal, fsc_id: str
 ) -> str | None:
     """`verify_request_signature`, mandatory when the caller's contract `fsc_id` says so.
 
     An unknown contract is not an error here: the service that follows answers it properly.
     """
     required = await requires_signature(session, principal, fsc_id)
-    return await verify_request_signature(request, session, principal, required=required)
+    return await verify_request_signature(signed, session, principal, required=required)
 
 
 async def verify_signature_for_fs(
-    request: Request, session: AsyncSession, principal: Principal, fs_id: str
+    signed: SignedRequest, session: AsyncSession, principal: Principal, fs_id: str
 ) -> str | None:
     """`verify_request_signature`, mandatory when the contract of the caller's FS `fs_id`
     requires signatures (cancellations, activations and updates of an existing FS)."""
@@ -172,4 +275,4 @@ async def verify_signature_for_fs(
         )
     )
     required = bool((await session.execute(statement)).scalars().first())
-    return await verify_request_signature(request, session, principal, required=required)
+    return await verify_request_signature(signed, session, principal, required=required)
