@@ -19,6 +19,15 @@ from fcsbe.client.errors import (
     UnprocessableEntityError,
 )
 from fcsbe.client.paging import AsyncPager
+from fcsbe.client.proofs import (
+    ProofVerdict,
+    ProofVerificationError,
+    verify_decision,
+    verify_entry_inclusion,
+    verify_heads_consistent,
+    verify_proof_of_work,
+    verify_tree_head,
+)
 from fcsbe.client.transport import RetryPolicy
 
 __all__ = [
@@ -36,8 +45,15 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "ProofVerdict",
+    "ProofVerificationError",
     "RateLimitError",
     "RetryPolicy",
     "ServiceUnavailableError",
     "UnprocessableEntityError",
+    "verify_decision",
+    "verify_entry_inclusion",
+    "verify_heads_consistent",
+    "verify_proof_of_work",
+    "verify_tree_head",
 ]

@@ -10,6 +10,8 @@ validated (payload matches type, periods inside the window, targets unique).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
@@ -188,7 +190,15 @@ class FlexibilityServiceResponse(OutputModel):
         default=None, max_length=MAX_PERIODS, description="Committed schedule, when it varies."
     )
     decided_at: UtcDateTime = Field(description="When the decision was taken.")
-    signature: CompactJws | None = Field(default=None, description="Server's detached JWS.")
+    signature: CompactJws | None = Field(
+        default=None,
+        description="Server's detached JWS (alg `Ed25519`) over the RFC 8785 JSON of this "
+        "object without `signature` (`signed_payload()`); verify it with the keys of `GET /v1`.",
+    )
+
+    def signed_payload(self) -> dict[str, Any]:
+        """The JSON object whose RFC 8785 form `signature` signs."""
+        return self.model_dump(mode="json", exclude={"signature"})
 
     @model_validator(mode="after")
     def _reasons_when_not_accepted(self) -> FlexibilityServiceResponse:
