@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
-from fcsbe.model._validation import check_unique
+from fcsbe.model._validation import check_unique, invalid_at
 from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
 from fcsbe.model.common import MAX_REASONS, MAX_TARGETS, Percent, Reason, Target, TimeWindow
 from fcsbe.model.crypto import CompactJws
@@ -123,19 +123,21 @@ class FlexibilityServiceRequest(InputModel):
     @model_validator(mode="after")
     def _consistent(self) -> FlexibilityServiceRequest:
         if self.parameters.fs_type != self.fs_type:
-            raise ValueError(
+            raise invalid_at(
+                "/fs_type",
                 f"parameters.fs_type ({self.parameters.fs_type}) must equal fs_type "
-                f"({self.fs_type})"
+                f"({self.fs_type})",
             )
         check_unique(self.targets, "targets")
         horizon = self.parameters.horizon_s()
         if horizon > self.window.length_s:
-            raise ValueError(
+            raise invalid_at(
+                "/parameters",
                 f"parameters reach {horizon} s after window.start, beyond the window "
-                f"({self.window.length_s:g} s): periods must lie inside the window"
+                f"({self.window.length_s:g} s): periods must lie inside the window",
             )
         if self.response_deadline is not None and self.response_deadline >= self.window.end:
-            raise ValueError("response_deadline must be before window.end")
+            raise invalid_at("/response_deadline", "response_deadline must be before window.end")
         return self
 
 
