@@ -116,8 +116,14 @@ class FlexibilityServiceRequest(InputModel):
     parameters: FsParameters = Field(description="Exactly one payload, tagged by `fs_type`.")
     signature: CompactJws | None = Field(
         default=None,
-        description="FO's detached JWS over the RFC 8785 JSON of this object without "
-        "`signature`; required when the contract asks for signatures.",
+        description="Optional: the FO's own detached JWS over the RFC 8785 JSON of this object "
+        "without `signature`, kept with the request for the FO's records; the server does not "
+        "check it. A signed request carries its signature in the `X-Fcsbe-Signature` header "
+        "(required when the contract has `signature_required`; see docs/security.md).",
+        examples=[
+            "eyJhbGciOiJFZDI1NTE5Iiwia2lkIjoiZm8tMjAyNi0wMSJ9.."
+            "yy7XGoHNa1WFWzrBvNHSF3q8g3tKlDbzpI1DjpFDsfQe5jnENZ4kGkaiFU-UH3DH_o703L-VD-vnO_H_FCwKAQ"
+        ],
     )
 
     @model_validator(mode="after")
@@ -170,8 +176,18 @@ class FlexibilityServiceResponse(OutputModel):
                         }
                     ],
                     "committed_w": 14000.0,
+                    "committed_schedule": [
+                        {"start_offset_s": 0, "duration_s": 900, "p_w": 14000.0},
+                        {"start_offset_s": 900, "duration_s": 900, "p_w": 11000.0},
+                        {"start_offset_s": 1800, "duration_s": 900, "p_w": -3700.0},
+                        {"start_offset_s": 2700, "duration_s": 900, "p_w": 0.0},
+                    ],
                     "decided_at": "2026-03-02T16:45:12Z",
-                    "signature": "eyJhbGciOiJFZERTQSIsImtpZCI6ImNzby0yMDI2In0..c2lnbmF0dXJl",
+                    "signature": (
+                        "eyJhbGciOiJFZDI1NTE5Iiwia2lkIjoiY3NvLTIwMjYtMDEifQ.."
+                        "R6TtOY45rF1OrxxfEGE3kuXIiDQO-i_02Y7i7jUHpzg5F-T3LHd1dkTSL9300N46W8IO9M"
+                        "8dvx85sIdTIZroAg"
+                    ),
                 }
             ]
         }
