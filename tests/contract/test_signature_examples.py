@@ -183,8 +183,6 @@ async def test_the_example_key_enrols_and_an_example_shaped_signature_is_accepte
         headers={"authorization": f"Bearer {issued.token}", "idempotency-key": "k-enrol"},
     )
     assert enrolled.status_code == 201, enrolled.text
-    stored = enrolled.json()["enrolment"]["signing_key"]
-    assert stored.get("alg", "Ed25519") == "Ed25519"
     token = enrolled.json()["access_token"]
 
     path = "/v1/contract-holders/lookup"
@@ -199,6 +197,7 @@ async def test_the_example_key_enrols_and_an_example_shaped_signature_is_accepte
         row = (await session.execute(select(EnrolmentRow))).scalar_one()
     assert len(seen) == 1  # the signature was checked and its id kept
     assert row.signing_key.get("alg", "Ed25519") == "Ed25519"
+    assert enrolled.json()["enrolment"]["signing_key"] == row.signing_key
 
     changed = {**lookup, "at": "2026-03-02T17:05:01Z"}
     refused = await http.post(path, json=changed, headers=headers | {SIGNATURE_HEADER: signature})

@@ -93,6 +93,15 @@ class SigningKeyError(ValueError):
         self.member = member
 
 
+def _with_current_alg(jwk: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`jwk` with a legacy `alg: EdDSA` read as `Ed25519`: keys stored before enrolment
+    normalised them keep verifying. Cheap on purpose (verification is the hot path; the key
+    import stays cached in `_key`); the full check is `usable_verification_key`, at enrolment."""
+    if jwk.get("alg") in _LEGACY_ALGORITHMS:
+        return {**jwk, "alg": JWS_ALGORITHM}
+    return jwk
+
+
 def usable_verification_key(jwk: Mapping[str, Any]) -> dict[str, Any]:
     """The public JWK as this protocol uses it: `alg: EdDSA` made `Ed25519` (see above), then
     checked by the very rules the verifier applies, so an accepted key verifies the signatures
@@ -243,9 +252,9 @@ def verify_detached(
     attached = f"{head}.{encoded}.{sig}"
     for candidate in candidates:
         try:
-            public = _key(usable_verification_key(candidate))
+            public = _key(_with_current_alg(candidate))
             jws.deserialize_compact(attached, public, registry=_REGISTRY)
-        except (JoseError, ValueError):  # SigningKeyError is a ValueError
+        except (JoseError, ValueError):
             continue
         return str(candidate.get("kid") or public.thumbprint())
     raise SignatureError("the signature does not match the payload")
