@@ -91,6 +91,7 @@ def test_a_key_stored_with_the_legacy_alg_name_still_verifies() -> None:
         ({"key_ops": ["sign"]}, "key_ops"),
         ({"crv": "X25519"}, "crv"),
         ({"x": "AAAA"}, "x"),
+        ({"alg": {"not": "a name"}}, "alg"),
     ],
 )
 def test_a_key_that_cannot_verify_names_its_member(changes: dict[str, object], member: str) -> None:

@@ -97,7 +97,8 @@ def _with_current_alg(jwk: Mapping[str, Any]) -> Mapping[str, Any]:
     """`jwk` with a legacy `alg: EdDSA` read as `Ed25519`: keys stored before enrolment
     normalised them keep verifying. Cheap on purpose (verification is the hot path; the key
     import stays cached in `_key`); the full check is `usable_verification_key`, at enrolment."""
-    if jwk.get("alg") in _LEGACY_ALGORITHMS:
+    alg = jwk.get("alg")
+    if isinstance(alg, str) and alg in _LEGACY_ALGORITHMS:
         return {**jwk, "alg": JWS_ALGORITHM}
     return jwk
 
@@ -112,7 +113,7 @@ def usable_verification_key(jwk: Mapping[str, Any]) -> dict[str, Any]:
         raise SigningKeyError("crv", "only Ed25519 keys (crv Ed25519) are accepted")
     key = dict(jwk)
     alg = key.get("alg")
-    if alg in _LEGACY_ALGORITHMS:
+    if isinstance(alg, str) and alg in _LEGACY_ALGORITHMS:
         key["alg"] = JWS_ALGORITHM
     elif alg is not None and alg != JWS_ALGORITHM:
         raise SigningKeyError("alg", f"alg must be {JWS_ALGORITHM} (or EdDSA), not {alg!r}")
