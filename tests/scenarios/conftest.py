@@ -24,15 +24,15 @@ from fcsbe.model import RegistryDocument
 from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
 from fcsbe.server.adapters.simulated import SimulatedStations
 from fcsbe.server.app import create_app
-from fcsbe.server.services.decision import decide_pending
-from fcsbe.server.services.registry import parse_document
-from fcsbe.server.services.registry_files import parse_text
+from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.registry.files import parse_text
+from fcsbe.server.services.registry.registry import parse_document
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime
 from fcsbe.server.storage.base import utcnow
 from fcsbe.sim import ScenarioFleet, SimOptions, VirtualClock
-from tests.databases import truncate_all
-from tests.factories import make_contract, make_fo, make_operator
+from tests.support.databases import truncate_all
+from tests.support.factories import make_contract, make_fo, make_operator
 
 
 async def no_sleep(_seconds: float) -> None:

@@ -20,16 +20,16 @@ from fcsbe.server.adapters.base import ControlLevel, ControlTarget
 from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
 from fcsbe.server.adapters.simulated import SimulatedStations
 from fcsbe.server.app import create_app
-from fcsbe.server.services.decision import decide_pending
-from fcsbe.server.services.execution import execute_step
-from fcsbe.server.services.telemetry import telemetry_step
+from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.execution import execute_step
+from fcsbe.server.services.flexibility_services.telemetry import telemetry_step
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime
 from fcsbe.server.storage.base import utcnow
 from fcsbe.sim import SimOptions, VirtualClock
-from tests.databases import truncate_all
-from tests.factories import make_fo
-from tests.fs_fixtures import make_contract
+from tests.support.databases import truncate_all
+from tests.support.factories import make_fo
+from tests.support.fs_fixtures import make_contract
 
 __all__ = ["Harness", "harness"]
 

@@ -17,8 +17,8 @@ import pytest
 from fastapi import FastAPI
 
 from fcsbe.model import ContractProposal
-from tests.factories import make_fo
-from tests.fs_fixtures import request_body
+from tests.support.factories import make_fo
+from tests.support.fs_fixtures import request_body
 
 Body = dict[str, Any]
 

@@ -17,12 +17,12 @@ from fcsbe.model import (
     Quantity,
     TargetLevel,
 )
-from fcsbe.server.services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision import decide_pending
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.measurements import insert_readings
-from tests.factories import make_fo
-from tests.fs_fixtures import evse_id, make_contract, make_site, request_body
+from tests.support.factories import make_fo
+from tests.support.fs_fixtures import evse_id, make_contract, make_site, request_body
 
 E1, E2 = evse_id("s1", 1), evse_id("s1", 2)
 QUANTITIES = [Quantity.P_W, Quantity.SOC_AGG_PCT]

@@ -15,15 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from fcsbe.cli import render_openapi
-from fcsbe.server import metrics_hooks
 from fcsbe.server.app import create_app
-from fcsbe.server.metrics import AppMetrics
+from fcsbe.server.platform import metrics_hooks
+from fcsbe.server.platform.metrics import AppMetrics
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 from fcsbe.server.workers import WorkerGroup, decision_step
-from tests.factories import make_fo
-from tests.fs_fixtures import make_contract, make_site, plug_ev, request_body
+from tests.support.factories import make_fo
+from tests.support.fs_fixtures import make_contract, make_site, plug_ev, request_body
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

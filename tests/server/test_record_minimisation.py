@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 from fcsbe.client import FcsbeClient
 from fcsbe.model import FlexibilityServiceRequest
-from fcsbe.server.services.decision import decide_pending
-from fcsbe.server.services.dsr_inputs import RecordInputs, SessionSpan
-from fcsbe.server.services.records import record_fs
+from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.records.dsr.inputs import RecordInputs, SessionSpan
+from fcsbe.server.services.records.records import record_fs
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
-from tests.dsr_fixtures import finish_fs, meter, readings
-from tests.factories import make_fo
-from tests.fs_fixtures import evse_id, make_contract, make_site, request_body
+from tests.support.dsr_fixtures import finish_fs, meter, readings
+from tests.support.factories import make_fo
+from tests.support.fs_fixtures import evse_id, make_contract, make_site, request_body
 
 
 @pytest.mark.parametrize(

@@ -12,17 +12,17 @@ from sqlalchemy import select
 from fcsbe.client import ConflictError, FcsbeClient, NotFoundError
 from fcsbe.model import FlexibilityServiceRequest, FsState, ProofValidationStatus
 from fcsbe.server.errors import Conflict
-from fcsbe.server.services.decision import decide_pending
-from fcsbe.server.services.dsr_inputs import RecordInputs
-from fcsbe.server.services.event_log import chain_pending
-from fcsbe.server.services.event_log_tree import tree_step
-from fcsbe.server.services.records import issue_proofs, record_fs
+from fcsbe.server.services.event_log.log import chain_pending
+from fcsbe.server.services.event_log.tree import tree_step
+from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.records.dsr.inputs import RecordInputs
+from fcsbe.server.services.records.records import issue_proofs, record_fs
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow
-from fcsbe.server.storage.outbox import OutboxRow
-from tests.dsr_fixtures import finish_fs, meter, readings
-from tests.factories import make_fo
-from tests.fs_fixtures import evse_id, make_contract, make_site, request_body
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
+from fcsbe.server.storage.notifications import OutboxRow
+from tests.support.dsr_fixtures import finish_fs, meter, readings
+from tests.support.factories import make_fo
+from tests.support.fs_fixtures import evse_id, make_contract, make_site, request_body
 
 
 @pytest.fixture

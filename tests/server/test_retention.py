@@ -17,12 +17,12 @@ from fcsbe.cli import app as cli
 from fcsbe.client import FcsbeClient, NotFoundError
 from fcsbe.model import FlexibilityServiceRequest, FsState
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services.decision import decide_pending
-from fcsbe.server.services.dsr_inputs import MeterSample, RecordInputs
-from fcsbe.server.services.event_log import chain_pending
-from fcsbe.server.services.event_log_audit import verify_log
-from fcsbe.server.services.event_log_tree import tree_step
-from fcsbe.server.services.records import issue_proofs, record_fs
+from fcsbe.server.services.event_log.audit import verify_log
+from fcsbe.server.services.event_log.log import chain_pending
+from fcsbe.server.services.event_log.tree import tree_step
+from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.records.dsr.inputs import MeterSample, RecordInputs
+from fcsbe.server.services.records.records import issue_proofs, record_fs
 from fcsbe.server.services.retention import (
     STATION_CONSENT_PREFIX,
     PurgeCounts,
@@ -38,9 +38,9 @@ from fcsbe.server.storage.infrastructure import ConsentRow, EvSessionRow
 from fcsbe.server.storage.measurements import MeterReadingRow, insert_readings
 from fcsbe.server.storage.records import ProofOfWorkRow, ServiceRecordRow
 from fcsbe.server.workers import retention_purge_step
-from tests.dsr_fixtures import finish_fs, meter, readings
-from tests.factories import make_fo
-from tests.fs_fixtures import evse_id, make_contract, make_site, request_body
+from tests.support.dsr_fixtures import finish_fs, meter, readings
+from tests.support.factories import make_fo
+from tests.support.fs_fixtures import evse_id, make_contract, make_site, request_body
 
 EVSE = evse_id("s1", 1)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from fcsbe.server.services.webhook_endpoints import disable_endpoint
+from fcsbe.server.services.enrolments.webhook_endpoints import disable_endpoint
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.webhook_endpoints import WebhookEndpointRow
-from tests.factories import make_fo
+from tests.support.factories import make_fo
 
 
 def _headers(token: str, key: str = "k-1") -> dict[str, str]:

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from fcsbe.model import FieldError, Problem, problem_type
-from fcsbe.server.observability import current_request_id
+from fcsbe.server.platform.observability import current_request_id
 
 __all__ = [
     "PROBLEM_JSON",

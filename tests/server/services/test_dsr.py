@@ -14,8 +14,8 @@ from fcsbe.model import (
     FsState,
     digest,
 )
-from fcsbe.server.services.dsr import build_dsr
-from fcsbe.server.services.dsr_inputs import (
+from fcsbe.server.services.records.dsr.builder import build_dsr
+from fcsbe.server.services.records.dsr.inputs import (
     Activation,
     MeterSample,
     PowerPeriod,
@@ -23,7 +23,7 @@ from fcsbe.server.services.dsr_inputs import (
     SessionSpan,
     SetpointChange,
 )
-from tests.dsr_fixtures import T0, contract_terms, fs_model, meter, readings
+from tests.support.dsr_fixtures import T0, contract_terms, fs_model, meter, readings
 
 M = timedelta(minutes=1)
 CREATED = T0 + timedelta(hours=1)
@@ -290,8 +290,8 @@ def test_record_digest_is_stable_across_arrival_orders() -> None:
 
 def test_fast_and_careful_cleaning_agree() -> None:
     """The whole-list path (no anomaly) gives the series the reading-by-reading path gives."""
-    from fcsbe.server.services.dsr_inputs import RecordOptions
-    from fcsbe.server.services.dsr_readings import _clean_fast, _clean_one
+    from fcsbe.server.services.records.dsr.inputs import RecordOptions
+    from fcsbe.server.services.records.dsr.readings import _clean_fast, _clean_one
 
     info = meter("NL*FCS*E001*1")
     samples = [s for s in _setpoint_inputs().readings if s.meter_id == info.meter_id]

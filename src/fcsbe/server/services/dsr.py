@@ -26,11 +26,11 @@ from fcsbe.model import (
     FsType,
     MeterEvidence,
 )
-from fcsbe.server.services.dsr_baseline import EnergyGroup, baseline_bounds, baselines
-from fcsbe.server.services.dsr_inputs import RecordInputs
-from fcsbe.server.services.dsr_plan import Slot, plan_slots
-from fcsbe.server.services.dsr_readings import clean_readings
-from fcsbe.server.services.dsr_summary import (
+from fcsbe.server.services.records.dsr.baseline import EnergyGroup, baseline_bounds, baselines
+from fcsbe.server.services.records.dsr.inputs import RecordInputs
+from fcsbe.server.services.records.dsr.plan import Slot, plan_slots
+from fcsbe.server.services.records.dsr.readings import clean_readings
+from fcsbe.server.services.records.dsr.summary import (
     meter_parts,
     response_time,
     session_parts,

@@ -26,9 +26,9 @@ from fcsbe.model import (
     MeterEvidence,
     Remuneration,
 )
-from fcsbe.server.services.dsr_inputs import SessionSpan
-from fcsbe.server.services.dsr_plan import Slot
-from fcsbe.server.services.dsr_readings import EVIDENCE_FORMAT, MeterSeries, evidence_digest
+from fcsbe.server.services.records.dsr.inputs import SessionSpan
+from fcsbe.server.services.records.dsr.plan import Slot
+from fcsbe.server.services.records.dsr.readings import EVIDENCE_FORMAT, MeterSeries, evidence_digest
 
 __all__ = ["meter_parts", "response_time", "session_parts", "settlement"]
 

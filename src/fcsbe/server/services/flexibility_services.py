@@ -1,7 +1,7 @@
 """Use cases of FS requests: submit, read, supersede and cancel.
 
 Submitting only validates and stores (RECEIVED, answered 202 at once); the decision follows from
-the decision step (services/decision.py). Domain refusals are REJECTED decisions with reasons,
+the decision step (services/flexibility_services/decision.py). Domain refusals are REJECTED decisions with reasons,
 never HTTP errors: an HTTP error here means the request itself is malformed or conflicts with the
 FS's state (e.g. cancelling a completed FS, an fs_id already in use).
 """
@@ -25,12 +25,12 @@ from fcsbe.model import (
     FsTransition,
 )
 from fcsbe.server.errors import Conflict, NotFound
-from fcsbe.server.observability import current_correlation_id
-from fcsbe.server.security.principals import Principal
-from fcsbe.server.services.event_log import event_values
-from fcsbe.server.services.lifecycle import CANCELLABLE, move
+from fcsbe.server.platform.observability import current_correlation_id
+from fcsbe.server.security.principal import Principal
+from fcsbe.server.services.event_log.log import event_values
+from fcsbe.server.services.flexibility_services.lifecycle import CANCELLABLE, move
 from fcsbe.server.storage.contracts import ContractRow
-from fcsbe.server.storage.flexibility import (
+from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
     FsTransitionRow,
     get_fs,
