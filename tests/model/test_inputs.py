@@ -115,3 +115,12 @@ def test_non_finite_numbers_are_refused() -> None:
     body["p_w"] = float("nan")
     with pytest.raises(ValidationError):
         m.SetpointUpdate.model_validate(body)
+
+
+@pytest.mark.parametrize("when", [0, 1_772_470_800, 1.5e9])
+def test_a_number_is_not_a_time(when: float) -> None:
+    """The schema says an RFC 3339 string; pydantic alone would read a number as a Unix time."""
+    request = example(m.FlexibilityServiceRequest)
+    request["window"]["start"] = when
+    with pytest.raises(ValidationError, match="RFC 3339 string"):
+        m.FlexibilityServiceRequest.model_validate(request)

@@ -6,10 +6,12 @@ import pytest
 
 from fcsbe.model.signatures import (
     SignatureError,
+    SigningKeyError,
     generate_signing_key,
     public_jwk,
     sign_detached,
     signature_kid,
+    usable_verification_key,
     verify_detached,
 )
 
@@ -68,3 +70,34 @@ def test_request_signatures_carry_replay_and_binding_parameters() -> None:
     assert verify_detached(empty, b"", [public_jwk(key)]) == "fo-1"
     with pytest.raises(SignatureError):
         verify_detached(empty, {}, [public_jwk(key)])
+
+
+def test_a_key_stored_with_the_legacy_alg_name_still_verifies() -> None:
+    """Keys enrolled before `EdDSA` was normalised at enrolment are stored with it; for an
+    Ed25519 key it names the same computation (RFC 9864), so their signatures verify."""
+    key = generate_signing_key("k-legacy")
+    legacy = {**public_jwk(key), "alg": "EdDSA"}
+    signature = sign_detached({"a": 1}, key)
+    assert verify_detached(signature, {"a": 1}, [legacy]) == "k-legacy"
+    with pytest.raises(SignatureError):
+        verify_detached(signature, {"a": 1}, [{**legacy, "alg": "RS256"}])
+
+
+@pytest.mark.parametrize(
+    ("changes", "member"),
+    [
+        ({"alg": "ES256"}, "alg"),
+        ({"use": "enc"}, "use"),
+        ({"key_ops": ["sign"]}, "key_ops"),
+        ({"crv": "X25519"}, "crv"),
+        ({"x": "AAAA"}, "x"),
+        ({"alg": {"not": "a name"}}, "alg"),
+    ],
+)
+def test_a_key_that_cannot_verify_names_its_member(changes: dict[str, object], member: str) -> None:
+    public = public_jwk(generate_signing_key("k"))
+    assert usable_verification_key({**public, "alg": "EdDSA"})["alg"] == "Ed25519"
+    assert usable_verification_key(public) == public
+    with pytest.raises(SigningKeyError) as caught:
+        usable_verification_key({**public, **changes})
+    assert caught.value.member == member

@@ -112,7 +112,7 @@ class Scenario:
         decided = 0
         while True:
             async with self.app.state.session_factory() as session:
-                n = await decide_pending(session, utcnow())
+                n = await decide_pending(session, utcnow(), self.app.state.keys.sign)
                 await session.commit()
             if n == 0:
                 return decided

@@ -54,7 +54,7 @@ class Harness:
             while True:
                 async with factory() as session:
                     if work is decide_pending:
-                        done = await decide_pending(session, self.now)
+                        done = await decide_pending(session, self.now, self.app.state.keys.sign)
                     elif work is execute_step:
                         done = await execute_step(session, self.stations, self.now)
                         done = 0  # one execution pass per tick

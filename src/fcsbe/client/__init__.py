@@ -21,6 +21,15 @@ from fcsbe.client.errors import (
     UnprocessableEntityError,
 )
 from fcsbe.client.paging import AsyncPager
+from fcsbe.client.proofs import (
+    ProofVerdict,
+    ProofVerificationError,
+    verify_decision,
+    verify_entry_inclusion,
+    verify_heads_consistent,
+    verify_proof_of_work,
+    verify_tree_head,
+)
 from fcsbe.client.raw import RawResponse
 from fcsbe.client.sync import SyncFcsbeClient
 from fcsbe.client.sync_runtime import EventLoopThread, SyncPager
@@ -43,6 +52,8 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "ProofVerdict",
+    "ProofVerificationError",
     "RateLimitError",
     "RawResponse",
     "RetryPolicy",
@@ -50,4 +61,9 @@ __all__ = [
     "SyncFcsbeClient",
     "SyncPager",
     "UnprocessableEntityError",
+    "verify_decision",
+    "verify_entry_inclusion",
+    "verify_heads_consistent",
+    "verify_proof_of_work",
+    "verify_tree_head",
 ]

@@ -1,10 +1,12 @@
-"""Offline verification of what an FCSBE signs: tree heads, event-log proofs, proofs of work.
+"""Offline verification of what an FCSBE signs: FS decisions, tree heads, event-log proofs,
+proofs of work (and through them the detailed service records).
 
-Nothing here talks to the server: give it the CSO's JWKS (from `GET /v1`, or kept from
-enrolment) and the documents, and it recomputes every hash and checks every signature with
-`fcsbe.model` alone. A PoW is valid when the tree head is signed by the CSO, the PoW's signature
-covers its DSR digest, meter evidence, event-log entries and tree head, the DSR hashes to that
-digest, and every listed entry is in the signed tree (RFC 9162 inclusion proofs).
+One public `verify_*` per signed document kind. Nothing here talks to the server: give it the
+CSO's JWKS (`(await client.discovery.version_details()).jwks`, or kept from enrolment) and the
+documents, and it recomputes every hash and checks every signature with `fcsbe.model` alone.
+A PoW is valid when the tree head is signed by the CSO, the PoW's signature covers its DSR
+digest, meter evidence, event-log entries and tree head, the DSR hashes to that digest, and
+every listed entry is in the signed tree (RFC 9162 inclusion proofs).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fcsbe.model import (
     ConsistencyProof,
     DetailedServiceRecord,
     EventLogEntry,
+    FlexibilityServiceResponse,
     InclusionProof,
     ProofOfWork,
     SignatureError,
@@ -31,6 +34,7 @@ from fcsbe.model import (
 __all__ = [
     "ProofVerdict",
     "ProofVerificationError",
+    "verify_decision",
     "verify_entry_inclusion",
     "verify_heads_consistent",
     "verify_proof_of_work",
@@ -66,6 +70,21 @@ def _signed_by(signature: str, payload: Any, jwks: Jwks, key_id: str, what: str)
         raise ProofVerificationError(f"{what}: {exc}") from exc
     if kid != key_id:
         raise ProofVerificationError(f"{what}: signed with key {kid!r}, not {key_id!r}")
+
+
+def verify_decision(response: FlexibilityServiceResponse, jwks: Jwks) -> str:
+    """Check that the CSO signed this FS decision (`FlexibilityService.response`) as it reads.
+
+    The signature is what makes a decision binding evidence (what was committed, when), so an
+    unsigned decision fails too. Returns the `kid` of the key that signed it; raises
+    `ProofVerificationError` otherwise.
+    """
+    if response.signature is None:
+        raise ProofVerificationError(f"decision on {response.fs_id}: not signed")
+    try:
+        return verify_detached(response.signature, response.signed_payload(), jwks)
+    except SignatureError as exc:
+        raise ProofVerificationError(f"decision on {response.fs_id}: {exc}") from exc
 
 
 def verify_tree_head(head: SignedTreeHead, jwks: Jwks) -> None:

@@ -14,9 +14,17 @@ This module must not import anything of fcsbe outside `fcsbe.model` and must do 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 __all__ = [
     "SIGN_CONVENTION",
@@ -40,6 +48,16 @@ def _require_utc(value: datetime) -> datetime:
         raise ValueError("time is out of range once converted to UTC") from exc
 
 
+def _not_a_number(value: Any) -> Any:
+    """Refuse numbers: pydantic would read them as Unix times, but the published schema says an
+    RFC 3339 string, and a client sending `0` has made a mistake, not named 1970."""
+    if isinstance(value, int | float):
+        raise ValueError(
+            "time must be an RFC 3339 string (e.g. 2026-01-01T00:00:00Z), not a number"
+        )
+    return value
+
+
 def _format_utc(value: datetime) -> str:
     """Serialise as RFC 3339 with a `Z` suffix so both sides compare strings byte for byte."""
     text = value.astimezone(UTC).isoformat()
@@ -48,6 +66,7 @@ def _format_utc(value: datetime) -> str:
 
 UtcDateTime = Annotated[
     datetime,
+    BeforeValidator(_not_a_number),
     AfterValidator(_require_utc),
     PlainSerializer(_format_utc, return_type=str, when_used="json"),
     # One schema for both directions, so OpenAPI does not split models into -Input/-Output.

@@ -52,14 +52,16 @@ Jwk = Annotated[
     WithJsonSchema(
         {
             "type": "object",
-            "description": "A public JSON Web Key (RFC 7517); Ed25519 keys as RFC 8037 OKP.",
+            "description": "A public JSON Web Key (RFC 7517); Ed25519 keys as RFC 8037 OKP. "
+            "`alg` is `Ed25519` (RFC 9864) or absent; the deprecated `EdDSA` is accepted for an "
+            "Ed25519 key and stored as `Ed25519`.",
             "required": ["kty"],
             "properties": {
                 "kty": {"type": "string", "examples": ["OKP"]},
                 "crv": {"type": "string", "examples": ["Ed25519"]},
                 "x": {"type": "string", "pattern": _B64URL_32},
                 "kid": {"type": "string", "maxLength": 128},
-                "alg": {"type": "string", "examples": ["EdDSA"]},
+                "alg": {"type": "string", "examples": ["Ed25519"]},
                 "use": {"type": "string", "examples": ["sig"]},
             },
             "additionalProperties": True,
@@ -86,9 +88,15 @@ CompactJws = Annotated[
     Field(
         pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$",
         max_length=65_536,
-        description="JWS compact serialisation (RFC 7515); the payload part is empty when "
-        "detached (RFC 7515 Appendix F) over the RFC 8785 canonical JSON of the object.",
-        examples=["eyJhbGciOiJFZERTQSIsImtpZCI6ImNzby0yMDI2LTAxIiwiYjY0IjpmYWxzZX0..c2ln"],
+        description="JWS compact serialisation (RFC 7515) with a detached payload (appendix F): "
+        "`BASE64URL(header)..BASE64URL(signature)`. The protected header is "
+        '`{"alg": "Ed25519", "kid": ...}` (no `b64`, no `crit`); the signing input is '
+        '`BASE64URL(header) || "." || BASE64URL(payload)`, the payload being the RFC 8785 '
+        "canonical JSON of the signed object (without its signature member).",
+        examples=[
+            "eyJhbGciOiJFZDI1NTE5Iiwia2lkIjoiY3NvLTIwMjYtMDEifQ.."
+            "8EMByJTue8X1TrDwZFyKp_2y0wMRzhbtb4AYoocUNDjhJDeDxE1gfNXvvhM7OVlYOEKe-PoiK2lxEolfgHppDA"
+        ],
     ),
 ]
 """A compact JWS, usually with a detached payload (`header..signature`)."""

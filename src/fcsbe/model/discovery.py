@@ -54,7 +54,19 @@ class VersionDetails(OutputModel):
                     "modules": [
                         {"module": "enrolments", "url": "https://cso.example/v1/enrolments"}
                     ],
-                    "jwks": {"keys": []},
+                    "jwks": {
+                        "keys": [
+                            {
+                                "kty": "OKP",
+                                "crv": "Ed25519",
+                                "x": "CZH7YWqpeIpW07rizvGPa9C-pVf0bhc0_p04V6GvWpQ",
+                                "kid": "cso-2026-01",
+                                "alg": "Ed25519",
+                                "use": "sig",
+                            }
+                        ]
+                    },
+                    "webhook_public_key": "whpk_CZH7YWqpeIpW07rizvGPa9C+pVf0bhc0/p04V6GvWpQ=",
                     "record_delay_s": 30.0,
                 }
             ]

@@ -109,7 +109,11 @@ class SignedTreeHead(OutputModel):
                     "root_hash": _H4,
                     "timestamp": "2026-03-02T17:00:01Z",
                     "key_id": "cso-2026-01",
-                    "signature": "eyJhbGciOiJFZERTQSIsImtpZCI6ImNzby0yMDI2LTAxIn0..c2lnbmF0dXJl",
+                    "signature": (
+                        "eyJhbGciOiJFZDI1NTE5Iiwia2lkIjoiY3NvLTIwMjYtMDEifQ.."
+                        "8EMByJTue8X1TrDwZFyKp_2y0wMRzhbtb4AYoocUNDjhJDeDxE1gfNXvvhM7OVlYOEKe-P"
+                        "oiK2lxEolfgHppDA"
+                    ),
                 }
             ]
         }
@@ -119,7 +123,10 @@ class SignedTreeHead(OutputModel):
     root_hash: Sha256Digest = Field(description="Merkle tree hash (hex).")
     timestamp: UtcDateTime = Field(description="When the head was signed.")
     key_id: str = Field(min_length=1, max_length=128, description="`kid` of the signing key.")
-    signature: CompactJws = Field(description="Detached JWS (EdDSA) over the head.")
+    signature: CompactJws = Field(
+        description="Detached JWS (alg `Ed25519`) over the RFC 8785 JSON of "
+        "`signed_payload()`; verify it with the keys of `GET /v1`."
+    )
 
     def signed_payload(self) -> dict[str, Any]:
         """The JSON object whose RFC 8785 form the signature covers."""

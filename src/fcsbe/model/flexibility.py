@@ -10,10 +10,12 @@ validated (payload matches type, periods inside the window, targets unique).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
-from fcsbe.model._validation import check_unique
+from fcsbe.model._validation import check_unique, invalid_at
 from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
 from fcsbe.model.common import MAX_REASONS, MAX_TARGETS, Percent, Reason, Target, TimeWindow
 from fcsbe.model.crypto import CompactJws
@@ -119,24 +121,30 @@ class FlexibilityServiceRequest(InputModel):
         "evidence of what the FO asked. Verified when present (401 `signature-invalid`). A "
         "contract with `signature_required` requires the `X-Fcsbe-Signature` header instead "
         "(which carries the replay protection); this member does not replace it.",
+        examples=[
+            "eyJhbGciOiJFZDI1NTE5Iiwia2lkIjoiZm8tMjAyNi0wMSJ9.."
+            "yy7XGoHNa1WFWzrBvNHSF3q8g3tKlDbzpI1DjpFDsfQe5jnENZ4kGkaiFU-UH3DH_o703L-VD-vnO_H_FCwKAQ"
+        ],
     )
 
     @model_validator(mode="after")
     def _consistent(self) -> FlexibilityServiceRequest:
         if self.parameters.fs_type != self.fs_type:
-            raise ValueError(
+            raise invalid_at(
+                "/fs_type",
                 f"parameters.fs_type ({self.parameters.fs_type}) must equal fs_type "
-                f"({self.fs_type})"
+                f"({self.fs_type})",
             )
         check_unique(self.targets, "targets")
         horizon = self.parameters.horizon_s()
         if horizon > self.window.length_s:
-            raise ValueError(
+            raise invalid_at(
+                "/parameters",
                 f"parameters reach {horizon} s after window.start, beyond the window "
-                f"({self.window.length_s:g} s): periods must lie inside the window"
+                f"({self.window.length_s:g} s): periods must lie inside the window",
             )
         if self.response_deadline is not None and self.response_deadline >= self.window.end:
-            raise ValueError("response_deadline must be before window.end")
+            raise invalid_at("/response_deadline", "response_deadline must be before window.end")
         return self
 
 
@@ -169,8 +177,18 @@ class FlexibilityServiceResponse(OutputModel):
                         }
                     ],
                     "committed_w": 14000.0,
+                    "committed_schedule": [
+                        {"start_offset_s": 0, "duration_s": 900, "p_w": 14000.0},
+                        {"start_offset_s": 900, "duration_s": 900, "p_w": 11000.0},
+                        {"start_offset_s": 1800, "duration_s": 900, "p_w": -3700.0},
+                        {"start_offset_s": 2700, "duration_s": 900, "p_w": 0.0},
+                    ],
                     "decided_at": "2026-03-02T16:45:12Z",
-                    "signature": "eyJhbGciOiJFZERTQSIsImtpZCI6ImNzby0yMDI2In0..c2lnbmF0dXJl",
+                    "signature": (
+                        "eyJhbGciOiJFZDI1NTE5Iiwia2lkIjoiY3NvLTIwMjYtMDEifQ.."
+                        "R6TtOY45rF1OrxxfEGE3kuXIiDQO-i_02Y7i7jUHpzg5F-T3LHd1dkTSL9300N46W8IO9M"
+                        "8dvx85sIdTIZroAg"
+                    ),
                 }
             ]
         }
@@ -191,7 +209,15 @@ class FlexibilityServiceResponse(OutputModel):
         default=None, max_length=MAX_PERIODS, description="Committed schedule, when it varies."
     )
     decided_at: UtcDateTime = Field(description="When the decision was taken.")
-    signature: CompactJws | None = Field(default=None, description="Server's detached JWS.")
+    signature: CompactJws | None = Field(
+        default=None,
+        description="Server's detached JWS (alg `Ed25519`) over the RFC 8785 JSON of this "
+        "object without `signature` (`signed_payload()`); verify it with the keys of `GET /v1`.",
+    )
+
+    def signed_payload(self) -> dict[str, Any]:
+        """The JSON object whose RFC 8785 form `signature` signs."""
+        return self.model_dump(mode="json", exclude={"signature"})
 
     @model_validator(mode="after")
     def _reasons_when_not_accepted(self) -> FlexibilityServiceResponse:

@@ -65,15 +65,15 @@ _ED25519_JWK: JsonDict = {
     "crv": "Ed25519",
     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
     "kid": "fo-2026-01",
-    "alg": "EdDSA",
+    "alg": "Ed25519",
     "use": "sig",
 }
 _CSO_JWK: JsonDict = {
     "kty": "OKP",
     "crv": "Ed25519",
-    "x": "cDX72T1kI6GefYkI79JSz5rN67btxKoZXKhcuAPHWuM",
+    "x": "CZH7YWqpeIpW07rizvGPa9C-pVf0bhc0_p04V6GvWpQ",
     "kid": "cso-2026-01",
-    "alg": "EdDSA",
+    "alg": "Ed25519",
     "use": "sig",
 }
 _FO_PARTY: JsonDict = {

@@ -39,12 +39,22 @@ _H1 = "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
 _H2 = "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"
 _H3 = "2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6"
 
+_TREE_HEAD_SIGNATURE = (
+    "eyJhbGciOiJFZDI1NTE5Iiwia2lkIjoiY3NvLTIwMjYtMDEifQ.."
+    "FTkHRPOoQIQNrwW0fj5kWKIjBu4qgG3ikVdcyKgIQF1PmaLBx7fnyEi7RN5HEr36zYotTgZxZ55YsOwgQVJzDA"
+)
+_POW_SIGNATURE = (
+    "eyJhbGciOiJFZDI1NTE5Iiwia2lkIjoiY3NvLTIwMjYtMDEifQ.."
+    "YWFUcz5bV1sNOpo5KKyNRVSslEopM3DVzLG5zaTW5j3Cn1bF2xIcarre3TZ_YAppdxHYER-mqQDZj0DKHibRDQ"
+)
+"""Real signatures of the example by the example server key (`kid` cso-2026-01)."""
+
 _POW_EXAMPLE: JsonDict = {
     "pow_id": "e2b4c6d8-1a3f-4e5b-8c7d-9f0a1b2c3d4e",
     "fs_id": "0b8e2f4c-6a1d-4c3e-9f7a-5d2b8c1e4a6f",
     "revision": 1,
     "dsr_digest": _HASH,
-    "jws": "eyJhbGciOiJFZERTQSIsImtpZCI6ImNzby0yMDI2LTAxIn0..c2lnbmF0dXJl",
+    "jws": _POW_SIGNATURE,
     "key_id": "cso-2026-01",
     "meter_evidence": [
         {
@@ -52,6 +62,7 @@ _POW_EXAMPLE: JsonDict = {
             "format": "OCMF",
             "signed_data": 'OCMF|{"FV":"1.0","GI":"LGZ E650","RD":[{"TM":'
             '"2026-03-02T17:30:00,000+0000 S","RV":120656.25,"RU":"kWh"}]}|{"SD":"3045022100"}',
+            "public_key": "3059301306072a8648ce3d020106082a8648ce3d03010703420004",
         }
     ],
     "event_log_range": {"from_seq": 4690, "to_seq": 4711},
@@ -64,7 +75,7 @@ _POW_EXAMPLE: JsonDict = {
         "root_hash": "18ac3e7343f016890c510e93f935261169d9e3f565436429830faf0934f4f8e4",
         "timestamp": "2026-03-02T17:35:01Z",
         "key_id": "cso-2026-01",
-        "signature": "eyJhbGciOiJFZERTQSIsImtpZCI6ImNzby0yMDI2LTAxIn0..c2lnbmF0dXJl",
+        "signature": _TREE_HEAD_SIGNATURE,
     },
     "validation": {"status": "PENDING", "reasons": []},
     "issued_at": "2026-03-02T17:35:02Z",

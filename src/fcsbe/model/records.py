@@ -8,6 +8,7 @@ Building it is the server's job; this module must hold no personal data beyond s
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
@@ -150,7 +151,12 @@ class DsrInterval(OutputModel):
     """
 
     start: UtcDateTime = Field(description="Start of the interval.")
-    duration_s: int = Field(ge=1, le=86_400, description="Length of the interval.")
+    duration_s: float = Field(
+        gt=0,
+        le=86_400,
+        description="Length of the interval in seconds, exact to the microsecond (fractional "
+        "where the interval is: a cancelled FS ends mid-second), so energy = power * duration.",
+    )
     requested_w: float | None = Field(default=None, description="Requested power or limit.")
     baseline_w: float | None = Field(default=None, description="Baseline power (UFTP Baseline).")
     measured_w: float | None = Field(default=None, description="Measured power (UFTP Actual).")
@@ -267,10 +273,13 @@ class DetailedServiceRecord(OutputModel):
     def _check(self) -> DetailedServiceRecord:
         if self.final_state not in FINAL_STATES:
             raise ValueError(f"final_state must be one of {sorted(FINAL_STATES)}")
+        # In whole microseconds (the resolution of `start`), so that adding a fractional
+        # duration cannot make adjacent intervals overlap by a rounding error.
         origin = self.window.start
+        offsets = [(i.start - origin) // timedelta(microseconds=1) for i in self.intervals]
         spans = [
-            ((i.start - origin).total_seconds(), (i.start - origin).total_seconds() + i.duration_s)
-            for i in self.intervals
+            (offset / 1e6, (offset + round(i.duration_s * 1e6)) / 1e6)
+            for offset, i in zip(offsets, self.intervals, strict=True)
         ]
         check_spans(spans, "intervals")
         return self

@@ -5,6 +5,18 @@ tree heads and verifies FO-signed requests; the client signs requests and verifi
 server issued, offline. So it lives here, as pure functions over JWKs (no I/O, no key storage).
 A detached JWS is `header..signature`: the payload travels as the JSON body itself.
 
+The one format, for everything signed by either side: a compact JWS (RFC 7515) with the
+standard base64url-encoded payload (no RFC 7797 `b64: false`, no `crit`), whose payload part is
+then left out (appendix F). The protected header is `{"alg": "Ed25519", "kid": ...}` (plus
+`jti`, `iat`, `htm`, `htu` on a request); the signing input is
+`BASE64URL(header) || "." || BASE64URL(RFC 8785 JSON of the payload)`.
+
+Keys: RFC 9864 deprecates the polymorphic `EdDSA` for the fully-specified `Ed25519`; for an
+OKP key on curve Ed25519 the two name the same computation. So a public key written with
+`alg: EdDSA` (as RFC 8037 examples do) is taken as `Ed25519` (`usable_verification_key`);
+every other `alg`, a `use` other than `sig` or `key_ops` without `verify` is refused, because
+signatures made with such a key would never verify.
+
 Signed *requests* (FO to server) carry the JWS in the `X-Fcsbe-Signature` header; its protected
 header adds `jti` (a unique id, refused when seen twice), `iat` (seconds since the epoch, checked
 against the server clock) and `htm`/`htu` (method and path, so a signed body cannot be replayed
@@ -33,12 +45,14 @@ __all__ = [
     "JWS_ALGORITHM",
     "SIGNATURE_HEADER",
     "SignatureError",
+    "SigningKeyError",
     "generate_signing_key",
     "public_jwk",
     "sign_detached",
     "sign_request",
     "signature_header",
     "signature_kid",
+    "usable_verification_key",
     "verify_detached",
 ]
 
@@ -62,8 +76,59 @@ _REGISTRY.max_payload_length = 16 * 1024 * 1024
 _REGISTRY.max_header_length = 2048
 
 
+_LEGACY_ALGORITHMS = frozenset({"EdDSA"})
+"""`alg` values that mean `Ed25519` for an Ed25519 key (RFC 8037, deprecated by RFC 9864)."""
+
+
 class SignatureError(ValueError):
     """A signature is malformed, made with an unknown key, or does not match the payload."""
+
+
+class SigningKeyError(ValueError):
+    """A public JWK that cannot verify this protocol's signatures; `member` names the JWK
+    member at fault (`kty`, `crv`, `alg`, `use`, `key_ops`, or `x` for the key itself)."""
+
+    def __init__(self, member: str, message: str) -> None:
+        super().__init__(message)
+        self.member = member
+
+
+def _with_current_alg(jwk: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`jwk` with a legacy `alg: EdDSA` read as `Ed25519`: keys stored before enrolment
+    normalised them keep verifying. Cheap on purpose (verification is the hot path; the key
+    import stays cached in `_key`); the full check is `usable_verification_key`, at enrolment."""
+    alg = jwk.get("alg")
+    if isinstance(alg, str) and alg in _LEGACY_ALGORITHMS:
+        return {**jwk, "alg": JWS_ALGORITHM}
+    return jwk
+
+
+def usable_verification_key(jwk: Mapping[str, Any]) -> dict[str, Any]:
+    """The public JWK as this protocol uses it: `alg: EdDSA` made `Ed25519` (see above), then
+    checked by the very rules the verifier applies, so an accepted key verifies the signatures
+    its private half makes. Raises `SigningKeyError` naming the member at fault."""
+    if jwk.get("kty") != "OKP":
+        raise SigningKeyError("kty", "only Ed25519 keys (kty OKP) are accepted")
+    if jwk.get("crv") != "Ed25519":
+        raise SigningKeyError("crv", "only Ed25519 keys (crv Ed25519) are accepted")
+    key = dict(jwk)
+    alg = key.get("alg")
+    if isinstance(alg, str) and alg in _LEGACY_ALGORITHMS:
+        key["alg"] = JWS_ALGORITHM
+    elif alg is not None and alg != JWS_ALGORITHM:
+        raise SigningKeyError("alg", f"alg must be {JWS_ALGORITHM} (or EdDSA), not {alg!r}")
+    if key.get("use") not in (None, "sig"):
+        raise SigningKeyError("use", f"use must be sig, not {key.get('use')!r}")
+    key_ops = key.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        raise SigningKeyError("key_ops", "key_ops must include verify")
+    try:
+        imported = OKPKey.import_key(key)
+        _REGISTRY.get_alg(JWS_ALGORITHM).check_key(imported)
+        imported.check_key_op("verify")
+    except (JoseError, ValueError, TypeError) as exc:
+        raise SigningKeyError("x", str(exc) or "not a valid Ed25519 public key") from exc
+    return key
 
 
 def generate_signing_key(kid: str | None = None) -> dict[str, Any]:
@@ -188,7 +253,7 @@ def verify_detached(
     attached = f"{head}.{encoded}.{sig}"
     for candidate in candidates:
         try:
-            public = _key(candidate)
+            public = _key(_with_current_alg(candidate))
             jws.deserialize_compact(attached, public, registry=_REGISTRY)
         except (JoseError, ValueError):
             continue

@@ -102,7 +102,7 @@ class WebhookEndpointUpdate(InputModel):
         cls, value: list[WebhookSignatureScheme] | None
     ) -> list[WebhookSignatureScheme] | None:
         if value is not None:
-            check_unique(value, "signature_schemes")
+            check_unique(value, "signature_schemes", from_field_validator=True)
         return value
 
 

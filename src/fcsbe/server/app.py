@@ -149,7 +149,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.event_log_chain_interval_s,
             transactional(factory, lambda session: issue_proofs(session, keys)),
         )
-        workers.add("fs-decisions", settings.decision_interval_s, decision_step(factory))
+        workers.add("fs-decisions", settings.decision_interval_s, decision_step(factory, keys))
         stations = app.state.stations = app.state.stations or build_runtime(settings)
         app.state.adapter = stations.adapter
         await stations.load_registry(factory)

@@ -170,13 +170,72 @@ def problem_response(
     )
 
 
-def _field_errors(raw: Sequence[Any]) -> list[FieldError]:
+_ABSENT_MEMBER_ERRORS = frozenset({"missing", "union_tag_not_found"})
+"""Error types about a member that is not in the document: the pointer names it in its parent."""
+
+
+def _child(node: Any, part: Any) -> tuple[bool, Any]:
+    """(True, the member or item `part` of `node`) when the document has it."""
+    if isinstance(node, dict) and isinstance(part, str) and part in node:
+        return True, node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return True, node[part]
+    return False, None
+
+
+def _document_location(error: Mapping[str, Any], body: Any) -> list[int | str]:
+    """The error's location as a path that exists in the submitted body.
+
+    Pydantic's locations follow the *model*, not the document: they insert the tag of a tagged
+    union (`/parameters/SETPOINT/resolution_s`), the member type of a plain union, and report a
+    model validator's error at the model (`/body`). So: the location (plus the `pointer` that a
+    located model error carries, `fcsbe.model._validation.invalid_at`) is walked through the
+    body, and a part the body does not have is an inserted tag and dropped, except a member the
+    error says is absent, which is named in the object that lacks it. A rejected union tag names
+    the discriminator member.
+    """
+    location = list(error.get("loc", ()))
+    if not location or location[0] != "body":
+        return location
+    if not isinstance(body, dict | list):
+        return ["body"]  # no JSON document (malformed, or not an object): the body itself
+    context = error.get("ctx") or {}
+    parts: list[Any] = location[1:]
+    located = context.get("pointer")
+    if isinstance(located, str) and located.startswith("/"):
+        for raw in located[1:].split("/"):
+            text = raw.replace("~1", "/").replace("~0", "~")
+            parts.append(int(text) if text.isdigit() else text)
+    if error.get("type") in {"union_tag_invalid", "union_tag_not_found"}:
+        discriminator = str(context.get("discriminator", "")).strip("'\"")
+        if discriminator.isidentifier():
+            parts.append(discriminator)
+    node: Any = body
+    path: list[int | str] = ["body"]
+    for index, part in enumerate(parts):
+        found, child = _child(node, part)
+        if found:
+            node = child
+        elif (
+            index == len(parts) - 1
+            and isinstance(node, dict)
+            and isinstance(part, str)
+            and error.get("type") in _ABSENT_MEMBER_ERRORS
+        ):
+            path.append(part)
+            break
+        else:
+            continue  # a tag pydantic inserted: not in the document
+        path.append(part)
+    return path
+
+
+def _field_errors(raw: Sequence[Any], body: Any = None) -> list[FieldError]:
     errors = []
     for error in raw:
-        location = error.get("loc", ())
         errors.append(
             FieldError(
-                pointer=json_pointer(location),
+                pointer=json_pointer(_document_location(error, body)),
                 detail=str(error.get("msg", "invalid value")),
                 code=str(error.get("type", "value_error")),
             )
@@ -186,7 +245,7 @@ def _field_errors(raw: Sequence[Any]) -> list[FieldError]:
 
 async def _on_validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = _field_errors(exc.errors())
+    errors = _field_errors(exc.errors(), exc.body)
     fields = ", ".join(error.pointer for error in errors[:5])
     return problem_response(
         422,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.notifications.outbox import purge_outbox
 from fcsbe.server.platform import metrics_hooks
+from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.services.contracts.decisions import close_due_contracts
 from fcsbe.server.services.enrolments.heartbeat import detect_offline
 from fcsbe.server.services.event_log.log import chain_pending
@@ -139,9 +140,10 @@ def chain_event_log_step(factory: async_sessionmaker[AsyncSession]) -> Step:
     return transactional(factory, chain_pending)
 
 
-def decision_step(factory: async_sessionmaker[AsyncSession]) -> Step:
-    """The step that decides pending FS requests, one per transaction."""
-    return transactional(factory, lambda session: decide_pending(session, utcnow()))
+def decision_step(factory: async_sessionmaker[AsyncSession], keys: ServerKeys) -> Step:
+    """The step that decides pending FS requests, one per transaction, each decision signed
+    with the server's active key."""
+    return transactional(factory, lambda session: decide_pending(session, utcnow(), keys.sign))
 
 
 def execution_step(

@@ -10,14 +10,23 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from fcsbe.client import ConflictError, FcsbeClient, NotFoundError, RetryPolicy
+from fcsbe.client import (
+    ConflictError,
+    FcsbeClient,
+    NotFoundError,
+    ProofVerificationError,
+    RetryPolicy,
+    verify_decision,
+)
 from fcsbe.model import FlexibilityServiceRequest, FsResult, FsState, ReasonCode
 from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.lifecycle import move
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTargetRow
 from fcsbe.server.storage.idempotency import try_lock_key
 from fcsbe.server.storage.notifications import OutboxRow
+from fcsbe.server.workers import decision_step
 from tests.support.factories import make_fo
 from tests.support.fs_fixtures import make_contract, make_site, plug_ev, request_body
 
@@ -36,7 +45,7 @@ async def _decide_all(app: FastAPI) -> int:
     decided = 0
     while True:
         async with app.state.session_factory() as session:
-            n = await decide_pending(session, utcnow())
+            n = await decide_pending(session, utcnow(), app.state.keys.sign)
             await session.commit()
         if n == 0:
             return decided
@@ -307,7 +316,7 @@ async def test_racing_requests_never_over_allocate(app: FastAPI, fo: FcsbeClient
     async def worker() -> None:
         while True:
             async with app.state.session_factory() as session:
-                n = await decide_pending(session, utcnow())
+                n = await decide_pending(session, utcnow(), app.state.keys.sign)
                 await session.commit()
             if n == 0:
                 return
@@ -326,3 +335,50 @@ async def test_racing_requests_never_over_allocate(app: FastAPI, fo: FcsbeClient
     assert states.count("ACCEPTED") == 6, [r.response.reasons for r in rejected if r.response]
     assert states.count("REJECTED") == 6
     assert committed == pytest.approx(90_000)
+
+
+async def test_the_decision_step_signs_decisions_with_the_published_key(
+    app: FastAPI, fo: FcsbeClient
+) -> None:
+    """The worker's decisions carry the server's JWS, which the client verifies offline with
+    the keys of `GET /v1`; a changed or unsigned decision does not verify."""
+    await fo.flexibility_services.create(_request("fs-signed", p_w=40_000))
+    assert await decision_step(app.state.session_factory, app.state.keys)() == 1
+    response = (await fo.flexibility_services.get("fs-signed")).response
+    assert response is not None
+    assert response.signature is not None
+    jwks = (await fo.discovery.version_details()).jwks
+    assert verify_decision(response, jwks) == app.state.keys.kid
+    changed = response.model_copy(update={"committed_w": (response.committed_w or 0) + 1})
+    with pytest.raises(ProofVerificationError, match="does not match"):
+        verify_decision(changed, jwks)
+    with pytest.raises(ProofVerificationError, match="not signed"):
+        verify_decision(response.model_copy(update={"signature": None}), jwks)
+    listed = [fs async for fs in fo.flexibility_services.list()]
+    assert listed[0].response is not None
+    assert verify_decision(listed[0].response, jwks) == app.state.keys.kid
+
+
+async def test_transition_times_never_go_backwards(app: FastAPI, fo: FcsbeClient) -> None:
+    """Stamps from a lagging clock (the decision's, the stations') never precede the FS's
+    previous transition, so its history reads in order."""
+    await fo.flexibility_services.create(_request("fs-clock", p_w=40_000))
+    received = (await fo.flexibility_services.get("fs-clock")).transitions[0].at
+    lagging = received - timedelta(minutes=5)
+    async with app.state.session_factory() as session:
+        assert await decide_pending(session, lagging, app.state.keys.sign) == 1
+        await session.commit()
+    async with app.state.session_factory() as session:
+        row = (
+            await session.execute(
+                select(FlexibilityServiceRow).where(FlexibilityServiceRow.fs_id == "fs-clock")
+            )
+        ).scalar_one()
+        await move(session, row, FsState.SCHEDULED, "planned", at=lagging - timedelta(minutes=1))
+        await session.commit()
+    fs = await fo.flexibility_services.get("fs-clock")
+    states = [t.to_state for t in fs.transitions]
+    assert states == [FsState.RECEIVED, FsState.ACCEPTED, FsState.SCHEDULED]
+    stamps = [t.at for t in fs.transitions]
+    assert stamps == sorted(stamps)
+    assert stamps[1] == stamps[2] == received

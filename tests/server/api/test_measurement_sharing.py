@@ -55,7 +55,7 @@ async def fo(app: FastAPI, client: FcsbeClient) -> FcsbeClient:
     body = request_body("fs-m", start_in=timedelta(minutes=5))
     await client.flexibility_services.create(FlexibilityServiceRequest.model_validate(body))
     async with factory() as session:
-        await decide_pending(session, utcnow())
+        await decide_pending(session, utcnow(), app.state.keys.sign)
         await session.commit()
     start = datetime.fromisoformat(body["window"]["start"])
     one, two = start + timedelta(minutes=1), start + timedelta(minutes=2)

@@ -92,7 +92,7 @@ async def test_database_gauges_and_decision_latency(app: FastAPI, http: httpx.As
     metrics._snapshot_at = float("-inf")  # the next scrape reads the database again
 
     with metrics_hooks.reporting_to(metrics):
-        assert await decision_step(factory)() == 1
+        assert await decision_step(factory, app.state.keys)() == 1
     after = await scrape(http)
     assert value(after, "fcsbe_flexibility_services", state="RECEIVED") is None
     assert value(after, "fcsbe_flexibility_services", state="ACCEPTED") == 1
@@ -207,7 +207,7 @@ async def test_correlation_id_reaches_the_decision_notification(
     posted = await http.post("/v1/flexibility-services", json=request_body("fs-c"), headers=headers)
     assert posted.status_code == 202
     started = utcnow()
-    assert await decision_step(factory)() == 1
+    assert await decision_step(factory, app.state.keys)() == 1
     async with factory() as session:
         rows = (await session.execute(select(OutboxRow))).scalars().all()
     decided = [r for r in rows if r.fs_id == "fs-c" and r.created_at >= started]

@@ -48,7 +48,7 @@ async def test_sessions_are_listed_only_where_shared(
     body = request_body("fs-min", p_w=40_000.0)
     await client.flexibility_services.create(FlexibilityServiceRequest.model_validate(body))
     async with factory() as session:
-        await decide_pending(session, utcnow())
+        await decide_pending(session, utcnow(), app.state.keys.sign)
         await session.commit()
     start = datetime.fromisoformat(body["window"]["start"])
     end = datetime.fromisoformat(body["window"]["end"])

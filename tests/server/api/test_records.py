@@ -49,7 +49,7 @@ async def _ended_fs(app: FastAPI, fo: FcsbeClient, fs_id: str) -> tuple[int, dat
     await fo.flexibility_services.create(FlexibilityServiceRequest.model_validate(body))
     while True:
         async with app.state.session_factory() as session:
-            decided = await decide_pending(session, utcnow())
+            decided = await decide_pending(session, utcnow(), app.state.keys.sign)
             await session.commit()
         if not decided:
             break

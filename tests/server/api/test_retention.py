@@ -111,7 +111,7 @@ async def test_readings_an_unrecorded_fs_still_needs_are_kept(
     body = request_body("fs-live", start_in=timedelta(hours=1), now=t)
     await fo.flexibility_services.create(FlexibilityServiceRequest.model_validate(body))
     async with app.state.session_factory() as session:
-        await decide_pending(session, utcnow())
+        await decide_pending(session, utcnow(), app.state.keys.sign)
         await session.commit()
     assert (await fo.flexibility_services.get("fs-live")).state is FsState.ACCEPTED
     start = datetime.fromisoformat(body["window"]["start"])
@@ -196,7 +196,7 @@ async def _recorded(app: FastAPI, fo: FcsbeClient, fs_id: str) -> None:
     body = request_body(fs_id, p_w=40_000.0)
     await fo.flexibility_services.create(FlexibilityServiceRequest.model_validate(body))
     async with app.state.session_factory() as session:
-        await decide_pending(session, utcnow())
+        await decide_pending(session, utcnow(), app.state.keys.sign)
         await session.commit()
     start = datetime.fromisoformat(body["window"]["start"])
     end = datetime.fromisoformat(body["window"]["end"])

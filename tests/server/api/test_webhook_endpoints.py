@@ -134,7 +134,7 @@ async def test_signature_schemes_are_validated_with_the_field(
     app: FastAPI, http: httpx.AsyncClient
 ) -> None:
     token = await make_fo(app.state.session_factory, "FO-A")
-    for schemes, index in ((["v2"], "/0"), (["v1", "v1"], ""), ([], "")):
+    for schemes, index in ((["v2"], "/0"), (["v1", "v1"], "/1"), ([], "")):
         answer = await http.put(
             "/v1/webhook-endpoint",
             json={"callback_base_url": "https://fo.example.com", "signature_schemes": schemes},

@@ -10,7 +10,6 @@ from fcsbe.model import ContractHolderLookupRequest, ContractHolderLookupResult
 from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.api.edge.signatures import Signed, verify_request_signature
-from fcsbe.server.api.edge.signatures import verify_request_signature
 from fcsbe.server.deps import DbSession
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.contracts.holders import lookup_holders

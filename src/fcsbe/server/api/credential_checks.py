@@ -10,7 +10,6 @@ from fcsbe.model import CredentialCheckRequest, CredentialCheckResult
 from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.api.edge.signatures import Signed, verify_signature_for_contract
-from fcsbe.server.api.edge.signatures import verify_signature_for_contract
 from fcsbe.server.deps import DbSession, ServerSettings
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.contracts.credential_checks import check_credentials

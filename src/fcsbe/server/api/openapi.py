@@ -27,7 +27,6 @@ from fastapi import FastAPI
 from fcsbe.model import SIGNATURE_HEADER, Problem, problem_type
 from fcsbe.server.api.edge.problems import problem_description
 from fcsbe.server.api.edge.signatures import SIGNATURE_PROBLEMS
-from fcsbe.model import Problem
 from fcsbe.server.errors import PROBLEM_JSON
 
 __all__ = [

@@ -163,6 +163,27 @@ def test_aborted_fs_is_recorded_up_to_its_end() -> None:
     assert _build(SETPOINT, _setpoint_inputs(), transitions=cancelled).intervals == []
 
 
+def test_a_part_second_interval_has_its_exact_duration() -> None:
+    """A cancelled FS ends mid-second: its last interval lasts 1.758 s, not "2 s", so power *
+    duration is the metered energy and the record's totals agree with the meter."""
+    samples = readings("NL*FCS*E001*1", T0 - 15 * M, T0 + 30 * M, 60, lambda _t: 11_000.0)
+    inputs = RecordInputs(meters=[meter("NL*FCS*E001*1")], readings=samples)
+    ended = T0 + timedelta(seconds=901.758)
+    history = [(FsState.ACTIVE, T0), (FsState.CANCELLED, ended)]
+    record = _build(SETPOINT, inputs, transitions=history)
+    assert [i.duration_s for i in record.intervals] == [900, 1.758]
+    last = record.intervals[-1]
+    assert last.start + timedelta(seconds=last.duration_s) == ended
+    assert last.energy_import_wh == pytest.approx(11_000 * 1.758 / 3600, abs=1e-3)  # 5.372
+    for interval in record.intervals:
+        assert interval.measured_w == pytest.approx(11_000)
+        energy = interval.energy_import_wh - interval.energy_export_wh
+        assert interval.measured_w * interval.duration_s / 3600 == pytest.approx(energy, abs=1e-3)
+    metered = sum(i.energy_import_wh for i in record.intervals)
+    assert record.settlement is not None
+    assert record.settlement.actual_wh == pytest.approx(metered, abs=1e-3)
+
+
 def test_no_readings_still_make_a_record_with_flags() -> None:
     record = _build(SETPOINT, RecordInputs(meters=[meter("NL*FCS*E001*1")], readings=[]))
     assert all(i.measured_w is None and i.within_tolerance is None for i in record.intervals)

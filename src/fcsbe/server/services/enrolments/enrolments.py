@@ -15,8 +15,6 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from joserfc.errors import JoseError
-from joserfc.jwk import OKPKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
@@ -29,6 +27,8 @@ from fcsbe.model import (
     FallbackPolicy,
     FieldError,
     PartyRole,
+    SigningKeyError,
+    usable_verification_key,
 )
 from fcsbe.server.errors import Conflict, Forbidden, NotFound, Unauthorized, UnprocessableContent
 from fcsbe.server.security.callback_urls import CallbackUrlError, Resolver, resolve_public_addresses
@@ -91,28 +91,19 @@ def _field(pointer: str, detail: str, code: str) -> FieldError:
 
 
 def _checked_signing_key(jwk: dict[str, Any], pointer: str) -> dict[str, Any]:
-    """An Ed25519 public key that imports; the stored form is the key as given."""
-    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
-        raise UnprocessableContent(
-            "Signing keys must be Ed25519 (kty OKP, crv Ed25519).",
-            slug="signing-key-unsupported",
-            errors=[_field(pointer, "only Ed25519 keys are accepted", "signing_key_unsupported")],
-        )
-    if jwk.get("use") not in (None, "sig") or jwk.get("alg") not in (None, "EdDSA", "Ed25519"):
-        raise UnprocessableContent(
-            "The signing key must be usable for signatures (`use: sig`, `alg: Ed25519`).",
-            slug="signing-key-unsupported",
-            errors=[_field(pointer, "use/alg do not allow signing", "signing_key_unsupported")],
-        )
+    """The FO's public key as stored: `alg: EdDSA` normalised to `Ed25519` (RFC 9864), and
+    accepted only if the verifier can use it (`usable_verification_key`), so that a key
+    accepted here never yields `signature-invalid` for good signatures. Refusals name the JWK
+    member at fault."""
     try:
-        OKPKey.import_key(dict(jwk))
-    except (JoseError, ValueError, TypeError) as exc:
+        return usable_verification_key(jwk)
+    except SigningKeyError as exc:
+        slug = "signing-key-invalid" if exc.member == "x" else "signing-key-unsupported"
         raise UnprocessableContent(
-            "The signing key is not a valid Ed25519 public key.",
-            slug="signing-key-invalid",
-            errors=[_field(pointer, str(exc) or "invalid key", "signing_key_invalid")],
+            f"The signing key cannot verify signatures: {exc}.",
+            slug=slug,
+            errors=[_field(f"{pointer}/{exc.member}", str(exc), slug.replace("-", "_"))],
         ) from exc
-    return jwk
 
 
 async def checked_callback_url(

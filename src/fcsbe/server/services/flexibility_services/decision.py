@@ -9,6 +9,10 @@ planners' own rules, so what is committed is what execution delivers). Free capa
 under row locks on the EVSEs involved (PostgreSQL) or the database write lock (SQLite), so FS
 racing for the same kW can never be over-allocated. Refusals are decisions with reason codes,
 never HTTP errors.
+
+Every decision is signed by the server's active key (`signer`, a detached JWS over the RFC 8785
+JSON of the response without `signature`), so an FO can prove what was committed to it. The
+signer is a required argument: a decision step without one would publish unsigned decisions.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ from fcsbe.server.storage.flexibility_services import (
 __all__ = ["claim_received", "decide", "decide_pending"]
 
 Signer = Callable[[Any], str]
+"""Makes the detached JWS of a JSON value (`ServerKeys.sign`)."""
 _LIVE = frozenset(s.value for s in LIVE_STATES)
 
 
@@ -155,9 +160,10 @@ def _usable_capacity(
 
 
 async def decide(
-    session: AsyncSession, fs: FlexibilityServiceRow, now: datetime, signer: Signer | None = None
+    session: AsyncSession, fs: FlexibilityServiceRow, now: datetime, signer: Signer
 ) -> FlexibilityServiceResponse:
-    """Decide one RECEIVED FS (in the caller's transaction) and move it accordingly."""
+    """Decide one RECEIVED FS (in the caller's transaction), sign the decision and move the FS
+    accordingly."""
     request = FlexibilityServiceRequest.model_validate(fs.request)
     out = _Decision()
     checked = await _contract_checks(session, fs, request, now, out)
@@ -184,10 +190,7 @@ async def decide(
         committed_w=committed_w,
         decided_at=now,
     )
-    if signer is not None:
-        response = response.model_copy(
-            update={"signature": signer(response.model_dump(mode="json", exclude={"signature"}))}
-        )
+    response = response.model_copy(update={"signature": signer(response.signed_payload())})
     fs.response = response.model_dump(mode="json")
     fs.committed_w = committed_w
     if result != FsResult.REJECTED:
@@ -329,7 +332,7 @@ async def claim_received(session: AsyncSession, limit: int = 20) -> list[Flexibi
 
 
 async def decide_pending(
-    session: AsyncSession, now: datetime, signer: Signer | None = None, limit: int = 1
+    session: AsyncSession, now: datetime, signer: Signer, limit: int = 1
 ) -> int:
     """The worker step: decide up to `limit` pending FS in this transaction."""
     claimed = await claim_received(session, limit)

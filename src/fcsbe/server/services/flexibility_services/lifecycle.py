@@ -5,12 +5,18 @@ COMPLETED | ABORTED | CANCELLED | SUPERSEDED → RECORDED → PROVEN | DISPUTED.
 
 Every transition is stored (fs_transitions), logged (event log) and notified (outbox) in the
 caller's transaction, so the three can never disagree. An illegal transition is a 409 problem.
+
+Transition times are monotonic per FS: callers stamp with different clocks (the decision step
+with the server's, execution with the stations', which may lag), so a move asked to happen
+before the FS's previous transition is stamped at that previous time instead. A reader of the
+history never sees SCHEDULED before ACCEPTED, nor ACCEPTED before RECEIVED.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FsState
@@ -77,13 +83,21 @@ async def move(
     at: datetime | None = None,
     notify: bool = True,
 ) -> None:
-    """Move `fs` to `to`, recording, logging and notifying it; 409 if the move is illegal."""
+    """Move `fs` to `to`, recording, logging and notifying it; 409 if the move is illegal.
+
+    Stamped `at` (default now), but never before the FS's previous transition (see above).
+    """
     current = FsState(fs.state)
     if not can_move(current, to):
         raise IllegalTransition(
             f"An FS in state {current.value} cannot become {to.value}.",
         )
     when = at or utcnow()
+    previous = await session.scalar(
+        select(func.max(FsTransitionRow.at)).where(FsTransitionRow.fs_pk == fs.id)
+    )
+    if previous is not None and previous > when:
+        when = previous
     fs.state = to.value
     fs.updated_at = when
     session.add(

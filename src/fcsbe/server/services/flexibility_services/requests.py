@@ -151,8 +151,9 @@ async def supersede_fs(
     fs.request = request.model_dump(mode="json")
     fs.correlation_id = current_correlation_id()
     fs.response = None
-    fs.updated_at = now
-    _entry(session, fs, now)
+    # The new revision starts where the old one ended: never before its last transition.
+    fs.updated_at = max(now, fs.updated_at)
+    _entry(session, fs, fs.updated_at)
     return FsAccepted(
         fs_id=fs.fs_id, revision=fs.revision, state=FsState.RECEIVED, response_deadline=deadline
     )

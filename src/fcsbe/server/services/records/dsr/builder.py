@@ -56,8 +56,16 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+def _duration_s(slot: Slot) -> float:
+    """The slot's length in seconds, exact to the microsecond: the difference of the two
+    instants the record publishes (`start`, and the next interval's start), so that
+    energy = power * duration holds for a part-second interval (a cancelled FS) too."""
+    return (_utc(slot.end) - _utc(slot.start)).total_seconds()
+
+
 def _interval(
     slot: Slot,
+    duration_s: float,
     measured: float | None,
     baseline: float | None,
     energy: tuple[float, float],
@@ -95,7 +103,7 @@ def _interval(
             within = abs(deviation) <= band
     return DsrInterval(
         start=_utc(slot.start),
-        duration_s=max(1, round(slot.duration)),
+        duration_s=duration_s,
         requested_w=_r(requested),
         baseline_w=_r(baseline),
         measured_w=_r(measured),
@@ -139,6 +147,7 @@ def build_dsr(
     slots = plan_slots(
         fs, _ended(fs, final_state), options, inputs.setpoint_changes, inputs.activations
     )
+    slots = [s for s in slots if _duration_s(s) > 0]  # nothing left once at microseconds
     end = slots[-1].end if slots else start
     method = request.baseline_method or (terms.baseline_method if terms else BaselineMethod.ZERO)
     if request.tolerance_pct is not None:
@@ -160,13 +169,16 @@ def build_dsr(
     for slot, baseline, measured_energy in zip(
         slots, baseline_values, measured_energies, strict=True
     ):
+        duration_s = _duration_s(slot)
         measured = (
             None
-            if measured_energy is None
-            else (measured_energy[0] - measured_energy[1]) * 3600 / slot.duration
+            if measured_energy is None or duration_s <= 0
+            else (measured_energy[0] - measured_energy[1]) * 3600 / duration_s
         )
         intervals.append(
-            _interval(slot, measured, baseline, measured_energy or (0.0, 0.0), tolerance)
+            _interval(
+                slot, duration_s, measured, baseline, measured_energy or (0.0, 0.0), tolerance
+            )
         )
 
     slot_bounds = [(index[s.start], index[s.end]) for s in slots]

@@ -204,7 +204,7 @@ def settlement(
     """UFTP-like settlement: energies over the intervals, and availability + activation -
     penalty, with activation paid on the flex delivered in the ordered direction."""
 
-    def energy(values: Sequence[tuple[float | None, int]]) -> float:
+    def energy(values: Sequence[tuple[float | None, float]]) -> float:
         return math.fsum(v * d / 3600 for v, d in values if v is not None)
 
     delivered_in_direction = math.fsum(
