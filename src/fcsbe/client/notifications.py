@@ -10,10 +10,12 @@ from fcsbe.client.operations import operation
 from fcsbe.client.paging import AsyncPager
 from fcsbe.client.transport import Transport
 from fcsbe.model import (
+    AnyNotification,
     DeliveryAttempt,
     DeliveryStatus,
     Notification,
     NotificationRecord,
+    Page,
     RedeliveryRequest,
     RedeliveryResult,
 )
@@ -37,9 +39,16 @@ class NotificationsResource:
 
         Returns:
             An async pager: `async for n in client.notifications.feed(after_seq=41): ...`.
+            Each item is the subclass of `Notification` for its `type` (e.g.
+            `FsDeviationNotification`), whose `data` is that type's model.
         """
         return AsyncPager(
-            self._t, "/v1/notifications", Notification, {"after_seq": after_seq}, page_size
+            self._t,
+            "/v1/notifications",
+            Notification,
+            {"after_seq": after_seq},
+            page_size,
+            page_type=Page[AnyNotification],
         )
 
     @operation("admin_list_notifications")
