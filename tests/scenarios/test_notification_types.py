@@ -1,0 +1,137 @@
+"""Scenario: every kind of notification is sent when its event happens, to the FOs whose
+contracts cover the object, at their data-sharing level, and decodes typed in the client.
+
+A real server over the simulated demo fleet (tests/scenarios/harness.py); the FOs read their
+feed through the client. FO-A holds an EVSE-level contract over the depot, FO-S a SITE-level
+one, FO-X one over another site only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from fcsbe.client import FcsbeClient, RetryPolicy
+from fcsbe.model import (
+    AvailabilityUpdatedNotification,
+    DerAlarmNotification,
+    Notification,
+    NotificationType,
+    Severity,
+    TargetStatus,
+)
+from fcsbe.server.notifications.sequencer import assign_sequence
+from fcsbe.server.settings import Settings
+from tests.factories import make_fo
+from tests.fs_fixtures import make_contract
+from tests.scenarios.harness import Harness, harness
+
+DEPOT = "SITE-DEPOT"
+
+
+@dataclass
+class Fleet:
+    """The harness and the FOs' clients."""
+
+    h: Harness
+    site_fo: FcsbeClient
+    other_fo: FcsbeClient
+
+    async def feed(self, client: FcsbeClient, *types: NotificationType) -> list[Notification]:
+        """The FO's feed (sequenced first, as the delivery worker does), of these types."""
+        async with self.h.app.state.session_factory() as db:
+            await assign_sequence(db)
+            await db.commit()
+        items = await client.notifications.feed().to_list()
+        return [n for n in items if not types or n.type in types]
+
+
+async def _client(h: Harness, token: str) -> FcsbeClient:
+    transport = httpx.ASGITransport(app=h.app, raise_app_exceptions=False)
+    return FcsbeClient("http://fcsbe.test", token=token, transport=transport, retry=RetryPolicy())
+
+
+@asynccontextmanager
+async def fleet(settings: Settings, **kwargs: object) -> AsyncIterator[Fleet]:
+    async with harness(settings, contract_sites=[DEPOT], level="EVSE", **kwargs) as h:  # type: ignore[arg-type]
+        factory = h.app.state.session_factory
+        site_token = await make_fo(factory, "FO-S")
+        await make_contract(
+            factory, "FO-S", "fsc-s", targets=[("SITE", DEPOT)], level="SITE", fs_types=["DROOP"]
+        )
+        other_token = await make_fo(factory, "FO-X")
+        await make_contract(factory, "FO-X", "fsc-x", targets=[("SITE", "SITE-HOME-1")])
+        async with (
+            await _client(h, site_token) as site_fo,
+            await _client(h, other_token) as other_fo,
+        ):
+            yield Fleet(h, site_fo, other_fo)
+
+
+async def test_evse_status_and_ev_departure_update_availability(settings: Settings) -> None:
+    async with fleet(settings) as f:
+        h = f.h
+        faulted, occupied = h.evses_of(DEPOT)[0], h.evses_of(DEPOT)[1]
+        kind = NotificationType.AVAILABILITY_UPDATED
+        before = await f.feed(h.fo, kind)
+        site_before = await f.feed(f.site_fo, kind)
+        h.stations.set_evse_status(faulted, "FAULTED")
+        h.stations.simulator.disconnect(occupied)
+        await h.steps()
+        assert await h.power_w([faulted]) == 0.0, "out of service, its EV no longer charges"
+
+        evse_level = (await f.feed(h.fo, kind))[len(before) :]
+        assert all(isinstance(n, AvailabilityUpdatedNotification) for n in evse_level)
+        shown = {
+            (n.target.level.value, n.target.id): n.typed_data().model_dump()["status"]
+            for n in evse_level
+            if n.target is not None
+        }
+        assert shown == {("EVSE", faulted): TargetStatus.FAULTED, ("EVSE", occupied): "AVAILABLE"}
+        first = evse_level[0]
+        assert isinstance(first, AvailabilityUpdatedNotification)
+        assert first.data.end > first.data.start
+
+        site_level = (await f.feed(f.site_fo, kind))[len(site_before) :]
+        assert len(site_level) == 2, "once per change, at the FO's level"
+        for n in site_level:
+            assert n.target is not None
+            assert (n.target.level.value, n.target.id) == ("SITE", DEPOT)
+            assert isinstance(n, AvailabilityUpdatedNotification)
+            assert n.data.status is None, "an EVSE's status is finer than a SITE contract"
+        assert await f.feed(f.other_fo, kind) == [], "FO-X covers another site only"
+
+        # Reported again unchanged: nothing new.
+        h.stations.set_evse_status(faulted, "FAULTED")
+        await h.steps()
+        assert len(await f.feed(h.fo, kind)) == len(before) + 2
+
+
+async def test_der_alarm_reaches_the_covering_fos(settings: Settings) -> None:
+    async with fleet(settings) as f:
+        h = f.h
+        evse = h.evses_of(DEPOT)[2]
+        h.stations.raise_der_alarm(
+            DEPOT, "OverVoltage", evse_id=evse, severity="ERROR", detail="U > 253 V for 10 s"
+        )
+        await h.steps()
+
+        (alarm,) = await f.feed(h.fo, NotificationType.DER_ALARM)
+        assert isinstance(alarm, DerAlarmNotification)
+        assert alarm.target is not None
+        assert (alarm.target.level.value, alarm.target.id) == ("EVSE", evse)
+        assert (alarm.data.code, alarm.data.severity) == ("OverVoltage", Severity.ERROR)
+        assert alarm.data.detail == "U > 253 V for 10 s"
+        assert alarm.data.alarm_ended is False
+        (site_alarm,) = await f.feed(f.site_fo, NotificationType.DER_ALARM)
+        assert site_alarm.target is not None
+        assert (site_alarm.target.level.value, site_alarm.target.id) == ("SITE", DEPOT)
+        assert await f.feed(f.other_fo, NotificationType.DER_ALARM) == []
+
+        h.stations.raise_der_alarm(DEPOT, "OverVoltage", evse_id=evse, ended=True)
+        await h.steps()
+        alarms = await f.feed(h.fo, NotificationType.DER_ALARM)
+        assert [a.typed_data().model_dump()["alarm_ended"] for a in alarms] == [False, True]
