@@ -17,15 +17,18 @@ import httpx
 from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.model import (
     AvailabilityUpdatedNotification,
+    CapabilityChangedNotification,
     DerAlarmNotification,
+    FsType,
     Notification,
     NotificationType,
     Severity,
     TargetStatus,
 )
+from fcsbe.server.adapters.scenario_registry import registry_of
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.settings import Settings
-from tests.factories import make_fo
+from tests.factories import make_fo, make_operator
 from tests.fs_fixtures import make_contract
 from tests.scenarios.harness import Harness, harness
 
@@ -135,3 +138,53 @@ async def test_der_alarm_reaches_the_covering_fos(settings: Settings) -> None:
         await h.steps()
         alarms = await f.feed(h.fo, NotificationType.DER_ALARM)
         assert [a.typed_data().model_dump()["alarm_ended"] for a in alarms] == [False, True]
+
+
+async def test_registry_reimport_changing_an_evse_tells_its_fos(settings: Settings) -> None:
+    async with fleet(settings) as f:
+        h = f.h
+        operator = await _client(h, await make_operator(h.app.state.session_factory))
+        document = registry_of(h.stations.fleet).model_dump(mode="json", exclude_none=True)
+        evse = h.evses_of(DEPOT)[3]
+        (entry,) = [
+            e for cs in document["charging_stations"] for e in cs["evses"] if e["evse_id"] == evse
+        ]
+        async with operator:
+            # A meter change is no capability change: nobody is told.
+            entry["meter"] = {
+                "meter_id": f"{evse}-meter",
+                "serial_number": "MTR-0001",
+                "certified": True,
+                "signed_values": False,
+            }
+            assert (await operator.registry.import_stations(document)).changed
+            assert await f.feed(h.fo, NotificationType.CAPABILITY_CHANGED) == []
+
+            entry["max_charge_power_w"] = entry["max_charge_power_w"] / 2
+            result = await operator.registry.import_stations(document)
+            assert result.evses.updated == 1
+            again = await operator.registry.import_stations(document)
+            assert not again.changed
+
+        (changed,) = await f.feed(h.fo, NotificationType.CAPABILITY_CHANGED)
+        assert isinstance(changed, CapabilityChangedNotification)
+        assert changed.target is not None
+        assert (changed.target.level.value, changed.target.id) == ("EVSE", evse)
+        assert set(changed.data.fs_types) == set(FsType), "the contract's FS types"
+        assert changed.data.reason == "REGISTRY_UPDATED"
+        (site_changed,) = await f.feed(f.site_fo, NotificationType.CAPABILITY_CHANGED)
+        assert site_changed.target is not None
+        assert (site_changed.target.level.value, site_changed.target.id) == ("SITE", DEPOT)
+        assert site_changed.typed_data().model_dump()["fs_types"] == [FsType.DROOP]
+        assert await f.feed(f.other_fo, NotificationType.CAPABILITY_CHANGED) == []
+
+
+async def test_station_reported_capability_change(settings: Settings) -> None:
+    async with fleet(settings) as f:
+        h = f.h
+        evse = h.evses_of(DEPOT)[4]
+        h.stations.simulator.report_capability_change(evse, "V2G switched off at the station")
+        await h.steps()
+        (changed,) = await f.feed(h.fo, NotificationType.CAPABILITY_CHANGED)
+        assert isinstance(changed, CapabilityChangedNotification)
+        assert changed.data.reason == "STATION_REPORTED"

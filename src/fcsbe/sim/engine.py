@@ -368,6 +368,12 @@ class Simulator(SessionOps):
             alarm_ended="true" if ended else "false",
         )
 
+    def report_capability_change(self, evse_id: str, detail: str | None = None) -> None:
+        """Report that what an EVSE can do changed at the station (a derating, V2G switched
+        off): a `CAPABILITY_CHANGED` event; the simulated physics stay as they are."""
+        i = self._index_of(evse_id)
+        self._emit("CAPABILITY_CHANGED", self.table.site_of[i], i, detail=detail)
+
     # -- read ------------------------------------------------------------------------------------
 
     def evse_state(self, evse_id: str) -> EvseState:

@@ -42,6 +42,7 @@ EventKind = Literal[
     "FFR_COMPLETED",
     "EVSE_STATUS_CHANGED",
     "DER_ALARM",
+    "CAPABILITY_CHANGED",
 ]
 
 
