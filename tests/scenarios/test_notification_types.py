@@ -11,14 +11,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
+import pytest
 
 from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.model import (
     AvailabilityUpdatedNotification,
     CapabilityChangedNotification,
     DerAlarmNotification,
+    DeviationCause,
+    FlexibilityServiceRequest,
+    FsDeviationNotification,
+    FsState,
     FsType,
     Notification,
     NotificationType,
@@ -29,7 +35,7 @@ from fcsbe.server.adapters.scenario_registry import registry_of
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.settings import Settings
 from tests.factories import make_fo, make_operator
-from tests.fs_fixtures import make_contract
+from tests.fs_fixtures import make_contract, request_body
 from tests.scenarios.harness import Harness, harness
 
 DEPOT = "SITE-DEPOT"
@@ -188,3 +194,56 @@ async def test_station_reported_capability_change(settings: Settings) -> None:
         (changed,) = await f.feed(h.fo, NotificationType.CAPABILITY_CHANGED)
         assert isinstance(changed, CapabilityChangedNotification)
         assert changed.data.reason == "STATION_REPORTED"
+
+
+async def test_setpoint_fs_out_of_tolerance_is_told_once_per_episode(settings: Settings) -> None:
+    async with fleet(settings) as f:
+        h = f.h
+        depot = h.evses_of(DEPOT)
+        body = request_body(
+            "fs-dev",
+            targets=[("SITE", DEPOT)],
+            p_w=20_000,
+            start_in=timedelta(seconds=30),
+            now=h.now,
+            duration=timedelta(minutes=30),
+        )
+        await h.fo.flexibility_services.create(FlexibilityServiceRequest.model_validate(body))
+        await h.run(90)
+        assert (await h.fo.flexibility_services.get("fs-dev")).state is FsState.ACTIVE
+        await h.run(120)  # followed: in tolerance, nothing to tell
+        assert await f.feed(h.fo, NotificationType.FS_DEVIATION) == []
+
+        for evse in depot:  # the depot's chargers trip: no power flows, commands are refused
+            h.stations.set_evse_status(evse, "FAULTED")
+        await h.run(300)
+        deviations = await f.feed(h.fo, NotificationType.FS_DEVIATION)
+        assert all(isinstance(n, FsDeviationNotification) for n in deviations)
+        by_cause = {n.typed_data().model_dump()["cause"]: n for n in deviations}
+        assert len(deviations) == 2, "one per episode and cause, not one per tick"
+        measured = by_cause[DeviationCause.MEASURED]
+        assert isinstance(measured, FsDeviationNotification)
+        assert measured.fs_id == "fs-dev"
+        assert measured.data.requested_w == pytest.approx(20_000)
+        assert measured.data.measured_w == pytest.approx(0.0, abs=1.0)
+        assert measured.data.deviation_pct == pytest.approx(100.0, abs=0.1)
+        assert measured.data.tolerance_pct == settings.fs_deviation_tolerance_pct
+        assert measured.occurred_at - measured.data.interval_start >= timedelta(
+            seconds=settings.fs_deviation_sustain_s
+        )
+        rejected = by_cause[DeviationCause.COMMAND_REJECTED]
+        assert isinstance(rejected, FsDeviationNotification)
+        assert "EVSE is FAULTED" in str(rejected.data.detail)
+
+        for evse in depot:  # repaired: back in tolerance (no notification), then a new episode
+            h.stations.set_evse_status(evse, "AVAILABLE")
+        await h.run(180)
+        assert await h.power_w(depot) == pytest.approx(20_000, rel=0.05)
+        assert len(await f.feed(h.fo, NotificationType.FS_DEVIATION)) == 2
+        for evse in depot:
+            h.stations.set_evse_status(evse, "FAULTED")
+        await h.run(180)
+        again = await f.feed(h.fo, NotificationType.FS_DEVIATION)
+        causes = [n.typed_data().model_dump()["cause"] for n in again[2:]]
+        assert sorted(causes) == [DeviationCause.COMMAND_REJECTED, DeviationCause.MEASURED]
+        assert await f.feed(f.site_fo, NotificationType.FS_DEVIATION) == [], "FO-A's FS only"

@@ -53,6 +53,7 @@ from fcsbe.server.rate_limit import RateLimitMiddleware, TokenBuckets
 from fcsbe.server.security.audit import SecurityEventThrottle
 from fcsbe.server.security.callback_urls import system_resolver
 from fcsbe.server.security.keys import ServerKeys
+from fcsbe.server.services.deviation import DeviationPolicy
 from fcsbe.server.services.event_log_tree import tree_step
 from fcsbe.server.services.parties import ensure_server_party
 from fcsbe.server.services.records import issue_proofs
@@ -154,6 +155,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.adapter = stations.adapter
         await stations.load_registry(factory)
         adapter = stations.adapter
+        deviation = DeviationPolicy.from_settings(settings)
         if not isinstance(adapter, UnconnectedStations):
             # Station-facing loops run only on the replica that holds the station connection: a
             # replica with none would claim running FS and refuse every command to them.
@@ -163,10 +165,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             workers.add(
                 "fs-execution",
                 settings.execution_interval_s,
-                execution_step(factory, adapter, settings.record_delay_s),
+                execution_step(factory, adapter, settings.record_delay_s, deviation),
             )
             workers.add(
-                "telemetry", settings.telemetry_interval_s, telemetry_step_of(factory, adapter)
+                "telemetry",
+                settings.telemetry_interval_s,
+                telemetry_step_of(factory, adapter, deviation),
             )
         workers.add(
             "fo-offline-detection",

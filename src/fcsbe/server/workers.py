@@ -20,8 +20,9 @@ from fcsbe.server import metrics_hooks
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.services.contract_decisions import close_due_contracts
 from fcsbe.server.services.decision import decide_pending
+from fcsbe.server.services.deviation import DeviationPolicy
 from fcsbe.server.services.event_log import chain_pending
-from fcsbe.server.services.execution import RECORD_DELAY_S, execute_step
+from fcsbe.server.services.execution import DEFAULT_DEVIATION, RECORD_DELAY_S, execute_step
 from fcsbe.server.services.fallback import fallback_step
 from fcsbe.server.services.heartbeat import detect_offline
 from fcsbe.server.services.notifications import purge_outbox
@@ -148,13 +149,14 @@ def execution_step(
     factory: async_sessionmaker[AsyncSession],
     adapter: StationAdapter,
     record_delay_s: float = RECORD_DELAY_S,
+    deviation: DeviationPolicy = DEFAULT_DEVIATION,
 ) -> Step:
     """The step that runs accepted FS on the stations (on the stations' clock) and records
     the ended ones."""
     return transactional(
         factory,
         lambda session: execute_step(
-            session, adapter, adapter.now(), record_delay_s=record_delay_s
+            session, adapter, adapter.now(), record_delay_s=record_delay_s, deviation=deviation
         ),
     )
 
@@ -164,9 +166,17 @@ def fallback_step_of(factory: async_sessionmaker[AsyncSession], adapter: Station
     return transactional(factory, lambda session: fallback_step(session, adapter, adapter.now()))
 
 
-def telemetry_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
-    """The step that keeps meter readings of FS targets and reports FFR activations."""
-    return transactional(factory, lambda session: telemetry_step(session, adapter, adapter.now()))
+def telemetry_step_of(
+    factory: async_sessionmaker[AsyncSession],
+    adapter: StationAdapter,
+    deviation: DeviationPolicy = DEFAULT_DEVIATION,
+) -> Step:
+    """The step that keeps meter readings of FS targets, reports FFR activations and
+    deviations."""
+    return transactional(
+        factory,
+        lambda session: telemetry_step(session, adapter, adapter.now(), deviation=deviation),
+    )
 
 
 def offline_detection_step(factory: async_sessionmaker[AsyncSession]) -> Step:
