@@ -67,6 +67,7 @@ from fcsbe.server.workers import (
     WorkerGroup,
     chain_event_log_step,
     contract_closing_step,
+    credential_expiry_step,
     decision_step,
     execution_step,
     fallback_step_of,
@@ -84,6 +85,9 @@ log = logging.getLogger("fcsbe.server")
 
 OUTBOX_PURGE_INTERVAL_S = 600.0
 """How often settled notifications past their retention are purged (in bounded batches)."""
+CREDENTIAL_EXPIRY_INTERVAL_S = 3600.0
+"""How often access tokens are checked for an expiry to announce (days ahead: hourly is
+plenty)."""
 
 API_DESCRIPTION = """\
 The flexibility port of a charging-station backend (FCSBE), IEC 63382: the interface through
@@ -182,6 +186,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         workers.add(
             "contract-closing", settings.contract_expiry_interval_s, contract_closing_step(factory)
+        )
+        workers.add(
+            "credential-expiry",
+            CREDENTIAL_EXPIRY_INTERVAL_S,
+            credential_expiry_step(factory, settings.credential_expiry_warning_days),
         )
         workers.add(
             "signature-replay-purge",

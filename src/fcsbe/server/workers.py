@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fcsbe.server import metrics_hooks
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.services.contract_decisions import close_due_contracts
+from fcsbe.server.services.credential_expiry import warn_expiring_credentials
 from fcsbe.server.services.decision import decide_pending
 from fcsbe.server.services.deviation import DeviationPolicy
 from fcsbe.server.services.event_log import chain_pending
@@ -36,6 +37,7 @@ __all__ = [
     "WorkerGroup",
     "chain_event_log_step",
     "contract_closing_step",
+    "credential_expiry_step",
     "decision_step",
     "execution_step",
     "fallback_step_of",
@@ -195,6 +197,13 @@ def contract_closing_step(factory: async_sessionmaker[AsyncSession]) -> Step:
         return await close_due_contracts(session, utcnow())
 
     return transactional(factory, work)
+
+
+def credential_expiry_step(factory: async_sessionmaker[AsyncSession], warning_days: float) -> Step:
+    """The step that warns FOs whose access token expires soon (CREDENTIAL_EXPIRING, once)."""
+    return transactional(
+        factory, lambda session: warn_expiring_credentials(session, utcnow(), warning_days)
+    )
 
 
 def replay_store_purge_step(factory: async_sessionmaker[AsyncSession]) -> Step:
