@@ -10,12 +10,11 @@ from fcsbe.client.operations import operation
 from fcsbe.client.paging import AsyncPager
 from fcsbe.client.transport import Transport
 from fcsbe.model import (
-    AnyNotification,
     DeliveryAttempt,
     DeliveryStatus,
     Notification,
+    NotificationFeedPage,
     NotificationRecord,
-    Page,
     RedeliveryRequest,
     RedeliveryResult,
 )
@@ -48,7 +47,7 @@ class NotificationsResource:
             Notification,
             {"after_seq": after_seq},
             page_size,
-            page_type=Page[AnyNotification],
+            page_type=NotificationFeedPage,
         )
 
     @operation("admin_list_notifications")

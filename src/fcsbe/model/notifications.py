@@ -28,6 +28,7 @@ from fcsbe.model.enums import (
     Severity,
     TargetStatus,
 )
+from fcsbe.model.paging import Page
 from fcsbe.model.sessions import SessionRef
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "FsStateChangedData",
     "FsStateChangedNotification",
     "Notification",
+    "NotificationFeedPage",
     "SecurityEventData",
     "SecurityEventNotification",
     "parse_notification",
@@ -448,6 +450,10 @@ AnyNotification = Annotated[
 """Any notification, its `data` typed by its `type`: the feed's items and the webhook body."""
 
 _ANY_NOTIFICATION: TypeAdapter[Notification] = TypeAdapter(AnyNotification)
+
+
+class NotificationFeedPage(Page[AnyNotification]):
+    """A page of the notification feed (`GET /v1/notifications`): each item typed by `type`."""
 
 
 def parse_notification(document: str | bytes | dict[str, Any]) -> Notification:

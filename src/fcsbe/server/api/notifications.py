@@ -12,11 +12,11 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from fcsbe.model import (
-    AnyNotification,
     DeliveryAttempt,
     DeliveryStatus,
     FieldError,
     Id,
+    NotificationFeedPage,
     NotificationRecord,
     Page,
     RedeliveryRequest,
@@ -71,7 +71,7 @@ def _position(cursor: str | None, fallback: int) -> int:
 @router.get(
     "/notifications",
     operation_id="list_notifications",
-    response_model=Page[AnyNotification],
+    response_model=NotificationFeedPage,
     # The items are served as stored: a field a notification was written without stays absent.
     response_model_exclude_unset=True,
     responses={
@@ -89,7 +89,7 @@ async def list_notifications(
     after_seq: Annotated[
         int, Query(ge=0, description="Serve notifications with a `seq` above this one.")
     ] = 0,
-) -> Page[AnyNotification]:
+) -> NotificationFeedPage:
     """The caller's notifications in `seq` order: replay what a webhook push missed.
 
     Notifications are kept at least 7 days (`FCSBE_OUTBOX_RETENTION_DAYS`, 30 by default);
@@ -100,7 +100,7 @@ async def list_notifications(
     items, last = await notifications.feed_page(
         session, principal.party_id, start, limit, pointer=pointer
     )
-    page = Page[AnyNotification](
+    page = NotificationFeedPage(
         items=cast("list[Any]", items),  # typed subclasses (`to_notification`)
         next_cursor=encode_cursor(last) if last is not None else None,
     )
