@@ -134,7 +134,7 @@ async def rotate_credentials(
     """Issue a new access token, valid until `token_expires_at`; the current one keeps working
     until `previous_token_valid_until` (the overlap window), then expires. Rotate before the
     token expires (`CREDENTIAL_EXPIRING` warns in time): an expired token is refused with 401
-    `token-expired`, and the FO then needs a new enrolment token from the CSO."""
+    `token-expired`, and the FO then has to be enrolled again by the CSO."""
 
     async def handler() -> Outcome:
         result = await enrolments.rotate_credentials(
