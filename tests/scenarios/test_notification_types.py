@@ -64,8 +64,8 @@ async def _client(h: Harness, token: str) -> FcsbeClient:
 
 
 @asynccontextmanager
-async def fleet(settings: Settings, **kwargs: object) -> AsyncIterator[Fleet]:
-    async with harness(settings, contract_sites=[DEPOT], level="EVSE", **kwargs) as h:  # type: ignore[arg-type]
+async def fleet(settings: Settings) -> AsyncIterator[Fleet]:
+    async with harness(settings, contract_sites=[DEPOT], level="EVSE") as h:
         factory = h.app.state.session_factory
         site_token = await make_fo(factory, "FO-S")
         await make_contract(
