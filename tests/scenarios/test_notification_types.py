@@ -34,9 +34,9 @@ from fcsbe.model import (
 from fcsbe.server.adapters.scenario_registry import registry_of
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.settings import Settings
-from tests.factories import make_fo, make_operator
-from tests.fs_fixtures import make_contract, request_body
 from tests.scenarios.harness import Harness, harness
+from tests.support.factories import make_fo, make_operator
+from tests.support.fs_fixtures import make_contract, request_body
 
 DEPOT = "SITE-DEPOT"
 

@@ -26,12 +26,12 @@ from fcsbe.model import (
     NotificationType,
     RedeliveryRequest,
 )
+from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.notifications.sequencer import assign_sequence
-from fcsbe.server.services.notifications import enqueue_notification
 from fcsbe.server.settings import Settings
-from fcsbe.server.storage.outbox import OutboxRow
-from tests.factories import make_fo, make_operator
-from tests.webhooks import Action, FakeClock, LoopbackReceiver, enqueue, open_worker
+from fcsbe.server.storage.notifications import OutboxRow
+from tests.support.factories import make_fo, make_operator
+from tests.support.webhooks import Action, FakeClock, LoopbackReceiver, enqueue, open_worker
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from fcsbe.server.security.personal_data import (
     inventory_markdown,
     marked_fields,
 )
-from fcsbe.server.services.sessions import SESSION_FIELDS
+from fcsbe.server.services.registry.sessions import SESSION_FIELDS
 from fcsbe.server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

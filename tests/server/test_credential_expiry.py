@@ -17,7 +17,7 @@ from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.services.credential_expiry import warn_expiring_credentials
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
-from tests.flows import asgi_client, enrol_fo, init_server
+from tests.support.flows import asgi_client, enrol_fo, init_server
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from fcsbe.server.storage.parties import (
     EnrolmentTokenRow,
     PartyRow,
 )
-from tests.flows import PROVIDER, asgi_client, enrol_fo, init_server
+from tests.support.flows import PROVIDER, asgi_client, enrol_fo, init_server
 
 
 def _slug(response: httpx.Response) -> str:

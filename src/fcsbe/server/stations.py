@@ -24,10 +24,10 @@ from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of
 from fcsbe.server.adapters.simulated import SimulatedStations
 from fcsbe.server.adapters.unconnected import UnconnectedStations
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services.ev_users import enforce_preferences
-from fcsbe.server.services.event_log import append_event
-from fcsbe.server.services.registry import import_registry
-from fcsbe.server.services.session_sync import sync_sessions
+from fcsbe.server.services.ev_users.ev_users import enforce_preferences
+from fcsbe.server.services.event_log.log import append_event
+from fcsbe.server.services.registry.registry import import_registry
+from fcsbe.server.services.registry.session_sync import sync_sessions
 from fcsbe.server.services.station_notices import notify_station_events
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow

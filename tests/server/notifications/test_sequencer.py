@@ -6,10 +6,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from fcsbe.server.notifications.outbox import enqueue_notification, feed_page
 from fcsbe.server.notifications.sequencer import assign_sequence
-from fcsbe.server.services.notifications import enqueue_notification, feed_page
-from fcsbe.server.storage.outbox import OutboxRow
-from tests.webhooks import enqueue
+from fcsbe.server.storage.notifications import OutboxRow
+from tests.support.webhooks import enqueue
 
 
 async def _sequence(app: FastAPI) -> int:

@@ -8,13 +8,13 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services.session_sync import sync_sessions
+from fcsbe.server.services.registry.session_sync import sync_sessions
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.infrastructure import ConsentRow, EvSessionRow
-from fcsbe.server.storage.outbox import OutboxRow
-from tests.factories import make_contract, make_fo
-from tests.registry_samples import import_document
-from tests.station_samples import reported_session
+from fcsbe.server.storage.notifications import OutboxRow
+from tests.support.factories import make_contract, make_fo
+from tests.support.registry_samples import import_document
+from tests.support.station_samples import reported_session
 
 
 async def _sync(app: FastAPI, reported: list, pseudonyms: Pseudonymizer) -> int:

@@ -14,17 +14,18 @@ from fcsbe.model import (
     EnrolmentResult,
     EnrolmentUpdate,
 )
-from fcsbe.server.api.idempotency import (
+from fcsbe.server.api.edge.authentication import FoPrincipal, bearer_token
+from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.api.problems import problem_responses
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings
-from fcsbe.server.security.principals import FoPrincipal, bearer_token
 from fcsbe.server.security.sealing import SecretSealer
-from fcsbe.server.services import enrolment_tokens, enrolments
+from fcsbe.server.services.enrolments import enrolments
+from fcsbe.server.services.enrolments import tokens as enrolment_tokens
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.parties import EnrolmentRow, EnrolmentTokenRow
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from fcsbe.model import CredentialExpiringData, NotificationType
-from fcsbe.server.services.notifications import enqueue_notification
+from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.storage.parties import CredentialRow, EnrolmentRow
 
 __all__ = ["warn_expiring_credentials"]

@@ -43,9 +43,9 @@ from fcsbe.server.adapters.base import (
     SetpointCommand,
     StationAdapter,
 )
-from fcsbe.server.services.notifications import enqueue_notification
+from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.settings import Settings
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow, fs_evse_shares
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, fs_evse_shares
 
 __all__ = [
     "DeviationPolicy",

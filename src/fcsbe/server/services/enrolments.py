@@ -37,10 +37,10 @@ from fcsbe.server.security.tokens import (
     hash_secret,
     new_secret,
 )
-from fcsbe.server.services.contracts import terminate_all_of
-from fcsbe.server.services.enrolment_tokens import token_state_error
-from fcsbe.server.services.event_log import append_event
-from fcsbe.server.services.parties import party_model, require_server_party
+from fcsbe.server.services.contracts.contracts import terminate_all_of
+from fcsbe.server.services.enrolments.parties import party_model, require_server_party
+from fcsbe.server.services.enrolments.tokens import token_state_error
+from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.parties import (
     CredentialRow,

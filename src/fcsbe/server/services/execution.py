@@ -34,23 +34,27 @@ from fcsbe.server.adapters.base import (
     StationAdapter,
 )
 from fcsbe.server.planning import Plan, plan_fs
-from fcsbe.server.services.decision_rules import power_need, scale_request
 from fcsbe.server.services.deviation import DeviationPolicy, note_command_results, ordered_w
-from fcsbe.server.services.event_log import append_event
-from fcsbe.server.services.lifecycle import FINAL_EXECUTION_STATES, LIVE_STATES, move
-from fcsbe.server.services.record_inputs import (
-    RECORD_KEYS,
-    note_declared_baseline,
-    record_inputs,
+from fcsbe.server.services.event_log.log import append_event
+from fcsbe.server.services.flexibility_services.decision_rules import power_need, scale_request
+from fcsbe.server.services.flexibility_services.lifecycle import (
+    FINAL_EXECUTION_STATES,
+    LIVE_STATES,
+    move,
 )
-from fcsbe.server.services.records import record_fs
-from fcsbe.server.services.station_plans import (
+from fcsbe.server.services.flexibility_services.station_plans import (
     commands_at,
     evse_states,
     next_change,
     respect_minimums,
 )
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow, fs_evse_shares
+from fcsbe.server.services.records.inputs import (
+    RECORD_KEYS,
+    note_declared_baseline,
+    record_inputs,
+)
+from fcsbe.server.services.records.records import record_fs
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, fs_evse_shares
 
 __all__ = [
     "RECORD_DELAY_S",

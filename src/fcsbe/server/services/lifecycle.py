@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FsState
 from fcsbe.server.errors import Conflict
-from fcsbe.server.services.event_log import append_event
-from fcsbe.server.services.notifications import enqueue_notification
+from fcsbe.server.notifications.outbox import enqueue_notification
+from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow, FsTransitionRow
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTransitionRow
 
 __all__ = [
     "CANCELLABLE",

@@ -30,10 +30,10 @@ from fcsbe.model import (
     parse_notification,
 )
 from fcsbe.server.errors import Gone, NotFound, UnprocessableContent
-from fcsbe.server.observability import current_correlation_id
-from fcsbe.server.storage import outbox
+from fcsbe.server.platform.observability import current_correlation_id
+from fcsbe.server.storage import notifications as outbox
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.outbox import OutboxRow
+from fcsbe.server.storage.notifications import OutboxRow
 
 __all__ = [
     "REDELIVERABLE",

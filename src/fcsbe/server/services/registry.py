@@ -33,8 +33,8 @@ from fcsbe.model import (
     Site,
 )
 from fcsbe.server.errors import json_pointer
-from fcsbe.server.services.event_log import append_event
-from fcsbe.server.services.registry_rules import (
+from fcsbe.server.services.event_log.log import append_event
+from fcsbe.server.services.registry.rules import (
     SINGLE_EVSE_CONFIGURATIONS,
     RegistryIssue,
     check_document,

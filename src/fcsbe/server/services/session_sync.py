@@ -30,10 +30,10 @@ from fcsbe.model import (
     TargetStatus,
 )
 from fcsbe.server.adapters.base import StationSession
+from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.security.personal_data import category_fields
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services.notifications import enqueue_notification
-from fcsbe.server.services.sessions import session_covers
+from fcsbe.server.services.registry.sessions import session_covers
 from fcsbe.server.services.station_notices import availability_notice
 from fcsbe.server.services.target_notices import Place, notify_covering
 from fcsbe.server.storage import ev_users as ev_store

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import DataSharingLevel, FsType, NotificationType
-from fcsbe.server.services.notifications import enqueue_notification
+from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.storage.visibility import LEVEL_RANK, covers_for
 
 __all__ = ["Audience", "Place", "TargetNotice", "notify_covering", "shown_target"]

@@ -16,11 +16,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FsState, FsType
 from fcsbe.server.adapters.base import StationAdapter
+from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.services.deviation import DeviationPolicy, check_deviations
-from fcsbe.server.services.execution import DEFAULT_DEVIATION, committed_request
-from fcsbe.server.services.lifecycle import FINAL_EXECUTION_STATES, LIVE_STATES, move
-from fcsbe.server.services.notifications import enqueue_notification
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow, FsTargetRow, live_evse_ids
+from fcsbe.server.services.flexibility_services.execution import (
+    DEFAULT_DEVIATION,
+    committed_request,
+)
+from fcsbe.server.services.flexibility_services.lifecycle import (
+    FINAL_EXECUTION_STATES,
+    LIVE_STATES,
+    move,
+)
+from fcsbe.server.storage.flexibility_services import (
+    FlexibilityServiceRow,
+    FsTargetRow,
+    live_evse_ids,
+)
 from fcsbe.server.storage.measurements import insert_readings
 
 __all__ = ["KEPT_STATES", "telemetry_step"]
