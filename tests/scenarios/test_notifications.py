@@ -9,14 +9,27 @@ redelivers a dead letter.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from fcsbe.client import FcsbeClient
 from fcsbe.client.webhooks import WebhookReceiver
-from fcsbe.model import DeliveryStatus, RedeliveryRequest
+from fcsbe.model import (
+    CommLostNotification,
+    DeliveryStatus,
+    FsState,
+    FsStateChangedNotification,
+    NotificationType,
+    RedeliveryRequest,
+)
+from fcsbe.server.notifications.outbox import enqueue_notification
+from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.settings import Settings
+from fcsbe.server.storage.notifications import OutboxRow
 from tests.support.factories import make_fo, make_operator
 from tests.support.webhooks import Action, FakeClock, LoopbackReceiver, enqueue, open_worker
 
@@ -128,3 +141,63 @@ async def test_fo_rotates_its_secret_without_losing_a_notification(
     state = await client.webhook_endpoint.get()
     assert state.secret is None
     assert state.status == "ACTIVE"
+
+
+async def test_feed_items_are_typed_by_type_and_served_as_stored(
+    app: FastAPI, client: FcsbeClient, http: httpx.AsyncClient
+) -> None:
+    """The feed declares a union of per-type notifications (discriminated by `type`); the
+    client decodes each as its typed subclass, and the JSON is what was written, unchanged."""
+    factory = app.state.session_factory
+    token = await make_fo(factory, "NL-FLX")
+    client.token = token
+    async with factory() as session:
+        await enqueue_notification(
+            session,
+            fo_party_id="NL-FLX",
+            type="FS_STATE_CHANGED",
+            fs_id="fs-1",
+            data={"revision": 2, "to_state": "ACTIVE"},
+        )
+        await enqueue_notification(
+            session,
+            fo_party_id="NL-FLX",
+            type="COMM_LOST",
+            data={"since": "2026-03-02T17:00:00Z", "fallback_applied": True},
+        )
+        await session.commit()
+    async with factory() as session:
+        await assign_sequence(session)
+        await session.commit()
+        stored = [row.payload for row in (await session.scalars(select(OutboxRow))).all()]
+
+    raw = await http.get("/v1/notifications", headers={"authorization": f"Bearer {token}"})
+    assert raw.status_code == 200
+    items = raw.json()["items"]
+    assert [{k: v for k, v in item.items() if k != "seq"} for item in items] == stored
+    assert items[0]["data"] == {"revision": 2, "to_state": "ACTIVE"}, "nothing added"
+
+    state, lost = await client.notifications.feed().to_list()
+    assert isinstance(state, FsStateChangedNotification)
+    assert state.data.to_state is FsState.ACTIVE
+    assert state.data.from_state is None
+    assert isinstance(lost, CommLostNotification)
+    assert lost.data.fallback_applied is True
+    assert lost.typed_data() is lost.data
+
+    schema = (await http.get("/openapi.json")).json()
+    ok = schema["paths"]["/v1/notifications"]["get"]["responses"]["200"]["content"]
+    page = _resolve(schema, ok["application/json"]["schema"])
+    union = page["properties"]["items"]["items"]
+    assert union["discriminator"]["propertyName"] == "type"
+    mapping = union["discriminator"]["mapping"]
+    assert set(mapping) == {t.value for t in NotificationType}
+    deviation = _resolve(schema, {"$ref": mapping["FS_DEVIATION"]})
+    data = _resolve(schema, deviation["properties"]["data"])
+    assert {"requested_w", "measured_w", "cause"} <= set(data["properties"])
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    return node

@@ -196,6 +196,8 @@ def test_category_fields_reach_an_fo_only_where_they_are_filtered(
 ) -> None:
     filtered = {f"EvSession.{f}" for fields in SESSION_FIELDS.values() for f in fields}
     filtered |= {f".{f}" for f in category_fields(EvConnectedData)}  # notification data
+    # ... also as a component of the typed feed: session_sync minimises it per FO
+    filtered |= {f"EvConnectedData.{f}" for f in category_fields(EvConnectedData)}
     filtered |= {f"DetailedServiceRecord.{f}" for f in category_fields(DetailedServiceRecord)}
     reached = {
         field

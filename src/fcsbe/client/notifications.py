@@ -13,6 +13,7 @@ from fcsbe.model import (
     DeliveryAttempt,
     DeliveryStatus,
     Notification,
+    NotificationFeedPage,
     NotificationRecord,
     RedeliveryRequest,
     RedeliveryResult,
@@ -37,9 +38,16 @@ class NotificationsResource:
 
         Returns:
             An async pager: `async for n in client.notifications.feed(after_seq=41): ...`.
+            Each item is the subclass of `Notification` for its `type` (e.g.
+            `FsDeviationNotification`), whose `data` is that type's model.
         """
         return AsyncPager(
-            self._t, "/v1/notifications", Notification, {"after_seq": after_seq}, page_size
+            self._t,
+            "/v1/notifications",
+            Notification,
+            {"after_seq": after_seq},
+            page_size,
+            page_type=NotificationFeedPage,
         )
 
     @operation("admin_list_notifications")

@@ -28,10 +28,13 @@ class AsyncPager(Generic[T]):
         item_type: type[T],
         params: Mapping[str, Any] | None = None,
         page_size: int | None = None,
+        *,
+        page_type: type[Page[Any]] | None = None,
     ) -> None:
         self._transport = transport
         self._path = path
-        self._page_type: type[Page[T]] = Page[item_type]  # type: ignore[valid-type]
+        # `page_type` decodes the items as a (discriminated) union of subclasses of `item_type`.
+        self._page_type: type[Page[T]] = page_type or Page[item_type]  # type: ignore[valid-type]
         self._params = dict(params or {})
         if page_size is not None:
             self._params["limit"] = page_size

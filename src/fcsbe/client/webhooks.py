@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from standardwebhooks import Webhook
 
 from fcsbe.client.errors import FcsbeError
-from fcsbe.model import Notification
+from fcsbe.model import Notification, parse_notification
 from fcsbe.model.webhook_signatures import (
     WEBHOOK_PUBLIC_KEY_PREFIX,
     verify_v1a,
@@ -176,7 +176,7 @@ class WebhookReceiver:
         if not self._signed(webhook_id, timestamp, text, signatures):
             raise WebhookVerificationError("no valid signature")
         try:
-            notification = Notification.model_validate_json(text)
+            notification = parse_notification(text)
         except ValidationError as exc:
             raise WebhookVerificationError(f"the body is not a notification: {exc}") from None
         if notification.notification_id != webhook_id:

@@ -332,7 +332,7 @@ class Story:
                 n.fs_id
                 for n in items
                 if n.type is NotificationType.FS_STATE_CHANGED
-                and n.data.get("to_state") == FsState.COMPLETED.value
+                and n.typed_data().model_dump().get("to_state") == FsState.COMPLETED
             }
             return set(fs_ids) <= done
 

@@ -19,6 +19,7 @@ __all__ = [
     "ContractStatus",
     "DataQualityCode",
     "DataSharingLevel",
+    "DeviationCause",
     "Direction",
     "EnrolmentStatus",
     "EventSource",
@@ -38,6 +39,7 @@ __all__ = [
     "RevisionStatus",
     "Severity",
     "TargetLevel",
+    "TargetStatus",
 ]
 
 
@@ -299,6 +301,28 @@ class ProofDecision(StrEnum):
 
     ACCEPT = "ACCEPT"
     DISPUTE = "DISPUTE"
+
+
+class DeviationCause(StrEnum):
+    """Why an FS is out of its tolerance (`FS_DEVIATION`)."""
+
+    MEASURED = "MEASURED"
+    """The measured power stayed outside the tolerance band around the ordered power."""
+    COMMAND_REJECTED = "COMMAND_REJECTED"
+    """A station refused (or failed to apply) a command of the FS."""
+
+
+class TargetStatus(StrEnum):
+    """Operational status of an EVSE as the stations report it (`AVAILABILITY_UPDATED`)."""
+
+    AVAILABLE = "AVAILABLE"
+    """In service, no EV connected."""
+    OCCUPIED = "OCCUPIED"
+    """In service, an EV connected."""
+    UNAVAILABLE = "UNAVAILABLE"
+    """Taken out of service (maintenance, reserved); it neither charges nor discharges."""
+    FAULTED = "FAULTED"
+    """Out of service because of a fault; it neither charges nor discharges."""
 
 
 class Severity(StrEnum):

@@ -1,47 +1,71 @@
 """Notifications the FCSBE pushes to the FO (webhook) and lists in the replayable feed
 (interface data item 5, FS execution notifications).
 
-On the wire `data` is a plain JSON object so that an older client keeps reading new kinds; for
-every `NotificationType` a typed model of `data` is given (`NOTIFICATION_DATA_MODELS`,
-`Notification.typed_data()`). This module must not deliver anything: the outbox and the webhook
-worker live in `fcsbe.server.notifications`.
+`Notification` is the common shape, with `data` as a plain JSON object. For every
+`NotificationType` there is a subclass whose `type` is that one value and whose `data` is the
+type's own model (`FsStateChangedNotification`, ...); `AnyNotification` is their union,
+discriminated by `type`, which is what the feed and the webhook body are declared as (so the
+OpenAPI document shows every type's `data`) and what the client decodes into
+(`parse_notification`). The JSON is the same either way. This module must not deliver
+anything: the outbox and the webhook worker live in `fcsbe.server.notifications`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from fcsbe.model.base import Id, OutputModel, UtcDateTime
 from fcsbe.model.common import Target
 from fcsbe.model.enums import (
     ContractStatus,
+    DeviationCause,
     FsState,
     FsType,
     NotificationType,
     PersonalDataCategory,
     Severity,
+    TargetStatus,
 )
+from fcsbe.model.paging import Page
 from fcsbe.model.sessions import SessionRef
 
 __all__ = [
     "NOTIFICATION_DATA_MODELS",
+    "AnyNotification",
     "AvailabilityUpdatedData",
+    "AvailabilityUpdatedNotification",
     "CapabilityChangedData",
+    "CapabilityChangedNotification",
+    "CommLostNotification",
+    "CommRestoredNotification",
     "CommStatusData",
     "ConsentWithdrawnData",
+    "ConsentWithdrawnNotification",
     "ContractChangedData",
+    "ContractChangedNotification",
     "CredentialExpiringData",
+    "CredentialExpiringNotification",
     "DerAlarmData",
+    "DerAlarmNotification",
     "EvConnectedData",
+    "EvConnectedNotification",
     "EvDisconnectedData",
+    "EvDisconnectedNotification",
     "EvLimitsChangedData",
+    "EvLimitsChangedNotification",
     "FsActivatedData",
+    "FsActivatedNotification",
     "FsDeviationData",
+    "FsDeviationNotification",
     "FsStateChangedData",
+    "FsStateChangedNotification",
     "Notification",
+    "NotificationFeedPage",
     "SecurityEventData",
+    "SecurityEventNotification",
+    "parse_notification",
 ]
 
 
@@ -55,13 +79,26 @@ class FsStateChangedData(OutputModel):
 
 
 class FsDeviationData(OutputModel):
-    """`FS_DEVIATION`: delivery left the tolerance band during an interval."""
+    """`FS_DEVIATION`: the FS left its tolerance, once per episode.
 
-    interval_start: UtcDateTime = Field(description="Start of the interval concerned.")
-    requested_w: float = Field(description="Requested power; + import.")
-    measured_w: float = Field(description="Measured power; + import.")
-    deviation_pct: float = Field(description="Deviation relative to the requested change.")
+    `MEASURED`: the measured power of the FS's targets stayed outside the tolerance band around
+    the ordered power for the configured time. `COMMAND_REJECTED`: a station refused or failed
+    a command of the FS (`detail` says why). A new episode (a new notification) starts only
+    after the FS was back in tolerance (or every command was taken again).
+    """
+
+    interval_start: UtcDateTime = Field(description="When the deviation began.")
+    requested_w: float = Field(description="Ordered power of the FS then; + import.")
+    measured_w: float = Field(description="Measured power of the FS's targets; + import.")
+    deviation_pct: float = Field(
+        description="|measured - ordered| in % of |ordered| (of the tolerance floor when "
+        "|ordered| is smaller)."
+    )
     tolerance_pct: float = Field(ge=0, description="Tolerance in force.")
+    cause: DeviationCause = Field(
+        default=DeviationCause.MEASURED, description="Why the FS is out of tolerance."
+    )
+    detail: str | None = Field(default=None, max_length=500, description="For a human.")
 
 
 class FsActivatedData(OutputModel):
@@ -116,16 +153,29 @@ class EvLimitsChangedData(OutputModel):
 
 
 class CapabilityChangedData(OutputModel):
-    """`CAPABILITY_CHANGED`: re-read `GET /v1/capabilities` for these FS types."""
+    """`CAPABILITY_CHANGED`: what a covered target can do changed (power ratings, V2G, EVSEs
+    added or removed); re-read `GET /v1/capabilities` for these FS types. `target` names the
+    object at the contract's data-sharing level."""
 
     fs_types: list[FsType] = Field(description="FS types whose capability changed.")
+    reason: str | None = Field(
+        default=None,
+        max_length=64,
+        description="`REGISTRY_UPDATED` (the CSO changed the registry) or `STATION_REPORTED`.",
+    )
 
 
 class AvailabilityUpdatedData(OutputModel):
-    """`AVAILABILITY_UPDATED`: a new forecast covers [start, end)."""
+    """`AVAILABILITY_UPDATED`: the availability of a covered target changed from `start` (an
+    EVSE went in or out of service, or an EV connected or left); forecasts over [start, end)
+    are to be re-read (`GET /v1/availability`). `target` names the object at the contract's
+    data-sharing level; `status` is given only to a contract at EVSE level or finer."""
 
     start: UtcDateTime = Field(description="Start of the changed period.")
     end: UtcDateTime = Field(description="End of the changed period.")
+    status: TargetStatus | None = Field(
+        default=None, description="The EVSE's status now (EVSE-level contracts and finer)."
+    )
 
 
 class DerAlarmData(OutputModel):
@@ -134,6 +184,7 @@ class DerAlarmData(OutputModel):
     severity: Severity = Field(description="How bad.")
     code: str = Field(max_length=64, description="Alarm code, e.g. the OCPP grid event type.")
     detail: str | None = Field(default=None, max_length=500, description="For a human.")
+    alarm_ended: bool = Field(default=False, description="The alarm condition has cleared.")
 
 
 class CommStatusData(OutputModel):
@@ -145,12 +196,14 @@ class CommStatusData(OutputModel):
 
 
 class CredentialExpiringData(OutputModel):
-    """`CREDENTIAL_EXPIRING`: a token or certificate must be renewed."""
+    """`CREDENTIAL_EXPIRING`: a token or certificate must be renewed before `expires_at`
+    (an access token: `PUT /v1/enrolments/self/credentials`)."""
 
     kind: str = Field(
         max_length=32, description="`ACCESS_TOKEN`, `SIGNING_KEY` or `CONFORMITY_CERTIFICATE`."
     )
     expires_at: UtcDateTime = Field(description="When it expires.")
+    credential_id: Id | None = Field(default=None, description="The credential concerned.")
 
 
 class ContractChangedData(OutputModel):
@@ -228,5 +281,184 @@ class Notification(OutputModel):
     )
 
     def typed_data(self) -> OutputModel:
-        """`data` validated as the model of `type`."""
-        return NOTIFICATION_DATA_MODELS[self.type].model_validate(self.data)
+        """`data` as the model of `type` (already so in a typed notification)."""
+        data: object = self.data
+        if isinstance(data, OutputModel):
+            return data
+        return NOTIFICATION_DATA_MODELS[self.type].model_validate(data)
+
+
+_TYPED = ConfigDict(json_schema_extra=None)
+"""Typed notifications carry no example of their own (the base's is an FS_STATE_CHANGED)."""
+
+
+class FsStateChangedNotification(Notification):
+    """A `FS_STATE_CHANGED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.FS_STATE_CHANGED] = Field(description="Kind of notification.")
+    data: FsStateChangedData = Field(description="Details of a `FS_STATE_CHANGED`.")  # type: ignore[assignment]
+
+
+class FsDeviationNotification(Notification):
+    """A `FS_DEVIATION` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.FS_DEVIATION] = Field(description="Kind of notification.")
+    data: FsDeviationData = Field(description="Details of a `FS_DEVIATION`.")  # type: ignore[assignment]
+
+
+class FsActivatedNotification(Notification):
+    """A `FS_ACTIVATED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.FS_ACTIVATED] = Field(description="Kind of notification.")
+    data: FsActivatedData = Field(description="Details of a `FS_ACTIVATED`.")  # type: ignore[assignment]
+
+
+class EvConnectedNotification(Notification):
+    """A `EV_CONNECTED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.EV_CONNECTED] = Field(description="Kind of notification.")
+    data: EvConnectedData = Field(description="Details of a `EV_CONNECTED`.")  # type: ignore[assignment]
+
+
+class EvDisconnectedNotification(Notification):
+    """A `EV_DISCONNECTED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.EV_DISCONNECTED] = Field(description="Kind of notification.")
+    data: EvDisconnectedData = Field(description="Details of a `EV_DISCONNECTED`.")  # type: ignore[assignment]
+
+
+class ConsentWithdrawnNotification(Notification):
+    """A `CONSENT_WITHDRAWN` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.CONSENT_WITHDRAWN] = Field(description="Kind of notification.")
+    data: ConsentWithdrawnData = Field(description="Details of a `CONSENT_WITHDRAWN`.")  # type: ignore[assignment]
+
+
+class EvLimitsChangedNotification(Notification):
+    """A `EV_LIMITS_CHANGED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.EV_LIMITS_CHANGED] = Field(description="Kind of notification.")
+    data: EvLimitsChangedData = Field(description="Details of a `EV_LIMITS_CHANGED`.")  # type: ignore[assignment]
+
+
+class CapabilityChangedNotification(Notification):
+    """A `CAPABILITY_CHANGED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.CAPABILITY_CHANGED] = Field(description="Kind of notification.")
+    data: CapabilityChangedData = Field(description="Details of a `CAPABILITY_CHANGED`.")  # type: ignore[assignment]
+
+
+class AvailabilityUpdatedNotification(Notification):
+    """A `AVAILABILITY_UPDATED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.AVAILABILITY_UPDATED] = Field(
+        description="Kind of notification."
+    )
+    data: AvailabilityUpdatedData = Field(description="Details of a `AVAILABILITY_UPDATED`.")  # type: ignore[assignment]
+
+
+class DerAlarmNotification(Notification):
+    """A `DER_ALARM` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.DER_ALARM] = Field(description="Kind of notification.")
+    data: DerAlarmData = Field(description="Details of a `DER_ALARM`.")  # type: ignore[assignment]
+
+
+class CommLostNotification(Notification):
+    """A `COMM_LOST` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.COMM_LOST] = Field(description="Kind of notification.")
+    data: CommStatusData = Field(description="Details of a `COMM_LOST`.")  # type: ignore[assignment]
+
+
+class CommRestoredNotification(Notification):
+    """A `COMM_RESTORED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.COMM_RESTORED] = Field(description="Kind of notification.")
+    data: CommStatusData = Field(description="Details of a `COMM_RESTORED`.")  # type: ignore[assignment]
+
+
+class CredentialExpiringNotification(Notification):
+    """A `CREDENTIAL_EXPIRING` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.CREDENTIAL_EXPIRING] = Field(description="Kind of notification.")
+    data: CredentialExpiringData = Field(description="Details of a `CREDENTIAL_EXPIRING`.")  # type: ignore[assignment]
+
+
+class ContractChangedNotification(Notification):
+    """A `CONTRACT_CHANGED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.CONTRACT_CHANGED] = Field(description="Kind of notification.")
+    data: ContractChangedData = Field(description="Details of a `CONTRACT_CHANGED`.")  # type: ignore[assignment]
+
+
+class SecurityEventNotification(Notification):
+    """A `SECURITY_EVENT` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.SECURITY_EVENT] = Field(description="Kind of notification.")
+    data: SecurityEventData = Field(description="Details of a `SECURITY_EVENT`.")  # type: ignore[assignment]
+
+
+AnyNotification = Annotated[
+    FsStateChangedNotification
+    | FsDeviationNotification
+    | FsActivatedNotification
+    | EvConnectedNotification
+    | EvDisconnectedNotification
+    | ConsentWithdrawnNotification
+    | EvLimitsChangedNotification
+    | CapabilityChangedNotification
+    | AvailabilityUpdatedNotification
+    | DerAlarmNotification
+    | CommLostNotification
+    | CommRestoredNotification
+    | CredentialExpiringNotification
+    | ContractChangedNotification
+    | SecurityEventNotification,
+    Field(discriminator="type"),
+]
+"""Any notification, its `data` typed by its `type`: the feed's items and the webhook body."""
+
+_ANY_NOTIFICATION: TypeAdapter[Notification] = TypeAdapter(AnyNotification)
+
+
+class NotificationFeedPage(Page[AnyNotification]):
+    """A page of the notification feed (`GET /v1/notifications`): each item typed by `type`."""
+
+
+def parse_notification(document: str | bytes | dict[str, Any]) -> Notification:
+    """A notification (JSON text or a decoded object) as its typed subclass; `ValidationError`
+    when it does not fit its type."""
+    if isinstance(document, str | bytes):
+        return _ANY_NOTIFICATION.validate_json(document)
+    return _ANY_NOTIFICATION.validate_python(document)

@@ -280,7 +280,10 @@ class EnrolmentResult(OutputModel):
         json_schema_extra={"x-secret": True},
     )
     token_expires_at: UtcDateTime | None = Field(
-        default=None, description="When the token expires; null: until rotated or revoked."
+        default=None,
+        description="When the token expires (the CSO sets the lifetime, 90 days by default); "
+        "rotate it before then (`PUT /v1/enrolments/self/credentials`, announced by "
+        "`CREDENTIAL_EXPIRING`). Null: until rotated or revoked.",
     )
     server_party: Party = Field(description="The CSO/CSP party and its signing keys.")
 
@@ -304,7 +307,7 @@ class CredentialsRotation(OutputModel):
         min_length=16, description="The new bearer token.", json_schema_extra={"x-secret": True}
     )
     token_expires_at: UtcDateTime | None = Field(
-        default=None, description="When the new token expires; null: until rotated."
+        default=None, description="When the new token expires; null: until rotated or revoked."
     )
     previous_token_valid_until: UtcDateTime = Field(
         description="The old token keeps working until then (overlap window)."

@@ -55,6 +55,7 @@ from fcsbe.server.security.callback_urls import system_resolver
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.services.enrolments.parties import ensure_server_party
 from fcsbe.server.services.event_log.tree import tree_step
+from fcsbe.server.services.flexibility_services.deviation import DeviationPolicy
 from fcsbe.server.services.records.records import issue_proofs
 from fcsbe.server.services.retention import RetentionPolicy
 from fcsbe.server.settings import Settings
@@ -66,6 +67,7 @@ from fcsbe.server.workers import (
     WorkerGroup,
     chain_event_log_step,
     contract_closing_step,
+    credential_expiry_step,
     decision_step,
     execution_step,
     fallback_step_of,
@@ -83,6 +85,9 @@ log = logging.getLogger("fcsbe.server")
 
 OUTBOX_PURGE_INTERVAL_S = 600.0
 """How often settled notifications past their retention are purged (in bounded batches)."""
+CREDENTIAL_EXPIRY_INTERVAL_S = 3600.0
+"""How often access tokens are checked for an expiry to announce (days ahead: hourly is
+plenty)."""
 
 API_DESCRIPTION = """\
 The flexibility port of a charging-station backend (FCSBE), IEC 63382: the interface through
@@ -154,6 +159,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.adapter = stations.adapter
         await stations.load_registry(factory)
         adapter = stations.adapter
+        deviation = DeviationPolicy.from_settings(settings)
         if not isinstance(adapter, UnconnectedStations):
             # Station-facing loops run only on the replica that holds the station connection: a
             # replica with none would claim running FS and refuse every command to them.
@@ -163,10 +169,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             workers.add(
                 "fs-execution",
                 settings.execution_interval_s,
-                execution_step(factory, adapter, settings.record_delay_s),
+                execution_step(factory, adapter, settings.record_delay_s, deviation),
             )
             workers.add(
-                "telemetry", settings.telemetry_interval_s, telemetry_step_of(factory, adapter)
+                "telemetry",
+                settings.telemetry_interval_s,
+                telemetry_step_of(factory, adapter, deviation),
             )
         workers.add(
             "fo-offline-detection",
@@ -178,6 +186,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         workers.add(
             "contract-closing", settings.contract_expiry_interval_s, contract_closing_step(factory)
+        )
+        workers.add(
+            "credential-expiry",
+            CREDENTIAL_EXPIRY_INTERVAL_S,
+            credential_expiry_step(factory, settings.credential_expiry_warning_days),
         )
         workers.add(
             "signature-replay-purge",

@@ -181,6 +181,27 @@ class Settings(DeliverySettings, BaseSettings):
         description="How long after an FS ends its detailed service record waits for late meter "
         "readings before it is made.",
     )
+    fs_deviation_tolerance_pct: float = Field(
+        default=10.0,
+        ge=0,
+        le=100,
+        description="A running SETPOINT FS is out of tolerance when its measured power differs "
+        "from the ordered power by more than this share of the ordered power (of "
+        "`FCSBE_FS_DEVIATION_FLOOR_W` when that is larger): FS_DEVIATION.",
+    )
+    fs_deviation_floor_w: float = Field(
+        default=1_000.0,
+        gt=0,
+        description="Smallest power the deviation tolerance is a share of, so that an FS ordered "
+        "to about 0 W is not out of tolerance for a few watts.",
+    )
+    fs_deviation_sustain_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3_600,
+        description="How long an FS must stay out of tolerance before FS_DEVIATION is sent (once "
+        "per episode).",
+    )
     server_party_id: str = Field(
         default="FCSBE",
         min_length=1,
@@ -231,6 +252,21 @@ class Settings(DeliverySettings, BaseSettings):
         le=30 * 86_400,
         description="After a rotation (access token or FO signing key) the previous one keeps "
         "working this long.",
+    )
+    access_token_ttl_days: float = Field(
+        default=90.0,
+        gt=0,
+        le=3_650,
+        description="Lifetime of an FO access token, from its issue (enrolment or rotation); "
+        "an expired token is refused with 401 `token-expired`. The FO rotates it with "
+        "`PUT /v1/enrolments/self/credentials`.",
+    )
+    credential_expiry_warning_days: float = Field(
+        default=14.0,
+        ge=0,
+        le=365,
+        description="CREDENTIAL_EXPIRING is sent to the FO (once) this long before its newest "
+        "access token expires; 0 sends none.",
     )
     heartbeat_interval_s: int = Field(
         default=60, ge=1, le=86_400, description="Heartbeat period agreed at enrolment."

@@ -3,8 +3,10 @@ with what the stations report.
 
 `StationRuntime` is built once per app (in the lifespan) and kept as `app.state.stations`; the
 adapter itself is `app.state.adapter`, the only way anything in the server reaches a station.
-`sync_step` is the worker step that stores EV sessions (under keyed pseudonyms) and applies
-station events (a site going off-grid) to the registry; tests call it directly.
+`sync_step` is the worker step that stores EV sessions (under keyed pseudonyms), applies
+station events (a site going off-grid) to the registry and tells the covering FOs about EVSE
+status changes, DER alarms and capability changes (`services.station_notices`); tests call it
+directly.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from fcsbe.server.services.ev_users.ev_users import enforce_preferences
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.registry.registry import import_registry
 from fcsbe.server.services.registry.session_sync import sync_sessions
+from fcsbe.server.services.registry.station_notices import notify_station_events
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.registry import load_sites
@@ -111,6 +114,7 @@ class StationRuntime:
             events = await self.adapter.drain_events()
             changes = await sync_sessions(db, reported, self.pseudonyms, self.adapter.now())
             changes += await apply_station_events(db, events)
+            await notify_station_events(db, events)
             await db.commit()
         return changes
 

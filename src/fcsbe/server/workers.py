@@ -21,10 +21,16 @@ from fcsbe.server.notifications.outbox import purge_outbox
 from fcsbe.server.platform import metrics_hooks
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.services.contracts.decisions import close_due_contracts
+from fcsbe.server.services.enrolments.credential_expiry import warn_expiring_credentials
 from fcsbe.server.services.enrolments.heartbeat import detect_offline
 from fcsbe.server.services.event_log.log import chain_pending
 from fcsbe.server.services.flexibility_services.decision import decide_pending
-from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S, execute_step
+from fcsbe.server.services.flexibility_services.deviation import DeviationPolicy
+from fcsbe.server.services.flexibility_services.execution import (
+    DEFAULT_DEVIATION,
+    RECORD_DELAY_S,
+    execute_step,
+)
 from fcsbe.server.services.flexibility_services.fallback import fallback_step
 from fcsbe.server.services.flexibility_services.telemetry import telemetry_step
 from fcsbe.server.services.retention import RetentionPolicy, purge
@@ -36,6 +42,7 @@ __all__ = [
     "WorkerGroup",
     "chain_event_log_step",
     "contract_closing_step",
+    "credential_expiry_step",
     "decision_step",
     "execution_step",
     "fallback_step_of",
@@ -150,13 +157,14 @@ def execution_step(
     factory: async_sessionmaker[AsyncSession],
     adapter: StationAdapter,
     record_delay_s: float = RECORD_DELAY_S,
+    deviation: DeviationPolicy = DEFAULT_DEVIATION,
 ) -> Step:
     """The step that runs accepted FS on the stations (on the stations' clock) and records
     the ended ones."""
     return transactional(
         factory,
         lambda session: execute_step(
-            session, adapter, adapter.now(), record_delay_s=record_delay_s
+            session, adapter, adapter.now(), record_delay_s=record_delay_s, deviation=deviation
         ),
     )
 
@@ -166,9 +174,17 @@ def fallback_step_of(factory: async_sessionmaker[AsyncSession], adapter: Station
     return transactional(factory, lambda session: fallback_step(session, adapter, adapter.now()))
 
 
-def telemetry_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:
-    """The step that keeps meter readings of FS targets and reports FFR activations."""
-    return transactional(factory, lambda session: telemetry_step(session, adapter, adapter.now()))
+def telemetry_step_of(
+    factory: async_sessionmaker[AsyncSession],
+    adapter: StationAdapter,
+    deviation: DeviationPolicy = DEFAULT_DEVIATION,
+) -> Step:
+    """The step that keeps meter readings of FS targets, reports FFR activations and
+    deviations."""
+    return transactional(
+        factory,
+        lambda session: telemetry_step(session, adapter, adapter.now(), deviation=deviation),
+    )
 
 
 def offline_detection_step(factory: async_sessionmaker[AsyncSession]) -> Step:
@@ -187,6 +203,13 @@ def contract_closing_step(factory: async_sessionmaker[AsyncSession]) -> Step:
         return await close_due_contracts(session, utcnow())
 
     return transactional(factory, work)
+
+
+def credential_expiry_step(factory: async_sessionmaker[AsyncSession], warning_days: float) -> Step:
+    """The step that warns FOs whose access token expires soon (CREDENTIAL_EXPIRING, once)."""
+    return transactional(
+        factory, lambda session: warn_expiring_credentials(session, utcnow(), warning_days)
+    )
 
 
 def replay_store_purge_step(factory: async_sessionmaker[AsyncSession]) -> Step:

@@ -56,7 +56,10 @@ from fcsbe.sim.state import (
     SiteState,
 )
 
-__all__ = ["Simulator"]
+__all__ = ["EVSE_STATUSES", "Simulator"]
+
+EVSE_STATUSES = ("AVAILABLE", "UNAVAILABLE", "FAULTED")
+"""Operational states of a simulated EVSE (`Simulator.set_evse_status`)."""
 
 
 class Simulator(SessionOps):
@@ -119,6 +122,7 @@ class Simulator(SessionOps):
         self._buffer = ReadingBuffer(self.options.reading_buffer_limit, self.options.faults)
         self._ffr_evidence: list[FfrSample] = []
         self._events: list[SimEvent] = []
+        self._status: dict[int, str] = {}
         self._stats = SimStats()
 
     @classmethod
@@ -314,6 +318,61 @@ class Simulator(SessionOps):
         if self.sites.grid_state[s] != state:
             self.sites.grid_state[s] = state
             self._emit("GRID_STATE_CHANGED", s, grid_state=state)
+
+    def set_evse_status(self, evse_id: str, status: str) -> None:
+        """Take an EVSE out of service (`UNAVAILABLE`, `FAULTED`) or back (`AVAILABLE`): out
+        of service it exchanges no power, whatever is connected or commanded. Reported as an
+        `EVSE_STATUS_CHANGED` event (OCPP `StatusNotification`)."""
+        if status not in EVSE_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(EVSE_STATUSES)}")
+        i = self._index_of(evse_id)
+        if self.evse_status(evse_id) == status:
+            return
+        self._status[i] = status
+        self.table.out_of_service[i] = status != "AVAILABLE"
+        self.table.refresh(i)
+        self._emit("EVSE_STATUS_CHANGED", self.table.site_of[i], i, status=status)
+
+    def out_of_service(self) -> frozenset[str]:
+        """The EVSEs not `AVAILABLE` now."""
+        ids = self.table.ids
+        return frozenset(ids[i] for i, status in self._status.items() if status != "AVAILABLE")
+
+    def evse_status(self, evse_id: str) -> str:
+        """`AVAILABLE`, `UNAVAILABLE` or `FAULTED` (connected EVs do not change it)."""
+        return self._status.get(self._index_of(evse_id), "AVAILABLE")
+
+    def raise_der_alarm(
+        self,
+        site_id: str,
+        code: str,
+        *,
+        evse_id: str | None = None,
+        severity: str = "WARNING",
+        detail: str | None = None,
+        ended: bool = False,
+    ) -> None:
+        """Report a DER alarm at a site or one of its EVSEs (OCPP 2.1 `NotifyDERAlarm`, e.g.
+        `code="OverVoltage"`), or its end; a `DER_ALARM` event, nothing else changes."""
+        s = self._site_of_id(site_id)
+        i = None if evse_id is None else self._index_of(evse_id)
+        if i is not None and self.table.site_of[i] != s:
+            raise ValueError(f"EVSE {evse_id!r} is not at site {site_id!r}")
+        self._emit(
+            "DER_ALARM",
+            s,
+            i,
+            code=code,
+            severity=severity,
+            detail=detail,
+            alarm_ended="true" if ended else "false",
+        )
+
+    def report_capability_change(self, evse_id: str, detail: str | None = None) -> None:
+        """Report that what an EVSE can do changed at the station (a derating, V2G switched
+        off): a `CAPABILITY_CHANGED` event; the simulated physics stay as they are."""
+        i = self._index_of(evse_id)
+        self._emit("CAPABILITY_CHANGED", self.table.site_of[i], i, detail=detail)
 
     # -- read ------------------------------------------------------------------------------------
 

@@ -78,6 +78,8 @@ class EvseTable:
         self.ctl_sp_w: list[float | None] = [None] * n
         self.ctl_q_var: list[float | None] = [None] * n
         self.ctl_limit: list[LimitControl | None] = [None] * n
+        # An EVSE out of service (unavailable or faulted) exchanges no power, EV or not.
+        self.out_of_service = [False] * n
         zeros = [0.0] * n
         self.connected = [False] * n
         self.managed = [False] * n
@@ -141,7 +143,7 @@ class EvseTable:
         """Recompute the bounds that change only on events (connect, consent, control)."""
         record = self.sessions[i]
         spec = self.specs[i]
-        if record is None:
+        if record is None or self.out_of_service[i]:
             self.managed[i] = False
             self.phys_max_w[i] = self.dis_floor_w[i] = self.lo_static_w[i] = 0.0
             self.cap_w[i] = INF

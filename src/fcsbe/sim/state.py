@@ -40,6 +40,9 @@ EventKind = Literal[
     "GRID_STATE_CHANGED",
     "FFR_ACTIVATED",
     "FFR_COMPLETED",
+    "EVSE_STATUS_CHANGED",
+    "DER_ALARM",
+    "CAPABILITY_CHANGED",
 ]
 
 

@@ -254,8 +254,8 @@ async def test_rotation_overlap_and_revocation(app: FastAPI) -> None:
             await old_client.enrolments.rotate_credentials()
         async with app.state.session_factory() as session:
             await session.execute(
-                update(CredentialRow)
-                .where(CredentialRow.expires_at.is_not(None))
+                update(CredentialRow)  # the old token's overlap ends (the new one lives on)
+                .where(CredentialRow.expires_at < utcnow() + timedelta(days=30))
                 .values(expires_at=utcnow() - timedelta(seconds=1))
             )
             await session.commit()

@@ -55,7 +55,10 @@ def probe(app: FastAPI) -> FastAPI:
                 payload={"name": body.name},
             )
             await enqueue_notification(
-                session, fo_party_id=principal.party_id, type="THING", data={"name": body.name}
+                session,
+                fo_party_id=principal.party_id,
+                type="SECURITY_EVENT",
+                data={"kind": "THING_MADE", "severity": "INFO", "detail": body.name},
             )
             if body.slow:
                 await asyncio.sleep(0.3)
@@ -215,14 +218,14 @@ async def test_outbox_row_carries_the_notification(app: FastAPI) -> None:
             session,
             fo_party_id="FO-A",
             type="FS_STATE_CHANGED",
-            data={"state": "ACCEPTED"},
+            data={"revision": 1, "to_state": "ACCEPTED"},
             fs_id="fs-1",
         )
         await session.commit()
         row = (await session.execute(select(OutboxRow))).scalar_one()
     assert row.notification_id == nid
     assert row.status == "PENDING"
-    assert row.payload["data"] == {"state": "ACCEPTED"}
+    assert row.payload["data"] == {"revision": 1, "to_state": "ACCEPTED"}
     assert row.payload["occurred_at"].endswith("Z")
 
 

@@ -52,7 +52,10 @@ async def test_a_late_commit_with_a_smaller_id_is_not_skipped(app: FastAPI) -> N
     factory = app.state.session_factory
     async with factory() as slow:
         late = await enqueue_notification(
-            slow, fo_party_id="FO-A", type="FS_STATE_CHANGED", data={"n": "late"}
+            slow,
+            fo_party_id="FO-A",
+            type="FS_STATE_CHANGED",
+            data={"revision": 1, "to_state": "ACTIVE", "n": "late"},
         )
         await slow.flush()  # takes the smaller id, not committed yet
         (early,) = await enqueue(factory, "FO-A", 1)  # bigger id, committed first

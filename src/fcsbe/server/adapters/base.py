@@ -47,6 +47,7 @@ __all__ = [
     "SetpointCommand",
     "StationAdapter",
     "StationEvent",
+    "StationEventKind",
     "StationSession",
     "TargetState",
 ]
@@ -240,9 +241,29 @@ class FfrEvidence(NamedTuple):
     phase: str = "ACTIVE"
 
 
+class StationEventKind(StrEnum):
+    """Kinds of `StationEvent` the server acts on, with the `data` keys each carries. An
+    adapter may report other kinds (EV_CONNECTED, FFR_ACTIVATED, ...); the server ignores
+    what it does not know."""
+
+    GRID_STATE_CHANGED = "GRID_STATE_CHANGED"
+    """A site went on or off the grid: `grid_state` (`ON_GRID` / `OFF_GRID`)."""
+    EVSE_STATUS_CHANGED = "EVSE_STATUS_CHANGED"
+    """An EVSE went in or out of service (OCPP `StatusNotification`): `status`
+    (`AVAILABLE`, `UNAVAILABLE` or `FAULTED`); `evse_id` is set."""
+    DER_ALARM = "DER_ALARM"
+    """A DER reported an alarm (OCPP 2.1 `NotifyDERAlarm`): `code` (the grid event, e.g.
+    `OverVoltage`), `severity` (a `fcsbe.model.Severity` value), optional `detail`, and
+    `alarm_ended` (`"true"` when the condition cleared); `evse_id` when it is one EVSE's."""
+    CAPABILITY_CHANGED = "CAPABILITY_CHANGED"
+    """What an EVSE can do changed without a registry change (e.g. a derating, V2G switched
+    off at the station): optional `detail`; `evse_id` is set."""
+
+
 class StationEvent(NamedTuple):
-    """Something that happened at a station (EV_CONNECTED, GRID_STATE_CHANGED, FFR_ACTIVATED,
-    ...); session keys are raw and are pseudonymised by the server."""
+    """Something that happened at a station (`StationEventKind`, and others such as
+    EV_CONNECTED or FFR_ACTIVATED); session keys are raw and are pseudonymised by the
+    server."""
 
     at: datetime
     kind: str

@@ -203,6 +203,13 @@ class SimulatedStations:
         target = command.target
         if command.valid_until is not None and command.valid_until <= self.now():
             return ApplyResult(target, accepted=False, reason="valid_until has passed")
+        if (
+            target.level is ControlLevel.EVSE
+            and target.id in self._evse_ids
+            and not isinstance(command.control, ClearCommand)
+            and (status := self.simulator.evse_status(target.id)) != "AVAILABLE"
+        ):
+            return ApplyResult(target, accepted=False, reason=f"EVSE is {status}")
         try:
             self._put(target, _sim_control(command.control))
         except (KeyError, ValueError) as exc:
@@ -224,6 +231,7 @@ class SimulatedStations:
         """Put many commands in force; EVSE setpoints take the simulator's fast path (one call
         for the batch, one expiry entry per distinct `valid_until`)."""
         now = self.now()
+        down = self.simulator.out_of_service()
         ids: list[str] = []
         p_w: list[float] = []
         q_var: list[float | None] = []
@@ -233,6 +241,7 @@ class SimulatedStations:
                 isinstance(control, SetpointCommand)
                 and c.target.level is ControlLevel.EVSE
                 and c.target.id in self._evse_ids
+                and c.target.id not in down
                 and (c.valid_until is None or c.valid_until > now)
             ):
                 return [self._apply_one(c) for c in commands]
@@ -362,6 +371,26 @@ class SimulatedStations:
             FfrEvidence(s.evse_id, s.at, s.f_hz, s.p_w, s.baseline_w, s.commanded_delta_w, s.phase)
             for s in self.simulator.drain_ffr_evidence()
         ]
+
+    def set_evse_status(self, evse_id: str, status: str) -> None:
+        """Take a simulated EVSE out of service or back (`fcsbe.sim.Simulator.set_evse_status`):
+        out of service it exchanges no power and refuses every command but a clear."""
+        self.simulator.set_evse_status(evse_id, status)
+
+    def raise_der_alarm(
+        self,
+        site_id: str,
+        code: str,
+        *,
+        evse_id: str | None = None,
+        severity: str = "WARNING",
+        detail: str | None = None,
+        ended: bool = False,
+    ) -> None:
+        """Have a simulated DER report an alarm (or its end) on demand: a `DER_ALARM` event."""
+        self.simulator.raise_der_alarm(
+            site_id, code, evse_id=evse_id, severity=severity, detail=detail, ended=ended
+        )
 
     async def drain_events(self) -> list[StationEvent]:
         """Simulator events since the last call."""

@@ -132,8 +132,10 @@ async def rotate_credentials(
     settings: ServerSettings,
     key: IdempotencyKey = None,
 ) -> Response:
-    """Issue a new access token; the current one keeps working until
-    `previous_token_valid_until` (the overlap window), then expires."""
+    """Issue a new access token, valid until `token_expires_at`; the current one keeps working
+    until `previous_token_valid_until` (the overlap window), then expires. Rotate before the
+    token expires (`CREDENTIAL_EXPIRING` warns in time): an expired token is refused with 401
+    `token-expired`, and the FO then has to be enrolled again by the CSO."""
 
     async def handler() -> Outcome:
         result = await enrolments.rotate_credentials(
@@ -142,6 +144,7 @@ async def rotate_credentials(
             principal.credential_id,
             now=utcnow(),
             overlap_s=settings.credential_rotation_overlap_s,
+            ttl_days=settings.access_token_ttl_days,
         )
         return 200, result, {}
 

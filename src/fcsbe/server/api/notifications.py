@@ -7,7 +7,7 @@ delivery state, shows the delivery log of one notification and schedules redeliv
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -16,7 +16,7 @@ from fcsbe.model import (
     DeliveryStatus,
     FieldError,
     Id,
-    Notification,
+    NotificationFeedPage,
     NotificationRecord,
     Page,
     RedeliveryRequest,
@@ -72,7 +72,9 @@ def _position(cursor: str | None, fallback: int) -> int:
 @router.get(
     "/notifications",
     operation_id="list_notifications",
-    response_model=Page[Notification],
+    response_model=NotificationFeedPage,
+    # The items are served as stored: a field a notification was written without stays absent.
+    response_model_exclude_unset=True,
     responses={
         **AUTH_RESPONSES,
         410: {"description": "The position is older than the retention (`feed-position-expired`)"},
@@ -88,7 +90,7 @@ async def list_notifications(
     after_seq: Annotated[
         int, Query(ge=0, description="Serve notifications with a `seq` above this one.")
     ] = 0,
-) -> Page[Notification]:
+) -> NotificationFeedPage:
     """The caller's notifications in `seq` order: replay what a webhook push missed.
 
     Notifications are kept at least 7 days (`FCSBE_OUTBOX_RETENTION_DAYS`, 30 by default);
@@ -99,8 +101,9 @@ async def list_notifications(
     items, last = await notifications.feed_page(
         session, principal.party_id, start, limit, pointer=pointer
     )
-    page = Page[Notification](
-        items=items, next_cursor=encode_cursor(last) if last is not None else None
+    page = NotificationFeedPage(
+        items=cast("list[Any]", items),  # typed subclasses (`to_notification`)
+        next_cursor=encode_cursor(last) if last is not None else None,
     )
     set_next_link(request, response, page)
     return page

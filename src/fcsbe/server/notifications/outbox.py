@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
+    NOTIFICATION_DATA_MODELS,
     DeliveryAttempt,
     DeliveryOutcome,
     DeliveryStatus,
@@ -26,6 +27,7 @@ from fcsbe.model import (
     NotificationType,
     RedeliveryRequest,
     RedeliveryResult,
+    parse_notification,
 )
 from fcsbe.server.errors import Gone, NotFound, UnprocessableContent
 from fcsbe.server.platform.observability import current_correlation_id
@@ -58,7 +60,13 @@ async def enqueue_notification(
     target: Mapping[str, str] | None = None,
     occurred_at: datetime | None = None,
 ) -> str:
-    """Queue one notification for one FO; returns its notification id."""
+    """Queue one notification for one FO; returns its notification id.
+
+    `data` is checked against the type's model first: the feed serves every notification typed,
+    so one that does not fit its type must fail here, with the change that caused it, and
+    never later in a reader's feed.
+    """
+    NOTIFICATION_DATA_MODELS[NotificationType(type)].model_validate(data)
     now = utcnow()
     notification_id = str(uuid.uuid4())
     occurred = occurred_at or now
@@ -87,8 +95,8 @@ async def enqueue_notification(
 
 
 def to_notification(row: OutboxRow) -> Notification:
-    """The wire notification of a sequenced outbox row."""
-    return Notification.model_validate({**row.payload, "seq": row.seq})
+    """The wire notification of a sequenced outbox row, its `data` typed."""
+    return parse_notification({**row.payload, "seq": row.seq})
 
 
 async def feed_page(

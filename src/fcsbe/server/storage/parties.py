@@ -105,6 +105,8 @@ class CredentialRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # When the FO was told this token expires soon (CREDENTIAL_EXPIRING is sent once).
+    expiry_notified_at: Mapped[datetime | None]
 
 
 async def server_party(session: AsyncSession) -> PartyRow | None:

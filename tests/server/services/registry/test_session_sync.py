@@ -120,12 +120,25 @@ async def test_consent_changes_and_disconnection(app: FastAPI, tmp_path) -> None
     assert await _sync(app, [], pseudonyms) == 1
     (row,), _, outbox = await _rows(app)
     assert row.disconnected_at is not None
-    assert [(o.fo_party_id, o.type) for o in outbox] == [
+    sessions = [o for o in outbox if o.type != "AVAILABILITY_UPDATED"]
+    assert [(o.fo_party_id, o.type) for o in sessions] == [
         ("FO-A", "EV_CONNECTED"),
         ("FO-A", "EV_DISCONNECTED"),
     ]
-    assert outbox[1].payload["data"]["energy_charged_wh"] == 5000.0
-    assert outbox[0].payload["target"] == {"level": "SESSION", "id": row.session_ref}
+    assert sessions[1].payload["data"]["energy_charged_wh"] == 5000.0
+    assert sessions[0].payload["target"] == {"level": "SESSION", "id": row.session_ref}
+    # Both FOs see the EVSE's availability change, the EVSE-level one without the session.
+    availability = [
+        (o.fo_party_id, o.payload["target"]["id"], o.payload["data"]["status"])
+        for o in outbox
+        if o.type == "AVAILABILITY_UPDATED"
+    ]
+    assert availability == [
+        ("FO-A", "NL*ABC*E1001*1", "OCCUPIED"),
+        ("FO-B", "NL*ABC*E1001*1", "OCCUPIED"),
+        ("FO-A", "NL*ABC*E1001*1", "AVAILABLE"),
+        ("FO-B", "NL*ABC*E1001*1", "AVAILABLE"),
+    ]
     assert await _sync(app, [], pseudonyms) == 0
 
 

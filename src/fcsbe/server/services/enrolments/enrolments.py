@@ -205,7 +205,10 @@ async def enrol(
     session.add(enrolment)
     await session.flush()
     access_token = new_secret(ACCESS_TOKEN_PREFIX)
-    session.add(_credential(access_token, party.party_id, enrolment_id, now))
+    credential = _credential(
+        access_token, party.party_id, enrolment_id, now, settings.access_token_ttl_days
+    )
+    session.add(credential)
     await append_event(
         session,
         type="ENROLMENT_CREATED",
@@ -217,12 +220,15 @@ async def enrol(
     return EnrolmentResult(
         enrolment=enrolment_model(enrolment),
         access_token=access_token,
-        token_expires_at=None,
+        token_expires_at=credential.expires_at,
         server_party=party_model(server),
     )
 
 
-def _credential(token: str, party_id: str, enrolment_id: str, now: datetime) -> CredentialRow:
+def _credential(
+    token: str, party_id: str, enrolment_id: str, now: datetime, ttl_days: float | None
+) -> CredentialRow:
+    """An FO access token's row, expiring `ttl_days` after `now` (never, for None)."""
     return CredentialRow(
         credential_id="cred_" + secrets.token_urlsafe(12),
         token_hash=hash_secret(token),
@@ -230,6 +236,7 @@ def _credential(token: str, party_id: str, enrolment_id: str, now: datetime) -> 
         party_id=party_id,
         enrolment_id=enrolment_id,
         created_at=now,
+        expires_at=None if ttl_days is None else now + timedelta(days=ttl_days),
     )
 
 
@@ -286,8 +293,10 @@ async def rotate_credentials(
     *,
     now: datetime,
     overlap_s: int,
+    ttl_days: float | None = None,
 ) -> CredentialsRotation:
-    """A new access token; the caller's keeps working for `overlap_s`, then expires."""
+    """A new access token (expiring `ttl_days` from now); the caller's keeps working for
+    `overlap_s`, then expires."""
     enrolment = await _own_enrolment(session, enrolment_id)
     newest = await newest_credential(session, enrolment.enrolment_id)
     if newest is None or newest.credential_id != credential_id:
@@ -299,7 +308,8 @@ async def rotate_credentials(
     if newest.expires_at is None or newest.expires_at > valid_until:
         newest.expires_at = valid_until
     token = new_secret(ACCESS_TOKEN_PREFIX)
-    session.add(_credential(token, enrolment.fo_party_id, enrolment.enrolment_id, now))
+    credential = _credential(token, enrolment.fo_party_id, enrolment.enrolment_id, now, ttl_days)
+    session.add(credential)
     enrolment.rotated_at = now
     await append_event(
         session,
@@ -309,7 +319,9 @@ async def rotate_credentials(
         party_id=enrolment.fo_party_id,
     )
     return CredentialsRotation(
-        access_token=token, token_expires_at=None, previous_token_valid_until=newest.expires_at
+        access_token=token,
+        token_expires_at=credential.expires_at,
+        previous_token_valid_until=newest.expires_at,
     )
 
 

@@ -36,6 +36,11 @@ from fcsbe.server.adapters.base import (
 from fcsbe.server.planning import Plan, plan_fs
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.flexibility_services.decision_rules import power_need, scale_request
+from fcsbe.server.services.flexibility_services.deviation import (
+    DeviationPolicy,
+    note_command_results,
+    ordered_w,
+)
 from fcsbe.server.services.flexibility_services.lifecycle import (
     FINAL_EXECUTION_STATES,
     LIVE_STATES,
@@ -75,6 +80,8 @@ RUNNING = frozenset({FsState.ARMED.value, FsState.ACTIVE.value})
 RECORD_DELAY_S = 30.0
 """Default wait after an FS ends before its record is made (settings: `record_delay_s`)."""
 SELECTED = sorted(s.value for s in LIVE_STATES | FINAL_EXECUTION_STATES)
+DEFAULT_DEVIATION = DeviationPolicy()
+"""Tolerance of a running FS when the settings give none (`fs_deviation_*`)."""
 
 
 def _iso(value: datetime) -> str:
@@ -134,13 +141,21 @@ async def plan_now(
 
 
 async def start_or_replan(
-    session: AsyncSession, adapter: StationAdapter, fs: FlexibilityServiceRow, now: datetime
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    now: datetime,
+    *,
+    deviation: DeviationPolicy = DEFAULT_DEVIATION,
 ) -> int:
-    """Compute the plan in force now from live state and hand its commands to the adapter."""
+    """Compute the plan in force now from live state and hand its commands to the adapter; a
+    command the stations refuse starts a `COMMAND_REJECTED` deviation episode (FS_DEVIATION)."""
     request = committed_request(fs)
     plan, commands = await plan_now(session, adapter, fs, now)
     if commands:
-        await adapter.apply_many(commands)
+        results = await adapter.apply_many(commands)
+        ordered = ordered_w(request, fs.execution, fs.committed_w, now)
+        await note_command_results(session, adapter, fs, commands, results, ordered, now, deviation)
     horizon = min(now + timedelta(seconds=REPLAN_S), request.window.end)
     execution: dict[str, Any] = dict(fs.execution or {})
     note_declared_baseline(execution, sum(r.baseline_w for r in plan.reservations))
@@ -154,7 +169,11 @@ async def start_or_replan(
 
 
 async def _running(
-    session: AsyncSession, adapter: StationAdapter, fs: FlexibilityServiceRow, now: datetime
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    now: datetime,
+    deviation: DeviationPolicy,
 ) -> int:
     if now >= fs.window_end:
         sites, _ = await fs_evses(session, fs)
@@ -170,11 +189,11 @@ async def _running(
         ):
             execution = {k: v for k, v in execution.items() if k != "activation_until"}
             fs.execution = execution
-            return await start_or_replan(session, adapter, fs, now)
+            return await start_or_replan(session, adapter, fs, now, deviation=deviation)
         return 0
     next_at = execution.get("next_at")
     if next_at is None or now >= datetime.fromisoformat(next_at):
-        await start_or_replan(session, adapter, fs, now)
+        await start_or_replan(session, adapter, fs, now, deviation=deviation)
         return 1
     return 0
 
@@ -214,6 +233,7 @@ async def execute_step(
     limit: int = 100,
     *,
     record_delay_s: float = RECORD_DELAY_S,
+    deviation: DeviationPolicy = DEFAULT_DEVIATION,
 ) -> int:
     """One pass over every FS that needs the stations or its record; returns how many
     changed."""
@@ -242,7 +262,7 @@ async def execute_step(
                 work += 1
                 continue
             fs.execution = None  # anything left is a superseded revision's (dynamic, fallback)
-            applied = await start_or_replan(session, adapter, fs, now)
+            applied = await start_or_replan(session, adapter, fs, now, deviation=deviation)
             to = FsState.ARMED if FsType(fs.fs_type) in ARMED_TYPES else FsState.ACTIVE
             await move(session, fs, to, "started on the stations", at=now)
             await append_event(
@@ -255,7 +275,7 @@ async def execute_step(
             )
             work += 1
         elif fs.state in RUNNING:
-            work += await _running(session, adapter, fs, now)
+            work += await _running(session, adapter, fs, now, deviation)
         elif state in FINAL_EXECUTION_STATES:
             work += await _ended(session, adapter, fs, now, record_delay_s)
         elif fs.execution is not None and state not in LIVE_STATES:

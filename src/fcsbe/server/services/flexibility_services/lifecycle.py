@@ -129,7 +129,7 @@ async def move(
                 "revision": fs.revision,
                 "from_state": current.value,
                 "to_state": to.value,
-                "reason": reason,
+                "reason": reason[:500] if reason else None,
             },
             occurred_at=when,
         )

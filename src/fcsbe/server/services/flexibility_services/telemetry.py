@@ -3,7 +3,8 @@
 The step drains the adapter, keeps the readings of EVSEs that serve a live FS (and of their
 sites' points of connection), and turns high-resolution FFR evidence into the ARMED → ACTIVE move
 of the FFR FS concerned, with an FS_ACTIVATED notification (the activation itself happened
-locally at the station; this only reports it).
+locally at the station; this only reports it). The same readings tell whether a running
+SETPOINT FS delivers what was ordered (`services.deviation`, FS_DEVIATION once per episode).
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fcsbe.model import FsState, FsType
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.notifications.outbox import enqueue_notification
+from fcsbe.server.services.flexibility_services.deviation import DeviationPolicy, check_deviations
+from fcsbe.server.services.flexibility_services.execution import (
+    DEFAULT_DEVIATION,
+    committed_request,
+)
 from fcsbe.server.services.flexibility_services.lifecycle import (
     FINAL_EXECUTION_STATES,
     LIVE_STATES,
@@ -67,8 +73,15 @@ async def _ffr_activations(
     return moved
 
 
-async def telemetry_step(session: AsyncSession, adapter: StationAdapter, now: datetime) -> int:
-    """Store what the stations measured for live FS; returns readings stored + FS moved."""
+async def telemetry_step(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    now: datetime,
+    *,
+    deviation: DeviationPolicy = DEFAULT_DEVIATION,
+) -> int:
+    """Store what the stations measured for live FS, and judge running SETPOINT FS against
+    what was ordered (FS_DEVIATION); returns readings stored + FS moved."""
     samples = await adapter.drain_measurements()
     evidence = await adapter.drain_ffr_evidence()
     if not samples and not evidence:
@@ -114,4 +127,5 @@ async def telemetry_step(session: AsyncSession, adapter: StationAdapter, now: da
         for e in evidence
         if e.phase == "ACTIVE" and e.evse_id in live
     }
+    await check_deviations(session, samples, deviation, committed_request)
     return stored + await _ffr_activations(session, active, now)

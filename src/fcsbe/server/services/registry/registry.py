@@ -4,7 +4,9 @@
 `RegistryDocument`, refusing unknown fields anywhere and every cross-entry inconsistency;
 `import_registry` then checks the document against the stored registry and writes only what
 changed, so importing the same file twice changes nothing (not even `updated_at`). Any problem
-raises `RegistryRejected` with every issue found and nothing written.
+raises `RegistryRejected` with every issue found and nothing written. An EVSE added, removed,
+or whose capabilities changed (`CAPABILITY_FIELDS`) is notified (`CAPABILITY_CHANGED`, in the
+same transaction) to every FO whose active contract covers it, at its data-sharing level.
 
 An import adds and updates; it never deletes a site or a station. A station is replaced as a
 whole: EVSEs it no longer lists are removed (refused while EV sessions refer to them).
@@ -21,9 +23,11 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
+    CapabilityChangedData,
     ChargingStation,
     ConfigurationType,
     ImportCounts,
+    NotificationType,
     RegistryDocument,
     RegistryImportResult,
     Site,
@@ -35,6 +39,12 @@ from fcsbe.server.services.registry.rules import (
     RegistryIssue,
     check_document,
     configuration_name,
+)
+from fcsbe.server.services.registry.target_notices import (
+    Audience,
+    Place,
+    TargetNotice,
+    notify_covering,
 )
 from fcsbe.server.storage import registry as store
 from fcsbe.server.storage.base import utcnow
@@ -100,6 +110,50 @@ class _Plan:
     @property
     def changed(self) -> bool:
         return bool(self.inserts or self.updates or self.removed_evses)
+
+
+CAPABILITY_FIELDS = (
+    "current_type",
+    "phases",
+    "min_charge_power_w",
+    "max_charge_power_w",
+    "max_discharge_power_w",
+    "max_apparent_power_va",
+    "reactive",
+    "energy_transfer_modes",
+    "converter_location",
+)
+"""Fields of an EVSE document that change what the EVSE can do (its capabilities)."""
+
+
+def _capability_changed(stored: EvseRow, row: dict[str, Any]) -> bool:
+    return any(stored.data.get(key) != row["data"].get(key) for key in CAPABILITY_FIELDS)
+
+
+def _capability_notice(place: Place, now: datetime) -> TargetNotice:
+    def data(audience: Audience) -> dict[str, Any] | None:
+        if not audience.fs_types:
+            return None
+        changed = CapabilityChangedData(fs_types=list(audience.fs_types), reason="REGISTRY_UPDATED")
+        return changed.model_dump(mode="json")
+
+    return TargetNotice(NotificationType.CAPABILITY_CHANGED, place, data, now)
+
+
+def _capability_notices(
+    plan: _Plan, stored_evses: dict[str, EvseRow], now: datetime
+) -> list[TargetNotice]:
+    """A notice per EVSE added, removed, or whose capabilities changed."""
+    places = [Place(r["site_id"], r["cs_id"], r["evse_id"]) for r in plan.inserts.get(EvseRow, [])]
+    places += [
+        Place(r["site_id"], r["cs_id"], r["evse_id"])
+        for r in plan.updates.get(EvseRow, [])
+        if _capability_changed(stored_evses[r["evse_id"]], r)
+    ]
+    places += [
+        Place(stored_evses[e].site_id, stored_evses[e].cs_id, e) for e in sorted(plan.removed_evses)
+    ]
+    return [_capability_notice(place, now) for place in places]
 
 
 def _differs(stored: Any, row: dict[str, Any]) -> bool:
@@ -308,6 +362,7 @@ async def import_registry(
     )
     if dry_run or not plan.changed:
         return result
+    notices = _capability_notices(plan, stored_evses, now)  # from the rows as they were
     await store.delete_evses(session, plan.removed_evses)
     for table in (SiteRow, ChargingStationRow, EvseRow, EvModelRow):
         await store.insert_rows(session, table, plan.inserts.get(table, []))
@@ -324,4 +379,5 @@ async def import_registry(
         payload=result.model_dump(mode="json"),
         source="OPERATOR",
     )
+    await notify_covering(session, now, notices)
     return result

@@ -27,12 +27,15 @@ from fcsbe.model import (
     EvuLimits,
     NotificationType,
     StateOfCharge,
+    TargetStatus,
 )
 from fcsbe.server.adapters.base import StationSession
 from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.security.personal_data import category_fields
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.registry.sessions import session_covers
+from fcsbe.server.services.registry.station_notices import availability_notice
+from fcsbe.server.services.registry.target_notices import Place, notify_covering
 from fcsbe.server.storage import ev_users as ev_store
 from fcsbe.server.storage import sessions as store
 from fcsbe.server.storage.infrastructure import ConsentRow, EvSessionRow
@@ -185,7 +188,8 @@ _Pending = tuple[NotificationType, EvSessionRow, tuple[str, str], dict[str, Any]
 
 
 async def _notify(db: AsyncSession, now: datetime, pending: list[_Pending]) -> None:
-    """Tell each FO whose SESSION-level contract covers a session that it started or ended."""
+    """Tell each FO whose SESSION-level contract covers a session that it started or ended,
+    and every FO covering its EVSE that the EVSE's availability changed (at its level)."""
     if not pending:
         return
     ids = {x for _, row, place, _ in pending for x in (*place, row.evse_id)}
@@ -203,6 +207,20 @@ async def _notify(db: AsyncSession, now: datetime, pending: list[_Pending]) -> N
                 target={"level": "SESSION", "id": row.session_ref},
                 occurred_at=now,
             )
+    await notify_covering(
+        db,
+        now,
+        [
+            availability_notice(
+                Place(place[0], place[1], row.evse_id),
+                TargetStatus.OCCUPIED
+                if kind is NotificationType.EV_CONNECTED
+                else TargetStatus.AVAILABLE,
+                now,
+            )
+            for kind, row, place, _ in pending
+        ],
+    )
 
 
 async def subjects_of(
