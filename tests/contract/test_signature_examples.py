@@ -34,7 +34,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.storage.parties import EnrolmentRow
 from fcsbe.server.storage.signatures import SeenJtiRow
-from tests.example_keys import CSO_EXAMPLE_KEY, FO_EXAMPLE_KEY
+from tests.support.example_keys import CSO_EXAMPLE_KEY, FO_EXAMPLE_KEY
 from tests.support.flows import asgi_client, init_server
 
 DOCUMENT = json.loads(

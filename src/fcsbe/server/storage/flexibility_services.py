@@ -13,6 +13,7 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     delete,
+    func,
     insert,
     literal,
     null,
@@ -27,7 +28,14 @@ from fcsbe.server.storage.driver import PgStatement, pg_connection
 from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow, store_key
 
-__all__ = ["FlexibilityServiceRow", "FsTargetRow", "FsTransitionRow", "insert_received_fs"]
+__all__ = [
+    "FlexibilityServiceRow",
+    "FsTargetRow",
+    "FsTransitionRow",
+    "insert_received_fs",
+    "last_transition_at",
+    "running_fs_of_type",
+]
 
 
 class FlexibilityServiceRow(Base):
@@ -391,3 +399,25 @@ async def insert_received_fs(
     if key_row is not None:
         await store_key(session, key_row)
     return fs_pk
+
+
+async def running_fs_of_type(
+    session: AsyncSession, fs_type: str, *, skip_locked: bool = False
+) -> list[FlexibilityServiceRow]:
+    """The ACTIVE FS of one type; `skip_locked` leaves out (on PostgreSQL) the rows another
+    transaction holds, for a step that must not wait behind the executor."""
+    statement = select(FlexibilityServiceRow).where(
+        FlexibilityServiceRow.fs_type == fs_type,
+        FlexibilityServiceRow.state == "ACTIVE",
+    )
+    if skip_locked and session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def last_transition_at(session: AsyncSession, fs_pk: int) -> datetime | None:
+    """When the FS last moved (any revision), or None."""
+    latest: datetime | None = await session.scalar(
+        select(func.max(FsTransitionRow.at)).where(FsTransitionRow.fs_pk == fs_pk)
+    )
+    return latest

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, bindparam, select, text, update
+from sqlalchemy import ForeignKey, Index, String, bindparam, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from fcsbe.server.storage.base import Base
 from fcsbe.server.storage.driver import PgStatement, pg_connection
@@ -24,6 +24,7 @@ __all__ = [
     "EnrolmentTokenRow",
     "PartyRow",
     "active_enrolment_of",
+    "credentials_to_warn",
     "enrolments_page",
     "find_credential",
     "find_token",
@@ -318,3 +319,32 @@ class _Credential:
         self.status = status
         self.scopes = scopes
         self.signed_contracts = None if signed_contracts is None else frozenset(signed_contracts)
+
+
+async def credentials_to_warn(
+    session: AsyncSession, now: datetime, until: datetime, limit: int
+) -> list[CredentialRow]:
+    """The newest live FO tokens of active enrolments expiring by `until` and not yet warned
+    about, soonest first (PostgreSQL: rows another replica holds are skipped)."""
+    newer = aliased(CredentialRow)
+    statement = (
+        select(CredentialRow)
+        .join(EnrolmentRow, EnrolmentRow.enrolment_id == CredentialRow.enrolment_id)
+        .where(
+            CredentialRow.role == "FO",
+            CredentialRow.revoked_at.is_(None),
+            CredentialRow.expiry_notified_at.is_(None),
+            CredentialRow.expires_at > now,
+            CredentialRow.expires_at <= until,
+            EnrolmentRow.status == "ACTIVE",
+            ~exists().where(
+                newer.enrolment_id == CredentialRow.enrolment_id,
+                newer.created_at > CredentialRow.created_at,
+            ),
+        )
+        .order_by(CredentialRow.expires_at, CredentialRow.credential_id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(of=CredentialRow, skip_locked=True)
+    return list((await session.execute(statement)).scalars().all())

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from fcsbe.model import CredentialExpiringData, NotificationType
 from fcsbe.server.notifications.outbox import enqueue_notification
-from fcsbe.server.storage.parties import CredentialRow, EnrolmentRow
+from fcsbe.server.storage.parties import credentials_to_warn
 
 __all__ = ["warn_expiring_credentials"]
 
@@ -30,28 +28,7 @@ async def warn_expiring_credentials(
     many (0 when `warning_days` is 0)."""
     if warning_days <= 0:
         return 0
-    newer = aliased(CredentialRow)
-    statement = (
-        select(CredentialRow)
-        .join(EnrolmentRow, EnrolmentRow.enrolment_id == CredentialRow.enrolment_id)
-        .where(
-            CredentialRow.role == "FO",
-            CredentialRow.revoked_at.is_(None),
-            CredentialRow.expiry_notified_at.is_(None),
-            CredentialRow.expires_at > now,
-            CredentialRow.expires_at <= now + timedelta(days=warning_days),
-            EnrolmentRow.status == "ACTIVE",
-            ~exists().where(
-                newer.enrolment_id == CredentialRow.enrolment_id,
-                newer.created_at > CredentialRow.created_at,
-            ),
-        )
-        .order_by(CredentialRow.expires_at, CredentialRow.credential_id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(of=CredentialRow, skip_locked=True)
-    rows = (await session.execute(statement)).scalars().all()
+    rows = await credentials_to_warn(session, now, now + timedelta(days=warning_days), limit)
     for row in rows:
         assert row.expires_at is not None  # selected by it
         data = CredentialExpiringData(

@@ -22,14 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
     DeviationCause,
     FlexibilityServiceRequest,
     FsDeviationData,
-    FsState,
     FsType,
     NotificationType,
     SetpointSchedule,
@@ -45,7 +43,11 @@ from fcsbe.server.adapters.base import (
 )
 from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.settings import Settings
-from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, fs_evse_shares
+from fcsbe.server.storage.flexibility_services import (
+    FlexibilityServiceRow,
+    fs_evse_shares,
+    running_fs_of_type,
+)
 
 __all__ = [
     "DeviationPolicy",
@@ -143,15 +145,9 @@ async def check_deviations(
     latest = _latest(samples)
     if not latest:
         return 0
-    statement = select(FlexibilityServiceRow).where(
-        FlexibilityServiceRow.fs_type == FsType.SETPOINT.value,
-        FlexibilityServiceRow.state == FsState.ACTIVE.value,
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        # The executor updates the same execution documents: skip what it holds now.
-        statement = statement.with_for_update(skip_locked=True)
     sent = 0
-    for fs in (await session.execute(statement)).scalars().all():
+    # PostgreSQL: the executor updates the same execution documents; rows it holds are skipped.
+    for fs in await running_fs_of_type(session, FsType.SETPOINT.value, skip_locked=True):
         execution = fs.execution or {}
         if execution.get("fallback"):
             continue  # the fallback policy holds the stations, not the FO's orders

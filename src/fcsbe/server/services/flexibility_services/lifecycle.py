@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FsState
@@ -24,7 +23,11 @@ from fcsbe.server.errors import Conflict
 from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTransitionRow
+from fcsbe.server.storage.flexibility_services import (
+    FlexibilityServiceRow,
+    FsTransitionRow,
+    last_transition_at,
+)
 
 __all__ = [
     "CANCELLABLE",
@@ -93,9 +96,7 @@ async def move(
             f"An FS in state {current.value} cannot become {to.value}.",
         )
     when = at or utcnow()
-    previous = await session.scalar(
-        select(func.max(FsTransitionRow.at)).where(FsTransitionRow.fs_pk == fs.id)
-    )
+    previous = await last_transition_at(session, fs.id)
     if previous is not None and previous > when:
         when = previous
     fs.state = to.value
