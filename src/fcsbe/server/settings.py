@@ -100,11 +100,12 @@ class Settings(DeliverySettings, BaseSettings):
         "connection.",
     )
     readiness_timeout_s: float = Field(
-        default=1.0,
+        default=5.0,
         gt=0,
         le=30,
         description="`/readyz` answers 503 when no database connection can be had (or no "
-        "query answers) within this time: the pool is exhausted or stalled.",
+        "query answers) within this time: the pool is exhausted or stalled (under a legitimate "
+        "load a connection is free well within it).",
     )
     worker_stall_s: float = Field(
         default=60.0,
