@@ -1,12 +1,13 @@
 """A client that trickles its request body must not stall anybody else (issue 17, item 1).
 
-`fcsbe serve` runs in a child process (SQLite: one pooled connection shared by every request and
-background loop) on a free loopback port. A raw socket sends the head of a request that takes
-no body but whose route reads one to fingerprint its Idempotency-Key, then one byte of the two
-it announced, and holds. Another tenant's requests must still answer: before the fix the
-trickling request held the only connection (its authentication had opened a transaction), so
-they waited for the pool and answered 503. The pool timeout is made short so that this shows as
-a status, not as a time, and every wait here is bounded by a socket or client timeout.
+`fcsbe serve` runs in a child process on a free loopback port, on SQLite (one pooled connection
+shared by every request and background loop) and on PostgreSQL (a pool of 3). Raw sockets send
+the head of a request that takes no body but whose route reads one to fingerprint its
+Idempotency-Key, then one byte of the two announced, and hold; as many as the pool has
+connections. Another tenant's requests must still answer: before the fix each held request kept
+a connection (its authentication had opened a transaction), so the others waited for the pool
+and answered 503. The pool timeout is made short so that this shows as a status, not as a time,
+and every wait here is bounded by a socket or client timeout.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from typer.testing import CliRunner
 
 from fcsbe.cli import app as cli
 from fcsbe.model import generate_signing_key, public_jwk
+from tests.databases import create_postgres_database, drop_postgres_database, postgres_reachable
 from tests.flows import fo_party
 from tests.served import Served, serve
 
@@ -33,17 +36,47 @@ BOUND_S = 30.0
 """Upper bound of any single wait in this file (a hang fails instead of blocking the suite)."""
 
 
-@pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
-    with serve(
-        tmp_path,
-        # The SQLite pool waits 6 x this for its one connection before answering 503.
-        FCSBE_DB_POOL_TIMEOUT_S="0.5",
-        FCSBE_REQUEST_BODY_TIMEOUT_S="3",
-    ) as server:
-        for name, value in server.env.items():
-            monkeypatch.setenv(name, value)
-        yield server
+POSTGRES_POOL = 3
+"""Connections of the PostgreSQL server under test: as many trickling clients exhaust it."""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The running server and how many held requests took its whole pool before the fix."""
+
+    server: Served
+    pool: int
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def served(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Setup]:
+    # The SQLite pool (one connection) waits 6 x the pool timeout before answering 503.
+    settings = {"FCSBE_DB_POOL_TIMEOUT_S": "0.5", "FCSBE_REQUEST_BODY_TIMEOUT_S": "3"}
+    pool, database = 1, None
+    if request.param == "postgresql":
+        problem = postgres_reachable()
+        if problem is not None:
+            pytest.skip(f"PostgreSQL unreachable ({problem})")
+        database, url = create_postgres_database("fcsbe_slow")
+        pool = POSTGRES_POOL
+        settings.update(
+            FCSBE_DATABASE_URL=url,
+            FCSBE_AUTO_MIGRATE="true",
+            FCSBE_AUTO_INIT_PARTY="true",
+            FCSBE_DB_POOL_SIZE=str(pool),
+            FCSBE_DB_MAX_OVERFLOW="0",
+            FCSBE_DB_POOL_TIMEOUT_S="2",
+        )
+    try:
+        with serve(tmp_path, **settings) as server:
+            for name, value in server.env.items():
+                monkeypatch.setenv(name, value)
+            yield Setup(server, pool)
+    finally:
+        if database is not None:
+            drop_postgres_database(database)
 
 
 def _operator_token() -> str:
@@ -76,13 +109,14 @@ def _enrol(http: httpx.Client, operator: str, party_id: str) -> str:
     return str(enrolled.json()["access_token"])
 
 
-def _trickle(url: str, token: str, path: str) -> socket.socket:
+def _trickle(url: str, token: str, path: str, key: str) -> socket.socket:
     """Open a connection, send a request head announcing 2 body bytes and send one."""
     host, port = url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=BOUND_S)
     head = (
         f"PUT {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-        "Idempotency-Key: slow-1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{"
+        f"Idempotency-Key: {key}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 2\r\n\r\n{"
     )
     sock.sendall(head.encode())
     return sock
@@ -108,12 +142,15 @@ def _answer(sock: socket.socket) -> tuple[int, dict[str, object]]:
     return int(head.split(b" ", 2)[1]), json.loads(body)
 
 
-def test_a_trickled_body_stalls_nobody_and_times_out(served: Served) -> None:
+def test_a_trickled_body_stalls_nobody_and_times_out(served: Setup) -> None:
     operator = _operator_token()
-    with httpx.Client(base_url=served.url, timeout=BOUND_S) as http:
+    with httpx.Client(base_url=served.server.url, timeout=BOUND_S) as http:
         slow_fo = _enrol(http, operator, "NL-SLOW")
         other_fo = _enrol(http, operator, "NL-OTHER")
-        slow = _trickle(served.url, slow_fo, "/v1/enrolments/self/credentials")
+        held = [
+            _trickle(served.server.url, slow_fo, "/v1/enrolments/self/credentials", f"slow-{n}")
+            for n in range(served.pool)
+        ]
         try:
             time.sleep(0.5)  # the head is with the server; before the fix it held the pool now
             for attempt in range(3):
@@ -132,22 +169,23 @@ def test_a_trickled_body_stalls_nobody_and_times_out(served: Served) -> None:
                 assert beat.status_code == 200, beat.text
             ready = http.get("/readyz")
             assert ready.status_code == 200, ready.text
-            status, problem = _answer(slow)
+            answers = [_answer(sock) for sock in held]
         finally:
-            slow.close()
-        assert status == 408
-        assert problem["type"] == "https://fcsbe.org/problems/request-timeout"
+            for sock in held:
+                sock.close()
+        for status, problem in answers:
+            assert status == 408
+            assert problem["type"] == "https://fcsbe.org/problems/request-timeout"
         # The trickled request did nothing: the slow tenant's token still works, unrotated.
         still = http.get("/v1/enrolments/self", headers={"authorization": f"Bearer {slow_fo}"})
         assert still.status_code == 200, still.text
 
 
-def test_a_trickled_signed_route_body_times_out_too(served: Served) -> None:
-    """Every route, not only the two without a body model: a POST with a body model."""
+def test_the_other_bodiless_route_times_out_too(served: Setup) -> None:
     operator = _operator_token()
-    with httpx.Client(base_url=served.url, timeout=BOUND_S) as http:
+    with httpx.Client(base_url=served.server.url, timeout=BOUND_S) as http:
         token = _enrol(http, operator, "NL-SLOW")
-        host, port = served.url.removeprefix("http://").split(":")
+        host, port = served.server.url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=BOUND_S) as sock:
             sock.sendall(
                 (
