@@ -133,10 +133,13 @@ def json_faults(body: bytes, limit: int = 20) -> list[WireFault]:
     except (ValueError, RecursionError):
         return []
     faults: list[WireFault] = []
-    for fault in _value_faults(document, "/body"):
-        faults.append(fault)
-        if len(faults) >= limit:
-            break
+    try:
+        for fault in _value_faults(document, "/body"):
+            faults.append(fault)
+            if len(faults) >= limit:
+                break
+    except RecursionError:  # nested deeper than any model allows: the route refuses it
+        return faults
     return faults
 
 
