@@ -29,14 +29,14 @@ from fcsbe.model import (
     public_jwk,
     sign_request,
 )
-from fcsbe.server.services import fs_control
+from fcsbe.server.services.flexibility_services import control as fs_control
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow
-from tests.factories import make_contract, make_fo, make_operator
-from tests.fs_fixtures import request_body
-from tests.registry_fixtures import EVSE_DC
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 from tests.scenarios.harness import Harness, harness
+from tests.support.factories import make_contract, make_fo, make_operator
+from tests.support.fs_fixtures import request_body
+from tests.support.registry_fixtures import EVSE_DC
 
 BEYOND = 2**53
 """The first integer canonical JSON cannot hold exactly."""

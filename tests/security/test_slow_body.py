@@ -26,9 +26,13 @@ from typer.testing import CliRunner
 
 from fcsbe.cli import app as cli
 from fcsbe.model import generate_signing_key, public_jwk
-from tests.databases import create_postgres_database, drop_postgres_database, postgres_reachable
-from tests.flows import fo_party
-from tests.served import Served, serve
+from tests.support.databases import (
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_reachable,
+)
+from tests.support.flows import fo_party
+from tests.support.served import Served, serve
 
 pytestmark = pytest.mark.slow
 

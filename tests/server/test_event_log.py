@@ -17,10 +17,10 @@ from fcsbe.client.proofs import (
     verify_tree_head,
 )
 from fcsbe.model import EMPTY_ROOT, MerkleTree, event_leaf_hash
-from fcsbe.server.services.event_log import append_event, chain_pending
-from fcsbe.server.services.event_log_tree import extend_tree, sign_tree_head, tree_step
+from fcsbe.server.services.event_log.log import append_event, chain_pending
+from fcsbe.server.services.event_log.tree import extend_tree, sign_tree_head, tree_step
 from fcsbe.server.storage.base import utcnow
-from tests.factories import make_fo, make_operator
+from tests.support.factories import make_fo, make_operator
 
 
 async def _events(app: FastAPI, parties: list[str | None], fs_id: str | None = None) -> None:

@@ -13,16 +13,16 @@ from sqlalchemy import func, select
 
 from fcsbe.model import InputModel, Problem
 from fcsbe.model.canonical import GENESIS_HASH, chain_hash
-from fcsbe.server.api.idempotency import IdempotencyKey, Outcome, run_idempotent
+from fcsbe.server.api.edge.authentication import FoPrincipal, OperatorPrincipal
+from fcsbe.server.api.edge.idempotency import IdempotencyKey, Outcome, run_idempotent
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import UnprocessableContent
+from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.security.cursors import CursorSealer, InvalidCursor
-from fcsbe.server.security.principals import FoPrincipal, OperatorPrincipal
-from fcsbe.server.services.event_log import append_event, chain_pending, entry_fields
-from fcsbe.server.services.notifications import enqueue_notification
+from fcsbe.server.services.event_log.log import append_event, chain_pending, entry_fields
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.outbox import OutboxRow
-from tests.factories import make_fo, make_operator
+from fcsbe.server.storage.notifications import OutboxRow
+from tests.support.factories import make_fo, make_operator
 
 
 class _Thing(InputModel):

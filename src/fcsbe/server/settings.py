@@ -12,7 +12,7 @@ from typing import Literal, get_args
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fcsbe.server.settings_delivery import FEED_REPLAY_WINDOW_DAYS, DeliverySettings
+from fcsbe.server.notifications.settings import FEED_REPLAY_WINDOW_DAYS, DeliverySettings
 
 __all__ = [
     "FEED_REPLAY_WINDOW_DAYS",

@@ -17,17 +17,17 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fcsbe.server import metrics_hooks
 from fcsbe.server.adapters.base import StationAdapter
-from fcsbe.server.services.contract_decisions import close_due_contracts
-from fcsbe.server.services.decision import decide_pending
-from fcsbe.server.services.event_log import chain_pending
-from fcsbe.server.services.execution import RECORD_DELAY_S, execute_step
-from fcsbe.server.services.fallback import fallback_step
-from fcsbe.server.services.heartbeat import detect_offline
-from fcsbe.server.services.notifications import purge_outbox
+from fcsbe.server.notifications.outbox import purge_outbox
+from fcsbe.server.platform import metrics_hooks
+from fcsbe.server.services.contracts.decisions import close_due_contracts
+from fcsbe.server.services.enrolments.heartbeat import detect_offline
+from fcsbe.server.services.event_log.log import chain_pending
+from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S, execute_step
+from fcsbe.server.services.flexibility_services.fallback import fallback_step
+from fcsbe.server.services.flexibility_services.telemetry import telemetry_step
 from fcsbe.server.services.retention import RetentionPolicy, purge
-from fcsbe.server.services.telemetry import telemetry_step
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.signatures import delete_expired_jtis
 

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Query, Request, Response
 
 from fcsbe.model import ContractDecision, ContractStatus, FlexibilityServiceContract, Page
 from fcsbe.server.api.contracts import FscId
-from fcsbe.server.api.idempotency import (
+from fcsbe.server.api.edge.authentication import OperatorPrincipal
+from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.api.paging import (
+from fcsbe.server.api.edge.paging import (
     DEFAULT_PAGE_SIZE,
     Cursor,
     Limit,
@@ -24,10 +25,10 @@ from fcsbe.server.api.paging import (
     encode_cursor,
     set_next_link,
 )
-from fcsbe.server.api.problems import problem_responses
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.principals import OperatorPrincipal
-from fcsbe.server.services import contract_decisions, contracts
+from fcsbe.server.services.contracts import contracts
+from fcsbe.server.services.contracts import decisions as contract_decisions
 from fcsbe.server.storage.base import utcnow
 
 __all__ = ["router"]

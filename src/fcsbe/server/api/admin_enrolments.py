@@ -8,13 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from fcsbe.model import Enrolment, EnrolmentStatus, EnrolmentToken, EnrolmentTokenRequest, Page
-from fcsbe.server.api.idempotency import (
+from fcsbe.server.api.edge.authentication import OperatorPrincipal, bearer_token
+from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.api.paging import (
+from fcsbe.server.api.edge.paging import (
     DEFAULT_PAGE_SIZE,
     Cursor,
     Limit,
@@ -22,11 +23,11 @@ from fcsbe.server.api.paging import (
     encode_cursor,
     set_next_link,
 )
-from fcsbe.server.api.problems import problem_responses
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings
-from fcsbe.server.security.principals import OperatorPrincipal, bearer_token
 from fcsbe.server.security.sealing import SecretSealer
-from fcsbe.server.services import enrolment_tokens, enrolments
+from fcsbe.server.services.enrolments import enrolments
+from fcsbe.server.services.enrolments import tokens as enrolment_tokens
 from fcsbe.server.storage.base import utcnow
 
 __all__ = ["router"]

@@ -14,13 +14,14 @@ from fcsbe.model import (
     FlexibilityServiceContract,
     Page,
 )
-from fcsbe.server.api.idempotency import (
+from fcsbe.server.api.edge.authentication import fo_with_scope
+from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.api.paging import (
+from fcsbe.server.api.edge.paging import (
     DEFAULT_PAGE_SIZE,
     Cursor,
     Limit,
@@ -28,14 +29,14 @@ from fcsbe.server.api.paging import (
     encode_cursor,
     set_next_link,
 )
-from fcsbe.server.api.problems import problem_responses
-from fcsbe.server.deps import DbSession
-from fcsbe.server.security.principals import Principal, fo_with_scope
-from fcsbe.server.security.signatures import (
+from fcsbe.server.api.edge.problems import problem_responses
+from fcsbe.server.api.edge.signatures import (
     verify_request_signature,
     verify_signature_for_contract,
 )
-from fcsbe.server.services import contracts
+from fcsbe.server.deps import DbSession
+from fcsbe.server.security.principal import Principal
+from fcsbe.server.services.contracts import contracts
 from fcsbe.server.storage.base import utcnow
 
 __all__ = ["FscId", "router"]

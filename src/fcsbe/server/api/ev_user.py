@@ -26,14 +26,14 @@ from fcsbe.model import (
     Page,
 )
 from fcsbe.server.adapters.base import StationAdapter
-from fcsbe.server.api.listing import after_id, page_response
-from fcsbe.server.api.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
-from fcsbe.server.api.problems import problem_responses
+from fcsbe.server.api.edge.authentication import EvUserPrincipal, OperatorPrincipal, bearer_token
+from fcsbe.server.api.edge.listing import after_id, page_response
+from fcsbe.server.api.edge.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings
-from fcsbe.server.security.principals import EvUserPrincipal, OperatorPrincipal, bearer_token
 from fcsbe.server.security.pseudonyms import Pseudonymizer
-from fcsbe.server.services import ev_user_access as access
-from fcsbe.server.services import ev_users as service
+from fcsbe.server.services.ev_users import access
+from fcsbe.server.services.ev_users import ev_users as service
 from fcsbe.server.storage.base import utcnow
 
 __all__ = ["admin_router", "router"]

@@ -22,7 +22,8 @@ from fcsbe.model import (
     Page,
     SignedTreeHead,
 )
-from fcsbe.server.api.paging import (
+from fcsbe.server.api.edge.authentication import any_with_scope
+from fcsbe.server.api.edge.paging import (
     Cursor,
     Limit,
     decode_cursor,
@@ -30,12 +31,12 @@ from fcsbe.server.api.paging import (
     invalid_cursor,
     set_next_link,
 )
-from fcsbe.server.api.problems import problem_responses
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSigningKeys
 from fcsbe.server.errors import Forbidden, UnprocessableContent
-from fcsbe.server.security.principals import Principal, Role, any_with_scope
-from fcsbe.server.services.event_log import list_events
-from fcsbe.server.services.event_log_tree import (
+from fcsbe.server.security.principal import Principal, Role
+from fcsbe.server.services.event_log.log import list_events
+from fcsbe.server.services.event_log.tree import (
     checked_consistency_proof,
     checked_inclusion_proof,
     current_tree_head,

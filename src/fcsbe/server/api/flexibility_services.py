@@ -25,7 +25,8 @@ from fcsbe.model import (
     SetpointUpdate,
 )
 from fcsbe.server.adapters.base import StationAdapter
-from fcsbe.server.api.idempotency import (
+from fcsbe.server.api.edge.authentication import fo_with_scope
+from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     KeyRecord,
@@ -33,18 +34,18 @@ from fcsbe.server.api.idempotency import (
     run_idempotent,
     run_idempotent_recorded,
 )
-from fcsbe.server.api.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
-from fcsbe.server.deps import DbSession, ServerSettings
-from fcsbe.server.security.principals import Principal, fo_with_scope
-from fcsbe.server.security.signatures import (
+from fcsbe.server.api.edge.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
+from fcsbe.server.api.edge.signatures import (
     verify_signature_for_contract,
     verify_signature_for_fs,
 )
-from fcsbe.server.services import flexibility_services as service
-from fcsbe.server.services import fs_control
-from fcsbe.server.services.measurements import measurement_series
+from fcsbe.server.deps import DbSession, ServerSettings
+from fcsbe.server.security.principal import Principal
+from fcsbe.server.services.flexibility_services import control as fs_control
+from fcsbe.server.services.flexibility_services import requests as service
+from fcsbe.server.services.flexibility_services.measurements import measurement_series
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow, list_fs
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, list_fs
 
 __all__ = ["router"]
 

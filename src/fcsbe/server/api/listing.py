@@ -14,7 +14,7 @@ from fastapi import Request, Response
 from pydantic import BaseModel
 
 from fcsbe.model import Page, Problem
-from fcsbe.server.api.paging import decode_cursor, encode_cursor, invalid_cursor, set_next_link
+from fcsbe.server.api.edge.paging import decode_cursor, encode_cursor, invalid_cursor, set_next_link
 
 __all__ = ["READ_RESPONSES", "after_id", "page_response", "stored_page_response"]
 

@@ -22,13 +22,14 @@ from fcsbe.model import (
     RedeliveryRequest,
     RedeliveryResult,
 )
-from fcsbe.server.api.idempotency import (
+from fcsbe.server.api.edge.authentication import OperatorPrincipal, fo_with_scope
+from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.api.paging import (
+from fcsbe.server.api.edge.paging import (
     DEFAULT_PAGE_SIZE,
     Cursor,
     Limit,
@@ -38,8 +39,8 @@ from fcsbe.server.api.paging import (
     set_next_link,
 )
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.principals import OperatorPrincipal, Principal, fo_with_scope
-from fcsbe.server.services import notifications
+from fcsbe.server.notifications import outbox as notifications
+from fcsbe.server.security.principal import Principal
 
 __all__ = ["admin_router", "router"]
 

@@ -11,11 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from fcsbe.model import EvSession, Page
-from fcsbe.server.api.listing import READ_RESPONSES, after_id, page_response
-from fcsbe.server.api.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
+from fcsbe.server.api.edge.listing import READ_RESPONSES, after_id, page_response
+from fcsbe.server.api.edge.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
+from fcsbe.server.api.edge.readers import SessionsReader
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.readers import SessionsReader
-from fcsbe.server.services import sessions as service
+from fcsbe.server.services.registry import sessions as service
 from fcsbe.server.storage.base import utcnow
 
 __all__ = ["router"]

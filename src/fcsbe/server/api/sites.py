@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from fcsbe.model import Page, Site
-from fcsbe.server.api.listing import READ_RESPONSES, after_id, page_response
-from fcsbe.server.api.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
+from fcsbe.server.api.edge.listing import READ_RESPONSES, after_id, page_response
+from fcsbe.server.api.edge.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
+from fcsbe.server.api.edge.readers import InfrastructureReader
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.readers import InfrastructureReader
-from fcsbe.server.services import sites as service
+from fcsbe.server.services.registry import sites as service
 from fcsbe.server.storage.base import utcnow
 
 __all__ = ["router"]

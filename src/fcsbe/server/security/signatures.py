@@ -35,12 +35,12 @@ from fcsbe.model import (
     signature_header,
     verify_detached,
 )
+from fcsbe.server.api.edge.audit import refuse_with_trace
 from fcsbe.server.errors import Unauthorized
-from fcsbe.server.security.audit import refuse_with_trace
-from fcsbe.server.security.principals import Principal
+from fcsbe.server.security.principal import Principal
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow, requires_signature
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 from fcsbe.server.storage.parties import EnrolmentRow, PartyRow
 from fcsbe.server.storage.signatures import remember_jti
 

@@ -28,14 +28,14 @@ from fcsbe.server.adapters.base import (
     StationAdapter,
 )
 from fcsbe.server.errors import Conflict
+from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.planning import Reservation, SplitBasis, plan_reserve_activation, split_setpoint
-from fcsbe.server.services.event_log import append_event
-from fcsbe.server.services.execution import fs_evses
-from fcsbe.server.services.lifecycle import move
-from fcsbe.server.services.notifications import enqueue_notification
-from fcsbe.server.services.record_inputs import note_activation, note_setpoint
-from fcsbe.server.services.station_plans import evse_states, respect_minimums
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow
+from fcsbe.server.services.event_log.log import append_event
+from fcsbe.server.services.flexibility_services.execution import fs_evses
+from fcsbe.server.services.flexibility_services.lifecycle import move
+from fcsbe.server.services.flexibility_services.station_plans import evse_states, respect_minimums
+from fcsbe.server.services.records.inputs import note_activation, note_setpoint
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 
 __all__ = ["activate_reserve", "setpoint_commands", "update_setpoint"]
 
