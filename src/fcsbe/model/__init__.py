@@ -7,7 +7,15 @@ receives are `InputModel` (unknown fields refused), models it only sends are `Ou
 """
 
 from fcsbe.model.admin import MAX_ENROLMENT_TOKEN_TTL_S, EnrolmentToken, EnrolmentTokenRequest
-from fcsbe.model.base import SIGN_CONVENTION, Id, InputModel, OutputModel, UtcDateTime
+from fcsbe.model.base import (
+    INT32_MAX,
+    MAX_SAFE_INTEGER,
+    SIGN_CONVENTION,
+    Id,
+    InputModel,
+    OutputModel,
+    UtcDateTime,
+)
 from fcsbe.model.canonical import GENESIS_HASH, canonical_json, chain_hash, digest
 from fcsbe.model.capabilities import (
     AvailabilityForecast,
@@ -309,6 +317,7 @@ __all__ = [
     "FINAL_STATES",
     "FO_SCOPES",
     "GENESIS_HASH",
+    "INT32_MAX",
     "JWS_ALGORITHM",
     "MAX_CURVE_POINTS",
     "MAX_DSR_INTERVALS",
@@ -321,6 +330,7 @@ __all__ = [
     "MAX_PROOF_LENGTH",
     "MAX_REASONS",
     "MAX_REDELIVERY_IDS",
+    "MAX_SAFE_INTEGER",
     "MAX_TARGETS",
     "NOTIFICATION_DATA_MODELS",
     "PROBLEM_BASE_URI",

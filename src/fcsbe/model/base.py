@@ -22,11 +22,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     PlainSerializer,
     WithJsonSchema,
 )
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 __all__ = [
+    "INT32_MAX",
+    "MAX_SAFE_INTEGER",
     "SIGN_CONVENTION",
     "Id",
     "InputModel",
@@ -86,7 +90,90 @@ Id = Annotated[
 """Opaque identifier: letters, digits and `. _ : * -`, at most 128 characters."""
 
 
-class InputModel(BaseModel):
+MAX_SAFE_INTEGER: Final = 2**53 - 1
+"""Largest integer on the wire: RFC 8785 canonical JSON (every digest and signature) holds
+integers as IEEE 754 doubles, exact only up to 2^53 - 1, and so do JavaScript clients."""
+
+INT32_MAX: Final = 2**31 - 1
+"""Largest value of a field stored in a 32-bit database column (revisions, OCPP numbers)."""
+
+
+def _no_nul(value: str) -> str:
+    """Refuse NUL: PostgreSQL text and jsonb cannot hold U+0000, and no field needs it."""
+    if "\x00" in value:
+        raise PydanticCustomError("string_nul", "must not contain the NUL character (U+0000)")
+    return value
+
+
+def _deep_wire_check(value: Any) -> Any:
+    """The checks of `_wire_bounds` on a free-form JSON value (`dict[str, Any]`, `Any`)."""
+    kind = type(value)
+    if kind is str:
+        _no_nul(value)
+    elif kind is int and not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise PydanticCustomError(
+            "int_out_of_range", "integers must lie within ±(2^53 - 1): {value}", {"value": value}
+        )
+    elif kind is dict:
+        for key, item in value.items():
+            _deep_wire_check(key)
+            _deep_wire_check(item)
+    elif kind is list or kind is tuple:
+        for item in value:
+            _deep_wire_check(item)
+    return value
+
+
+def _wire_bounds(node: Any) -> Any:
+    """Bound every integer of a core schema to ±(2^53 - 1) (tighter bounds stay) and refuse
+    NUL in every string, free-form values included.
+
+    Applied by the model bases to the whole schema of each model, so no field can be added
+    without these limits: an integer the canonical JSON of the event log cannot hold used to be
+    accepted, applied and then fail to be recorded. The bounds show in the JSON Schema.
+    """
+    if isinstance(node, list):
+        return [_wire_bounds(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    for key, child in list(node.items()):
+        if key not in ("metadata", "serialization") and isinstance(child, dict | list):
+            node[key] = _wire_bounds(child)
+    kind = node.get("type")
+    if kind == "int":
+        upper, below = node.get("le"), node.get("lt")
+        if (upper is None or upper > MAX_SAFE_INTEGER) and (
+            below is None or below > MAX_SAFE_INTEGER + 1
+        ):
+            node.pop("lt", None)
+            node["le"] = MAX_SAFE_INTEGER
+        lower, above = node.get("ge"), node.get("gt")
+        if (lower is None or lower < -MAX_SAFE_INTEGER) and (
+            above is None or above < -MAX_SAFE_INTEGER - 1
+        ):
+            node.pop("gt", None)
+            node["ge"] = -MAX_SAFE_INTEGER
+    elif kind == "str" and not node.get("metadata", {}).get("fcsbe_no_nul"):
+        node.setdefault("metadata", {})["fcsbe_no_nul"] = True
+        return core_schema.no_info_after_validator_function(_no_nul, node)
+    elif kind == "any" and not node.get("metadata", {}).get("fcsbe_no_nul"):
+        node.setdefault("metadata", {})["fcsbe_no_nul"] = True
+        return core_schema.no_info_after_validator_function(_deep_wire_check, node)
+    return node
+
+
+class _WireModel(BaseModel):
+    """What every wire model, either way, may hold (see `_wire_bounds`)."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[BaseModel], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        schema: CoreSchema = _wire_bounds(handler(source))
+        return schema
+
+
+class InputModel(_WireModel):
     """A model the server receives: unknown fields are an error."""
 
     model_config = ConfigDict(
@@ -94,7 +181,7 @@ class InputModel(BaseModel):
     )
 
 
-class OutputModel(BaseModel):
+class OutputModel(_WireModel):
     """A model the server sends: unknown fields are ignored by older clients."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, allow_inf_nan=False)

@@ -16,7 +16,7 @@ from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from fcsbe.model._validation import check_unique
-from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
+from fcsbe.model.base import INT32_MAX, Id, InputModel, OutputModel, UtcDateTime
 from fcsbe.model.common import MAX_TARGETS, Currency, Money, Percent, Target
 from fcsbe.model.enums import (
     BaselineMethod,
@@ -308,7 +308,7 @@ class ContractDecision(InputModel):
 
     decision: ContractDecisionKind = Field(description="ACCEPT, REJECT or SUSPEND.")
     revision: int | None = Field(
-        default=None, ge=1, description="Revision decided on; null: the pending one."
+        default=None, ge=1, le=INT32_MAX, description="Revision decided on; null: the pending one."
     )
     reason: str | None = Field(default=None, max_length=500, description="Why, for a human.")
 

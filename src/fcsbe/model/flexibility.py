@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
 from fcsbe.model._validation import check_unique, invalid_at
-from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
+from fcsbe.model.base import MAX_SAFE_INTEGER, Id, InputModel, OutputModel, UtcDateTime
 from fcsbe.model.common import MAX_REASONS, MAX_TARGETS, Percent, Reason, Target, TimeWindow
 from fcsbe.model.crypto import CompactJws
 from fcsbe.model.enums import ActivationDirection, BaselineMethod, FsResult, FsState, FsType
@@ -349,7 +349,11 @@ class SetpointUpdate(InputModel):
     effective_at: UtcDateTime | None = Field(
         default=None, description="When to apply it; null: at once."
     )
-    sequence: int = Field(ge=0, description="Strictly increasing per FS.")
+    sequence: int = Field(
+        ge=0,
+        le=MAX_SAFE_INTEGER,
+        description="Strictly increasing per FS (at most 2^53 - 1, as every wire integer).",
+    )
 
 
 class ReserveActivation(InputModel):

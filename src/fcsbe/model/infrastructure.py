@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.config import JsonDict
 
-from fcsbe.model.base import Id, OutputModel
+from fcsbe.model.base import INT32_MAX, Id, OutputModel
 from fcsbe.model.common import EvseId
 from fcsbe.model.credentials import ConformityEvidence
 from fcsbe.model.grid_enums import (
@@ -157,7 +157,9 @@ class Meter(OutputModel):
 class Connector(OutputModel):
     """A connector of an EVSE (OCPP 2.x connector)."""
 
-    connector_id: int = Field(ge=1, description="Connector number within the EVSE (OCPP).")
+    connector_id: int = Field(
+        ge=1, le=INT32_MAX, description="Connector number within the EVSE (OCPP)."
+    )
     connector_type: str = Field(
         min_length=1, max_length=32, description="OCPP `ConnectorEnumType`, e.g. `cCCS2`."
     )
@@ -179,7 +181,7 @@ class Evse(OutputModel):
     """
 
     evse_id: EvseId = Field(description="eMI3 EVSE id.")
-    ocpp_evse_id: int = Field(ge=1, description="EVSE number within the CS (OCPP).")
+    ocpp_evse_id: int = Field(ge=1, le=INT32_MAX, description="EVSE number within the CS (OCPP).")
     current_type: CurrentType = Field(description="AC or DC at the connector.")
     phases: int | None = Field(default=None, ge=1, le=3, description="AC phases; null for DC.")
     min_charge_power_w: float = Field(ge=0, le=_MAX_W, description="Lowest charge power.")

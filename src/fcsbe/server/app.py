@@ -277,7 +277,11 @@ def create_app(
     # Outermost last: metrics see every answer, the request context wraps the rate limit's 429.
     if app.state.rate_limits is not None:
         app.add_middleware(RateLimitMiddleware, buckets=app.state.rate_limits)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.request_body_timeout_s,
+    )
     if settings.metrics_enabled:
         app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
         app.include_router(metrics_api.router)

@@ -91,6 +91,28 @@ class Settings(DeliverySettings, BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted; larger gets 413."
     )
+    request_body_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Time a client has to send its whole request body; a slower one gets 408. "
+        "Bodies are read before any database work starts, so a slow client never holds a "
+        "connection.",
+    )
+    readiness_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=30,
+        description="`/readyz` answers 503 when no database connection can be had (or no "
+        "query answers) within this time: the pool is exhausted or stalled (under a legitimate "
+        "load a connection is free well within it).",
+    )
+    worker_stall_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="`/readyz` answers 503 naming a background loop whose current step has "
+        "run longer than this, or longer than 3 of its intervals, whichever is more.",
+    )
     rate_limit_per_s: float = Field(
         default=2000.0,
         ge=0,

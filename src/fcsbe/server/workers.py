@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -71,6 +72,9 @@ class PeriodicTask:
     consecutive_errors: int = 0
     failures: int = 0
     """Failed steps since start (the metrics' counter)."""
+    step_started: float | None = None
+    """`time.monotonic()` when the step now running began; None between steps. A step that
+    runs far longer than its interval waits on something (a stalled database pool)."""
 
 
 @dataclass
@@ -91,6 +95,7 @@ class WorkerGroup:
     async def _loop(self, task: PeriodicTask) -> None:
         metrics_hooks.bind(self.sink)  # this loop's own task context only
         while True:
+            task.step_started = time.monotonic()
             try:
                 done = await task.step()
                 task.last_success = utcnow()
@@ -99,6 +104,7 @@ class WorkerGroup:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                task.step_started = None
                 task.consecutive_errors += 1
                 task.failures += 1
                 task.last_error = f"{exc.__class__.__name__}: {exc}"
@@ -107,6 +113,7 @@ class WorkerGroup:
                 backoff = min(30.0, task.interval_s * 2**task.consecutive_errors)
                 await asyncio.sleep(backoff)
                 continue
+            task.step_started = None
             if done == 0:
                 await asyncio.sleep(task.interval_s)
 
@@ -126,6 +133,20 @@ class WorkerGroup:
     def unhealthy(self, max_consecutive_errors: int = 5) -> list[str]:
         """Names of loops that keep failing (readiness reports them)."""
         return [t.name for t in self.tasks if t.consecutive_errors >= max_consecutive_errors]
+
+    def stalled(self, min_stall_s: float, intervals: float = 3.0) -> list[str]:
+        """Names of loops stuck in one step for longer than `intervals` of their interval and
+        at least `min_stall_s`, or whose loop ended (readiness reports them): a loop waiting
+        on an exhausted pool does not fail, it just stops beating."""
+        now = time.monotonic()
+        names = [
+            t.name
+            for t in self.tasks
+            if t.step_started is not None
+            and now - t.step_started > max(min_stall_s, intervals * t.interval_s)
+        ]
+        names += [r.get_name() for r in self._running if r.done() and r.get_name() not in names]
+        return names
 
 
 def transactional(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import httpx
 import pytest
@@ -14,10 +15,10 @@ from fcsbe.model import InputModel, Problem
 from fcsbe.model.canonical import GENESIS_HASH, chain_hash
 from fcsbe.server.api.edge.authentication import FoPrincipal, OperatorPrincipal
 from fcsbe.server.api.edge.idempotency import IdempotencyKey, Outcome, run_idempotent
-from fcsbe.server.api.edge.paging import decode_cursor, encode_cursor
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import UnprocessableContent
 from fcsbe.server.notifications.outbox import enqueue_notification
+from fcsbe.server.security.cursors import CursorSealer, InvalidCursor
 from fcsbe.server.services.event_log.log import append_event, chain_pending, entry_fields
 from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.notifications import OutboxRow
@@ -230,9 +231,21 @@ async def test_outbox_row_carries_the_notification(app: FastAPI) -> None:
 
 
 def test_cursor_round_trip_and_garbage() -> None:
-    assert decode_cursor(encode_cursor(["2026-01-01", 42])) == ["2026-01-01", 42]
-    assert decode_cursor(None) is None
-    with pytest.raises(UnprocessableContent):
-        decode_cursor("%%%not-base64")
-    with pytest.raises(UnprocessableContent):
-        decode_cursor(encode_cursor("x")[:-1] + "!")
+    sealer = CursorSealer(b"k" * 32)
+    cursor = sealer.seal(["2026-01-01", 987654321], "FO-A /v1/sites")
+    assert sealer.open(cursor, "FO-A /v1/sites") == ["2026-01-01", 987654321]
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    assert b"987654321" not in raw, "the sort key is encrypted, not encoded"
+    for bad in (
+        "%%%not-base64",
+        cursor[:-1] + "!",
+        cursor[:-2] + ("AA" if cursor[-2:] != "AA" else "BB"),
+    ):
+        with pytest.raises(InvalidCursor):
+            sealer.open(bad, "FO-A /v1/sites")
+    with pytest.raises(InvalidCursor):  # another caller, another list, another server
+        sealer.open(cursor, "FO-B /v1/sites")
+    with pytest.raises(InvalidCursor):
+        sealer.open(cursor, "FO-A /v1/sessions")
+    with pytest.raises(InvalidCursor):
+        CursorSealer(b"x" * 32).open(cursor, "FO-A /v1/sites")

@@ -56,7 +56,7 @@ async def admin_list_contracts(
     cursor: Cursor = None,
 ) -> Page[FlexibilityServiceContract]:
     """Contracts with every aggregator, oldest first."""
-    after = decode_cursor(cursor)
+    after = decode_cursor(request, cursor)
     items, next_key = await contracts.list_contracts(
         session,
         principal,
@@ -66,7 +66,7 @@ async def admin_list_contracts(
         fo_party_id=fo_party_id,
     )
     page = Page[FlexibilityServiceContract](
-        items=items, next_cursor=encode_cursor(next_key) if next_key is not None else None
+        items=items, next_cursor=encode_cursor(request, next_key) if next_key is not None else None
     )
     set_next_link(request, response, page)
     return page

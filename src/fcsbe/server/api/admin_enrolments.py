@@ -79,7 +79,7 @@ async def admin_list_enrolments(
     cursor: Cursor = None,
 ) -> Page[Enrolment]:
     """Every aggregator's enrolment, by id."""
-    after = decode_cursor(cursor)
+    after = decode_cursor(request, cursor)
     items, next_key = await enrolments.list_enrolments(
         session,
         after=after if isinstance(after, str) else None,
@@ -87,7 +87,7 @@ async def admin_list_enrolments(
         status=status.value if status else None,
     )
     page = Page[Enrolment](
-        items=items, next_cursor=encode_cursor(next_key) if next_key is not None else None
+        items=items, next_cursor=encode_cursor(request, next_key) if next_key is not None else None
     )
     set_next_link(request, response, page)
     return page

@@ -40,7 +40,7 @@ async def list_charging_stations(
     A station covered through EVSE targets only is listed with those EVSEs.
     """
     items, next_key = await service.list_charging_stations(
-        session, principal, utcnow(), after=after_id(cursor), limit=limit, site_id=site_id
+        session, principal, utcnow(), after=after_id(request, cursor), limit=limit, site_id=site_id
     )
     return stored_page_response(request, items, next_key)
 

@@ -90,7 +90,7 @@ async def list_contracts(
     cursor: Cursor = None,
 ) -> Page[FlexibilityServiceContract]:
     """Your contracts with their revision history, oldest first."""
-    after = decode_cursor(cursor)
+    after = decode_cursor(request, cursor)
     items, next_key = await contracts.list_contracts(
         session,
         principal,
@@ -99,7 +99,7 @@ async def list_contracts(
         status=status,
     )
     page = Page[FlexibilityServiceContract](
-        items=items, next_cursor=encode_cursor(next_key) if next_key is not None else None
+        items=items, next_cursor=encode_cursor(request, next_key) if next_key is not None else None
     )
     set_next_link(request, response, page)
     return page

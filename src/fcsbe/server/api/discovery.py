@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -89,21 +90,38 @@ _NOT_READY: dict[int | str, dict[str, Any]] = {
 
 @router.get("/readyz", operation_id="get_readiness", responses=_NOT_READY)
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: the database answers a query and no background loop keeps failing."""
+    """Readiness: a database connection is had and answers a query within
+    `readiness_timeout_s` (an exhausted or stalled pool is not ready), and no background loop
+    keeps failing or is stuck in a step (`worker_stall_s`)."""
+    settings = request.app.state.settings
     try:
-        async with request.app.state.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(settings.readiness_timeout_s):
+            async with request.app.state.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    except TimeoutError:
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "database": "stalled: no connection within "
+                f"{settings.readiness_timeout_s:g} s (pool exhausted or held)",
+            },
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
     except Exception as exc:
         return JSONResponse(
             {"status": "unavailable", "database": exc.__class__.__name__},
             status_code=503,
             headers={"Retry-After": "1"},
         )
-    failing = request.app.state.workers.unhealthy()
-    if failing:
-        return JSONResponse(
-            {"status": "degraded", "database": "ok", "workers": failing},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
+    workers = request.app.state.workers
+    stalled = workers.stalled(settings.worker_stall_s)
+    failing = [name for name in workers.unhealthy() if name not in stalled]
+    if failing or stalled:
+        status: dict[str, Any] = {"status": "degraded", "database": "ok"}
+        if failing:
+            status["workers"] = failing
+        if stalled:
+            status["stalled_workers"] = stalled
+        return JSONResponse(status, status_code=503, headers={"Retry-After": "5"})
     return JSONResponse({"status": "ok", "database": "ok"})

@@ -177,7 +177,7 @@ async def list_ev_users(
     cursor: Cursor = None,
 ) -> Page[EvUserSummary]:
     """EV users by id: pseudonym and consent level only."""
-    items, next_key = await access.list_users(session, after=after_id(cursor), limit=limit)
+    items, next_key = await access.list_users(session, after=after_id(request, cursor), limit=limit)
     return page_response(request, response, items, next_key)
 
 

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from fcsbe.model import (
+    MAX_SAFE_INTEGER,
     ConsistencyProof,
     EventLogEntry,
     FieldError,
@@ -22,7 +23,14 @@ from fcsbe.model import (
     SignedTreeHead,
 )
 from fcsbe.server.api.edge.authentication import any_with_scope
-from fcsbe.server.api.edge.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
+from fcsbe.server.api.edge.paging import (
+    Cursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+    set_next_link,
+)
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSigningKeys
 from fcsbe.server.errors import Forbidden, UnprocessableContent
@@ -41,8 +49,9 @@ LogReader = Annotated[Principal, any_with_scope("records")]
 
 router = APIRouter(prefix="/v1/event-log", tags=["event-log"])
 
-MAX_SEQ = 2**63 - 1
-"""Sequence numbers and sizes are 64-bit (a larger query value is a 422, not a 500)."""
+MAX_SEQ = MAX_SAFE_INTEGER
+"""Sequence numbers and sizes stop at 2^53 - 1, as every integer on the wire (a larger query
+value is a 422, not a 500)."""
 Seq = Annotated[
     int | None, Query(ge=1, le=MAX_SEQ, description="Entry to prove (inclusion proof).")
 ]
@@ -80,12 +89,9 @@ async def list_event_log(
     cursor: Cursor = None,
 ) -> Page[EventLogEntry]:
     """Chained entries that concern the caller, oldest first (the operator sees all)."""
-    position = decode_cursor(cursor)
+    position = decode_cursor(request, cursor)
     if position is not None and (not isinstance(position, int) or not 0 <= position <= MAX_SEQ):
-        raise UnprocessableContent(
-            "The cursor is not one this server issued.",
-            errors=[FieldError(pointer="/query/cursor", detail="invalid cursor", code="cursor")],
-        )
+        raise invalid_cursor()
     page, last = await list_events(
         session,
         party_id=reader(principal),
@@ -94,7 +100,7 @@ async def list_event_log(
         fs_id=fs_id,
         type=type,
     )
-    page.next_cursor = encode_cursor(last) if last is not None else None
+    page.next_cursor = encode_cursor(request, last) if last is not None else None
     set_next_link(request, response, page)
     return page
 

@@ -121,7 +121,7 @@ async def list_flexibility_services(
     fs_type: Annotated[FsType | None, Query(description="Only FS of this type.")] = None,
 ) -> Page[FlexibilityService]:
     """The caller's FS, oldest first."""
-    after = decode_cursor(cursor)
+    after = decode_cursor(request, cursor)
     rows = await list_fs(
         session,
         principal.party_id,
@@ -132,7 +132,7 @@ async def list_flexibility_services(
     )
     items = [await service.to_model(session, row) for row in rows]
     page = Page[FlexibilityService](
-        items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == limit else None
+        items=items, next_cursor=encode_cursor(request, rows[-1].id) if len(rows) == limit else None
     )
     set_next_link(request, response, page)
     return page

@@ -12,9 +12,9 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from fcsbe.model import (
+    MAX_SAFE_INTEGER,
     DeliveryAttempt,
     DeliveryStatus,
-    FieldError,
     Id,
     NotificationFeedPage,
     NotificationRecord,
@@ -35,10 +35,10 @@ from fcsbe.server.api.edge.paging import (
     Limit,
     decode_cursor,
     encode_cursor,
+    invalid_cursor,
     set_next_link,
 )
 from fcsbe.server.deps import DbSession
-from fcsbe.server.errors import UnprocessableContent
 from fcsbe.server.notifications import outbox as notifications
 from fcsbe.server.security.principal import Principal
 
@@ -56,16 +56,13 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _position(cursor: str | None, fallback: int) -> int:
+def _position(request: Request, cursor: str | None, fallback: int) -> int:
     """The integer position a cursor encodes (a cursor wins over `after_seq`)."""
     if cursor is None:
         return fallback
-    value = decode_cursor(cursor)
+    value = decode_cursor(request, cursor)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise UnprocessableContent(
-            "The cursor is not one this server issued.",
-            errors=[FieldError(pointer="/query/cursor", detail="invalid cursor", code="cursor")],
-        )
+        raise invalid_cursor()
     return value
 
 
@@ -88,7 +85,12 @@ async def list_notifications(
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
     after_seq: Annotated[
-        int, Query(ge=0, description="Serve notifications with a `seq` above this one.")
+        int,
+        Query(
+            ge=0,
+            le=MAX_SAFE_INTEGER,
+            description="Serve notifications with a `seq` above this one.",
+        ),
     ] = 0,
 ) -> NotificationFeedPage:
     """The caller's notifications in `seq` order: replay what a webhook push missed.
@@ -96,14 +98,14 @@ async def list_notifications(
     Notifications are kept at least 7 days (`FCSBE_OUTBOX_RETENTION_DAYS`, 30 by default);
     a position older than the oldest kept one answers 410 `feed-position-expired`.
     """
-    start = _position(cursor, after_seq)
+    start = _position(request, cursor, after_seq)
     pointer = "/query/cursor" if cursor is not None else "/query/after_seq"
     items, last = await notifications.feed_page(
         session, principal.party_id, start, limit, pointer=pointer
     )
     page = NotificationFeedPage(
         items=cast("list[Any]", items),  # typed subclasses (`to_notification`)
-        next_cursor=encode_cursor(last) if last is not None else None,
+        next_cursor=encode_cursor(request, last) if last is not None else None,
     )
     set_next_link(request, response, page)
     return page
@@ -130,13 +132,13 @@ async def admin_list_notifications(
     """The outbox with delivery states, oldest first (`status=DEAD`: the dead letters)."""
     items, last = await notifications.list_notifications(
         session,
-        after_id=_position(cursor, 0),
+        after_id=_position(request, cursor, 0),
         limit=limit,
         status=status,
         fo_party_id=fo_party_id,
     )
     page = Page[NotificationRecord](
-        items=items, next_cursor=encode_cursor(last) if last is not None else None
+        items=items, next_cursor=encode_cursor(request, last) if last is not None else None
     )
     set_next_link(request, response, page)
     return page
@@ -159,10 +161,10 @@ async def admin_list_delivery_attempts(
 ) -> Page[DeliveryAttempt]:
     """The delivery log of one notification, oldest attempt first."""
     items, last = await notifications.delivery_attempts(
-        session, notification_id, _position(cursor, 0), limit
+        session, notification_id, _position(request, cursor, 0), limit
     )
     page = Page[DeliveryAttempt](
-        items=items, next_cursor=encode_cursor(last) if last is not None else None
+        items=items, next_cursor=encode_cursor(request, last) if last is not None else None
     )
     set_next_link(request, response, page)
     return page

@@ -43,7 +43,7 @@ async def list_sessions(
         session,
         principal,
         utcnow(),
-        after=after_id(cursor),
+        after=after_id(request, cursor),
         limit=limit,
         site_id=site_id,
         cs_id=cs_id,

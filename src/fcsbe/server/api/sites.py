@@ -35,7 +35,7 @@ async def list_sites(
     `cs_ids` is shown from the CS data-sharing level on.
     """
     items, next_key = await service.list_sites(
-        session, principal, utcnow(), after=after_id(cursor), limit=limit
+        session, principal, utcnow(), after=after_id(request, cursor), limit=limit
     )
     return page_response(request, response, items, next_key)
 

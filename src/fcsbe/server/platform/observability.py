@@ -20,6 +20,17 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fcsbe.server.platform.wire_limits import (
+    BodyTimedOut,
+    BodyTooLarge,
+    ClientGone,
+    WireFault,
+    json_faults,
+    path_fault,
+    query_faults,
+    read_body,
+)
+
 __all__ = [
     "RequestContextMiddleware",
     "configure_logging",
@@ -96,6 +107,21 @@ def configure_logging(level: str, as_json: bool) -> None:
     logger.propagate = False
 
 
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app the body read up front, then waits on the client (a
+    disconnect) as the original does."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
@@ -105,16 +131,20 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestContextMiddleware:
-    """Pure ASGI middleware: request id + correlation id + access log + body-size limit.
+    """Pure ASGI middleware: request id + correlation id + access log + body limits.
 
     Pure ASGI (not BaseHTTPMiddleware) because it sits on every request of the hot path. An
-    oversize body is refused from the Content-Length header before anything is read; a body
-    streamed without one is cut off once it passes the limit.
+    oversize body is refused from the Content-Length header before anything is read. Every
+    body is then read whole here, within `body_timeout_s` and `max_body_bytes`, and replayed to
+    the app: nothing downstream (authentication, a database session, a transaction) starts
+    before the client has sent its last byte (platform/wire_limits.py says why). Values no
+    route may receive (integers beyond 2^53 - 1, NUL characters) are refused here too.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float = 10.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -149,7 +179,49 @@ class RequestContextMiddleware:
                     f"The request body exceeds {self.max_body_bytes} bytes.",
                 )
                 return
-            await self.app(scope, self._limited(receive), send_with_id)
+            try:
+                body = await read_body(
+                    receive, limit=self.max_body_bytes, timeout_s=self.body_timeout_s
+                )
+            except ClientGone:
+                return
+            except BodyTooLarge:
+                await self._problem(
+                    send_with_id,
+                    request_id,
+                    413,
+                    "payload-too-large",
+                    "Request body too large",
+                    f"The request body exceeds {self.max_body_bytes} bytes.",
+                )
+                return
+            except BodyTimedOut:
+                await self._problem(
+                    send_with_id,
+                    request_id,
+                    408,
+                    "request-timeout",
+                    "Request body too slow",
+                    f"The request body did not arrive within {self.body_timeout_s:g} s.",
+                )
+                return
+            fault = path_fault(scope["path"])
+            faults = [fault] if fault else []
+            faults += query_faults(scope.get("query_string", b""))
+            faults += json_faults(body)
+            if faults:
+                pointers = ", ".join(f.pointer for f in faults[:5])
+                await self._problem(
+                    send_with_id,
+                    request_id,
+                    422,
+                    "validation-error",
+                    "Request validation failed",
+                    f"{len(faults)} invalid field(s): {pointers}",
+                    errors=faults,
+                )
+                return
+            await self.app(scope, _replay(body, receive), send_with_id)
         except Exception:
             # Rendered here, inside the request context, so the 500 carries the request id;
             # the traceback goes to the log only.
@@ -177,26 +249,16 @@ class RequestContextMiddleware:
             _request_id.reset(rid_token)
             _correlation_id.reset(cid_token)
 
-    def _limited(self, receive: Receive) -> Receive:
-        seen = 0
-        limit = self.max_body_bytes
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    from fcsbe.server.errors import PayloadTooLarge
-
-                    raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
-            return message
-
-        return limited_receive
-
     @staticmethod
     async def _problem(
-        send: Send, request_id: str, status: int, slug: str, title: str, detail: str | None = None
+        send: Send,
+        request_id: str,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        errors: list[WireFault] | None = None,
     ) -> None:
         problem: dict[str, Any] = {
             "type": f"https://fcsbe.org/problems/{slug}",
@@ -206,6 +268,10 @@ class RequestContextMiddleware:
         }
         if detail:
             problem["detail"] = detail
+        if errors:
+            problem["errors"] = [
+                {"pointer": e.pointer, "detail": e.detail, "code": e.code} for e in errors
+            ]
         body = json.dumps(problem).encode()
         await send(
             {

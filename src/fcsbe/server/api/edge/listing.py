@@ -13,9 +13,8 @@ from typing import Any, TypeVar
 from fastapi import Request, Response
 from pydantic import BaseModel
 
-from fcsbe.model import FieldError, Page, Problem
-from fcsbe.server.api.edge.paging import decode_cursor, encode_cursor, set_next_link
-from fcsbe.server.errors import UnprocessableContent
+from fcsbe.model import Page, Problem
+from fcsbe.server.api.edge.paging import decode_cursor, encode_cursor, invalid_cursor, set_next_link
 
 __all__ = ["READ_RESPONSES", "after_id", "page_response", "stored_page_response"]
 
@@ -30,23 +29,19 @@ READ_RESPONSES: dict[int | str, dict[str, Any]] = {
 """Problem statuses every read route of these modules can answer."""
 
 
-def after_id(cursor: str | None) -> str | None:
+def after_id(request: Request, cursor: str | None) -> str | None:
     """The id after which a page starts (None: the first page)."""
-    key = decode_cursor(cursor)
+    key = decode_cursor(request, cursor)
     if key is None or isinstance(key, str):
         return key
-    raise UnprocessableContent(
-        "The cursor is not one this list issued.",
-        slug="invalid-cursor",
-        errors=[FieldError(pointer="/query/cursor", detail="invalid cursor", code="cursor")],
-    )
+    raise invalid_cursor()
 
 
 def page_response(
     request: Request, response: Response, items: list[T], next_key: str | None
 ) -> Page[T]:
     """The page envelope, with an opaque cursor and the `Link: rel="next"` header."""
-    page = Page[T](items=items, next_cursor=encode_cursor(next_key) if next_key else None)
+    page = Page[T](items=items, next_cursor=encode_cursor(request, next_key) if next_key else None)
     set_next_link(request, response, page)
     return page
 
@@ -57,7 +52,7 @@ def stored_page_response(request: Request, items: list[str], next_key: str | Non
     For large lists whose documents were validated when stored (the registry): a page of 500
     stations with 1,000 EVSEs would otherwise be decoded, validated and encoded per request.
     """
-    cursor = encode_cursor(next_key) if next_key else None
+    cursor = encode_cursor(request, next_key) if next_key else None
     body = f'{{"items":[{",".join(items)}],"next_cursor":{json.dumps(cursor)}}}'
     response = Response(content=body, media_type="application/json")
     if cursor:

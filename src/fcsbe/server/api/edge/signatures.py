@@ -25,6 +25,7 @@ server cannot drift apart.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +35,13 @@ from fastapi import Depends, Header, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fcsbe.model import SIGNATURE_HEADER, SignatureError, signature_header, verify_detached
+from fcsbe.model import (
+    MAX_SAFE_INTEGER,
+    SIGNATURE_HEADER,
+    SignatureError,
+    signature_header,
+    verify_detached,
+)
 from fcsbe.server.api.edge.audit import refuse_with_trace
 from fcsbe.server.errors import Unauthorized
 from fcsbe.server.security.principal import Principal
@@ -57,6 +64,8 @@ __all__ = [
 ]
 
 _MAX_HEADER_CHARS = 4096
+_JTI = re.compile(r"[\x21-\x7e]{8,128}")
+"""A `jti` is stored (the replay store): printable ASCII only, so no NUL reaches the database."""
 
 SIGNATURE_PROBLEMS: dict[str, str] = {
     "signature-required": "the contract requires signed requests and there is no signature",
@@ -151,10 +160,14 @@ async def verify_request_signature(
             raise SignatureError("the signature header is too long")
         header = signature_header(value)
         jti, iat = header.get("jti"), header.get("iat")
-        if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
-            raise SignatureError("the protected header needs a `jti` of 8 to 128 characters")
+        if not isinstance(jti, str) or not _JTI.fullmatch(jti):
+            raise SignatureError(
+                "the protected header needs a `jti` of 8 to 128 visible ASCII characters"
+            )
         if not isinstance(iat, int) or isinstance(iat, bool):
             raise SignatureError("the protected header needs `iat` (integer seconds)")
+        if not -MAX_SAFE_INTEGER <= iat <= MAX_SAFE_INTEGER:
+            raise SignatureError(f"`iat` must lie within ±{MAX_SAFE_INTEGER} (2^53 - 1)")
         if header.get("htm") != request.method or header.get("htu") != request.url.path:
             raise SignatureError(
                 f"the signature was made for another request than "
@@ -165,13 +178,14 @@ async def verify_request_signature(
             f"Malformed request signature: {exc}.", "signature-invalid", "SIGNATURE_INVALID"
         )
     skew = request.app.state.settings.signature_max_skew_s
-    issued = datetime.fromtimestamp(iat, tz=moment.tzinfo)
-    if abs((moment - issued).total_seconds()) > skew:
+    # Compared as numbers: an `iat` far from now is no date a datetime can hold.
+    if abs(moment.timestamp() - iat) > skew:
         await refuse(
             f"The signature's `iat` is more than {skew} s away from the server time.",
             "signature-stale",
             "SIGNATURE_STALE",
         )
+    issued = datetime.fromtimestamp(iat, tz=moment.tzinfo)
     keys = await _fo_keys(session, principal, moment)
     try:
         kid = verify_detached(value, _payload(await request.body()), keys)

@@ -1,9 +1,9 @@
 """Controlling a running FS: dynamic setpoints (UC 2.1, aFRR-like) and reserve activations.
 
 A setpoint update is split over the FS's EVSEs within their live headroom and the power
-committed to each (planning.split), handed to the adapter in one call and recorded: the latest
-aggregate setpoint and its sequence number on the FS, and an event-log entry. A stale or repeated
-sequence number is refused (409), so a delayed update can never undo a newer one.
+committed to each (planning.split), recorded (the latest aggregate setpoint and its sequence
+number on the FS, and an event-log entry) and then handed to the adapter in one call. A stale or
+repeated sequence number is refused (409), so a delayed update can never undo a newer one.
 """
 
 from __future__ import annotations
@@ -52,6 +52,20 @@ def _check_not_in_fallback(execution: dict[str, Any]) -> None:
             "send a heartbeat to resume control, then repeat the request.",
             slug="fs-in-fallback",
         )
+
+
+async def _record_then_apply(
+    session: AsyncSession, adapter: StationAdapter, commands: list[Command]
+) -> None:
+    """Write what was decided, then command the stations, as the last thing that can fail.
+
+    The FS change and its event-log entry are flushed first: a value the database or the log
+    cannot hold fails here, before any station acts. Applied first, such a command reached the
+    stations while the request answered 500 and rolled back its record, and a retry applied it
+    again. Only the commit at the edge follows the adapter call.
+    """
+    await session.flush()
+    await adapter.apply_many(commands)
 
 
 async def setpoint_commands(
@@ -108,7 +122,6 @@ async def update_setpoint(
     total, commands = await setpoint_commands(
         session, adapter, fs, update.p_w, update.q_var, now, until
     )
-    await adapter.apply_many(commands)
     execution.update(
         dynamic=True, sequence=update.sequence, setpoint_w=update.p_w, at=now.isoformat()
     )
@@ -124,6 +137,7 @@ async def update_setpoint(
         fs_id=fs.fs_id,
         payload={"p_w": update.p_w, "sequence": update.sequence, "applied_w": total},
     )
+    await _record_then_apply(session, adapter, commands)
     return len(commands)
 
 
@@ -158,7 +172,6 @@ async def activate_reserve(
         for p in plan.evse_plans
         if p.steps and p.steps[-1].setpoint_w is not None
     ]
-    await adapter.apply_many(commands)
     up = activation.direction.value == "UP"
     execution.update(activation_until=end.isoformat(), activation_id=activation.activation_id)
     # UP means less import or more export: a negative change in our sign convention.
@@ -181,4 +194,5 @@ async def activate_reserve(
         },
         occurred_at=now,
     )
+    await _record_then_apply(session, adapter, commands)
     return len(commands)
