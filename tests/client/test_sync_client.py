@@ -76,7 +76,7 @@ def test_sync_client_through_the_real_server(served: tuple[FastAPI, EventLoopThr
         with pytest.raises(NotFoundError):
             client.flexibility_services.get("fs-none")
 
-        loop_thread.run(decision_step(app.state.session_factory)())
+        loop_thread.run(decision_step(app.state.session_factory, app.state.keys)())
         decided = client.flexibility_services.wait_for_decision("fs-1", timeout_s=0)
         assert decided.state is not FsState.RECEIVED
 

@@ -15,7 +15,7 @@ from tests.client.fs_world import Counting, fo_client, fs_request, setup_fo
 async def test_waits_until_the_server_decides(app: FastAPI) -> None:
     token = await setup_fo(app)
     counting = Counting(app)
-    decide = decision_step(app.state.session_factory)
+    decide = decision_step(app.state.session_factory, app.state.keys)
     pauses: list[float] = []
 
     async def sleep(seconds: float) -> None:
