@@ -31,6 +31,7 @@ from fcsbe.server.errors import Conflict
 from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.planning import Reservation, SplitBasis, plan_reserve_activation, split_setpoint
 from fcsbe.server.services.event_log.log import append_event
+from fcsbe.server.services.flexibility_services.dispatch import set_fs_layers
 from fcsbe.server.services.flexibility_services.execution import fs_evses
 from fcsbe.server.services.flexibility_services.lifecycle import move
 from fcsbe.server.services.flexibility_services.station_plans import evse_states, respect_minimums
@@ -108,7 +109,7 @@ async def update_setpoint(
     total, commands = await setpoint_commands(
         session, adapter, fs, update.p_w, update.q_var, now, until
     )
-    await adapter.apply_many(commands)
+    await set_fs_layers(session, adapter, fs, commands, now)
     execution.update(
         dynamic=True, sequence=update.sequence, setpoint_w=update.p_w, at=now.isoformat()
     )
@@ -158,7 +159,8 @@ async def activate_reserve(
         for p in plan.evse_plans
         if p.steps and p.steps[-1].setpoint_w is not None
     ]
-    await adapter.apply_many(commands)
+    await set_fs_layers(session, adapter, fs, commands, now)
+    fs.due_at = min(fs.due_at or end, end)  # the plan comes back when the activation ends
     up = activation.direction.value == "UP"
     execution.update(activation_until=end.isoformat(), activation_id=activation.activation_id)
     # UP means less import or more export: a negative change in our sign convention.
