@@ -7,7 +7,6 @@ compose one site from different sets of layers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,15 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
-from fcsbe.server.storage.infrastructure import EvseRow, SiteRow
+from fcsbe.server.storage.infrastructure import EvseRow
 
 __all__ = [
     "ControlLayerRow",
     "evse_sites",
     "layers_on_sites",
-    "lock_sites",
     "replace_layers",
-    "site_bounds",
     "sites_of_fs_layers",
 ]
 
@@ -54,19 +51,6 @@ class ControlLayerRow(Base):
     updated_at: Mapped[datetime]
 
 
-async def lock_sites(session: AsyncSession, site_ids: Iterable[str]) -> None:
-    """Serialise work on the same sites (row locks in a fixed order; SQLite: the write lock)."""
-    ids = sorted(set(site_ids))
-    if session.get_bind().dialect.name != "postgresql" or not ids:
-        return
-    await session.execute(
-        select(SiteRow.site_id)
-        .where(SiteRow.site_id.in_(ids))
-        .order_by(SiteRow.site_id)
-        .with_for_update()
-    )
-
-
 async def evse_sites(
     session: AsyncSession, evse_ids: Iterable[str]
 ) -> dict[str, tuple[str, float, float]]:
@@ -80,26 +64,6 @@ async def evse_sites(
         ).where(EvseRow.evse_id.in_(ids))
     )
     return {e: (site, float(imp), float(exp)) for e, site, imp, exp in rows.all()}
-
-
-async def site_bounds(
-    session: AsyncSession, site_ids: Iterable[str]
-) -> dict[str, tuple[float, float]]:
-    """site id → (import limit W, export limit W) of its grid connection (inf when unknown)."""
-    ids = sorted(set(site_ids))
-    if not ids:
-        return {}
-    statement = select(SiteRow.site_id, SiteRow.data).where(SiteRow.site_id.in_(ids))
-    rows = await session.execute(statement)
-    found: dict[str, tuple[float, float]] = {}
-    for site_id, data in rows.all():
-        connection = (data or {}).get("grid_connection") or {}
-        imp, exp = connection.get("import_limit_w"), connection.get("export_limit_w")
-        found[site_id] = (
-            math.inf if imp is None else float(imp),
-            math.inf if exp is None else float(exp),
-        )
-    return found
 
 
 async def layers_on_sites(session: AsyncSession, site_ids: Iterable[str]) -> list[ControlLayerRow]:

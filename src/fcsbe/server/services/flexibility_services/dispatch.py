@@ -46,11 +46,10 @@ from fcsbe.server.storage.control_layers import (
     ControlLayerRow,
     evse_sites,
     layers_on_sites,
-    lock_sites,
     replace_layers,
-    site_bounds,
     sites_of_fs_layers,
 )
+from fcsbe.server.storage.fleet import lock_sites, site_bounds
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 
 __all__ = ["composed_commands", "deliver", "release_fs", "set_fs_layers"]
