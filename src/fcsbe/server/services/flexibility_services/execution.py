@@ -217,9 +217,8 @@ def next_due(fs: FlexibilityServiceRow, now: datetime, record_delay_s: float) ->
             due = min(due, datetime.fromisoformat(execution["next_at"]))
         return due
     if state in FINAL_EXECUTION_STATES:
-        record_at = fs.updated_at + timedelta(seconds=record_delay_s)
-        # a record that failed is tried again a little later, not on every pass
-        return record_at if now < record_at else now + timedelta(seconds=REPLAN_S)
+        # a record that failed (its due time has passed) is tried again on the next pass
+        return max(fs.updated_at + timedelta(seconds=record_delay_s), now)
     return now if fs.execution is not None else None
 
 
