@@ -23,6 +23,7 @@ __all__ = [
     "evse_sites",
     "layers_on_sites",
     "replace_layers",
+    "sites_of_fs",
     "sites_of_fs_layers",
 ]
 
@@ -87,6 +88,25 @@ async def sites_of_fs_layers(session: AsyncSession, fs_pk: int) -> dict[str, str
         )
     )
     return {str(row[0]): str(row[1]) for row in rows.all()}
+
+
+async def sites_of_fs(session: AsyncSession, fs_pks: Iterable[int]) -> set[str]:
+    """Every site an FS of `fs_pks` targets or holds a layer on (what its steps will lock)."""
+    from fcsbe.server.storage.flexibility_services import FsTargetRow
+
+    pks = sorted(set(fs_pks))
+    if not pks:
+        return set()
+    targeted = await session.execute(
+        select(EvseRow.site_id)
+        .join(FsTargetRow, FsTargetRow.target_id == EvseRow.evse_id)
+        .where(FsTargetRow.fs_pk.in_(pks))
+        .distinct()
+    )
+    layered = await session.execute(
+        select(ControlLayerRow.site_id).where(ControlLayerRow.fs_pk.in_(pks)).distinct()
+    )
+    return {str(s) for s in targeted.scalars()} | {str(s) for s in layered.scalars()}
 
 
 async def replace_layers(

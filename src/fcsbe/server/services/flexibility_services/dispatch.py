@@ -47,12 +47,13 @@ from fcsbe.server.storage.control_layers import (
     evse_sites,
     layers_on_sites,
     replace_layers,
+    sites_of_fs,
     sites_of_fs_layers,
 )
 from fcsbe.server.storage.fleet import lock_sites, site_bounds
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 
-__all__ = ["composed_commands", "deliver", "release_fs", "set_fs_layers"]
+__all__ = ["composed_commands", "deliver", "lock_fs_sites", "release_fs", "set_fs_layers"]
 
 _UNKNOWN_SITE = ""
 """Site of an EVSE the registry does not know: composed with no site bound."""
@@ -234,6 +235,13 @@ async def set_fs_layers(
         out.extend(composed_commands(now_is))
     await deliver(session, adapter, out)
     return len(out)
+
+
+async def lock_fs_sites(session: AsyncSession, fs_list: Iterable[FlexibilityServiceRow]) -> None:
+    """Lock, at once and in order, every site the FS of a pass may compose: a step that
+    handles several FS then never waits for a site while holding another (no deadlock with a
+    request or a replica composing the same sites)."""
+    await lock_sites(session, await sites_of_fs(session, [fs.id for fs in fs_list]))
 
 
 async def release_fs(

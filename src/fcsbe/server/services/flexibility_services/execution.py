@@ -29,7 +29,11 @@ from fcsbe.server.adapters.base import Command, StationAdapter
 from fcsbe.server.planning import Plan, plan_fs
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.flexibility_services.decision_rules import power_need, scale_request
-from fcsbe.server.services.flexibility_services.dispatch import release_fs, set_fs_layers
+from fcsbe.server.services.flexibility_services.dispatch import (
+    lock_fs_sites,
+    release_fs,
+    set_fs_layers,
+)
 from fcsbe.server.services.flexibility_services.lifecycle import (
     FINAL_EXECUTION_STATES,
     LIVE_STATES,
@@ -283,7 +287,9 @@ async def execute_step(
     """
     work = 0
     handled: set[int] = set()
-    for fs in await due_fs(session, now, limit):
+    due = await due_fs(session, now, limit)
+    await lock_fs_sites(session, due)
+    for fs in due:
         handled.add(fs.id)
         work += await _handle(session, adapter, fs, now, record_delay_s)
         fs.due_at = next_due(fs, now, record_delay_s)

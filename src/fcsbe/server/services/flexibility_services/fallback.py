@@ -46,7 +46,7 @@ from fcsbe.server.adapters.base import (
 from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.flexibility_services.control import setpoint_commands
-from fcsbe.server.services.flexibility_services.dispatch import set_fs_layers
+from fcsbe.server.services.flexibility_services.dispatch import lock_fs_sites, set_fs_layers
 from fcsbe.server.services.flexibility_services.execution import (
     REPLAN_S,
     clear_fs,
@@ -243,6 +243,24 @@ async def _notify(
         )
 
 
+def _needs_action(
+    fs: FlexibilityServiceRow, last_seen: datetime, terms_doc: dict[str, Any] | None, now: datetime
+) -> bool:
+    """Whether `_check` would change anything for this FS now (read only)."""
+    if terms_doc is None or now >= fs.window_end:
+        return False
+    fallback = (fs.execution or {}).get("fallback")
+    if fallback is None:
+        terms = FallbackTerms.model_validate(terms_doc)
+        return now >= _lapse(fs, last_seen, terms.offline_timeout_s)
+    if last_seen > datetime.fromisoformat(fallback["last_seen"]):
+        return True
+    return bool(
+        fallback["policy"] == FallbackPolicy.SAFE_LIMIT.value
+        and now >= datetime.fromisoformat(fallback["next_at"])
+    )
+
+
 async def _check(
     session: AsyncSession,
     adapter: StationAdapter,
@@ -288,20 +306,23 @@ async def fallback_step(session: AsyncSession, adapter: StationAdapter, now: dat
     lost_since = now
     work = 0
     after_id = 0
+    todo: list[tuple[FlexibilityServiceRow, datetime, dict[str, Any] | None]] = []
     while True:
         # every running FS, page by page: one beyond the first page is never passed over
         page = await running_with_liveness(session, RUNNING, limit=PAGE, after_id=after_id)
-        for fs, last_seen, terms_doc in page:
-            changed, since = await _check(session, adapter, fs, last_seen, terms_doc, now)
-            if changed == "lost":
-                lost[fs.fo_party_id].append(fs.fs_id)
-                lost_since = min(lost_since, since)
-            elif changed == "restored":
-                restored[fs.fo_party_id].append(fs.fs_id)
-            work += changed is not None
+        todo.extend(row for row in page if _needs_action(*row, now))
         if len(page) < PAGE:
             break
         after_id = page[-1][0].id
+    await lock_fs_sites(session, [fs for fs, *_ in todo])  # at once, in order: no deadlock
+    for fs, last_seen, terms_doc in todo:
+        changed, since = await _check(session, adapter, fs, last_seen, terms_doc, now)
+        if changed == "lost":
+            lost[fs.fo_party_id].append(fs.fs_id)
+            lost_since = min(lost_since, since)
+        elif changed == "restored":
+            restored[fs.fo_party_id].append(fs.fs_id)
+        work += changed is not None
     await _notify(session, NotificationType.COMM_LOST, lost, lost_since)
     await _notify(session, NotificationType.COMM_RESTORED, restored, now)
     return work
