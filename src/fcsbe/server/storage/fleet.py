@@ -6,6 +6,7 @@ connected to), because capacity is held and executed per EVSE.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fcsbe.server.storage.contracts import ContractTargetRow
+from fcsbe.server.storage.contracts import ContractRow, ContractTargetRow
 from fcsbe.server.storage.infrastructure import (
     ChargingStationRow,
     ConsentRow,
@@ -27,7 +28,11 @@ __all__ = [
     "contract_scope",
     "evse_facts",
     "expand_targets",
+    "lock_contract",
     "lock_evses",
+    "lock_sites",
+    "site_bounds",
+    "site_evse_ids",
 ]
 
 
@@ -81,6 +86,16 @@ async def contract_scope(session: AsyncSession, contract_pk: int) -> set[tuple[s
     return {(level, target_id) for level, target_id in rows.all()}
 
 
+async def lock_contract(session: AsyncSession, contract_pk: int) -> None:
+    """Serialise decisions under one contract (its caps, activations per day, hold for every
+    decider at once). PostgreSQL: a row lock, taken first; SQLite: the write lock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(
+        select(ContractRow.id).where(ContractRow.id == contract_pk).with_for_update()
+    )
+
+
 async def lock_evses(session: AsyncSession, evse_ids: list[str]) -> None:
     """Serialise decisions that touch the same EVSEs (row locks, in a fixed order).
 
@@ -94,6 +109,50 @@ async def lock_evses(session: AsyncSession, evse_ids: list[str]) -> None:
         .order_by(EvseRow.evse_id)
         .with_for_update()
     )
+
+
+async def lock_sites(session: AsyncSession, site_ids: Iterable[str]) -> None:
+    """Serialise work on the same sites (row locks in a fixed order; SQLite: the write lock)."""
+    ids = sorted(set(site_ids))
+    if session.get_bind().dialect.name != "postgresql" or not ids:
+        return
+    await session.execute(
+        select(SiteRow.site_id)
+        .where(SiteRow.site_id.in_(ids))
+        .order_by(SiteRow.site_id)
+        .with_for_update()
+    )
+
+
+async def site_bounds(
+    session: AsyncSession, site_ids: Iterable[str]
+) -> dict[str, tuple[float, float]]:
+    """site id → (import limit W, export limit W) of its grid connection (inf when unknown)."""
+    ids = sorted(set(site_ids))
+    if not ids:
+        return {}
+    statement = select(SiteRow.site_id, SiteRow.data).where(SiteRow.site_id.in_(ids))
+    rows = await session.execute(statement)
+    found: dict[str, tuple[float, float]] = {}
+    for site_id, data in rows.all():
+        connection = (data or {}).get("grid_connection") or {}
+        imp, exp = connection.get("import_limit_w"), connection.get("export_limit_w")
+        found[site_id] = (
+            math.inf if imp is None else float(imp),
+            math.inf if exp is None else float(exp),
+        )
+    return found
+
+
+async def site_evse_ids(session: AsyncSession, site_ids: Iterable[str]) -> dict[str, str]:
+    """evse id → site id of every EVSE of the sites (what a site's connection is shared by)."""
+    ids = sorted(set(site_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(EvseRow.evse_id, EvseRow.site_id).where(EvseRow.site_id.in_(ids))
+    )
+    return {str(row[0]): str(row[1]) for row in rows.all()}
 
 
 async def evse_facts(session: AsyncSession, evse_ids: list[str]) -> dict[str, EvseFacts]:

@@ -32,9 +32,11 @@ __all__ = [
     "FlexibilityServiceRow",
     "FsTargetRow",
     "FsTransitionRow",
+    "due_fs",
     "insert_received_fs",
     "last_transition_at",
     "running_fs_of_type",
+    "undated_accepted_fs",
 ]
 
 
@@ -45,6 +47,7 @@ class FlexibilityServiceRow(Base):
     __table_args__ = (
         UniqueConstraint("fo_party_id", "fs_id"),
         Index("ix_flexibility_services_state", "state"),
+        Index("ix_flexibility_services_due_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -63,6 +66,10 @@ class FlexibilityServiceRow(Base):
     execution: Mapped[dict[str, Any] | None]
     correlation_id: Mapped[str | None] = mapped_column(String(128))
     """The FO's `X-Correlation-ID` of the current revision, carried into the decision."""
+    due_at: Mapped[datetime | None]
+    """When the execution step must next look at this FS (None: nothing left to do there).
+    The step finds its work by this indexed column, earliest first, so FS accepted for later
+    never crowd out one that is due now."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -240,11 +247,45 @@ async def live_evse_ids(session: AsyncSession, live_states: frozenset[str]) -> s
     return set(rows.scalars())
 
 
+async def due_fs(session: AsyncSession, now: datetime, limit: int) -> list[FlexibilityServiceRow]:
+    """FS whose `due_at` has passed, earliest due first (the execution step's work).
+
+    An index range scan on `due_at`: however many FS wait for later, the due ones come first.
+    On PostgreSQL the rows are locked and rows another replica holds are passed by.
+    """
+    statement = (
+        select(FlexibilityServiceRow)
+        .where(FlexibilityServiceRow.due_at <= now)
+        .order_by(FlexibilityServiceRow.due_at, FlexibilityServiceRow.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def undated_accepted_fs(
+    session: AsyncSession, states: frozenset[str], limit: int
+) -> list[FlexibilityServiceRow]:
+    """Accepted FS not yet scheduled, the nearest window first: bookkeeping the step does with
+    what is left of its batch once the due work is done."""
+    statement = (
+        select(FlexibilityServiceRow)
+        .where(FlexibilityServiceRow.state.in_(sorted(states)))
+        .order_by(FlexibilityServiceRow.window_start, FlexibilityServiceRow.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return list((await session.execute(statement)).scalars().all())
+
+
 async def running_with_liveness(
-    session: AsyncSession, states: frozenset[str], limit: int = 500
+    session: AsyncSession, states: frozenset[str], limit: int = 500, after_id: int = 0
 ) -> list[tuple[FlexibilityServiceRow, datetime, dict[str, Any] | None]]:
     """FS in `states` with when their FO was last heard of (its latest heartbeat, or its
-    enrolment if it never sent one) and their contract's fallback terms (None: no contract).
+    enrolment if it never sent one) and their contract's fallback terms (None: no contract),
+    in id order after `after_id` (keyset paging: the caller reads every page).
 
     FS of an FO without an ACTIVE enrolment are left out: nothing can be heard from it. On
     PostgreSQL the FS rows are locked (SKIP LOCKED), so the step never overwrites a concurrent
@@ -269,7 +310,7 @@ async def running_with_liveness(
         select(FlexibilityServiceRow, seen.c.last_seen, ContractRow.terms)
         .join(seen, seen.c.party_id == FlexibilityServiceRow.fo_party_id)
         .outerjoin(ContractRow, ContractRow.id == FlexibilityServiceRow.contract_id)
-        .where(FlexibilityServiceRow.state.in_(sorted(states)))
+        .where(FlexibilityServiceRow.state.in_(sorted(states)), FlexibilityServiceRow.id > after_id)
         .order_by(FlexibilityServiceRow.id)
         .limit(limit)
     )

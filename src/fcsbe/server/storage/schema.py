@@ -2,6 +2,7 @@
 
 from fcsbe.server.storage import (
     contracts,
+    control_layers,
     ev_users,
     event_log,
     flexibility_services,
@@ -20,6 +21,7 @@ __all__ = ["metadata"]
 
 _TABLE_MODULES = (
     contracts,
+    control_layers,
     ev_users,
     event_log,
     flexibility_services,

@@ -31,6 +31,7 @@ from fcsbe.server.errors import Conflict
 from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.planning import Reservation, SplitBasis, plan_reserve_activation, split_setpoint
 from fcsbe.server.services.event_log.log import append_event
+from fcsbe.server.services.flexibility_services.dispatch import set_fs_layers
 from fcsbe.server.services.flexibility_services.execution import fs_evses
 from fcsbe.server.services.flexibility_services.lifecycle import move
 from fcsbe.server.services.flexibility_services.station_plans import evse_states, respect_minimums
@@ -55,17 +56,22 @@ def _check_not_in_fallback(execution: dict[str, Any]) -> None:
 
 
 async def _record_then_apply(
-    session: AsyncSession, adapter: StationAdapter, commands: list[Command]
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    commands: list[Command],
+    now: datetime,
 ) -> None:
     """Write what was decided, then command the stations, as the last thing that can fail.
 
     The FS change and its event-log entry are flushed first: a value the database or the log
     cannot hold fails here, before any station acts. Applied first, such a command reached the
     stations while the request answered 500 and rolled back its record, and a retry applied it
-    again. Only the commit at the edge follows the adapter call.
+    again. Only the commit at the edge follows the adapter call. The commands become this FS's
+    layer of the control stack, composed with every other FS's before anything is sent.
     """
     await session.flush()
-    await adapter.apply_many(commands)
+    await set_fs_layers(session, adapter, fs, commands, now)
 
 
 async def setpoint_commands(
@@ -137,7 +143,7 @@ async def update_setpoint(
         fs_id=fs.fs_id,
         payload={"p_w": update.p_w, "sequence": update.sequence, "applied_w": total},
     )
-    await _record_then_apply(session, adapter, commands)
+    await _record_then_apply(session, adapter, fs, commands, now)
     return len(commands)
 
 
@@ -172,6 +178,7 @@ async def activate_reserve(
         for p in plan.evse_plans
         if p.steps and p.steps[-1].setpoint_w is not None
     ]
+    fs.due_at = min(fs.due_at or end, end)  # the plan comes back when the activation ends
     up = activation.direction.value == "UP"
     execution.update(activation_until=end.isoformat(), activation_id=activation.activation_id)
     # UP means less import or more export: a negative change in our sign convention.
@@ -194,5 +201,5 @@ async def activate_reserve(
         },
         occurred_at=now,
     )
-    await _record_then_apply(session, adapter, commands)
+    await _record_then_apply(session, adapter, fs, commands, now)
     return len(commands)

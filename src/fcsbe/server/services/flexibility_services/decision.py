@@ -60,7 +60,11 @@ from fcsbe.server.storage.fleet import (
     contract_scope,
     evse_facts,
     expand_targets,
+    lock_contract,
     lock_evses,
+    lock_sites,
+    site_bounds,
+    site_evse_ids,
 )
 from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
@@ -116,6 +120,8 @@ async def _contract_checks(
     if contract is None or contract.fo_party_id != fs.fo_party_id:
         out.add(ReasonCode.CONTRACT_INVALID, f"no contract {request.fsc_id} for this FO")
         return None
+    # Every decider of this contract queues here, so its caps hold however many there are.
+    await lock_contract(session, contract.id)
     terms = ContractTerms.model_validate(contract.terms)
     if contract.status != "ACTIVE":
         out.add(ReasonCode.CONTRACT_INVALID, f"contract is {contract.status}")
@@ -250,10 +256,14 @@ async def _capacity(
     expanded = await expand_targets(session, wanted)
     scope = await contract_scope(session, contract.id)
     evse_ids = sorted({e for ids in expanded.values() for e in ids})
-    await lock_evses(session, evse_ids)
     facts = await evse_facts(session, evse_ids)
+    site_ids = sorted({f.site_id for f in facts.values()})
+    # Fixed order (contract, sites, EVSEs): deciders that share a site queue, never deadlock.
+    await lock_sites(session, site_ids)
+    await lock_evses(session, evse_ids)
+    on_sites = await site_evse_ids(session, site_ids)
     held = await committed_by_target(
-        session, evse_ids, request.window.start, request.window.end, _LIVE, fs.id
+        session, sorted(on_sites), request.window.start, request.window.end, _LIVE, fs.id
     )
     for target in request.targets:
         if not expanded[(target.level.value, target.id)]:
@@ -279,6 +289,9 @@ async def _capacity(
         free_export[evse_id] = max(0.0, capacity[1] - sum(exp for *_, exp in others))
     if not free_import:
         return 0.0, {}, EvuBound()
+    site_notes = _fit_sites(
+        free_import, free_export, facts, on_sites, held, await site_bounds(session, site_ids)
+    )
     fraction = committed_fraction(need, sum(free_import.values()), sum(free_export.values()))
     states = [
         evse_state(e, facts[e].site_id, facts[e].session_doc, free_import[e], free_export[e])
@@ -302,20 +315,76 @@ async def _capacity(
             ReasonCode.INSUFFICIENT_AVAILABILITY,
             f"the contract caps this FS at {commitment.max_power_w:.0f} W",
         )
+    if fraction < 0.9999:  # the site's connection is among the causes: say so, per site
+        for site_id, direction, free_w in site_notes:
+            if (direction == "import" and (need.import_w > 0 or need.up_w > 0)) or (
+                direction == "export" and (need.export_w > 0 or need.up_w > 0)
+            ):
+                out.add(
+                    ReasonCode.INSUFFICIENT_AVAILABILITY,
+                    f"the site's grid connection leaves {free_w:.0f} W of {direction} then",
+                    Target(level=TargetLevel.SITE, id=site_id),
+                )
     import_w = need.import_w * fraction if bound.import_w is None else bound.import_w
     export_w = need.export_w * fraction if bound.export_w is None else bound.export_w
     imports = allocate(import_w, free_import)
     exports = allocate(export_w, free_export)
     if need.up_w > 0:  # up-regulation held against import first, then export
-        rooms = {e: free_import[e] + free_export.get(e, 0) for e in free_import}
+        # the range left once the down part is held: never export an EVSE cannot give
+        rooms = {
+            e: max(
+                0.0,
+                free_import[e]
+                - imports.get(e, 0.0)
+                + free_export.get(e, 0.0)
+                - exports.get(e, 0.0),
+            )
+            for e in free_import
+        }
         if bound.notes:  # only the room above each EV's floor
             rooms = {e: min(rooms[e], bound.up_room.get(e, rooms[e])) for e in rooms}
         ups = allocate(need.up_w * fraction, rooms)
         for evse_id, up in ups.items():
-            from_import = min(up, free_import[evse_id] - imports.get(evse_id, 0.0))
+            from_import = max(0.0, min(up, free_import[evse_id] - imports.get(evse_id, 0.0)))
+            from_export = min(
+                up - from_import, free_export.get(evse_id, 0.0) - exports.get(evse_id, 0.0)
+            )
             imports[evse_id] = imports.get(evse_id, 0.0) + from_import
-            exports[evse_id] = exports.get(evse_id, 0.0) + (up - from_import)
+            exports[evse_id] = exports.get(evse_id, 0.0) + max(0.0, from_export)
     return fraction, {e: (imports[e], exports.get(e, 0.0)) for e in free_import}, bound
+
+
+def _fit_sites(
+    free_import: dict[str, float],
+    free_export: dict[str, float],
+    facts: dict[str, EvseFacts],
+    on_sites: dict[str, str],
+    held: dict[str, list[tuple[int, str, float, float]]],
+    connections: dict[str, tuple[float, float]],
+) -> list[tuple[str, str, float]]:
+    """Bound each site's free EVSE capacity by what its grid connection leaves once the other
+    live FS on any of its EVSEs are counted (scaled in proportion, in place). Returns the
+    (site, direction, free W) that bound."""
+    notes: list[tuple[str, str, float]] = []
+    for site_id, (import_limit, export_limit) in sorted(connections.items()):
+        used_import = sum(
+            imp for e, s in on_sites.items() if s == site_id for *_, imp, _ in held.get(e, [])
+        )
+        used_export = sum(
+            exp for e, s in on_sites.items() if s == site_id for *_, exp in held.get(e, [])
+        )
+        mine = [e for e in free_import if facts[e].site_id == site_id]
+        for direction, free, left in (
+            ("import", free_import, max(0.0, import_limit - used_import)),
+            ("export", free_export, max(0.0, export_limit - used_export)),
+        ):
+            total = sum(free.get(e, 0.0) for e in mine)
+            if total <= left + 1e-6:
+                continue
+            for evse_id in mine:
+                free[evse_id] = free.get(evse_id, 0.0) * (left / total)
+            notes.append((site_id, direction, left))
+    return notes
 
 
 async def claim_received(session: AsyncSession, limit: int = 20) -> list[FlexibilityServiceRow]:

@@ -89,7 +89,9 @@ def committed_fraction(need: Need, free_import_w: float, free_export_w: float) -
     if need.export_w > 0:
         fraction = min(fraction, free_export_w / need.export_w)
     if need.up_w > 0:
-        fraction = min(fraction, (free_import_w + free_export_w) / need.up_w)
+        # up and down are held on the same range [-export, +import]: together they fit in it
+        span = need.up_w + need.import_w + need.export_w
+        fraction = min(fraction, (free_import_w + free_export_w) / span)
     return max(0.0, fraction)
 
 

@@ -22,17 +22,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FlexibilityServiceRequest, FsState, FsType
-from fcsbe.server.adapters.base import (
-    ClearCommand,
-    Command,
-    ControlLevel,
-    ControlTarget,
-    StationAdapter,
-)
+from fcsbe.server.adapters.base import Command, StationAdapter
 from fcsbe.server.planning import Plan, plan_fs
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.flexibility_services.decision_rules import power_need, scale_request
@@ -40,6 +33,11 @@ from fcsbe.server.services.flexibility_services.deviation import (
     DeviationPolicy,
     note_command_results,
     ordered_w,
+)
+from fcsbe.server.services.flexibility_services.dispatch import (
+    lock_fs_sites,
+    release_fs,
+    set_fs_layers,
 )
 from fcsbe.server.services.flexibility_services.lifecycle import (
     FINAL_EXECUTION_STATES,
@@ -58,7 +56,12 @@ from fcsbe.server.services.records.inputs import (
     record_inputs,
 )
 from fcsbe.server.services.records.records import record_fs
-from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, fs_evse_shares
+from fcsbe.server.storage.flexibility_services import (
+    FlexibilityServiceRow,
+    due_fs,
+    fs_evse_shares,
+    undated_accepted_fs,
+)
 
 __all__ = [
     "RECORD_DELAY_S",
@@ -67,6 +70,7 @@ __all__ = [
     "committed_request",
     "execute_step",
     "fs_evses",
+    "next_due",
     "plan_now",
     "start_or_replan",
 ]
@@ -79,7 +83,7 @@ ARMED_TYPES = frozenset({FsType.DROOP, FsType.FFR, FsType.RESERVE})
 RUNNING = frozenset({FsState.ARMED.value, FsState.ACTIVE.value})
 RECORD_DELAY_S = 30.0
 """Default wait after an FS ends before its record is made (settings: `record_delay_s`)."""
-SELECTED = sorted(s.value for s in LIVE_STATES | FINAL_EXECUTION_STATES)
+ACCEPTED_STATES = frozenset({FsState.ACCEPTED.value, FsState.PARTIALLY_ACCEPTED.value})
 DEFAULT_DEVIATION = DeviationPolicy()
 """Tolerance of a running FS when the settings give none (`fs_deviation_*`)."""
 
@@ -106,20 +110,17 @@ def committed_request(fs: FlexibilityServiceRow) -> FlexibilityServiceRequest:
 
 
 async def clear_fs(
+    session: AsyncSession,
     adapter: StationAdapter,
     fs: FlexibilityServiceRow,
-    evse_ids: list[str],
+    now: datetime,
     *,
     for_record: bool = False,
 ) -> None:
-    """Release the FS's EVSEs: back to unmanaged charging. An FS that gets a record keeps
-    what the record needs from its execution document (marked `cleared`) until it is made."""
-    await adapter.apply_many(
-        [
-            Command(ControlTarget(ControlLevel.EVSE, evse_id), ClearCommand(), fs_id=fs.fs_id)
-            for evse_id in evse_ids
-        ]
-    )
+    """Remove the FS's layers from its EVSEs (the other FS's stay in force). An FS that gets a
+    record keeps what the record needs from its execution document (marked `cleared`) until it
+    is made."""
+    await release_fs(session, adapter, fs, now)
     if for_record:
         execution = fs.execution or {}
         fs.execution = {key: execution[key] for key in RECORD_KEYS if key in execution}
@@ -152,10 +153,12 @@ async def start_or_replan(
     command the stations refuse starts a `COMMAND_REJECTED` deviation episode (FS_DEVIATION)."""
     request = committed_request(fs)
     plan, commands = await plan_now(session, adapter, fs, now)
-    if commands:
-        results = await adapter.apply_many(commands)
+    delivered, results = await set_fs_layers(session, adapter, fs, commands, now)
+    if delivered:
         ordered = ordered_w(request, fs.execution, fs.committed_w, now)
-        await note_command_results(session, adapter, fs, commands, results, ordered, now, deviation)
+        await note_command_results(
+            session, adapter, fs, delivered, results, ordered, now, deviation
+        )
     horizon = min(now + timedelta(seconds=REPLAN_S), request.window.end)
     execution: dict[str, Any] = dict(fs.execution or {})
     note_declared_baseline(execution, sum(r.baseline_w for r in plan.reservations))
@@ -176,8 +179,7 @@ async def _running(
     deviation: DeviationPolicy,
 ) -> int:
     if now >= fs.window_end:
-        sites, _ = await fs_evses(session, fs)
-        await clear_fs(adapter, fs, list(sites), for_record=True)
+        await clear_fs(session, adapter, fs, now, for_record=True)
         await move(session, fs, FsState.COMPLETED, "window ended", at=now)
         return 1
     execution = fs.execution or {}
@@ -209,8 +211,7 @@ async def _ended(
     readings have had `record_delay_s` to arrive."""
     work = 0
     if fs.execution is not None and not fs.execution.get("cleared"):
-        sites, _ = await fs_evses(session, fs)
-        await clear_fs(adapter, fs, list(sites), for_record=True)
+        await clear_fs(session, adapter, fs, now, for_record=True)
         work += 1
     if now < fs.updated_at + timedelta(seconds=record_delay_s):
         return work
@@ -226,6 +227,73 @@ async def _ended(
     return work + 1
 
 
+def next_due(fs: FlexibilityServiceRow, now: datetime, record_delay_s: float) -> datetime | None:
+    """When the step must look at `fs` again, after it handled it at `now`."""
+    state = FsState(fs.state)
+    execution = fs.execution or {}
+    if state in (FsState.ACCEPTED, FsState.PARTIALLY_ACCEPTED, FsState.SCHEDULED):
+        return fs.window_start
+    if fs.state in RUNNING:
+        if execution.get("fallback"):
+            return fs.window_end  # the fallback step holds the stations until control resumes
+        due = fs.window_end
+        if execution.get("activation_until"):
+            due = min(due, datetime.fromisoformat(execution["activation_until"]))
+        elif execution.get("next_at") and not execution.get("dynamic"):
+            due = min(due, datetime.fromisoformat(execution["next_at"]))
+        return due
+    if state in FINAL_EXECUTION_STATES:
+        # a record that failed (its due time has passed) is tried again on the next pass
+        return max(fs.updated_at + timedelta(seconds=record_delay_s), now)
+    return now if fs.execution is not None else None
+
+
+async def _handle(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    now: datetime,
+    record_delay_s: float,
+    deviation: DeviationPolicy,
+) -> int:
+    """What one FS needs from the stations now; returns 1 per change made."""
+    work = 0
+    state = FsState(fs.state)
+    if state in (FsState.ACCEPTED, FsState.PARTIALLY_ACCEPTED):
+        await move(session, fs, FsState.SCHEDULED, "execution planned", at=now)
+        state, work = FsState.SCHEDULED, work + 1
+    if state is FsState.SCHEDULED and now < fs.window_start:
+        if fs.execution is not None:  # a superseded revision's commands: release them now
+            await clear_fs(session, adapter, fs, now)
+            work += 1
+        return work
+    if state is FsState.SCHEDULED:
+        if now >= fs.window_end:
+            await move(session, fs, FsState.ABORTED, "window passed before start", at=now)
+            return work + 1
+        fs.execution = None  # anything left is a superseded revision's (dynamic, fallback)
+        applied = await start_or_replan(session, adapter, fs, now, deviation=deviation)
+        to = FsState.ARMED if FsType(fs.fs_type) in ARMED_TYPES else FsState.ACTIVE
+        await move(session, fs, to, "started on the stations", at=now)
+        await append_event(
+            session,
+            type="FS_EXECUTION_STARTED",
+            object_ref=f"fs/{fs.fs_id}/{fs.revision}",
+            summary=f"{applied} command(s) applied",
+            party_id=fs.fo_party_id,
+            fs_id=fs.fs_id,
+        )
+        return work + 1
+    if fs.state in RUNNING:
+        return work + await _running(session, adapter, fs, now, deviation)
+    if state in FINAL_EXECUTION_STATES:
+        return work + await _ended(session, adapter, fs, now, record_delay_s)
+    if fs.execution is not None and state not in LIVE_STATES:
+        await clear_fs(session, adapter, fs, now)
+        return work + 1
+    return work
+
+
 async def execute_step(
     session: AsyncSession,
     adapter: StationAdapter,
@@ -235,51 +303,28 @@ async def execute_step(
     record_delay_s: float = RECORD_DELAY_S,
     deviation: DeviationPolicy = DEFAULT_DEVIATION,
 ) -> int:
-    """One pass over every FS that needs the stations or its record; returns how many
-    changed."""
-    statement = (
-        select(FlexibilityServiceRow)
-        .where(
-            or_(
-                FlexibilityServiceRow.state.in_(SELECTED),
-                FlexibilityServiceRow.execution.is_not(None),
-            )
-        )
-        .order_by(FlexibilityServiceRow.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
+    """One pass over the FS that are due (earliest first), then, with what is left of `limit`,
+    accepted FS to schedule (nearest window first); returns how many changed.
+
+    Work is found by each FS's indexed `due_at`, never by id: however many FS wait for later,
+    one due now is handled in this pass (quality goal R10).
+    """
     work = 0
-    for fs in (await session.execute(statement)).scalars().all():
-        state = FsState(fs.state)
-        if state in (FsState.ACCEPTED, FsState.PARTIALLY_ACCEPTED):
-            await move(session, fs, FsState.SCHEDULED, "execution planned", at=now)
-            state, work = FsState.SCHEDULED, work + 1
-        if state is FsState.SCHEDULED and now >= fs.window_start:
-            if now >= fs.window_end:
-                await move(session, fs, FsState.ABORTED, "window passed before start", at=now)
+    handled: set[int] = set()
+    due = await due_fs(session, now, limit)
+    await lock_fs_sites(session, due)
+    for fs in due:
+        handled.add(fs.id)
+        work += await _handle(session, adapter, fs, now, record_delay_s, deviation)
+        fs.due_at = next_due(fs, now, record_delay_s)
+    if len(handled) < limit:
+        accepted = await undated_accepted_fs(session, ACCEPTED_STATES, limit - len(handled))
+        for fs in accepted:
+            if fs.id not in handled and FsState(fs.state) in (
+                FsState.ACCEPTED,
+                FsState.PARTIALLY_ACCEPTED,
+            ):
+                await move(session, fs, FsState.SCHEDULED, "execution planned", at=now)
+                fs.due_at = next_due(fs, now, record_delay_s)
                 work += 1
-                continue
-            fs.execution = None  # anything left is a superseded revision's (dynamic, fallback)
-            applied = await start_or_replan(session, adapter, fs, now, deviation=deviation)
-            to = FsState.ARMED if FsType(fs.fs_type) in ARMED_TYPES else FsState.ACTIVE
-            await move(session, fs, to, "started on the stations", at=now)
-            await append_event(
-                session,
-                type="FS_EXECUTION_STARTED",
-                object_ref=f"fs/{fs.fs_id}/{fs.revision}",
-                summary=f"{applied} command(s) applied",
-                party_id=fs.fo_party_id,
-                fs_id=fs.fs_id,
-            )
-            work += 1
-        elif fs.state in RUNNING:
-            work += await _running(session, adapter, fs, now, deviation)
-        elif state in FINAL_EXECUTION_STATES:
-            work += await _ended(session, adapter, fs, now, record_delay_s)
-        elif fs.execution is not None and state not in LIVE_STATES:
-            sites, _ = await fs_evses(session, fs)
-            await clear_fs(adapter, fs, list(sites))
-            work += 1
     return work

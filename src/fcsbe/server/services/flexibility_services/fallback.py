@@ -46,6 +46,7 @@ from fcsbe.server.adapters.base import (
 from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.flexibility_services.control import setpoint_commands
+from fcsbe.server.services.flexibility_services.dispatch import lock_fs_sites, set_fs_layers
 from fcsbe.server.services.flexibility_services.execution import (
     REPLAN_S,
     clear_fs,
@@ -60,6 +61,8 @@ from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, run
 __all__ = ["fallback_step", "safe_limit_shares"]
 
 RUNNING = frozenset({"ARMED", "ACTIVE"})
+PAGE = 500
+"""Running FS read per query; the step reads every page."""
 
 
 def safe_limit_shares(
@@ -104,7 +107,7 @@ async def _safe_limit(
         )
         for evse_id, cap in shares.items()
     ]
-    await adapter.apply_many(commands)
+    await set_fs_layers(session, adapter, fs, commands, now)
     return len(commands)
 
 
@@ -123,7 +126,7 @@ async def _hold_last(
     else:
         _, in_force = await plan_now(session, adapter, fs, now)
         commands = [c._replace(valid_until=fs.window_end) for c in in_force]
-    await adapter.apply_many(commands)
+    await set_fs_layers(session, adapter, fs, commands, now)
     return len(commands)
 
 
@@ -139,12 +142,13 @@ async def _apply(
     execution: dict[str, Any] = dict(fs.execution or {})
     if terms.policy is FallbackPolicy.HOLD_LAST:
         applied = await _hold_last(session, adapter, fs, now)
+    elif terms.policy is FallbackPolicy.SAFE_LIMIT:
+        # the FS's layer becomes the safe limit: its own commands go, other FS's stay
+        applied = await _safe_limit(session, adapter, fs, terms.safe_limit_w or 0.0, now)
     else:
         sites, _ = await fs_evses(session, fs)
-        await clear_fs(adapter, fs, list(sites))
+        await clear_fs(session, adapter, fs, now)
         applied = len(sites)
-        if terms.policy is FallbackPolicy.SAFE_LIMIT:
-            applied = await _safe_limit(session, adapter, fs, terms.safe_limit_w or 0.0, now)
     reason = (
         f"FO silent since {last_seen.isoformat()} (offline timeout {terms.offline_timeout_s} s)"
     )
@@ -157,6 +161,7 @@ async def _apply(
     }
     fs.execution = execution
     fs.updated_at = now
+    fs.due_at = now  # the execution step sets when it looks again
     await append_event(
         session,
         type="FS_FALLBACK_APPLIED",
@@ -187,8 +192,6 @@ async def _resume(
     dynamic = execution.pop("dynamic", None)  # back to the schedule until the next setpoint
     kept = ("sequence", "activation_id", *RECORD_KEYS)  # the record needs what happened so far
     keep = {k: v for k, v in execution.items() if k in kept}
-    sites, _ = await fs_evses(session, fs)
-    await clear_fs(adapter, fs, list(sites))
     fs.execution = {**keep, "resumed_at": now.isoformat()}
     applied = await start_or_replan(session, adapter, fs, now)
     if dynamic and fs.execution is not None:
@@ -199,6 +202,7 @@ async def _resume(
         note_setpoint(noted, now, total)
         fs.execution = noted
     fs.updated_at = now
+    fs.due_at = now  # the execution step follows the plan again from now
     await append_event(
         session,
         type="FS_FALLBACK_ENDED",
@@ -239,40 +243,86 @@ async def _notify(
         )
 
 
+def _needs_action(
+    fs: FlexibilityServiceRow, last_seen: datetime, terms_doc: dict[str, Any] | None, now: datetime
+) -> bool:
+    """Whether `_check` would change anything for this FS now (read only)."""
+    if terms_doc is None or now >= fs.window_end:
+        return False
+    fallback = (fs.execution or {}).get("fallback")
+    if fallback is None:
+        terms = FallbackTerms.model_validate(terms_doc)
+        return now >= _lapse(fs, last_seen, terms.offline_timeout_s)
+    if last_seen > datetime.fromisoformat(fallback["last_seen"]):
+        return True
+    return bool(
+        fallback["policy"] == FallbackPolicy.SAFE_LIMIT.value
+        and now >= datetime.fromisoformat(fallback["next_at"])
+    )
+
+
+async def _check(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    last_seen: datetime,
+    terms_doc: dict[str, Any] | None,
+    now: datetime,
+) -> tuple[str | None, datetime]:
+    """Apply, refresh or lift the fallback of one running FS: what changed, and since when."""
+    if terms_doc is None or now >= fs.window_end:
+        return None, now  # no contract terms; or the execution step completes it now
+    fallback = (fs.execution or {}).get("fallback")
+    if fallback is None:
+        terms = FallbackTerms.model_validate(terms_doc)
+        lapsed_at = _lapse(fs, last_seen, terms.offline_timeout_s)
+        if now < lapsed_at:
+            return None, now
+        await _apply(session, adapter, fs, terms, last_seen, lapsed_at, now)
+        return "lost", lapsed_at
+    if last_seen > datetime.fromisoformat(fallback["last_seen"]):
+        await _resume(session, adapter, fs, last_seen, now)
+        return "restored", now
+    if fallback["policy"] == FallbackPolicy.SAFE_LIMIT.value and now >= (
+        datetime.fromisoformat(fallback["next_at"])
+    ):
+        await _safe_limit(session, adapter, fs, float(fallback["safe_limit_w"] or 0.0), now)
+        next_at = (now + timedelta(seconds=REPLAN_S)).isoformat()
+        fs.execution = {**(fs.execution or {}), "fallback": {**fallback, "next_at": next_at}}
+        return "refreshed", now
+    return None, now
+
+
 async def fallback_step(session: AsyncSession, adapter: StationAdapter, now: datetime) -> int:
     """Worker step (stations' clock): apply, refresh or lift the fallback of running FS.
 
     Returns how many FS changed. Lapse and resumption are decided per FS from its contract's
-    terms, so two contracts of one FO may have different timeouts and policies.
+    terms, so two contracts of one FO may have different timeouts and policies. Every running
+    FS is checked on every pass (page after page), so none is starved by the others; FS that
+    wait for their window are not running and cost nothing here.
     """
     lost: dict[str, list[str]] = defaultdict(list)
     restored: dict[str, list[str]] = defaultdict(list)
     lost_since = now
     work = 0
-    for fs, last_seen, terms_doc in await running_with_liveness(session, RUNNING):
-        if terms_doc is None or now >= fs.window_end:
-            continue  # no contract terms; or the execution step completes it now
-        fallback = (fs.execution or {}).get("fallback")
-        if fallback is None:
-            terms = FallbackTerms.model_validate(terms_doc)
-            lapsed_at = _lapse(fs, last_seen, terms.offline_timeout_s)
-            if now < lapsed_at:
-                continue
-            await _apply(session, adapter, fs, terms, last_seen, lapsed_at, now)
+    after_id = 0
+    todo: list[tuple[FlexibilityServiceRow, datetime, dict[str, Any] | None]] = []
+    while True:
+        # every running FS, page by page: one beyond the first page is never passed over
+        page = await running_with_liveness(session, RUNNING, limit=PAGE, after_id=after_id)
+        todo.extend(row for row in page if _needs_action(*row, now))
+        if len(page) < PAGE:
+            break
+        after_id = page[-1][0].id
+    await lock_fs_sites(session, [fs for fs, *_ in todo])  # at once, in order: no deadlock
+    for fs, last_seen, terms_doc in todo:
+        changed, since = await _check(session, adapter, fs, last_seen, terms_doc, now)
+        if changed == "lost":
             lost[fs.fo_party_id].append(fs.fs_id)
-            lost_since = min(lost_since, lapsed_at)
-        elif last_seen > datetime.fromisoformat(fallback["last_seen"]):
-            await _resume(session, adapter, fs, last_seen, now)
+            lost_since = min(lost_since, since)
+        elif changed == "restored":
             restored[fs.fo_party_id].append(fs.fs_id)
-        elif fallback["policy"] == FallbackPolicy.SAFE_LIMIT.value and now >= (
-            datetime.fromisoformat(fallback["next_at"])
-        ):
-            await _safe_limit(session, adapter, fs, float(fallback["safe_limit_w"] or 0.0), now)
-            next_at = (now + timedelta(seconds=REPLAN_S)).isoformat()
-            fs.execution = {**(fs.execution or {}), "fallback": {**fallback, "next_at": next_at}}
-        else:
-            continue
-        work += 1
+        work += changed is not None
     await _notify(session, NotificationType.COMM_LOST, lost, lost_since)
     await _notify(session, NotificationType.COMM_RESTORED, restored, now)
     return work

@@ -36,6 +36,7 @@ __all__ = [
     "TRANSITIONS",
     "IllegalTransition",
     "can_move",
+    "due_after_move",
     "move",
 ]
 
@@ -77,6 +78,24 @@ def can_move(current: FsState, to: FsState) -> bool:
     return to in TRANSITIONS[current]
 
 
+_WAIT_FOR_START = frozenset({S.ACCEPTED, S.PARTIALLY_ACCEPTED, S.SCHEDULED})
+_NOW = frozenset({S.ARMED, S.ACTIVE}) | FINAL_EXECUTION_STATES
+
+
+def due_after_move(fs: FlexibilityServiceRow, to: FsState, when: datetime) -> datetime | None:
+    """When the execution step must look at an FS that just moved to `to`.
+
+    Commands still at the stations (a superseded revision's, an ended FS's) are due at once;
+    an FS waiting for its window at the window start; one running or ended at once (the step
+    then sets the next time from its plan, or from the record delay); any other state never.
+    """
+    if fs.execution is not None or to in _NOW:
+        return when
+    if to in _WAIT_FOR_START:
+        return fs.window_start
+    return None
+
+
 async def move(
     session: AsyncSession,
     fs: FlexibilityServiceRow,
@@ -101,6 +120,7 @@ async def move(
         when = previous
     fs.state = to.value
     fs.updated_at = when
+    fs.due_at = due_after_move(fs, to, when)
     session.add(
         FsTransitionRow(
             fs_pk=fs.id,
