@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fcsbe.model import FlexibilityServiceRequest
-from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.security.keys import ServerKeys
+from fcsbe.server.services.flexibility_services.decision import Signer, decide_pending
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.engine import create_session_factory
@@ -81,7 +83,7 @@ def _row(body: dict[str, Any], contract_pk: int) -> dict[str, Any]:
     }
 
 
-async def _decider(url: str) -> int:
+async def _decider(url: str, signer: Signer) -> int:
     """One replica's decision loop: its own engine, one FS per transaction until none is left."""
     engine = create_async_engine(url, pool_size=2)
     factory = create_session_factory(engine)
@@ -89,7 +91,7 @@ async def _decider(url: str) -> int:
     try:
         while True:
             async with factory() as session:
-                n = await decide_pending(session, utcnow(), limit=1)
+                n = await decide_pending(session, utcnow(), signer, limit=1)
                 await session.commit()
             if n == 0:
                 return decided
@@ -98,7 +100,8 @@ async def _decider(url: str) -> int:
         await engine.dispose()
 
 
-async def test_concurrent_deciders_never_over_commit(postgresql_url: str) -> None:
+async def test_concurrent_deciders_never_over_commit(postgresql_url: str, tmp_path: Path) -> None:
+    keys = ServerKeys.load_or_create(tmp_path / "keys")  # each decision is signed
     engine = create_async_engine(postgresql_url)
     factory = create_session_factory(engine)
     try:
@@ -129,7 +132,9 @@ async def test_concurrent_deciders_never_over_commit(postgresql_url: str) -> Non
             async with factory() as session:
                 await session.execute(insert(FlexibilityServiceRow), rows)
                 await session.commit()
-            decided = await asyncio.gather(*(_decider(postgresql_url) for _ in range(DECIDERS)))
+            decided = await asyncio.gather(
+                *(_decider(postgresql_url, keys.sign) for _ in range(DECIDERS))
+            )
             assert sum(decided) == 2 * PER_SITE
             races += sum(decided)
             async with factory() as session:

@@ -66,7 +66,7 @@ async def _decide(app: FastAPI, body: dict[str, Any]) -> tuple[Any, list[tuple[f
         )
         session.add(fs)
         await session.flush()
-        response = await decide(session, fs, now)
+        response = await decide(session, fs, now, app.state.keys.sign)
         targets = await session.execute(
             select(FsTargetRow.committed_w, FsTargetRow.committed_export_w).where(
                 FsTargetRow.fs_pk == fs.id
