@@ -206,6 +206,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 timeout_s=settings.notification_timeout_s,
                 concurrency=settings.notification_concurrency,
                 allow_loopback=settings.webhook_allow_loopback,
+                resolver=lambda host, port: app.state.callback_resolver(host, port),
             ),
             settings,
             signing_key=keys.webhook_signing_key(),

@@ -23,6 +23,7 @@ from fcsbe.model import (
     WebhookSignatureScheme,
 )
 from fcsbe.server.errors import NotFound, UnprocessableContent
+from fcsbe.server.security.address_policy import Resolver, system_resolver
 from fcsbe.server.security.urls import callback_url_problem
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
@@ -48,12 +49,16 @@ def new_webhook_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def check_callback_url(url: str, settings: Settings, pointer: str) -> None:
-    """Refuse a callback URL the server must not call (S4), naming the field."""
-    problem = callback_url_problem(
+async def check_callback_url(
+    url: str, settings: Settings, pointer: str, resolver: Resolver = system_resolver
+) -> None:
+    """Refuse a callback URL the server must not call (S4), naming the field; a name is
+    resolved and judged by the address policy, as it will be before every delivery."""
+    problem = await callback_url_problem(
         url,
         allow_loopback=settings.webhook_allow_loopback,
         require_https=settings.webhook_require_https,
+        resolver=resolver,
     )
     if problem is not None:
         raise UnprocessableContent(
@@ -76,6 +81,7 @@ async def register_endpoint(
     enrolment_id: str | None = None,
     schemes: list[WebhookSignatureScheme] | None = None,
     pointer: str = "/body/callback_base_url",
+    resolver: Resolver = system_resolver,
 ) -> str | None:
     """Create or update the FO's endpoint and (re-)activate it; `schemes` None keeps them
     (`v1` for a new endpoint).
@@ -83,7 +89,7 @@ async def register_endpoint(
     Returns the secret when the FO must learn it: the endpoint was created signing with `v1`,
     or `v1` was added (a fresh secret). None otherwise (rotate it with `rotate_secret`).
     """
-    check_callback_url(callback_base_url, settings, pointer)
+    await check_callback_url(callback_base_url, settings, pointer, resolver)
     now = utcnow()
     chosen = " ".join(schemes) if schemes else None
     row = await session.get(WebhookEndpointRow, fo_party_id)
