@@ -53,14 +53,17 @@ from fcsbe.server.rate_limit import RateLimitMiddleware, TokenBuckets
 from fcsbe.server.security.audit import SecurityEventThrottle
 from fcsbe.server.security.callback_urls import system_resolver
 from fcsbe.server.security.keys import ServerKeys
+from fcsbe.server.security.secret_keyring import SecretKeyring
 from fcsbe.server.services.event_log_tree import tree_step
 from fcsbe.server.services.parties import ensure_server_party
 from fcsbe.server.services.records import issue_proofs
 from fcsbe.server.services.retention import RetentionPolicy
+from fcsbe.server.services.webhook_endpoints import reseal_secrets
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime, build_runtime
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.data_files import private_data_dir
 from fcsbe.server.storage.engine import create_engine, create_session_factory
 from fcsbe.server.workers import (
     WorkerGroup,
@@ -116,6 +119,21 @@ async def _init_party(factory: async_sessionmaker[AsyncSession], settings: Setti
             await session.rollback()
 
 
+async def _seal_secrets_at_rest(
+    factory: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Files under `data_dir` readable by this user only, and every stored webhook secret
+    sealed under the active secret-sealing key (clear ones from older releases, and those
+    sealed before a rotation); see `security.secret_keyring`."""
+    private_data_dir(settings.data_dir)
+    keyring = SecretKeyring.load_or_create(settings.data_dir)
+    async with factory() as session:
+        resealed = await reseal_secrets(session, keyring)
+        await session.commit()
+    if resealed:
+        log.info("sealed %d stored webhook secret(s) under key %s", resealed, keyring.active)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -133,6 +151,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.init_party_on_start:
             await _init_party(factory, settings)
         app.state.keys = keys = ServerKeys.load_or_create(settings.data_dir)
+        await _seal_secrets_at_rest(factory, settings)
         workers = WorkerGroup(sink=app.state.metrics)
         app.state.metrics.workers = workers
         workers.add(
