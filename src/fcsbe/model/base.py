@@ -16,7 +16,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 __all__ = [
     "SIGN_CONVENTION",
@@ -40,6 +48,14 @@ def _require_utc(value: datetime) -> datetime:
         raise ValueError("time is out of range once converted to UTC") from exc
 
 
+def _not_a_number(value: object) -> object:
+    """Refuse numbers: the schema says an RFC 3339 string, and pydantic would otherwise read
+    `0` as 1970-01-01 (a request with a wrong type must be a 422, not a silent epoch)."""
+    if isinstance(value, int | float):
+        raise ValueError("time must be an RFC 3339 string, e.g. 2026-01-01T00:00:00Z")
+    return value
+
+
 def _format_utc(value: datetime) -> str:
     """Serialise as RFC 3339 with a `Z` suffix so both sides compare strings byte for byte."""
     text = value.astimezone(UTC).isoformat()
@@ -48,6 +64,7 @@ def _format_utc(value: datetime) -> str:
 
 UtcDateTime = Annotated[
     datetime,
+    BeforeValidator(_not_a_number),
     AfterValidator(_require_utc),
     PlainSerializer(_format_utc, return_type=str, when_used="json"),
     # One schema for both directions, so OpenAPI does not split models into -Input/-Output.
