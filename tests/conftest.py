@@ -19,7 +19,7 @@ from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
-from tests.databases import (
+from tests.support.databases import (
     create_postgres_database,
     drop_postgres_database,
     postgres_reachable,

@@ -18,9 +18,16 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from fcsbe.client.webhooks import WebhookReceiver
-from fcsbe.server.storage.outbox import OutboxRow
-from tests.factories import make_fo
-from tests.webhooks import Action, FakeClock, LoopbackReceiver, enqueue, open_worker, register
+from fcsbe.server.storage.notifications import OutboxRow
+from tests.support.factories import make_fo
+from tests.support.webhooks import (
+    Action,
+    FakeClock,
+    LoopbackReceiver,
+    enqueue,
+    open_worker,
+    register,
+)
 
 WORKER_SCRIPT = """
 import asyncio

@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from fcsbe.model import ContractStatus, FsType, ReasonCode, RevisionStatus, Target, TimeWindow
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.outbox import OutboxRow
-from tests.flows import amendment, enrol_fo, proposal
-from tests.registry_fixtures import EVSE_AC1, EVSE_AC2, EVSE_DC, EVSE_HOME, add_registry
+from fcsbe.server.storage.notifications import OutboxRow
 from tests.scenarios.operator_cli import fcsbe_admin
+from tests.support.flows import amendment, enrol_fo, proposal
+from tests.support.registry_fixtures import EVSE_AC1, EVSE_AC2, EVSE_DC, EVSE_HOME, add_registry
 
 SITE = {"level": "SITE", "id": "site-ams"}
 

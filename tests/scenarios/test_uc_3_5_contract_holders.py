@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from fcsbe.model import ContractDecisionKind, FsType, PartyRole, Target
 from fcsbe.server.storage.infrastructure import EvSessionRow
-from tests.flows import asgi_client, enrol_fo, init_server, proposal
-from tests.registry_fixtures import (
+from tests.support.flows import asgi_client, enrol_fo, init_server, proposal
+from tests.support.registry_fixtures import (
     EVSE_AC1,
     EVSE_HOME,
     SESSION_AC1,

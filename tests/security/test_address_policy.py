@@ -28,7 +28,7 @@ from fcsbe.server.security.urls import (
     resolve_for_connect,
 )
 from tests.conftest import fake_dns, name_for
-from tests.flows import enrol_fo, init_server
+from tests.support.flows import enrol_fo, init_server
 
 REFUSED: list[tuple[str, str]] = [
     # NAT64, well-known prefix (RFC 6052): judged by the IPv4 address in the last 32 bits.

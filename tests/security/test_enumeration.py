@@ -26,11 +26,11 @@ from fcsbe.model import (
     Target,
     TimeWindow,
 )
-from fcsbe.server.services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision import decide_pending
 from fcsbe.server.storage.base import utcnow
-from tests.flows import Fo, asgi_client, enrol_fo, init_server, proposal
-from tests.fs_fixtures import request_body
-from tests.registry_fixtures import EVSE_DC, EVSE_HOME, SESSION_DC, add_registry
+from tests.support.flows import Fo, asgi_client, enrol_fo, init_server, proposal
+from tests.support.fs_fixtures import request_body
+from tests.support.registry_fixtures import EVSE_DC, EVSE_HOME, SESSION_DC, add_registry
 
 HIDDEN_AND_UNKNOWN = [
     ("SITE", "site-other", "site-nowhere"),

@@ -10,13 +10,13 @@ from sqlalchemy import select
 
 from fcsbe.client import ConflictError, NotFoundError, UnprocessableEntityError
 from fcsbe.model import ContractDecisionKind, ContractStatus, RevisionStatus
-from fcsbe.server.services.contract_decisions import close_due_contracts
+from fcsbe.server.services.contracts.decisions import close_due_contracts
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractTargetRow
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.outbox import OutboxRow
-from tests.flows import Fo, amendment, asgi_client, enrol_fo, init_server, proposal
-from tests.registry_fixtures import EVSE_AC1, EVSE_DC, EVSE_HOME, add_registry
+from fcsbe.server.storage.notifications import OutboxRow
+from tests.support.flows import Fo, amendment, asgi_client, enrol_fo, init_server, proposal
+from tests.support.registry_fixtures import EVSE_AC1, EVSE_DC, EVSE_HOME, add_registry
 
 SITE = {"level": "SITE", "id": "site-ams"}
 DC = {"level": "EVSE", "id": EVSE_DC}

@@ -21,8 +21,8 @@ from fcsbe.model import (
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.infrastructure import EvSessionRow
-from tests.flows import Fo, asgi_client, enrol_fo, init_server, proposal
-from tests.registry_fixtures import (
+from tests.support.flows import Fo, asgi_client, enrol_fo, init_server, proposal
+from tests.support.registry_fixtures import (
     EVSE_AC1,
     EVSE_AC2,
     EVSE_DC,

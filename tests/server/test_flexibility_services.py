@@ -19,14 +19,14 @@ from fcsbe.model import (
     Target,
     TargetLevel,
 )
-from fcsbe.server.services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision import decide_pending
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.flexibility import FlexibilityServiceRow, FsTargetRow
+from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTargetRow
 from fcsbe.server.storage.idempotency import try_lock_key
-from fcsbe.server.storage.outbox import OutboxRow
-from tests.factories import make_fo
-from tests.fs_fixtures import make_contract, make_site, plug_ev, request_body
+from fcsbe.server.storage.notifications import OutboxRow
+from tests.support.factories import make_fo
+from tests.support.fs_fixtures import make_contract, make_site, plug_ev, request_body
 
 
 def _fo_client(app: FastAPI, token: str) -> FcsbeClient:

@@ -43,22 +43,22 @@ from fcsbe.server.api import (
     webhook_endpoints,
 )
 from fcsbe.server.api import metrics as metrics_api
+from fcsbe.server.api.edge.audit import SecurityEventThrottle
 from fcsbe.server.api.openapi import install_openapi
 from fcsbe.server.errors import install_error_handlers
-from fcsbe.server.metrics import AppMetrics, MetricsMiddleware
 from fcsbe.server.notifications.delivery import DeliveryWorker
 from fcsbe.server.notifications.sender import WebhookSender
-from fcsbe.server.observability import RequestContextMiddleware, configure_logging
-from fcsbe.server.rate_limit import RateLimitMiddleware, TokenBuckets
-from fcsbe.server.security.audit import SecurityEventThrottle
+from fcsbe.server.platform.metrics import AppMetrics, MetricsMiddleware
+from fcsbe.server.platform.observability import RequestContextMiddleware, configure_logging
+from fcsbe.server.platform.rate_limit import RateLimitMiddleware, TokenBuckets
 from fcsbe.server.security.callback_urls import system_resolver
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.security.secret_keyring import SecretKeyring
-from fcsbe.server.services.event_log_tree import tree_step
-from fcsbe.server.services.parties import ensure_server_party
-from fcsbe.server.services.records import issue_proofs
+from fcsbe.server.services.enrolments.parties import ensure_server_party
+from fcsbe.server.services.enrolments.webhook_endpoints import reseal_secrets
+from fcsbe.server.services.event_log.tree import tree_step
+from fcsbe.server.services.records.records import issue_proofs
 from fcsbe.server.services.retention import RetentionPolicy
-from fcsbe.server.services.webhook_endpoints import reseal_secrets
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime, build_runtime
 from fcsbe.server.storage import migrations

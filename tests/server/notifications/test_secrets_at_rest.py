@@ -14,10 +14,10 @@ from fcsbe.client.webhooks import WebhookReceiver
 from fcsbe.server.app import create_app
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.security.secret_keyring import SecretKeyring, SecretKeyringError
-from fcsbe.server.services.webhook_endpoints import rotate_secret
+from fcsbe.server.services.enrolments.webhook_endpoints import rotate_secret
 from fcsbe.server.settings import Settings
-from tests.factories import make_fo
-from tests.webhooks import FakeClock, LoopbackReceiver, enqueue, open_worker, register
+from tests.support.factories import make_fo
+from tests.support.webhooks import FakeClock, LoopbackReceiver, enqueue, open_worker, register
 
 
 @pytest.fixture

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 
 from fcsbe.model import ContractHolderLookupRequest, ContractHolderLookupResult
-from fcsbe.server.api.problems import problem_responses
+from fcsbe.server.api.edge.authentication import fo_with_scope
+from fcsbe.server.api.edge.problems import problem_responses
+from fcsbe.server.api.edge.signatures import verify_request_signature
 from fcsbe.server.deps import DbSession
-from fcsbe.server.security.principals import Principal, fo_with_scope
-from fcsbe.server.security.signatures import verify_request_signature
-from fcsbe.server.services.contract_holders import lookup_holders
+from fcsbe.server.security.principal import Principal
+from fcsbe.server.services.contracts.holders import lookup_holders
 from fcsbe.server.storage.base import utcnow
 
 __all__ = ["router"]

@@ -7,15 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 
 from fcsbe.model import WebhookEndpoint, WebhookEndpointUpdate
-from fcsbe.server.api.idempotency import (
+from fcsbe.server.api.edge.authentication import fo_with_scope
+from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
 from fcsbe.server.deps import DbSession, ServerSettings
-from fcsbe.server.security.principals import Principal, fo_with_scope
-from fcsbe.server.services import webhook_endpoints
+from fcsbe.server.security.principal import Principal
+from fcsbe.server.services.enrolments import webhook_endpoints
 
 __all__ = ["router"]
 

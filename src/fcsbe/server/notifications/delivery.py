@@ -28,10 +28,10 @@ from fcsbe.server.notifications.policy import RetryPolicy, parse_retry_after
 from fcsbe.server.notifications.sender import SendResult, WebhookSender
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.security.secret_keyring import SecretKeyring, SecretKeyringError
-from fcsbe.server.services.webhook_endpoints import disable_endpoint, signing_secrets
+from fcsbe.server.services.enrolments.webhook_endpoints import disable_endpoint, signing_secrets
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.outbox import DeliveryAttemptRow, OutboxRow
+from fcsbe.server.storage.notifications import DeliveryAttemptRow, OutboxRow
 from fcsbe.server.storage.webhook_endpoints import WebhookEndpointRow
 
 __all__ = ["Claimed", "DeliveryWorker", "notification_body"]

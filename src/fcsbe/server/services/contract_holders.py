@@ -24,9 +24,9 @@ from fcsbe.model import (
     FsType,
     PartyRole,
 )
-from fcsbe.server.security.principals import Principal
-from fcsbe.server.services.contract_terms import contract_covers, effective_end, governing_party
-from fcsbe.server.services.target_scope import ResolvedTarget, resolve_targets
+from fcsbe.server.security.principal import Principal
+from fcsbe.server.services.contracts.terms import contract_covers, effective_end, governing_party
+from fcsbe.server.services.registry.target_scope import ResolvedTarget, resolve_targets
 from fcsbe.server.storage.contracts import ContractRow, contracts_covering
 
 __all__ = ["lookup_holders"]

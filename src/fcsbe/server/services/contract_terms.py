@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import ContractTerms, FieldError, Target, TargetLevel
 from fcsbe.server.errors import Conflict, UnprocessableContent
-from fcsbe.server.services.target_scope import ResolvedTarget, ScopeKey, resolve_targets
+from fcsbe.server.services.registry.target_scope import ResolvedTarget, ScopeKey, resolve_targets
 from fcsbe.server.storage.contracts import ContractRow, live_contracts_of
 from fcsbe.server.storage.infrastructure import EvSessionRow
 

@@ -35,11 +35,11 @@ from fcsbe.model import (
     RevisionStatus,
 )
 from fcsbe.server.errors import Conflict, NotFound, UnprocessableContent
-from fcsbe.server.security.principals import Principal
-from fcsbe.server.services.contract_terms import check_terms
-from fcsbe.server.services.event_log import append_event
-from fcsbe.server.services.notifications import enqueue_notification
-from fcsbe.server.services.parties import require_server_party
+from fcsbe.server.notifications.outbox import enqueue_notification
+from fcsbe.server.security.principal import Principal
+from fcsbe.server.services.contracts.terms import check_terms
+from fcsbe.server.services.enrolments.parties import require_server_party
+from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.storage.contracts import (
     LIVE_STATUSES,
     ContractRevisionRow,

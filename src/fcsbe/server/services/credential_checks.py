@@ -43,11 +43,11 @@ from fcsbe.model import (
     TimeWindow,
 )
 from fcsbe.server.errors import NotFound
-from fcsbe.server.security.principals import Principal
-from fcsbe.server.services.capabilities import assess, grid_code_of
-from fcsbe.server.services.contract_terms import contract_covers, effective_end
-from fcsbe.server.services.event_log import append_event
-from fcsbe.server.services.target_scope import ResolvedTarget, Unit, resolve_targets
+from fcsbe.server.security.principal import Principal
+from fcsbe.server.services.contracts.terms import contract_covers, effective_end
+from fcsbe.server.services.event_log.log import append_event
+from fcsbe.server.services.registry.capabilities import assess, grid_code_of
+from fcsbe.server.services.registry.target_scope import ResolvedTarget, Unit, resolve_targets
 from fcsbe.server.services.target_visibility import visible_only
 from fcsbe.server.storage.contracts import ContractRow, find_contract
 

@@ -2,7 +2,7 @@
 
 Checks, in order: contract (exists, active over the window, FS type, activations per day),
 timing, then per target: known, in the contract's scope, on-grid, capable and conformant
-(services/capabilities.py), consent for export, conflicts with other live FS; then the firm power
+(services/registry/capabilities.py), consent for export, conflicts with other live FS; then the firm power
 that the free capacity can carry, bounded by what the EV users' limits let flow (an EV that must
 reach its minimum SoC keeps charging whatever the FS asks: `decision_rules.evu_bound`, with the
 planners' own rules, so what is committed is what execution delivers). Free capacity is read
@@ -34,11 +34,10 @@ from fcsbe.model import (
     Target,
     TargetLevel,
 )
-from fcsbe.server.metrics_hooks import record_decision
-from fcsbe.server.observability import correlation_scope
-from fcsbe.server.services.capabilities import assess
-from fcsbe.server.services.contract_terms import effective_end
-from fcsbe.server.services.decision_rules import (
+from fcsbe.server.platform.metrics_hooks import record_decision
+from fcsbe.server.platform.observability import correlation_scope
+from fcsbe.server.services.contracts.terms import effective_end
+from fcsbe.server.services.flexibility_services.decision_rules import (
     EXCLUSIVE_TYPES,
     EvuBound,
     Need,
@@ -48,10 +47,11 @@ from fcsbe.server.services.decision_rules import (
     evu_bound,
     power_need,
 )
-from fcsbe.server.services.lifecycle import LIVE_STATES, move
-from fcsbe.server.services.target_scope import resolve_targets
+from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES, move
+from fcsbe.server.services.registry.capabilities import assess
+from fcsbe.server.services.registry.target_scope import resolve_targets
+from fcsbe.server.services.registry.targets import ev_technical
 from fcsbe.server.services.target_visibility import visible_only
-from fcsbe.server.services.targets import ev_technical
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.fleet import (
     EvseFacts,
@@ -60,7 +60,7 @@ from fcsbe.server.storage.fleet import (
     expand_targets,
     lock_evses,
 )
-from fcsbe.server.storage.flexibility import (
+from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
     committed_by_target,
     replace_targets,

@@ -22,8 +22,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import DataSharingLevel, TargetLevel
-from fcsbe.server.services.contract_terms import governs_session
-from fcsbe.server.services.target_scope import ResolvedTarget
+from fcsbe.server.services.contracts.terms import governs_session
+from fcsbe.server.services.registry.target_scope import ResolvedTarget
 from fcsbe.server.storage.target_covers import CoverEntry, accepted_covers
 from fcsbe.server.storage.visibility import LEVEL_RANK
 
