@@ -6,6 +6,7 @@ and once on PostgreSQL; their ids end in `[sqlite]` / `[postgresql]`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -76,8 +77,17 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+def name_for(address: str) -> str:
+    """A name `fake_dns` resolves to exactly `address` (its bytes in hex, under addr.test)."""
+    return f"{ipaddress.ip_address(address).packed.hex()}.addr.test"
+
+
 async def fake_dns(host: str, _port: int) -> list[str]:
-    """DNS for tests (a network peer): names under example.* are public, *.internal private."""
+    """DNS for tests (a network peer): names under example.* are public, *.internal private,
+    and `name_for(address)` answers that one address (any address a test needs a name for)."""
+    label, _, zone = host.partition(".")
+    if zone == "addr.test" and len(label) in (8, 32):
+        return [str(ipaddress.ip_address(bytes.fromhex(label)))]
     if host.endswith(".internal"):
         return ["10.20.30.40"]
     if host.endswith((".example", ".example.com", ".example.org", ".example.net")):

@@ -100,6 +100,17 @@ def test_naive_time_is_refused() -> None:
         m.TimeWindow.model_validate({"start": "2026-03-02T17:00:00", "end": "2026-03-02T18:00:00"})
 
 
+@pytest.mark.parametrize("number", [0, 1_767_225_600, 1.5])
+def test_a_number_is_not_a_time(number: float) -> None:
+    """The schema says an RFC 3339 string; pydantic alone would read 0 as 1970-01-01."""
+    with pytest.raises(ValidationError, match="RFC 3339 string"):
+        m.ContractHolderLookupRequest.model_validate_json(
+            f'{{"at": {number}, "target": {{"level": "CS", "id": "cs-1"}}}}'
+        )
+    with pytest.raises(ValidationError, match="RFC 3339 string"):
+        m.TimeWindow.model_validate({"start": number, "end": "2026-03-02T18:00:00Z"})
+
+
 def test_times_are_normalised_to_utc_with_z() -> None:
     window = m.TimeWindow.model_validate(
         {"start": "2026-03-02T18:00:00+01:00", "end": "2026-03-02T19:00:00+01:00"}
@@ -118,7 +129,7 @@ def test_non_finite_numbers_are_refused() -> None:
 
 
 @pytest.mark.parametrize("when", [0, 1_772_470_800, 1.5e9])
-def test_a_number_is_not_a_time(when: float) -> None:
+def test_a_number_is_not_a_time_in_an_fs_window(when: float) -> None:
     """The schema says an RFC 3339 string; pydantic alone would read a number as a Unix time."""
     request = example(m.FlexibilityServiceRequest)
     request["window"]["start"] = when

@@ -146,6 +146,9 @@ async def test_sigkill_of_a_worker_process_loses_nothing(
     env = {
         **os.environ,
         "FCSBE_DATABASE_URL": settings.database_url,
+        # The same data folder as the server, as every replica has: its key ring opens the
+        # webhook secrets the server sealed.
+        "FCSBE_DATA_DIR": str(settings.data_dir),
         "FCSBE_NOTIFICATION_TIMEOUT_S": "20",
         "FCSBE_NOTIFICATION_LEASE_S": str(settings.notification_lease_s),
         "FCSBE_WEBHOOK_ALLOW_LOOPBACK": "true",

@@ -42,7 +42,8 @@ class ContractsResource:
 
         Raises:
             ConflictError: an id you already used, or an overlap with a live contract of yours.
-            UnprocessableEntityError: unknown targets, a window already over, ...
+            UnprocessableEntityError: a session as target, a window already over, ...
+                (whether a target exists is not told: the operator's acceptance checks it)
         """
         response = await self._t.request(
             "POST",

@@ -53,7 +53,9 @@ from fcsbe.server.platform.observability import RequestContextMiddleware, config
 from fcsbe.server.platform.rate_limit import RateLimitMiddleware, TokenBuckets
 from fcsbe.server.security.callback_urls import system_resolver
 from fcsbe.server.security.keys import ServerKeys
+from fcsbe.server.security.secret_keyring import SecretKeyring
 from fcsbe.server.services.enrolments.parties import ensure_server_party
+from fcsbe.server.services.enrolments.webhook_endpoints import reseal_secrets
 from fcsbe.server.services.event_log.tree import tree_step
 from fcsbe.server.services.flexibility_services.deviation import DeviationPolicy
 from fcsbe.server.services.records.records import issue_proofs
@@ -62,6 +64,7 @@ from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime, build_runtime
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.data_files import private_data_dir
 from fcsbe.server.storage.engine import create_engine, create_session_factory
 from fcsbe.server.workers import (
     WorkerGroup,
@@ -121,6 +124,21 @@ async def _init_party(factory: async_sessionmaker[AsyncSession], settings: Setti
             await session.rollback()
 
 
+async def _seal_secrets_at_rest(
+    factory: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Files under `data_dir` readable by this user only, and every stored webhook secret
+    sealed under the active secret-sealing key (clear ones from older releases, and those
+    sealed before a rotation); see `security.secret_keyring`."""
+    private_data_dir(settings.data_dir)
+    keyring = SecretKeyring.load_or_create(settings.data_dir)
+    async with factory() as session:
+        resealed = await reseal_secrets(session, keyring)
+        await session.commit()
+    if resealed:
+        log.info("sealed %d stored webhook secret(s) under key %s", resealed, keyring.active)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -138,6 +156,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.init_party_on_start:
             await _init_party(factory, settings)
         app.state.keys = keys = ServerKeys.load_or_create(settings.data_dir)
+        await _seal_secrets_at_rest(factory, settings)
         workers = WorkerGroup(sink=app.state.metrics)
         app.state.metrics.workers = workers
         workers.add(
@@ -219,6 +238,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 timeout_s=settings.notification_timeout_s,
                 concurrency=settings.notification_concurrency,
                 allow_loopback=settings.webhook_allow_loopback,
+                resolver=lambda host, port: app.state.callback_resolver(host, port),
             ),
             settings,
             signing_key=keys.webhook_signing_key(),

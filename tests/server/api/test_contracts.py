@@ -124,10 +124,27 @@ async def test_rejected_proposal_and_listing(app: FastAPI, world: tuple[Fo, str]
     await fo.client.aclose()
 
 
+async def test_an_unknown_target_is_refused_at_the_operators_decision(
+    app: FastAPI, world: tuple[Fo, str]
+) -> None:
+    """The FO is not told whether an id exists (that would list the fleet); the operator is."""
+    fo, operator = world
+    proposed = await fo.client.contracts.propose(
+        proposal("fsc-x", [{"level": "EVSE", "id": "NL*CSO*E9999*9"}])
+    )
+    assert proposed.status is ContractStatus.PROPOSED
+    with pytest.raises(UnprocessableEntityError) as caught:
+        await _decide(app, operator, "fsc-x", "ACCEPT")
+    assert caught.value.problem.slug == "target-unknown"
+    assert caught.value.problem.errors
+    assert caught.value.problem.errors[0].pointer == "/terms/targets/0/id"
+    assert (await fo.client.contracts.get("fsc-x")).status is ContractStatus.PROPOSED
+    await fo.client.aclose()
+
+
 @pytest.mark.parametrize(
     ("build", "slug"),
     [
-        (lambda: proposal("x", [{"level": "EVSE", "id": "NL*CSO*E9999*9"}]), "target-unknown"),
         (
             lambda: proposal("x", [{"level": "SESSION", "id": "ps_abcdefgh"}]),
             "target-level-invalid",
@@ -191,12 +208,27 @@ async def test_inverted_and_overlapping_windows(app: FastAPI, world: tuple[Fo, s
     )
 
     await fo.client.contracts.propose(proposal("fsc-a", [SITE]))
-    # The same FS type over an EVSE of that site, in an overlapping period: refused.
+    # The same target named twice for the same FS type in an overlapping period: refused.
     with pytest.raises(ConflictError) as caught:
-        await fo.client.contracts.propose(proposal("fsc-b", [DC], fs_types=("SETPOINT",)))
+        await fo.client.contracts.propose(proposal("fsc-b", [SITE], fs_types=("SETPOINT",)))
     assert caught.value.problem.slug == "contract-overlap"
     assert caught.value.problem.errors
     assert caught.value.problem.errors[0].pointer == "/body/targets/0"
+    # An EVSE of that site: the FO cannot see that it lies on the site (no accepted contract
+    # shows it), so the proposal is taken and the operator's acceptance finds the overlap.
+    await fo.client.contracts.propose(proposal("fsc-b", [DC], fs_types=("SETPOINT",)))
+    with pytest.raises(ConflictError) as at_decision:
+        await _decide(app, operator, "fsc-b", "ACCEPT")
+    assert at_decision.value.problem.slug == "contract-overlap"
+    assert at_decision.value.problem.errors
+    assert at_decision.value.problem.errors[0].pointer == "/terms/targets/0"
+    await _decide(app, operator, "fsc-b", "REJECT")
+    # Once the site's contract is accepted the FO sees its EVSEs: the overlap is refused at once.
+    await _decide(app, operator, "fsc-a", "ACCEPT")
+    with pytest.raises(ConflictError) as seen:
+        await fo.client.contracts.propose(proposal("fsc-e", [DC], fs_types=("SETPOINT",)))
+    assert seen.value.problem.errors
+    assert seen.value.problem.errors[0].pointer == "/body/targets/0"
     # Another FS type, or another period, is fine.
     await fo.client.contracts.propose(proposal("fsc-c", [DC], fs_types=("CONGESTION",)))
     later = utcnow() + timedelta(days=60)

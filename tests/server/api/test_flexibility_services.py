@@ -18,7 +18,14 @@ from fcsbe.client import (
     RetryPolicy,
     verify_decision,
 )
-from fcsbe.model import FlexibilityServiceRequest, FsResult, FsState, ReasonCode
+from fcsbe.model import (
+    FlexibilityServiceRequest,
+    FsResult,
+    FsState,
+    ReasonCode,
+    Target,
+    TargetLevel,
+)
 from fcsbe.server.services.flexibility_services.decision import decide_pending
 from fcsbe.server.services.flexibility_services.lifecycle import move
 from fcsbe.server.storage.base import utcnow
@@ -200,18 +207,31 @@ async def test_refusals_are_rejected_decisions(
 async def test_off_grid_and_out_of_scope(app: FastAPI, fo: FcsbeClient) -> None:
     await make_site(app.state.session_factory, "s2", grid_state="OFF_GRID")
     await make_site(app.state.session_factory, "s3")
+    await make_site(app.state.session_factory, "s4")
     await make_contract(app.state.session_factory, "FO-A", "fsc-2", targets=[("SITE", "s2")])
+    await make_contract(
+        app.state.session_factory, "FO-A", "fsc-3", targets=[("SITE", "s3")], fs_types=["FFR"]
+    )
     await fo.flexibility_services.create(_request("off", fsc_id="fsc-2", targets=[("SITE", "s2")]))
     await fo.flexibility_services.create(_request("out", targets=[("SITE", "s3")]))
+    await fo.flexibility_services.create(_request("hidden", targets=[("SITE", "s4")]))
     await _decide_all(app)
     off = await fo.flexibility_services.get("off")
     out = await fo.flexibility_services.get("out")
+    hidden = await fo.flexibility_services.get("hidden")
     assert off.response is not None
     assert ReasonCode.OFF_GRID in {r.code for r in off.response.reasons}
+    # s3 is the FO's under another contract: it may learn that it is outside this one.
     assert out.response is not None
     assert ReasonCode.TARGET_NOT_IN_CONTRACT in {r.code for r in out.response.reasons}
+    # s4 is in none of its contracts: answered like an unknown id, none of its EVSEs named.
+    assert hidden.response is not None
+    assert [(r.code, r.target) for r in hidden.response.reasons] == [
+        (ReasonCode.TARGET_UNKNOWN, Target(level=TargetLevel.SITE, id="s4"))
+    ]
     assert off.state is FsState.REJECTED
     assert out.state is FsState.REJECTED
+    assert hidden.state is FsState.REJECTED
 
 
 async def test_partial_acceptance_and_minimum(app: FastAPI, fo: FcsbeClient) -> None:

@@ -25,7 +25,7 @@ HoldersPrincipal = Annotated[Principal, fo_with_scope("contract-holders")]
 @router.post(
     "/contract-holders/lookup",
     operation_id="lookup_contract_holders",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 422),
 )
 async def lookup_contract_holders(
     body: ContractHolderLookupRequest,

@@ -83,6 +83,7 @@ async def put_webhook_endpoint(
             settings=settings,
             enrolment_id=principal.enrolment_id,
             schemes=body.signature_schemes,
+            resolver=request.app.state.callback_resolver,
         )
         row = await webhook_endpoints.get_endpoint(session, principal.party_id)
         model = webhook_endpoints.endpoint_model(row, secret, public_key=_public_key(request))

@@ -27,6 +27,7 @@ from fcsbe.model import DeliveryOutcome, DeliveryStatus, WebhookEndpointStatus
 from fcsbe.server.notifications.policy import RetryPolicy, parse_retry_after
 from fcsbe.server.notifications.sender import SendResult, WebhookSender
 from fcsbe.server.notifications.sequencer import assign_sequence
+from fcsbe.server.security.secret_keyring import SecretKeyring, SecretKeyringError
 from fcsbe.server.services.enrolments.webhook_endpoints import disable_endpoint, signing_secrets
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
@@ -34,6 +35,9 @@ from fcsbe.server.storage.notifications import DeliveryAttemptRow, OutboxRow
 from fcsbe.server.storage.webhook_endpoints import WebhookEndpointRow
 
 __all__ = ["Claimed", "DeliveryWorker", "notification_body"]
+
+UNSEALABLE_RETRY_S = 300.0
+"""How long a notification waits when its endpoint's secret cannot be opened."""
 
 Clock = Callable[[], datetime]
 Attempt = tuple[datetime, SendResult]
@@ -80,6 +84,16 @@ class DeliveryWorker:
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._policy = RetryPolicy.from_settings(settings)
+        self._keyring = SecretKeyring.load_or_create(settings.data_dir)
+
+    def _secrets(self, endpoint: WebhookEndpointRow, now: datetime) -> tuple[str, ...]:
+        """The endpoint's signing keys; the key ring is read again once when a secret was
+        sealed under a key this worker does not know yet (a rotation by another process)."""
+        try:
+            return tuple(signing_secrets(endpoint, now, self._signing_key, keyring=self._keyring))
+        except SecretKeyringError:
+            self._keyring = SecretKeyring.load_or_create(self._settings.data_dir)
+            return tuple(signing_secrets(endpoint, now, self._signing_key, keyring=self._keyring))
 
     async def step(self) -> int:
         """One round: sequence new rows and claim a batch (one commit), send, record."""
@@ -138,6 +152,15 @@ class DeliveryWorker:
                     row.next_attempt_at = endpoint.paused_until
                     settled += 1
                     continue
+                try:
+                    secrets = self._secrets(endpoint, now)
+                except SecretKeyringError as exc:
+                    # Its secret's key is gone (data folder restored without it): this
+                    # endpoint waits, the others are delivered; the FO re-creates its secret.
+                    row.last_error = f"cannot sign: {exc}"[:500]
+                    row.next_attempt_at = now + timedelta(seconds=UNSEALABLE_RETRY_S)
+                    settled += 1
+                    continue
                 row.lease_until = lease_until
                 row.lease_owner = owner
                 row.first_attempt_at = row.first_attempt_at or now
@@ -150,7 +173,7 @@ class DeliveryWorker:
                         attempt=row.attempts + 1,
                         first_attempt_at=row.first_attempt_at,
                         url=endpoint.url,
-                        secrets=tuple(signing_secrets(endpoint, now, self._signing_key)),
+                        secrets=secrets,
                         body=notification_body(row.payload, row.seq),
                     )
                 )

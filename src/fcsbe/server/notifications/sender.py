@@ -4,9 +4,9 @@ Signing: `v1` (HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.{body}`) with 
 `standardwebhooks` library for each `whsec_` secret (two during a rotation), `v1a` (Ed25519 over the
 same content) for a `whsk_` key; the tokens are space-separated in one header. The host is resolved
 and checked before every request and the connection goes to the checked address (see
-`security.urls`). Redirects are not followed, and at most `MAX_RESPONSE_BYTES` of an answer are
-read: the receiver's answer body is not used. This module decides nothing about retries: it reports
-what happened.
+`security.address_policy`). Redirects are not followed, and at most `MAX_RESPONSE_BYTES` of an
+answer are read: the receiver's answer body is not used. This module decides nothing about
+retries: it reports what happened.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from standardwebhooks import Webhook
 from fcsbe import __version__
 from fcsbe.model import DeliveryOutcome
 from fcsbe.model.webhook_signatures import WEBHOOK_SIGNING_KEY_PREFIX, sign_v1a
+from fcsbe.server.security.address_policy import Resolver, system_resolver
 from fcsbe.server.security.urls import BlockedAddressError, resolve_for_connect
 
 __all__ = ["MAX_RESPONSE_BYTES", "SendResult", "WebhookSender", "webhook_headers"]
@@ -72,8 +73,10 @@ class WebhookSender:
         timeout_s: float,
         concurrency: int,
         allow_loopback: bool,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self._http = http
+        self._resolver = resolver
         self._timeout_s = timeout_s
         self._slots = asyncio.Semaphore(concurrency)
         self._allow_loopback = allow_loopback
@@ -110,7 +113,9 @@ class WebhookSender:
             status: int | None = None
             retry_after: str | None = None
             try:
-                target = await resolve_for_connect(url, allow_loopback=self._allow_loopback)
+                target = await resolve_for_connect(
+                    url, allow_loopback=self._allow_loopback, resolver=self._resolver
+                )
                 headers = {
                     "content-type": "application/json",
                     "user-agent": f"fcsbe/{__version__}",

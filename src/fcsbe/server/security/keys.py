@@ -15,6 +15,7 @@ from typing import Any
 
 from fcsbe.model import generate_signing_key, public_jwk, sign_detached
 from fcsbe.model.webhook_signatures import webhook_public_key, webhook_signing_key
+from fcsbe.server.security.secret_keyring import SecretKeyring
 
 __all__ = ["ServerKeys"]
 
@@ -22,7 +23,7 @@ _ACTIVE = "signing-key.jwk"
 _RETIRED = "retired-public-keys.json"
 
 
-def _write_private(path: Path, data: dict[str, Any]) -> None:
+def _write_private(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
@@ -85,10 +86,15 @@ class ServerKeys:
         return cls(private_jwk=key)
 
     def rotate(self, data_dir: Path) -> ServerKeys:
-        """Make a new active key; the old one's public half stays published."""
+        """Make a new active key; the old one's public half stays published.
+
+        The secret-sealing key ring rotates with it (`security.secret_keyring`): one command
+        renews every key of the server, and the next start re-seals stored secrets.
+        """
+        SecretKeyring.load_or_create(data_dir).rotate(data_dir)
         retired = (public_jwk(self.private_jwk), *self.retired)
         folder = self.directory(data_dir)
         key = generate_signing_key()
-        (folder / _RETIRED).write_text(json.dumps(list(retired)), encoding="utf-8")
+        _write_private(folder / _RETIRED, list(retired))
         _write_private(folder / _ACTIVE, key)
         return ServerKeys(private_jwk=key, retired=retired)

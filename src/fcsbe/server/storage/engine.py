@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from fcsbe.server.settings import Settings
+from fcsbe.server.storage.data_files import private_sqlite_files
 
 __all__ = [
     "IDLE_PING_S",
@@ -122,6 +123,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     """Create the engine for `settings.database_url`; the caller owns and disposes it."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
+        private_sqlite_files(settings.database_url)  # before SQLite creates it 0644
         # One connection: SQLite has one writer anyway, and waiting for the pool is an asyncio
         # queue, while waiting for the file lock is SQLite's busy handler, which sleeps in steps
         # of up to 100 ms and collapses throughput under concurrency.

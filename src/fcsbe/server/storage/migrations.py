@@ -16,6 +16,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fcsbe.server.storage.data_files import private_sqlite_files
+
 __all__ = [
     "alembic_config",
     "current_revision",
@@ -44,8 +46,11 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Migrate the database up to `revision` (idempotent)."""
+    """Migrate the database up to `revision` (idempotent). An SQLite file is created, or
+    kept, readable by this user only (`data_files`)."""
+    private_sqlite_files(database_url)
     command.upgrade(alembic_config(database_url), revision)
+    private_sqlite_files(database_url)
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:

@@ -230,7 +230,7 @@ async def propose(
     if await find_contract(session, principal, body.fsc_id) is not None:
         raise Conflict(f"You already have a contract {body.fsc_id}.", slug="contract-exists")
     terms = body.to_terms()
-    await check_terms(session, principal.party_id, terms, now=now)
+    await check_terms(session, principal.party_id, terms, now=now, as_fo=True)
     row = ContractRow(
         fo_party_id=principal.party_id,
         fsc_id=body.fsc_id,
@@ -285,7 +285,7 @@ async def amend(
     """A new PENDING revision; the terms in force stay until the operator accepts it."""
     row = await _live(session, principal, fsc_id)
     terms = body.to_terms()
-    await check_terms(session, row.fo_party_id, terms, now=now, exclude_id=row.id)
+    await check_terms(session, row.fo_party_id, terms, now=now, exclude_id=row.id, as_fo=True)
     revisions = (await revisions_of(session, [row.id]))[row.id]
     for old in revisions:
         if old.status == RevisionStatus.PENDING.value:

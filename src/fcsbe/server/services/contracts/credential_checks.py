@@ -6,7 +6,9 @@ Answered before an FS is sent, in four layers, each with reason codes:
    (authentication itself is done before: a bad credential never gets a verdict);
 2. contract: the caller's contract is ACTIVE over the whole window and allows the FS type
    (`CONTRACT_INVALID`, `TYPE_NOT_IN_CONTRACT`);
-3. per target: known to the registry (`TARGET_UNKNOWN`), in the contract's scope
+3. per target: known to the registry and visible to the caller (`TARGET_UNKNOWN`: a target
+   the caller may not see answers exactly like one that does not exist, see
+   `services.target_visibility`), in the contract's scope
    (`TARGET_NOT_IN_CONTRACT`; session targets only at data-sharing level SESSION), capable of the
    FS type (`NOT_CAPABLE`, with the grid functions missing) and conformant: the DER has valid
    grid-code evidence where the FS needs it (export, local grid functions) and every standard the
@@ -46,6 +48,7 @@ from fcsbe.server.services.contracts.terms import contract_covers, effective_end
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.registry.capabilities import assess, grid_code_of
 from fcsbe.server.services.registry.target_scope import ResolvedTarget, Unit, resolve_targets
+from fcsbe.server.services.registry.target_visibility import visible_only
 from fcsbe.server.storage.contracts import ContractRow, find_contract
 
 __all__ = ["FS_SCOPE", "check_credentials", "contract_reasons"]
@@ -236,7 +239,13 @@ async def check_credentials(
         raise NotFound(f"No contract {request.fsc_id} visible to you.", slug="contract-not-found")
     actor_ok = FS_SCOPE in principal.scopes
     reasons = contract_reasons(row, request.fs_type.value, request.window)
-    resolved = await resolve_targets(session, request.targets)
+    resolved = await visible_only(
+        session,
+        None if principal.is_operator else principal.party_id,
+        await resolve_targets(session, request.targets),
+        now=now,
+        contract_id=row.id,
+    )
     verdicts = []
     valid_until = min(now + timedelta(seconds=ttl_s), effective_end(row))
     for target, found in zip(request.targets, resolved, strict=True):

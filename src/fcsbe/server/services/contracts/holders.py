@@ -7,7 +7,8 @@ only by the contracts of the party in control of it (`contract_terms.governs_ses
 
 Only what the caller may know is answered: its own contracts one by one with their ids; other
 FOs' contracts only as their holder party, role and FS types, merged per holder (neither the
-other FO, nor the contract id, nor how many contracts there are).
+other FO, nor the contract id, nor how many contracts there are). An id the registry does not
+know answers like a target nobody holds (an empty list), so lookups cannot list the fleet.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from fcsbe.model import (
     FsType,
     PartyRole,
 )
-from fcsbe.server.errors import NotFound
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.contracts.terms import contract_covers, effective_end, governing_party
 from fcsbe.server.services.registry.target_scope import ResolvedTarget, resolve_targets
@@ -54,10 +54,8 @@ async def lookup_holders(
     at = request.at or now
     found = (await resolve_targets(session, [request.target]))[0]
     if found is None:
-        raise NotFound(
-            f"No {request.target.level.value} {request.target.id} is known here.",
-            slug="target-unknown",
-        )
+        # Like a target nobody holds: a distinct answer would let an FO list the fleet by id.
+        return ContractHolderLookupResult(target=request.target, at=at, holders=[])
     candidates: dict[int, ContractRow] = {}
     for row, _level, _id in await contracts_covering(session, list(found.scope_keys), at):
         candidates.setdefault(row.id, row)

@@ -2,7 +2,12 @@
 
 - The validity window must not be over already.
 - Every target in scope must be a site, CS or EVSE known to the registry (sessions come and go
-  and are covered through their EVSE, so they cannot be contract targets).
+  and are covered through their EVSE, so they cannot be contract targets). An FO proposing or
+  amending is not told whether an id exists (that would list the fleet, see
+  `services.target_visibility`): targets it may not see are judged as unknown, unknown ones are
+  not refused, and overlaps are found only between targets it sees or by their names. The
+  operator's acceptance checks the terms again against the whole registry, and refuses unknown
+  targets and hidden overlaps there.
 - Availability windows of one commitment must not overlap on the same weekday.
 - One FO may not hold two live contracts for the same FS type over overlapping targets and
   overlapping periods: an FS must never be able to draw on two commitments at once. Targets
@@ -13,7 +18,7 @@ Each failure is a 409/422 problem with its own type and a JSON pointer to the of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +28,9 @@ from fcsbe.server.errors import Conflict, UnprocessableContent
 from fcsbe.server.services.registry.target_scope import ResolvedTarget, ScopeKey, resolve_targets
 from fcsbe.server.storage.contracts import ContractRow, live_contracts_of
 from fcsbe.server.storage.infrastructure import EvSessionRow
+
+_View = Callable[[Sequence[ResolvedTarget | None]], Awaitable[list[ResolvedTarget | None]]]
+"""Hides from a list of resolved targets those the FO may not see."""
 
 __all__ = [
     "check_terms",
@@ -103,8 +111,14 @@ def _check_windows(terms: ContractTerms, base: str, now: datetime) -> list[Field
     return errors
 
 
+def _keys(target: Target, found: ResolvedTarget | None) -> tuple[ScopeKey, ...]:
+    """What a target stands for in overlap checks: its containers when known (and visible),
+    else only its own name."""
+    return found.scope_keys if found is not None else ((target.level.value, target.id),)
+
+
 def _check_targets(
-    terms: ContractTerms, resolved: Sequence[ResolvedTarget | None], base: str
+    terms: ContractTerms, resolved: Sequence[ResolvedTarget | None], base: str, *, as_fo: bool
 ) -> list[FieldError]:
     errors = []
     for index, (target, found) in enumerate(zip(terms.targets, resolved, strict=True)):
@@ -116,7 +130,7 @@ def _check_targets(
                     code="target_level_invalid",
                 )
             )
-        elif found is None:
+        elif found is None and not as_fo:
             errors.append(
                 FieldError(
                     pointer=f"{base}/targets/{index}/id",
@@ -133,6 +147,7 @@ async def _overlaps(
     terms: ContractTerms,
     resolved: Sequence[ResolvedTarget | None],
     exclude_id: int | None,
+    view: _View | None,
 ) -> list[tuple[ContractRow, int]]:
     """Other live contracts of the FO that collide with `terms`, with the colliding target."""
     collisions: list[tuple[ContractRow, int]] = []
@@ -146,12 +161,15 @@ async def _overlaps(
             continue
         other_scope = scope_keys(other_terms.targets)
         other_resolved = await resolve_targets(session, other_terms.targets)
+        if view is not None:
+            other_resolved = await view(other_resolved)
         new_scope = scope_keys(terms.targets)
-        for index, found in enumerate(resolved):
-            if found is None:
-                continue
-            inside_other = found.in_scope(other_scope)
-            contains_other = any(o is not None and o.in_scope(new_scope) for o in other_resolved)
+        others = list(zip(other_terms.targets, other_resolved, strict=True))
+        for index, (target, found) in enumerate(zip(terms.targets, resolved, strict=True)):
+            inside_other = any(key in other_scope for key in _keys(target, found))
+            contains_other = any(
+                key in new_scope for o_target, o in others for key in _keys(o_target, o)
+            )
             if inside_other or contains_other:
                 collisions.append((other, index))
                 break
@@ -166,10 +184,27 @@ async def check_terms(
     now: datetime,
     exclude_id: int | None = None,
     base: str = "/body",
+    as_fo: bool = False,
 ) -> list[ResolvedTarget | None]:
-    """Refuse terms that break a rule (422 or 409); returns the resolved targets."""
+    """Refuse terms that break a rule (422 or 409); returns the resolved targets.
+
+    `as_fo`: the FO proposes or amends, and learns nothing of targets it may not see (see the
+    module's docstring); otherwise the operator decides, against the whole registry.
+    """
+    view: _View | None = None
+    if as_fo:
+        # Imported here: `target_visibility` uses this module's roaming rule.
+        from fcsbe.server.services.registry.target_visibility import visible_only
+
+        async def fo_view(found: Sequence[ResolvedTarget | None]) -> list[ResolvedTarget | None]:
+            return await visible_only(session, fo_party_id, found, now=now, contract_id=exclude_id)
+
+        view = fo_view
+
     resolved = await resolve_targets(session, terms.targets)
-    errors = _check_windows(terms, base, now) + _check_targets(terms, resolved, base)
+    if view is not None:
+        resolved = await view(resolved)
+    errors = _check_windows(terms, base, now) + _check_targets(terms, resolved, base, as_fo=as_fo)
     if errors:
         slug = errors[0].code.replace("_", "-")
         raise UnprocessableContent(
@@ -177,7 +212,7 @@ async def check_terms(
             slug=slug,
             errors=errors,
         )
-    collisions = await _overlaps(session, fo_party_id, terms, resolved, exclude_id)
+    collisions = await _overlaps(session, fo_party_id, terms, resolved, exclude_id, view)
     if collisions:
         other, index = collisions[0]
         raise Conflict(

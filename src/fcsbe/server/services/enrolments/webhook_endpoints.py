@@ -6,14 +6,20 @@ the Standard Webhooks secret (`whsec_` + 32 random bytes, base64) and shows it t
 when it is created, rotated or `v1` is added. After a rotation the previous secret keeps
 signing as a second `v1` signature for `webhook_secret_overlap_s`, so the FO can switch its
 receiver without losing a notification.
+
+Secrets are stored sealed under the server's secret-sealing key (`security.secret_keyring`),
+never in clear; `reseal_secrets` brings every stored secret under the active key (at start-up,
+after a rotation, and for secrets an older release stored in clear).
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
@@ -23,6 +29,8 @@ from fcsbe.model import (
     WebhookSignatureScheme,
 )
 from fcsbe.server.errors import NotFound, UnprocessableContent
+from fcsbe.server.security.address_policy import Resolver, system_resolver
+from fcsbe.server.security.secret_keyring import SecretKeyring, SecretKeyringError
 from fcsbe.server.security.urls import callback_url_problem
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
@@ -36,9 +44,12 @@ __all__ = [
     "get_endpoint",
     "new_webhook_secret",
     "register_endpoint",
+    "reseal_secrets",
     "rotate_secret",
     "signing_secrets",
 ]
+
+log = logging.getLogger("fcsbe.webhooks")
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 
@@ -48,12 +59,16 @@ def new_webhook_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def check_callback_url(url: str, settings: Settings, pointer: str) -> None:
-    """Refuse a callback URL the server must not call (S4), naming the field."""
-    problem = callback_url_problem(
+async def check_callback_url(
+    url: str, settings: Settings, pointer: str, resolver: Resolver = system_resolver
+) -> None:
+    """Refuse a callback URL the server must not call (S4), naming the field; a name is
+    resolved and judged by the address policy, as it will be before every delivery."""
+    problem = await callback_url_problem(
         url,
         allow_loopback=settings.webhook_allow_loopback,
         require_https=settings.webhook_require_https,
+        resolver=resolver,
     )
     if problem is not None:
         raise UnprocessableContent(
@@ -76,6 +91,7 @@ async def register_endpoint(
     enrolment_id: str | None = None,
     schemes: list[WebhookSignatureScheme] | None = None,
     pointer: str = "/body/callback_base_url",
+    resolver: Resolver = system_resolver,
 ) -> str | None:
     """Create or update the FO's endpoint and (re-)activate it; `schemes` None keeps them
     (`v1` for a new endpoint).
@@ -83,7 +99,8 @@ async def register_endpoint(
     Returns the secret when the FO must learn it: the endpoint was created signing with `v1`,
     or `v1` was added (a fresh secret). None otherwise (rotate it with `rotate_secret`).
     """
-    check_callback_url(callback_base_url, settings, pointer)
+    await check_callback_url(callback_base_url, settings, pointer, resolver)
+    keyring = SecretKeyring.load_or_create(settings.data_dir)
     now = utcnow()
     chosen = " ".join(schemes) if schemes else None
     row = await session.get(WebhookEndpointRow, fo_party_id)
@@ -93,7 +110,7 @@ async def register_endpoint(
             fo_party_id=fo_party_id,
             enrolment_id=enrolment_id,
             callback_base_url=callback_base_url.rstrip("/"),
-            secret=secret,
+            secret=keyring.seal(secret),
             secret_rotated_at=now,
             signature_schemes=chosen or V1,
             status=WebhookEndpointStatus.ACTIVE.value,
@@ -106,7 +123,8 @@ async def register_endpoint(
     shown: str | None = None
     if chosen is not None:
         if V1 in chosen.split() and V1 not in row.schemes:
-            shown = row.secret = new_webhook_secret()
+            shown = new_webhook_secret()
+            row.secret = keyring.seal(shown)
             row.previous_secret = row.previous_secret_expires_at = None
             row.secret_rotated_at = now
         row.signature_schemes = chosen
@@ -136,32 +154,66 @@ async def rotate_secret(
 ) -> tuple[WebhookEndpointRow, str]:
     """Make a new secret; the old one keeps co-signing for the overlap window."""
     row = await get_endpoint(session, fo_party_id)
+    keyring = SecretKeyring.load_or_create(settings.data_dir)
     now = utcnow()
     secret = new_webhook_secret()
-    row.previous_secret = row.secret
+    try:
+        keyring.open(row.secret)
+        row.previous_secret = row.secret
+    except SecretKeyringError:  # its key is gone: it cannot co-sign any more
+        row.previous_secret = None
     row.previous_secret_expires_at = now + timedelta(seconds=settings.webhook_secret_overlap_s)
-    row.secret = secret
+    row.secret = keyring.seal(secret)
     row.secret_rotated_at = now
     row.updated_at = now
     return row, secret
 
 
 def signing_secrets(
-    row: WebhookEndpointRow, now: datetime, signing_key: str | None = None
+    row: WebhookEndpointRow,
+    now: datetime,
+    signing_key: str | None = None,
+    *,
+    keyring: SecretKeyring,
 ) -> list[str]:
     """The keys a delivery is signed with, one signature each: with `v1` the current secret
-    plus the previous one in overlap; with `v1a` the server's `whsk_` key."""
+    plus the previous one in overlap (opened with `keyring`); with `v1a` the server's `whsk_`
+    key."""
     found: list[str] = []
     if V1 in row.schemes:
-        found.append(row.secret)
+        found.append(keyring.open(row.secret))
         expires = row.previous_secret_expires_at
         if row.previous_secret and expires is not None and expires > now:
-            found.append(row.previous_secret)
+            found.append(keyring.open(row.previous_secret))
     if V1A in row.schemes:
         if signing_key is None:
             raise RuntimeError("v1a deliveries need the server's webhook signing key")
         found.append(signing_key)
     return found
+
+
+async def reseal_secrets(session: AsyncSession, keyring: SecretKeyring) -> int:
+    """Seal every stored secret under the active key (clear ones from an older release, and
+    those sealed under a rotated key); returns how many endpoints changed.
+
+    A secret whose key is no longer in the ring is left as it is and logged: the server still
+    starts, and that FO's deliveries wait until it sets a new secret (`PUT` with `v1` again or
+    `POST /v1/webhook-endpoint/secret`).
+    """
+    changed = 0
+    for row in (await session.execute(select(WebhookEndpointRow))).scalars():
+        before = (row.secret, row.previous_secret)
+        try:
+            if not keyring.is_current(row.secret):
+                row.secret = keyring.seal(keyring.open(row.secret))
+            if row.previous_secret and not keyring.is_current(row.previous_secret):
+                row.previous_secret = keyring.seal(keyring.open(row.previous_secret))
+        except SecretKeyringError as exc:
+            log.error("webhook secret of %s cannot be re-sealed: %s", row.fo_party_id, exc)
+            row.secret, row.previous_secret = before
+            continue
+        changed += (row.secret, row.previous_secret) != before
+    return changed
 
 
 def disable_endpoint(row: WebhookEndpointRow, reason: str, now: datetime) -> None:

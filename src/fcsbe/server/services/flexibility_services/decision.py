@@ -53,6 +53,8 @@ from fcsbe.server.services.flexibility_services.decision_rules import (
 )
 from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES, move
 from fcsbe.server.services.registry.capabilities import assess
+from fcsbe.server.services.registry.target_scope import resolve_targets
+from fcsbe.server.services.registry.target_visibility import visible_only
 from fcsbe.server.services.registry.targets import ev_technical
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.fleet import (
@@ -252,7 +254,18 @@ async def _capacity(
 ) -> tuple[float, dict[str, tuple[float, float]], EvuBound]:
     """Lock the EVSEs, compute their free capacity, bound it by the EV users' limits (see
     `decision_rules.evu_bound`), and split the commitment over them."""
-    wanted = [(t.level.value, t.id) for t in request.targets]
+    # A target the FO may not see is reported exactly like an unknown one, and none of its
+    # EVSEs is looked at (their ids and states would tell the fleet; `target_visibility`).
+    seen = await visible_only(
+        session,
+        contract.fo_party_id,
+        await resolve_targets(session, request.targets),
+        now=now,
+        contract_id=contract.id,
+    )
+    wanted = [
+        (t.level.value, t.id) for t, found in zip(request.targets, seen, strict=True) if found
+    ]
     expanded = await expand_targets(session, wanted)
     scope = await contract_scope(session, contract.id)
     evse_ids = sorted({e for ids in expanded.values() for e in ids})
@@ -266,7 +279,7 @@ async def _capacity(
         session, sorted(on_sites), request.window.start, request.window.end, _LIVE, fs.id
     )
     for target in request.targets:
-        if not expanded[(target.level.value, target.id)]:
+        if not expanded.get((target.level.value, target.id)):
             out.add(ReasonCode.TARGET_UNKNOWN, f"unknown {target.level.value} target", target)
     free_import: dict[str, float] = {}
     free_export: dict[str, float] = {}

@@ -46,7 +46,10 @@ from fcsbe.server.adapters.base import (
 from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.flexibility_services.control import setpoint_commands
-from fcsbe.server.services.flexibility_services.dispatch import lock_fs_sites, set_fs_layers
+from fcsbe.server.services.flexibility_services.dispatch import (
+    lock_fs_sites,
+    set_fs_layers,
+)
 from fcsbe.server.services.flexibility_services.execution import (
     REPLAN_S,
     clear_fs,
