@@ -310,8 +310,3 @@ class Transport:
 
     async def close(self) -> None:
         await self.http.aclose()
-
-
-def is_status(exc: BaseException, status: int) -> bool:
-    """True when `exc` is an error answer with that status (handy in `except` filters)."""
-    return isinstance(exc, FcsbeStatusError) and exc.status_code == status

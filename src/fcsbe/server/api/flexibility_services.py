@@ -208,12 +208,6 @@ async def cancel_flexibility_service(
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
 
 
-_Apply = Callable[
-    [AsyncSession, StationAdapter, FlexibilityServiceRow, Any, datetime], Awaitable[int]
-]
-"""A control service: fs_control.update_setpoint or fs_control.activate_reserve."""
-
-
 async def _control(
     signed: SignedRequest,
     session: AsyncSession,
