@@ -24,11 +24,11 @@ from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe.model import DeliveryOutcome, DeliveryStatus, WebhookEndpointStatus
+from fcsbe.server.notifications.endpoints import disable_endpoint, signing_secrets
 from fcsbe.server.notifications.policy import RetryPolicy, parse_retry_after
 from fcsbe.server.notifications.sender import SendResult, WebhookSender
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.security.secret_keyring import SecretKeyring, SecretKeyringError
-from fcsbe.server.services.enrolments.webhook_endpoints import disable_endpoint, signing_secrets
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.notifications import DeliveryAttemptRow, OutboxRow

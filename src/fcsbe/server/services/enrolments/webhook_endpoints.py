@@ -29,6 +29,7 @@ from fcsbe.model import (
     WebhookSignatureScheme,
 )
 from fcsbe.server.errors import NotFound, UnprocessableContent
+from fcsbe.server.notifications.endpoints import V1, V1A, disable_endpoint, signing_secrets
 from fcsbe.server.security.address_policy import Resolver, system_resolver
 from fcsbe.server.security.secret_keyring import SecretKeyring, SecretKeyringError
 from fcsbe.server.security.urls import callback_url_problem
@@ -76,10 +77,6 @@ async def check_callback_url(
             slug="callback-url-refused",
             errors=[FieldError(pointer=pointer, detail=problem, code="callback_url")],
         )
-
-
-V1: WebhookSignatureScheme = "v1"
-V1A: WebhookSignatureScheme = "v1a"
 
 
 async def register_endpoint(
@@ -169,29 +166,6 @@ async def rotate_secret(
     return row, secret
 
 
-def signing_secrets(
-    row: WebhookEndpointRow,
-    now: datetime,
-    signing_key: str | None = None,
-    *,
-    keyring: SecretKeyring,
-) -> list[str]:
-    """The keys a delivery is signed with, one signature each: with `v1` the current secret
-    plus the previous one in overlap (opened with `keyring`); with `v1a` the server's `whsk_`
-    key."""
-    found: list[str] = []
-    if V1 in row.schemes:
-        found.append(keyring.open(row.secret))
-        expires = row.previous_secret_expires_at
-        if row.previous_secret and expires is not None and expires > now:
-            found.append(keyring.open(row.previous_secret))
-    if V1A in row.schemes:
-        if signing_key is None:
-            raise RuntimeError("v1a deliveries need the server's webhook signing key")
-        found.append(signing_key)
-    return found
-
-
 async def reseal_secrets(session: AsyncSession, keyring: SecretKeyring) -> int:
     """Seal every stored secret under the active key (clear ones from an older release, and
     those sealed under a rotated key); returns how many endpoints changed.
@@ -214,14 +188,6 @@ async def reseal_secrets(session: AsyncSession, keyring: SecretKeyring) -> int:
             continue
         changed += (row.secret, row.previous_secret) != before
     return changed
-
-
-def disable_endpoint(row: WebhookEndpointRow, reason: str, now: datetime) -> None:
-    """Stop pushing to this endpoint (the receiver answered 410 Gone)."""
-    row.status = WebhookEndpointStatus.DISABLED.value
-    row.disabled_reason = reason[:500]
-    row.disabled_at = now
-    row.updated_at = now
 
 
 def endpoint_model(
