@@ -10,7 +10,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 
 from fcsbe.model import ModuleEndpoint, VersionDetails, VersionInfo, VersionList
-from fcsbe.server.deps import DbSession, ServerSettings
+from fcsbe.server.deps import (
+    DbSession,
+    ServerSettings,
+    state_engine,
+    state_keys,
+    state_settings,
+    state_workers,
+)
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.storage.parties import PartyRow
 
@@ -60,7 +67,7 @@ async def get_version_details(
     # The server signs with the keys in `data_dir` (tree heads, PoWs, ...): always publish
     # them, after any keys recorded on its party, so verifiers find every key in use.
     kids = {key.get("kid") for key in published}
-    server_keys: ServerKeys = request.app.state.keys
+    server_keys: ServerKeys = state_keys(request)
     published += [key for key in server_keys.public_jwks()["keys"] if key["kid"] not in kids]
     jwks: dict[str, Any] = {"keys": published}
     return VersionDetails(
@@ -93,10 +100,10 @@ async def readyz(request: Request) -> JSONResponse:
     """Readiness: a database connection is had and answers a query within
     `readiness_timeout_s` (an exhausted or stalled pool is not ready), and no background loop
     keeps failing or is stuck in a step (`worker_stall_s`)."""
-    settings = request.app.state.settings
+    settings = state_settings(request)
     try:
         async with asyncio.timeout(settings.readiness_timeout_s):
-            async with request.app.state.engine.connect() as connection:
+            async with state_engine(request).connect() as connection:
                 await connection.execute(text("SELECT 1"))
     except TimeoutError:
         return JSONResponse(
@@ -114,7 +121,7 @@ async def readyz(request: Request) -> JSONResponse:
             status_code=503,
             headers={"Retry-After": "1"},
         )
-    workers = request.app.state.workers
+    workers = state_workers(request)
     stalled = workers.stalled(settings.worker_stall_s)
     failing = [name for name in workers.unhealthy() if name not in stalled]
     if failing or stalled:

@@ -22,7 +22,7 @@ from fcsbe.server.api.edge.idempotency import (
     run_idempotent,
 )
 from fcsbe.server.api.edge.problems import problem_responses
-from fcsbe.server.deps import DbSession, ServerSettings
+from fcsbe.server.deps import DbSession, ServerSettings, state_callback_resolver
 from fcsbe.server.security.sealing import SecretSealer
 from fcsbe.server.services.enrolments import enrolments
 from fcsbe.server.services.enrolments import tokens as enrolment_tokens
@@ -67,7 +67,7 @@ async def create_enrolment(
             body,
             now=utcnow(),
             settings=settings,
-            resolver=request.app.state.callback_resolver,
+            resolver=state_callback_resolver(request),
         )
         return 201, result, {"location": "/v1/enrolments/self"}
 
@@ -112,7 +112,7 @@ async def update_own_enrolment(
             body,
             now=utcnow(),
             settings=settings,
-            resolver=request.app.state.callback_resolver,
+            resolver=state_callback_resolver(request),
         )
         return 200, result, {}
 

@@ -30,7 +30,7 @@ from fcsbe.server.api.edge.authentication import EvUserPrincipal, OperatorPrinci
 from fcsbe.server.api.edge.listing import after_id, page_response
 from fcsbe.server.api.edge.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
 from fcsbe.server.api.edge.problems import problem_responses
-from fcsbe.server.deps import DbSession, ServerSettings
+from fcsbe.server.deps import DbSession, ServerSettings, state_stations
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.ev_users import access
 from fcsbe.server.services.ev_users import ev_users as service
@@ -48,7 +48,7 @@ class _Stations:
     """The station adapter and the deployment's pseudonymizer of the running app."""
 
     def __init__(self, request: Request) -> None:
-        runtime = request.app.state.stations
+        runtime = state_stations(request)
         self.adapter: StationAdapter = runtime.adapter
         self.pseudonyms: Pseudonymizer = runtime.pseudonyms
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from fcsbe.server.deps import ServerSettings
+from fcsbe.server.deps import ServerSettings, state_metrics, state_session_factory
 from fcsbe.server.errors import Unauthorized
 from fcsbe.server.platform.metrics import CONTENT_TYPE, AppMetrics
 from fcsbe.server.security.tokens import secrets_equal
@@ -26,6 +26,6 @@ async def metrics(request: Request, settings: ServerSettings) -> Response:
         expected = settings.metrics_token.get_secret_value()
         if scheme.lower() != "bearer" or not secrets_equal(token.strip(), expected):
             raise Unauthorized("The metrics need `Authorization: Bearer <metrics token>`.")
-    app_metrics: AppMetrics = request.app.state.metrics
-    await app_metrics.refresh(request.app.state.session_factory)
+    app_metrics: AppMetrics = state_metrics(request)
+    await app_metrics.refresh(state_session_factory(request))
     return Response(app_metrics.render(), media_type=CONTENT_TYPE)

@@ -14,7 +14,7 @@ from fcsbe.server.api.edge.idempotency import (
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.deps import DbSession, ServerSettings
+from fcsbe.server.deps import DbSession, ServerSettings, state_callback_resolver, state_keys
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.enrolments import webhook_endpoints
 
@@ -33,7 +33,7 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _public_key(request: Request) -> str:
     """The server's `whpk_` key, which verifies `v1a` signatures."""
-    return str(request.app.state.keys.webhook_public_key())
+    return str(state_keys(request).webhook_public_key())
 
 
 @router.get(
@@ -83,7 +83,7 @@ async def put_webhook_endpoint(
             settings=settings,
             enrolment_id=principal.enrolment_id,
             schemes=body.signature_schemes,
-            resolver=request.app.state.callback_resolver,
+            resolver=state_callback_resolver(request),
         )
         row = await webhook_endpoints.get_endpoint(session, principal.party_id)
         model = webhook_endpoints.endpoint_model(row, secret, public_key=_public_key(request))

@@ -18,6 +18,7 @@ from typing import NoReturn
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fcsbe.server.deps import state_session_factory
 from fcsbe.server.errors import ApiError
 from fcsbe.server.services.event_log.security_events import note_security_event
 
@@ -60,7 +61,7 @@ async def refuse_with_trace(
     throttle: SecurityEventThrottle | None = getattr(request.app.state, "security_throttle", None)
     if throttle is None or throttle.allow(party_id, kind):
         await session.rollback()
-        factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+        factory: async_sessionmaker[AsyncSession] = state_session_factory(request)
         async with factory() as trace_session, trace_session.begin():
             await note_security_event(
                 trace_session,

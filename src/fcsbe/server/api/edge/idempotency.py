@@ -23,6 +23,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FieldError
+from fcsbe.server.deps import state_settings
 from fcsbe.server.errors import BadRequest, Conflict, UnprocessableContent
 from fcsbe.server.security.sealing import SecretSealer
 from fcsbe.server.storage.base import utcnow
@@ -197,7 +198,7 @@ async def run_idempotent_recorded(
             "path": request.url.path[:512],
             "request_hash": fingerprint,
             "created_at": now,
-            "expires_at": now + timedelta(seconds=request.app.state.settings.idempotency_ttl_s),
+            "expires_at": now + timedelta(seconds=state_settings(request).idempotency_ttl_s),
         },
         sealer,
     )

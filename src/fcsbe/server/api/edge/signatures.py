@@ -43,6 +43,7 @@ from fcsbe.model import (
     verify_detached,
 )
 from fcsbe.server.api.edge.audit import refuse_with_trace
+from fcsbe.server.deps import state_settings
 from fcsbe.server.errors import Unauthorized
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.storage.base import utcnow
@@ -177,7 +178,7 @@ async def verify_request_signature(
         await refuse(
             f"Malformed request signature: {exc}.", "signature-invalid", "SIGNATURE_INVALID"
         )
-    skew = request.app.state.settings.signature_max_skew_s
+    skew = state_settings(request).signature_max_skew_s
     # Compared as numbers: an `iat` far from now is no date a datetime can hold.
     if abs(moment.timestamp() - iat) > skew:
         await refuse(
