@@ -9,7 +9,7 @@ The session is committed when the route returns and before the response is sent
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Protocol, cast
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.security.address_policy import Resolver
 from fcsbe.server.security.keys import ServerKeys
+from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.settings import Settings
 
 if TYPE_CHECKING:
     from fcsbe.server.platform.metrics import AppMetrics
-    from fcsbe.server.stations import StationRuntime
     from fcsbe.server.workers import WorkerGroup
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "DbSession",
     "ServerSettings",
     "ServerSigningKeys",
+    "StationRuntimeView",
     "get_server_keys",
     "get_session",
     "get_settings",
@@ -95,10 +96,21 @@ def state_adapter(request: Request) -> StationAdapter:
     return cast("StationAdapter", request.app.state.adapter)
 
 
-def state_stations(request: Request) -> StationRuntime:
+class StationRuntimeView(Protocol):
+    """What routes use of the station runtime (`server/stations.py`, which also runs the
+    simulator: routes must not import it)."""
+
+    @property
+    def adapter(self) -> StationAdapter: ...
+
+    @property
+    def pseudonyms(self) -> Pseudonymizer: ...
+
+
+def state_stations(request: Request) -> StationRuntimeView:
     """The station runtime (adapter, pseudonymizer, station sync), set up by the lifespan before
     any request is served."""
-    return cast("StationRuntime", request.app.state.stations)
+    return cast("StationRuntimeView", request.app.state.stations)
 
 
 def state_callback_resolver(request: Request) -> Resolver:
