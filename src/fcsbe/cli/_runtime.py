@@ -9,7 +9,6 @@ needs the engine itself), so opening, committing and disposing is written once.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -66,6 +65,8 @@ def load_settings() -> Settings:
 
 def run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Run `work` with an engine on the configured database, disposed afterwards."""
+    import asyncio
+
     from fcsbe.server.storage.engine import create_engine
 
     async def main() -> T:
