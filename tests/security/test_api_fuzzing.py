@@ -38,10 +38,15 @@ from tests.security.fuzz_world import FuzzWorld, build_world, world_path_ids
 from tests.support.databases import truncate_all
 
 FUZZ_EXAMPLES = int(os.environ.get("FCSBE_FUZZ_EXAMPLES", "100"))
+REQUEST_TIMEOUT_S = 600
+"""Only a hang guard, never a verdict: the app runs in-process, and on a machine busy with other
+work a correct answer may take far longer than schemathesis' default of 10 s. Hypothesis'
+deadline is off for the same reason (below): the test judges answers, not their speed."""
 
 CONFIG = SchemathesisConfig.from_dict(
     {
         "seed": 63382,
+        "request-timeout": REQUEST_TIMEOUT_S,
         "generation": {
             "mode": "all",
             "max-examples": FUZZ_EXAMPLES,
