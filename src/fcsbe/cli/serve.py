@@ -41,6 +41,10 @@ def bind(host: str, port: int) -> socket.socket:
         )
 
 
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def check_database(settings: Settings) -> None:
     """Open the database, migrate it if it migrates itself (SQLite), and make sure it is at the
     current schema; exit naming FCSBE_DATABASE_URL otherwise."""
@@ -81,6 +85,12 @@ def serve(
     check_database(settings)
     # The app factory reads the environment again (in each worker): give it the normalised URL.
     os.environ["FCSBE_DATABASE_URL"] = settings.database_url
+    if settings.metrics_enabled and settings.metrics_token is None and not _loopback(host):
+        typer.echo(
+            f"note: /metrics answers anyone who reaches {host}:{port}: set FCSBE_METRICS_TOKEN, "
+            "or publish the port on 127.0.0.1 only",
+            err=True,
+        )
     if settings.simulator_enabled:
         typer.echo(f"stations: simulated fleet {settings.simulator_scenario!r} (real time)")
     typer.echo(f"fcsbe serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
