@@ -27,6 +27,7 @@ GUIDES = [
 SETTINGS = {f"FCSBE_{name.upper()}" for name in Settings.model_fields}
 NOT_SETTINGS = {
     "FCSBE_OPERATOR_TOKEN",
+    "FCSBE_PUBLISH",
     "FCSBE_SERVER",
     "FCSBE_TEST_POSTGRES_DSN",
     "FCSBE_TEST_WORKERS",
