@@ -12,54 +12,63 @@ import pytest
 from fcsbe.cli.admin.notifications import DELIVERY_STATES
 from fcsbe.model import DeliveryStatus
 
-HEAVY = ("fcsbe.model", "fcsbe.client", "fcsbe.server", "pydantic", "sqlalchemy", "httpx", "rich")
+HEAVY = ("fcsbe.model", "fcsbe.client", "fcsbe.server", "sqlalchemy", "httpx", "rich", "asyncio")
+"""What `--help` must not import (typer itself may import pydantic to parse sub-commands)."""
+
+COMMANDS = [
+    (),
+    ("serve",),
+    ("db", "upgrade"),
+    ("admin", "contracts", "accept"),
+    ("admin", "notifications", "list"),
+    ("admin", "notifications", "redeliver"),
+    ("admin", "enrolment-token", "create"),
+]
 
 PROBE = """
-import json, sys
+import contextlib, io, json, sys
 from fcsbe.cli import main
-sys.argv = ["fcsbe", *sys.argv[1:]]
-try:
-    main()
-except SystemExit:
-    pass
-print("\\nMODULES=" + json.dumps(sorted(sys.modules)))
+helps = []
+for command in json.loads(sys.argv[1]):
+    sys.argv = ["fcsbe", *command, "--help"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            main()
+        except SystemExit:
+            pass
+    helps.append(out.getvalue())
+print(json.dumps({"helps": helps, "modules": sorted(sys.modules)}))
 """
 
 
-def _help(*args: str) -> tuple[str, list[str]]:
-    """The help text of `fcsbe ARGS --help` and the modules the process imported for it."""
+@pytest.fixture(scope="module")
+def helps() -> tuple[dict[tuple[str, ...], str], list[str]]:
+    """The help of each command, and the modules one process imported to print them all."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args, "--help"],
+        [sys.executable, "-c", PROBE, json.dumps(COMMANDS)],
         capture_output=True,
         text=True,
         check=True,
     )
-    text, _, modules = done.stdout.rpartition("\nMODULES=")
-    return text, json.loads(modules)
+    found = json.loads(done.stdout)
+    return dict(zip(COMMANDS, found["helps"], strict=True)), found["modules"]
 
 
-def test_help_imports_nothing_heavy() -> None:
+def test_help_imports_nothing_heavy(helps: tuple[dict[tuple[str, ...], str], list[str]]) -> None:
     """The CPU `fcsbe --help` costs is the imports: none of the server, model or client."""
-    text, modules = _help()
-    assert "Usage: fcsbe" in text
+    texts, modules = helps
+    assert "Usage: fcsbe" in texts[()]
     loaded = [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
     assert loaded == []
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        (),
-        ("serve",),
-        ("db", "upgrade"),
-        ("admin", "contracts", "accept"),
-        ("admin", "notifications", "list"),
-        ("admin", "notifications", "redeliver"),
-        ("admin", "enrolment-token", "create"),
-    ],
-)
-def test_help_names_values_plainly(command: tuple[str, ...]) -> None:
-    text, _ = _help(*command)
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_names_values_plainly(
+    command: tuple[str, ...], helps: tuple[dict[tuple[str, ...], str], list[str]]
+) -> None:
+    text = helps[0][command]
+    assert "Usage: fcsbe" in text
     for noise in ("<bool>", "<str>", "<int", "<list", "{"):
         assert noise not in text, text
     if command == ("admin", "contracts", "accept"):
