@@ -94,14 +94,29 @@ def serve(
     if settings.simulator_enabled:
         typer.echo(f"stations: simulated fleet {settings.simulator_scenario!r} (real time)")
     typer.echo(f"fcsbe serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
-    with listening:
+    if workers > 1:
+        # Several processes: uvicorn binds and shares the socket itself (the check above made
+        # sure the port is free and the database ready).
+        listening.close()
         uvicorn.run(
             "fcsbe.server.app:create_app",
             factory=True,
-            fd=listening.fileno(),
             host=host,
             port=port,
             workers=workers,
             log_level="warning",
             proxy_headers=True,
         )
+        return
+    config = uvicorn.Config(
+        "fcsbe.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=True,
+    )
+    # The bound socket itself (not its descriptor number) goes to uvicorn, so that it keeps its
+    # address family and client addresses read right.
+    with listening:
+        uvicorn.Server(config).run(sockets=[listening])
