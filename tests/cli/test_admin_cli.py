@@ -23,9 +23,39 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def admin(env: dict[str, str], *args: str, code: int = 0) -> str:
-    result = runner.invoke(app, ["admin", *args], env=env)
+    """`fcsbe admin --init ARGS`: these tests start from no database at all."""
+    result = runner.invoke(app, ["admin", "--init", *args], env=env)
     assert result.exit_code == code, result.output
     return result.output
+
+
+def test_a_missing_database_is_not_created_without_init(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Run outside the server's folder, a command says so instead of making a new database."""
+    result = runner.invoke(app, ["admin", "enrolment-token", "create", "--fo-name", "x"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "FCSBE_DATABASE_URL: no database at" in result.output
+    assert "party init" not in result.output
+    assert not (tmp_path / "admin.db").exists()
+    created = runner.invoke(
+        app,
+        [
+            "admin",
+            "--init",
+            "party",
+            "init",
+            "--party-id",
+            "NL-ABC",
+            "--name",
+            "A",
+            "--country",
+            "NL",
+        ],
+        env=env,
+    )
+    assert created.exit_code == 0, created.output
+    assert (tmp_path / "admin.db").exists()
 
 
 def test_party_and_operator_tokens(env: dict[str, str], tmp_path: Path) -> None:

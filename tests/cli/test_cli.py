@@ -26,6 +26,12 @@ def test_openapi_check_fails_on_drift(tmp_path: Path) -> None:
     assert runner.invoke(app, ["openapi", "--check", "--output", str(stale)]).exit_code == 0
 
 
+def test_openapi_check_names_a_missing_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["openapi", "--check", "--output", str(tmp_path / "none.json")])
+    assert result.exit_code == 1
+    assert "none.json is missing: run `fcsbe openapi`" in result.output
+
+
 def test_db_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FCSBE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0

@@ -8,7 +8,10 @@ short-lived operator credential there.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +21,11 @@ from typer.testing import CliRunner
 from fcsbe.cli import app
 from fcsbe.demo.plan import EXCLUSIVE, PREFERRED_SITES, assign_sites, plan_services
 from fcsbe.model import FsType
+from tests.support.databases import (
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_reachable,
+)
 from tests.support.served import Served, free_port, serve
 
 runner = CliRunner()
@@ -51,6 +59,39 @@ def test_the_demo_runs_the_whole_story(served: Served, monkeypatch: pytest.Monke
     listed = runner.invoke(app, ["admin", "operator-token", "list"])
     assert "active" not in listed.output, "the demo's operator credential is revoked"
     assert "revoked" in listed.output
+
+
+@pytest.mark.slow
+def test_the_demo_runs_on_postgresql_set_up_by_hand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's PostgreSQL path: a plain `postgresql://` URL, `fcsbe db upgrade` (schema,
+    party and key), `fcsbe serve`, then the demo from the same environment."""
+    why = postgres_reachable()
+    if why is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI: {why}")
+        pytest.skip(f"PostgreSQL not reachable: {why}")
+    name, url = create_postgres_database("fcsbe_demo")
+    plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    settings = {"FCSBE_DATABASE_URL": plain, "FCSBE_DATA_DIR": str(tmp_path / "var")}
+    try:
+        upgraded = subprocess.run(
+            [sys.executable, "-m", "fcsbe.cli", "db", "upgrade"],
+            env={**os.environ, **settings},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert upgraded.returncode == 0, upgraded.stderr
+        with serve(tmp_path, **settings) as server:
+            for key, value in server.env.items():
+                monkeypatch.setenv(key, value)
+            result = runner.invoke(app, ["demo", "--server", server.url, "--window", "8"])
+            assert result.exit_code == 0, result.output + "\n" + server.log.read_text()
+        assert "all steps passed" in result.output
+    finally:
+        drop_postgres_database(name)
 
 
 def test_the_demo_fails_when_no_server_answers(tmp_path: Path) -> None:

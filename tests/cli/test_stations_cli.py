@@ -10,6 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from fcsbe.cli import app
+from fcsbe.server.storage import migrations
 from tests.support.registry_samples import sample_document
 
 runner = CliRunner()
@@ -20,6 +21,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "cli.db"
     monkeypatch.setenv("FCSBE_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
     monkeypatch.setenv("FCSBE_LOG_LEVEL", "WARNING")
+    migrations.upgrade(f"sqlite+aiosqlite:///{path}")  # the server's database exists already
     return path
 
 

@@ -24,7 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-FCSBE_IMAGE = sorted(name for name, service in SERVICES.items() if "build" in service)
+BUILT = [name for name, service in SERVICES.items() if "build" in service]
+FCSBE_IMAGE = sorted(
+    name
+    for name, service in SERVICES.items()
+    if service.get("image") == SERVICES[BUILT[0]]["image"]
+)
 REPLICAS = sorted(name for name in FCSBE_IMAGE if "command" not in SERVICES[name])
 
 
@@ -50,7 +55,11 @@ def test_every_fcsbe_variable_is_a_real_setting(name: str) -> None:
     assert named, f"{name} configures nothing"
     assert named <= settings, f"{name}: unknown settings {sorted(named - settings)}"
     Settings.model_validate(
-        {key.removeprefix("FCSBE_").lower(): v for key, v in _environment(SERVICES[name]).items()}
+        {
+            key.removeprefix("FCSBE_").lower(): v
+            for key, v in _environment(SERVICES[name]).items()
+            if not v.startswith("${")  # passed through from the operator's environment
+        }
     )
 
 
@@ -79,11 +88,35 @@ def test_replicas_are_health_checked_on_a_real_readiness_route(name: str) -> Non
     assert "/readyz" in paths
 
 
-@pytest.mark.parametrize("name", REPLICAS)
-def test_replicas_share_the_key_volume(name: str) -> None:
+def test_one_image_is_built_once_and_run_by_every_fcsbe_service() -> None:
+    """Compose builds one image (the service with `build:` names it) and runs it everywhere."""
+    assert BUILT == ["migrate"]
+    assert SERVICES["migrate"]["image"]
+    assert set(REPLICAS) | {"migrate"} == set(FCSBE_IMAGE)
+    assert {"server", "worker"} <= set(FCSBE_IMAGE)
+
+
+@pytest.mark.parametrize("name", FCSBE_IMAGE)
+def test_every_fcsbe_service_shares_the_data_volume(name: str) -> None:
+    """migrate creates the signing key there; server and worker sign with that same key."""
     data_dir = _environment(SERVICES[name])["FCSBE_DATA_DIR"]
-    assert f"fcsbe-keys:{data_dir}" in SERVICES[name]["volumes"]
-    assert "fcsbe-keys" in COMPOSE["volumes"]
+    assert f"fcsbe-data:{data_dir}" in SERVICES[name]["volumes"]
+    assert "fcsbe-data" in COMPOSE["volumes"]
+    assert f'VOLUME ["{data_dir}"]' in DOCKERFILE
+    for party_setting in ("FCSBE_SERVER_PARTY_ID", "FCSBE_SERVER_PARTY_COUNTRY"):
+        env = _environment(SERVICES[name])
+        assert env[party_setting] == _environment(SERVICES["migrate"])[party_setting]
+
+
+def test_only_localhost_by_default_and_metrics_can_be_protected() -> None:
+    """The API (and /metrics with it) is published on 127.0.0.1 unless the operator says
+    otherwise; the metrics token is passed through, and empty means unset."""
+    published = [port for name in REPLICAS for port in SERVICES[name].get("ports", [])]
+    assert published == ["${FCSBE_PUBLISH:-127.0.0.1:8000}:8000"]
+    for name in REPLICAS:
+        assert _environment(SERVICES[name])["FCSBE_METRICS_TOKEN"] == "${FCSBE_METRICS_TOKEN:-}"
+    assert Settings(metrics_token="").metrics_token is None  # type: ignore[arg-type]
+    assert Settings(metrics_token="  ").metrics_token is None  # type: ignore[arg-type]
 
 
 def test_the_commands_exist() -> None:

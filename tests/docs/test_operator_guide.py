@@ -25,7 +25,14 @@ GUIDES = [
     ROOT / "README.md",
 ]
 SETTINGS = {f"FCSBE_{name.upper()}" for name in Settings.model_fields}
-NOT_SETTINGS = {"FCSBE_OPERATOR_TOKEN", "FCSBE_SERVER", "FCSBE_TEST_POSTGRES_DSN", "FCSBE_VENV"}
+NOT_SETTINGS = {
+    "FCSBE_OPERATOR_TOKEN",
+    "FCSBE_PUBLISH",
+    "FCSBE_SERVER",
+    "FCSBE_TEST_POSTGRES_DSN",
+    "FCSBE_TEST_WORKERS",
+    "FCSBE_VENV",
+}
 
 
 def _code(text: str) -> list[str]:

@@ -26,6 +26,9 @@ app = typer.Typer(
     help="IEC 63382 flexibility port of a charging-station backend (FCSBE).",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help: rendering it with rich costs more CPU than the rest of `fcsbe --help`.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
 app.command()(serve)
 app.add_typer(db_app, name="db")
@@ -40,7 +43,9 @@ app.command("demo")(demo_cli.demo)
 
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="fcsbe")
+    from fcsbe.cli._help import name_values
+
+    name_values(app)(prog_name="fcsbe")
 
 
 if __name__ == "__main__":  # pragma: no cover

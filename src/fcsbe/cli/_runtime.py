@@ -2,18 +2,21 @@
 
 Commands use the same settings as `fcsbe serve` (FCSBE_DATABASE_URL, FCSBE_DATA_DIR). The
 embedded SQLite database is migrated on first use, as `serve` does; PostgreSQL must be migrated
-with `fcsbe db upgrade`. A domain error prints its detail and exits with status 1. Every command
+with `fcsbe db upgrade`. A command never creates a database that is not there (unless
+`fcsbe admin --init`). A setting that cannot work (a bad value, a database that cannot be
+opened) stops the command with two lines, the setting and the fix, and exit status 2; a domain
+error prints its detail and exits with status 1. Every command
 that touches the database goes through `run_in_transaction` (or `run_with_engine` for work that
 needs the engine itself), so opening, committing and disposing is written once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -24,14 +27,22 @@ if TYPE_CHECKING:
     from fcsbe.server.settings import Settings
 
 __all__ = [
+    "CREATE_DATABASE",
     "FoOption",
     "JsonOption",
+    "database_failure",
+    "database_missing",
+    "fail",
     "load_settings",
     "local_operator",
+    "normalise_database_url",
     "parse_duration",
     "print_json",
+    "require_server_extra",
     "run_in_transaction",
     "run_with_engine",
+    "shown_url",
+    "sqlite_path",
 ]
 
 T = TypeVar("T")
@@ -53,19 +64,159 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def load_settings() -> Settings:
-    """The server's settings from the environment, or a clear message when the server extra is
-    not installed (a client-only `pip install fcsbe`)."""
+def fail(setting: str, problem: str, fix: str) -> NoReturn:
+    """Stop a command with the two lines an operator needs: which setting, and what to do."""
+    typer.echo(f"error: {setting}: {problem}", err=True)
+    typer.echo(f"  fix: {fix}", err=True)
+    raise typer.Exit(2)
+
+
+def _server_extra_missing(exc: ImportError) -> NoReturn:
+    typer.echo(f"error: the server extra is not installed ({exc})", err=True)
+    typer.echo("  fix: pip install 'fcsbe[server]'", err=True)
+    raise typer.Exit(2) from exc
+
+
+def require_server_extra() -> None:
+    """Exit with the install hint when the server's own dependencies are missing (a
+    client-only `pip install fcsbe`)."""
     try:
+        import sqlalchemy  # noqa: F401
+        import uvicorn  # noqa: F401
+
+        import fcsbe.server.settings  # noqa: F401
+    except ImportError as exc:
+        _server_extra_missing(exc)
+
+
+_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+"""URL schemes people write → the async driver the server runs on."""
+
+
+def normalise_database_url(url: str) -> str:
+    """`url` with the async driver the server uses (`postgres://` and `postgresql://`, as
+    PostgreSQL hosting hands them out, become `postgresql+asyncpg://`); any other scheme is
+    refused with the URL to use."""
+    scheme, separator, rest = url.partition("://")
+    driver = _DRIVERS.get(scheme.lower()) if separator else None
+    if driver is None:
+        fail(
+            "FCSBE_DATABASE_URL",
+            f"{scheme + separator or url!r} is not a database fcsbe runs on",
+            "use postgresql+asyncpg://user:password@host:5432/fcsbe or "
+            "sqlite+aiosqlite:///./fcsbe.db",
+        )
+    return f"{driver}://{rest}"
+
+
+def load_settings() -> Settings:
+    """The server's settings from the environment, each bad value reported as the setting to
+    fix (exit status 2), the database URL normalised to the async driver."""
+    try:
+        from pydantic import ValidationError
+
         from fcsbe.server.settings import Settings
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        typer.echo(f"the server extra is not installed: pip install 'fcsbe[server]' ({exc})")
-        raise typer.Exit(2) from exc
-    return Settings()
+    except ImportError as exc:
+        _server_extra_missing(exc)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "FCSBE_" + "_".join(str(part) for part in error["loc"][:1]).upper()
+        fail(
+            name,
+            f"{error['msg']} (got {error.get('input')!r})",
+            f"set {name} to a valid value (docs/configuration.md lists every setting)",
+        )
+    url = normalise_database_url(settings.database_url)
+    if url != settings.database_url:
+        given = settings.database_url.partition("://")[0]
+        typer.echo(
+            f"note: FCSBE_DATABASE_URL {given}://... runs as {url.partition('://')[0]}://... "
+            "(the async driver fcsbe uses)",
+            err=True,
+        )
+        settings = settings.model_copy(update={"database_url": url})
+    return settings
+
+
+def shown_url(database_url: str) -> str:
+    """The database URL without its password, fit for a message."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file of an SQLite URL (None for other databases and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if not url.get_backend_name().startswith("sqlite"):
+        return None
+    database = url.database or ""
+    return None if database in ("", ":memory:") else Path(database)
+
+
+def database_missing(database_url: str) -> bool:
+    """True for an SQLite database whose file does not exist (a command must not create it)."""
+    from sqlalchemy.engine import make_url
+
+    if not make_url(database_url).get_backend_name().startswith("sqlite"):
+        return False
+    path = sqlite_path(database_url)
+    return path is None or not path.exists()
+
+
+def database_failure(exc: BaseException, settings: Settings) -> NoReturn:
+    """Report a database that cannot be opened as the setting to fix (exit status 2)."""
+    from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+
+    if isinstance(exc, PermissionError) and exc.filename:
+        data_dir = settings.data_dir.resolve()
+        if data_dir in (
+            Path(str(exc.filename)).resolve(),
+            *Path(str(exc.filename)).resolve().parents,
+        ):
+            fail(
+                "FCSBE_DATA_DIR",
+                f"cannot write {exc.filename} (permission denied)",
+                f"make {data_dir} writable by this user, or set FCSBE_DATA_DIR to a folder that is",
+            )
+    shown = shown_url(settings.database_url)
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+    path = sqlite_path(settings.database_url)
+    if isinstance(exc, NoSuchModuleError | ModuleNotFoundError):
+        fix = "use postgresql+asyncpg://... or sqlite+aiosqlite:///... (drivers fcsbe installs)"
+    elif path is not None:
+        fix = (
+            f"make {path.resolve().parent} writable, or set FCSBE_DATABASE_URL to a file in a "
+            "writable folder (e.g. sqlite+aiosqlite:////data/fcsbe.db)"
+        )
+    else:
+        fix = (
+            "check host, port, user, password and database name in FCSBE_DATABASE_URL, and "
+            "that PostgreSQL is running and reachable from here"
+        )
+    fail("FCSBE_DATABASE_URL", f"cannot open {shown}: {detail}", fix)
 
 
 def run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    """Run `work` with an engine on the configured database, disposed afterwards."""
+    """Run `work` with an engine on the configured database, disposed afterwards; a database
+    that cannot be opened is reported as the setting to fix."""
+    import asyncio
+
+    from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+
     from fcsbe.server.storage.engine import create_engine
 
     async def main() -> T:
@@ -75,7 +226,16 @@ def run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[
         finally:
             await engine.dispose()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except (DBAPIError, NoSuchModuleError, OSError, TimeoutError, ImportError) as exc:
+        database_failure(exc, settings)
+
+
+CREATE_DATABASE = False
+"""Set by `fcsbe admin --init`: the admin commands may create and migrate a missing SQLite
+database (otherwise they refuse, so that running one in the wrong folder cannot steer the
+operator into a second, empty database)."""
 
 
 def run_in_transaction(
@@ -88,18 +248,29 @@ def run_in_transaction(
     from fcsbe.server.storage.engine import create_session_factory
 
     settings = settings or load_settings()
+    if database_missing(settings.database_url) and not CREATE_DATABASE:
+        fail(
+            "FCSBE_DATABASE_URL",
+            f"no database at {shown_url(settings.database_url)} (this is not the folder the "
+            "server runs in)",
+            "run the command in the server's folder or set FCSBE_DATABASE_URL as the server "
+            "has it; `fcsbe admin --init ...` creates a new database here",
+        )
 
     async def transaction(engine: AsyncEngine) -> T:
+        if settings.migrate_on_start:
+            await migrations.upgrade_async(settings.database_url)
         if not await migrations.is_up_to_date(engine, settings.database_url):
-            typer.echo("the database is not migrated: run `fcsbe db upgrade`", err=True)
-            raise typer.Exit(2)
+            fail(
+                "FCSBE_DATABASE_URL",
+                f"{shown_url(settings.database_url)} is not migrated",
+                "run `fcsbe db upgrade` with the same FCSBE_DATABASE_URL",
+            )
         async with create_session_factory(engine)() as session:
             result = await work(session, settings)
             await session.commit()
             return result
 
-    if settings.migrate_on_start:
-        migrations.upgrade(settings.database_url)
     try:
         return run_with_engine(settings, transaction)
     except ApiError as exc:

@@ -10,7 +10,6 @@ revokes it when the story ends. So the server needs no demo mode and exposes not
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -26,25 +25,14 @@ LOCAL_TOKEN_TTL_S = 1800
 """Lifetime of the operator credential made for one run (revoked at the end anyway)."""
 
 
-def _local_database_missing(database_url: str) -> bool:
-    """True for an SQLite URL whose file does not exist (a command must not create it)."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    if not url.get_backend_name().startswith("sqlite"):
-        return False
-    database = url.database or ""
-    return database in ("", ":memory:") or not Path(database).exists()
-
-
 def _local_operator_token() -> tuple[str, str]:
     """A short-lived operator credential made in the local server database: (id, token)."""
-    from fcsbe.cli._runtime import load_settings, run_in_transaction
+    from fcsbe.cli._runtime import database_missing, load_settings, run_in_transaction
     from fcsbe.server.services.enrolments.parties import create_operator_token
     from fcsbe.server.storage.base import utcnow
 
     settings = load_settings()
-    if _local_database_missing(settings.database_url):
+    if database_missing(settings.database_url):
         typer.echo(
             f"no server database here ({settings.database_url}): run `fcsbe demo` in the folder "
             "the server runs in, or pass --operator-token (create one on the server host with "

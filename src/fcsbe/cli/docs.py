@@ -17,9 +17,6 @@ from typing import Annotated, Any
 
 import typer
 
-from fcsbe.client import FcsbeClient
-from fcsbe.client.operations import OPERATION_ATTR
-
 __all__ = [
     "API_DOC_PATH",
     "OPENAPI_PATH",
@@ -51,6 +48,9 @@ _TAG_TITLES = {
 
 def client_operations() -> dict[str, str]:
     """operationId → the client method that calls it (`client.<namespace>.<method>`)."""
+    from fcsbe.client import FcsbeClient
+    from fcsbe.client.operations import OPERATION_ATTR
+
     client = FcsbeClient("http://unused")
     found: dict[str, str] = {}
     for name, namespace in vars(client).items():
@@ -199,8 +199,10 @@ def _write_or_check(output: Path, rendered: str, *, check: bool, command: str) -
     """Write a generated file, or (`check`) fail when the committed one differs: CI runs the
     check so that generated documents never drift from the served API."""
     if check:
-        current = output.read_text(encoding="utf-8") if output.exists() else ""
-        if current != rendered:
+        if not output.exists():
+            typer.echo(f"{output} is missing: run `{command}`", err=True)
+            raise typer.Exit(1)
+        if output.read_text(encoding="utf-8") != rendered:
             typer.echo(f"{output} differs from the served API: run `{command}`", err=True)
             raise typer.Exit(1)
         typer.echo(f"{output} is current")

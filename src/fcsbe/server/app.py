@@ -43,6 +43,7 @@ from fcsbe.server.api import (
     webhook_endpoints,
 )
 from fcsbe.server.api import metrics as metrics_api
+from fcsbe.server.api.docs_pages import install_docs_pages
 from fcsbe.server.api.edge.audit import SecurityEventThrottle
 from fcsbe.server.api.openapi import install_openapi
 from fcsbe.server.errors import install_error_handlers
@@ -283,6 +284,8 @@ def create_app(
         description=API_DESCRIPTION,
         lifespan=_lifespan,
         responses=COMMON_RESPONSES,
+        docs_url=None,  # served from the package's own assets (api/docs_pages.py)
+        redoc_url=None,
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     app.state.settings = settings
@@ -331,5 +334,6 @@ def create_app(
     app.include_router(ev_users.admin_router)
     # The EV user's phone app (UC 3.6): static files, not part of the API (nor of its OpenAPI).
     app.mount("/app", StaticFiles(directory=Path(__file__).parent / "app_static", html=True))
+    install_docs_pages(app, "fcsbe")
     install_openapi(app)
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fcsbe.server.notifications.settings import FEED_REPLAY_WINDOW_DAYS, DeliverySettings
@@ -333,7 +333,8 @@ class Settings(DeliverySettings, BaseSettings):
     metrics_token: SecretStr | None = Field(
         default=None,
         description="If set, `GET /metrics` needs `Authorization: Bearer <this token>`. Without "
-        "it, keep /metrics off the public network (it carries no party data).",
+        "it, keep /metrics off the public network (it carries no party data). Empty means unset "
+        "(docker-compose.yml passes it through as `${FCSBE_METRICS_TOKEN:-}`).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the fcsbe loggers."
@@ -341,6 +342,14 @@ class Settings(DeliverySettings, BaseSettings):
     log_json: bool = Field(
         default=True, description="Write logs as JSON lines (one object per line)."
     )
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        """An empty token is no token: `Bearer ` with nothing after it must not open /metrics."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @property
     def is_sqlite(self) -> bool:

@@ -193,6 +193,19 @@ async def test_unconnected_stations_refuse_everything() -> None:
     await adapter.stop()
 
 
+async def test_expiry_is_not_logged_at_info(
+    stations: SimulatedStations, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An FS window ending is routine: the log at INFO does not repeat it for every target."""
+    until = stations.now() + timedelta(minutes=1)
+    await stations.apply(Command(_evse(EVSE1), SetpointCommand(4_500.0), valid_until=until))
+    with caplog.at_level("INFO", logger="fcsbe"):
+        stations.advance(120)
+        (state,) = await stations.read_state([_evse(EVSE1)])
+    assert state.controls == ()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= 20] == []
+
+
 async def test_a_batch_with_an_end_expires_together(stations: SimulatedStations) -> None:
     until = stations.now() + timedelta(minutes=2)
     batch = [

@@ -280,7 +280,7 @@ def test_admin_command_dry_run_then_purge(tmp_path: Path) -> None:
     runner = CliRunner()
 
     def purge_command(*options: str) -> str:
-        result = runner.invoke(cli, ["admin", "retention", "purge", *options], env=env)
+        result = runner.invoke(cli, ["admin", "--init", "retention", "purge", *options], env=env)
         assert result.exit_code == 0, result.output
         return result.output
 

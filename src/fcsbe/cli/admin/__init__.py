@@ -7,8 +7,11 @@ API's JSON where a command shows objects.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from fcsbe.cli import _runtime
 from fcsbe.cli.admin.contracts import contracts_app
 from fcsbe.cli.admin.ev_users import ev_users_app
 from fcsbe.cli.admin.parties import enrolments_app, operator_app, party_app, token_app
@@ -26,3 +29,18 @@ admin_app.add_typer(enrolments_app, name="enrolments")
 admin_app.add_typer(contracts_app, name="contracts")
 admin_app.add_typer(ev_users_app, name="ev-users")
 admin_app.add_typer(retention_app, name="retention")
+
+
+@admin_app.callback()
+def admin(
+    init: Annotated[
+        bool,
+        typer.Option(
+            "--init",
+            help="Create and migrate the SQLite database if it is not there (by default the "
+            "commands refuse, so that a wrong folder cannot start a second database).",
+        ),
+    ] = False,
+) -> None:
+    """Operate the server: party, tokens, enrolments, contracts, EV users, retention."""
+    _runtime.CREATE_DATABASE = init

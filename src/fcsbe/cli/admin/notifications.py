@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar, get_args
 
 import typer
-
-from fcsbe.model import DeliveryStatus, NotificationRecord, RedeliveryRequest
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from fcsbe.model import NotificationRecord
     from fcsbe.server.settings import Settings
 
 __all__ = ["app"]
@@ -27,6 +26,10 @@ T = TypeVar("T")
 PartyOption = Annotated[str | None, typer.Option("--party", help="Only this FO party id.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 LimitOption = Annotated[int, typer.Option(min=1, max=10_000, help="Most rows shown.")]
+DeliveryState = Literal["PENDING", "DELIVERED", "DEAD", "PARKED"]
+"""`fcsbe.model.DeliveryStatus`'s values, spelled out so that `fcsbe --help` need not import the
+model (a test keeps the two equal)."""
+DELIVERY_STATES: tuple[str, ...] = get_args(DeliveryState)
 
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -59,12 +62,17 @@ def _show(records: list[NotificationRecord], as_json: bool) -> None:
         typer.echo(line)
 
 
-def _list(status: DeliveryStatus | None, party: str | None, limit: int) -> list[NotificationRecord]:
+def _list(status: str | None, party: str | None, limit: int) -> list[NotificationRecord]:
+    from fcsbe.model import DeliveryStatus
     from fcsbe.server.notifications.outbox import list_notifications
 
     async def work(session: AsyncSession) -> list[NotificationRecord]:
         records, _ = await list_notifications(
-            session, after_id=0, limit=limit, status=status, fo_party_id=party
+            session,
+            after_id=0,
+            limit=limit,
+            status=DeliveryStatus(status) if status else None,
+            fo_party_id=party,
         )
         return records
 
@@ -74,7 +82,7 @@ def _list(status: DeliveryStatus | None, party: str | None, limit: int) -> list[
 @app.command("list")
 def list_command(
     status: Annotated[
-        DeliveryStatus | None, typer.Option(help="Only notifications in this state.")
+        DeliveryState | None, typer.Option(help="Only notifications in this state.")
     ] = None,
     party: PartyOption = None,
     limit: LimitOption = 100,
@@ -89,7 +97,7 @@ def dead_command(
     party: PartyOption = None, limit: LimitOption = 100, as_json: JsonOption = False
 ) -> None:
     """List the dead letters: notifications whose retries ran out."""
-    _show(_list(DeliveryStatus.DEAD, party, limit), as_json)
+    _show(_list("DEAD", party, limit), as_json)
 
 
 @app.command("attempts")
@@ -129,6 +137,7 @@ def redeliver_command(
     party: PartyOption = None,
 ) -> None:
     """Push notifications again now, with a fresh 24 h retry window."""
+    from fcsbe.model import DeliveryStatus, RedeliveryRequest
     from fcsbe.server.notifications.outbox import redeliver
 
     if sum([bool(notification_ids), dead, parked]) != 1:

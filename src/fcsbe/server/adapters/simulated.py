@@ -264,6 +264,7 @@ class SimulatedStations:
         now, dropped = self.now(), 0
         while self._expiries and self._expiries[0][0] <= now:
             when, _, targets = heapq.heappop(self._expiries)
+            changed = 0
             for target in targets:
                 in_force = self._in_force.get(target, {})
                 kept = {
@@ -274,11 +275,14 @@ class SimulatedStations:
                 if len(kept) == len(in_force):
                     continue
                 dropped += len(in_force) - len(kept)
+                changed += 1
                 self._put(target, ClearControl())
                 for command in kept.values():
                     self._put(target, _sim_control(command.control))
                 self._in_force[target] = kept
-            log.info("commands on %d target(s) expired at %s", len(targets), when)
+            if changed:
+                # Routine at the end of every FS window: the FS's own events tell the story.
+                log.debug("commands on %d target(s) expired at %s", changed, when)
         return dropped
 
     # -- state ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,13 +78,27 @@ class ServerKeys:
 
     @classmethod
     def load_or_create(cls, data_dir: Path) -> ServerKeys:
-        """The keys in `data_dir`, creating a first key when there is none."""
+        """The keys in `data_dir`, creating a first key when there is none.
+
+        Processes sharing `data_dir` (replicas on one volume) may call this together: the key
+        is written to a private temporary file and linked into place, which only one of them
+        can do; the others load the winner's key. So all of them sign with the same key.
+        """
         existing = cls.load(data_dir)
         if existing is not None:
             return existing
-        key = generate_signing_key()
-        _write_private(cls.directory(data_dir) / _ACTIVE, key)
-        return cls(private_jwk=key)
+        active = cls.directory(data_dir) / _ACTIVE
+        draft = active.with_name(f".{_ACTIVE}.{os.getpid()}.{secrets.token_hex(4)}")
+        _write_private(draft, generate_signing_key())
+        try:
+            os.link(draft, active)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        finally:
+            draft.unlink()
+        created = cls.load(data_dir)
+        assert created is not None
+        return created
 
     def rotate(self, data_dir: Path) -> ServerKeys:
         """Make a new active key; the old one's public half stays published.

@@ -8,12 +8,15 @@ use the `*_async` variants, which run it in a worker thread.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fcsbe.server.storage.data_files import private_sqlite_files
@@ -22,6 +25,8 @@ __all__ = [
     "alembic_config",
     "current_revision",
     "downgrade",
+    "downgrade_async",
+    "exclusive",
     "head_revision",
     "is_up_to_date",
     "upgrade",
@@ -61,6 +66,56 @@ def downgrade(database_url: str, revision: str = "base") -> None:
 async def upgrade_async(database_url: str, revision: str = "head") -> None:
     """`upgrade` for callers already inside an event loop."""
     await asyncio.to_thread(upgrade, database_url, revision)
+
+
+async def downgrade_async(database_url: str, revision: str = "base") -> None:
+    """`downgrade` for callers already inside an event loop."""
+    await asyncio.to_thread(downgrade, database_url, revision)
+
+
+@asynccontextmanager
+async def _file_lock(database: str | None) -> AsyncIterator[None]:
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    path = Path(database).with_name(Path(database).name + ".migrate-lock")
+    with path.open("a") as handle:
+        await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+MIGRATION_LOCK_KEY = 63_382_001
+"""The PostgreSQL advisory lock `fcsbe db upgrade` holds (any constant unique to fcsbe)."""
+
+
+@asynccontextmanager
+async def exclusive(engine: AsyncEngine) -> AsyncIterator[None]:
+    """One migrating process at a time on a shared PostgreSQL database: replicas that run
+    `fcsbe db upgrade` together wait for each other instead of racing to create the same tables
+    and the same server party. On SQLite the lock is an exclusive `flock` on a file next to
+    the database (processes on one host share the file)."""
+    if engine.dialect.name == "sqlite":
+        async with _file_lock(engine.url.database):
+            yield
+        return
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        await connection.commit()
+        try:
+            yield
+        finally:
+            await connection.execute(
+                text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+            await connection.commit()
 
 
 def head_revision(database_url: str) -> str | None:
