@@ -258,6 +258,7 @@ from fcsbe.model.signatures import (
     signature_kid,
     verify_detached,
 )
+from fcsbe.model.station_commands import StationCommand, StationCommandState
 from fcsbe.model.webhook_signatures import (
     WEBHOOK_PUBLIC_KEY_PREFIX,
     WEBHOOK_SIGNING_KEY_PREFIX,
@@ -492,6 +493,8 @@ __all__ = [
     "Site",
     "SiteDer",
     "StateOfCharge",
+    "StationCommand",
+    "StationCommandState",
     "SubtreeHash",
     "Target",
     "TargetLevel",

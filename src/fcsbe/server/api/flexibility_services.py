@@ -23,6 +23,8 @@ from fcsbe.model import (
     Quantity,
     ReserveActivation,
     SetpointUpdate,
+    StationCommand,
+    StationCommandState,
 )
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.api.edge.authentication import fo_with_scope
@@ -41,11 +43,13 @@ from fcsbe.server.api.edge.signatures import (
 )
 from fcsbe.server.deps import DbSession, ServerSettings
 from fcsbe.server.security.principal import Principal
+from fcsbe.server.services.flexibility_services import commands as fs_commands
 from fcsbe.server.services.flexibility_services import control as fs_control
 from fcsbe.server.services.flexibility_services import requests as service
 from fcsbe.server.services.flexibility_services.measurements import measurement_series
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, list_fs
+from fcsbe.server.storage.station_commands import StationCommandRow
 
 __all__ = ["router"]
 
@@ -60,6 +64,13 @@ _ERRORS: dict[int | str, dict[str, str]] = {
     404: {"description": "No such FS for this FO"},
     409: {"description": "Conflicts with the FS's state"},
     422: {"description": "Invalid request"},
+}
+_QUEUED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": StationCommand,
+        "description": "Queued for the server replica that holds the stations: the station "
+        "command; `Location` reads its outcome",
+    }
 }
 
 
@@ -201,7 +212,8 @@ async def cancel_flexibility_service(
 
 
 _Apply = Callable[
-    [AsyncSession, StationAdapter, FlexibilityServiceRow, Any, datetime], Awaitable[int]
+    [AsyncSession, StationAdapter, FlexibilityServiceRow, Any, datetime],
+    Awaitable[StationCommandRow],
 ]
 """A control service: fs_control.update_setpoint or fs_control.activate_reserve."""
 
@@ -212,18 +224,23 @@ async def _control(
     principal: Principal,
     fs_id: str,
     idempotency_key: str | None,
-    apply: Callable[
-        [AsyncSession, StationAdapter, FlexibilityServiceRow, Any, datetime], Awaitable[int]
-    ],
+    apply: _Apply,
     body: BaseModel,
 ) -> Response:
-    """A control of a running FS: signed, idempotent, applied on the stations' clock."""
+    """A control of a running FS: signed, idempotent, applied on the stations' clock.
+
+    Where this replica holds the stations the command is applied before the answer: 200 with
+    the FS. Elsewhere it is queued for the replica that does: 202 with the station command and
+    `Location` of its outcome (never a 200 for an effect that has not happened)."""
     await verify_signature_for_fs(request, session, principal, fs_id)
 
     async def handler() -> Outcome:
         fs = await service.load_fs(session, principal, fs_id, for_update=True)
         adapter = request.app.state.adapter
-        await apply(session, adapter, fs, body, adapter.now())
+        command = await apply(session, adapter, fs, body, adapter.now())
+        if command.state == StationCommandState.PENDING.value:
+            location = f"{router.prefix}/{fs_id}/commands/{command.command_id}"
+            return 202, fs_commands.to_model(command), {"Location": location}
         return 200, await service.to_model(session, fs), {}
 
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
@@ -233,7 +250,7 @@ async def _control(
     "/{fs_id}/setpoints",
     operation_id="update_flexibility_service_setpoint",
     response_model=FlexibilityService,
-    responses={**IDEMPOTENCY_RESPONSES, **_ERRORS},
+    responses={**_QUEUED, **IDEMPOTENCY_RESPONSES, **_ERRORS},
 )
 async def update_setpoint(
     fs_id: FsId,
@@ -253,7 +270,7 @@ async def update_setpoint(
     "/{fs_id}/activations",
     operation_id="activate_flexibility_service",
     response_model=FlexibilityService,
-    responses={**IDEMPOTENCY_RESPONSES, **_ERRORS},
+    responses={**_QUEUED, **IDEMPOTENCY_RESPONSES, **_ERRORS},
 )
 async def activate(
     fs_id: FsId,
@@ -267,6 +284,23 @@ async def activate(
     return await _control(
         request, session, principal, fs_id, idempotency_key, fs_control.activate_reserve, body
     )
+
+
+@router.get(
+    "/{fs_id}/commands/{command_id}",
+    operation_id="get_flexibility_service_command",
+    response_model=StationCommand,
+    responses=_ERRORS,
+)
+async def get_command(
+    fs_id: FsId,
+    command_id: Annotated[str, Path(max_length=36, description="Id of the station command.")],
+    principal: FsPrincipal,
+    session: DbSession,
+) -> StationCommand:
+    """A station command of the FS (a queued setpoint or activation) and its outcome."""
+    fs = await service.load_fs(session, principal, fs_id)
+    return await fs_commands.read_command(session, fs, command_id)
 
 
 @router.get(

@@ -12,6 +12,7 @@ from fcsbe.server.storage import (
     parties,
     records,
     signatures,
+    station_commands,
     webhook_endpoints,
 )
 from fcsbe.server.storage.base import Base
@@ -30,6 +31,7 @@ _TABLE_MODULES = (
     parties,
     records,
     signatures,
+    station_commands,
     webhook_endpoints,
 )
 

@@ -1,4 +1,4 @@
-"""Executing accepted FS on the stations, through the `StationAdapter` only.
+"""Executing accepted FS on the stations, through the station-command queue only (commands.py).
 
 The step (run by a worker; tests call it directly with a simulated fleet on a virtual clock):
 ACCEPTED → SCHEDULED; at the window start SCHEDULED → ACTIVE (ARMED for DROOP, FFR and
@@ -31,10 +31,12 @@ from fcsbe.server.adapters.base import (
     Command,
     ControlLevel,
     ControlTarget,
+    SetpointCommand,
     StationAdapter,
 )
 from fcsbe.server.planning import Plan, plan_fs
 from fcsbe.server.services.event_log.log import append_event
+from fcsbe.server.services.flexibility_services.commands import enqueue
 from fcsbe.server.services.flexibility_services.decision_rules import power_need, scale_request
 from fcsbe.server.services.flexibility_services.lifecycle import (
     FINAL_EXECUTION_STATES,
@@ -50,6 +52,7 @@ from fcsbe.server.services.flexibility_services.station_plans import (
 from fcsbe.server.services.records.inputs import (
     RECORD_KEYS,
     note_declared_baseline,
+    note_setpoint,
     record_inputs,
 )
 from fcsbe.server.services.records.records import record_fs
@@ -99,20 +102,22 @@ def committed_request(fs: FlexibilityServiceRow) -> FlexibilityServiceRequest:
 
 
 async def clear_fs(
+    session: AsyncSession,
     adapter: StationAdapter,
     fs: FlexibilityServiceRow,
     evse_ids: list[str],
+    now: datetime,
     *,
     for_record: bool = False,
 ) -> None:
     """Release the FS's EVSEs: back to unmanaged charging. An FS that gets a record keeps
     what the record needs from its execution document (marked `cleared`) until it is made."""
-    await adapter.apply_many(
-        [
-            Command(ControlTarget(ControlLevel.EVSE, evse_id), ClearCommand(), fs_id=fs.fs_id)
-            for evse_id in evse_ids
-        ]
-    )
+    clear = [
+        Command(ControlTarget(ControlLevel.EVSE, evse_id), ClearCommand(), fs_id=fs.fs_id)
+        for evse_id in evse_ids
+    ]
+    if clear:
+        await enqueue(session, adapter, fs, now, commands=clear)
     if for_record:
         execution = fs.execution or {}
         fs.execution = {key: execution[key] for key in RECORD_KEYS if key in execution}
@@ -140,9 +145,13 @@ async def start_or_replan(
     request = committed_request(fs)
     plan, commands = await plan_now(session, adapter, fs, now)
     if commands:
-        await adapter.apply_many(commands)
+        await enqueue(session, adapter, fs, now, commands=commands)
     horizon = min(now + timedelta(seconds=REPLAN_S), request.window.end)
     execution: dict[str, Any] = dict(fs.execution or {})
+    if execution.pop("note_schedule", False):
+        # control resumed from a dynamic setpoint: the record follows the schedule from now on
+        total = sum(c.control.p_w for c in commands if isinstance(c.control, SetpointCommand))
+        note_setpoint(execution, now, total)
     note_declared_baseline(execution, sum(r.baseline_w for r in plan.reservations))
     execution.update(
         applied=len(commands),
@@ -158,7 +167,7 @@ async def _running(
 ) -> int:
     if now >= fs.window_end:
         sites, _ = await fs_evses(session, fs)
-        await clear_fs(adapter, fs, list(sites), for_record=True)
+        await clear_fs(session, adapter, fs, list(sites), now, for_record=True)
         await move(session, fs, FsState.COMPLETED, "window ended", at=now)
         return 1
     execution = fs.execution or {}
@@ -191,7 +200,7 @@ async def _ended(
     work = 0
     if fs.execution is not None and not fs.execution.get("cleared"):
         sites, _ = await fs_evses(session, fs)
-        await clear_fs(adapter, fs, list(sites), for_record=True)
+        await clear_fs(session, adapter, fs, list(sites), now, for_record=True)
         work += 1
     if now < fs.updated_at + timedelta(seconds=record_delay_s):
         return work
@@ -260,6 +269,6 @@ async def execute_step(
             work += await _ended(session, adapter, fs, now, record_delay_s)
         elif fs.execution is not None and state not in LIVE_STATES:
             sites, _ = await fs_evses(session, fs)
-            await clear_fs(adapter, fs, list(sites))
+            await clear_fs(session, adapter, fs, list(sites), now)
             work += 1
     return work
