@@ -138,7 +138,7 @@ class Settings(DeliverySettings, BaseSettings):
         default=0.05, gt=0, description="How often the decision loop looks for new FS requests."
     )
     worker_idle_interval_s: float = Field(
-        default=2.0,
+        default=5.0,
         gt=0,
         le=60,
         description="On PostgreSQL, how long an idle loop (decisions, event log, proofs of work, "

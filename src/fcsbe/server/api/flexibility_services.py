@@ -260,7 +260,8 @@ async def update_setpoint(
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """New aggregate setpoint for a running SETPOINT FS (aFRR-like, every few seconds)."""
+    """New aggregate setpoint for a running SETPOINT FS (aFRR-like, every few seconds); 202
+    with the queued station command from a replica that does not hold the stations."""
     return await _control(
         request, session, principal, fs_id, idempotency_key, fs_control.update_setpoint, body
     )
@@ -280,7 +281,8 @@ async def activate(
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Activate reserved capacity of a RESERVE FS (UC 2.5)."""
+    """Activate reserved capacity of a RESERVE FS (UC 2.5); 202 with the queued station
+    command from a replica that does not hold the stations."""
     return await _control(
         request, session, principal, fs_id, idempotency_key, fs_control.activate_reserve, body
     )
