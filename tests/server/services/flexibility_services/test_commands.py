@@ -1,0 +1,182 @@
+"""Station commands from a replica without stations (R11), on the simulator's virtual clock.
+
+The harness's app holds the simulated stations; swapping its adapter for `UnconnectedStations`
+makes it behave as an API-only replica for a request, and `CommandApplier` with the simulator is
+the station replica's applier. Checked through the API (the 202, the command's outcome, the FS)
+and the power at the stations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import pytest
+
+from fcsbe.model import (
+    FlexibilityService,
+    FsState,
+    SetpointUpdate,
+    StationCommand,
+    StationCommandState,
+)
+from fcsbe.server.adapters.base import ApplyResult, Command
+from fcsbe.server.adapters.unconnected import UnconnectedStations
+from fcsbe.server.services.flexibility_services.applier import MAX_ATTEMPTS, CommandApplier
+from fcsbe.server.services.flexibility_services.fallback import fallback_step
+from fcsbe.server.settings import Settings
+from tests.scenarios.family2 import start_fs
+from tests.scenarios.harness import Harness, harness
+
+SETPOINT = {
+    "fs_type": "SETPOINT",
+    "resolution_s": 900,
+    "periods": [{"start_offset_s": 0, "p_w": 20_000.0}],
+}
+
+
+class _NoStations(UnconnectedStations):
+    """A replica without stations, on the simulation's clock (every replica's clock is the
+    wall clock in a deployment; here the stations' virtual clock runs ahead of it)."""
+
+    def __init__(self, h: Harness) -> None:
+        self.h = h
+
+    def now(self) -> datetime:
+        return self.h.now
+
+
+async def _from_api_replica(h: Harness, update: SetpointUpdate) -> StationCommand:
+    """Send the setpoint as a replica without stations receives it."""
+    stations = h.app.state.adapter
+    h.app.state.adapter = _NoStations(h)
+    try:
+        answer = await h.fo.flexibility_services.update_setpoint("fs-q", update)
+    finally:
+        h.app.state.adapter = stations
+    assert isinstance(answer, StationCommand), "a replica without stations answered 200"
+    return answer
+
+
+async def test_a_setpoint_sent_to_a_replica_without_stations_is_applied_by_the_station_replica(
+    settings: Settings,
+) -> None:
+    async with harness(settings) as h:
+        depot = h.evses_of("SITE-DEPOT")
+        await start_fs(h, "fs-q", "SETPOINT", SETPOINT, "SITE-DEPOT", minutes=15)
+        assert await h.power_w(depot) == pytest.approx(20_000, rel=0.05)
+
+        queued = await _from_api_replica(h, SetpointUpdate(p_w=12_000, sequence=1))
+        assert queued.state is StationCommandState.PENDING
+        assert queued.applied_evses is None
+        # Nothing has happened at the stations yet, and nothing claims it has.
+        assert await h.power_w(depot) == pytest.approx(20_000, rel=0.05)
+
+        applier = CommandApplier(h.app.state.session_factory, h.stations)
+        assert await applier.step() == 1
+        done = await h.fo.flexibility_services.command("fs-q", queued.command_id)
+        assert done.state is StationCommandState.APPLIED
+        assert (done.applied_evses or 0) > 0
+        await h.run(10)
+        assert await h.power_w(depot) == pytest.approx(12_000, rel=0.05)
+        fs = await h.fo.flexibility_services.get("fs-q")
+        assert fs.state is FsState.ACTIVE
+        assert await applier.step() == 0  # applied once
+
+
+async def test_a_superseded_queued_setpoint_is_reported_failed_not_applied(
+    settings: Settings,
+) -> None:
+    async with harness(settings) as h:
+        depot = h.evses_of("SITE-DEPOT")
+        await start_fs(h, "fs-q", "SETPOINT", SETPOINT, "SITE-DEPOT", minutes=15)
+        first = await _from_api_replica(h, SetpointUpdate(p_w=8_000, sequence=1))
+        second = await _from_api_replica(h, SetpointUpdate(p_w=14_000, sequence=2))
+        assert await CommandApplier(h.app.state.session_factory, h.stations).step() == 2
+        stale = await h.fo.flexibility_services.command("fs-q", first.command_id)
+        assert stale.state is StationCommandState.FAILED
+        assert stale.reason is not None
+        assert "superseded" in stale.reason
+        latest = await h.fo.flexibility_services.command("fs-q", second.command_id)
+        assert latest.state is StationCommandState.APPLIED
+        await h.run(10)
+        assert await h.power_w(depot) == pytest.approx(14_000, rel=0.05)
+
+
+async def test_a_setpoint_on_the_station_replica_is_applied_at_once(settings: Settings) -> None:
+    async with harness(settings) as h:
+        await start_fs(h, "fs-q", "SETPOINT", SETPOINT, "SITE-DEPOT", minutes=15)
+        answer = await h.fo.flexibility_services.update_setpoint(
+            "fs-q", SetpointUpdate(p_w=12_000, sequence=1)
+        )
+        assert isinstance(answer, FlexibilityService)  # 200, as on a single server
+        assert await CommandApplier(h.app.state.session_factory, h.stations).step() == 0
+
+
+class _Failing:
+    """The simulator behind a station link that fails `failures` times (a process boundary)."""
+
+    def __init__(self, inner: object, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def apply_many(self, commands: Sequence[Command]) -> list[ApplyResult]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("station link down")
+        return await self.inner.apply_many(commands)  # type: ignore[attr-defined, no-any-return]
+
+
+async def test_a_command_that_cannot_reach_the_stations_is_retried_then_reported_failed(
+    settings: Settings,
+) -> None:
+    async with harness(settings) as h:
+        await start_fs(h, "fs-q", "SETPOINT", SETPOINT, "SITE-DEPOT", minutes=15)
+        queued = await _from_api_replica(h, SetpointUpdate(p_w=12_000, sequence=1))
+        clock = [h.now]
+        link = _Failing(h.stations, failures=1)
+        applier = CommandApplier(h.app.state.session_factory, link, clock=lambda: clock[0])  # type: ignore[arg-type]
+        assert await applier.step() == 1
+        retried = await h.fo.flexibility_services.command("fs-q", queued.command_id)
+        assert retried.state is StationCommandState.PENDING
+        assert retried.attempts == 1
+        assert retried.reason is not None
+        assert "station link down" in retried.reason
+        assert await applier.step() == 0  # backing off
+        clock[0] += timedelta(seconds=5)
+        assert await applier.step() == 1
+        done = await h.fo.flexibility_services.command("fs-q", queued.command_id)
+        assert done.state is StationCommandState.APPLIED
+        assert done.attempts == 2
+
+        # A link that stays down: retried with backoff, then reported FAILED with the reason
+        # (here its 60 s validity runs out first: a late setpoint is never applied).
+        lost = await _from_api_replica(h, SetpointUpdate(p_w=10_000, sequence=2))
+        link.failures = MAX_ATTEMPTS
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            await applier.step()
+            clock[0] += timedelta(seconds=2**attempt)
+        failed = await h.fo.flexibility_services.command("fs-q", lost.command_id)
+        assert failed.state is StationCommandState.FAILED
+        assert 1 < failed.attempts <= MAX_ATTEMPTS
+        assert failed.reason is not None
+
+
+async def test_a_fallback_decided_by_a_replica_without_stations_reaches_them(
+    settings: Settings,
+) -> None:
+    fallback = {"policy": "SAFE_LIMIT", "safe_limit_w": 5_000.0, "offline_timeout_s": 180}
+    async with harness(settings, fallback=fallback) as h:
+        depot = h.evses_of("SITE-DEPOT")
+        await start_fs(h, "fs-q", "SETPOINT", SETPOINT, "SITE-DEPOT", minutes=15)
+        await h.run(150)  # the FO is silent past its timeout
+        async with h.app.state.session_factory() as session:
+            assert await fallback_step(session, _NoStations(h), h.now) == 1
+            await session.commit()
+        assert await h.power_w(depot) > 10_000  # queued: not at the stations yet
+        assert await CommandApplier(h.app.state.session_factory, h.stations).step() == 2
+        await h.run(10)
+        assert await h.power_w(depot) <= 5_000 * 1.05
