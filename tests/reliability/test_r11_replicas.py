@@ -65,6 +65,10 @@ SAFE_LIMIT_W = 3_000.0
 REQUESTED_W = 30_000.0
 SETPOINT_W = 12_000.0
 """The dynamic setpoint sent to the SETPOINT FS (within the power it was committed)."""
+SLOTS = 6
+SLOT_S = 4
+"""The load FS share 2 sites by 6 windows of 4 s: three requests per site and window, of
+which the decisions (on any replica) may accept one (one FS steers an EVSE at a time)."""
 DEADLINE_S = 90.0
 """Longest wait for any one condition (the whole test takes well under a minute when idle)."""
 
@@ -291,9 +295,9 @@ async def test_replicas_apply_every_accepted_command_at_the_stations(
                 p_w=1_000.0,
                 now=now,
                 minimum_acceptance_pct=1,
-                targets=[("SITE", "SITE-EC" if n % 2 else "SITE-HOME-1")],
-                start_in=timedelta(seconds=25),
-                duration=timedelta(seconds=8),
+                targets=[("SITE", _slot(n)[0])],
+                start_in=timedelta(seconds=25 + _slot(n)[1] * SLOT_S),
+                duration=timedelta(seconds=SLOT_S),
             )
         )
         for n in range(LOAD_FS)
@@ -389,6 +393,8 @@ async def test_replicas_apply_every_accepted_command_at_the_stations(
         and fs.response.result in (FsResult.ACCEPTED, FsResult.PARTIALLY_ACCEPTED)
     ]
     assert accepted, "no load FS was accepted"
+    per_slot = [_slot(int(fs_id.rsplit("-", 1)[1])) for fs_id in accepted]
+    assert len(per_slot) == len(set(per_slot)), "two FS accepted for one EVSE and window"
     async with factory() as session:
         records = dict(
             (
@@ -431,6 +437,11 @@ async def test_replicas_apply_every_accepted_command_at_the_stations(
     for client in (fo_a, fo_b, direct):
         await client.aclose()
     await transport.aclose()
+
+
+def _slot(n: int) -> tuple[str, int]:
+    """The site and window of load FS number `n`."""
+    return ("SITE-EC" if n % 2 else "SITE-HOME-1"), (n // 2) % SLOTS
 
 
 async def _state_is(client: FcsbeClient, fs_id: str, state: FsState) -> bool:
