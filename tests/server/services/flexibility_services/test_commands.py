@@ -177,6 +177,16 @@ async def test_a_fallback_decided_by_a_replica_without_stations_reaches_them(
             assert await fallback_step(session, _NoStations(h), h.now) == 1
             await session.commit()
         assert await h.power_w(depot) > 10_000  # queued: not at the stations yet
-        assert await CommandApplier(h.app.state.session_factory, h.stations).step() == 2
+        applier = CommandApplier(h.app.state.session_factory, h.stations)
+        assert await applier.step() == 2
         await h.run(10)
         assert await h.power_w(depot) <= 5_000 * 1.05
+
+        # The FO is back; an API replica lifts the fallback, the station replica resumes the FS.
+        await h.fo.heartbeat.send()
+        async with h.app.state.session_factory() as session:
+            assert await fallback_step(session, _NoStations(h), h.now) == 1
+            await session.commit()
+        assert await applier.step() == 1  # the fallback's limits cleared
+        await h.run(10)  # the execution step plans the FS again on its next pass
+        assert await h.power_w(depot) == pytest.approx(20_000, rel=0.05)
