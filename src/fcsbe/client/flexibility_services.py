@@ -22,11 +22,19 @@ from fcsbe.model import (
     Quantity,
     ReserveActivation,
     SetpointUpdate,
+    StationCommand,
 )
 
 __all__ = ["FlexibilityServicesResource"]
 
 _BASE = "/v1/flexibility-services"
+
+
+def _fs_or_command(status: int, content: bytes) -> FlexibilityService | StationCommand:
+    """A control's answer: the FS (200) or the station command queued for it (202)."""
+    if status == 202:
+        return StationCommand.model_validate_json(content)
+    return FlexibilityService.model_validate_json(content)
 
 
 class FlexibilityServicesResource:
@@ -143,12 +151,17 @@ class FlexibilityServicesResource:
     @operation("update_flexibility_service_setpoint")
     async def update_setpoint(
         self, fs_id: str, update: SetpointUpdate, *, idempotency_key: str | None = None
-    ) -> FlexibilityService:
+    ) -> FlexibilityService | StationCommand:
         """Send a new aggregate setpoint to a running SETPOINT FS.
 
         Args:
             fs_id: The FS.
             update: Power (W, + import) and a sequence number that must grow with every update.
+
+        Returns:
+            The FS once the stations have the setpoint (HTTP 200); or, from a server replica
+            that does not hold the stations, the queued `StationCommand` (HTTP 202): follow it
+            with `command` until it is APPLIED or FAILED.
 
         Raises:
             ConflictError: the FS is not running, or the sequence is not newer.
@@ -159,20 +172,27 @@ class FlexibilityServicesResource:
             json=update.model_dump(mode="json"),
             idempotency_key=idempotency_key,
         )
-        return FlexibilityService.model_validate_json(response.content)
+        return _fs_or_command(response.status_code, response.content)
 
     @operation("activate_flexibility_service")
     async def activate(
         self, fs_id: str, activation: ReserveActivation, *, idempotency_key: str | None = None
-    ) -> FlexibilityService:
-        """Activate reserved capacity of a running RESERVE FS (UC 2.5)."""
+    ) -> FlexibilityService | StationCommand:
+        """Activate reserved capacity of a running RESERVE FS (UC 2.5); like `update_setpoint`,
+        a replica without the stations answers with the queued `StationCommand`."""
         response = await self._t.request(
             "POST",
             f"{_BASE}/{fs_id}/activations",
             json=activation.model_dump(mode="json"),
             idempotency_key=idempotency_key,
         )
-        return FlexibilityService.model_validate_json(response.content)
+        return _fs_or_command(response.status_code, response.content)
+
+    @operation("get_flexibility_service_command")
+    async def command(self, fs_id: str, command_id: str) -> StationCommand:
+        """A station command of the FS (from a 202 answer) and whether it reached the stations."""
+        response = await self._t.request("GET", f"{_BASE}/{fs_id}/commands/{command_id}")
+        return StationCommand.model_validate_json(response.content)
 
     @operation("get_flexibility_service_measurements")
     async def measurements(

@@ -154,6 +154,7 @@ class SyncFlexibilityServicesResource(SyncNamespace[FlexibilityServicesResource]
 
     activate = blocking(FlexibilityServicesResource.activate)
     cancel = blocking(FlexibilityServicesResource.cancel)
+    command = blocking(FlexibilityServicesResource.command)
     create = blocking(FlexibilityServicesResource.create)
     get = blocking(FlexibilityServicesResource.get)
     list = paging(FlexibilityServicesResource.list)

@@ -288,6 +288,7 @@ from fcsbe.model.signatures import (
     usable_verification_key,
     verify_detached,
 )
+from fcsbe.model.station_commands import StationCommand, StationCommandState
 from fcsbe.model.webhook_signatures import (
     WEBHOOK_PUBLIC_KEY_PREFIX,
     WEBHOOK_SIGNING_KEY_PREFIX,
@@ -543,6 +544,8 @@ __all__ = [
     "Site",
     "SiteDer",
     "StateOfCharge",
+    "StationCommand",
+    "StationCommandState",
     "SubtreeHash",
     "Target",
     "TargetLevel",

@@ -58,16 +58,24 @@ from fcsbe.server.security.secret_keyring import SecretKeyring
 from fcsbe.server.services.enrolments.parties import ensure_server_party
 from fcsbe.server.services.enrolments.webhook_endpoints import reseal_secrets
 from fcsbe.server.services.event_log.tree import tree_step
+from fcsbe.server.services.flexibility_services.applier import CommandApplier
 from fcsbe.server.services.flexibility_services.deviation import DeviationPolicy
 from fcsbe.server.services.records.records import issue_proofs
 from fcsbe.server.services.retention import RetentionPolicy
 from fcsbe.server.settings import Settings
-from fcsbe.server.stations import StationRuntime, build_runtime
+from fcsbe.server.stations import (
+    STATION_HOST_INTERVAL_S,
+    StationRuntime,
+    build_runtime,
+    publish_step,
+)
 from fcsbe.server.storage import migrations
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.data_files import private_data_dir
 from fcsbe.server.storage.engine import create_engine, create_session_factory
+from fcsbe.server.storage.wakeup import WorkListener
 from fcsbe.server.workers import (
+    LISTENER_CHECK_S,
     WorkerGroup,
     chain_event_log_step,
     contract_closing_step,
@@ -75,6 +83,7 @@ from fcsbe.server.workers import (
     decision_step,
     execution_step,
     fallback_step_of,
+    listener_step,
     offline_detection_step,
     outbox_purge_step,
     replay_store_purge_step,
@@ -160,21 +169,36 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await _seal_secrets_at_rest(factory, settings)
         workers = WorkerGroup(sink=app.state.metrics)
         app.state.metrics.workers = workers
+        # Loops woken by `NOTIFY fcsbe_work` when another transaction makes work for them.
+        idle = settings.worker_idle_interval_s
+        listener = WorkListener(engine, workers.wake)
+        workers.listening = lambda: listener.listening
+        workers.add("work-listener", LISTENER_CHECK_S, listener_step(listener))
         workers.add(
-            "event-log-chain", settings.event_log_chain_interval_s, chain_event_log_step(factory)
+            "event-log-chain",
+            settings.event_log_chain_interval_s,
+            chain_event_log_step(factory),
+            idle_interval_s=idle,
         )
         head_interval = settings.event_log_tree_head_interval_s
         workers.add(
             "event-log-tree",
             settings.event_log_chain_interval_s,
             transactional(factory, lambda session: tree_step(session, keys, head_interval)),
+            idle_interval_s=max(idle, head_interval),
         )
         workers.add(
             "proofs-of-work",
             settings.event_log_chain_interval_s,
             transactional(factory, lambda session: issue_proofs(session, keys)),
+            idle_interval_s=idle,
         )
-        workers.add("fs-decisions", settings.decision_interval_s, decision_step(factory, keys))
+        workers.add(
+            "fs-decisions",
+            settings.decision_interval_s,
+            decision_step(factory, keys),
+            idle_interval_s=idle,
+        )
         stations = app.state.stations = app.state.stations or build_runtime(settings)
         app.state.adapter = stations.adapter
         await stations.load_registry(factory)
@@ -182,7 +206,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         deviation = DeviationPolicy.from_settings(settings)
         if not isinstance(adapter, UnconnectedStations):
             # Station-facing loops run only on the replica that holds the station connection: a
-            # replica with none would claim running FS and refuse every command to them.
+            # replica with none would claim running FS and refuse every command to them. Other
+            # replicas reach the stations through the station-command queue it applies.
+            await stations.publish(factory)
+            workers.add(
+                "station-commands",
+                settings.station_command_interval_s,
+                CommandApplier(factory, adapter).step,
+                idle_interval_s=idle,
+            )
+            workers.add("station-host", STATION_HOST_INTERVAL_S, publish_step(stations, factory))
             workers.add(
                 "station-sync", settings.station_sync_interval_s, stations.sync_step(factory)
             )
@@ -246,7 +279,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         for index in range(settings.notification_loops):
             name = f"notification-delivery-{index + 1}"
-            workers.add(name, settings.notification_interval_s, delivery.step)
+            workers.add(name, settings.notification_interval_s, delivery.step, idle_interval_s=idle)
         app.state.workers = workers
         if settings.workers_enabled:
             await stations.adapter.start()
@@ -261,6 +294,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await workers.stop()
+            await listener.close()
             await stations.adapter.stop()
             await webhooks.aclose()
     finally:

@@ -159,6 +159,21 @@ class Settings(DeliverySettings, BaseSettings):
     decision_interval_s: float = Field(
         default=0.05, gt=0, description="How often the decision loop looks for new FS requests."
     )
+    worker_idle_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="On PostgreSQL, how long an idle loop (decisions, event log, proofs of work, "
+        "notification delivery, station commands) waits between polls: new work wakes it at "
+        "once through `LISTEN fcsbe_work`, so this bounds only the delay of work that nobody "
+        "announced (a retry coming due). SQLite polls at each loop's own interval.",
+    )
+    station_command_interval_s: float = Field(
+        default=0.2,
+        gt=0,
+        description="How often the replica that holds the stations looks for station commands "
+        "queued by other replicas (without `LISTEN`, as on SQLite).",
+    )
     simulator_enabled: bool = Field(
         default=True,
         description="Run the built-in station simulator as the station adapter, with the "

@@ -12,6 +12,8 @@ directly.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +34,24 @@ from fcsbe.server.services.registry.station_notices import notify_station_events
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.registry import load_sites
+from fcsbe.server.storage.station_commands import publish_station_host
 from fcsbe.sim import SimOptions, SystemClock
 
-__all__ = ["StationRuntime", "apply_station_events", "build_runtime"]
+__all__ = [
+    "HOST_ID",
+    "STATION_HOST_INTERVAL_S",
+    "StationRuntime",
+    "apply_station_events",
+    "build_runtime",
+    "publish_step",
+]
 
 log = logging.getLogger("fcsbe.stations")
+
+HOST_ID = f"{socket.gethostname()}:{os.getpid()}"
+"""This replica, as the station hosts table names it."""
+STATION_HOST_INTERVAL_S = 60.0
+"""How often the replica that holds stations refreshes what it publishes about them."""
 
 
 async def apply_station_events(db: AsyncSession, events: Sequence[StationEvent]) -> int:
@@ -118,6 +133,14 @@ class StationRuntime:
             await db.commit()
         return changes
 
+    async def publish(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        """Publish this replica's station facts, which every replica answers from."""
+        async with factory() as db:
+            await publish_station_host(
+                db, HOST_ID, self.adapter.name, self.adapter.telemetry_interval_s, utcnow()
+            )
+            await db.commit()
+
     def sync_step(self, factory: async_sessionmaker[AsyncSession]) -> Callable[[], Awaitable[int]]:
         """The worker step around `sync`. It reports no backlog (0), so its loop always waits
         its interval: a reconciliation has nothing left over to do at once."""
@@ -127,6 +150,18 @@ class StationRuntime:
             return 0
 
         return step
+
+
+def publish_step(
+    runtime: StationRuntime, factory: async_sessionmaker[AsyncSession]
+) -> Callable[[], Awaitable[int]]:
+    """The worker step that keeps this replica's station facts fresh."""
+
+    async def step() -> int:
+        await runtime.publish(factory)
+        return 0
+
+    return step
 
 
 def build_runtime(settings: Settings) -> StationRuntime:

@@ -2,13 +2,21 @@
 
 A step does one bounded batch of work in its own transaction and returns how much it did;
 the loop runs it again at once while there is work, otherwise waits its interval. Tests never
-run the loops: they call the step functions directly. Every replica runs the same loops; steps
-are written to be safe when several run at once (row leases, advisory locks).
+run the loops: they call the step functions directly. Every replica runs the loops that need no
+stations; the station-facing ones (execution, telemetry, session sync, the station-command
+applier) run only on the replica that holds the stations. Steps are written to be safe when
+several run at once (row leases, advisory locks).
+
+On PostgreSQL a loop given an `idle_interval_s` sleeps that long when idle and is woken at once
+by `NOTIFY fcsbe_work` (`storage/wakeup.py`) when another transaction creates work for it; its
+`interval_s` then only spaces two runs. Without a listener (SQLite, or the link lost) it polls
+at `interval_s` as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -37,8 +45,10 @@ from fcsbe.server.services.flexibility_services.telemetry import telemetry_step
 from fcsbe.server.services.retention import RetentionPolicy, purge
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.signatures import delete_expired_jtis
+from fcsbe.server.storage.wakeup import WorkListener
 
 __all__ = [
+    "LISTENER_CHECK_S",
     "PeriodicTask",
     "WorkerGroup",
     "chain_event_log_step",
@@ -47,6 +57,7 @@ __all__ = [
     "decision_step",
     "execution_step",
     "fallback_step_of",
+    "listener_step",
     "offline_detection_step",
     "outbox_purge_step",
     "replay_store_purge_step",
@@ -75,6 +86,9 @@ class PeriodicTask:
     step_started: float | None = None
     """`time.monotonic()` when the step now running began; None between steps. A step that
     runs far longer than its interval waits on something (a stalled database pool)."""
+    idle_interval_s: float | None = None
+    """Wait when idle while the group listens for work notifications (None: always poll)."""
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
 
 @dataclass
@@ -87,15 +101,33 @@ class WorkerGroup:
 
     tasks: list[PeriodicTask] = field(default_factory=list)
     sink: metrics_hooks.MetricsSink | None = None
+    listening: Callable[[], bool] = lambda: False
+    """Whether work notifications reach this group now (the listener is connected)."""
     _running: list[asyncio.Task[None]] = field(default_factory=list)
 
-    def add(self, name: str, interval_s: float, step: Step) -> None:
-        self.tasks.append(PeriodicTask(name, interval_s, step))
+    def add(
+        self, name: str, interval_s: float, step: Step, *, idle_interval_s: float | None = None
+    ) -> None:
+        self.tasks.append(PeriodicTask(name, interval_s, step, idle_interval_s=idle_interval_s))
+
+    def wake(self) -> None:
+        """Work was announced: every loop that waits for it runs now."""
+        for task in self.tasks:
+            task.wakeup.set()
+
+    async def _idle(self, task: PeriodicTask) -> None:
+        if task.idle_interval_s is None or not self.listening():
+            await asyncio.sleep(task.interval_s)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(task.wakeup.wait(), task.idle_interval_s)
+        await asyncio.sleep(task.interval_s)  # spaces runs under a stream of notifications
 
     async def _loop(self, task: PeriodicTask) -> None:
         metrics_hooks.bind(self.sink)  # this loop's own task context only
         while True:
             task.step_started = time.monotonic()
+            task.wakeup.clear()
             try:
                 done = await task.step()
                 task.last_success = utcnow()
@@ -115,7 +147,7 @@ class WorkerGroup:
                 continue
             task.step_started = None
             if done == 0:
-                await asyncio.sleep(task.interval_s)
+                await self._idle(task)
 
     def start(self) -> None:
         """Start every loop (idempotent)."""
@@ -147,6 +179,20 @@ class WorkerGroup:
         ]
         names += [r.get_name() for r in self._running if r.done() and r.get_name() not in names]
         return names
+
+
+LISTENER_CHECK_S = 5.0
+"""How often the work listener's connection is checked (and opened again when lost)."""
+
+
+def listener_step(listener: WorkListener) -> Step:
+    """The step that keeps this replica listening for work notifications (PostgreSQL)."""
+
+    async def step() -> int:
+        await listener.ensure()
+        return 0
+
+    return step
 
 
 def transactional(

@@ -32,6 +32,9 @@ class UnconnectedStations:
 
     name = "none"
     telemetry_interval_s = 60
+    holds_stations = False
+    """No station is reached through it: station commands wait in the queue for the replica
+    that holds them (a subclass that does reach stations says True)."""
 
     def now(self) -> datetime:
         """The wall clock."""

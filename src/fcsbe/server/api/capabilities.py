@@ -11,6 +11,7 @@ from fcsbe.server.api.edge.listing import READ_RESPONSES
 from fcsbe.server.api.edge.readers import InfrastructureReader
 from fcsbe.server.deps import DbSession, state_adapter
 from fcsbe.server.services.registry.capability_sets import capabilities_of
+from fcsbe.server.services.registry.station_hosts import telemetry_interval_s
 from fcsbe.server.services.registry.targets import parse_target
 from fcsbe.server.storage.base import utcnow
 
@@ -46,7 +47,7 @@ async def get_capabilities(
     SESSION-level one; otherwise the answer is 404, as for an unknown id.
     """
     targets = [parse_target(t, f"/query/target/{i}") for i, t in enumerate(target)]
-    adapter = state_adapter(request)
+    interval_s = await telemetry_interval_s(session, state_adapter(request))
     return await capabilities_of(
-        session, principal, utcnow(), targets, fs_type or list(FsType), adapter.telemetry_interval_s
+        session, principal, utcnow(), targets, fs_type or list(FsType), interval_s
     )

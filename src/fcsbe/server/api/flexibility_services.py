@@ -23,6 +23,8 @@ from fcsbe.model import (
     Quantity,
     ReserveActivation,
     SetpointUpdate,
+    StationCommand,
+    StationCommandState,
 )
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.api.edge.authentication import fo_with_scope
@@ -42,13 +44,15 @@ from fcsbe.server.api.edge.signatures import (
     verify_signature_for_contract,
     verify_signature_for_fs,
 )
-from fcsbe.server.deps import DbSession, ServerSettings
+from fcsbe.server.deps import DbSession, ServerSettings, state_adapter
 from fcsbe.server.security.principal import Principal
+from fcsbe.server.services.flexibility_services import commands as fs_commands
 from fcsbe.server.services.flexibility_services import control as fs_control
 from fcsbe.server.services.flexibility_services import requests as service
 from fcsbe.server.services.flexibility_services.measurements import measurement_series
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, list_fs
+from fcsbe.server.storage.station_commands import StationCommandRow
 
 __all__ = ["router"]
 
@@ -63,6 +67,13 @@ _ERRORS: dict[int | str, dict[str, str]] = {
     404: {"description": "No such FS for this FO"},
     409: {"description": "Conflicts with the FS's state"},
     422: {"description": "Invalid request"},
+}
+_QUEUED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": StationCommand,
+        "description": "Queued for the server replica that holds the stations: the station "
+        "command; `Location` reads its outcome",
+    }
 }
 
 
@@ -199,7 +210,7 @@ async def cancel_flexibility_service(
     """Cancel the FS; the stations are released (stamped on the stations' clock, which its
     execution and record use)."""
     await verify_signature_for_fs(signed, session, principal, fs_id)
-    now = request.app.state.adapter.now()
+    now = state_adapter(request).now()
 
     async def handler() -> Outcome:
         fs = await service.cancel_fs(session, principal, fs_id, body.reason, now)
@@ -208,25 +219,37 @@ async def cancel_flexibility_service(
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
 
 
+_Apply = Callable[
+    [AsyncSession, StationAdapter, FlexibilityServiceRow, Any, datetime],
+    Awaitable[StationCommandRow],
+]
+"""A control service: `control.update_setpoint` or `control.activate_reserve`."""
+
+
 async def _control(
     signed: SignedRequest,
     session: AsyncSession,
     principal: Principal,
     fs_id: str,
     idempotency_key: str | None,
-    apply: Callable[
-        [AsyncSession, StationAdapter, FlexibilityServiceRow, Any, datetime], Awaitable[int]
-    ],
+    apply: _Apply,
     body: BaseModel,
 ) -> Response:
-    """A control of a running FS: signed, idempotent, applied on the stations' clock."""
+    """A control of a running FS: signed, idempotent, applied on the stations' clock.
+
+    Where this replica holds the stations the command is applied before the answer: 200 with
+    the FS. Elsewhere it is queued for the replica that does: 202 with the station command and
+    `Location` of its outcome (never a 200 for an effect that has not happened)."""
     request = signed.request
     await verify_signature_for_fs(signed, session, principal, fs_id)
 
     async def handler() -> Outcome:
         fs = await service.load_fs(session, principal, fs_id, for_update=True)
-        adapter = request.app.state.adapter
-        await apply(session, adapter, fs, body, adapter.now())
+        adapter = state_adapter(request)
+        command = await apply(session, adapter, fs, body, adapter.now())
+        if command.state == StationCommandState.PENDING.value:
+            location = f"{router.prefix}/{fs_id}/commands/{command.command_id}"
+            return 202, fs_commands.to_model(command), {"Location": location}
         return 200, await service.to_model(session, fs), {}
 
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
@@ -236,7 +259,7 @@ async def _control(
     "/{fs_id}/setpoints",
     operation_id="update_flexibility_service_setpoint",
     response_model=FlexibilityService,
-    responses={**IDEMPOTENCY_RESPONSES, **_ERRORS},
+    responses={**_QUEUED, **IDEMPOTENCY_RESPONSES, **_ERRORS},
 )
 async def update_setpoint(
     fs_id: FsId,
@@ -246,7 +269,8 @@ async def update_setpoint(
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """New aggregate setpoint for a running SETPOINT FS (aFRR-like, every few seconds)."""
+    """New aggregate setpoint for a running SETPOINT FS (aFRR-like, every few seconds); 202
+    with the queued station command from a replica that does not hold the stations."""
     return await _control(
         signed, session, principal, fs_id, idempotency_key, fs_control.update_setpoint, body
     )
@@ -256,7 +280,7 @@ async def update_setpoint(
     "/{fs_id}/activations",
     operation_id="activate_flexibility_service",
     response_model=FlexibilityService,
-    responses={**IDEMPOTENCY_RESPONSES, **_ERRORS},
+    responses={**_QUEUED, **IDEMPOTENCY_RESPONSES, **_ERRORS},
 )
 async def activate(
     fs_id: FsId,
@@ -266,10 +290,28 @@ async def activate(
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Activate reserved capacity of a RESERVE FS (UC 2.5)."""
+    """Activate reserved capacity of a RESERVE FS (UC 2.5); 202 with the queued station
+    command from a replica that does not hold the stations."""
     return await _control(
         signed, session, principal, fs_id, idempotency_key, fs_control.activate_reserve, body
     )
+
+
+@router.get(
+    "/{fs_id}/commands/{command_id}",
+    operation_id="get_flexibility_service_command",
+    response_model=StationCommand,
+    responses=_ERRORS,
+)
+async def get_command(
+    fs_id: FsId,
+    command_id: Annotated[str, Path(max_length=36, description="Id of the station command.")],
+    principal: FsPrincipal,
+    session: DbSession,
+) -> StationCommand:
+    """A station command of the FS (a queued setpoint or activation) and its outcome."""
+    fs = await service.load_fs(session, principal, fs_id)
+    return await fs_commands.read_command(session, fs, command_id)
 
 
 @router.get(

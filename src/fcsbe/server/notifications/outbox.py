@@ -34,6 +34,7 @@ from fcsbe.server.platform.observability import current_correlation_id
 from fcsbe.server.storage import notifications as outbox
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.notifications import OutboxRow
+from fcsbe.server.storage.wakeup import wake_workers
 
 __all__ = [
     "REDELIVERABLE",
@@ -91,6 +92,7 @@ async def enqueue_notification(
             created_at=now,
         )
     )
+    await wake_workers(session)  # the delivery loops of every replica, at commit
     return notification_id
 
 

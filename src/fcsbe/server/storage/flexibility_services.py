@@ -27,6 +27,7 @@ from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.driver import PgStatement, pg_connection
 from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow, store_key
+from fcsbe.server.storage.wakeup import WORK_CHANNEL, mark_woken, wake_workers
 
 __all__ = [
     "FlexibilityServiceRow",
@@ -384,7 +385,8 @@ def _insert_received(*, keyed: bool) -> PgStatement:
             .values({c.key: bindparam(f"key_{c.key}") for c in IdempotencyKeyRow.__table__.c})
             .cte("new_key")
         )
-    return PgStatement(select(fs.c.id).add_cte(*ctes))
+    # pg_notify in the same round trip wakes the deciders of every replica (storage/wakeup.py).
+    return PgStatement(select(fs.c.id, func.pg_notify(WORK_CHANNEL, "")).add_cte(*ctes))
 
 
 _PG_INSERT_RECEIVED = _insert_received(keyed=False)
@@ -418,6 +420,7 @@ async def insert_received_fs(
             document["key_response_headers"] = None if headers is None else json.dumps(headers)
         row = await statement.fetchrow(driver, document)
         assert row is not None  # INSERT ... RETURNING of one row
+        mark_woken(session)
         fs_pk: int = row[0]
         return fs_pk
     # Core statements on the session's connection: the ORM's bulk-insert layer costs about a
@@ -439,6 +442,7 @@ async def insert_received_fs(
     await connection.execute(insert(EventLogRow), [event])
     if key_row is not None:
         await store_key(session, key_row)
+    await wake_workers(session)
     return fs_pk
 
 

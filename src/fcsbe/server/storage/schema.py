@@ -13,6 +13,7 @@ from fcsbe.server.storage import (
     parties,
     records,
     signatures,
+    station_commands,
     webhook_endpoints,
 )
 from fcsbe.server.storage.base import Base
@@ -32,6 +33,7 @@ _TABLE_MODULES = (
     parties,
     records,
     signatures,
+    station_commands,
     webhook_endpoints,
 )
 

@@ -42,6 +42,8 @@ class RecordingStations(UnconnectedStations):
     as the adapter contract says: a command replaces the previous one of its kind; a clear
     removes all."""
 
+    holds_stations = True
+
     def __init__(self) -> None:
         self.in_force: dict[ControlTarget, dict[type, Command]] = {}
 

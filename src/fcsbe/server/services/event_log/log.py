@@ -19,6 +19,7 @@ from fcsbe.model import EventLogEntry, Page
 from fcsbe.model.canonical import GENESIS_HASH, chain_hash, digest
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.event_log import EventLogRow, list_entries
+from fcsbe.server.storage.wakeup import wake_workers
 
 __all__ = [
     "EVENT_LOG_LOCK",
@@ -58,6 +59,7 @@ async def append_event(
         severity=severity,
     )
     await session.execute(insert(EventLogRow), [values])
+    await wake_workers(session)  # the chainer of every replica, at commit
 
 
 def event_values(

@@ -2,12 +2,15 @@
 
 A setpoint update is split over the FS's EVSEs within their live headroom and the power
 committed to each (planning.split), recorded (the latest aggregate setpoint and its sequence
-number on the FS, and an event-log entry) and then handed to the adapter in one call. A stale or
-repeated sequence number is refused (409), so a delayed update can never undo a newer one.
+number on the FS, and an event-log entry) and then sent through the station-command queue: split
+where the stations are, as it needs their live state, and composed there with the other FS's
+layers (dispatch.send_intent). A stale or repeated sequence number is refused (409), so a delayed
+update can never undo a newer one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,17 +34,25 @@ from fcsbe.server.errors import Conflict
 from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.planning import Reservation, SplitBasis, plan_reserve_activation, split_setpoint
 from fcsbe.server.services.event_log.log import append_event
-from fcsbe.server.services.flexibility_services.dispatch import set_fs_layers
+from fcsbe.server.services.flexibility_services.commands import enqueue, expander
+from fcsbe.server.services.flexibility_services.dispatch import (
+    Delivery,
+    send_intent,
+    set_fs_layers,
+)
 from fcsbe.server.services.flexibility_services.execution import fs_evses
 from fcsbe.server.services.flexibility_services.lifecycle import move
 from fcsbe.server.services.flexibility_services.station_plans import evse_states, respect_minimums
 from fcsbe.server.services.records.inputs import note_activation, note_setpoint
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
+from fcsbe.server.storage.station_commands import StationCommandRow
 
 __all__ = ["activate_reserve", "setpoint_commands", "update_setpoint"]
 
 DEAD_MAN_S = 60
 """A dynamic setpoint expires at the stations this long after it was sent unless renewed."""
+SETPOINT = "SETPOINT"
+"""The station-command kind of a dynamic setpoint, split over the EVSEs where it is applied."""
 
 
 def _check_not_in_fallback(execution: dict[str, Any]) -> None:
@@ -61,7 +72,7 @@ async def _record_then_apply(
     fs: FlexibilityServiceRow,
     commands: list[Command],
     now: datetime,
-) -> None:
+) -> Delivery:
     """Write what was decided, then command the stations, as the last thing that can fail.
 
     The FS change and its event-log entry are flushed first: a value the database or the log
@@ -71,7 +82,7 @@ async def _record_then_apply(
     layer of the control stack, composed with every other FS's before anything is sent.
     """
     await session.flush()
-    await set_fs_layers(session, adapter, fs, commands, now)
+    return await set_fs_layers(session, adapter, fs, commands, now)
 
 
 async def setpoint_commands(
@@ -104,14 +115,39 @@ async def setpoint_commands(
     return total, respect_minimums(commands, minimums, rooms)
 
 
+@expander(SETPOINT)
+async def _expand_setpoint(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> list[Command] | str:
+    """The split of a queued setpoint over the EVSEs' live headroom, unless it is stale."""
+    execution = fs.execution or {}
+    until = datetime.fromisoformat(payload["until"])
+    if fs.state != FsState.ACTIVE.value or now >= until:
+        return f"expired before it reached the stations (FS {fs.state})"
+    if execution.get("fallback"):
+        return "the fallback policy took over before it reached the stations"
+    if int(execution.get("sequence", -1)) != payload["sequence"]:
+        return f"superseded by setpoint #{execution.get('sequence')}"
+    _, commands = await setpoint_commands(
+        session, adapter, fs, payload["p_w"], payload["q_var"], now, until
+    )
+    return commands
+
+
 async def update_setpoint(
     session: AsyncSession,
     adapter: StationAdapter,
     fs: FlexibilityServiceRow,
     update: SetpointUpdate,
     now: datetime,
-) -> int:
-    """Split and apply a new aggregate setpoint; returns how many EVSEs received a share."""
+) -> StationCommandRow:
+    """Record a new aggregate setpoint and send it to the stations (split there over the EVSEs'
+    live headroom); returns its station command, applied already where this replica holds the
+    stations, else PENDING."""
     if fs.fs_type != FsType.SETPOINT.value or fs.state != FsState.ACTIVE.value:
         raise Conflict(
             f"Setpoints go to an ACTIVE SETPOINT FS; this one is {fs.fs_type} {fs.state}.",
@@ -125,9 +161,8 @@ async def update_setpoint(
             slug="stale-setpoint",
         )
     until = min(fs.window_end, now + timedelta(seconds=DEAD_MAN_S))
-    total, commands = await setpoint_commands(
-        session, adapter, fs, update.p_w, update.q_var, now, until
-    )
+    cap = fs.committed_w if fs.committed_w is not None else abs(update.p_w)
+    total = max(-cap, min(cap, update.p_w))
     execution.update(
         dynamic=True, sequence=update.sequence, setpoint_w=update.p_w, at=now.isoformat()
     )
@@ -138,13 +173,15 @@ async def update_setpoint(
         session,
         type="FS_SETPOINT_UPDATED",
         object_ref=f"fs/{fs.fs_id}/{fs.revision}",
-        summary=f"setpoint {update.p_w:.0f} W (#{update.sequence}) over {len(commands)} EVSEs",
+        summary=f"setpoint {update.p_w:.0f} W (#{update.sequence}) sent to the stations",
         party_id=fs.fo_party_id,
         fs_id=fs.fs_id,
         payload={"p_w": update.p_w, "sequence": update.sequence, "applied_w": total},
     )
-    await _record_then_apply(session, adapter, fs, commands, now)
-    return len(commands)
+    payload = {"p_w": update.p_w, "q_var": update.q_var, "until": until.isoformat()}
+    return await send_intent(
+        session, adapter, fs, now, SETPOINT, {**payload, "sequence": update.sequence}
+    )
 
 
 async def activate_reserve(
@@ -153,8 +190,9 @@ async def activate_reserve(
     fs: FlexibilityServiceRow,
     activation: ReserveActivation,
     now: datetime,
-) -> int:
-    """Deliver a reserve activation out of the reserved capacity (ARMED/ACTIVE RESERVE FS)."""
+) -> StationCommandRow:
+    """Deliver a reserve activation out of the reserved capacity (ARMED/ACTIVE RESERVE FS);
+    returns its station command (PENDING where this replica holds no stations)."""
     if fs.fs_type != FsType.RESERVE.value or fs.state not in ("ARMED", "ACTIVE"):
         raise Conflict(
             f"Activations go to a running RESERVE FS; this one is {fs.fs_type} {fs.state}.",
@@ -201,5 +239,8 @@ async def activate_reserve(
         },
         occurred_at=now,
     )
-    await _record_then_apply(session, adapter, fs, commands, now)
-    return len(commands)
+    delivery = await _record_then_apply(session, adapter, fs, commands, now)
+    if delivery.command is not None:
+        return delivery.command
+    row, _ = await enqueue(session, adapter, fs, now)  # nothing changed: an empty command
+    return row

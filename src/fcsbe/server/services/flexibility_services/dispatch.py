@@ -5,7 +5,12 @@ to a station directly. They set the FS's *layer* on its EVSEs (`set_fs_layers`, 
 `release_fs` to remove it); the layers of every FS on the sites touched are composed
 (`planning/control_stack.compose`: limits by minimum, setpoints by priority, all within the
 EVSE's capability and the site's connection) and the composed commands go to the stations
-through `deliver`, the one place in this package that calls the `StationAdapter`.
+through `deliver`, the one way they leave this package: it writes them as one station command
+(`commands.enqueue`), applied at once where this replica holds the stations, else queued for
+the replica that does. Intents that need the stations' live state (a setpoint split over the
+EVSEs' headroom, the fallback's shares) are queued as such (`send_intent`) and expanded where
+the stations are (`apply_intent`): the expansion becomes the FS's layer there, composed with
+every other FS's before it is applied.
 
 Only the EVSEs whose composed command changed get a command (the FS's own EVSEs always do, so
 a replan refreshes them); a kind of command that no layer asks for any more is cleared first.
@@ -15,7 +20,8 @@ compose one site from different sets of layers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +48,13 @@ from fcsbe.server.planning.control_stack import (
     SiteBound,
     compose,
 )
+from fcsbe.server.services.flexibility_services.commands import (
+    EVSE,
+    enqueue,
+    expand,
+    holds_stations,
+    outcome,
+)
 from fcsbe.server.storage.control_layers import (
     ControlLayerRow,
     evse_sites,
@@ -52,22 +65,88 @@ from fcsbe.server.storage.control_layers import (
 )
 from fcsbe.server.storage.fleet import lock_sites, site_bounds
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
+from fcsbe.server.storage.station_commands import StationCommandRow
 
-__all__ = ["composed_commands", "deliver", "lock_fs_sites", "release_fs", "set_fs_layers"]
+__all__ = [
+    "Delivery",
+    "apply_intent",
+    "composed_commands",
+    "deliver",
+    "lock_fs_sites",
+    "release_fs",
+    "send_intent",
+    "set_fs_layers",
+]
 
 _UNKNOWN_SITE = ""
 """Site of an EVSE the registry does not know: composed with no site bound."""
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What a change of layers sent: the composed commands, the stations' answers (none while
+    the command waits in the queue) and its station command (None when nothing changed)."""
+
+    commands: list[Command] = field(default_factory=list)
+    results: list[ApplyResult] = field(default_factory=list)
+    command: StationCommandRow | None = None
+
+
 async def deliver(
-    session: AsyncSession, adapter: StationAdapter, commands: Sequence[Command]
-) -> list[ApplyResult]:
-    """Hand composed commands to the stations: the one call of execution, control and
-    fallback into the `StationAdapter` (`session`: the transaction that decided them)."""
-    del session  # the commands are applied directly; a durable queue would write them here
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    commands: Sequence[Command],
+    now: datetime,
+) -> Delivery:
+    """Hand composed commands to the stations: the one call of execution, control and fallback
+    into the station-command queue, in `session` (the transaction that decided them), applied
+    at once where this replica holds the stations."""
     if not commands:
-        return []
-    return await adapter.apply_many(commands)
+        return Delivery()
+    row, results = await enqueue(session, adapter, fs, now, commands=commands)
+    return Delivery(list(commands), results, row)
+
+
+async def send_intent(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    now: datetime,
+    kind: str,
+    payload: Mapping[str, Any] | None = None,
+) -> StationCommandRow:
+    """Queue an intent (`commands.expander`) in `session`; where this replica holds the
+    stations it is expanded and applied at once (`apply_intent`), else by the applier there."""
+    row, _ = await enqueue(session, adapter, fs, now, kind=kind, payload=payload)
+    if holds_stations(adapter):
+        # what was decided (the caller's FS change, its event-log entry, this row) is written
+        # first: a value the database cannot hold fails before any station acts
+        await session.flush()
+        row.attempts = 1
+        await apply_intent(session, adapter, row, fs, now)
+    return row
+
+
+async def apply_intent(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    row: StationCommandRow,
+    fs: FlexibilityServiceRow | None,
+    now: datetime,
+) -> Delivery:
+    """Expand an intent with the stations' live state into the FS's layer, compose and apply it
+    (this replica holds the stations), and record the outcome on `row`."""
+    assert row.kind != EVSE, "concrete commands are applied by commands.enqueue or the applier"
+    expanded = await expand(session, adapter, row, fs, now)
+    delivery = Delivery()
+    if isinstance(expanded, str) or fs is None:
+        row.state, row.reason, row.applied_evses = "FAILED", str(expanded), 0
+    else:
+        delivery = await set_fs_layers(session, adapter, fs, expanded, now)
+        row.state, row.applied_evses, row.reason = outcome(delivery.results)
+    row.completed_at, row.claimed_until = now, None
+    return delivery
 
 
 def _layer_row(
@@ -190,10 +269,11 @@ async def set_fs_layers(
     fs: FlexibilityServiceRow,
     commands: Sequence[Command],
     now: datetime,
-) -> tuple[list[Command], list[ApplyResult]]:
+) -> Delivery:
     """The FS's layers become exactly `commands` (EVSE commands; none: the FS asks nothing any
     more); the sites touched are composed again and the changes delivered. Returns the
-    commands delivered and the stations' answers (a refusal is an FS deviation)."""
+    commands delivered, the stations' answers (a refusal is an FS deviation; none while
+    queued for the station replica) and the station command."""
     before = await sites_of_fs_layers(session, fs.id)
     by_evse: dict[str, list[Command]] = {}
     for command in commands:
@@ -233,8 +313,7 @@ async def set_fs_layers(
         if _kinds(was) - _kinds(now_is):
             out.append(Command(target, ClearCommand(), fs_id=fs.fs_id))
         out.extend(composed_commands(now_is))
-    results = await deliver(session, adapter, out)
-    return out, results
+    return await deliver(session, adapter, fs, out, now)
 
 
 async def lock_fs_sites(session: AsyncSession, fs_list: Iterable[FlexibilityServiceRow]) -> None:
@@ -246,7 +325,7 @@ async def lock_fs_sites(session: AsyncSession, fs_list: Iterable[FlexibilityServ
 
 async def release_fs(
     session: AsyncSession, adapter: StationAdapter, fs: FlexibilityServiceRow, now: datetime
-) -> None:
+) -> Delivery:
     """Remove the FS's layers: its EVSEs keep what the other FS ask, or return to unmanaged
     charging when nothing else is asked of them."""
-    await set_fs_layers(session, adapter, fs, [], now)
+    return await set_fs_layers(session, adapter, fs, [], now)

@@ -1,4 +1,4 @@
-"""Executing accepted FS on the stations, through the `StationAdapter` only.
+"""Executing accepted FS on the stations, through the station-command queue only (commands.py).
 
 The step (run by a worker; tests call it directly with a simulated fleet on a virtual clock):
 ACCEPTED → SCHEDULED; at the window start SCHEDULED → ACTIVE (ARMED for DROOP, FFR and
@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FlexibilityServiceRequest, FsState, FsType
-from fcsbe.server.adapters.base import Command, StationAdapter
+from fcsbe.server.adapters.base import Command, SetpointCommand, StationAdapter
 from fcsbe.server.planning import Plan, plan_fs
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.flexibility_services.decision_rules import power_need, scale_request
@@ -53,6 +53,7 @@ from fcsbe.server.services.flexibility_services.station_plans import (
 from fcsbe.server.services.records.inputs import (
     RECORD_KEYS,
     note_declared_baseline,
+    note_setpoint,
     record_inputs,
 )
 from fcsbe.server.services.records.records import record_fs
@@ -153,14 +154,18 @@ async def start_or_replan(
     command the stations refuse starts a `COMMAND_REJECTED` deviation episode (FS_DEVIATION)."""
     request = committed_request(fs)
     plan, commands = await plan_now(session, adapter, fs, now)
-    delivered, results = await set_fs_layers(session, adapter, fs, commands, now)
-    if delivered:
+    delivery = await set_fs_layers(session, adapter, fs, commands, now)
+    if delivery.commands:
         ordered = ordered_w(request, fs.execution, fs.committed_w, now)
         await note_command_results(
-            session, adapter, fs, delivered, results, ordered, now, deviation
+            session, adapter, fs, delivery.commands, delivery.results, ordered, now, deviation
         )
     horizon = min(now + timedelta(seconds=REPLAN_S), request.window.end)
     execution: dict[str, Any] = dict(fs.execution or {})
+    if execution.pop("note_schedule", False):
+        # control resumed from a dynamic setpoint: the record follows the schedule from now on
+        total = sum(c.control.p_w for c in commands if isinstance(c.control, SetpointCommand))
+        note_setpoint(execution, now, total)
     note_declared_baseline(execution, sum(r.baseline_w for r in plan.reservations))
     execution.update(
         applied=len(commands),

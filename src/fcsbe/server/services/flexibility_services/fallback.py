@@ -4,7 +4,8 @@ An FS keeps running when its FO falls silent, but nobody steers it any more: dyn
 stop, reserve cannot be activated. When the FO has sent no heartbeat for the contract's
 `fallback.offline_timeout_s` (counted from its last heartbeat, from its enrolment if it never
 sent one, or from the moment control last resumed), the step puts the contract's policy in force
-on the FS's EVSEs, through the `StationAdapter`:
+on the FS's EVSEs, through the station-command queue (commands.py), so that the replica that
+decides it need not be the one that holds the stations:
 
 - REVERT_UNMANAGED: the FS's commands are cleared; the EVs charge as if no FS existed.
 - HOLD_LAST: the commands in force at the lapse (the last dynamic setpoint, or the plan's step
@@ -29,6 +30,7 @@ only a heartbeat hands control back. At the window end the FS completes as usual
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,15 +42,16 @@ from fcsbe.server.adapters.base import (
     ControlLevel,
     ControlTarget,
     LimitCommand,
-    SetpointCommand,
     StationAdapter,
 )
 from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.services.event_log.log import append_event
+from fcsbe.server.services.flexibility_services.commands import expander, holds_stations
 from fcsbe.server.services.flexibility_services.control import setpoint_commands
 from fcsbe.server.services.flexibility_services.dispatch import (
     lock_fs_sites,
-    set_fs_layers,
+    release_fs,
+    send_intent,
 )
 from fcsbe.server.services.flexibility_services.execution import (
     REPLAN_S,
@@ -58,7 +61,7 @@ from fcsbe.server.services.flexibility_services.execution import (
     start_or_replan,
 )
 from fcsbe.server.services.flexibility_services.station_plans import evse_states
-from fcsbe.server.services.records.inputs import RECORD_KEYS, note_setpoint
+from fcsbe.server.services.records.inputs import RECORD_KEYS
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, running_with_liveness
 
 __all__ = ["fallback_step", "safe_limit_shares"]
@@ -66,6 +69,9 @@ __all__ = ["fallback_step", "safe_limit_shares"]
 RUNNING = frozenset({"ARMED", "ACTIVE"})
 PAGE = 500
 """Running FS read per query; the step reads every page."""
+SAFE_LIMIT = "SAFE_LIMIT"
+HOLD_LAST = "HOLD_LAST"
+"""Station-command kinds of the fallback, worked out where the stations are (live headroom)."""
 
 
 def safe_limit_shares(
@@ -91,6 +97,16 @@ def safe_limit_shares(
     return shares
 
 
+def _in_fallback(fs: FlexibilityServiceRow, policy: FallbackPolicy, now: datetime) -> str | None:
+    """Why a queued fallback command must not reach the stations any more (None: it may)."""
+    fallback = (fs.execution or {}).get("fallback")
+    if fs.state not in RUNNING or now >= fs.window_end:
+        return f"the FS is {fs.state}: fallback command no longer needed"
+    if fallback is None or fallback.get("policy") != policy.value:
+        return "control resumed before the fallback command reached the stations"
+    return None
+
+
 async def _safe_limit(
     session: AsyncSession,
     adapter: StationAdapter,
@@ -98,6 +114,24 @@ async def _safe_limit(
     limit_w: float,
     now: datetime,
 ) -> int:
+    command = await send_intent(session, adapter, fs, now, SAFE_LIMIT, {"limit_w": limit_w})
+    return command.applied_evses or 0
+
+
+@expander(SAFE_LIMIT)
+async def _expand_safe_limit(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> list[Command] | str:
+    """The safe limit shared over the FS's EVSEs by their live import headroom: the FS's
+    layer becomes the safe limit (its own commands go, other FS's stay)."""
+    stale = _in_fallback(fs, FallbackPolicy.SAFE_LIMIT, now)
+    if stale is not None:
+        return stale
+    limit_w = float(payload["limit_w"])
     sites, minimums = await fs_evses(session, fs)
     states = await evse_states(adapter, sites)
     shares = safe_limit_shares({s.evse_id: s.import_room_w for s in states}, limit_w, minimums)
@@ -110,8 +144,7 @@ async def _safe_limit(
         )
         for evse_id, cap in shares.items()
     ]
-    await set_fs_layers(session, adapter, fs, commands, now)
-    return len(commands)
+    return commands
 
 
 async def _hold_last(
@@ -122,6 +155,23 @@ async def _hold_last(
         execution["activation_until"]
     ):
         return 0  # a reserve activation runs out on its own; nothing else is in force
+    command = await send_intent(session, adapter, fs, now, HOLD_LAST)
+    return command.applied_evses or 0
+
+
+@expander(HOLD_LAST)
+async def _expand_hold_last(
+    session: AsyncSession,
+    adapter: StationAdapter,
+    fs: FlexibilityServiceRow,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> list[Command] | str:
+    """The commands in force at the lapse, sent again valid until the window ends."""
+    stale = _in_fallback(fs, FallbackPolicy.HOLD_LAST, now)
+    if stale is not None:
+        return stale
+    execution = fs.execution or {}
     if execution.get("dynamic") and execution.get("setpoint_w") is not None:
         _, commands = await setpoint_commands(
             session, adapter, fs, float(execution["setpoint_w"]), None, now, fs.window_end
@@ -129,8 +179,7 @@ async def _hold_last(
     else:
         _, in_force = await plan_now(session, adapter, fs, now)
         commands = [c._replace(valid_until=fs.window_end) for c in in_force]
-    await set_fs_layers(session, adapter, fs, commands, now)
-    return len(commands)
+    return commands
 
 
 async def _apply(
@@ -143,18 +192,6 @@ async def _apply(
     now: datetime,
 ) -> None:
     execution: dict[str, Any] = dict(fs.execution or {})
-    if terms.policy is FallbackPolicy.HOLD_LAST:
-        applied = await _hold_last(session, adapter, fs, now)
-    elif terms.policy is FallbackPolicy.SAFE_LIMIT:
-        # the FS's layer becomes the safe limit: its own commands go, other FS's stay
-        applied = await _safe_limit(session, adapter, fs, terms.safe_limit_w or 0.0, now)
-    else:
-        sites, _ = await fs_evses(session, fs)
-        await clear_fs(session, adapter, fs, now)
-        applied = len(sites)
-    reason = (
-        f"FO silent since {last_seen.isoformat()} (offline timeout {terms.offline_timeout_s} s)"
-    )
     execution["fallback"] = {
         "policy": terms.policy.value,
         "since": lapsed_at.isoformat(),
@@ -162,7 +199,19 @@ async def _apply(
         "safe_limit_w": terms.safe_limit_w,
         "next_at": (now + timedelta(seconds=REPLAN_S)).isoformat(),
     }
-    fs.execution = execution
+    fs.execution = execution  # in force before its command, which checks it
+    if terms.policy is FallbackPolicy.HOLD_LAST:
+        applied = await _hold_last(session, adapter, fs, now)
+    elif terms.policy is FallbackPolicy.SAFE_LIMIT:
+        applied = await _safe_limit(session, adapter, fs, terms.safe_limit_w or 0.0, now)
+    else:
+        sites, _ = await fs_evses(session, fs)
+        await clear_fs(session, adapter, fs, now)
+        fs.execution = execution  # clear_fs drops the execution document
+        applied = len(sites)
+    reason = (
+        f"FO silent since {last_seen.isoformat()} (offline timeout {terms.offline_timeout_s} s)"
+    )
     fs.updated_at = now
     fs.due_at = now  # the execution step sets when it looks again
     await append_event(
@@ -195,15 +244,15 @@ async def _resume(
     dynamic = execution.pop("dynamic", None)  # back to the schedule until the next setpoint
     kept = ("sequence", "activation_id", *RECORD_KEYS)  # the record needs what happened so far
     keep = {k: v for k, v in execution.items() if k in kept}
-    fs.execution = {**keep, "resumed_at": now.isoformat()}
-    applied = await start_or_replan(session, adapter, fs, now)
-    if dynamic and fs.execution is not None:
-        # the record's requested power follows the schedule again from now on
-        _, in_force = await plan_now(session, adapter, fs, now)
-        total = sum(c.control.p_w for c in in_force if isinstance(c.control, SetpointCommand))
-        noted = dict(fs.execution)
-        note_setpoint(noted, now, total)
-        fs.execution = noted
+    fs.execution = {**keep, "resumed_at": now.isoformat(), "note_schedule": bool(dynamic)}
+    applied = 0
+    if holds_stations(adapter):
+        # the plan's layer replaces the fallback's (the record follows the schedule from now)
+        applied = await start_or_replan(session, adapter, fs, now)
+    else:
+        # the fallback's layer goes now; the station replica's execution step plans the FS
+        # again on its next pass (`due_at` below)
+        await release_fs(session, adapter, fs, now)
     fs.updated_at = now
     fs.due_at = now  # the execution step follows the plan again from now
     await append_event(

@@ -44,6 +44,7 @@ from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.event_log import entries_of_fs, latest_tree_head, tree_size
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, get_fs
+from fcsbe.server.storage.locks import try_advisory_lock
 from fcsbe.server.storage.records import (
     ProofOfWorkRow,
     ServiceRecordRow,
@@ -53,6 +54,9 @@ from fcsbe.server.storage.records import (
 )
 
 __all__ = ["get_proof", "get_record", "issue_proofs", "record_fs", "validate_proof"]
+
+PROOFS_LOCK = 63382_0011
+"""PostgreSQL advisory-lock id held while proofs of work are issued."""
 
 
 async def _terms(session: AsyncSession, contract_pk: int | None) -> ContractTerms | None:
@@ -124,7 +128,13 @@ async def issue_proofs(
     session: AsyncSession, keys: ServerKeys, limit: int = 20, *, now: datetime | None = None
 ) -> int:
     """Worker step: sign the PoW of every DSR whose FS entries are all chained and in the tree
-    (signing a newer tree head at once if needed); returns how many were issued."""
+    (signing a newer tree head at once if needed); returns how many were issued.
+
+    One replica at a time (an advisory lock on PostgreSQL; the others skip their pass): two
+    replicas signing the same record would make the later one's whole batch roll back.
+    """
+    if not await try_advisory_lock(session, PROOFS_LOCK):
+        return 0
     issued = 0
     for record in await records_without_proof(session, limit):
         chained, pending = await entries_of_fs(session, record.fo_party_id, record.fs_id)

@@ -1,0 +1,17 @@
+"""Advisory locks: one replica at a time for a step that must not run twice at once."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+__all__ = ["try_advisory_lock"]
+
+
+async def try_advisory_lock(session: AsyncSession, lock_id: int) -> bool:
+    """Take a transaction-scoped advisory lock if it is free (PostgreSQL); True on other
+    backends, whose single writer already serialises."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    taken = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": lock_id})
+    return bool(taken)
