@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
 
-__all__ = ["WebhookEndpointRow"]
+__all__ = ["WebhookEndpointRow", "all_endpoints"]
 
 
 class WebhookEndpointRow(Base):
@@ -54,3 +55,8 @@ class WebhookEndpointRow(Base):
     def url(self) -> str:
         """Where each notification is POSTed."""
         return f"{self.callback_base_url.rstrip('/')}/notifications"
+
+
+async def all_endpoints(session: AsyncSession) -> list[WebhookEndpointRow]:
+    """Every FO's webhook endpoint (re-sealing secrets at start visits them all)."""
+    return list((await session.execute(select(WebhookEndpointRow))).scalars())

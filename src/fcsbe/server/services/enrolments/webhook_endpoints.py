@@ -19,7 +19,6 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
@@ -35,7 +34,7 @@ from fcsbe.server.security.secret_keyring import SecretKeyring, SecretKeyringErr
 from fcsbe.server.security.urls import callback_url_problem
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.webhook_endpoints import WebhookEndpointRow
+from fcsbe.server.storage.webhook_endpoints import WebhookEndpointRow, all_endpoints
 
 __all__ = [
     "SECRET_PREFIX",
@@ -175,7 +174,7 @@ async def reseal_secrets(session: AsyncSession, keyring: SecretKeyring) -> int:
     `POST /v1/webhook-endpoint/secret`).
     """
     changed = 0
-    for row in (await session.execute(select(WebhookEndpointRow))).scalars():
+    for row in await all_endpoints(session):
         before = (row.secret, row.previous_secret)
         try:
             if not keyring.is_current(row.secret):
