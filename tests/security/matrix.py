@@ -202,6 +202,14 @@ ROWS: list[Row] = [
         ok=frozenset({409}),
     ),
     Row("GET", "/v1/flexibility-services/{fs_id}/measurements", Who.FO, owned=True),
+    # Station commands: the world's FS has none, so its owner gets 404 (authorisation passed)
+    Row(
+        "GET",
+        "/v1/flexibility-services/{fs_id}/commands/{command_id}",
+        Who.FO,
+        owned=True,
+        ok=frozenset({404}),
+    ),
     # Records (UC 3.4): the world's FS has not ended, so it has no record or proof yet
     Row(
         "GET",

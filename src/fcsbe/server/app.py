@@ -185,7 +185,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             "event-log-tree",
             settings.event_log_chain_interval_s,
             transactional(factory, lambda session: tree_step(session, keys, head_interval)),
-            idle_interval_s=max(idle, head_interval),
+            # Entries may wait for the next head (at most one per head interval): come back by
+            # then, as no notification says when it is due.
+            idle_interval_s=max(head_interval, settings.event_log_chain_interval_s),
         )
         workers.add(
             "proofs-of-work",

@@ -46,6 +46,7 @@ from fcsbe.server.storage.event_log import (
     tree_head_of_size,
     tree_size,
 )
+from fcsbe.server.storage.wakeup import wake_workers
 
 __all__ = [
     "EVENT_LOG_TREE_LOCK",
@@ -203,9 +204,13 @@ async def prove_entries(
 
 
 async def tree_step(session: AsyncSession, keys: ServerKeys, min_interval_s: float) -> int:
-    """The worker step: grow the tree, then sign a head if one is due; returns entries added."""
+    """The worker step: grow the tree, then sign a head if one is due; returns entries added.
+
+    A new head is announced to every replica's loops at commit: proofs of work wait for a head
+    that covers their record, and must not sleep through it."""
     added = await extend_tree(session)
-    await sign_tree_head(session, keys, min_interval_s=min_interval_s)
+    if await sign_tree_head(session, keys, min_interval_s=min_interval_s) is not None:
+        await wake_workers(session)
     return added
 
 
