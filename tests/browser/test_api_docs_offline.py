@@ -5,21 +5,14 @@ needed a CDN stays blank and the test fails. Skipped without Chromium, except in
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
-from fcsbe.server.storage import migrations
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
@@ -28,10 +21,11 @@ if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
     pytest.skip("Chromium is not installed", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from tests.support.browser import headless_chrome, loopback_listener, served_in_thread  # noqa: E402
 
 OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"
 DECORATION = {"https://cdn.redoc.ly/redoc/logo-mini.svg"}
@@ -40,10 +34,6 @@ DECORATION = {"https://cdn.redoc.ly/redoc/logo-mini.svg"}
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    port = int(listener.getsockname()[1])
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'docs.db'}",
         data_dir=tmp_path / "var",
@@ -51,39 +41,14 @@ def server(tmp_path: Path) -> Iterator[str]:
         workers_enabled=False,
         log_level="WARNING",
     )
-    migrations.upgrade(settings.database_url)
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
-    listener.close()
+    with served_in_thread(settings, loopback_listener()) as url:
+        yield url
 
 
 @pytest.fixture
 def offline_browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        OFFLINE,
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    try:
+    with headless_chrome(tmp_path / "chromium-profile", OFFLINE) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
 
 
 def _resources(driver: webdriver.Chrome) -> list[str]:

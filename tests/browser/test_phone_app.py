@@ -10,26 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from fcsbe.server.app import create_app
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.ev_users import access as ev_user_access
 from fcsbe.server.settings import Settings
-from fcsbe.server.storage import migrations
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.engine import create_engine, create_session_factory
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "phone-app.png"
 
@@ -44,18 +37,21 @@ if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
     )
 
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from tests.support.browser import (  # noqa: E402
+    headless_chrome,
+    loopback_listener,
+    served_in_thread,
+)
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
     """The real server on a loopback port, in a thread, over an SQLite file."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
+    listener = loopback_listener()
     port = int(listener.getsockname()[1])
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
@@ -65,19 +61,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
         public_base_url=f"http://127.0.0.1:{port}",
         log_level="WARNING",
     )
-    # Migrated before the server starts: the test writes to the database (the invitation)
-    # while the server thread may still be starting.
-    migrations.upgrade(settings.database_url)
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    # The socket listens before the server starts: the browser's first connection waits in its
-    # backlog until the app has started and accepts it, so there is nothing to poll for.
-    thread = threading.Thread(target=running.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}", settings
-    running.should_exit = True
-    thread.join(timeout=10)
-    listener.close()
+    with served_in_thread(settings, listener) as url:
+        yield url, settings
 
 
 def _invite(settings: Settings) -> str:
@@ -103,28 +88,10 @@ def _invite(settings: Settings) -> str:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=360,800",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    # Headless windows have a minimum width above a phone's: emulate the phone's viewport.
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", _viewport(800))
-    try:
+    with headless_chrome(tmp_path / "chromium-profile", "--window-size=360,800") as driver:
+        # Headless windows have a minimum width above a phone's: emulate the phone's viewport.
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", _viewport(800))
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
 
 
 def _viewport(height: int) -> dict[str, object]:

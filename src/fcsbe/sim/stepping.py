@@ -261,8 +261,12 @@ class SimCore:
             )
         )
 
+    # Hooks of the stepping loop, implemented by the sessions part of the engine
+    # (`sim/sessions.py`); the core alone has no EV sessions to seat.
     def _seat(self, i: int, record: SessionRecord, soc_pct: float) -> None:
+        """Plug the EV of `record` into EVSE row `i` at `soc_pct` (sessions part)."""
         raise NotImplementedError
 
     def _unseat(self, i: int) -> object:
+        """Unplug the EV of EVSE row `i` and return its session (sessions part)."""
         raise NotImplementedError
