@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fcsbe.chargers import ChargerFleet
-from fcsbe.sim import LimitControl, SimOptions
+from fcsbe.sim import DroopControl, LimitControl, SetpointControl, SimOptions
 from fcsbe.sim.scenarios import uc_1_7_onboard_inverter
 from tests.chargers.csms import TinyCsms, eventually
 
@@ -192,3 +192,80 @@ async def test_basic_auth_and_a_refused_handshake() -> None:
         await wrong.stop()
         assert link.refusals[401] >= 2
         assert not link.connected.is_set()
+
+
+async def test_2_1_capabilities_setpoints_der_control_and_alarms() -> None:
+    async with TinyCsms("2.1") as csms:
+        fleet = await _started(csms, "2.1")
+        try:
+            await fleet.wait_idle()
+            asked = [
+                {"component": {"name": "SmartChargingCtrlr"}, "variable": {"name": name}}
+                for name in ("Entries", "ProfileStackLevel", "RateUnit", "Nope")
+            ] + [
+                {"component": {"name": "V2XChargingCtrlr"}, "variable": {"name": "Enabled"}},
+                {"component": {"name": "Unknown"}, "variable": {"name": "Enabled"}},
+            ]
+            answer = await csms.call(STATION, "GetVariables", get_variable_data=asked)
+            got = [
+                (r["attribute_status"], r.get("attribute_value"))
+                for r in answer.get_variable_result
+            ]
+            assert got == [
+                ("Accepted", "20"),
+                ("Accepted", "8"),
+                ("Accepted", "A,W"),
+                ("UnknownVariable", None),
+                ("Accepted", "true"),
+                ("UnknownComponent", None),
+            ]
+            needs = csms.messages("NotifyEVChargingNeeds")
+            assert needs[0]["charging_needs"]["requested_energy_transfer"] == "AC_BPT"
+            setpoint = {
+                "start_period": 0,
+                "operation_mode": "CentralSetpoint",
+                "setpoint": -4_000.0,
+                "limit": 11_000.0,
+                "discharge_limit": -11_000.0,
+            }
+            payload = _profile("2.1", 9, 0, 0)
+            payload["charging_profile"]["charging_schedule"][0]["charging_schedule_period"] = [
+                setpoint
+            ]
+            assert (await csms.call(STATION, "SetChargingProfile", **payload)).status == "Accepted"
+            assert SetpointControl(p_w=-4_000.0) in fleet.sim.evse_state(EVSE).controls
+            droop = {
+                "priority": 1,
+                "over_freq": 50.2,
+                "under_freq": 49.8,
+                "over_droop": 5.0,
+                "under_droop": 5.0,
+                "response_time": 1.0,
+            }
+            answer = await csms.call(
+                STATION,
+                "SetDERControl",
+                is_default=False,
+                control_id="droop-1",
+                control_type="FreqDroop",
+                freq_droop=droop,
+            )
+            assert answer.status == "Accepted"
+            assert any(isinstance(c, DroopControl) for c in fleet.sim.evse_state(EVSE).controls)
+            cleared = await csms.call(
+                STATION, "ClearDERControl", is_default=False, control_id="droop-1"
+            )
+            assert cleared.status == "Accepted"
+            assert not any(isinstance(c, DroopControl) for c in fleet.sim.evse_state(EVSE).controls)
+            fleet.sim.raise_der_alarm("SITE-AC-V2G", "OverVoltage", evse_id=EVSE)
+            fleet.tick()
+            (alarm,) = await csms.wait_for("NotifyDERAlarm")
+            assert alarm["grid_event_fault"] == "OverVoltage"
+            assert alarm["alarm_ended"] is False
+            trigger = await csms.call(
+                STATION, "TriggerMessage", requested_message="StatusNotification"
+            )
+            assert trigger.status == "Accepted"
+            await csms.wait_for("StatusNotification", 4)
+        finally:
+            await fleet.stop()

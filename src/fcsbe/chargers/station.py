@@ -131,7 +131,7 @@ class SimulatedStation:
     """Messages the CSMS answered (for the bench and the tests)."""
     _numbers: dict[str, int] = field(default_factory=dict)
     _ids: dict[int, str] = field(default_factory=dict)
-    _applied: dict[int, EvseLimit] = field(default_factory=dict)
+    _applied: dict[int, tuple[EvseLimit, DroopControl | None]] = field(default_factory=dict)
     _der: dict[str, _DerControl] = field(default_factory=dict)
     _status: dict[int, str] = field(default_factory=dict)
     store: ProfileStore = field(init=False)
@@ -458,7 +458,7 @@ class SimulatedStation:
             if droop is None:
                 return "Rejected"
         self._der[control_id] = _DerControl(control_type, droop)
-        self._applied.clear()  # re-apply the controls with the droop
+        self.apply_controls(self.sim.now)
         return "Accepted"
 
     def clear_der_control(self, control_id: str | None, control_type: str | None) -> bool:
@@ -471,7 +471,7 @@ class SimulatedStation:
         ]
         for k in doomed:
             del self._der[k]
-        self._applied.clear()
+        self.apply_controls(self.sim.now)
         return bool(doomed)
 
     def _droop(self, freq: Mapping[str, Any]) -> DroopControl | None:
@@ -530,9 +530,9 @@ class SimulatedStation:
         droop = next((c.droop for c in self._der.values() if c.droop is not None), None)
         changed = 0
         for number, limit in limits.items():
-            if self._applied.get(number) == limit and number in self._applied:
+            if self._applied.get(number) == (limit, droop):
                 continue
-            self._applied[number] = limit
+            self._applied[number] = (limit, droop)
             evse_id = self._ids[number]
             for control in _controls(limit, droop):
                 self.sim.apply(evse_id, control)
