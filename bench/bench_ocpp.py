@@ -115,12 +115,9 @@ def fcsbe_server(stations: int) -> Iterator[Target]:
             "FCSBE_DATABASE_URL": f"sqlite+aiosqlite:///{folder}/fcsbe.db",
             "FCSBE_DATA_DIR": f"{folder}/var",
             "FCSBE_STATION_ADAPTER": "ocpp",
-            "FCSBE_OCPP_REGISTRY": "scenario",
-            "FCSBE_SIMULATOR_SCENARIO": "large",
-            "FCSBE_SIMULATOR_FLEET_SIZE": str(2 * stations),
             "FCSBE_LOG_LEVEL": "WARNING",
         }
-        provision(env, stations, PASSWORD)
+        provision(env["FCSBE_DATABASE_URL"], stations, PASSWORD)
         process = subprocess.Popen(
             [sys.executable, "-m", "fcsbe.cli", "serve", "--port", str(port)],
             cwd=folder,
@@ -135,6 +132,34 @@ def fcsbe_server(stations: int) -> Iterator[Target]:
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def provision(database_url: str, stations: int, password: str) -> None:
+    """A migrated database with the registry of `large` (two EVSEs per station) and the same
+    password hash stored for every station."""
+    from fcsbe.server.adapters.ocpp.provisioning import hash_password  # type: ignore[attr-defined]
+    from fcsbe.server.adapters.scenario_registry import registry_of, scenario_fleet
+    from fcsbe.server.services.registry.registry import import_registry
+    from fcsbe.server.storage import migrations
+    from fcsbe.server.storage.base import utcnow
+    from fcsbe.server.storage.ocpp_stations import set_credential
+
+    migrations.upgrade(database_url)
+    hashed = hash_password(password)
+
+    async def work() -> None:
+        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+        engine = create_async_engine(database_url)
+        async with async_sessionmaker(engine)() as db:
+            await import_registry(db, registry_of(scenario_fleet("large", size=2 * stations)))
+            now = utcnow()
+            for cs_id in station_ids(stations):
+                await set_credential(db, cs_id, hashed, now)
+            await db.commit()
+        await engine.dispose()
+
+    asyncio.run(work())
 
 
 # -- measurements --------------------------------------------------------------------------------
@@ -225,7 +250,7 @@ async def measure_bare_fan_out(target: Target, station_ids: list[str]) -> tuple[
     t0 = time.perf_counter()
     await fleet[0].call('[2,"dt1","DataTransfer",{"vendorId":"bench"}]')
     deadline = time.perf_counter() + 60
-    while any(not s.profiles for s in fleet) and time.perf_counter() < deadline:
+    while any(not s.profiles for s in fleet) and time.perf_counter() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.2)
     cpu = process_cpu_s(target.pid) - cpu0
