@@ -138,11 +138,12 @@ def provision(database_url: str, stations: int, password: str) -> None:
     """A migrated database with the registry of `large` (two EVSEs per station) and the same
     password hash stored for every station."""
     from fcsbe.server.adapters.ocpp.provisioning import hash_password  # type: ignore[attr-defined]
+    from fcsbe.server.storage.ocpp_stations import set_credential
+
     from fcsbe.server.adapters.scenario_registry import registry_of, scenario_fleet
     from fcsbe.server.services.registry.registry import import_registry
     from fcsbe.server.storage import migrations
     from fcsbe.server.storage.base import utcnow
-    from fcsbe.server.storage.ocpp_stations import set_credential
 
     migrations.upgrade(database_url)
     hashed = hash_password(password)
