@@ -49,7 +49,7 @@ async def pair(request: pytest.FixtureRequest) -> AsyncIterator[tuple[TinyCsms, 
 
 
 def _profile(version: str, profile_id: int, stack: int, limit_w: float, **extra: Any) -> Any:
-    period: dict[str, Any] = {"start_period": 0, "limit": limit_w}
+    period: dict[str, Any] = {"start_period": 0, "limit": float(limit_w)}  # 1.6: a Decimal
     if version == "1.6":
         return {
             "connector_id": 1,
@@ -159,6 +159,27 @@ async def test_reset_reboots_without_profiles_and_restarts_transactions(
         await csms.wait_for("StartTransaction", 4)
     assert len(fleet.stations[STATION].store) == 0
     assert fleet.sim.evse_state(EVSE).controls == ()
+
+
+async def test_a_power_cut_ends_transactions_and_forgets_profiles(
+    pair: tuple[TinyCsms, ChargerFleet],
+) -> None:
+    csms, fleet = pair
+    version = fleet.version
+    await fleet.wait_idle()
+    first = await csms.call(STATION, "SetChargingProfile", **_profile(version, 1, 1, 5_000))
+    assert first.status == "Accepted"
+    fleet.power_cycle(STATION)
+    boots = await csms.wait_for("BootNotification", 2)
+    assert len(fleet.stations[STATION].store) == 0
+    if version == "1.6":
+        stops = await csms.wait_for("StopTransaction", 2)
+        assert {s["reason"] for s in stops} == {"PowerLoss"}
+    else:
+        assert boots[-1]["reason"] == "PowerUp"
+        await csms.wait_for("TransactionEvent", 6)
+        ended = [e for e in csms.messages("TransactionEvent") if e["event_type"] == "Ended"]
+        assert {e["transaction_info"]["stopped_reason"] for e in ended} == {"PowerLoss"}
 
 
 async def test_a_dropped_connection_reconnects_and_delivers_what_was_queued(

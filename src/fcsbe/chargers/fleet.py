@@ -156,6 +156,10 @@ class ChargerFleet:
             next_tick += period_s
             self.tick()
 
+    def power_cycle(self, station_id: str) -> None:
+        """Cut a station's power: it forgets its profiles, reconnects and boots again."""
+        self.links[station_id].power_cycle()
+
     def station_of(self, evse_id: str) -> SimulatedStation:
         """The station an EVSE belongs to."""
         return self._of_evse[evse_id]

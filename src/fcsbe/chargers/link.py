@@ -76,6 +76,8 @@ class StationLink:
         self._call = _CALLS[station.version]
         self._boot_reason = "PowerUp"
         self.endpoint: StationEndpoint | None = None
+        self._ws: ClientConnection | None = None
+        self._closing: asyncio.Future[None] | None = None
         self.connected = asyncio.Event()
         self.idle = asyncio.Event()
         """Set while the station is connected and has nothing left to send."""
@@ -108,6 +110,7 @@ class StationLink:
                 ) as ws:
                     attempt = 0
                     self.connections += 1
+                    self._ws = ws
                     await self._session(ws)
             except InvalidStatus as exc:
                 status = exc.response.status_code
@@ -120,6 +123,7 @@ class StationLink:
             finally:
                 self.connected.clear()
                 self.endpoint = None
+                self._ws = None
                 self.station.disconnected()
             if self._stopped.is_set():
                 break
@@ -127,6 +131,15 @@ class StationLink:
             attempt += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), delay)
+
+    def power_cycle(self) -> None:
+        """A power cut: the station ends its transactions (`PowerLoss`, sent once it is back),
+        forgets its profiles, drops the connection and boots again (reason `PowerUp`)."""
+        self.station.reboot(self._now(), "PowerLoss")
+        self._boot_reason = "PowerUp"
+        ws = self._ws
+        if ws is not None:
+            self._closing = asyncio.ensure_future(ws.close())
 
     def _queued(self) -> None:
         self.idle.clear()
@@ -224,7 +237,9 @@ class StationLink:
             self.last_error = f"{message.action}: CALLERROR {type(exc).__name__}: {exc}"
             log.warning("%s: %s", self.uri, self.last_error)
             return
-        except TimeoutError:
+        except (TimeoutError, ConnectionClosed, asyncio.CancelledError):
+            # Not answered: a transaction message goes again on the next connection (OCPP
+            # delivers them at least once).
             if message.transactional:
                 self.station.outbox.appendleft(message)
             raise

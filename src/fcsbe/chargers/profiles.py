@@ -165,14 +165,20 @@ def _periods(raw: Iterable[Mapping[str, Any]]) -> tuple[Period, ...]:
     return tuple(
         Period(
             start_s=int(p["start_period"]),
-            limit=p.get("limit"),
-            discharge_limit=p.get("discharge_limit"),
-            setpoint=p.get("setpoint"),
-            number_phases=p.get("number_phases"),
+            limit=_float(p.get("limit")),
+            discharge_limit=_float(p.get("discharge_limit")),
+            setpoint=_float(p.get("setpoint")),
+            number_phases=None if p.get("number_phases") is None else int(p["number_phases"]),
             operation_mode=p.get("operation_mode"),
         )
         for p in raw
     )
+
+
+def _float(value: Any) -> float | None:
+    """A number of the payload as a float (the `ocpp` library hands 1.6 schedules over as
+    `Decimal`s)."""
+    return None if value is None else float(value)
 
 
 def profile_from_2x(evse_id: int, profile: Mapping[str, Any]) -> Profile:

@@ -129,6 +129,8 @@ class SimulatedStation:
     heartbeat_interval_s: float = 300.0
     sent: int = 0
     """Messages the CSMS answered (for the bench and the tests)."""
+    refusals: list[tuple[int, Verdict]] = field(default_factory=list)
+    """Profiles the station refused: (profile id, verdict)."""
     _numbers: dict[str, int] = field(default_factory=dict)
     _ids: dict[int, str] = field(default_factory=dict)
     _applied: dict[int, tuple[EvseLimit, DroopControl | None]] = field(default_factory=dict)
@@ -347,7 +349,9 @@ class SimulatedStation:
         if self.is_2x:
             assert tx.id is not None
             self.store.transaction_ended(tx.id)
-            trigger = "EVDeparted" if reason == "EVDisconnected" else "ResetCommand"
+            trigger = {"EVDisconnected": "EVDeparted", "PowerLoss": "AbnormalCondition"}.get(
+                reason, "ResetCommand"
+            )
 
             def ended() -> Payload:
                 tx.seq_no += 1
@@ -375,7 +379,9 @@ class SimulatedStation:
                     "meter_stop": round(energy),
                     "timestamp": iso(at),
                     "transaction_id": int(tx.id) if tx.id is not None else 0,
-                    "reason": "EVDisconnected" if reason == "EVDisconnected" else "HardReset",
+                    "reason": {"EVDisconnected": "EVDisconnected", "PowerLoss": "PowerLoss"}.get(
+                        reason, "HardReset"
+                    ),
                 }
 
             self.queue("StopTransaction", stopped, tx=True)
@@ -504,6 +510,7 @@ class SimulatedStation:
         if verdict.accepted:
             self.apply_controls(now)
         else:
+            self.refusals.append((profile.id, verdict))
             log.info("%s refused profile %s: %s", self.station_id, profile.id, verdict.detail)
         return verdict
 
@@ -541,11 +548,12 @@ class SimulatedStation:
             self._applied.clear()
         return changed
 
-    def reboot(self, at: datetime) -> None:
-        """A reset: transactions end, the profiles and DER controls are gone (the simulated
-        station keeps none across a reboot, the case a CSMS must recover from)."""
+    def reboot(self, at: datetime, reason: str = "ImmediateReset") -> None:
+        """A reset or a power cut (`reason` `PowerLoss`): transactions end, the profiles and
+        DER controls are gone (the simulated station keeps none across a reboot, the case a
+        CSMS must recover from)."""
         for number in list(self.transactions):
-            self._end_transaction(number, at, "ImmediateReset")
+            self._end_transaction(number, at, reason)
         self.store.clear_all()
         self._der.clear()
         self.apply_controls(at)
