@@ -137,7 +137,7 @@ class OcppCall:
 @dataclass(frozen=True)
 class Refusal:
     """The station cannot do what the commands ask; `reason` starts with a code
-    (`NOT_CAPABLE`, `UNKNOWN_EVSE`) and says why."""
+    (`NOT_CAPABLE`, `UNKNOWN_EVSE`, `INVALID_COMMAND`) and says why."""
 
     reason: str
 
@@ -170,6 +170,11 @@ def _capable(command: Command, limits: StationLimits) -> str | None:
             return f"NOT_CAPABLE: reactive power needs OCPP 2.1 with V2X (station: {version})"
         return None
     if isinstance(control, DroopCommand):
+        if (
+            not (control.droop_pct > 0 and control.f_ref_hz > 0)
+            or min(control.deadband_hz, control.response_time_s) < 0
+        ):
+            return "INVALID_COMMAND: droop needs droop_pct, f_ref_hz > 0, deadband, response >= 0"
         if version != "2.1" or not (limits.der or limits.v2x):
             return f"NOT_CAPABLE: droop needs OCPP 2.1 with DER control or V2X ({version})"
         return None
