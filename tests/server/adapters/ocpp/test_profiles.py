@@ -268,3 +268,36 @@ def test_a_reconnect_resends_what_is_still_in_force_with_the_same_ids() -> None:
     assert ids(again) == ids(calls)
     assert len(ids(again)) == 2
     assert resend_calls(ledger, limits, NOW + 2 * HOUR) == []
+
+
+def test_the_ledger_and_the_limits_round_trip_through_json() -> None:
+    limits = StationLimits("2.1", rate_units=("A",), max_stack_level=3, v2x=True, der=True)
+    assert StationLimits.from_json(json.loads(json.dumps(limits.to_json()))) == limits
+    ledger = ProfileLedger()
+    ledger.note_external(ExternalProfile(5, 0, "ChargingStationMaxProfile", 0, NOW + HOUR))
+    for call in planned(
+        [
+            evse("NL*ABC*E1*1", SetpointCommand(-2_000.0, 300.0), "a", HOUR),
+            evse("NL*ABC*E1*2", DroopCommand(50.0, 0.02, 4.0, -3_000.0, 7_000.0), "b", None),
+        ],
+        limits,
+        ledger,
+    ):
+        ledger.confirm(call)
+    text = ledger.to_json()
+    again = ProfileLedger.from_json(text)
+    assert again == ledger
+    assert again.to_json() == text
+    assert ProfileLedger.from_json("") == ProfileLedger()
+
+
+def test_a_call_rebuilt_from_its_payload_is_still_recorded() -> None:
+    limits = StationLimits("1.6")
+    ledger = ProfileLedger()
+    (call,) = planned([evse("NL*ABC*E1*3", LimitCommand(5_000.0, None))], limits)
+    ledger.confirm(OcppCall(call.action, call.payload, call.evse_id))
+    (record,) = ledger.profiles.values()
+    assert (record.evse, record.purpose, record.valid_to) == (3, "TxDefaultProfile", NOW + HOUR)
+    (clear,) = planned([evse("NL*ABC*E1*3", ClearCommand(), "fs-1", None)], limits, ledger)
+    ledger.confirm(OcppCall(clear.action, clear.payload, clear.evse_id))
+    assert ledger.profiles == {}

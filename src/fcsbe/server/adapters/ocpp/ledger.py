@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class Held:
         return {
             "origin": self.origin,
             "kind": self.kind,
-            "values": dict(self.values),
+            "values": [list(pair) for pair in self.values],
             "fs_id": self.fs_id,
             "valid_until": _time(self.valid_until),
         }
@@ -87,7 +87,7 @@ class Held:
         return cls(
             origin=data["origin"],
             kind=data["kind"],
-            values=tuple(data["values"].items()),
+            values=tuple((str(k), v) for k, v in data["values"]),
             fs_id=data.get("fs_id"),
             valid_until=_parse(data.get("valid_until")),
         )
@@ -204,6 +204,46 @@ class LedgerChange:
     cleared_der: str | None = None
 
 
+def _change_of(call: OcppCall) -> LedgerChange:
+    """What a call changes, read from its payload alone (a call rebuilt from action and
+    payload): ids, levels and validity, without the controls (which only the planner's own
+    call carries, so such a profile is not recomposed or re-sent)."""
+    payload = call.payload
+    if call.action == "SetChargingProfile":
+        body = payload.get("chargingProfile") or payload.get("csChargingProfiles") or {}
+        pid = body.get("id", body.get("chargingProfileId", 0))
+        valid_from = _parse_ocpp(body.get("validFrom")) or datetime.min.replace(tzinfo=UTC)
+        record = ProfileRecord(
+            int(pid),
+            int(payload.get("evseId", payload.get("connectorId", 0))),
+            str(body.get("chargingProfilePurpose")),
+            int(body.get("stackLevel", 0)),
+            valid_from,
+            _parse_ocpp(body.get("validTo")),
+            evse_id=call.evse_id,
+        )
+        return LedgerChange(profile=record)
+    if call.action == "ClearChargingProfile":
+        pid = payload.get("chargingProfileId", payload.get("id"))
+        return LedgerChange(cleared_profile=None if pid is None else int(pid))
+    if call.action == "SetDERControl":
+        control_type = str(payload.get("controlType"))
+        body = next((v for v in payload.values() if isinstance(v, dict)), {})
+        start, duration = _parse_ocpp(body.get("startTime")), body.get("duration")
+        valid_to = (
+            None if start is None or duration is None else start + timedelta(seconds=duration)
+        )
+        der = DerRecord(str(payload.get("controlId")), control_type, valid_to)
+        return LedgerChange(der=der)
+    if call.action == "ClearDERControl" and payload.get("controlId") is not None:
+        return LedgerChange(cleared_der=str(payload["controlId"]))
+    return LedgerChange()
+
+
+def _parse_ocpp(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+
+
 @dataclass(slots=True)
 class ProfileLedger:
     """Per station: our installed profiles (by id) and DER controls (by control id), plus the
@@ -216,10 +256,9 @@ class ProfileLedger:
     def confirm(self, call: OcppCall) -> None:
         """Record a call the station answered `Accepted` (any other answer: do not call this).
 
-        Confirming the same call twice leaves the same ledger (calls are idempotent)."""
-        change = call.change
-        if change is None:
-            return
+        Confirming the same call twice leaves the same ledger (calls are idempotent). Pass the
+        call `plan_calls` returned: it carries the controls the next plan recomposes from."""
+        change = call.change if call.change is not None else _change_of(call)
         if change.profile is not None:
             new = change.profile
             for pid, old in list(self.profiles.items()):

@@ -36,7 +36,7 @@ import hashlib
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -110,6 +110,20 @@ class StationLimits:
     voltage_v: float = 230.0
     v2x: bool = False
     der: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON document of the limits (the server persists it per station)."""
+        document = asdict(self)
+        document["rate_units"] = list(self.rate_units)
+        return document
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> StationLimits:
+        """The limits of `to_json` (unknown keys of a newer writer are ignored)."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in document.items() if k in names}
+        values["rate_units"] = tuple(values.get("rate_units", ("W", "A")))
+        return cls(**values)
 
     @property
     def bidirectional(self) -> bool:
