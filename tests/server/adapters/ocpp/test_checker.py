@@ -75,6 +75,14 @@ CASES: list[tuple[str, StationLimits, Mutation, str]] = [
         lambda p: profile(p).update(chargingProfilePurpose="TxProfile"),
         "without transactionId",
     ),
+    (
+        "relative station maximum",
+        V201,
+        lambda p: profile(p).update(
+            chargingProfilePurpose="ChargingStationMaxProfile", chargingProfileKind="Relative"
+        ),
+        "K01.FR.38",
+    ),
     ("stack level too high", V201, lambda p: profile(p).update(stackLevel=9), "outside 0..8"),
     (
         "too many periods",

@@ -4,7 +4,7 @@ The JSON schemas say what a message may look like; they cannot say that two prof
 that a CSMS may not send a purpose, or that periods run backwards. This checker replays calls
 over what the station holds (a `ProfileLedger`: ours and the station's own) and reports every
 broken rule of the OCPP smart-charging functional block (K01 `SetChargingProfile`, K10
-`ClearChargingProfile` in 2.0.1 / 2.1; 1.6J's Smart Charging profile; Q DER controls in 2.1):
+`ClearChargingProfile` in 2.0.1 / 2.1; 1.6J's Smart Charging profile; R DER controls in 2.1):
 
 - actions and purposes a CSMS may send (never `ChargingStationExternalConstraints`), the
   station-wide maximum only on EVSE 0, a `TxProfile` only on an EVSE and, on 2.x, with its
@@ -52,7 +52,7 @@ CSMS_PURPOSES: dict[str, frozenset[str]] = {
     ),
 }
 """The purposes a CSMS may send, per version (`ChargingStationExternalConstraints` is set by
-the station's external actors only, K01.FR.22)."""
+the station's external actors only)."""
 
 _ACTIONS: dict[str, frozenset[str]] = {
     "1.6": frozenset({"SetChargingProfile", "ClearChargingProfile"}),
@@ -177,7 +177,7 @@ class _Checker:
             ):
                 self.fail(
                     f"stackLevel {level} of {purpose} on EVSE {evse} is already held by valid "
-                    f"profile {other.profile_id} (K01.FR.39)"
+                    f"profile {other.profile_id}"
                 )
         self.profiles[pid] = new
         count = sum(1 for p in self.profiles.values() if p.valid(self.now or valid_from))
@@ -192,6 +192,8 @@ class _Checker:
             self.fail(f"purpose {purpose} may not be sent by a CSMS on OCPP {version}")
         if purpose.endswith("MaxProfile") and evse != 0:
             self.fail(f"{purpose} on EVSE {evse}: a station maximum goes on EVSE 0")
+        if purpose.endswith("MaxProfile") and body.get("chargingProfileKind") == "Relative":
+            self.fail(f"a Relative {purpose} (K01.FR.38)")
         if purpose == "TxProfile":
             if evse == 0:
                 self.fail("TxProfile on EVSE 0: a transaction profile needs its EVSE")
@@ -215,9 +217,9 @@ class _Checker:
         kind = body.get("chargingProfileKind")
         start = _time(schedule.get("startSchedule"))
         if kind in ("Absolute", "Recurring") and start is None:
-            self.fail(f"an {kind} profile needs startSchedule")
+            self.fail(f"an {kind} profile needs startSchedule (K01.FR.40)")
         if kind == "Relative" and start is not None:
-            self.fail("a Relative profile has no startSchedule")
+            self.fail("a Relative profile has no startSchedule (K01.FR.41)")
         unit = schedule.get("chargingRateUnit")
         if unit not in limits.rate_units:
             self.fail(f"rate unit {unit} is not one the station takes ({limits.rate_units})")
