@@ -198,6 +198,16 @@ def test_two_valid_profiles_on_one_stack_level_purpose_and_evse_collide() -> Non
     assert check_calls(ledger, [call], V201, NOW) == []
 
 
+def test_on_1_6_a_stack_level_and_purpose_collide_across_connectors() -> None:
+    call = one_call(V16)
+    ledger = ProfileLedger()
+    level = profile(call.payload)["stackLevel"]
+    ledger.note_external(ExternalProfile(7, 2, "TxDefaultProfile", level))
+    assert any("on EVSE 2" in p for p in check_calls(ledger, [call], V16, NOW))
+    # On 2.x the same level on another EVSE is no collision.
+    assert check_calls(ledger, [one_call(V201)], V201, NOW) == []
+
+
 def test_ids_name_one_profile_and_the_station_holds_a_bounded_number() -> None:
     call = one_call(V201)
     moved = broken(call, lambda p: p.update(evseId=2))

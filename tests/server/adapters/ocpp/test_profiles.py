@@ -301,3 +301,16 @@ def test_a_call_rebuilt_from_its_payload_is_still_recorded() -> None:
     (clear,) = planned([evse("NL*ABC*E1*3", ClearCommand(), "fs-1", None)], limits, ledger)
     ledger.confirm(OcppCall(clear.action, clear.payload, clear.evse_id))
     assert ledger.profiles == {}
+
+
+def test_on_1_6_connectors_take_different_stack_levels() -> None:
+    commands = [evse(e, LimitCommand(5_000.0, None)) for e in ("NL*ABC*E1*1", "NL*ABC*E1*2")]
+    levels = {
+        version: [
+            c.payload.get("chargingProfile", c.payload.get("csChargingProfiles"))["stackLevel"]
+            for c in planned(commands, StationLimits(version))
+        ]
+        for version in ("1.6", "2.0.1")
+    }
+    # 1.6 replaces a profile with the same stackLevel and purpose on any connector.
+    assert levels == {"1.6": [8, 7], "2.0.1": [8, 8]}

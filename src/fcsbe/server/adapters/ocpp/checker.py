@@ -9,7 +9,8 @@ broken rule of the OCPP smart-charging functional block (K01 `SetChargingProfile
 - actions and purposes a CSMS may send (never `ChargingStationExternalConstraints`), the
   station-wide maximum only on EVSE 0, a `TxProfile` only on an EVSE and, on 2.x, with its
   transaction;
-- one valid profile per (stackLevel, purpose, EVSE) at a time; stack levels within
+- one valid profile per (stackLevel, purpose, EVSE) at a time (K01.FR.06; on 1.6 per
+  (stackLevel, purpose) on the whole station, which replaces the older one); stack levels within
   `ChargingProfileMaxStackLevel`; at most `max_profiles` installed; an id names one (EVSE,
   purpose) only;
 - schedules: 1..`periods_per_schedule` periods, the first at 0, strictly increasing
@@ -168,16 +169,18 @@ class _Checker:
                 f"profile id {pid} already names a {old.purpose} on EVSE {old.evse}: ids must be "
                 "unique on the station"
             )
+        station_wide = limits.version == "1.6"
         for other in self.profiles.values():
             if (
                 other.profile_id != pid
-                and (other.evse, other.purpose, other.stack_level) == (evse, purpose, level)
+                and (other.purpose, other.stack_level) == (purpose, level)
+                and (station_wide or other.evse == evse)
                 and other.valid(self.now or valid_from)
                 and other.overlaps(new)
             ):
                 self.fail(
                     f"stackLevel {level} of {purpose} on EVSE {evse} is already held by valid "
-                    f"profile {other.profile_id}"
+                    f"profile {other.profile_id} (on EVSE {other.evse})"
                 )
         self.profiles[pid] = new
         count = sum(1 for p in self.profiles.values() if p.valid(self.now or valid_from))

@@ -446,19 +446,23 @@ def _profile_id(evse: int, purpose: str, taken: set[int]) -> int:
 
 
 def _stack_level(
-    ledger: ProfileLedger,
     evse: int,
     purpose: str,
     current: ProfileRecord | None,
+    held: Iterable[tuple[int, str, int]],
     limits: StationLimits,
-    now: datetime,
 ) -> int | None:
-    """Our level on (EVSE, purpose): the one we hold, else the highest level no valid profile
-    of the station uses there (ours win over the CSO's defaults); None when all are taken."""
+    """Our level on (EVSE, purpose): the one we hold, else the highest level no other valid
+    profile uses in its scope (ours win over the CSO's defaults); None when all are taken.
+
+    `held` are (EVSE, purpose, level) of the station's other valid profiles, ours included.
+    The scope is the EVSE on 2.x (K01.FR.06) and the whole station on 1.6, where a profile
+    with the same stackLevel and purpose replaces the existing one whatever its connector."""
+    station_wide = limits.version == "1.6"
     used = {
-        e.stack_level
-        for e in ledger.external.values()
-        if e.valid(now) and (e.evse, e.purpose) == (evse, purpose)
+        level
+        for other_evse, other_purpose, level in held
+        if other_purpose == purpose and (station_wide or other_evse == evse)
     }
     if current is not None and current.stack_level not in used:
         return current.stack_level
@@ -557,6 +561,7 @@ def _plan(
     sets: list[OcppCall] = []
     taken = {r.profile_id for r in ours.values()} | set(ledger.external)
     kept = sum(1 for e in ledger.external.values() if e.valid(now))
+    assigned: list[tuple[int, str, int]] = []
     for evse in sorted(set(slots) | set(ours)):
         current = ours.get(evse)
         in_slot = sorted(slots.get(evse, {}).values(), key=lambda h: h.slot)
@@ -574,12 +579,18 @@ def _plan(
         else:
             pid = _profile_id(evse, purpose, taken)
             taken.add(pid)
-        level = _stack_level(ledger, evse, purpose, current, limits, now)
+        others = [
+            (e.evse, e.purpose, e.stack_level) for e in ledger.external.values() if e.valid(now)
+        ]
+        others += [(r.evse, r.purpose, r.stack_level) for e, r in ours.items() if e != evse]
+        others += [(e, p, lv) for e, p, lv in assigned if e != evse]
+        level = _stack_level(evse, purpose, current, others, limits)
         if level is None:
             return Refusal(
                 f"NOT_CAPABLE: every stack level 0..{limits.max_stack_level} of {purpose} on "
-                f"EVSE {evse} is held by other profiles of the station"
+                f"EVSE {evse} is held by other profiles of the station (on 1.6, of any connector)"
             )
+        assigned.append((evse, purpose, level))
         record = ProfileRecord(
             pid, evse, purpose, level, now, schedule.valid_to, tuple(in_slot), names.get(evse)
         )
