@@ -233,3 +233,37 @@ def _as16_max() -> dict[str, object]:
             "charging_schedule_period": [{"start_period": 0, "limit": 32.0}],
         },
     }
+
+
+def test_local_frequency_becomes_ffr_or_droop() -> None:
+    from fcsbe.chargers.station import local_response
+    from fcsbe.sim import DroopControl, FfrControl
+
+    ffr = Period(
+        0,
+        limit=11_000.0,
+        discharge_limit=-11_000.0,
+        operation_mode="LocalFrequency",
+        v2x_baseline=2_000.0,
+        freq_watt=((49.8, -5_000.0), (49.81, 0.0)),
+        custom=(("full_activation_time", 1.0), ("support_duration", 30.0), ("vendor_id", "x")),
+    )
+    s = store()
+    assert s.install(profile(1, periods=(ffr,)), NOW, TX).accepted
+    limit = s.limits(NOW, [1])[1]
+    assert limit.setpoint_w == 2_000.0
+    assert limit.frequency is not None
+    assert local_response(limit.frequency, limit) == FfrControl(49.8, -5_000.0, 1.0, 30.0, 0.0)
+    droop = ffr._replace(
+        freq_watt=((49.4, -10_000.0), (49.9, 0.0), (50.1, 0.0), (50.6, 10_000.0)), custom=()
+    )
+    assert s.install(profile(2, stack=1, periods=(droop,)), NOW, TX).accepted
+    limit = s.limits(NOW, [1])[1]
+    assert limit.frequency is not None
+    control = local_response(limit.frequency, limit)
+    assert isinstance(control, DroopControl)
+    assert control.f_ref_hz == pytest.approx(50.0)
+    assert control.deadband_hz == pytest.approx(0.1)
+    assert control.droop_pct == pytest.approx(1.0)
+    bad = ffr._replace(freq_watt=((50.0, 1.0),))
+    assert s.install(profile(3, stack=2, periods=(bad,)), NOW, TX).reason == "InvalidSchedule"

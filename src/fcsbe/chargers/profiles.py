@@ -33,6 +33,7 @@ __all__ = [
     "SUPPORTED_MODES",
     "EvseElectrics",
     "EvseLimit",
+    "FrequencyResponse",
     "OcppVersion",
     "Period",
     "Profile",
@@ -52,7 +53,7 @@ STATION_MAX = "ChargingStationMaxProfile"
 EXTERNAL = "ChargingStationExternalConstraints"
 PURPOSES_FROM_CSMS = (STATION_MAX, TX_DEFAULT, TX)
 
-SUPPORTED_MODES = ("ChargingOnly", "CentralSetpoint", "Idle", "ExternalLimits")
+SUPPORTED_MODES = ("ChargingOnly", "CentralSetpoint", "Idle", "ExternalLimits", "LocalFrequency")
 """OCPP 2.1 operation modes the simulated EVSEs execute; a period with another is refused."""
 
 _16_PURPOSES = {"ChargePointMaxProfile": STATION_MAX, TX_DEFAULT: TX_DEFAULT, TX: TX}
@@ -90,6 +91,19 @@ class Period(NamedTuple):
     setpoint: float | None = None
     number_phases: int | None = None
     operation_mode: str | None = None
+    v2x_baseline: float | None = None
+    """`LocalFrequency`: the power the frequency-watt curve is added to."""
+    freq_watt: tuple[tuple[float, float], ...] = ()
+    """`LocalFrequency`: (Hz, W added to the baseline) points, frequency increasing."""
+    custom: tuple[tuple[str, Any], ...] = ()
+    """`customData` of the period (e.g. FFR timing under a vendor id)."""
+
+
+class FrequencyResponse(NamedTuple):
+    """A `LocalFrequency` period's local response, in W: the station executes it itself."""
+
+    points: tuple[tuple[float, float], ...]
+    custom: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +158,17 @@ class EvseLimit(NamedTuple):
     max_import_w: float | None = None
     max_export_w: float | None = None
     setpoint_w: float | None = None
+    frequency: FrequencyResponse | None = None
 
     @property
     def free(self) -> bool:
         """No profile constrains the EVSE."""
-        return self.max_import_w is None and self.max_export_w is None and self.setpoint_w is None
+        return (
+            self.max_import_w is None
+            and self.max_export_w is None
+            and self.setpoint_w is None
+            and self.frequency is None
+        )
 
 
 FREE = EvseLimit()
@@ -170,6 +190,12 @@ def _periods(raw: Iterable[Mapping[str, Any]]) -> tuple[Period, ...]:
             setpoint=_float(p.get("setpoint")),
             number_phases=None if p.get("number_phases") is None else int(p["number_phases"]),
             operation_mode=p.get("operation_mode"),
+            v2x_baseline=_float(p.get("v2x_baseline")),
+            freq_watt=tuple(
+                (float(q["frequency"]), float(q["power"]))
+                for q in p.get("v2x_freq_watt_curve") or ()
+            ),
+            custom=tuple(sorted((p.get("custom_data") or {}).items())),
         )
         for p in raw
     )
@@ -406,14 +432,16 @@ class ProfileStore:
         imp: float | None = None
         exp: float | None = None
         sp: float | None = None
+        frequency = None
         if chosen is not None:
             imp, exp, sp = self._watts(chosen, self.evses[evse])
+            frequency = _frequency(chosen, self.evses[evse])
         imp = _min(imp, share[0])
         exp = _min(exp, share[1])
         if sp is not None:
             sp = min(sp, imp) if imp is not None else sp
             sp = max(sp, -exp) if exp is not None else sp
-        return EvseLimit(imp, exp, sp)
+        return EvseLimit(imp, exp, sp, frequency)
 
     def _pick(self, purpose: str, evse: int, now: datetime) -> tuple[Profile, Period] | None:
         best: tuple[Profile, Period] | None = None
@@ -468,7 +496,22 @@ class ProfileStore:
         sp = None
         if mode == "CentralSetpoint" and period.setpoint is not None:
             sp = period.setpoint * factor
+        elif mode == "LocalFrequency" and period.v2x_baseline is not None:
+            sp = period.v2x_baseline * factor
         return imp, exp, sp
+
+
+def _frequency(
+    chosen: tuple[Profile, Period], electrics: EvseElectrics
+) -> FrequencyResponse | None:
+    profile, period = chosen
+    if period.operation_mode != "LocalFrequency" or not period.freq_watt:
+        return None
+    factor = 1.0
+    if profile.unit == "A":
+        factor = (period.number_phases or electrics.phases) * electrics.voltage_v
+    points = tuple((f, p * factor) for f, p in period.freq_watt)
+    return FrequencyResponse(points, dict(period.custom))
 
 
 def _min(a: float | None, b: float | None) -> float | None:
@@ -502,6 +545,10 @@ def _schedule_problem(p: Profile, caps: StationCapabilities) -> str | None:
             return "dischargeLimit must be <= 0"
         if period.limit is None and period.operation_mode in (None, "ChargingOnly"):
             return "a ChargingOnly period needs a limit"
+        if period.operation_mode == "LocalFrequency":
+            frequencies = [f for f, _p in period.freq_watt]
+            if len(frequencies) < 2 or any(b <= a for a, b in itertools.pairwise(frequencies)):
+                return "a LocalFrequency period needs a curve of increasing frequencies"
     if p.kind == "Absolute" and p.start_schedule is None and caps.version != "1.6":
         return "an Absolute schedule needs startSchedule"
     return None

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from fcsbe.chargers.profiles import (
     EvseElectrics,
     EvseLimit,
+    FrequencyResponse,
     OcppVersion,
     Profile,
     ProfileStore,
@@ -39,6 +40,7 @@ from fcsbe.sim import (
     Control,
     DroopControl,
     EvseSpec,
+    FfrControl,
     LimitControl,
     MeterReading,
     SetpointControl,
@@ -620,9 +622,52 @@ def _controls(limit: EvseLimit, droop: DroopControl | None) -> list[Control]:
         controls.append(LimitControl(limit.max_import_w, limit.max_export_w))
     if limit.setpoint_w is not None:
         controls.append(SetpointControl(limit.setpoint_w))
-    if droop is not None:
+    local = None if limit.frequency is None else local_response(limit.frequency, limit)
+    if local is not None:
+        controls.append(local)
+    elif droop is not None:
         controls.append(droop)
     return controls
+
+
+def local_response(
+    response: FrequencyResponse, limit: EvseLimit
+) -> DroopControl | FfrControl | None:
+    """The simulator's local control for an OCPP 2.1 `LocalFrequency` curve: a step (two points,
+    one at 0 W) with FFR timing in `customData` (snake_case keys, as the `ocpp` library hands
+    them over) is pre-armed FFR; otherwise the curve is read as a droop (0 W between the middle
+    points, linear to the outer ones)."""
+    points, custom = response.points, response.custom
+    if "full_activation_time" in custom or "support_duration" in custom:
+        steps = [(f, p) for f, p in points if p != 0]
+        if len(points) != 2 or len(steps) != 1:
+            return None
+        trigger, delta = steps[0]
+        return FfrControl(
+            trigger_hz=trigger,
+            delta_p_w=delta,
+            full_activation_time_s=float(custom.get("full_activation_time") or 0.0),
+            support_duration_s=float(custom.get("support_duration") or 0.0),
+            rearm_s=float(custom.get("rearm_time") or 0.0),
+        )
+    zero = [f for f, p in points if p == 0]
+    if not zero or len(points) < 2:
+        return None
+    low, high = min(zero), max(zero)
+    f_ref, band = (low + high) / 2, (high - low) / 2
+    f_top, p_top = points[-1]
+    if f_top <= high or p_top == 0:
+        return None
+    droop_pct = (f_top - high) / f_ref * 100
+    return DroopControl(
+        f_ref_hz=f_ref,
+        deadband_hz=band,
+        droop_pct=droop_pct,
+        p_min_w=-(limit.max_export_w if limit.max_export_w is not None else abs(p_top)),
+        p_max_w=limit.max_import_w if limit.max_import_w is not None else abs(p_top),
+        p_ref_w=abs(p_top),
+        response_time_s=float(custom.get("response_time") or 0.0),
+    )
 
 
 def _reading_now(sim: Simulator, evse_id: str) -> MeterReading:
