@@ -241,7 +241,8 @@ async def test_2_1_capabilities_setpoints_der_control_and_alarms() -> None:
                 ("UnknownComponent", None),
             ]
             needs = csms.messages("NotifyEVChargingNeeds")
-            assert needs[0]["charging_needs"]["requested_energy_transfer"] == "AC_BPT"
+            modes = {n["charging_needs"]["requested_energy_transfer"] for n in needs}
+            assert modes == {"AC_BPT_DER", "AC_three_phase"}  # uc-1.7: one EV with an inverter
             setpoint = {
                 "start_period": 0,
                 "operation_mode": "CentralSetpoint",

@@ -405,7 +405,8 @@ class SimulatedStation:
         bidi = self.version == "2.1" and session.v2g_capable and session.consent.v2g
         if ac:
             mode = "AC_three_phase" if spec.phases == 3 else "AC_single_phase"
-            mode = "AC_BPT" if bidi else mode
+            if bidi:  # on AC the EV's own inverter discharges: it is the DER (UC 1.7)
+                mode = "AC_BPT_DER" if session.ev.onboard_bidirectional else "AC_BPT"
         else:
             mode = "DC_BPT" if bidi else "DC"
         volts = 230 if ac else 400
