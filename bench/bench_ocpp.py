@@ -116,8 +116,10 @@ def fcsbe_server(stations: int) -> Iterator[Target]:
             "FCSBE_DATA_DIR": f"{folder}/var",
             "FCSBE_STATION_ADAPTER": "ocpp",
             "FCSBE_LOG_LEVEL": "WARNING",
+            "FCSBE_STATION_SYNC_INTERVAL_S": "1",
+            "FCSBE_OCPP_CALL_TIMEOUT_S": "60",
         }
-        provision(env["FCSBE_DATABASE_URL"], stations, PASSWORD)
+        token = provision(env["FCSBE_DATABASE_URL"], stations, PASSWORD)
         process = subprocess.Popen(
             [sys.executable, "-m", "fcsbe.cli", "serve", "--port", str(port)],
             cwd=folder,
@@ -126,19 +128,22 @@ def fcsbe_server(stations: int) -> Iterator[Target]:
         try:
             _wait_port(port, process, 300)
             passwords = dict.fromkeys(station_ids(stations), PASSWORD)
-            yield Target(
-                "fcsbe OCPP endpoint", f"ws://127.0.0.1:{port}/ocpp", process.pid, passwords
-            )
+            url = f"ws://127.0.0.1:{port}/ocpp"
+            extra: dict[str, object] = {"http": f"http://127.0.0.1:{port}", "token": token}
+            yield Target("fcsbe OCPP endpoint", url, process.pid, passwords, extra)
         finally:
             process.terminate()
             process.wait(timeout=30)
 
 
-def provision(database_url: str, stations: int, password: str) -> None:
-    """A migrated database with the registry of `large` (two EVSEs per station) and the same
-    password hash stored for every station."""
-    from fcsbe.server.adapters.ocpp.provisioning import hash_password  # type: ignore[attr-defined]
+def provision(database_url: str, stations: int, password: str) -> str:
+    """A migrated database with the registry of `large` (two EVSEs per station), the same
+    password hash stored for every station, and an aggregator `FO-A` with a contract on every
+    site; returns the aggregator's token."""
+    from fcsbe.server.security.station_passwords import hash_password
     from fcsbe.server.storage.ocpp_stations import set_credential
+    from tests.support.factories import make_fo
+    from tests.support.fs_fixtures import make_contract
 
     from fcsbe.server.adapters.scenario_registry import registry_of, scenario_fleet
     from fcsbe.server.services.registry.registry import import_registry
@@ -147,20 +152,25 @@ def provision(database_url: str, stations: int, password: str) -> None:
 
     migrations.upgrade(database_url)
     hashed = hash_password(password)
+    fleet = scenario_fleet("large", size=2 * stations)
 
-    async def work() -> None:
+    async def work() -> str:
         from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
         engine = create_async_engine(database_url)
-        async with async_sessionmaker(engine)() as db:
-            await import_registry(db, registry_of(scenario_fleet("large", size=2 * stations)))
+        factory = async_sessionmaker(engine)
+        async with factory() as db:
+            await import_registry(db, registry_of(fleet))
             now = utcnow()
             for cs_id in station_ids(stations):
                 await set_credential(db, cs_id, hashed, now)
             await db.commit()
+        token = await make_fo(factory, "FO-A")
+        await make_contract(factory, "FO-A", targets=[("SITE", s.site_id) for s in fleet.sites])
         await engine.dispose()
+        return token
 
-    asyncio.run(work())
+    return asyncio.run(work())
 
 
 # -- measurements --------------------------------------------------------------------------------
@@ -261,6 +271,65 @@ async def measure_bare_fan_out(target: Target, station_ids: list[str]) -> tuple[
     return p99, cpu / len(fleet) * 1e3
 
 
+async def measure_server_fan_out(target: Target, station_ids: list[str]) -> tuple[float, float]:
+    """P10: a setpoint update through the API reaching every station as SetChargingProfile:
+    p99 from the call to each station's receipt (s), and server CPU per station (ms)."""
+    from datetime import UTC, datetime, timedelta
+
+    from fcsbe.client import FcsbeClient
+    from fcsbe.model import FlexibilityServiceRequest, FsState, SetpointUpdate
+
+    fleet = await connect_many(target.url, station_ids, target.passwords, concurrency=100)
+    for k, station in enumerate(fleet):
+        await station.call(transaction_frame(f"tx-p10-{k}", 0, "Started", 0.0))
+    await asyncio.sleep(3.0)  # sessions stored
+    sites = sorted({f"SITE-{(k * 2) // 50 + 1:05d}" for k in range(len(station_ids))})
+    start = datetime.now(UTC) + timedelta(seconds=5)
+    body = {
+        "fs_id": "p10",
+        "fsc_id": "fsc-1",
+        "fs_type": "SETPOINT",
+        "targets": [{"level": "SITE", "id": s} for s in sites],
+        "window": {"start": start.isoformat(), "end": (start + timedelta(minutes=30)).isoformat()},
+        "minimum_acceptance_pct": 1,
+        "parameters": {
+            "fs_type": "SETPOINT",
+            "resolution_s": 1800,
+            "periods": [{"start_offset_s": 0, "p_w": 3_000.0 * len(station_ids)}],
+        },
+    }
+    async with FcsbeClient(str(target.extra["http"]), token=str(target.extra["token"])) as fo:
+        await fo.flexibility_services.create(FlexibilityServiceRequest.model_validate(body))
+        deadline = time.monotonic() + 120
+        while (await fo.flexibility_services.get("p10")).state is not FsState.ACTIVE:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the P10 FS did not start")
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(3.0)  # the first profiles are out
+        reached = sum(1 for s in fleet if s.profiles)
+        for s in fleet:
+            s.profiles.clear()
+        cpu0 = process_cpu_s(target.pid)
+        t0 = time.perf_counter()
+        await fo.flexibility_services.update_setpoint(
+            "p10", SetpointUpdate(p_w=2_000.0 * len(station_ids), sequence=1)
+        )
+        called = time.perf_counter() - t0
+        await asyncio.sleep(0.5)
+        cpu = process_cpu_s(target.pid) - cpu0
+    latencies = sorted(s.profiles[0] - t0 for s in fleet if s.profiles)
+    await asyncio.gather(*(s.close() for s in fleet), return_exceptions=True)
+    print(
+        f"P10: {reached} stations had the FS's first profile; {len(latencies)} of "
+        f"{len(fleet)} got the update; the API call took {called:.2f} s",
+        file=sys.stderr,
+    )
+    if not latencies:
+        return float("nan"), cpu / len(fleet) * 1e3
+    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+    return p99, cpu / len(fleet) * 1e3
+
+
 def station_ids(n: int) -> list[str]:
     """The ids of the first `n` stations of the `large` scenario (`CS-0000001`, ...)."""
     return [f"CS-{k:07d}" for k in range(1, n + 1)]
@@ -277,7 +346,7 @@ def run_for_report(
     limit = raise_fd_limit(stations + 1_000)
     n = min(stations, limit - 500)
     ids = station_ids(max(n, fan_out))
-    results: dict[str, object] = {}
+    results: dict[str, object] = {"stations_fan_out": fan_out}
     makers: list[Callable[[], contextlib.AbstractContextManager[Target]]] = [bare_csms]
     if not bare_only:
         makers.append(lambda: fcsbe_server(max(n, fan_out)))
@@ -288,7 +357,9 @@ def run_for_report(
             results[target.name] = (p8, p9)
             print(target.name, p8, p9, file=sys.stderr)
             if target.name.startswith("bare"):
-                results["fan_out"] = asyncio.run(measure_bare_fan_out(target, ids[:fan_out]))
+                results["bare_fan_out"] = asyncio.run(measure_bare_fan_out(target, ids[:fan_out]))
+            else:
+                results["fan_out"] = asyncio.run(measure_server_fan_out(target, ids[:fan_out]))
     return figures_of(results, n)
 
 
@@ -321,6 +392,26 @@ def figures_of(results: dict[str, object], n: int) -> list[BenchFigure]:
                 None,
                 bare_p8.heartbeat_cpu_us,
                 "bare CSMS",
+            ),
+            BenchFigure(
+                "P10",
+                f"setpoint update to {results['stations_fan_out']} stations, p99",
+                results["fan_out"][0],  # type: ignore[index]
+                "s",
+                "<= 1 s",
+                results["fan_out"][0] <= 1.0,  # type: ignore[index,operator]
+                results["bare_fan_out"][0],  # type: ignore[index]
+                "bare fan-out",
+            ),
+            BenchFigure(
+                "P10",
+                "CPU per station of the update",
+                results["fan_out"][1],  # type: ignore[index]
+                "ms",
+                "<= 3x bare",
+                results["fan_out"][1] <= 3 * results["bare_fan_out"][1],  # type: ignore[index,operator]
+                results["bare_fan_out"][1],  # type: ignore[index]
+                "bare fan-out",
             ),
             BenchFigure(
                 "P9",
