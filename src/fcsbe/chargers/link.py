@@ -137,6 +137,7 @@ class StationLink:
         forgets its profiles, drops the connection and boots again (reason `PowerUp`)."""
         self.station.reboot(self._now(), "PowerLoss")
         self._boot_reason = "PowerUp"
+        self.connected.clear()
         ws = self._ws
         if ws is not None:
             self._closing = asyncio.ensure_future(ws.close())
