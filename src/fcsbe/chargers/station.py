@@ -147,11 +147,14 @@ class SimulatedStation:
         self._ids = {n: e for e, n in self._numbers.items()}
         ac = all(e.current_type == "AC" for e in self.evses)
         v2x = self.version == "2.1" and any(e.max_discharge_w > 0 for e in self.evses)
+        # DER control (droop, frequency-watt) runs on the station's own converter: a DC one,
+        # or any that can discharge; on AC without discharge the EV's charger is the converter.
+        der = self.version == "2.1" and (v2x or not ac)
         self.capabilities = StationCapabilities(
             version=self.version,
             rate_units=("W", "A") if ac else ("W",),
             v2x=v2x,
-            der=v2x,
+            der=der,
         )
         site = self.sim.site_spec(self.spec.site_id)
         self.store = ProfileStore(
