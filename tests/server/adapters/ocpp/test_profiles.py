@@ -314,3 +314,13 @@ def test_on_1_6_connectors_take_different_stack_levels() -> None:
     }
     # 1.6 replaces a profile with the same stackLevel and purpose on any connector.
     assert levels == {"1.6": [8, 7], "2.0.1": [8, 8]}
+
+
+def test_merged_periods_turn_differing_setpoints_into_caps() -> None:
+    limits = StationLimits("2.1", v2x=True, periods_per_schedule=1)
+    commands = [
+        evse("NL*ABC*E1*1", LimitCommand(11_000.0, 2_000.0), "a", HOUR),
+        evse("NL*ABC*E1*1", SetpointCommand(4_000.0), "b", HOUR / 4),
+    ]
+    (call,) = planned(commands, limits)
+    assert periods(call) == [{"startPeriod": 0, "limit": 4000.0, "dischargeLimit": -2000.0}]

@@ -337,25 +337,28 @@ def _wire(period: dict[str, Any], limits: StationLimits) -> dict[str, Any]:
 
 def _merge(periods: list[dict[str, Any]]) -> dict[str, Any]:
     """Periods that do not fit `periods_per_schedule` as one: the strictest caps of them all,
-    and what they share otherwise (safe: a cap never loosens early)."""
+    and what they share otherwise. Setpoints that differ become caps (as on a station without
+    V2X), so the merged period never lets more through than any of them asked."""
     merged: dict[str, Any] = {"startPeriod": periods[0]["startPeriod"]}
-    keys = {k for p in periods for k in p} - {"startPeriod"}
+    keys = {k for p in periods for k in p} - {"startPeriod", "limit", "dischargeLimit"}
     for key in sorted(keys):
         values = [p[key] for p in periods if key in p]
-        if key == "limit":
-            merged[key] = min(values)
-        elif key == "dischargeLimit":
-            merged[key] = max(values)
-        elif len(values) == len(periods) and all(v == values[0] for v in values):
+        if len(values) == len(periods) and all(v == values[0] for v in values):
             merged[key] = values[0]
+    caps = [p["limit"] for p in periods if "limit" in p]
+    if "setpoint" not in merged:
+        caps += [max(0.0, p["setpoint"]) for p in periods if "setpoint" in p]
+    floors = [p["dischargeLimit"] for p in periods if "dischargeLimit" in p]
+    if caps:
+        merged["limit"] = min(caps)
+    if floors:
+        merged["dischargeLimit"] = max(floors)
     if merged.get("operationMode") == "CentralSetpoint" and "setpoint" not in merged:
         del merged["operationMode"]
         merged.pop("setpointReactive", None)
     if merged.get("operationMode") == "LocalFrequency" and "v2xFreqWattCurve" not in merged:
         for key in ("operationMode", "v2xBaseline", "customData"):
             merged.pop(key, None)
-    if "limit" not in merged and "dischargeLimit" not in merged and len(merged) == 1:
-        merged["limit"] = 0.0
     return merged
 
 
