@@ -195,7 +195,7 @@ def run_scenario(
         ledger.prune(now)
 
 
-EXAMPLES = int(os.environ.get("FCSBE_OCPP_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("FCSBE_OCPP_EXAMPLES", "40"))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
