@@ -264,8 +264,8 @@ class _Checker:
         limit = period.get("limit")
         if limit is not None and limit < 0:
             self.fail(f"{where}: negative limit {limit}")
-        if limits.version != "2.1" and limit is None:
-            self.fail(f"{where}: no limit")
+        if limit is None and period.get("operationMode") in (None, "ChargingOnly"):
+            self.fail(f"{where}: no limit (a ChargingOnly period needs one)")
         used = [k for k in _V2X_FIELDS if k in period]
         if used and limits.version != "2.1":
             self.fail(f"{where}: {used} exist in OCPP 2.1 only")

@@ -283,11 +283,12 @@ def _period(held: Sequence[Held], evse: int, limits: StationLimits) -> dict[str,
         if setpoint is not None and evse != 0:
             p_w = max(0.0, setpoint.get("p_w") or 0.0)
             cap = p_w if cap is None else min(cap, p_w)
-        if cap is not None:
-            period["limit"] = cap
+        if cap is None:
+            return None  # a period without an operation mode (ChargingOnly) needs a limit
+        period["limit"] = cap
         if two_way and exp is not None:
             period["dischargeLimit"] = -exp
-        return period or None
+        return period
     if imp is not None:
         period["limit"] = imp
     if exp is not None:
@@ -305,7 +306,9 @@ def _period(held: Sequence[Held], evse: int, limits: StationLimits) -> dict[str,
         q_var = setpoint.get("q_var")
         if q_var is not None:
             period["setpointReactive"] = q_var
-    return period or None
+    elif imp is None:
+        return None  # charging only (no discharge to cap): nothing binds without an import cap
+    return period
 
 
 def _wire(period: dict[str, Any], limits: StationLimits) -> dict[str, Any]:
