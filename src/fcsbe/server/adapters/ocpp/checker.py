@@ -335,8 +335,9 @@ class _Checker:
             self.fail(f"controlId already names a {known} control")
         if control_type == "FreqDroop":
             droop = payload.get("freqDroop") or {}
-            if not droop:
-                self.fail("FreqDroop without freqDroop settings")
+            needed = ("overFreq", "underFreq", "overDroop", "underDroop", "responseTime")
+            if any(not isinstance(droop.get(k), int | float) for k in needed):
+                self.fail(f"FreqDroop needs numeric {', '.join(needed)}")
             elif droop["overFreq"] < droop["underFreq"]:
                 self.fail("FreqDroop overFreq below underFreq")
             elif droop["overDroop"] <= 0 or droop["underDroop"] <= 0:
