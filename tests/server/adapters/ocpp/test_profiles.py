@@ -29,6 +29,7 @@ from fcsbe.server.adapters.ocpp.profiles import (
     Refusal,
     StationLimits,
     plan_calls,
+    refusal_of,
     resend_calls,
 )
 
@@ -324,3 +325,20 @@ def test_merged_periods_turn_differing_setpoints_into_caps() -> None:
     ]
     (call,) = planned(commands, limits)
     assert periods(call) == [{"startPeriod": 0, "limit": 4000.0, "dischargeLimit": -2000.0}]
+
+
+def test_each_command_of_a_batch_can_be_answered_on_its_own() -> None:
+    limits = StationLimits("2.0.1")
+    batch = [
+        evse("NL*ABC*E1*1", LimitCommand(5_000.0, None)),
+        evse("NL*ABC*E1*2", FfrCommand(49.7, -5_000.0, 1.0, 30.0)),
+        evse("XX", LimitCommand(5_000.0, None)),
+    ]
+    answers = [refusal_of(c, EVSES, limits) for c in batch]
+    assert answers[0] is None
+    assert answers[1] is not None
+    assert answers[1].reason.startswith("NOT_CAPABLE")
+    assert answers[2] is not None
+    assert answers[2].reason.startswith("UNKNOWN_EVSE")
+    whole = plan_calls(ProfileLedger(), batch, EVSES, limits, NOW)
+    assert whole == answers[1]

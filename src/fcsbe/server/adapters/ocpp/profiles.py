@@ -67,6 +67,7 @@ __all__ = [
     "StationLimits",
     "iso",
     "plan_calls",
+    "refusal_of",
     "resend_calls",
     "station_purpose",
 ]
@@ -416,6 +417,17 @@ def _plan(
     return calls
 
 
+def refusal_of(command: Command, evses: Mapping[str, int], limits: StationLimits) -> Refusal | None:
+    """Why the station cannot take `command` on its own (None: it can), so that an adapter can
+    answer each command of a batch and plan only those the station can do."""
+    reason = _capable(command, limits)
+    if reason is not None:
+        return Refusal(f"{reason} [{command.target.level} {command.target.id}]")
+    if command.target.level is ControlLevel.EVSE and evses.get(command.target.id, 0) < 1:
+        return Refusal(f"UNKNOWN_EVSE: EVSE {command.target.id} is not on this station")
+    return None
+
+
 def plan_calls(
     ledger: ProfileLedger,
     commands: Sequence[Command],
@@ -427,24 +439,21 @@ def plan_calls(
     returned calls' acknowledgement: call `ledger.confirm(call)` for each Accepted call.
 
     All or nothing: when the station cannot do one of the commands, the answer is a `Refusal`
-    naming it and no call is made (plan per command for per-command answers). EVSE commands
+    naming it and no call is made (`refusal_of` answers per command). EVSE commands
     address `evses[target.id]` (the OCPP evseId / 1.6 connectorId); SITE commands address the
     whole station (EVSE 0).
     """
     now = now.astimezone(UTC).replace(microsecond=0)
     changes: list[tuple[int, str | None, Command | None, str]] = []
     for command in commands:
-        reason = _capable(command, limits)
-        if reason is not None:
-            return Refusal(f"{reason} [{command.target.level} {command.target.id}]")
+        refusal = refusal_of(command, evses, limits)
+        if refusal is not None:
+            return refusal
         origin = f"{command.target.level}:{command.target.id}"
         if command.target.level is ControlLevel.SITE:
             changes.append((0, None, command, origin))
-            continue
-        number = evses.get(command.target.id)
-        if number is None or number < 1:
-            return Refusal(f"UNKNOWN_EVSE: EVSE {command.target.id} is not on this station")
-        changes.append((number, command.target.id, command, origin))
+        else:
+            changes.append((evses[command.target.id], command.target.id, command, origin))
     return _plan(ledger, changes, limits, now, everything=False)
 
 
