@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe import __version__
+from fcsbe.server.adapters.ocpp.endpoint import OCPP_PATH, ocpp_endpoint
 from fcsbe.server.adapters.unconnected import UnconnectedStations
 from fcsbe.server.api import (
     admin_contracts,
@@ -370,6 +371,8 @@ def create_app(
     app.include_router(ev_users.admin_router)
     # The EV user's phone app (UC 3.6): static files, not part of the API (nor of its OpenAPI).
     app.mount("/app", StaticFiles(directory=Path(__file__).parent / "app_static", html=True))
+    # Charging stations connect here over OCPP-J (answered only with FCSBE_STATION_ADAPTER=ocpp).
+    app.add_api_websocket_route(OCPP_PATH, ocpp_endpoint, name="ocpp")
     install_docs_pages(app, "fcsbe")
     install_openapi(app)
     return app
