@@ -235,10 +235,10 @@ class Station:
     seen: Received
 
     async def close(self) -> None:
-        await self.ws.close()
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self.task
+        await self.ws.close()
 
 
 async def station(

@@ -115,7 +115,7 @@ class ProfileLedger:
 def _limit_w(command: Command) -> float | None:
     control = command.control
     if isinstance(control, SetpointCommand):
-        return max(control.p_w, 0.0)
+        return control.p_w if control.p_w > 0 else 0.0
     if isinstance(control, LimitCommand):
         return control.max_import_w
     return None
