@@ -142,7 +142,12 @@ async def test_an_fs_becomes_a_charging_profile_and_comes_back_on_reconnect(
     await again.cp.call(call201.Heartbeat())
     await settle(plugged.served.adapter)
     (resent,) = again.seen.of("SetChargingProfile")
-    assert resent["charging_profile"] == profile["charging_profile"]
+    first, again_sent = profile["charging_profile"], resent["charging_profile"]
+    # the same profile (id, stack level, end), recomposed from the time it is sent again
+    for key in ("id", "stack_level", "charging_profile_purpose", "valid_to"):
+        assert again_sent[key] == first[key]
+    period = again_sent["charging_schedule"][0]["charging_schedule_period"][0]
+    assert period["limit"] == pytest.approx(5_000)
     await again.close()
 
 

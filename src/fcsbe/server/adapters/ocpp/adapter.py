@@ -41,22 +41,23 @@ from fcsbe.server.adapters.base import (
     ControlTarget,
     EvInfo,
     FfrEvidence,
+    LimitCommand,
     MeterSample,
     SessionPreferences,
     StationEvent,
     StationSession,
     TargetState,
 )
-from fcsbe.server.adapters.ocpp._interim import (
+from fcsbe.server.adapters.ocpp.ledger import ProfileLedger
+from fcsbe.server.adapters.ocpp.link import CallRefused, Connection, Link, MeterValues, make_link
+from fcsbe.server.adapters.ocpp.profiles import (
     OcppCall,
     OcppVersion,
-    ProfileLedger,
     Refusal,
     StationLimits,
     plan_calls,
     resend_calls,
 )
-from fcsbe.server.adapters.ocpp.link import CallRefused, Connection, Link, MeterValues, make_link
 from fcsbe.server.storage import ocpp_stations as store
 
 __all__ = ["OcppStations"]
@@ -543,18 +544,57 @@ class OcppStations:
 
     # -- commands -------------------------------------------------------------------------------
 
+    def _parts(self, command: Command) -> list[tuple[str, Command]] | str:
+        """The station(s) a command is for, with each station's share of it, or why none.
+
+        An EVSE command goes to the EVSE's station. A SITE command goes to the site's station
+        as a station-wide limit; a site with several stations gets its limit split in
+        proportion to their EVSEs' rated power (a clear goes to each)."""
+        target = command.target
+        if target.level is ControlLevel.EVSE:
+            cs_id = self.station_of(target.id)
+            return [(cs_id, command)] if cs_id else f"NOT_CAPABLE: no OCPP station has {target.id}"
+        if target.level is not ControlLevel.SITE:
+            return f"NOT_CAPABLE: no OCPP station is a {target.level} ({target.id})"
+        rated = {
+            s.cs_id: sum(e.max_charge_w for e in s.evses.values()) or 1.0
+            for s in self._stations.values()
+            if s.site_id == target.id
+        }
+        if not rated:
+            return f"NOT_CAPABLE: no OCPP station is on site {target.id}"
+        control = command.control
+        if len(rated) == 1 or not isinstance(control, LimitCommand):
+            return [(cs_id, command) for cs_id in rated]
+        total = sum(rated.values())
+
+        def share(value: float | None, cs_id: str) -> float | None:
+            return None if value is None else value * rated[cs_id] / total
+
+        return [
+            (
+                cs_id,
+                command._replace(
+                    control=LimitCommand(
+                        share(control.max_import_w, cs_id), share(control.max_export_w, cs_id)
+                    )
+                ),
+            )
+            for cs_id in rated
+        ]
+
     def split(self, commands: Sequence[Command]) -> dict[str | None, list[Command]]:
         """Commands by the station that must deliver them: None for those this replica
-        applies itself (its own stations', and targets no station holds), else the id of a
-        station connected elsewhere or nowhere (queued for whichever replica holds it)."""
+        applies itself (its own stations', and targets no station has, which it refuses),
+        else the id of a station connected elsewhere or nowhere (queued for whichever replica
+        holds it). A SITE command over stations held apart is left to this replica."""
         parts: dict[str | None, list[Command]] = {}
         for command in commands:
-            cs_id = (
-                self.station_of(command.target.id)
-                if command.target.level is ControlLevel.EVSE
-                else None
-            )
-            key = None if cs_id is None or self.holds(cs_id) else cs_id
+            found = self._parts(command)
+            stations = {cs_id for cs_id, _ in found} if not isinstance(found, str) else set()
+            key = None
+            if len(stations) == 1 and not self.holds(cs_id := next(iter(stations))):
+                key = cs_id
             parts.setdefault(key, []).append(command)
         return parts
 
@@ -563,30 +603,34 @@ class OcppStations:
         return (await self.apply_many([command]))[0]
 
     async def apply_many(self, commands: Sequence[Command]) -> list[ApplyResult]:
-        """Send the calls that put `commands` in force, station by station (concurrently)."""
-        per_station: dict[str, list[int]] = {}
-        results: list[ApplyResult | None] = [None] * len(commands)
+        """Send the calls that put `commands` in force, station by station (concurrently);
+        a command for several stations is taken when every one of them took its share."""
+        per_station: dict[str, list[tuple[int, Command]]] = {}
+        refusals: dict[int, str] = {}
         for index, command in enumerate(commands):
-            target = command.target
-            cs_id = self.station_of(target.id) if target.level is ControlLevel.EVSE else None
-            if cs_id is None:
-                results[index] = ApplyResult(
-                    target, False, f"NOT_CAPABLE: no OCPP station has {target.level} {target.id}"
-                )
-            elif cs_id not in self._links:
-                results[index] = ApplyResult(target, False, f"station {cs_id} is not connected")
-            else:
-                per_station.setdefault(cs_id, []).append(index)
+            found = self._parts(command)
+            if isinstance(found, str):
+                refusals[index] = found
+                continue
+            for cs_id, part in found:
+                if cs_id not in self._links:
+                    refusals.setdefault(index, f"station {cs_id} is not connected")
+                else:
+                    per_station.setdefault(cs_id, []).append((index, part))
         answers = await asyncio.gather(
             *(
-                self._apply_station(cs_id, [commands[i] for i in indexes])
-                for cs_id, indexes in per_station.items()
+                self._apply_station(cs_id, [part for _, part in items])
+                for cs_id, items in per_station.items()
             )
         )
-        for indexes, station_results in zip(per_station.values(), answers, strict=True):
-            for index, result in zip(indexes, station_results, strict=True):
-                results[index] = result
-        return [r for r in results if r is not None]
+        for items, station_results in zip(per_station.values(), answers, strict=True):
+            for (index, _), result in zip(items, station_results, strict=True):
+                if not result.accepted:
+                    refusals.setdefault(index, result.reason or "refused")
+        return [
+            ApplyResult(c.target, i not in refusals, refusals.get(i))
+            for i, c in enumerate(commands)
+        ]
 
     async def _apply_station(self, cs_id: str, commands: list[Command]) -> list[ApplyResult]:
         link = self._links[cs_id]
@@ -603,6 +647,8 @@ class OcppStations:
                 reason = await self._send(link, call)
                 if reason is not None:
                     failures.setdefault(call.evse_id, reason)
+        # A call for one EVSE answers for that EVSE's command; a station-wide call (EVSE 0:
+        # site limits, DER controls) answers for every command of the station.
         return [
             ApplyResult(
                 c.target,
