@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("cs_id", sa.String(length=128), nullable=False),
         sa.Column("limits", _JSON, nullable=False),
         sa.Column("ledger", sa.Text(), nullable=True),
+        sa.Column("transactions", _JSON, nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("cs_id", name=op.f("pk_station_ocpp_state")),
     )

@@ -65,6 +65,7 @@ from fcsbe.server.services.records.records import issue_proofs
 from fcsbe.server.services.retention import RetentionPolicy
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import (
+    HOST_ID,
     STATION_HOST_INTERVAL_S,
     StationRuntime,
     build_runtime,
@@ -208,14 +209,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         adapter = stations.adapter
         deviation = DeviationPolicy.from_settings(settings)
         if not isinstance(adapter, UnconnectedStations):
-            # Station-facing loops run only on the replica that holds the station connection: a
+            # Station-facing loops run only on replicas that hold station connections: a
             # replica with none would claim running FS and refuse every command to them. Other
-            # replicas reach the stations through the station-command queue it applies.
+            # replicas reach the stations through the station-command queue it applies. With
+            # OCPP every replica holds the stations connected to it, and applies the queued
+            # commands of those stations only (their connection leases say which).
             await stations.publish(factory)
             workers.add(
                 "station-commands",
                 settings.station_command_interval_s,
-                CommandApplier(factory, adapter).step,
+                CommandApplier(
+                    factory,
+                    adapter,
+                    host_id=HOST_ID if hasattr(adapter, "split") else None,
+                    deviation=deviation,
+                ).step,
                 idle_interval_s=idle,
             )
             workers.add("station-host", STATION_HOST_INTERVAL_S, publish_step(stations, factory))

@@ -156,7 +156,9 @@ class StationRuntime:
             if await enforce_preferences(db, self.adapter, reported, self.pseudonyms):
                 reported = await self.adapter.sessions()
             events = await self.adapter.drain_events()
-            changes = await sync_sessions(db, reported, self.pseudonyms, self.adapter.now())
+            scope_of = getattr(self.adapter, "session_scope", None)
+            scope = scope_of() if scope_of is not None else None
+            changes = await sync_sessions(db, reported, self.pseudonyms, self.adapter.now(), scope)
             changes += await apply_station_events(db, events)
             await notify_station_events(db, events)
             await db.commit()

@@ -22,7 +22,7 @@ from sqlalchemy import Index, String, Text, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fcsbe.server.storage.base import Base
+from fcsbe.server.storage.base import Base, JsonDoc
 from fcsbe.server.storage.infrastructure import ChargingStationRow, EvseRow
 
 __all__ = [
@@ -74,6 +74,9 @@ class StationOcppStateRow(Base):
     cs_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     limits: Mapped[dict[str, Any]]
     ledger: Mapped[str | None] = mapped_column(Text)
+    transactions: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonDoc)
+    """The station's transactions in progress, so that the replica it reconnects to reports
+    its EV sessions from the start."""
     updated_at: Mapped[datetime]
 
 
@@ -174,17 +177,27 @@ async def save_ocpp_state(
     *,
     limits: dict[str, Any] | None = None,
     ledger: str | None = None,
+    transactions: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Store a station's reported limits and/or its ledger (what is not given is kept)."""
+    """Store a station's reported limits, ledger and/or transactions (what is not given is
+    kept)."""
     row = await session.get(StationOcppStateRow, cs_id)
     if row is None:
-        row = StationOcppStateRow(cs_id=cs_id, limits=limits or {}, ledger=ledger, updated_at=now)
+        row = StationOcppStateRow(
+            cs_id=cs_id,
+            limits=limits or {},
+            ledger=ledger,
+            transactions=transactions,
+            updated_at=now,
+        )
         session.add(row)
         return
     if limits is not None:
         row.limits = limits
     if ledger is not None:
         row.ledger = ledger
+    if transactions is not None:
+        row.transactions = transactions
     row.updated_at = now
 
 

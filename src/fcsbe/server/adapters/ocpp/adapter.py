@@ -139,6 +139,7 @@ class OcppStations:
         self._ledgers: dict[str, ProfileLedger] = {}
         self._dirty_limits: set[str] = set()
         self._dirty_ledgers: set[str] = set()
+        self._dirty_txs: set[str] = set()
         self._remote: set[str] = set()
         self._samples: list[MeterSample] = []
         self._events: list[StationEvent] = []
@@ -257,6 +258,11 @@ class OcppStations:
             if cs_id not in self._ledgers and state.ledger:
                 with contextlib.suppress(ValueError):
                     self._ledgers[cs_id] = ProfileLedger.from_json(state.ledger)
+            for document in state.transactions or []:
+                with contextlib.suppress(KeyError, TypeError, ValueError):
+                    tx = _tx_of(document)
+                    if tx.evse_id in self._evses:
+                        self._txs.setdefault(tx.key, tx)
         if old is not None:
             log.info("station %s connected again; the older connection is dropped", cs_id)
         log.info("station %s connected (%s)", cs_id, subprotocol)
@@ -335,6 +341,7 @@ class OcppStations:
     ) -> None:
         """Transactions become sessions (keyed by station and transaction id)."""
         key = f"{link.id}:{tx_id}"
+        self._dirty_txs.add(link.id)
         if ended:
             self._txs.pop(key, None)
             return
@@ -383,6 +390,7 @@ class OcppStations:
         for tx in self._txs.values():
             if tx.evse_id == evse.evse_id:
                 tx.needs = needs
+                self._dirty_txs.add(tx.cs_id)
                 return
         self._pending_needs[evse.evse_id] = needs
 
@@ -692,6 +700,16 @@ class OcppStations:
             )
         return states
 
+    def session_scope(self) -> set[str]:
+        """The EVSEs whose sessions this replica reports: those of the stations it holds
+        (session sync leaves the others' sessions to the replicas holding them)."""
+        return {
+            evse.evse_id
+            for cs_id in self._links
+            if (station := self._stations.get(cs_id)) is not None
+            for evse in station.evses.values()
+        }
+
     async def sessions(self) -> list[StationSession]:
         """The transactions in progress on this replica's stations."""
         return [self._session(tx) for tx in self._txs.values()]
@@ -753,6 +771,7 @@ class OcppStations:
         if tx is None:
             return False
         tx.preferences = preferences
+        self._dirty_txs.add(tx.cs_id)
         return True
 
     async def drain_measurements(self) -> list[MeterSample]:
@@ -773,14 +792,17 @@ class OcppStations:
 
     async def flush(self) -> None:
         """Write changed limits and ledgers."""
-        if not (self._dirty_limits or self._dirty_ledgers) or self._factory is None:
+        if not (self._dirty_limits or self._dirty_ledgers or self._dirty_txs):
+            return
+        if self._factory is None:
             return
         limits, self._dirty_limits = self._dirty_limits, set()
         ledgers, self._dirty_ledgers = self._dirty_ledgers, set()
+        txs, self._dirty_txs = self._dirty_txs, set()
         now = self.now()
         try:
             async with self.factory() as db:
-                for cs_id in limits | ledgers:
+                for cs_id in limits | ledgers | txs:
                     known = self._limits.get(cs_id)
                     ledger = self._ledgers.get(cs_id)
                     await store.save_ocpp_state(
@@ -789,11 +811,17 @@ class OcppStations:
                         now,
                         limits=known.to_json() if cs_id in limits and known else None,
                         ledger=ledger.to_json() if cs_id in ledgers and ledger else None,
+                        transactions=[
+                            _tx_document(tx) for tx in self._txs.values() if tx.cs_id == cs_id
+                        ]
+                        if cs_id in txs
+                        else None,
                     )
                 await db.commit()
         except Exception:
             self._dirty_limits |= limits
             self._dirty_ledgers |= ledgers
+            self._dirty_txs |= txs
             raise
 
     async def renew(self) -> None:
@@ -822,6 +850,36 @@ class OcppStations:
             except Exception as exc:
                 log.warning("OCPP state could not be written: %s", exc)
             await asyncio.sleep(self.flush_interval_s)
+
+
+def _tx_document(tx: _Tx) -> dict[str, Any]:
+    return {
+        "key": tx.key,
+        "cs_id": tx.cs_id,
+        "tx_id": tx.tx_id,
+        "evse_id": tx.evse_id,
+        "id_token": tx.id_token,
+        "connected_at": tx.connected_at.isoformat(),
+        "departure_time": tx.departure_time.isoformat() if tx.departure_time else None,
+        "needs": tx.needs,
+        "preferences": tx.preferences._asdict() if tx.preferences else None,
+    }
+
+
+def _tx_of(document: dict[str, Any]) -> _Tx:
+    preferences = document.get("preferences")
+    departure = document.get("departure_time")
+    return _Tx(
+        key=str(document["key"]),
+        cs_id=str(document["cs_id"]),
+        tx_id=str(document["tx_id"]),
+        evse_id=str(document["evse_id"]),
+        id_token=document.get("id_token"),
+        connected_at=datetime.fromisoformat(document["connected_at"]),
+        departure_time=datetime.fromisoformat(departure) if departure else None,
+        needs=dict(document.get("needs") or {}),
+        preferences=SessionPreferences(**preferences) if preferences else None,
+    )
 
 
 def _version(link: Link) -> OcppVersion:
