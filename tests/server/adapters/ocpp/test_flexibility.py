@@ -179,3 +179,41 @@ async def test_a_station_that_does_not_answer_times_out(plugged: Plugged) -> Non
     assert not result.accepted
     assert result.reason is not None
     assert "no answer to SetChargingProfile within 1 s" in result.reason
+
+
+async def test_a_station_without_v2x_is_not_capable_of_droop(plugged: Plugged) -> None:
+    await plugged.served.adapter.flush()  # what the 2.0.1 station reported is stored
+    now = utcnow()
+    droop = {
+        "fs_type": "DROOP",
+        "f_ref_hz": 50.0,
+        "deadband_over_hz": 0.02,
+        "deadband_under_hz": 0.02,
+        "droop_over_pct": 5.0,
+        "droop_under_pct": 5.0,
+        "response_time_s": 1.0,
+        "p_min_w": -5_000.0,
+        "p_max_w": 5_000.0,
+    }
+    body = request_body(
+        "fs-droop",
+        fsc_id="fsc-ocpp",
+        fs_type="DROOP",
+        parameters=droop,
+        targets=[("SITE", SITE_ID)],
+        start_in=timedelta(seconds=60),
+        minimum_acceptance_pct=1,
+        now=now,
+    )
+    await plugged.fo.flexibility_services.create(FlexibilityServiceRequest.model_validate(body))
+    async with plugged.served.factory() as db:
+        assert await decide_pending(db, now, plugged.served.app.state.keys.sign)
+        await db.commit()
+    fs = await plugged.fo.flexibility_services.get("fs-droop")
+    assert fs.state is FsState.REJECTED
+    assert fs.response is not None
+    reasons = {(r.code.value, r.detail) for r in fs.response.reasons}
+    assert (
+        "NOT_CAPABLE",
+        "the station speaks OCPP 2.0.1 (and no DER control): no local droop",
+    ) in (reasons)
