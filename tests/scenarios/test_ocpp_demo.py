@@ -84,3 +84,5 @@ def test_the_demo_runs_over_ocpp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         finally:
             chargers.terminate()
             chargers.wait(timeout=15)
+            if chargers.stdout is not None:
+                chargers.stdout.close()
