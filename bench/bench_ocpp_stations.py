@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import logging
@@ -150,7 +151,7 @@ class FakeStation:
         if self.ws is not None:
             await self.ws.close()
 
-    async def call(self, frame: str, timeout_s: float = 60.0) -> Any:
+    async def call(self, frame: str, timeout_s: float = 300.0) -> Any:
         """Send a pre-rendered call frame and wait for its answer payload."""
         unique = json.loads(frame)[1]
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -170,6 +171,15 @@ class FakeStation:
         return await self.call(frame)
 
     async def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        with contextlib.suppress(ConnectionClosed):
+            await self._read_frames()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError(f"{self.station_id}: connection closed"))
+
+    async def _read_frames(self) -> None:
         async for raw in self.ws:
             message = json.loads(raw)
             kind, unique = message[0], message[1]
