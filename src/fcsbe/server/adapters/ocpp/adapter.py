@@ -64,6 +64,10 @@ __all__ = ["OcppStations"]
 
 log = logging.getLogger("fcsbe.stations.ocpp")
 
+REGISTRY_REREAD_S = 60.0
+"""How often the registry index is read again in the background (it is also read at once when
+a command or state request names an EVSE or site the index does not have)."""
+
 _VERSIONS: dict[str, OcppVersion] = {"ocpp2.1": "2.1", "ocpp2.0.1": "2.0.1", "ocpp1.6": "1.6"}
 
 
@@ -147,6 +151,7 @@ class OcppStations:
         self._loop_task: asyncio.Task[None] | None = None
         self._station_locks: dict[str, asyncio.Lock] = {}
         self._pending_needs: dict[str, dict[str, Any]] = {}
+        self._refreshed_at = -1e9
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -207,6 +212,22 @@ class OcppStations:
                 evse.status, evse.at, evse.values = known.status, known.at, known.values
             station.evses[number] = evse
             self._evses[evse_id] = evse
+
+    async def _know(self, targets: Sequence[ControlTarget]) -> None:
+        """Read the registry again when a target is not in the index (an import since the
+        last read), at most once per second."""
+        unknown = any(
+            (t.level is ControlLevel.EVSE and t.id not in self._evses)
+            or (t.level is ControlLevel.SITE and t.id not in self._site_ids())
+            for t in targets
+        )
+        loop = asyncio.get_running_loop()
+        if unknown and loop.time() - self._refreshed_at >= 1.0 and self._factory is not None:
+            self._refreshed_at = loop.time()
+            await self.refresh_registry()
+
+    def _site_ids(self) -> set[str]:
+        return {s.site_id for s in self._stations.values()}
 
     def knows(self, cs_id: str) -> bool:
         """Whether the registry names the station."""
@@ -613,6 +634,7 @@ class OcppStations:
     async def apply_many(self, commands: Sequence[Command]) -> list[ApplyResult]:
         """Send the calls that put `commands` in force, station by station (concurrently);
         a command for several stations is taken when every one of them took its share."""
+        await self._know([c.target for c in commands])
         per_station: dict[str, list[tuple[int, Command]]] = {}
         refusals: dict[int, str] = {}
         for index, command in enumerate(commands):
@@ -671,9 +693,22 @@ class OcppStations:
     async def read_state(self, targets: Sequence[ControlTarget]) -> list[TargetState]:
         """EVSEs' last reported power and status; an EVSE of a station connected to no
         replica has no headroom (nothing can be steered there)."""
+        await self._know(targets)
         now = self.now()
         states = []
-        connected = {tx.evse_id: tx for tx in self._txs.values()}
+        connected: set[str] = {tx.evse_id for tx in self._txs.values()}
+        remote = [
+            t.id
+            for t in targets
+            if t.level is ControlLevel.EVSE
+            and (evse := self._evses.get(t.id)) is not None
+            and evse.cs_id in self._remote
+        ]
+        if remote and self._factory is not None:
+            # Stations held by other replicas: their EVs are known from the stored sessions.
+            async with self.factory() as db:
+                connected |= await store.evses_with_open_sessions(db, remote)
+                await db.rollback()
         for target in targets:
             evse = self._evses.get(target.id) if target.level is ControlLevel.EVSE else None
             if evse is None:
@@ -837,14 +872,18 @@ class OcppStations:
 
     async def _background(self) -> None:
         renew_every = self.lease_s / 3
-        last_renew = 0.0
         loop = asyncio.get_running_loop()
+        last_renew, last_read = loop.time() - renew_every, loop.time()
         while True:
             try:
                 await self.flush()
                 if loop.time() - last_renew >= renew_every:
                     await self.renew()
                     last_renew = loop.time()
+                if loop.time() - last_read >= REGISTRY_REREAD_S:
+                    # registry imports on any replica (new stations, EVSEs, sites)
+                    await self.refresh_registry()
+                    last_read = loop.time()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
