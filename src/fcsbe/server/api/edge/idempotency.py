@@ -19,7 +19,6 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FieldError
@@ -27,7 +26,8 @@ from fcsbe.server.deps import state_settings
 from fcsbe.server.errors import BadRequest, Conflict, UnprocessableContent
 from fcsbe.server.security.sealing import SecretSealer
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.idempotency import delete_key, find_key, store_key, try_lock_key
+from fcsbe.server.storage.fast.accept import StoredKey, find_key, store_key, try_lock_key
+from fcsbe.server.storage.idempotency import delete_key
 
 __all__ = [
     "IDEMPOTENCY_RESPONSES",
@@ -85,7 +85,7 @@ def _key_reused() -> UnprocessableContent:
     )
 
 
-def _replay(row: Row[Any], sealer: SecretSealer | None) -> Response:
+def _replay(row: StoredKey, sealer: SecretSealer | None) -> Response:
     headers = dict(row.response_headers or {})
     headers["idempotent-replayed"] = "true"
     body = row.response_body or b""

@@ -30,11 +30,11 @@ from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.event_log.log import event_values
 from fcsbe.server.services.flexibility_services.lifecycle import CANCELLABLE, move
 from fcsbe.server.storage.contracts import ContractRow
+from fcsbe.server.storage.fast.accept import insert_received_fs
 from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
     FsTransitionRow,
     get_fs,
-    insert_received_fs,
     transitions_of,
 )
 

@@ -1,4 +1,4 @@
-"""The hot path's statements on PostgreSQL: compiled once, run on the asyncpg connection under
+"""The fast path's statements on PostgreSQL: compiled once, run on the asyncpg connection under
 the session's own transaction.
 
 Through SQLAlchemy a statement costs 150-450 µs of CPU on a 2-core machine (execution context,
@@ -28,13 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import Executable
 
-__all__ = ["PgStatement", "pg_connection", "transaction_memo"]
+__all__ = ["PgStatement", "pg_connection", "transaction_memo", "use_plain"]
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 _GONE = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError)
 _CACHED = "fcsbe.driver_connection"
 """`session.info` key of the driver connection of the session's current transaction."""
 _MEMO = "fcsbe.transaction_memo"
+_PLAIN = "fcsbe.plain"
+"""`session.info` key: this session runs the plain twins only (`use_plain`)."""
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -53,13 +55,22 @@ def transaction_memo(session: AsyncSession) -> dict[str, Any]:
     return memo
 
 
+def use_plain(session: AsyncSession) -> None:
+    """Run the plain (SQLAlchemy) twin of every fast statement on this session: what the
+    fast path's test compares with, and a way to rule the fast path out when diagnosing."""
+    session.info[_PLAIN] = True
+
+
 async def pg_connection(session: AsyncSession) -> asyncpg.Connection | None:
     """The asyncpg connection of the session's transaction (begun if need be), or None when the
-    session is not on PostgreSQL through asyncpg. Remembered until the transaction ends, as
-    asking the session costs a greenlet switch each time."""
+    session is not on PostgreSQL through asyncpg (or runs the plain twins, `use_plain`).
+    Remembered until the transaction ends, as asking the session costs a greenlet switch each
+    time."""
     cached: asyncpg.Connection | None = session.info.get(_CACHED)
     if cached is not None:
         return cached
+    if session.info.get(_PLAIN):
+        return None
     bind = session.get_bind()
     if bind.dialect.name != "postgresql" or bind.dialect.driver != "asyncpg":
         return None
