@@ -44,7 +44,7 @@ from fcsbe.server.api.edge.signatures import (
     verify_signature_for_contract,
     verify_signature_for_fs,
 )
-from fcsbe.server.deps import DbSession, ServerSettings, state_adapter
+from fcsbe.server.deps import DbSession, GroupWriter, ServerSettings, state_adapter
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.flexibility_services import commands as fs_commands
 from fcsbe.server.services.flexibility_services import control as fs_control
@@ -91,6 +91,7 @@ async def create_flexibility_service(
     principal: FsPrincipal,
     session: DbSession,
     settings: ServerSettings,
+    writer: GroupWriter,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Request an FS. Answers 202 at once; the decision follows as a notification and on GET.
@@ -100,6 +101,9 @@ async def create_flexibility_service(
 
     async def handler(record: KeyRecord) -> Outcome:
         headers = {"location": f"/v1/flexibility-services/{body.fs_id}"}
+        # The reads are done: end their transaction so that its connection is free (SQLite has
+        # one) while the rows wait for the next group commit (storage/fast/group_commit.py).
+        await session.commit()
         accepted = await service.submit_fs(
             session,
             principal,
@@ -107,6 +111,7 @@ async def create_flexibility_service(
             utcnow(),
             settings.fs_decision_timeout_s,
             key_row=lambda answer: record.row(202, answer, headers),
+            writer=writer,
         )
         return 202, accepted, headers
 

@@ -202,7 +202,22 @@ async def run_idempotent_recorded(
         },
         sealer,
     )
-    status, model, extra_headers = await handler(record)
+    try:
+        status, model, extra_headers = await handler(record)
+    except Conflict:
+        if not record.taken:
+            raise
+        # The key row was written with the change, and the change conflicted: perhaps with a
+        # concurrent request with the same key (another replica, or one whose batch committed
+        # first). Then its stored answer is this request's answer too.
+        existing = await find_key(session, party_id, key)
+        if existing is None or existing.expires_at <= now:
+            raise
+        if existing.request_hash != fingerprint:
+            raise _key_reused() from None
+        if existing.status != "DONE":
+            raise
+        return _replay(existing, sealer)
     if record.taken:
         assert record.response is not None
         status, body, headers = record.response
