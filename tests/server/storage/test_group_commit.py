@@ -86,14 +86,18 @@ async def test_a_bad_write_fails_alone(app: FastAPI) -> None:
         group.run(_storing("a")),  # the same primary key: a constraint violation
         group.run(refused),
         group.run(_storing("b")),
+        group.run(_storing("b")),  # fails in the second pass, under its savepoint
+        group.run(_storing("c")),
         return_exceptions=True,
     )
     await group.close()
+    assert type(outcomes[4]).__name__ == "IntegrityError"
+    assert outcomes[5] == "c"
     assert outcomes[0] == "a"
     assert type(outcomes[1]).__name__ == "IntegrityError"
     assert isinstance(outcomes[2], ValueError)
     assert outcomes[3] == "b"
-    assert await _keys(app) == {"a", "b"}
+    assert await _keys(app) == {"a", "b", "c"}
 
 
 async def test_a_database_failure_fails_the_whole_batch(app: FastAPI) -> None:

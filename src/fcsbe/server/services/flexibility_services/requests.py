@@ -30,7 +30,7 @@ from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.event_log.log import event_values
 from fcsbe.server.services.flexibility_services.lifecycle import CANCELLABLE, move
 from fcsbe.server.storage.contracts import ContractRow
-from fcsbe.server.storage.fast.accept import insert_received_fs
+from fcsbe.server.storage.fast.accept import insert_received_fs, insert_received_many
 from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
@@ -120,6 +120,8 @@ async def submit_fs(
             await writer.run(
                 lambda batch: insert_received_fs(batch, values, event, key),
                 order=(principal.party_id, request.fs_id),
+                bulk=insert_received_many,
+                item=(values, event, key),
             )
     except IntegrityError as exc:
         raise Conflict(

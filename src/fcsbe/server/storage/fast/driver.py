@@ -145,6 +145,15 @@ class PgStatement:
         except (asyncpg.PostgresError, *_GONE) as exc:
             raise self._translated(exc, values) from exc
 
+    async def executemany(
+        self, connection: asyncpg.Connection, values: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Run the statement once per element of `values` in one pipelined round trip."""
+        try:
+            await connection.executemany(self.sql, [self.args(v) for v in values])
+        except (asyncpg.PostgresError, *_GONE) as exc:
+            raise self._translated(exc, values[0] if values else {}) from exc
+
     def _translated(self, exc: BaseException, values: Mapping[str, Any]) -> DBAPIError:
         if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
             return IntegrityError(self.sql, dict(values), exc, hide_parameters=True)

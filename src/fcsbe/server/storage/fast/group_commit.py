@@ -34,13 +34,16 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-__all__ = ["GroupCommit", "Write"]
+__all__ = ["Bulk", "GroupCommit", "Write"]
 
 log = logging.getLogger("fcsbe.storage.group_commit")
 
 T = TypeVar("T")
 Write = Callable[[AsyncSession], Awaitable[Any]]
 """A write set: statements run on the batch's session (never committing it)."""
+Bulk = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+"""The write sets of one kind together: `bulk(session, items)` writes every item's rows in as
+few statements as it can (multi-row statements); equivalent to each item's own write."""
 
 MAX_BATCH = 512
 """Write sets per transaction at most: bounds the transaction (and a retry after a bad row)."""
@@ -51,6 +54,8 @@ class _Pending:
     write: Write
     order: tuple[str, ...]
     future: asyncio.Future[Any]
+    bulk: Bulk | None = None
+    item: Any = None
     failure: BaseException | None = field(default=None)
     result: Any = None
 
@@ -83,9 +88,18 @@ class GroupCommit:
         self.writes = 0
 
     async def run(
-        self, write: Callable[[AsyncSession], Awaitable[T]], order: tuple[str, ...] = ()
+        self,
+        write: Callable[[AsyncSession], Awaitable[T]],
+        order: tuple[str, ...] = (),
+        *,
+        bulk: Bulk | None = None,
+        item: Any = None,
     ) -> T:
         """Run `write` in the next batch's transaction; its result once that batch committed.
+
+        With `bulk`, the batch's write sets of the same `bulk` are written together by one
+        call `bulk(session, [item, ...])` (their result is None); `write` is still what runs
+        when the batch is run again, write set by write set, after one of them failed.
 
         Raises what `write` raised (its own error: the others of the batch still commit), or the
         database's error when the batch as a whole could not commit.
@@ -93,7 +107,7 @@ class GroupCommit:
         if self._closed:
             raise RuntimeError("the group committer is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(write, order, future))
+        self._queue.append(_Pending(write, order, future, bulk, item))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._writer(), name="fcsbe-group-commit")
         self._wake.set()
@@ -153,15 +167,7 @@ class GroupCommit:
         aside and the rest runs again, each under a savepoint."""
         async with self._factory() as session:
             try:
-                for pending in batch:
-                    try:
-                        pending.result = await pending.write(session)
-                    except Exception as exc:
-                        if not _is_its_own(exc):
-                            raise
-                        pending.failure = exc
-                        break
-                else:
+                if await self._first_pass(session, batch):
                     await session.commit()
                     return
             except BaseException:
@@ -173,6 +179,9 @@ class GroupCommit:
                     continue
                 try:
                     async with session.begin_nested():
+                        # SQLAlchemy emits the SAVEPOINT when the connection is next asked
+                        # for, and a fast statement may not ask (storage/fast/driver.py).
+                        await session.connection()
                         pending.result = await pending.write(session)
                 except Exception as exc:
                     if not _is_its_own(exc):
@@ -180,3 +189,28 @@ class GroupCommit:
                         raise
                     pending.failure = exc
             await session.commit()
+
+    @staticmethod
+    async def _first_pass(session: AsyncSession, batch: list[_Pending]) -> bool:
+        """Run the batch without savepoints, bulk write sets together; False when a write set
+        failed on its own (marked when known: a bulk call does not say which of its items)."""
+        bulks: dict[Bulk, list[_Pending]] = {}
+        for pending in batch:
+            if pending.bulk is not None:
+                bulks.setdefault(pending.bulk, []).append(pending)
+                continue
+            try:
+                pending.result = await pending.write(session)
+            except Exception as exc:
+                if not _is_its_own(exc):
+                    raise
+                pending.failure = exc
+                return False
+        for bulk, members in bulks.items():
+            try:
+                await bulk(session, [p.item for p in members])
+            except Exception as exc:
+                if not _is_its_own(exc):
+                    raise
+                return False
+        return True
