@@ -156,7 +156,7 @@ async def find_credential(
     values: dict[str, Any] = {"token_hash": token_hash}
     driver = await pg_connection(session)
     if driver is None:
-        found = (await (await session.connection()).execute(_CREDENTIAL_QUERY, values)).first()
+        found = await CREDENTIAL.first(session, values)
         return None if found is None else Credential(*found)
     if idempotency_key is None:
         row: Sequence[Any] | None = await CREDENTIAL.fast.fetchrow(driver, values)

@@ -17,22 +17,33 @@ callers and the API's error mapping (503 for an unreachable database) see what t
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import Executable
 
-__all__ = ["PgStatement", "pg_connection", "transaction_memo", "use_plain"]
+__all__ = [
+    "LiteStatement",
+    "PgStatement",
+    "lite_connection",
+    "pg_connection",
+    "transaction_memo",
+    "use_plain",
+]
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+_LITE_DIALECT = aiosqlite_dialect()
 _GONE = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError)
 _CACHED = "fcsbe.driver_connection"
+_LITE_CACHED = "fcsbe.lite_connection"
 """`session.info` key of the driver connection of the session's current transaction."""
 _MEMO = "fcsbe.transaction_memo"
 _PLAIN = "fcsbe.plain"
@@ -45,6 +56,7 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
     pool, so the next `pg_connection` asks the session again."""
     if transaction.parent is None:
         session.info.pop(_CACHED, None)
+        session.info.pop(_LITE_CACHED, None)
         session.info.pop(_MEMO, None)
 
 
@@ -164,3 +176,73 @@ class PgStatement:
             hide_parameters=True,
             connection_invalidated=isinstance(exc, _GONE),
         )
+
+
+async def lite_connection(session: AsyncSession) -> Any | None:
+    """The aiosqlite connection of the session's transaction (begun if need be: `BEGIN
+    IMMEDIATE`), or None when the session is not on SQLite through aiosqlite (or runs the plain
+    twins). Through SQLAlchemy's adapter a query is four hops to aiosqlite's thread (cursor,
+    execute, fetch, close); `aiosqlite.Connection.execute_fetchall` is one."""
+    cached: Any | None = session.info.get(_LITE_CACHED)
+    if cached is not None:
+        return cached
+    if session.info.get(_PLAIN):
+        return None
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or bind.dialect.driver != "aiosqlite":
+        return None
+    connection = await session.connection()  # begins the transaction (storage/engine.py)
+    fairy = await connection.get_raw_connection()
+    driver = fairy.driver_connection
+    if not hasattr(driver, "execute_fetchall"):
+        return None
+    session.info[_LITE_CACHED] = driver
+    return driver
+
+
+class LiteStatement:
+    """A read-only SQLAlchemy Core statement compiled once for SQLite, its values converted by
+    the columns' own types (aware datetimes, JSON documents), run in one hop on the aiosqlite
+    connection of the session's transaction."""
+
+    __slots__ = ("_compiled", "_statement")
+
+    def __init__(self, statement: Executable) -> None:
+        self._statement = statement
+        self._compiled: tuple[str, Sequence[str], Mapping[str, Any], list[Any], list[Any]] | None
+        self._compiled = None
+
+    def _compile(self) -> tuple[str, Sequence[str], Mapping[str, Any], list[Any], list[Any]]:
+        if self._compiled is None:
+            dialect = _LITE_DIALECT
+            compiled = self._statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+            names = tuple(compiled.positiontup or ())
+            binds = [
+                compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names
+            ]
+            columns = self._statement.selected_columns  # type: ignore[attr-defined]
+            results = [
+                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+            ]
+            self._compiled = (str(compiled), names, dict(compiled.params), binds, results)
+        return self._compiled
+
+    async def fetchrow(self, connection: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row (None: none) of running the statement with `values`."""
+        sql, names, defaults, binds, results = self._compile()
+        args = []
+        for name, bind in zip(names, binds, strict=True):
+            value = values[name] if name in values else defaults[name]
+            args.append(bind(value) if bind is not None else value)
+        try:
+            rows = await connection.execute_fetchall(sql, args)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(sql, dict(values), exc, hide_parameters=True) from exc
+        except sqlite3.Error as exc:
+            raise OperationalError(sql, dict(values), exc, hide_parameters=True) from exc
+        for row in rows:
+            return tuple(
+                convert(value) if convert is not None else value
+                for value, convert in zip(row, results, strict=True)
+            )
+        return None

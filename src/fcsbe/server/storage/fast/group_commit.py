@@ -133,14 +133,17 @@ class GroupCommit:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
-            batch = [p for p in batch if not p.future.done()]  # a caller that gave up
-            if not batch:
-                continue
-            batch.sort(key=lambda p: p.order)
+            batch: list[_Pending] = []
             try:
-                await self._commit(batch)
+                async with self._factory() as session:
+                    # The connection first (SQLite has one, requests' reads use it too): the
+                    # write sets that arrive while the writer waits for it join this batch.
+                    await session.connection()
+                    batch = self._take()
+                    if batch:
+                        await self._commit(session, batch)
             except BaseException as exc:  # the database's failure: nobody's rows committed
+                batch = batch or self._take()
                 if not isinstance(exc, Exception):
                     for pending in batch:
                         if not pending.future.done():
@@ -150,6 +153,8 @@ class GroupCommit:
                 for pending in batch:
                     if not pending.future.done():
                         pending.future.set_exception(pending.failure or exc)
+                continue
+            if not batch:
                 continue
             self.batches += 1
             for pending in batch:
@@ -161,34 +166,42 @@ class GroupCommit:
                     self.writes += 1
                     pending.future.set_result(pending.result)
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    def _take(self) -> list[_Pending]:
+        """The next batch: the write sets waiting (at most `max_batch`) in their fixed order,
+        without those whose caller gave up."""
+        count = min(len(self._queue), self._max_batch)
+        batch = [self._queue.popleft() for _ in range(count)]
+        batch = [p for p in batch if not p.future.done()]
+        batch.sort(key=lambda p: p.order)
+        return batch
+
+    async def _commit(self, session: AsyncSession, batch: list[_Pending]) -> None:
         """Run the batch in one transaction and commit it. First without savepoints (the
         usual case costs nothing more); when a write set fails on its own, that one is set
         aside and the rest runs again, each under a savepoint."""
-        async with self._factory() as session:
-            try:
-                if await self._first_pass(session, batch):
-                    await session.commit()
-                    return
-            except BaseException:
-                await session.rollback()
-                raise
+        try:
+            if await self._first_pass(session, batch):
+                await session.commit()
+                return
+        except BaseException:
             await session.rollback()
-            for pending in batch:
-                if pending.failure is not None:
-                    continue
-                try:
-                    async with session.begin_nested():
-                        # SQLAlchemy emits the SAVEPOINT when the connection is next asked
-                        # for, and a fast statement may not ask (storage/fast/driver.py).
-                        await session.connection()
-                        pending.result = await pending.write(session)
-                except Exception as exc:
-                    if not _is_its_own(exc):
-                        await session.rollback()
-                        raise
-                    pending.failure = exc
-            await session.commit()
+            raise
+        await session.rollback()
+        for pending in batch:
+            if pending.failure is not None:
+                continue
+            try:
+                async with session.begin_nested():
+                    # SQLAlchemy emits the SAVEPOINT when the connection is next asked for,
+                    # and a fast statement may not ask (storage/fast/driver.py).
+                    await session.connection()
+                    pending.result = await pending.write(session)
+            except Exception as exc:
+                if not _is_its_own(exc):
+                    await session.rollback()
+                    raise
+                pending.failure = exc
+        await session.commit()
 
     @staticmethod
     async def _first_pass(session: AsyncSession, batch: list[_Pending]) -> bool:

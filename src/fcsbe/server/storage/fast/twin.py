@@ -15,7 +15,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from fcsbe.server.storage.fast.driver import PgStatement, pg_connection
+from fcsbe.server.storage.fast.driver import (
+    LiteStatement,
+    PgStatement,
+    lite_connection,
+    pg_connection,
+)
 
 __all__ = ["Twin"]
 
@@ -25,7 +30,7 @@ class Twin:
     the same statement unless given). `json` names the parameters that are JSON documents
     (asyncpg takes them as text, SQLAlchemy as Python values)."""
 
-    __slots__ = ("fast", "json", "name", "plain")
+    __slots__ = ("fast", "json", "lite", "name", "plain")
 
     def __init__(
         self,
@@ -39,6 +44,8 @@ class Twin:
         self.plain = plain
         self.fast = PgStatement(plain if fast is None else fast)
         self.json = tuple(json)
+        self.lite = LiteStatement(plain) if getattr(plain, "is_select", False) else None
+        """A query's one-hop form on SQLite (`driver.LiteStatement`); writes stay plain there."""
 
     def encoded(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """`values` as the driver takes them (JSON documents as text)."""
@@ -52,6 +59,9 @@ class Twin:
         """The first row of the statement (None: none), fast where the session allows."""
         driver = await pg_connection(session)
         if driver is None:
+            lite = await lite_connection(session) if self.lite is not None else None
+            if lite is not None and self.lite is not None:
+                return await self.lite.fetchrow(lite, values)
             result = await (await session.connection()).execute(self.plain, dict(values))
             row = result.first()
             return None if row is None else tuple(row)
