@@ -22,7 +22,7 @@ from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.fast import accept
-from fcsbe.server.storage.fast.driver import pg_connection, use_plain
+from fcsbe.server.storage.fast.driver import pg_connection, reads_outside_transaction, use_plain
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTransitionRow
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow
 from tests.support.factories import make_fo
@@ -197,3 +197,33 @@ def test_every_fast_statement_has_a_plain_twin() -> None:
     for twin in accept.TWINS:
         assert twin.plain is not None
         assert twin.fast.sql  # compiles for asyncpg
+
+
+async def test_reads_outside_a_transaction_read_the_key_with_the_credential(
+    app: FastAPI, token: str
+) -> None:
+    """The group-committed accept's reads (PostgreSQL): credential, signed contracts and the
+    stored key in one statement, and no transaction opened for them."""
+    factory = app.state.session_factory
+    async with factory() as session:
+        await _accept(session, "fs-kept")
+        await session.commit()
+    for key in ("fs-kept", "unknown"):
+        async with factory() as plain:
+            use_plain(plain)
+            expected = await accept.find_key(plain, PARTY, key)
+        async with factory() as session:
+            reads_outside_transaction(session)
+            found = await accept.find_credential(session, hash_secret(token), key)
+            assert found is not None
+            stored = await accept.find_key(session, PARTY, key)
+            assert (stored is None) == (expected is None)
+            if stored is not None and expected is not None:
+                assert [getattr(stored, s) for s in stored.__slots__] == [
+                    getattr(expected, s) for s in expected.__slots__
+                ]
+            driver = await pg_connection(session)
+            if driver is not None:
+                assert not driver.is_in_transaction()
+                assert accept.signed_contracts(session, PARTY) == frozenset({"fsc-signed"})
+            await session.commit()

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +51,7 @@ from fcsbe.server.services.flexibility_services import control as fs_control
 from fcsbe.server.services.flexibility_services import requests as service
 from fcsbe.server.services.flexibility_services.measurements import measurement_series
 from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.fast.driver import reads_outside_transaction
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, list_fs
 from fcsbe.server.storage.station_commands import StationCommandRow
 
@@ -77,6 +78,13 @@ _QUEUED: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def _reads_outside_transaction(session: DbSession) -> None:
+    """The accept only reads before its rows go to the group committer: on PostgreSQL its reads
+    need no transaction of their own (storage/fast/driver.reads_outside_transaction). Declared
+    before the credential dependency, so that the credential query is one of them."""
+    reads_outside_transaction(session)
+
+
 @router.post(
     "",
     operation_id="create_flexibility_service",
@@ -87,6 +95,7 @@ _QUEUED: dict[int | str, dict[str, Any]] = {
 async def create_flexibility_service(
     body: FlexibilityServiceRequest,
     request: Request,
+    _reads: Annotated[None, Depends(_reads_outside_transaction)],
     signed: Signed,
     principal: FsPrincipal,
     session: DbSession,

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, insert, literal, null, select, text
+from sqlalchemy import and_, bindparam, func, insert, literal, null, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.server.storage.contracts import ContractRow, contract_scope
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.fast.driver import pg_connection, transaction_memo
+from fcsbe.server.storage.fast.driver import outside_transaction, pg_connection, transaction_memo
 from fcsbe.server.storage.fast.twin import Twin
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTransitionRow
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CREDENTIAL",
     "CREDENTIAL_LOCKING",
+    "CREDENTIAL_WITH_KEY",
     "FIND_KEY",
     "INSERT_RECEIVED",
     "INSERT_RECEIVED_KEYED",
@@ -61,6 +62,8 @@ LOCK_PREFIX = "idempotency\x1f"
 LOCK_SEPARATOR = "\x1f"
 _SIGNED = "fcsbe.signed_contracts"
 """`transaction_memo` key: party id -> fsc_ids of its contracts requiring signed requests."""
+_KEYS = "fcsbe.prefetched_keys"
+"""`transaction_memo` key: (party id, key) -> the stored key read with the credential."""
 
 
 def lock_name(party_id: str, key: str) -> str:
@@ -106,6 +109,28 @@ CREDENTIAL_LOCKING = Twin(
 )
 """The same, trying the advisory lock of the request's idempotency key on the way (the name
 is `lock_name`'s, built with the credential's party)."""
+_KEY_COLUMNS_READ = (
+    IdempotencyKeyRow.request_hash,
+    IdempotencyKeyRow.status,
+    IdempotencyKeyRow.response_status,
+    IdempotencyKeyRow.response_headers,
+    IdempotencyKeyRow.response_body,
+    IdempotencyKeyRow.expires_at,
+)
+CREDENTIAL_WITH_KEY = Twin(
+    "credential, reading the idempotency key",
+    _CREDENTIAL_QUERY,
+    _CREDENTIAL_QUERY.add_columns(_SIGNED_CONTRACTS, *_KEY_COLUMNS_READ).outerjoin(
+        IdempotencyKeyRow,
+        and_(
+            IdempotencyKeyRow.party_id == CredentialRow.party_id,
+            IdempotencyKeyRow.key == bindparam("key"),
+        ),
+    ),
+)
+"""The same, reading the request's stored key instead of locking it: for a request whose
+reads run outside a transaction (`driver.reads_outside_transaction`) and whose write's unique
+key row decides between concurrent requests with the key (the group-committed accept)."""
 
 
 class Credential:
@@ -158,6 +183,17 @@ async def find_credential(
     if driver is None:
         found = await CREDENTIAL.first(session, values)
         return None if found is None else Credential(*found)
+    if idempotency_key is not None and outside_transaction(session):
+        keyed = await CREDENTIAL_WITH_KEY.fast.fetchrow(driver, {**values, "key": idempotency_key})
+        if keyed is None:
+            return None
+        credential = Credential(*keyed[:8])
+        memo = transaction_memo(session)
+        memo.setdefault(_SIGNED, {})[credential.party_id] = frozenset(keyed[8])
+        stored = None if keyed[9] is None else StoredKey(*keyed[9:15])
+        memo.setdefault(_KEYS, {})[(credential.party_id, idempotency_key)] = stored
+        remember_lock(session, credential.party_id, idempotency_key, True)
+        return credential
     if idempotency_key is None:
         row: Sequence[Any] | None = await CREDENTIAL.fast.fetchrow(driver, values)
     else:
@@ -268,7 +304,11 @@ class StoredKey:
 
 
 async def find_key(session: AsyncSession, party_id: str, key: str) -> StoredKey | None:
-    """The stored outcome of a key (one indexed query)."""
+    """The stored outcome of a key (one indexed query, or none when the credential query read
+    it for this request: `CREDENTIAL_WITH_KEY`; asked again, it is read afresh)."""
+    prefetched: dict[tuple[str, str], StoredKey | None] = transaction_memo(session).get(_KEYS, {})
+    if (party_id, key) in prefetched:
+        return prefetched.pop((party_id, key))
     row = await FIND_KEY.first(session, {"party_id": party_id, "key": key})
     return None if row is None else StoredKey(*row)
 
@@ -482,6 +522,7 @@ async def insert_received_many(session: AsyncSession, accepts: list[Received]) -
 TWINS: tuple[Twin, ...] = (
     CREDENTIAL,
     CREDENTIAL_LOCKING,
+    CREDENTIAL_WITH_KEY,
     SIGNATURE_REQUIRED,
     FIND_KEY,
     STORE_KEY,

@@ -34,7 +34,9 @@ __all__ = [
     "LiteStatement",
     "PgStatement",
     "lite_connection",
+    "outside_transaction",
     "pg_connection",
+    "reads_outside_transaction",
     "transaction_memo",
     "use_plain",
 ]
@@ -47,6 +49,7 @@ _LITE_CACHED = "fcsbe.lite_connection"
 """`session.info` key of the driver connection of the session's current transaction."""
 _MEMO = "fcsbe.transaction_memo"
 _PLAIN = "fcsbe.plain"
+_AUTOCOMMIT = "fcsbe.reads_outside_transaction"
 """`session.info` key: this session runs the plain twins only (`use_plain`)."""
 
 
@@ -65,6 +68,20 @@ def transaction_memo(session: AsyncSession) -> dict[str, Any]:
     forgotten when it ends: a statement can then take such a fact on behalf of a later one."""
     memo: dict[str, Any] = session.info.setdefault(_MEMO, {})
     return memo
+
+
+def reads_outside_transaction(session: AsyncSession) -> None:
+    """Let this session's fast statements on PostgreSQL run without opening a transaction (each
+    its own snapshot, no BEGIN and no COMMIT round trip): for a request that only reads before
+    handing its writes to the group committer (`group_commit.py`), whose unique constraints,
+    not a lock held by the request, decide between concurrent requests. A statement through
+    SQLAlchemy still opens the transaction as usual, and later fast statements join it."""
+    session.info[_AUTOCOMMIT] = True
+
+
+def outside_transaction(session: AsyncSession) -> bool:
+    """Whether `reads_outside_transaction` was asked for this session."""
+    return bool(session.info.get(_AUTOCOMMIT))
 
 
 def use_plain(session: AsyncSession) -> None:
@@ -91,7 +108,7 @@ async def pg_connection(session: AsyncSession) -> asyncpg.Connection | None:
     adapted = fairy.dbapi_connection
     # SQLAlchemy's adapter opens the asyncpg transaction lazily, on its first statement; open
     # it the same way here so that the session's commit or rollback ends it.
-    if getattr(adapted, "_transaction", None) is None:
+    if getattr(adapted, "_transaction", None) is None and not session.info.get(_AUTOCOMMIT):
         start = getattr(adapted, "_start_transaction", None)
         if start is None:  # an adapter this code does not know: stay on SQLAlchemy
             return None
