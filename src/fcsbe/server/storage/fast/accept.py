@@ -120,7 +120,7 @@ _KEY_COLUMNS_READ = (
 CREDENTIAL_WITH_KEY = Twin(
     "credential, reading the idempotency key",
     _CREDENTIAL_QUERY,
-    _CREDENTIAL_QUERY.add_columns(_SIGNED_CONTRACTS, *_KEY_COLUMNS_READ).outerjoin(
+    _CREDENTIAL_QUERY.add_columns(_SIGNED_CONTRACTS, _KEY_LOCK, *_KEY_COLUMNS_READ).outerjoin(
         IdempotencyKeyRow,
         and_(
             IdempotencyKeyRow.party_id == CredentialRow.party_id,
@@ -128,9 +128,11 @@ CREDENTIAL_WITH_KEY = Twin(
         ),
     ),
 )
-"""The same, reading the request's stored key instead of locking it: for a request whose
-reads run outside a transaction (`driver.reads_outside_transaction`) and whose write's unique
-key row decides between concurrent requests with the key (the group-committed accept)."""
+"""The same, also reading the request's stored key: for a request whose reads run outside a
+transaction (`driver.reads_outside_transaction`), so that the key's lock is only tried (a
+request holding it elsewhere is refused, 409) and released with the statement; between
+concurrent requests with the key, the unique key row of the write decides (the
+group-committed accept)."""
 
 
 class Credential:
@@ -184,15 +186,20 @@ async def find_credential(
         found = await CREDENTIAL.first(session, values)
         return None if found is None else Credential(*found)
     if idempotency_key is not None and outside_transaction(session):
-        keyed = await CREDENTIAL_WITH_KEY.fast.fetchrow(driver, {**values, "key": idempotency_key})
+        values.update(
+            key=idempotency_key,
+            lock_prefix=LOCK_PREFIX,
+            lock_suffix=LOCK_SEPARATOR + idempotency_key,
+        )
+        keyed = await CREDENTIAL_WITH_KEY.fast.fetchrow(driver, values)
         if keyed is None:
             return None
         credential = Credential(*keyed[:8])
         memo = transaction_memo(session)
         memo.setdefault(_SIGNED, {})[credential.party_id] = frozenset(keyed[8])
-        stored = None if keyed[9] is None else StoredKey(*keyed[9:15])
+        stored = None if keyed[10] is None else StoredKey(*keyed[10:16])
         memo.setdefault(_KEYS, {})[(credential.party_id, idempotency_key)] = stored
-        remember_lock(session, credential.party_id, idempotency_key, True)
+        remember_lock(session, credential.party_id, idempotency_key, bool(keyed[9]))
         return credential
     if idempotency_key is None:
         row: Sequence[Any] | None = await CREDENTIAL.fast.fetchrow(driver, values)
