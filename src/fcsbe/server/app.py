@@ -75,6 +75,7 @@ from fcsbe.server.storage import migrations
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.data_files import private_data_dir
 from fcsbe.server.storage.engine import create_engine, create_session_factory
+from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.wakeup import WorkListener
 from fcsbe.server.workers import (
     LISTENER_CHECK_S,
@@ -165,6 +166,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         app.state.engine = engine
         app.state.session_factory = factory = create_session_factory(engine)
+        app.state.group_commit = group_commit = GroupCommit(factory)
         if settings.init_party_on_start:
             await _init_party(factory, settings)
         app.state.keys = keys = ServerKeys.load_or_create(settings.data_dir)
@@ -304,6 +306,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await group_commit.close()
             await workers.stop()
             await listener.close()
             await stations.adapter.stop()
