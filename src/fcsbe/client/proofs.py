@@ -190,7 +190,11 @@ def verify_proof_of_work(
         problems.append(str(exc))
     if digest(dsr.model_dump(mode="json")) != pow.dsr_digest:
         problems.append("the record does not match the proof's DSR digest")
-    if (dsr.fs_id, dsr.revision) != (pow.fs_id, pow.revision):
+    if (dsr.fs_id, dsr.revision, dsr.record_revision or 1) != (
+        pow.fs_id,
+        pow.revision,
+        pow.record_revision or 1,
+    ):
         problems.append("the record is of another FS or revision than the proof")
     evidenced = {evidence.meter_id for evidence in pow.meter_evidence}
     problems.extend(

@@ -161,6 +161,12 @@ class ProofOfWork(OutputModel):
     tree_head: SignedTreeHead = Field(description="Signed tree head covering the range.")
     validation: ProofValidation = Field(description="FO's validation.")
     issued_at: UtcDateTime = Field(description="When the proof was issued.")
+    record_revision: int | None = Field(
+        default=None,
+        ge=1,
+        description="Revision of the record proven (`DetailedServiceRecord.record_revision`); "
+        "null for a record's first revision.",
+    )
 
     @model_validator(mode="after")
     def _covered(self) -> ProofOfWork:
@@ -178,7 +184,11 @@ class ProofOfWork(OutputModel):
 
     def signed_payload(self) -> dict[str, Any]:
         """The JSON object whose RFC 8785 form `jws` signs."""
-        return self.model_dump(mode="json", exclude={"jws", "validation"})
+        # A first revision's proof leaves `record_revision` out, as proofs did before it existed.
+        left_out = {"jws", "validation"} | (
+            {"record_revision"} if self.record_revision is None else set()
+        )
+        return self.model_dump(mode="json", exclude=left_out)
 
 
 class ProofValidationRequest(InputModel):
