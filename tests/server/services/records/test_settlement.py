@@ -60,7 +60,8 @@ def test_trend_baseline_follows_an_ev_finishing_its_charge() -> None:
     trend = _build(STOP, inputs, baseline_method="METER_TREND")
     assert [i.baseline_w for i in trend.intervals] == pytest.approx([5_000.0, 333.333], abs=0.01)
     assert [i.delivered_w for i in trend.intervals] == pytest.approx([-5_000.0, -333.333], abs=0.01)
-    assert trend.baseline is not None and trend.baseline.method is BaselineMethod.METER_TREND
+    assert trend.baseline is not None
+    assert trend.baseline.method is BaselineMethod.METER_TREND
     (ev,) = trend.baseline.per_ev
     assert (ev.level_w, ev.slope_w_per_h, ev.readings) == (
         pytest.approx(8_000),
@@ -100,7 +101,8 @@ def test_high_x_of_y_with_same_day_adjustment() -> None:
     assert [i.baseline_w for i in record.intervals] == pytest.approx([14_500.0, 14_500.0])
     assert [i.measured_w for i in record.intervals] == pytest.approx([6_000.0, 6_000.0])
     info = record.baseline
-    assert info is not None and info.adjustment_w == pytest.approx(1_500.0)
+    assert info is not None
+    assert info.adjustment_w == pytest.approx(1_500.0)
     assert info.days_used == [(T0 - timedelta(days=d)).date() for d in (2, 3)]
     assert info.days_considered == 3
 
@@ -168,7 +170,8 @@ def test_reserve_settles_availability_activation_and_penalties() -> None:
     terms = contract_terms(**PENALISING)
     record = _build(reserve, inputs, terms, response=response)
     performance, settlement = record.performance, record.settlement
-    assert performance is not None and settlement is not None
+    assert performance is not None
+    assert settlement is not None
     assert (performance.ordered_w, performance.ordered_energy_wh) == (-10_000, 2_500)
     assert (performance.delivered_energy_wh, performance.delivery_pct) == (1_250, 50)
     assert (performance.shortfall_pct, performance.passed) == (30, False)
@@ -214,7 +217,8 @@ def test_droop_is_judged_on_the_frequency_the_stations_saw() -> None:
     inputs = RecordInputs(meters=[meter(EV)], readings=[], response=samples)
     record = _build(DROOP, inputs, contract_terms(**PENALISING))
     performance = record.performance
-    assert performance is not None and record.settlement is not None
+    assert performance is not None
+    assert record.settlement is not None
     assert performance.evidence == "METER_READINGS"
     assert performance.ordered_w == pytest.approx(-2_880)
     assert (performance.ordered_energy_wh, performance.delivered_energy_wh) == (48, 24)
