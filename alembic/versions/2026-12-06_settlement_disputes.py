@@ -1,4 +1,4 @@
-"""Record revisions, disputes both ways and submitted baselines.
+"""Record revisions, disputes both ways, and baselines fixed before an FS starts.
 
 Revision ID: 0018
 Revises: 0017
@@ -62,6 +62,7 @@ def upgrade() -> None:
         "fs_baselines",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("fs_pk", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("party_id", sa.String(length=128), nullable=False),
         sa.Column("role", sa.String(length=8), nullable=False),
         sa.Column("periods", _JSON, nullable=False),
@@ -73,7 +74,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fs_baselines")),
-        sa.UniqueConstraint("fs_pk", name=op.f("uq_fs_baselines_fs_pk")),
+        sa.UniqueConstraint("fs_pk", "kind", name=op.f("uq_fs_baselines_fs_pk")),
     )
 
 

@@ -141,6 +141,7 @@ class DisputeStep(OutputModel):
     """One step of a dispute, signed by the server (`signature`: a detached JWS over the
     RFC 8785 JSON of the step without `signature`, as `signed_payload()` gives it)."""
 
+    dispute_id: Id = Field(description="The dispute (signed with the step).")
     step: Literal["OPENED", "REVISED", "REJECTED", "ACCEPTED", "ESCALATED"] = Field(
         description="What happened."
     )
@@ -160,7 +161,7 @@ class DisputeStep(OutputModel):
     signature: CompactJws = Field(description="The server's detached JWS over the step.")
 
     def signed_payload(self) -> dict[str, Any]:
-        """The JSON object whose RFC 8785 form `signature` signs (with the dispute id)."""
+        """The JSON object whose RFC 8785 form `signature` signs."""
         return self.model_dump(mode="json", exclude={"signature"})
 
 

@@ -18,7 +18,7 @@ from pydantic.config import JsonDict
 from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
 from fcsbe.model.common import MAX_REASONS
 from fcsbe.model.crypto import CompactJws, Sha256Digest
-from fcsbe.model.enums import ProofDecision, ProofValidationStatus
+from fcsbe.model.enums import DisputeReasonCode, ProofDecision, ProofValidationStatus
 from fcsbe.model.event_log import MAX_PROOF_LENGTH, SignedTreeHead
 
 __all__ = [
@@ -209,11 +209,17 @@ class ProofValidationRequest(InputModel):
     reasons: list[str] = Field(
         default_factory=list, max_length=MAX_REASONS, description="Why; required for DISPUTE."
     )
+    reason_code: DisputeReasonCode | None = Field(
+        default=None,
+        description="DISPUTE: what is disputed (null: OTHER); refused with ACCEPT.",
+    )
 
     @model_validator(mode="after")
     def _reasons(self) -> ProofValidationRequest:
         if self.decision is ProofDecision.DISPUTE and not self.reasons:
             raise ValueError("a DISPUTE must give at least one reason")
+        if self.decision is ProofDecision.ACCEPT and self.reason_code is not None:
+            raise ValueError("reason_code is only allowed with a DISPUTE")
         if any(not reason.strip() or len(reason) > 500 for reason in self.reasons):
             raise ValueError("each reason must be non-blank and at most 500 characters")
         return self

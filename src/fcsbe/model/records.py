@@ -21,7 +21,7 @@ from pydantic import (
 from pydantic.config import JsonDict
 
 from fcsbe.model._validation import check_spans
-from fcsbe.model.base import SIGN_CONVENTION, Id, OutputModel, UtcDateTime
+from fcsbe.model.base import SIGN_CONVENTION, Id, InputModel, OutputModel, UtcDateTime
 from fcsbe.model.common import (
     MAX_TARGETS,
     Currency,
@@ -43,6 +43,8 @@ from fcsbe.model.sessions import SessionRef
 __all__ = [
     "FINAL_STATES",
     "MAX_DSR_INTERVALS",
+    "BaselinePeriod",
+    "BaselineSubmission",
     "DataQualityFlag",
     "DetailedServiceRecord",
     "DsrBaseline",
@@ -55,6 +57,7 @@ __all__ = [
     "DsrSession",
     "DsrSettlement",
     "DsrTotals",
+    "SubmittedBaselineInfo",
 ]
 
 MAX_DSR_INTERVALS = 10_080
@@ -244,6 +247,54 @@ class DsrSettlement(OutputModel):
     activation_amount: Money = Field(description="Activation remuneration.")
     penalty_amount: Money = Field(description="Penalty (UFTP Penalty), >= 0.", ge=0)
     net_amount: Money = Field(description="Net settlement (UFTP NetSettlement).")
+
+
+class BaselinePeriod(InputModel):
+    """A baseline power over part of the FS window."""
+
+    start_offset_s: int = Field(ge=0, le=604_800, description="Start, from the window start.")
+    duration_s: int = Field(gt=0, le=604_800, description="Length in seconds.")
+    p_w: float = Field(ge=-1e9, le=1e9, description="Baseline power (+ import).")
+
+
+class BaselineSubmission(InputModel):
+    """Body of `PUT /v1/flexibility-services/{fs_id}/baseline` (the FO) or
+    `PUT /admin/v1/flexibility-services/{fs_id}/baseline` (the CSO): the baseline the record
+    of a SUBMITTED-baseline FS settles against (a UFTP D-prognosis). Accepted until the window
+    starts, replaced by a later submission until then, fixed from then on."""
+
+    model_config = InputModel.model_config | ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "periods": [
+                        {"start_offset_s": 0, "duration_s": 900, "p_w": 42000.0},
+                        {"start_offset_s": 900, "duration_s": 900, "p_w": 38000.0},
+                    ]
+                }
+            ]
+        }
+    )
+
+    periods: list[BaselinePeriod] = Field(
+        min_length=1, max_length=MAX_DSR_INTERVALS, description="Periods, ordered, not overlapping."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BaselineSubmission:
+        spans = [(p.start_offset_s, p.start_offset_s + p.duration_s) for p in self.periods]
+        check_spans(spans, "periods")
+        return self
+
+
+class SubmittedBaselineInfo(OutputModel):
+    """A submitted baseline as stored (the answer to a submission)."""
+
+    fs_id: Id = Field(description="The FS.")
+    submitted_by: Id = Field(description="The party that submitted it.")
+    role: Literal["FO", "CSO"] = Field(description="FO or CSO.")
+    submitted_at: UtcDateTime = Field(description="When (the latest submission counts).")
+    periods: list[BaselinePeriod] = Field(description="The periods.")
 
 
 class DsrEvBaseline(OutputModel):

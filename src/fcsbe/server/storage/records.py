@@ -106,13 +106,15 @@ class DisputeRow(Base):
 
 
 class FsBaselineRow(Base):
-    """A baseline submitted for an FS before it started (the FO's or the CSO's)."""
+    """A baseline fixed for an FS before it started: `kind` SUBMITTED (the FO's or the CSO's
+    submission) or DECLARED (what the CSO declared at the decision)."""
 
     __tablename__ = "fs_baselines"
-    __table_args__ = (UniqueConstraint("fs_pk"),)
+    __table_args__ = (UniqueConstraint("fs_pk", "kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     fs_pk: Mapped[int] = mapped_column(ForeignKey("flexibility_services.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
     party_id: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(8))
     periods: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc)
@@ -132,9 +134,13 @@ async def find_record(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def find_baseline(session: AsyncSession, fs_pk: int) -> FsBaselineRow | None:
-    """The baseline submitted for an FS, if any."""
-    statement = select(FsBaselineRow).where(FsBaselineRow.fs_pk == fs_pk)
+async def find_baseline(
+    session: AsyncSession, fs_pk: int, kind: str = "SUBMITTED"
+) -> FsBaselineRow | None:
+    """The baseline of that kind fixed for an FS, if any."""
+    statement = select(FsBaselineRow).where(
+        FsBaselineRow.fs_pk == fs_pk, FsBaselineRow.kind == kind
+    )
     return (await session.execute(statement)).scalar_one_or_none()
 
 
