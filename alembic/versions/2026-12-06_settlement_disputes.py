@@ -25,6 +25,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("record_revision", sa.Integer(), server_default="1", nullable=False)
         )
+        batch.add_column(sa.Column("notes", _JSON, nullable=True))
         batch.drop_constraint("uq_service_records_fs_pk", type_="unique")
         batch.create_unique_constraint(
             "uq_service_records_fs_pk", ["fs_pk", "revision", "record_revision"]
@@ -87,4 +88,5 @@ def downgrade() -> None:
     with op.batch_alter_table("service_records") as batch:
         batch.drop_constraint("uq_service_records_fs_pk", type_="unique")
         batch.create_unique_constraint("uq_service_records_fs_pk", ["fs_pk", "revision"])
+        batch.drop_column("notes")
         batch.drop_column("record_revision")

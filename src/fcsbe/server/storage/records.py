@@ -53,6 +53,9 @@ class ServiceRecordRow(Base):
     record: Mapped[dict[str, Any]]
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc)
     created_at: Mapped[datetime]
+    notes: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, default=None)
+    """What the executor noted that the record used (activations, setpoints, ...) and until
+    when readings were read: a revision answering a dispute is rebuilt from the same."""
 
 
 class ProofOfWorkRow(Base):

@@ -51,7 +51,6 @@ from fcsbe.server.notifications.outbox import enqueue_notification
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.flexibility_services.lifecycle import move
-from fcsbe.server.services.records.inputs import record_inputs
 from fcsbe.server.services.records.records import (
     issue_proofs,
     proof_model,
@@ -368,9 +367,7 @@ async def answer_dispute(
         correction = DsrCorrection(
             dispute_id=row.dispute_id, supersedes_digest=prior.digest, reasons=list(body.reasons)
         )
-        record = await revise_record(
-            session, fs, await record_inputs(session, fs), body.corrections, correction, now
-        )
+        record = await revise_record(session, fs, body.corrections, correction, now)
         row.record_revision = record.record_revision
         row.status = DisputeStatus.REVISED.value
         step: _Step = "REVISED"

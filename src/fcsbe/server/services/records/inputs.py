@@ -57,6 +57,7 @@ __all__ = [
     "note_declared_baseline",
     "note_setpoint",
     "record_inputs",
+    "record_notes",
     "stored_readings",
 ]
 
@@ -240,15 +241,27 @@ async def _response(
     ]
 
 
+def record_notes(fs: FlexibilityServiceRow) -> dict[str, Any]:
+    """What a record keeps of how it was made, to be rebuilt from the same: the executor's
+    notes (`RECORD_KEYS`) and the end of the readings read."""
+    execution = fs.execution or {}
+    notes: dict[str, Any] = {key: execution[key] for key in RECORD_KEYS if key in execution}
+    notes["readings_until"] = max(fs.window_end, fs.updated_at).isoformat()
+    return notes
+
+
 async def record_inputs(
     session: AsyncSession,
     fs: FlexibilityServiceRow,
     options: RecordOptions | None = None,
+    *,
+    notes: dict[str, Any] | None = None,
 ) -> RecordInputs:
-    """Everything measured about the FS's execution, from storage."""
+    """Everything measured about the FS's execution, from storage (with a record's `notes`:
+    exactly what that record was made from)."""
     options = options or RecordOptions()
     request = FlexibilityServiceRequest.model_validate(fs.request)
-    execution: dict[str, Any] = dict(fs.execution or {})
+    execution: dict[str, Any] = dict(notes if notes is not None else fs.execution or {})
     documents = await fs_evse_meters(session, fs.id)
     meters = [meter_info(evse_id, doc) for evse_id, doc in sorted(documents.items())]
     before = timedelta(seconds=options.baseline_lookback_s)
@@ -258,6 +271,8 @@ async def record_inputs(
     elif method is BaselineMethod.HIGH_X_OF_Y:
         before = max(before, options.of_y_days * _DAY + timedelta(seconds=options.adjustment_s))
     start, end = fs.window_start - before, max(fs.window_end, fs.updated_at)
+    if notes is not None and isinstance(notes.get("readings_until"), str):
+        end = datetime.fromisoformat(notes["readings_until"])
     readings = await stored_readings(session, sorted(documents), start, end)
     spans = [
         SessionSpan(

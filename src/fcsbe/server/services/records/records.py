@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +41,7 @@ from fcsbe.server.services.flexibility_services.lifecycle import FINAL_EXECUTION
 from fcsbe.server.services.flexibility_services.requests import to_model
 from fcsbe.server.services.records.dsr.builder import build_dsr
 from fcsbe.server.services.records.dsr.inputs import RecordInputs
+from fcsbe.server.services.records.inputs import record_inputs, record_notes
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.event_log import entries_of_fs, latest_tree_head, tree_size
@@ -101,7 +103,9 @@ async def record_fs(
             slug="fs-not-ended",
         )
     now = now or utcnow()
-    record, record_digest = await _store_record(session, fs, inputs, state, now)
+    record, record_digest = await _store_record(
+        session, fs, inputs, state, now, notes=record_notes(fs)
+    )
     flags = len(record.data_quality)
     await move(
         session,
@@ -124,6 +128,7 @@ async def _store_record(
     corrections: DisputeCorrections | None = None,
     correction: DsrCorrection | None = None,
     record_revision: int = 1,
+    notes: dict[str, Any] | None = None,
 ) -> tuple[DetailedServiceRecord, str]:
     """Build a record revision of `fs` from `inputs` (with a dispute's corrections) and store
     it with its digest and evidence."""
@@ -167,6 +172,7 @@ async def _store_record(
             record=document,
             evidence=[e.model_dump(mode="json") for e in built.evidence],
             created_at=now,
+            notes=notes,
         )
     )
     return record, record_digest
@@ -175,17 +181,19 @@ async def _store_record(
 async def revise_record(
     session: AsyncSession,
     fs: FlexibilityServiceRow,
-    inputs: RecordInputs,
     corrections: DisputeCorrections,
     correction: DsrCorrection,
     now: datetime,
 ) -> ServiceRecordRow:
-    """Store the next record revision of `fs`, rebuilt from `inputs` with the corrections of
-    a dispute's answer; its proof of work is issued like the first's."""
+    """Store the next record revision of `fs`, rebuilt from the same stored readings and
+    executor notes as the revision in force, with the corrections of a dispute's answer; its
+    proof of work is issued like the first's."""
     prior = await find_record(session, fs.id, fs.revision)
     if prior is None:
         raise NotFound(f"FS {fs.fs_id} has no record to revise.", slug="record-not-available")
     final_state = DetailedServiceRecord.model_validate(prior.record).final_state
+    notes = prior.notes if prior.notes is not None else record_notes(fs)
+    inputs = await record_inputs(session, fs, notes=notes)
     await _store_record(
         session,
         fs,
@@ -195,6 +203,7 @@ async def revise_record(
         corrections=corrections,
         correction=correction,
         record_revision=prior.record_revision + 1,
+        notes=notes,
     )
     await session.flush()
     row = await find_record(session, fs.id, fs.revision)

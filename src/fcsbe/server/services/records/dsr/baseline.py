@@ -275,7 +275,7 @@ def _trend(
     per_ev: list[DsrEvBaseline] = []
     for meter_id, level, slope, _, n in fits:
         zero_at = None
-        if slope and level * slope < 0:
+        if slope and level * slope < 0 and -level / slope <= _DAY * 7:  # else: never, here
             zero_at = _utc(start - level / slope)
         per_ev.append(
             DsrEvBaseline(
