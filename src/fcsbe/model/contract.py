@@ -109,6 +109,8 @@ class PerformanceTerms(InputModel):
     min_delivery_pct: Percent = Field(description="Delivery below this share is a failure.")
     penalty_per_pct_shortfall: _Price = Field(
         default=Decimal(0),
+        # the same default in the input and output schemas (a Decimal would show as "0")
+        json_schema_extra={"default": 0.0},
         description="Charged per percentage point the delivery ratio falls below "
         "`min_delivery_pct` (in the remuneration's currency).",
     )

@@ -83,11 +83,6 @@ class DisputeAnswer(InputModel):
                     "reasons": ["The EV at EVSE 3 was finishing its charge: trend baseline"],
                     "corrections": {"baseline_method": "METER_TREND"},
                 },
-                {
-                    "answer": "REJECT",
-                    "reason_code": "METER_DATA",
-                    "reasons": ["The certified meters agree with the record to 0.1 %"],
-                },
             ]
         }
     )
