@@ -113,6 +113,14 @@ CASES: list[tuple[str, StationLimits, Mutation, str]] = [
     ("negative limit", V201, lambda p: first_period(p).update(limit=-1.0), "negative limit"),
     ("no limit before 2.1", V16, lambda p: first_period(p).pop("limit"), "no limit"),
     (
+        "charging only without a limit",
+        V21,
+        lambda p: schedule(p).update(
+            chargingSchedulePeriod=[{"startPeriod": 0, "dischargeLimit": -1000.0}]
+        ),
+        "a ChargingOnly period needs one",
+    ),
+    (
         "v2x fields before 2.1",
         V201,
         lambda p: first_period(p).update(setpoint=100.0),

@@ -1,7 +1,8 @@
 """Random commands of every kind, from several FS, on several EVSEs and sites, over time, on
 stations of every version and capability: the planner's calls, confirmed or rejected at
 random and re-sent after reconnects, never break an OCPP smart-charging rule (the semantic
-checker finds nothing) and always validate against the library's schemas.
+checker finds nothing), always validate against the library's schemas, and never put an EVSE's
+import cap above what was asked.
 
 Counts for a larger run (calls checked, violations found):
     FCSBE_OCPP_EXAMPLES=2000 PYTHONPATH=src:. \
@@ -31,6 +32,7 @@ from fcsbe.server.adapters.base import (
 from fcsbe.server.adapters.ocpp.checker import check_calls
 from fcsbe.server.adapters.ocpp.ledger import ExternalProfile, ProfileLedger
 from fcsbe.server.adapters.ocpp.profiles import (
+    OcppCall,
     Refusal,
     StationLimits,
     plan_calls,
@@ -160,6 +162,36 @@ def scenarios(
     return limits, ledger, steps
 
 
+def assert_caps_hold(
+    batch: list[Command], calls: list[OcppCall], limits: StationLimits, now: datetime
+) -> None:
+    """Every import cap the batch leaves in force on an EVSE is in the first period of its
+    profile, never above what was asked (rounding included, A converted back to W)."""
+    caps: dict[str, float | None] = {}
+    for command in batch:
+        if command.target.level is not ControlLevel.EVSE:
+            continue
+        control = command.control
+        if isinstance(control, ClearCommand):
+            caps.pop(command.target.id, None)
+        elif isinstance(control, LimitCommand):
+            lasting = command.valid_until is None or command.valid_until > now + timedelta(
+                seconds=1
+            )
+            caps[command.target.id] = control.max_import_w if lasting else None
+    scale = 1.0 if limits.unit == "W" else limits.phases * limits.voltage_v
+    for evse_id, cap in caps.items():
+        if cap is None:
+            continue
+        (call,) = [c for c in calls if c.evse_id == evse_id and c.action == "SetChargingProfile"]
+        body = call.payload.get("chargingProfile") or call.payload["csChargingProfiles"]
+        schedule = body["chargingSchedule"]
+        first = (schedule[0] if isinstance(schedule, list) else schedule)["chargingSchedulePeriod"][
+            0
+        ]
+        assert first["limit"] * scale <= cap + 1e-6, (cap, first)
+
+
 def run_scenario(
     limits: StationLimits,
     ledger: ProfileLedger,
@@ -187,6 +219,7 @@ def run_scenario(
         problems = check_calls(ledger, calls, limits, now)
         COUNTS.violations += len(problems)
         assert problems == [], (problems, calls)
+        assert_caps_hold(batch, calls, limits, now)
         for call, ok in zip(calls, accepted * 4, strict=False):
             assert_schema_valid(call, limits.version)
             if ok:
@@ -195,7 +228,7 @@ def run_scenario(
         ledger.prune(now)
 
 
-EXAMPLES = int(os.environ.get("FCSBE_OCPP_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("FCSBE_OCPP_EXAMPLES", "40"))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -29,6 +29,7 @@ from fcsbe.server.adapters.ocpp.profiles import (
     Refusal,
     StationLimits,
     plan_calls,
+    refusal_of,
     resend_calls,
 )
 
@@ -314,3 +315,30 @@ def test_on_1_6_connectors_take_different_stack_levels() -> None:
     }
     # 1.6 replaces a profile with the same stackLevel and purpose on any connector.
     assert levels == {"1.6": [8, 7], "2.0.1": [8, 8]}
+
+
+def test_merged_periods_turn_differing_setpoints_into_caps() -> None:
+    limits = StationLimits("2.1", v2x=True, periods_per_schedule=1)
+    commands = [
+        evse("NL*ABC*E1*1", LimitCommand(11_000.0, 2_000.0), "a", HOUR),
+        evse("NL*ABC*E1*1", SetpointCommand(4_000.0), "b", HOUR / 4),
+    ]
+    (call,) = planned(commands, limits)
+    assert periods(call) == [{"startPeriod": 0, "limit": 4000.0, "dischargeLimit": -2000.0}]
+
+
+def test_each_command_of_a_batch_can_be_answered_on_its_own() -> None:
+    limits = StationLimits("2.0.1")
+    batch = [
+        evse("NL*ABC*E1*1", LimitCommand(5_000.0, None)),
+        evse("NL*ABC*E1*2", FfrCommand(49.7, -5_000.0, 1.0, 30.0)),
+        evse("XX", LimitCommand(5_000.0, None)),
+    ]
+    answers = [refusal_of(c, EVSES, limits) for c in batch]
+    assert answers[0] is None
+    assert answers[1] is not None
+    assert answers[1].reason.startswith("NOT_CAPABLE")
+    assert answers[2] is not None
+    assert answers[2].reason.startswith("UNKNOWN_EVSE")
+    whole = plan_calls(ProfileLedger(), batch, EVSES, limits, NOW)
+    assert whole == answers[1]

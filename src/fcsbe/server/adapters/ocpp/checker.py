@@ -264,8 +264,8 @@ class _Checker:
         limit = period.get("limit")
         if limit is not None and limit < 0:
             self.fail(f"{where}: negative limit {limit}")
-        if limits.version != "2.1" and limit is None:
-            self.fail(f"{where}: no limit")
+        if limit is None and period.get("operationMode") in (None, "ChargingOnly"):
+            self.fail(f"{where}: no limit (a ChargingOnly period needs one)")
         used = [k for k in _V2X_FIELDS if k in period]
         if used and limits.version != "2.1":
             self.fail(f"{where}: {used} exist in OCPP 2.1 only")
@@ -335,8 +335,9 @@ class _Checker:
             self.fail(f"controlId already names a {known} control")
         if control_type == "FreqDroop":
             droop = payload.get("freqDroop") or {}
-            if not droop:
-                self.fail("FreqDroop without freqDroop settings")
+            needed = ("overFreq", "underFreq", "overDroop", "underDroop", "responseTime")
+            if any(not isinstance(droop.get(k), int | float) for k in needed):
+                self.fail(f"FreqDroop needs numeric {', '.join(needed)}")
             elif droop["overFreq"] < droop["underFreq"]:
                 self.fail("FreqDroop overFreq below underFreq")
             elif droop["overDroop"] <= 0 or droop["underDroop"] <= 0:

@@ -33,7 +33,6 @@ How commands become profiles (docs/ocpp-mapping.md has the table per version):
 from __future__ import annotations
 
 import hashlib
-import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -57,6 +56,7 @@ from fcsbe.server.adapters.ocpp.ledger import (
     ProfileLedger,
     ProfileRecord,
 )
+from fcsbe.server.adapters.ocpp.schedules import VENDOR_ID, Schedule, schedule_of
 
 __all__ = [
     "EVSE_PURPOSE",
@@ -67,6 +67,7 @@ __all__ = [
     "StationLimits",
     "iso",
     "plan_calls",
+    "refusal_of",
     "resend_calls",
     "station_purpose",
 ]
@@ -75,9 +76,6 @@ OcppVersion = Literal["1.6", "2.0.1", "2.1"]
 
 EVSE_PURPOSE = "TxDefaultProfile"
 """The purpose of every EVSE profile of ours (see the module docstring)."""
-
-VENDOR_ID = "org.fcsbe"
-"""`customData.vendorId` of what OCPP 2.1 has no field for (FFR timing, response times)."""
 
 DER_PRIORITY = 1
 """Priority of our DER controls (0 is the highest; left to the CSO's own safety settings)."""
@@ -203,205 +201,10 @@ def _held(origin: str, command: Command) -> Held:
     return Held(origin, _KINDS[type(control)], values, command.fs_id, command.valid_until)
 
 
-# --- periods ---------------------------------------------------------------------------------
-
-
-def _floor(value: float) -> float:
-    """A cap for the wire: non-negative, rounded down to 0.1 (never above what was asked)."""
-    return max(0.0, round(math.floor(value * 10 + 1e-6) / 10, 1))
-
-
-def _near(value: float, low: float, high: float) -> float:
-    return min(max(round(value, 1), low), high) + 0.0
-
-
-def _bounds(held: Sequence[Held]) -> tuple[float | None, float | None]:
-    """(max import W, max export W) of every limit and droop range in force (None: free)."""
-    imports = [h.get("max_import_w") for h in held if h.kind == "limit"]
-    exports = [h.get("max_export_w") for h in held if h.kind == "limit"]
-    for h in held:
-        if h.kind == "droop":
-            imports.append(max(0.0, h.get("p_max_w") or 0.0))
-            exports.append(max(0.0, -(h.get("p_min_w") or 0.0)))
-    imp = [max(0.0, x) for x in imports if x is not None]
-    exp = [max(0.0, x) for x in exports if x is not None]
-    return (min(imp) if imp else None, min(exp) if exp else None)
-
-
-def _curve(armed: Held) -> list[tuple[float, float]]:
-    """The frequency-watt curve (Hz, W added to the baseline) of an armed droop or FFR."""
-    if armed.kind == "ffr":
-        trigger, delta = armed.get("trigger_hz") or 0.0, armed.get("delta_p_w") or 0.0
-        if delta < 0:
-            return [(round(trigger, 3), delta), (round(trigger + 0.01, 3), 0.0)]
-        return [(round(trigger - 0.01, 3), 0.0), (round(trigger, 3), delta)]
-    f_ref, band = armed.get("f_ref_hz") or 50.0, armed.get("deadband_hz") or 0.0
-    p_ref = armed.get("p_ref_w")
-    if p_ref is None:
-        p_ref = max(armed.get("p_max_w") or 0.0, -(armed.get("p_min_w") or 0.0))
-    full = f_ref * (armed.get("droop_pct") or 5.0) / 100.0
-    raw = [
-        (f_ref - band - full, -p_ref),
-        (f_ref - band, 0.0),
-        (f_ref + band, 0.0),
-        (f_ref + band + full, p_ref),
-    ]
-    out: list[tuple[float, float]] = []
-    for f, p in raw:
-        f = round(f, 4)
-        if not out or f > out[-1][0]:
-            out.append((f, round(p, 1)))
-    return out
-
-
-def _armed_custom(armed: Held) -> dict[str, Any]:
-    custom: dict[str, Any] = {"vendorId": VENDOR_ID}
-    names = {
-        "response_time_s": "responseTime",
-        "full_activation_time_s": "fullActivationTime",
-        "support_duration_s": "supportDuration",
-        "rearm_s": "rearmTime",
-    }
-    for name, wire in names.items():
-        value = armed.get(name)
-        if value is not None:
-            custom[wire] = value
-    return custom
-
-
-def _period(held: Sequence[Held], evse: int, limits: StationLimits) -> dict[str, Any] | None:
-    """The period (in W) of the controls in force, or None when nothing binds the station."""
-    imp, exp = _bounds(held)
-    setpoint = next((h for h in held if h.kind == "setpoint"), None)
-    armed = next((h for h in held if h.kind in ("droop", "ffr")), None)
-    two_way = limits.bidirectional
-    period: dict[str, Any] = {}
-    low = -exp if exp is not None else -math.inf
-    high = imp if imp is not None else math.inf
-    if not two_way or evse == 0:
-        cap = imp
-        if setpoint is not None and evse != 0:
-            p_w = max(0.0, setpoint.get("p_w") or 0.0)
-            cap = p_w if cap is None else min(cap, p_w)
-        if cap is not None:
-            period["limit"] = cap
-        if two_way and exp is not None:
-            period["dischargeLimit"] = -exp
-        return period or None
-    if imp is not None:
-        period["limit"] = imp
-    if exp is not None:
-        period["dischargeLimit"] = -exp
-    local = armed is not None and (armed.kind == "ffr" or not limits.der)
-    if local and armed is not None:
-        base = setpoint.get("p_w") or 0.0 if setpoint is not None else 0.0
-        period["operationMode"] = "LocalFrequency"
-        period["v2xBaseline"] = _near(base, low, high)
-        period["v2xFreqWattCurve"] = _curve(armed)
-        period["customData"] = _armed_custom(armed)
-    elif setpoint is not None:
-        period["operationMode"] = "CentralSetpoint"
-        period["setpoint"] = setpoint.get("p_w") or 0.0
-        q_var = setpoint.get("q_var")
-        if q_var is not None:
-            period["setpointReactive"] = q_var
-    return period or None
-
-
-def _wire(period: dict[str, Any], limits: StationLimits) -> dict[str, Any]:
-    """A period in the station's unit and rounding, as OCPP-J."""
-    scale = 1.0 if limits.unit == "W" else 1.0 / (limits.phases * limits.voltage_v)
-    out: dict[str, Any] = {"startPeriod": period["startPeriod"]}
-    high = math.inf
-    low = -math.inf
-    if "limit" in period:
-        out["limit"] = high = _floor(period["limit"] * scale)
-    if "dischargeLimit" in period:
-        out["dischargeLimit"] = low = -_floor(-period["dischargeLimit"] * scale) + 0.0
-    if "operationMode" in period:
-        out["operationMode"] = period["operationMode"]
-    if "setpoint" in period:
-        out["setpoint"] = _near(period["setpoint"] * scale, low, high)
-    if "setpointReactive" in period:
-        out["setpointReactive"] = round(period["setpointReactive"] * scale, 1)
-    if "v2xBaseline" in period:
-        out["v2xBaseline"] = _near(period["v2xBaseline"] * scale, low, high)
-        out["v2xFreqWattCurve"] = [
-            {"frequency": f, "power": round(p * scale, 1)} for f, p in period["v2xFreqWattCurve"]
-        ]
-        out["customData"] = period["customData"]
-    if limits.unit == "A":
-        out["numberPhases"] = limits.phases
-    return out
-
-
-def _merge(periods: list[dict[str, Any]]) -> dict[str, Any]:
-    """Periods that do not fit `periods_per_schedule` as one: the strictest caps of them all,
-    and what they share otherwise (safe: a cap never loosens early)."""
-    merged: dict[str, Any] = {"startPeriod": periods[0]["startPeriod"]}
-    keys = {k for p in periods for k in p} - {"startPeriod"}
-    for key in sorted(keys):
-        values = [p[key] for p in periods if key in p]
-        if key == "limit":
-            merged[key] = min(values)
-        elif key == "dischargeLimit":
-            merged[key] = max(values)
-        elif len(values) == len(periods) and all(v == values[0] for v in values):
-            merged[key] = values[0]
-    if merged.get("operationMode") == "CentralSetpoint" and "setpoint" not in merged:
-        del merged["operationMode"]
-        merged.pop("setpointReactive", None)
-    if merged.get("operationMode") == "LocalFrequency" and "v2xFreqWattCurve" not in merged:
-        for key in ("operationMode", "v2xBaseline", "customData"):
-            merged.pop(key, None)
-    if "limit" not in merged and "dischargeLimit" not in merged and len(merged) == 1:
-        merged["limit"] = 0.0
-    return merged
-
-
-@dataclass(frozen=True, slots=True)
-class _Schedule:
-    periods: list[dict[str, Any]]
-    valid_to: datetime | None
-
-
-def _schedule(held: Sequence[Held], evse: int, limits: StationLimits, now: datetime) -> _Schedule:
-    """The periods of one profile from `now`: a new period where a control ends; cut where
-    nothing binds any more (the controls in force only shrink with time)."""
-    ends = sorted({int((h.valid_until - now).total_seconds()) for h in held if h.valid_until})
-    starts = [0, *ends]
-    open_ended = any(h.valid_until is None for h in held)
-    periods: list[dict[str, Any]] = []
-    valid_to: datetime | None = None
-    for i, start in enumerate(starts):
-        if i == len(starts) - 1 and not open_ended:
-            valid_to = now + timedelta(seconds=start)
-            break
-        in_force = [
-            h
-            for h in held
-            if h.valid_until is None or int((h.valid_until - now).total_seconds()) > start
-        ]
-        period = _period(in_force, evse, limits)
-        if period is None:
-            valid_to = now + timedelta(seconds=start)
-            break
-        period = _wire({"startPeriod": start} | period, limits)
-        if periods and {k: v for k, v in periods[-1].items() if k != "startPeriod"} == {
-            k: v for k, v in period.items() if k != "startPeriod"
-        }:
-            continue
-        periods.append(period)
-    room = max(1, limits.periods_per_schedule)
-    if len(periods) > room:
-        periods = [*periods[: room - 1], _merge(periods[room - 1 :])]
-    return _Schedule(periods, valid_to)
-
-
 # --- payloads --------------------------------------------------------------------------------
 
 
-def _set_profile(record: ProfileRecord, schedule: _Schedule, limits: StationLimits) -> OcppCall:
+def _set_profile(record: ProfileRecord, schedule: Schedule, limits: StationLimits) -> OcppCall:
     start = record.valid_from
     timing: dict[str, Any] = {"startSchedule": iso(start)}
     validity: dict[str, Any] = {"validFrom": iso(start)}
@@ -569,7 +372,7 @@ def _plan(
             kept += current is not None
             continue
         purpose = station_purpose(limits.version) if evse == 0 else EVSE_PURPOSE
-        schedule = _schedule(in_slot, evse, limits, now) if in_slot else _Schedule([], None)
+        schedule = schedule_of(in_slot, evse, limits, now) if in_slot else Schedule([], None)
         if not schedule.periods:
             if current is not None and not everything:
                 clears.append(_clear_profile(current, limits))
@@ -614,6 +417,17 @@ def _plan(
     return calls
 
 
+def refusal_of(command: Command, evses: Mapping[str, int], limits: StationLimits) -> Refusal | None:
+    """Why the station cannot take `command` on its own (None: it can), so that an adapter can
+    answer each command of a batch and plan only those the station can do."""
+    reason = _capable(command, limits)
+    if reason is not None:
+        return Refusal(f"{reason} [{command.target.level} {command.target.id}]")
+    if command.target.level is ControlLevel.EVSE and evses.get(command.target.id, 0) < 1:
+        return Refusal(f"UNKNOWN_EVSE: EVSE {command.target.id} is not on this station")
+    return None
+
+
 def plan_calls(
     ledger: ProfileLedger,
     commands: Sequence[Command],
@@ -625,24 +439,21 @@ def plan_calls(
     returned calls' acknowledgement: call `ledger.confirm(call)` for each Accepted call.
 
     All or nothing: when the station cannot do one of the commands, the answer is a `Refusal`
-    naming it and no call is made (plan per command for per-command answers). EVSE commands
+    naming it and no call is made (`refusal_of` answers per command). EVSE commands
     address `evses[target.id]` (the OCPP evseId / 1.6 connectorId); SITE commands address the
     whole station (EVSE 0).
     """
     now = now.astimezone(UTC).replace(microsecond=0)
     changes: list[tuple[int, str | None, Command | None, str]] = []
     for command in commands:
-        reason = _capable(command, limits)
-        if reason is not None:
-            return Refusal(f"{reason} [{command.target.level} {command.target.id}]")
+        refusal = refusal_of(command, evses, limits)
+        if refusal is not None:
+            return refusal
         origin = f"{command.target.level}:{command.target.id}"
         if command.target.level is ControlLevel.SITE:
             changes.append((0, None, command, origin))
-            continue
-        number = evses.get(command.target.id)
-        if number is None or number < 1:
-            return Refusal(f"UNKNOWN_EVSE: EVSE {command.target.id} is not on this station")
-        changes.append((number, command.target.id, command, origin))
+        else:
+            changes.append((evses[command.target.id], command.target.id, command, origin))
     return _plan(ledger, changes, limits, now, everything=False)
 
 
