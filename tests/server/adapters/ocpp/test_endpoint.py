@@ -243,6 +243,35 @@ async def test_a_2_1_station_reports_v2x_and_der_alarms(served: Served) -> None:
         )
     )
     (alarm,) = await adapter.drain_events()
+    await s.cp.call(
+        call21.TransactionEvent(
+            event_type="Started",
+            timestamp=now_text(),
+            trigger_reason="EVDetected",
+            seq_no=0,
+            transaction_info={"transaction_id": "tx-21"},
+            evse={"id": 1, "connector_id": 1},
+        )
+    )
+    await s.cp.call(
+        call21.NotifyEVChargingNeeds(
+            evse_id=1,
+            charging_needs={
+                "requested_energy_transfer": "AC_BPT_DER",
+                "v2x_charging_parameters": {
+                    "max_charge_power": 11_000,
+                    "max_discharge_power": 7_000,
+                    "ev_target_energy_request": 30_000,
+                    "ev_min_energy_request": 5_000,
+                    "ev_max_energy_request": 40_000,
+                },
+            },
+        )
+    )
+    (session,) = await adapter.sessions()
+    assert (session.ev.bidirectional, session.ev.onboard_inverter) == (True, True)
+    assert (session.ev.max_discharge_w, session.consent_v2g) == (7_000, True)
+    assert (session.min_energy_wh, session.target_energy_wh) == (5_000, 30_000)
     assert (alarm.kind, alarm.data["code"], alarm.data["alarm_ended"]) == (
         "DER_ALARM",
         "OverVoltage",

@@ -767,6 +767,11 @@ class OcppStations:
             or 0.0
         )
         max_discharge = _f(v2x.get("max_discharge_power"))
+        modes = {str(needs.get("requested_energy_transfer") or "")}
+        modes |= {str(m) for m in needs.get("available_energy_transfer") or ()}
+        # A bidirectional transfer mode requested by the EV (ISO 15118-20) is its user's choice
+        # of V2G, until the EV user's own preferences (UC 3.6) say otherwise.
+        bidirectional = any("BPT" in m for m in modes) or bool(max_discharge)
         prefs = tx.preferences
         return StationSession(
             session_key=tx.key,
@@ -776,8 +781,8 @@ class OcppStations:
             departure_time=departure_time,
             ev=EvInfo(
                 model_id=None,
-                bidirectional=bool(max_discharge),
-                onboard_inverter=False,
+                bidirectional=bidirectional,
+                onboard_inverter="AC_BPT_DER" in modes,
                 max_charge_w=_f(v2x.get("max_charge_power")) or _f(dc.get("ev_max_power")),
                 max_discharge_w=max_discharge,
                 battery_wh=_f(dc.get("ev_energy_capacity")),
@@ -789,7 +794,7 @@ class OcppStations:
             max_energy_to_grid_wh=prefs.max_energy_to_grid_wh if prefs else None,
             max_discharge_power_w=prefs.max_discharge_power_w if prefs else None,
             consent_v1g=prefs.consent_v1g if prefs else True,
-            consent_v2g=prefs.consent_v2g if prefs else False,
+            consent_v2g=prefs.consent_v2g if prefs else bidirectional,
             target_energy_wh=target,
             min_energy_wh=_f(v2x.get("ev_min_energy_request")) or 0.0,
             max_energy_wh=_f(v2x.get("ev_max_energy_request")) or target,
