@@ -56,6 +56,7 @@ from fcsbe.server.adapters.ocpp.profiles import (
     Refusal,
     StationLimits,
     plan_calls,
+    refusal_of,
     resend_calls,
 )
 from fcsbe.server.storage import ocpp_stations as store
@@ -667,26 +668,32 @@ class OcppStations:
         station = self._stations[cs_id]
         limits = self._limits.get(cs_id) or StationLimits(version=_version(link))
         evses = {e.evse_id: e.number for e in station.evses.values()}
+        # What the station cannot do is refused alone; the rest is planned and sent.
+        refused = {i: refusal_of(c, evses, limits) for i, c in enumerate(commands)}
+        doable = [c for i, c in enumerate(commands) if refused[i] is None]
+        failures: dict[str | None, str] = {}
         async with self._lock(cs_id):
             ledger = self._ledgers.setdefault(cs_id, ProfileLedger())
-            planned = plan_calls(ledger, commands, evses, limits, self.now())
+            planned = plan_calls(ledger, doable, evses, limits, self.now()) if doable else []
             if isinstance(planned, Refusal):
-                return [ApplyResult(c.target, False, planned.reason) for c in commands]
-            failures: dict[str | None, str] = {}
+                failures[None] = planned.reason
+                planned = []
             for call in planned:
                 reason = await self._send(link, call)
                 if reason is not None:
                     failures.setdefault(call.evse_id, reason)
         # A call for one EVSE answers for that EVSE's command; a station-wide call (EVSE 0:
         # site limits, DER controls) answers for every command of the station.
-        return [
-            ApplyResult(
-                c.target,
-                c.target.id not in failures and None not in failures,
-                failures.get(c.target.id) or failures.get(None),
+        results = []
+        for index, command in enumerate(commands):
+            refusal = refused[index]
+            reason = (
+                refusal.reason
+                if refusal is not None
+                else failures.get(command.target.id) or failures.get(None)
             )
-            for c in commands
-        ]
+            results.append(ApplyResult(command.target, reason is None, reason))
+        return results
 
     # -- state ----------------------------------------------------------------------------------
 
