@@ -12,38 +12,35 @@ After the EVSE loop has chosen every EVSE's power, each site is balanced, in thi
 An off-grid site has both limits at zero (UC 1.6). Grid-node limits (UC 2.7) then cut managed
 charging across the node's sites.
 
+The non-EV load and the PV behind the connection come from `loads` (a seeded daily curve per
+site, clear-sky PV), unless a test or the operator fixes them (`load_override`, `irradiance`).
+The point-of-connection power `net_w` (EVSEs + load - PV + storage) is what the site's meter
+reads and what `SiteState.p_w` reports.
+
 This module must not read clocks or draw random numbers; time arrives as arguments.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Container
 
 from fcsbe.sim.controls import SetpointControl
 from fcsbe.sim.evse_table import INF, EvseTable
 from fcsbe.sim.fleet import SiteSpec
+from fcsbe.sim.loads import LOAD_SHAPES, LoadProfile, pv_fraction
 
 __all__ = ["BASE_LOAD_SHAPE", "SiteTable", "pv_fraction"]
 
-BASE_LOAD_SHAPE = (
-    0.35, 0.3, 0.3, 0.3, 0.3, 0.35, 0.5, 0.7, 0.65, 0.5, 0.45, 0.5,
-    0.55, 0.5, 0.45, 0.45, 0.55, 0.75, 0.95, 1.0, 0.9, 0.75, 0.55, 0.45,
-)  # fmt: skip
+BASE_LOAD_SHAPE = LOAD_SHAPES["HOUSEHOLD"]
 """Residential load per local hour, as a share of the site's peak (typical evening peak)."""
-
-
-def pv_fraction(local_hour: float) -> float:
-    """Clear-sky PV output as a share of peak: a half sine from 06:00 to 18:00 local time."""
-    if 6.0 < local_hour < 18.0:
-        return math.sin(math.pi * (local_hour - 6.0) / 12.0)
-    return 0.0
 
 
 class SiteTable:
     """State of every site, in parallel lists indexed like `specs`."""
 
-    def __init__(self, specs: list[SiteSpec], ranges: list[tuple[int, int]]) -> None:
+    def __init__(
+        self, specs: list[SiteSpec], ranges: list[tuple[int, int]], seed: int | str = 0
+    ) -> None:
         m = len(specs)
         self.m = m
         self.specs = specs
@@ -57,6 +54,13 @@ class SiteTable:
         self.soft_exp_w = [INF] * m
         self.setpoint: list[SetpointControl | None] = [None] * m
         self.irradiance: list[float | None] = [None] * m
+        self.load_override: list[float | None] = [None] * m
+        self.load_profile = [
+            LoadProfile(s.load_kind, s.base_load_peak_w, seed, s.site_id)
+            if s.base_load_peak_w > 0
+            else None
+            for s in specs
+        ]
         self.storage_wh = [
             s.storage.capacity_wh * s.storage.initial_soc_pct / 100.0 if s.storage else 0.0
             for s in specs
@@ -105,9 +109,10 @@ class SiteTable:
             hour = (hours + spec.utc_offset_h) % 24.0
             override = self.irradiance[s]
             pv = spec.pv_peak_w * (pv_fraction(hour) if override is None else override)
-            load = (
-                spec.base_load_peak_w * BASE_LOAD_SHAPE[int(hour)] if spec.base_load_peak_w else 0.0
-            )
+            load = self.load_override[s]
+            if load is None:
+                profile = self.load_profile[s]
+                load = 0.0 if profile is None else profile.at(hour)
             imp, exp, hard_imp, _ = self.limits_w(s)
             setpoint = self.setpoint[s]
             if setpoint is None and spec.storage is None and -exp <= ev + load - pv <= imp:
