@@ -71,7 +71,11 @@ def test_the_limit_is_on_the_connection_point_with_load_and_pv() -> None:
     # of PV, so the rest of the connection is -2 kW; a 20 kW import limit leaves the EVs 22 kW,
     # shared over two EVs (11 kW headroom each) and nothing left for the empty third EVSE.
     flats = {"site_other_w": -2_000.0}
-    fleet = [evse(1, **flats), evse(2, **flats), evse(3, connected=False, max_import_w=0.0, **flats)]
+    fleet = [
+        evse(1, **flats),
+        evse(2, **flats),
+        evse(3, connected=False, max_import_w=0.0, **flats),
+    ]
     plan = plan_congestion(request_of(_limits((20_000.0, None))), fleet, NOW)
     caps = [p.steps[0].max_import_w for p in plan.evse_plans]
     assert caps == pytest.approx([11_000.0, 11_000.0, 0.0])

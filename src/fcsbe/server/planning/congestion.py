@@ -124,9 +124,7 @@ def plan_congestion(
     return Plan(
         fs_type=FsType.CONGESTION,
         evse_plans=tuple(
-            EvsePlan(e.evse_id, merge_steps(steps[e.evse_id]))
-            for e in behind
-            if steps[e.evse_id]
+            EvsePlan(e.evse_id, merge_steps(steps[e.evse_id])) for e in behind if steps[e.evse_id]
         ),
         feasibility=Feasibility(
             requested_w=0.0,
