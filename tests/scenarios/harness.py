@@ -100,10 +100,13 @@ async def harness(
     stations = SimulatedStations(
         fleet_, VirtualClock(fleet_.start), options=SimOptions(meter_resolution_s=5)
     )
-    runtime = StationRuntime(stations, settings.data_dir, registry=registry_of(fleet_))
+    # The registry is set after the tables are emptied: the app's start would otherwise
+    # import it over what an earlier test of another fleet left behind.
+    runtime = StationRuntime(stations, settings.data_dir)
     app = create_app(settings, stations=runtime)
     async with app.router.lifespan_context(app):
         await truncate_all(app.state.engine)
+        runtime.registry = registry_of(fleet_)
         await runtime.load_registry(app.state.session_factory)
         token = await make_fo(app.state.session_factory, "FO-A")
         targets = [("SITE", s) for s in (contract_sites or [s.site_id for s in fleet_.sites])]
