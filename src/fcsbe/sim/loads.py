@@ -8,9 +8,10 @@ site at every step).
 
 - **Load**: a daily curve per kind of site (`LOAD_SHAPES`: a household's evening peak, an
   office building's working day) as a share of the site's peak, interpolated linearly between
-  hourly points so that it moves smoothly. Each site gets its own seeded variation: a scale
-  (±10 %), a shift of up to ±30 minutes, and a ±5 % step per quarter hour, so two homes of one
-  street do not draw the same watt at the same second.
+  hourly points and held for each quarter hour. Each site gets its own seeded variation: a
+  scale (±10 %), a shift of up to ±30 minutes, and ±5 % per quarter hour, so two homes of one
+  street do not draw the same watt at the same second. Precomputed per site (96 values), so a
+  step only looks one up.
 - **PV**: clear sky, a half sine from 06:00 to 18:00 local time (`pv_fraction`); a cloud is
   an override of the irradiance (`Simulator.set_irradiance`).
 
@@ -23,7 +24,7 @@ import math
 import random
 from typing import Literal
 
-__all__ = ["LOAD_SHAPES", "LoadKind", "LoadProfile", "pv_fraction"]
+__all__ = ["LOAD_SHAPES", "QUARTERS", "LoadKind", "LoadProfile", "pv_fraction"]
 
 LoadKind = Literal["HOUSEHOLD", "BUILDING"]
 
@@ -39,7 +40,8 @@ LOAD_SHAPES: dict[str, tuple[float, ...]] = {
 }  # fmt: skip
 """Load per local hour (value at the middle of the hour) as a share of the site's peak."""
 
-_QUARTERS = 96
+QUARTERS = 96
+"""The load changes every quarter hour (the settlement period of most European markets)."""
 
 
 def pv_fraction(local_hour: float) -> float:
@@ -50,24 +52,25 @@ def pv_fraction(local_hour: float) -> float:
 
 
 class LoadProfile:
-    """The daily load curve of one site, with its seeded variation (W at a local hour)."""
+    """The daily load curve of one site, with its seeded variation: one value per quarter hour
+    (the curve at the quarter's middle times the quarter's step), looked up, never computed,
+    at each step."""
 
-    __slots__ = ("_noise", "_points", "_shift_h")
+    __slots__ = ("quarters",)
 
     def __init__(self, kind: str, peak_w: float, seed: int | str, site_id: str) -> None:
         shape = LOAD_SHAPES[kind]
         rng = random.Random(f"{seed}:{site_id}:load")  # noqa: S311 - simulation, not security
         scale = peak_w * rng.uniform(0.9, 1.1)
-        self._shift_h = rng.uniform(-0.5, 0.5)
-        self._points = [scale * v for v in (*shape, shape[0])]
-        self._noise = [rng.uniform(0.95, 1.05) for _ in range(_QUARTERS)]
+        shift_h = rng.uniform(-0.5, 0.5)
+        points = [scale * v for v in (*shape, shape[0])]
+        self.quarters: list[float] = []
+        for q in range(QUARTERS):
+            h = ((q + 0.5) / 4.0 - 0.5 - shift_h) % 24.0
+            k = int(h)
+            base = points[k] + (points[k + 1] - points[k]) * (h - k)
+            self.quarters.append(base * rng.uniform(0.95, 1.05))
 
     def at(self, local_hour: float) -> float:
-        """Load (W) at `local_hour` (0-24): the curve between hourly points, times the step of
-        its quarter hour."""
-        h = (local_hour - 0.5 - self._shift_h) % 24.0
-        k = int(h)
-        frac = h - k
-        points = self._points
-        base = points[k] + (points[k + 1] - points[k]) * frac
-        return base * self._noise[int(local_hour * 4.0) % _QUARTERS]
+        """Load (W) at `local_hour` (0-24)."""
+        return self.quarters[int(local_hour * 4.0) % QUARTERS]

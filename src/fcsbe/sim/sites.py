@@ -27,7 +27,7 @@ from collections.abc import Container
 from fcsbe.sim.controls import SetpointControl
 from fcsbe.sim.evse_table import INF, EvseTable
 from fcsbe.sim.fleet import SiteSpec
-from fcsbe.sim.loads import LOAD_SHAPES, LoadProfile, pv_fraction
+from fcsbe.sim.loads import LOAD_SHAPES, QUARTERS, LoadProfile, pv_fraction
 
 __all__ = ["BASE_LOAD_SHAPE", "SiteTable", "pv_fraction"]
 
@@ -55,12 +55,14 @@ class SiteTable:
         self.setpoint: list[SetpointControl | None] = [None] * m
         self.irradiance: list[float | None] = [None] * m
         self.load_override: list[float | None] = [None] * m
-        self.load_profile = [
-            LoadProfile(s.load_kind, s.base_load_peak_w, seed, s.site_id)
+        self.load_quarters = [
+            LoadProfile(s.load_kind, s.base_load_peak_w, seed, s.site_id).quarters
             if s.base_load_peak_w > 0
             else None
             for s in specs
         ]
+        self._load_now = [0.0] * m
+        self._load_key = -1
         self.storage_wh = [
             s.storage.capacity_wh * s.storage.initial_soc_pct / 100.0 if s.storage else 0.0
             for s in specs
@@ -102,22 +104,30 @@ class SiteTable:
         """Balance every site for the step just integrated, then the grid nodes; book meters."""
         hours = t_us / 3.6e9
         p = table.p_w
+        if t_us // 900_000_000 != self._load_key:
+            self._load_key = t_us // 900_000_000
+            self._refresh_loads(hours)
+        # Thousands of sites per step: the lists are read once, not per site.
+        specs, ranges, setpoints = self.specs, self.ranges, self.setpoint
+        irradiance, load_override, load_now = self.irradiance, self.load_override, self._load_now
+        evse_w, pv_w, load_w, net_w = self.evse_w, self.pv_w, self.load_w, self.net_w
         for s in range(self.m):
-            spec = self.specs[s]
-            a, b = self.ranges[s]
+            spec = specs[s]
+            a, b = ranges[s]
             ev = sum(p[a:b])
             hour = (hours + spec.utc_offset_h) % 24.0
-            override = self.irradiance[s]
-            pv = spec.pv_peak_w * (pv_fraction(hour) if override is None else override)
-            load = self.load_override[s]
+            pv = 0.0
+            if spec.pv_peak_w:
+                override = irradiance[s]
+                pv = spec.pv_peak_w * (pv_fraction(hour) if override is None else override)
+            load = load_override[s]
             if load is None:
-                profile = self.load_profile[s]
-                load = 0.0 if profile is None else profile.at(hour)
+                load = load_now[s]
             imp, exp, hard_imp, _ = self.limits_w(s)
-            setpoint = self.setpoint[s]
+            setpoint = setpoints[s]
             if setpoint is None and spec.storage is None and -exp <= ev + load - pv <= imp:
-                self.evse_w[s], self.pv_w[s], self.load_w[s] = ev, pv, load
-                self.net_w[s] = ev + load - pv
+                evse_w[s], pv_w[s], load_w[s] = ev, pv, load
+                net_w[s] = ev + load - pv
                 self.storage_w[s] = self.curtailed_w[s] = self.unserved_w[s] = 0.0
                 continue
             if setpoint is not None:
@@ -145,6 +155,14 @@ class SiteTable:
             self.curtailed_w[s], self.unserved_w[s] = curtailed, unserved
         self._balance_nodes(table, dt_s)
         self._book(dt_s)
+
+    def _refresh_loads(self, hours: float) -> None:
+        """Every site's load for the quarter hour (of UTC) that starts: the curves move in
+        quarter-hour steps, so the step loop only reads a list."""
+        for s, quarters in enumerate(self.load_quarters):
+            if quarters is not None:
+                hour = (hours + self.specs[s].utc_offset_h) % 24.0
+                self._load_now[s] = quarters[int(hour * 4.0) % QUARTERS]
 
     def _split(
         self, table: EvseTable, a: int, b: int, target_w: float, dt_s: float, local: Container[int]
