@@ -80,14 +80,14 @@ async def test_v2h_covers_the_home_load_and_never_exports(settings: Settings) ->
         }
         fs = await start_fs(h, "v2h", "DYNAMIC_PRICE", prices, home)
         assert fs.state is FsState.ACTIVE
-        for _ in range(4):
-            await h.run(60, tick_s=20)
+        for _ in range(2):
+            await h.run(60, tick_s=30)
             (asked,) = [c for c in sim.evse_state(evse).controls if isinstance(c, SetpointControl)]
             assert asked.p_w == pytest.approx(-1_200.0, abs=1.0)  # the load, not the 10 kW
             assert sim.evse_state(evse).p_w == pytest.approx(-1_200.0, abs=1.0)
             site = sim.site_state(home)
             assert site.p_w == pytest.approx(0.0, abs=1.0)
             assert site.e_export_wh < 0.1  # nothing has crossed the connection outwards
-        await h.run(120, tick_s=30)  # night: the home buys at 0.05, the EV no longer feeds it
+        await h.run(200, tick_s=100)  # night: the home buys at 0.05, the EV no longer feeds it
         assert sim.evse_state(evse).p_w >= 0.0
         assert sim.site_state(home).p_w >= 1_200.0 - 1.0

@@ -131,7 +131,7 @@ async def test_an_export_limit_holds_with_v2g_and_pv(settings: Settings) -> None
         assert (await h.fo.flexibility_services.get("limit")).state is FsState.ACTIVE
         assert fs.state is FsState.ACTIVE
         for _ in range(3):
-            await h.run(30, tick_s=10)
+            await h.run(30, tick_s=15)
             site = sim.site_state(flats)
             assert site.evse_p_w < 0  # the V2G EVs discharge
             assert site.p_w >= -5_000.0 - 1.0
