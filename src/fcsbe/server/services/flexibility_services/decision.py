@@ -49,6 +49,7 @@ from fcsbe.server.services.flexibility_services.decision_rules import (
     committed_fraction,
     evse_state,
     evu_bound,
+    ocpp_refusal,
     power_need,
 )
 from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES, move
@@ -146,12 +147,21 @@ async def _contract_checks(
 
 
 def _usable_capacity(
-    facts: EvseFacts, fs_type: FsType, now: datetime, out: _Decision
+    facts: EvseFacts, fs_type: FsType, now: datetime, out: _Decision, needs_export: bool = False
 ) -> tuple[float, float] | None:
     """(import W, export W) this EVSE can offer, or None (with a reason) when unusable."""
     target = Target(level=TargetLevel.EVSE, id=facts.evse_id)
     if facts.site_grid_state == "OFF_GRID":
         out.add(ReasonCode.OFF_GRID, "the site runs off-grid (island mode)", target)
+        return None
+    refusal = ocpp_refusal(
+        fs_type,
+        facts.station_doc.get("ocpp_version"),
+        facts.ocpp_reported,
+        needs_export=needs_export,
+    )
+    if refusal is not None:
+        out.add(ReasonCode.NOT_CAPABLE, refusal, target)
         return None
     evse = Evse.model_validate(facts.evse_doc)
     station = ChargingStation.model_validate(facts.station_doc)
@@ -289,7 +299,7 @@ async def _capacity(
         if not _in_scope(fact, scope):
             out.add(ReasonCode.TARGET_NOT_IN_CONTRACT, "not in the contract's scope", target)
             continue
-        capacity = _usable_capacity(fact, request.fs_type, now, out)
+        capacity = _usable_capacity(fact, request.fs_type, now, out, need.export_w > 0)
         if capacity is None:
             continue
         others = held.get(evse_id, [])
