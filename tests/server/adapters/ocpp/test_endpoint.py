@@ -12,6 +12,7 @@ from ocpp.v201 import call as call201
 from websockets.exceptions import InvalidStatus
 
 from fcsbe.server.adapters.base import Command, ControlLevel, ControlTarget, LimitCommand
+from fcsbe.server.adapters.ocpp.provisioning import issue_passwords
 from tests.server.adapters.ocpp.conftest import (
     CS_ID,
     EVSE_ID,
@@ -278,3 +279,17 @@ async def test_a_2_1_station_reports_v2x_and_der_alarms(served: Served) -> None:
         "false",
     )
     await s.close()
+
+
+async def test_a_station_the_registry_does_not_name_waits_as_pending(served: Served) -> None:
+    async with served.factory() as db:
+        (password,) = (await issue_passwords(db, ["CS-NEW"])).values()
+        await db.commit()
+    assert await _status_of(served, cs_id="CS-NEW", password=password) == 401
+    served.adapter.admit_unknown = True  # FCSBE_OCPP_UNKNOWN_STATIONS=pending
+    ws = await served.open(cs_id="CS-NEW", password=password)
+    boot = {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}
+    await ws.send(json.dumps([2, "b1", "BootNotification", boot]))
+    answer = json.loads(await ws.recv())
+    assert (answer[0], answer[2]["status"]) == (3, "Pending")
+    await ws.close()
