@@ -4,6 +4,7 @@ version's station reports reaching the adapter."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from ocpp.v16 import call as call16
@@ -293,3 +294,20 @@ async def test_a_station_the_registry_does_not_name_waits_as_pending(served: Ser
     answer = json.loads(await ws.recv())
     assert (answer[0], answer[2]["status"]) == (3, "Pending")
     await ws.close()
+
+
+async def test_a_station_gone_mid_call_ends_its_connection_quietly(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The answer (and then the CALLERROR the handler falls back to) meets a closed socket: the
+    # connection ends as a disconnect, with no error logged and nothing reaching the ASGI server.
+    ws = await served.open()
+    await ws.send('[2, "m1", "Heartbeat", {}]')
+    ws.transport.abort()
+    await ws.wait_closed()
+    replacement = await served.open()
+    await replacement.send('[2, "m2", "Heartbeat", {}]')
+    assert json.loads(await replacement.recv())[:2] == [3, "m2"]
+    await replacement.close()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]

@@ -241,6 +241,8 @@ class _LinkBase:
                 await self._handle_call(msg)
             except OCPPError as error:
                 await self._send_error(str(msg.unique_id), error)
+            except ConnectionError:  # the station is gone: nothing left to answer
+                raise
             except Exception:
                 log.exception("station %s: handling %s failed", self.id, msg.action)
                 await self._send_error(str(msg.unique_id), InternalError())
