@@ -19,9 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe import __version__
+from fcsbe.server.adapters.ocpp.endpoint import OCPP_PATH, ocpp_endpoint
 from fcsbe.server.adapters.unconnected import UnconnectedStations
 from fcsbe.server.api import (
     admin_contracts,
+    admin_disputes,
     admin_enrolments,
     availability,
     capabilities,
@@ -60,10 +62,11 @@ from fcsbe.server.services.enrolments.webhook_endpoints import reseal_secrets
 from fcsbe.server.services.event_log.tree import tree_step
 from fcsbe.server.services.flexibility_services.applier import CommandApplier
 from fcsbe.server.services.flexibility_services.deviation import DeviationPolicy
-from fcsbe.server.services.records.records import issue_proofs
+from fcsbe.server.services.records.disputes import proofs_step
 from fcsbe.server.services.retention import RetentionPolicy
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import (
+    HOST_ID,
     STATION_HOST_INTERVAL_S,
     StationRuntime,
     build_runtime,
@@ -73,6 +76,7 @@ from fcsbe.server.storage import migrations
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.data_files import private_data_dir
 from fcsbe.server.storage.engine import create_engine, create_session_factory
+from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.wakeup import WorkListener
 from fcsbe.server.workers import (
     LISTENER_CHECK_S,
@@ -163,6 +167,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         app.state.engine = engine
         app.state.session_factory = factory = create_session_factory(engine)
+        app.state.group_commit = group_commit = GroupCommit(factory)
         if settings.init_party_on_start:
             await _init_party(factory, settings)
         app.state.keys = keys = ServerKeys.load_or_create(settings.data_dir)
@@ -192,7 +197,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         workers.add(
             "proofs-of-work",
             settings.event_log_chain_interval_s,
-            transactional(factory, lambda session: issue_proofs(session, keys)),
+            transactional(factory, lambda session: proofs_step(session, keys)),
             idle_interval_s=idle,
         )
         workers.add(
@@ -207,14 +212,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         adapter = stations.adapter
         deviation = DeviationPolicy.from_settings(settings)
         if not isinstance(adapter, UnconnectedStations):
-            # Station-facing loops run only on the replica that holds the station connection: a
+            # Station-facing loops run only on replicas that hold station connections: a
             # replica with none would claim running FS and refuse every command to them. Other
-            # replicas reach the stations through the station-command queue it applies.
+            # replicas reach the stations through the station-command queue it applies. With
+            # OCPP every replica holds the stations connected to it, and applies the queued
+            # commands of those stations only (their connection leases say which).
             await stations.publish(factory)
             workers.add(
                 "station-commands",
                 settings.station_command_interval_s,
-                CommandApplier(factory, adapter).step,
+                CommandApplier(
+                    factory,
+                    adapter,
+                    host_id=HOST_ID if hasattr(adapter, "split") else None,
+                    deviation=deviation,
+                ).step,
                 idle_interval_s=idle,
             )
             workers.add("station-host", STATION_HOST_INTERVAL_S, publish_step(stations, factory))
@@ -295,6 +307,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await group_commit.close()
             await workers.stop()
             await listener.close()
             await stations.adapter.stop()
@@ -360,6 +373,7 @@ def create_app(
     app.include_router(contract_holders.router)
     app.include_router(admin_enrolments.router)
     app.include_router(admin_contracts.router)
+    app.include_router(admin_disputes.router)
     app.include_router(event_log.router)
     app.include_router(records.router)
     app.include_router(flexibility_services.router)
@@ -370,6 +384,8 @@ def create_app(
     app.include_router(ev_users.admin_router)
     # The EV user's phone app (UC 3.6): static files, not part of the API (nor of its OpenAPI).
     app.mount("/app", StaticFiles(directory=Path(__file__).parent / "app_static", html=True))
+    # Charging stations connect here over OCPP-J (answered only with FCSBE_STATION_ADAPTER=ocpp).
+    app.add_api_websocket_route(OCPP_PATH, ocpp_endpoint, name="ocpp")
     install_docs_pages(app, "fcsbe")
     install_openapi(app)
     return app

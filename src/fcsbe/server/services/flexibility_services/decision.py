@@ -17,6 +17,7 @@ signer is a required argument: a decision step without one would publish unsigne
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,9 +50,11 @@ from fcsbe.server.services.flexibility_services.decision_rules import (
     committed_fraction,
     evse_state,
     evu_bound,
+    ocpp_refusal,
     power_need,
 )
 from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES, move
+from fcsbe.server.services.records.inputs import declare_baseline
 from fcsbe.server.services.registry.capabilities import assess
 from fcsbe.server.services.registry.target_scope import resolve_targets
 from fcsbe.server.services.registry.target_visibility import visible_only
@@ -61,8 +64,10 @@ from fcsbe.server.storage.fleet import (
     EvseFacts,
     contract_scope,
     evse_facts,
+    evse_sites,
     expand_targets,
     lock_contract,
+    lock_contracts,
     lock_evses,
     lock_sites,
     site_bounds,
@@ -74,7 +79,13 @@ from fcsbe.server.storage.flexibility_services import (
     replace_targets,
 )
 
-__all__ = ["claim_received", "decide", "decide_pending"]
+__all__ = ["DECISION_BATCH", "claim_received", "decide", "decide_pending"]
+
+log = logging.getLogger("fcsbe.decision")
+
+DECISION_BATCH = 50
+"""FS the decision step decides per transaction: one commit (and, on PostgreSQL, one round of
+lock taking) for many decisions."""
 
 Signer = Callable[[Any], str]
 """Makes the detached JWS of a JSON value (`ServerKeys.sign`)."""
@@ -146,12 +157,21 @@ async def _contract_checks(
 
 
 def _usable_capacity(
-    facts: EvseFacts, fs_type: FsType, now: datetime, out: _Decision
+    facts: EvseFacts, fs_type: FsType, now: datetime, out: _Decision, needs_export: bool = False
 ) -> tuple[float, float] | None:
     """(import W, export W) this EVSE can offer, or None (with a reason) when unusable."""
     target = Target(level=TargetLevel.EVSE, id=facts.evse_id)
     if facts.site_grid_state == "OFF_GRID":
         out.add(ReasonCode.OFF_GRID, "the site runs off-grid (island mode)", target)
+        return None
+    refusal = ocpp_refusal(
+        fs_type,
+        facts.station_doc.get("ocpp_version"),
+        facts.ocpp_reported,
+        needs_export=needs_export,
+    )
+    if refusal is not None:
+        out.add(ReasonCode.NOT_CAPABLE, refusal, target)
         return None
     evse = Evse.model_validate(facts.evse_doc)
     station = ChargingStation.model_validate(facts.station_doc)
@@ -203,6 +223,7 @@ async def decide(
     fs.committed_w = committed_w
     if result != FsResult.REJECTED:
         await replace_targets(session, fs.id, shares)
+        await declare_baseline(session, fs, now)  # the record's DECLARED_SCHEDULE, fixed now
     summary = f"{result.value}" + (f" {committed_w:.0f} W" if committed_w is not None else "")
     await move(session, fs, FsState(result.value), summary, at=now)
     return response
@@ -289,7 +310,7 @@ async def _capacity(
         if not _in_scope(fact, scope):
             out.add(ReasonCode.TARGET_NOT_IN_CONTRACT, "not in the contract's scope", target)
             continue
-        capacity = _usable_capacity(fact, request.fs_type, now, out)
+        capacity = _usable_capacity(fact, request.fs_type, now, out, need.export_w > 0)
         if capacity is None:
             continue
         others = held.get(evse_id, [])
@@ -413,15 +434,54 @@ async def claim_received(session: AsyncSession, limit: int = 20) -> list[Flexibi
     return list((await session.execute(statement)).scalars().all())
 
 
+async def _lock_batch(session: AsyncSession, claimed: list[FlexibilityServiceRow]) -> None:
+    """Take up front every row lock the batch's decisions will take (PostgreSQL), in the one
+    fixed order: contracts, then sites, then EVSEs, each sorted. A decision then finds its
+    locks held, and two replicas' batches (or a batch and a single decision) wait for each
+    other in that order instead of deadlocking. The sites and EVSEs are those the requests'
+    targets name (a superset of what visibility lets a decision look at)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: the transaction holds the database's write lock
+    await lock_contracts(session, [fs.contract_id for fs in claimed if fs.contract_id])
+    wanted = sorted(
+        {
+            (str(t.get("level")), str(t.get("id")))
+            for fs in claimed
+            for t in (fs.request or {}).get("targets", [])
+        }
+    )
+    expanded = await expand_targets(session, wanted)
+    evse_ids = sorted({e for ids in expanded.values() for e in ids})
+    await lock_sites(session, await evse_sites(session, evse_ids))
+    await lock_evses(session, evse_ids)
+
+
 async def decide_pending(
     session: AsyncSession, now: datetime, signer: Signer, limit: int = 1
 ) -> int:
-    """The worker step: decide up to `limit` pending FS in this transaction."""
+    """The worker step: decide up to `limit` pending FS in this transaction (returns how many
+    were claimed).
+
+    With more than one, the batch's locks are taken first (`_lock_batch`) and each decision
+    runs under a savepoint: one that fails is rolled back alone and stays RECEIVED (decided
+    again by a later step), the others commit with the batch.
+    """
     claimed = await claim_received(session, limit)
+    if len(claimed) > 1:
+        await _lock_batch(session, claimed)
     for fs in claimed:
         received_at = fs.updated_at
+        fs_type = fs.fs_type
         with correlation_scope(fs.correlation_id):
-            response = await decide(session, fs, now, signer)
+            if len(claimed) == 1:
+                response = await decide(session, fs, now, signer)
+            else:
+                try:
+                    async with session.begin_nested():
+                        response = await decide(session, fs, now, signer)
+                except Exception:
+                    log.exception("deciding FS %s failed; it is decided again later", fs.fs_id)
+                    continue
         # Observed when decided; a commit that then fails is retried as a new decision.
-        record_decision(fs.fs_type, response.result.value, (now - received_at).total_seconds())
+        record_decision(fs_type, response.result.value, (now - received_at).total_seconds())
     return len(claimed)

@@ -6,7 +6,7 @@ Separated from the step (`decision.py`) so the arithmetic is tested on its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -26,6 +26,7 @@ from fcsbe.model import (
     StateOfCharge,
 )
 from fcsbe.server.planning import EvseState, Feasibility, SplitBasis, plan_fs
+from fcsbe.server.planning.reserve import window_rooms
 
 __all__ = [
     "EXCLUSIVE_TYPES",
@@ -35,6 +36,7 @@ __all__ = [
     "committed_fraction",
     "evse_state",
     "evu_bound",
+    "ocpp_refusal",
     "power_need",
     "scale_request",
 ]
@@ -79,6 +81,39 @@ def power_need(request: FlexibilityServiceRequest) -> Need:
     if isinstance(p, DroopSettings):
         return Need(import_w=max(0.0, p.p_max_w), export_w=max(0.0, -p.p_min_w))
     return Need()
+
+
+_OCPP_VERSIONS = {"OCPP_1_6": "1.6", "OCPP_2_0_1": "2.0.1", "OCPP_2_1": "2.1"}
+
+
+def ocpp_refusal(
+    fs_type: FsType,
+    declared_version: str | None,
+    reported: Mapping[str, Any] | None,
+    *,
+    needs_export: bool,
+) -> str | None:
+    """Why an EVSE's station cannot serve `fs_type` over OCPP (None: it can).
+
+    What the station reported when it connected (`StationLimits` JSON: `version`, `v2x`,
+    `der`) wins over the registry's declared `ocpp_version`. Only OCPP 2.1 carries V2X:
+    discharge (an FS that needs export), droop and FFR on a 1.6 or 2.0.1 station, or on a 2.1
+    station that reported no V2X (droop: nor DER control), cannot be executed."""
+    version = (
+        str(reported.get("version"))
+        if reported
+        else _OCPP_VERSIONS.get(str(declared_version), "2.1")
+    )
+    v2x = bool(reported.get("v2x")) if reported else version == "2.1"
+    der = bool(reported.get("der")) if reported else version == "2.1"
+    label = f"OCPP {version}" + ("" if version != "2.1" else " without V2X")
+    if fs_type is FsType.DROOP and not (version == "2.1" and (v2x or der)):
+        return f"the station speaks {label} (and no DER control): no local droop"
+    if fs_type is FsType.FFR and not (version == "2.1" and v2x):
+        return f"the station speaks {label}: no fast frequency response"
+    if needs_export and not (version == "2.1" and v2x):
+        return f"the station speaks {label}: it cannot be told to discharge"
+    return None
 
 
 def committed_fraction(need: Need, free_import_w: float, free_export_w: float) -> float:
@@ -268,6 +303,9 @@ def evu_bound(
             else:
                 notes.append("EV users' limits (SoC floor, energy to grid) leave less export")
     else:
+        if isinstance(request.parameters, ReserveOffer):
+            fraction, leaving = _reserve_window(request, request.parameters, states, at, notes)
+            export_forbidden += leaving
         if need.up_w > 0:
             up = sum(up_room.values())
             if up < min(need.up_w, basis_free.sum_hi - basis_free.sum_lo) - _EPSILON_W:
@@ -300,6 +338,41 @@ def evu_bound(
         bound=bound if notes else (),
         notes=tuple(notes),
     )
+
+
+def _reserve_window(
+    request: FlexibilityServiceRequest,
+    offer: ReserveOffer,
+    states: Sequence[EvseState],
+    at: datetime,
+    notes: list[str],
+) -> tuple[float, list[str]]:
+    """RESERVE: the share of the offer the EVSEs can hold through the whole window (the
+    planner's `window_rooms`: EVs leaving inside it hold nothing; the energy each EV must
+    still take by its departure sets a floor over the window; a battery that fills up or
+    empties within it bounds what it can hold), and the EVSEs whose EV leaves too early.
+
+    The present power is not known here: each EVSE is taken at the top of its range, so up
+    and down together must fit in Σ (hi - lo), down alone in Σ (hi - max(lo, 0)).
+    """
+    rooms = window_rooms(states, request.window.start, request.window.end, at)
+    held = [r for r in rooms if r.excluded is None]
+    leaving = [r.evse_id for r in rooms if r.excluded is not None]
+    span = sum(r.hi_w - r.lo_w for r in held)
+    down = sum(r.hi_w - max(r.lo_w, 0.0) for r in held)
+    fraction = 1.0
+    asked = offer.up_w + offer.down_w
+    if asked > 0 and span < asked - _EPSILON_W:
+        fraction = span / asked
+    if offer.down_w > 0 and down < offer.down_w - _EPSILON_W:
+        fraction = min(fraction, down / offer.down_w)
+    if fraction < 1.0:
+        why = f"{len(leaving)} EV(s) leave inside the window; " if leaving else ""
+        notes.append(
+            f"{why}over the whole window the EVs can hold {span:.0f} W of reserve "
+            f"({asked:.0f} W offered)"
+        )
+    return max(0.0, fraction), leaving
 
 
 def _without_user_limits(states: Sequence[EvseState]) -> list[EvseState]:

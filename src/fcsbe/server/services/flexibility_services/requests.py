@@ -30,11 +30,12 @@ from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.event_log.log import event_values
 from fcsbe.server.services.flexibility_services.lifecycle import CANCELLABLE, move
 from fcsbe.server.storage.contracts import ContractRow
+from fcsbe.server.storage.fast.accept import insert_received_fs, insert_received_many
+from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
     FsTransitionRow,
     get_fs,
-    insert_received_fs,
     transitions_of,
 )
 
@@ -70,11 +71,17 @@ async def submit_fs(
     now: datetime,
     decision_timeout_s: int,
     key_row: Callable[[FsAccepted], dict[str, Any]] | None = None,
+    *,
+    writer: GroupCommit | None = None,
 ) -> FsAccepted:
     """Store a new FS request as RECEIVED (one transaction with its transition and event).
 
     `key_row` gives the idempotency-key row for the answer, written in the same statement (the
     answer depends only on the request and `now`, so it is known before the insert).
+
+    With `writer`, the rows are written by the group committer, in a transaction shared with
+    other requests' writes, and this returns once that transaction committed; `session` is not
+    written to (the caller ends its transaction first, so that its connection is free).
 
     This is the hot path of the API: one storage call (one statement on PostgreSQL), the
     contract resolved inside the INSERT, and the unique (party, fs_id) constraint instead of a
@@ -105,10 +112,17 @@ async def submit_fs(
     accepted = FsAccepted(
         fs_id=request.fs_id, revision=1, state=FsState.RECEIVED, response_deadline=deadline
     )
+    key = key_row(accepted) if key_row is not None else None
     try:
-        await insert_received_fs(
-            session, values, event, key_row(accepted) if key_row is not None else None
-        )
+        if writer is None:
+            await insert_received_fs(session, values, event, key)
+        else:
+            await writer.run(
+                lambda batch: insert_received_fs(batch, values, event, key),
+                order=(principal.party_id, request.fs_id),
+                bulk=insert_received_many,
+                item=(values, event, key),
+            )
     except IntegrityError as exc:
         raise Conflict(
             f"FS {request.fs_id} exists; supersede it with PUT to change it.", slug="fs-exists"
