@@ -11,7 +11,13 @@ from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 from websockets.exceptions import InvalidStatus
 
-from fcsbe.server.adapters.base import Command, ControlLevel, ControlTarget, LimitCommand
+from fcsbe.server.adapters.base import (
+    Command,
+    ControlLevel,
+    ControlTarget,
+    LimitCommand,
+    SessionPreferences,
+)
 from fcsbe.server.adapters.ocpp.provisioning import issue_passwords
 from tests.server.adapters.ocpp.conftest import (
     CS_ID,
@@ -275,6 +281,24 @@ async def test_a_2_1_station_reports_v2x_and_der_alarms(served: Served) -> None:
     assert session.ev.model_id == "onboard-bidi"  # the registry's EV model: its evidence
     assert (session.ev.max_discharge_w, session.consent_v2g) == (7_000, True)
     assert (session.min_energy_wh, session.target_energy_wh) == (5_000, 30_000)
+    await s.cp.call(
+        call21.StatusNotification(
+            timestamp=now_text(), connector_status="Occupied", evse_id=1, connector_id=1
+        )
+    )
+    target = ControlTarget(ControlLevel.EVSE, EVSE_ID)
+    (state,) = await adapter.read_state([target])
+    assert state.max_export_w == 0.0  # the registry's wallbox cannot discharge
+    adapter._evses[EVSE_ID].max_discharge_w = 11_000.0
+    (state,) = await adapter.read_state([target])
+    assert state.max_export_w == 11_000.0
+    withdrawn = SessionPreferences(
+        consent_v1g=True, consent_v2g=False, min_soc_at_departure_pct=0,
+        soc_floor_pct=0, max_energy_to_grid_wh=None,
+    )  # fmt: skip
+    assert await adapter.update_session(session.session_key, withdrawn)
+    (state,) = await adapter.read_state([target])
+    assert state.max_export_w == 0.0  # no V2G without the EV user's consent
     assert (alarm.kind, alarm.data["code"], alarm.data["alarm_ended"]) == (
         "DER_ALARM",
         "OverVoltage",
