@@ -9,6 +9,7 @@ import pytest
 
 from fcsbe.model import FlexibilityServiceRequest, FsState
 from fcsbe.server.settings import Settings
+from fcsbe.server.storage.measurements import readings_between
 from fcsbe.sim import Consent, EvUserLimits
 from fcsbe.sim.catalogue import COMPACT_AC
 from fcsbe.sim.scenarios import uc_2_7_street
@@ -81,6 +82,7 @@ async def test_the_limit_holds_at_the_connection_point_with_load_pv_and_an_arriv
         fs = await start_fs(h, "street", "CONGESTION", _limits(20_000.0, None), flats)
         assert fs.state is FsState.ACTIVE
         await h.run(20, tick_s=10)
+        limited_from = h.now
         assert sim.site_state(flats).p_w <= 20_000.0 + 1.0
         assert sim.site_state(flats).evse_p_w == pytest.approx(22_000.0, abs=1.0)
         free = [e for e in h.evses_of(flats) if not sim.evse_state(e).connected]
@@ -91,6 +93,11 @@ async def test_the_limit_holds_at_the_connection_point_with_load_pv_and_an_arriv
             await h.run(10, tick_s=10)
             assert sim.site_state(flats).p_w <= 20_000.0 + 1.0
         assert sim.evse_state(free[0]).p_w > 0  # the newcomer got its share at the replan
+        # The connection-point meter's readings are kept as evidence, within the limit.
+        async with h.app.state.session_factory() as session:
+            kept = await readings_between(session, [flats], limited_from, h.now, kinds=("SITE",))
+        assert len(kept) >= 10
+        assert max(r.p_w for r in kept) <= 20_000.0 + 1.0
 
 
 async def test_an_export_limit_holds_with_v2g_and_pv(settings: Settings) -> None:
