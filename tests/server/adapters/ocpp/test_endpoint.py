@@ -45,6 +45,19 @@ async def test_the_handshake_refuses_what_it_must(served: Served) -> None:
     assert ws.subprotocol == "ocpp2.1"  # the best offered
     await ws.close()
 
+    # a station with a password that the registry does not name: refused, or Pending
+    async with served.factory() as db:
+        (password,) = (await issue_passwords(db, ["CS-NEW"])).values()
+        await db.commit()
+    assert await _status_of(served, cs_id="CS-NEW", password=password) == 401
+    served.adapter.admit_unknown = True  # FCSBE_OCPP_UNKNOWN_STATIONS=pending
+    ws = await served.open(cs_id="CS-NEW", password=password)
+    boot = {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}
+    await ws.send(json.dumps([2, "b1", "BootNotification", boot]))
+    answer = json.loads(await ws.recv())
+    assert (answer[0], answer[2]["status"]) == (3, "Pending")
+    await ws.close()
+
 
 async def test_bad_frames_get_callerrors_and_the_connection_lives_on(served: Served) -> None:
     ws = await served.open()
@@ -66,19 +79,17 @@ async def test_bad_frames_get_callerrors_and_the_connection_lives_on(served: Ser
     assert (await answer('[2, "m4", "Heartbeat", {}]'))[:2] == [3, "m4"]
     await ws.close()
 
+    # OCPP 1.6 names it FormationViolation
+    old = await served.open(subprotocols=["ocpp1.6"])
+    await old.send('[2, "m1", "Heartbeat", {"extra": 1}]')
+    assert json.loads(await old.recv())[:3] == [4, "m1", "FormationViolation"]
+    await old.close()
 
-async def test_ocpp16_frames_name_formation_violations(served: Served) -> None:
-    ws = await served.open(subprotocols=["ocpp1.6"])
-    await ws.send('[2, "m1", "Heartbeat", {"extra": 1}]')
-    assert json.loads(await ws.recv())[:3] == [4, "m1", "FormationViolation"]
-    await ws.close()
-
-
-async def test_an_oversized_frame_closes_the_connection(served: Served) -> None:
-    ws = await served.open()
-    await ws.send('[2, "m1", "Heartbeat", {"x": "' + "a" * 70_000 + '"}]')
-    await ws.wait_closed()
-    assert ws.close_code == 1009
+    # a frame over FCSBE_OCPP_MAX_FRAME_BYTES closes the connection (1009)
+    big = await served.open()
+    await big.send('[2, "m1", "Heartbeat", {"x": "' + "a" * 70_000 + '"}]')
+    await big.wait_closed()
+    assert big.close_code == 1009
 
 
 async def test_a_2_0_1_station_boots_reports_and_takes_limits(served: Served) -> None:
@@ -305,17 +316,3 @@ async def test_a_2_1_station_reports_v2x_and_der_alarms(served: Served) -> None:
         "false",
     )
     await s.close()
-
-
-async def test_a_station_the_registry_does_not_name_waits_as_pending(served: Served) -> None:
-    async with served.factory() as db:
-        (password,) = (await issue_passwords(db, ["CS-NEW"])).values()
-        await db.commit()
-    assert await _status_of(served, cs_id="CS-NEW", password=password) == 401
-    served.adapter.admit_unknown = True  # FCSBE_OCPP_UNKNOWN_STATIONS=pending
-    ws = await served.open(cs_id="CS-NEW", password=password)
-    boot = {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}
-    await ws.send(json.dumps([2, "b1", "BootNotification", boot]))
-    answer = json.loads(await ws.recv())
-    assert (answer[0], answer[2]["status"]) == (3, "Pending")
-    await ws.close()
