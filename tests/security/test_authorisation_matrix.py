@@ -128,6 +128,7 @@ async def _world(app: FastAPI) -> World:
             "session_ref": "ps_unknown",
             "notification_id": "n-unknown",
             "command_id": "cmd-unknown",
+            "dispute_id": "dispute-unknown",
             "user_id": invites["NL-XYZ-C00000002"].user_id,
         },
         ev_invite=spare.invite_url.split("#invite=")[1],

@@ -239,6 +239,21 @@ async def live_evse_ids(session: AsyncSession, live_states: frozenset[str]) -> s
     return set(rows.scalars())
 
 
+async def live_site_ids(session: AsyncSession, live_states: frozenset[str]) -> set[str]:
+    """Sites of the EVSEs that serve an FS in one of `live_states` (telemetry keeps their
+    point-of-connection readings: congestion and V2H are judged there)."""
+    from fcsbe.server.storage.infrastructure import EvseRow
+
+    rows = await session.execute(
+        select(EvseRow.site_id)
+        .join(FsTargetRow, FsTargetRow.target_id == EvseRow.evse_id)
+        .join(FlexibilityServiceRow, FlexibilityServiceRow.id == FsTargetRow.fs_pk)
+        .where(FlexibilityServiceRow.state.in_(sorted(live_states)))
+        .distinct()
+    )
+    return set(rows.scalars())
+
+
 async def due_fs(session: AsyncSession, now: datetime, limit: int) -> list[FlexibilityServiceRow]:
     """FS whose `due_at` has passed, earliest due first (the execution step's work).
 

@@ -12,6 +12,7 @@ from ocpp.v201 import call as call201
 from websockets.exceptions import InvalidStatus
 
 from fcsbe.server.adapters.base import Command, ControlLevel, ControlTarget, LimitCommand
+from fcsbe.server.adapters.ocpp.provisioning import issue_passwords
 from tests.server.adapters.ocpp.conftest import (
     CS_ID,
     EVSE_ID,
@@ -243,9 +244,52 @@ async def test_a_2_1_station_reports_v2x_and_der_alarms(served: Served) -> None:
         )
     )
     (alarm,) = await adapter.drain_events()
+    await s.cp.call(
+        call21.TransactionEvent(
+            event_type="Started",
+            timestamp=now_text(),
+            trigger_reason="EVDetected",
+            seq_no=0,
+            transaction_info={"transaction_id": "tx-21"},
+            evse={"id": 1, "connector_id": 1},
+        )
+    )
+    await s.cp.call(
+        call21.NotifyEVChargingNeeds(
+            evse_id=1,
+            charging_needs={
+                "requested_energy_transfer": "AC_BPT_DER",
+                "v2x_charging_parameters": {
+                    "max_charge_power": 11_000,
+                    "max_discharge_power": 7_000,
+                    "ev_target_energy_request": 30_000,
+                    "ev_min_energy_request": 5_000,
+                    "ev_max_energy_request": 40_000,
+                },
+            },
+        )
+    )
+    (session,) = await adapter.sessions()
+    assert (session.ev.bidirectional, session.ev.onboard_inverter) == (True, True)
+    assert (session.ev.max_discharge_w, session.consent_v2g) == (7_000, True)
+    assert (session.min_energy_wh, session.target_energy_wh) == (5_000, 30_000)
     assert (alarm.kind, alarm.data["code"], alarm.data["alarm_ended"]) == (
         "DER_ALARM",
         "OverVoltage",
         "false",
     )
     await s.close()
+
+
+async def test_a_station_the_registry_does_not_name_waits_as_pending(served: Served) -> None:
+    async with served.factory() as db:
+        (password,) = (await issue_passwords(db, ["CS-NEW"])).values()
+        await db.commit()
+    assert await _status_of(served, cs_id="CS-NEW", password=password) == 401
+    served.adapter.admit_unknown = True  # FCSBE_OCPP_UNKNOWN_STATIONS=pending
+    ws = await served.open(cs_id="CS-NEW", password=password)
+    boot = {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}
+    await ws.send(json.dumps([2, "b1", "BootNotification", boot]))
+    answer = json.loads(await ws.recv())
+    assert (answer[0], answer[2]["status"]) == (3, "Pending")
+    await ws.close()

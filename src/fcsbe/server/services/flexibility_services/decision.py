@@ -54,6 +54,7 @@ from fcsbe.server.services.flexibility_services.decision_rules import (
     power_need,
 )
 from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES, move
+from fcsbe.server.services.records.inputs import declare_baseline
 from fcsbe.server.services.registry.capabilities import assess
 from fcsbe.server.services.registry.target_scope import resolve_targets
 from fcsbe.server.services.registry.target_visibility import visible_only
@@ -222,6 +223,7 @@ async def decide(
     fs.committed_w = committed_w
     if result != FsResult.REJECTED:
         await replace_targets(session, fs.id, shares)
+        await declare_baseline(session, fs, now)  # the record's DECLARED_SCHEDULE, fixed now
     summary = f"{result.value}" + (f" {committed_w:.0f} W" if committed_w is not None else "")
     await move(session, fs, FsState(result.value), summary, at=now)
     return response
