@@ -348,3 +348,15 @@ async def test_a_station_gone_mid_call_ends_its_connection_quietly(
     await replacement.close()
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+async def test_message_types_the_server_does_not_know_are_answered_as_ocpp_j_2_says(
+    served: Served,
+) -> None:
+    ws = await served.open(subprotocols=["ocpp2.1"])
+    stream = {"id": 1, "pending": 0, "basetime": now_text(), "data": []}
+    await ws.send(json.dumps([6, "s1", "NotifyPeriodicEventStream", stream]))  # 2.1 SEND
+    await ws.send('[7, "m1", "Heartbeat", {}]')
+    # the SEND is never answered: the first answer is the one to the unknown message type
+    assert json.loads(await ws.recv())[:3] == [4, "m1", "MessageTypeNotSupported"]
+    await ws.close()
