@@ -4,6 +4,7 @@ version's station reports reaching the adapter."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from ocpp.v16 import call as call16
@@ -316,3 +317,46 @@ async def test_a_2_1_station_reports_v2x_and_der_alarms(served: Served) -> None:
         "false",
     )
     await s.close()
+
+
+async def test_a_station_the_registry_does_not_name_waits_as_pending(served: Served) -> None:
+    async with served.factory() as db:
+        (password,) = (await issue_passwords(db, ["CS-NEW"])).values()
+        await db.commit()
+    assert await _status_of(served, cs_id="CS-NEW", password=password) == 401
+    served.adapter.admit_unknown = True  # FCSBE_OCPP_UNKNOWN_STATIONS=pending
+    ws = await served.open(cs_id="CS-NEW", password=password)
+    boot = {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}
+    await ws.send(json.dumps([2, "b1", "BootNotification", boot]))
+    answer = json.loads(await ws.recv())
+    assert (answer[0], answer[2]["status"]) == (3, "Pending")
+    await ws.close()
+
+
+async def test_a_station_gone_mid_call_ends_its_connection_quietly(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The answer (and then the CALLERROR the handler falls back to) meets a closed socket: the
+    # connection ends as a disconnect, with no error logged and nothing reaching the ASGI server.
+    ws = await served.open()
+    await ws.send('[2, "m1", "Heartbeat", {}]')
+    ws.transport.abort()
+    await ws.wait_closed()
+    replacement = await served.open()
+    await replacement.send('[2, "m2", "Heartbeat", {}]')
+    assert json.loads(await replacement.recv())[:2] == [3, "m2"]
+    await replacement.close()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+
+
+async def test_message_types_the_server_does_not_know_are_answered_as_ocpp_j_2_says(
+    served: Served,
+) -> None:
+    ws = await served.open(subprotocols=["ocpp2.1"])
+    stream = {"id": 1, "pending": 0, "basetime": now_text(), "data": []}
+    await ws.send(json.dumps([6, "s1", "NotifyPeriodicEventStream", stream]))  # 2.1 SEND
+    await ws.send('[7, "m1", "Heartbeat", {}]')
+    # the SEND is never answered: the first answer is the one to the unknown message type
+    assert json.loads(await ws.recv())[:3] == [4, "m1", "MessageTypeNotSupported"]
+    await ws.close()
