@@ -16,6 +16,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -202,3 +203,33 @@ def test_the_other_bodiless_route_times_out_too(served: Setup) -> None:
             status, problem = _answer(sock)
         assert status == 408
         assert problem["status"] == 408
+
+
+def test_a_request_head_that_never_ends_is_disconnected(tmp_path: Path) -> None:
+    """Sockets that send nothing, half a request head or half a WebSocket upgrade are closed
+    after `request_header_timeout_s`, while a complete request on another connection answers
+    (before, uvicorn held such sockets forever: a slowloris exhausts the replica)."""
+    with serve(tmp_path, FCSBE_REQUEST_HEADER_TIMEOUT_S="1") as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        heads = [
+            b"",
+            b"GET /readyz HTTP/1.1\r\nHost: x\r\n",
+            b"GET /ocpp/CS-1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgr",
+        ]
+        with ExitStack() as stack:
+            held = []
+            for head in heads:
+                sock = stack.enter_context(
+                    socket.create_connection((host, int(port)), timeout=BOUND_S)
+                )
+                sock.sendall(head)
+                held.append(sock)
+            assert httpx.get(f"{server.url}/readyz", timeout=BOUND_S).status_code == 200
+            for sock in held:
+                assert sock.recv(65536) == b"", "a late request head must get no answer"
+        # A kept-alive connection's next request gets its own deadline.
+        with socket.create_connection((host, int(port)), timeout=BOUND_S) as sock:
+            sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            sock.sendall(b"GET /readyz HTTP/1.1\r\n")
+            assert sock.recv(65536) == b""

@@ -81,6 +81,10 @@ def serve(
         )
     import uvicorn
 
+    from fcsbe.server.platform import http_protocol
+
+    os.environ[http_protocol.HEADER_TIMEOUT_ENV] = str(settings.request_header_timeout_s)
+
     listening = bind(host, port)
     check_database(settings)
     # The app factory reads the environment again (in each worker): give it the normalised URL.
@@ -109,6 +113,7 @@ def serve(
             log_level="warning",
             proxy_headers=True,
             ws_max_size=settings.ocpp_max_frame_bytes,
+            http=http_protocol.PROTOCOL,
         )
         return
     config = uvicorn.Config(
@@ -119,6 +124,7 @@ def serve(
         log_level="warning",
         proxy_headers=True,
         ws_max_size=settings.ocpp_max_frame_bytes,
+        http=http_protocol.PROTOCOL,
     )
     # The bound socket itself (not its descriptor number) goes to uvicorn, so that it keeps its
     # address family and client addresses read right.

@@ -99,6 +99,14 @@ class Settings(DeliverySettings, BaseSettings):
         "Bodies are read before any database work starts, so a slow client never holds a "
         "connection.",
     )
+    request_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Time a client has from opening a connection (or beginning its next request) "
+        "to the end of its request head, a charger's WebSocket handshake included; a slower one "
+        "is disconnected, so idle or trickling sockets cannot exhaust the server.",
+    )
     readiness_timeout_s: float = Field(
         default=5.0,
         gt=0,
