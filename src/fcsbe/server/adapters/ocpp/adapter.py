@@ -703,7 +703,8 @@ class OcppStations:
         await self._know(targets)
         now = self.now()
         states = []
-        connected: set[str] = {tx.evse_id for tx in self._txs.values()}
+        local_txs = {tx.evse_id: tx for tx in self._txs.values()}
+        connected: set[str] = set(local_txs)
         remote = [
             t.id
             for t in targets
@@ -725,6 +726,14 @@ class OcppStations:
             )
             limits = self._limits.get(evse.cs_id)
             export = evse.max_discharge_w if limits is not None and limits.v2x else 0.0
+            tx = local_txs.get(evse.evse_id)
+            if tx is not None and export > 0:
+                # the EV user's consent and limits bind (UC 3.6)
+                session = self._session(tx)
+                if not (session.consent_v2g and session.ev.bidirectional):
+                    export = 0.0
+                elif session.max_discharge_power_w is not None:
+                    export = min(export, session.max_discharge_power_w)
             values = evse.values
             states.append(
                 TargetState(
@@ -774,6 +783,7 @@ class OcppStations:
             or 0.0
         )
         max_discharge = _f(v2x.get("max_discharge_power"))
+        der = needs.get("der_charging_parameters") or {}
         modes = {str(needs.get("requested_energy_transfer") or "")}
         modes |= {str(m) for m in needs.get("available_energy_transfer") or ()}
         # A bidirectional transfer mode requested by the EV (ISO 15118-20) is its user's choice
@@ -787,9 +797,11 @@ class OcppStations:
             connected_at=tx.connected_at,
             departure_time=departure_time,
             ev=EvInfo(
-                model_id=None,
+                # OCPP 2.1 names the EV's own inverter (ISO 15118-20): the registry's EV model
+                # of that id holds its grid-code evidence.
+                model_id=der.get("ev_inverter_model"),
                 bidirectional=bidirectional,
-                onboard_inverter="AC_BPT_DER" in modes,
+                onboard_inverter="AC_BPT_DER" in modes or bool(der),
                 max_charge_w=_f(v2x.get("max_charge_power")) or _f(dc.get("ev_max_power")),
                 max_discharge_w=max_discharge,
                 battery_wh=_f(dc.get("ev_energy_capacity")),
