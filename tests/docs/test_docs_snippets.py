@@ -54,7 +54,7 @@ CLIENT_NAMESPACES = (
     "sessions",
     "flexibility_services",
     "notifications",
-    "webhook_endpoint",
+    "webhook_endpoints",
     "event_log",
     "records",
 )

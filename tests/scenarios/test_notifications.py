@@ -55,7 +55,7 @@ async def test_fo_receives_pushes_and_replays_what_it_missed(
     factory = app.state.session_factory
     clock = FakeClock()
     client.token = await make_fo(factory, "NL-FLX")
-    endpoint = await client.webhook_endpoint.put(receiver.base_url)
+    endpoint = await client.webhook_endpoints.put(receiver.base_url)
     assert endpoint.secret is not None
     fo = WebhookReceiver(endpoint.secret, clock=clock.timestamp)
     receiver.verifier = fo
@@ -95,7 +95,7 @@ async def test_operator_redelivers_a_dead_letter(
     factory = app.state.session_factory
     clock = FakeClock()
     client.token = await make_fo(factory, "NL-FLX")
-    secret = (await client.webhook_endpoint.put(receiver.base_url)).secret
+    secret = (await client.webhook_endpoints.put(receiver.base_url)).secret
     assert secret is not None
     receiver.verifier = WebhookReceiver(secret, clock=clock.timestamp)
     receiver.behaviour = lambda _seen: Action(status=500)
@@ -127,8 +127,8 @@ async def test_fo_rotates_its_secret_without_losing_a_notification(
     factory = app.state.session_factory
     clock = FakeClock()
     client.token = await make_fo(factory, "NL-FLX")
-    old = (await client.webhook_endpoint.put(receiver.base_url)).secret
-    rotated = await client.webhook_endpoint.rotate_secret()
+    old = (await client.webhook_endpoints.put(receiver.base_url)).secret
+    rotated = await client.webhook_endpoints.rotate_secret()
     assert old is not None
     assert rotated.secret is not None
     assert rotated.previous_secret_valid_until is not None
@@ -138,7 +138,7 @@ async def test_fo_rotates_its_secret_without_losing_a_notification(
     (seen,) = receiver.requests
     for secret in (old, rotated.secret):
         WebhookReceiver(secret, clock=clock.timestamp).verify(seen.body, seen.headers)
-    state = await client.webhook_endpoint.get()
+    state = await client.webhook_endpoints.get()
     assert state.secret is None
     assert state.status == "ACTIVE"
 

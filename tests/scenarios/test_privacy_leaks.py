@@ -141,10 +141,10 @@ async def _invited_user_opens_the_app(h: Harness, identifier: str) -> str:
     operator = await make_operator(h.app.state.session_factory)
     transport = httpx.ASGITransport(app=h.app, raise_app_exceptions=False)
     async with FcsbeClient("http://fcsbe.test", token=operator, transport=transport) as admin:
-        link = await admin.ev_user.invite(identifier, expires_in_s=600)
-        assert [u async for u in admin.ev_user.list_users()]
+        link = await admin.ev_users.invite(identifier, expires_in_s=600)
+        assert [u async for u in admin.ev_users.list_users()]
     async with FcsbeClient("http://fcsbe.test", transport=transport) as anonymous:
-        token = await anonymous.ev_user.exchange_invite(link.invite_url.split("=", 1)[1])
+        token = await anonymous.ev_users.exchange_invite(link.invite_url.split("=", 1)[1])
     return token.access_token
 
 
@@ -153,9 +153,9 @@ async def _app_shows_the_car(h: Harness, access_token: str) -> int:
     not the FO's): how many of them are connected now."""
     transport = httpx.ASGITransport(app=h.app, raise_app_exceptions=False)
     async with FcsbeClient("http://fcsbe.test", token=access_token, transport=transport) as app:
-        await app.ev_user.set_consent(EvUserConsentLevel.V2G)
-        await app.ev_user.participations()
-        return (await app.ev_user.profile()).connected_sessions
+        await app.ev_users.set_consent(EvUserConsentLevel.V2G)
+        await app.ev_users.participations()
+        return (await app.ev_users.profile()).connected_sessions
 
 
 async def _run_fs(h: Harness, fo: FcsbeClient, raw: set[str]) -> None:

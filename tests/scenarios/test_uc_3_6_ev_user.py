@@ -65,12 +65,12 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
         assert link.invite_url.startswith("https://cso.example/app/#invite=")
         transport = httpx.ASGITransport(app=h.app, raise_app_exceptions=False)
         async with FcsbeClient("http://fcsbe.test", transport=transport) as anonymous:
-            token = await anonymous.ev_user.exchange_invite(link.invite_url.split("=", 1)[1])
+            token = await anonymous.ev_users.exchange_invite(link.invite_url.split("=", 1)[1])
         async with FcsbeClient(
             "http://fcsbe.test", token=token.access_token, transport=transport
         ) as app_user:
-            await app_user.ev_user.set_consent(EvUserConsentLevel.V2G)
-            await app_user.ev_user.set_limits(
+            await app_user.ev_users.set_consent(EvUserConsentLevel.V2G)
+            await app_user.ev_users.set_limits(
                 EvUserLimits(
                     min_soc_at_departure_pct=60,
                     soc_floor_pct=20,
@@ -100,7 +100,7 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
             await h.steps()
             assert sim.session(key).consent.v2g
             assert sim.session(key).limits.soc_floor_pct == 20.0
-            assert (await app_user.ev_user.profile()).connected_sessions == 1
+            assert (await app_user.ev_users.profile()).connected_sessions == 1
 
             # The session's pseudonym is made with the user's own key, not the deployment's.
             async with factory() as db:
@@ -134,7 +134,7 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
             assert await h.power_w([evse]) == pytest.approx(-5_000, rel=0.05)
 
             # A limits change reaches the live session at once and the FO hears of it.
-            tighter = await app_user.ev_user.set_limits(
+            tighter = await app_user.ev_users.set_limits(
                 EvUserLimits(
                     min_soc_at_departure_pct=65,
                     soc_floor_pct=25,
@@ -147,7 +147,7 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
             await h.run(5)
             assert await h.power_w([evse]) == pytest.approx(-5_000, rel=0.05)
 
-            withdrawn = await app_user.ev_user.withdraw()
+            withdrawn = await app_user.ev_users.withdraw()
             assert withdrawn.consent_level is EvUserConsentLevel.NONE
             assert withdrawn.sessions_updated == 1
             await h.run(5)  # one station step and one execution pass
@@ -195,7 +195,7 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
                     )
                 )
                 await db.commit()
-            (took_part,) = await app_user.ev_user.participations()
+            (took_part,) = await app_user.ev_users.participations()
             assert (took_part.fs_id, took_part.session_ref) == ("fs-discharge", stored.session_ref)
             assert (took_part.energy_charged_wh, took_part.energy_injected_wh) == (1000, 2000)
             assert (took_part.remuneration, took_part.currency) == (Decimal("2.25"), "EUR")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
+import warnings
 from collections.abc import Awaitable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -64,8 +65,8 @@ NAMESPACES = (
     "event_log",
     "records",
     "notifications",
-    "webhook_endpoint",
-    "ev_user",
+    "webhook_endpoints",
+    "ev_users",
 )
 """The client's namespaces, one per server module (the sync client mirrors them)."""
 
@@ -151,8 +152,29 @@ class FcsbeClient:
         self.event_log = EventLogResource(self._transport)
         self.records = RecordsResource(self._transport)
         self.notifications = NotificationsResource(self._transport)
-        self.webhook_endpoint = WebhookEndpointResource(self._transport)
-        self.ev_user = EvUserResource(self._transport)
+        self.webhook_endpoints = WebhookEndpointResource(self._transport)
+        self.ev_users = EvUserResource(self._transport)
+
+    @property
+    def webhook_endpoint(self) -> WebhookEndpointResource:
+        """Deprecated name of `webhook_endpoints` (namespaces are named like their server
+        module); kept for one release."""
+        warnings.warn(
+            "FcsbeClient.webhook_endpoint is deprecated; use FcsbeClient.webhook_endpoints",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.webhook_endpoints
+
+    @property
+    def ev_user(self) -> EvUserResource:
+        """Deprecated name of `ev_users`; kept for one release."""
+        warnings.warn(
+            "FcsbeClient.ev_user is deprecated; use FcsbeClient.ev_users",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.ev_users
 
     def with_options(
         self,

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -21,7 +22,11 @@ import httpx
 
 from fcsbe.client.client import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_S, FcsbeClient
 from fcsbe.client.raw import RawResponse, RawResponseClient, RawResponseNamespace
-from fcsbe.client.sync_namespaces import SyncNamespaces
+from fcsbe.client.sync_namespaces import (
+    SyncEvUserResource,
+    SyncNamespaces,
+    SyncWebhookEndpointResource,
+)
 from fcsbe.client.sync_runtime import EventLoopThread
 from fcsbe.client.transport import RetryPolicy, Sleep
 
@@ -84,6 +89,24 @@ class SyncFcsbeClient(SyncNamespaces):
         result. For what the namespaces do not cover, e.g. several calls at once:
         `client.run(lambda c: asyncio.gather(c.sites.get("a"), c.sites.get("b")))`."""
         return self._runner.run(call(self._client))
+
+    @property
+    def webhook_endpoint(self) -> SyncWebhookEndpointResource:
+        """Deprecated name of `webhook_endpoints`; kept for one release."""
+        warnings.warn(
+            "SyncFcsbeClient.webhook_endpoint is deprecated; use webhook_endpoints",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.webhook_endpoints
+
+    @property
+    def ev_user(self) -> SyncEvUserResource:
+        """Deprecated name of `ev_users`; kept for one release."""
+        warnings.warn(
+            "SyncFcsbeClient.ev_user is deprecated; use ev_users", DeprecationWarning, stacklevel=2
+        )
+        return self.ev_users
 
     def with_options(
         self,

@@ -200,7 +200,7 @@ class SyncNotificationsResource(SyncNamespace[NotificationsResource]):
 
 
 class SyncWebhookEndpointResource(SyncNamespace[WebhookEndpointResource]):
-    """Blocking `WebhookEndpointResource` (`client.webhook_endpoint`)."""
+    """Blocking `WebhookEndpointResource` (`client.webhook_endpoints`)."""
 
     get = blocking(WebhookEndpointResource.get)
     put = blocking(WebhookEndpointResource.put)
@@ -208,7 +208,7 @@ class SyncWebhookEndpointResource(SyncNamespace[WebhookEndpointResource]):
 
 
 class SyncEvUserResource(SyncNamespace[EvUserResource]):
-    """Blocking `EvUserResource` (`client.ev_user`)."""
+    """Blocking `EvUserResource` (`client.ev_users`)."""
 
     erase = blocking(EvUserResource.erase)
     exchange_invite = blocking(EvUserResource.exchange_invite)
@@ -241,8 +241,8 @@ class SyncNamespaces:
     event_log: SyncEventLogResource
     records: SyncRecordsResource
     notifications: SyncNotificationsResource
-    webhook_endpoint: SyncWebhookEndpointResource
-    ev_user: SyncEvUserResource
+    webhook_endpoints: SyncWebhookEndpointResource
+    ev_users: SyncEvUserResource
 
     def _bind_namespaces(self, client: FcsbeClient, runner: EventLoopThread) -> None:
         self.discovery = SyncDiscoveryResource(client.discovery, runner)
@@ -264,5 +264,5 @@ class SyncNamespaces:
         self.event_log = SyncEventLogResource(client.event_log, runner)
         self.records = SyncRecordsResource(client.records, runner)
         self.notifications = SyncNotificationsResource(client.notifications, runner)
-        self.webhook_endpoint = SyncWebhookEndpointResource(client.webhook_endpoint, runner)
-        self.ev_user = SyncEvUserResource(client.ev_user, runner)
+        self.webhook_endpoints = SyncWebhookEndpointResource(client.webhook_endpoints, runner)
+        self.ev_users = SyncEvUserResource(client.ev_users, runner)

@@ -171,7 +171,7 @@ class Story:
 
     async def webhooks(self) -> str:
         try:
-            endpoint = await self.fo.webhook_endpoint.put(self.callback_url)
+            endpoint = await self.fo.webhook_endpoints.put(self.callback_url)
         except UnprocessableEntityError as exc:
             raise StepFailed(
                 f"the server refused the webhook URL ({failure_reason(exc)}); for a local demo set "

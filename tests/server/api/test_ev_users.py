@@ -133,45 +133,45 @@ async def test_an_ev_user_sees_and_changes_only_their_own_data(app: FastAPI) -> 
         return FcsbeClient("http://fcsbe.test", token=token, transport=transport)
 
     async with client(None) as anonymous:
-        alice_token = await anonymous.ev_user.exchange_invite(await _invite(app, "NL-C-ALICE"))
-        bob_token = await anonymous.ev_user.exchange_invite(await _invite(app, "NL-C-BOB"))
+        alice_token = await anonymous.ev_users.exchange_invite(await _invite(app, "NL-C-ALICE"))
+        bob_token = await anonymous.ev_users.exchange_invite(await _invite(app, "NL-C-BOB"))
     async with (
         client(alice_token.access_token) as alice,
         client(bob_token.access_token) as bob,
         client(operator) as desk,
     ):
-        bob_before = await bob.ev_user.profile()
-        changed = await alice.ev_user.set_limits(
+        bob_before = await bob.ev_users.profile()
+        changed = await alice.ev_users.set_limits(
             EvUserLimits(
                 min_soc_at_departure_pct=80, soc_floor_pct=35, max_energy_to_grid_kwh_per_day=5
             )
         )
         assert changed.limits.soc_floor_pct == 35
-        assert (await alice.ev_user.withdraw()).consent_level is EvUserConsentLevel.NONE
-        assert await bob.ev_user.profile() == bob_before
+        assert (await alice.ev_users.withdraw()).consent_level is EvUserConsentLevel.NONE
+        assert await bob.ev_users.profile() == bob_before
         assert bob_before.subject_ref != changed.subject_ref
 
         # The operator lists both; an EV user may neither list nor erase anyone.
-        listed = [u async for u in desk.ev_user.list_users()]
+        listed = [u async for u in desk.ev_users.list_users()]
         assert {u.subject_ref for u in listed} == {bob_before.subject_ref, changed.subject_ref}
         bob_id = next(u.user_id for u in listed if u.subject_ref == bob_before.subject_ref)
-        for attempt in (alice.ev_user.erase(bob_id), alice.ev_user.invite("NL-C-EVE")):
+        for attempt in (alice.ev_users.erase(bob_id), alice.ev_users.invite("NL-C-EVE")):
             with pytest.raises(FcsbeStatusError) as refused:
                 await attempt
             assert refused.value.status_code == 403
         with pytest.raises(FcsbeStatusError) as not_fo:
             await alice.sessions.get("ps_anything_at_all")
         assert not_fo.value.status_code == 403
-        assert await bob.ev_user.profile() == bob_before
+        assert await bob.ev_users.profile() == bob_before
 
         # Erasure: Bob's key, token and link go at once; Alice is untouched.
-        erased = await desk.ev_user.erase(bob_id)
+        erased = await desk.ev_users.erase(bob_id)
         assert erased.removed["keys"] == 1
         assert erased.removed["tokens"] == 1
         with pytest.raises(FcsbeStatusError) as gone:
-            await bob.ev_user.profile()
+            await bob.ev_users.profile()
         assert gone.value.status_code == 401
-        assert (await alice.ev_user.profile()).limits.soc_floor_pct == 35
+        assert (await alice.ev_users.profile()).limits.soc_floor_pct == 35
         with pytest.raises(FcsbeStatusError) as twice:
-            await desk.ev_user.erase(bob_id)
+            await desk.ev_users.erase(bob_id)
         assert twice.value.status_code == 404
