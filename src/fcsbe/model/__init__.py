@@ -129,6 +129,7 @@ from fcsbe.model.fs_control_payloads import (
     DroopSettings,
     FfrSettings,
     FfrTriggerLevel,
+    FreqWattPoint,
     ReserveOffer,
 )
 from fcsbe.model.fs_payloads import (
@@ -462,6 +463,7 @@ __all__ = [
     "FlexibilityServiceContract",
     "FlexibilityServiceRequest",
     "FlexibilityServiceResponse",
+    "FreqWattPoint",
     "FsAccepted",
     "FsActivatedData",
     "FsActivatedNotification",

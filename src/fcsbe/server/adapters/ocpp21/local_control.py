@@ -130,8 +130,8 @@ def _der_controls(
                 "priority": request.priority,
                 "overFreq": params.f_ref_hz + params.deadband_over_hz,
                 "underFreq": params.f_ref_hz - params.deadband_under_hz,
-                "overDroop": params.droop_over_pct / 100.0,
-                "underDroop": params.droop_under_pct / 100.0,
+                "overDroop": (params.droop_over_pct or armed.droop_over_pct or 100.0) / 100.0,
+                "underDroop": (params.droop_under_pct or armed.droop_under_pct or 100.0) / 100.0,
                 "responseTime": params.response_time_s,
             }
             | timing,
