@@ -68,6 +68,7 @@ def plan_droop(
         min(max(present[i], low), high)
         for i, low, high in zip(basis.evse_ids, basis.lo, basis.hi, strict=True)
     ]
+    baselines = _into_range(baselines, basis.lo, basis.hi, params.p_min_w, params.p_max_w)
     downs = [b - low for b, low in zip(baselines, basis.lo, strict=True)]
     ups = [high - b for b, high in zip(baselines, basis.hi, strict=True)]
     base_total = sum(baselines)
@@ -119,6 +120,31 @@ def plan_droop(
         armed=tuple(armed),
         excluded=tuple(sorted({e.evse_id for e in evses} - {a.evse_id for a in armed})),
     )
+
+
+def _into_range(
+    baselines: list[float],
+    lows: Sequence[float],
+    highs: Sequence[float],
+    p_min_w: float,
+    p_max_w: float,
+) -> list[float]:
+    """Baselines moved (in proportion to each EVSE's room) so that their sum lies within the
+    ordered range, as far as the EVSEs can: the operating point is inside what was ordered."""
+    total = sum(baselines)
+    shift = min(max(total, p_min_w), p_max_w) - total
+    if abs(shift) <= _EPSILON_W:
+        return baselines
+    rooms = [
+        (b - low) if shift < 0 else (high - b)
+        for b, low, high in zip(baselines, lows, highs, strict=True)
+    ]
+    room = sum(rooms)
+    if room <= _EPSILON_W:
+        return baselines
+    k = min(1.0, abs(shift) / room)
+    sign = -1.0 if shift < 0 else 1.0
+    return [b + sign * k * r for b, r in zip(baselines, rooms, strict=True)]
 
 
 def _armed(
