@@ -50,6 +50,7 @@ from fcsbe.server.services.flexibility_services.decision_rules import (
     evse_state,
     evu_bound,
     power_need,
+    too_slow,
 )
 from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES, move
 from fcsbe.server.services.registry.capabilities import assess
@@ -146,7 +147,10 @@ async def _contract_checks(
 
 
 def _usable_capacity(
-    facts: EvseFacts, fs_type: FsType, now: datetime, out: _Decision
+    facts: EvseFacts,
+    request: FlexibilityServiceRequest,
+    now: datetime,
+    out: _Decision,
 ) -> tuple[float, float] | None:
     """(import W, export W) this EVSE can offer, or None (with a reason) when unusable."""
     target = Target(level=TargetLevel.EVSE, id=facts.evse_id)
@@ -155,10 +159,14 @@ def _usable_capacity(
         return None
     evse = Evse.model_validate(facts.evse_doc)
     station = ChargingStation.model_validate(facts.station_doc)
-    assessment = assess(fs_type, evse, station, ev_technical(facts.session_doc), now)
+    assessment = assess(request.fs_type, evse, station, ev_technical(facts.session_doc), now)
     if not assessment.capable:
         code = ReasonCode.NOT_CONFORMANT if not assessment.conformant else ReasonCode.NOT_CAPABLE
         out.add(code, "; ".join(assessment.notes) or "not capable", target)
+        return None
+    slow = too_slow(request, assessment.capability.response_time_s)
+    if slow is not None:
+        out.add(ReasonCode.NOT_CAPABLE, slow, target)
         return None
     export_w = -assessment.capability.p_min_w
     if export_w > 0 and facts.session_doc is not None and facts.v2g_consent is not True:
@@ -289,7 +297,7 @@ async def _capacity(
         if not _in_scope(fact, scope):
             out.add(ReasonCode.TARGET_NOT_IN_CONTRACT, "not in the contract's scope", target)
             continue
-        capacity = _usable_capacity(fact, request.fs_type, now, out)
+        capacity = _usable_capacity(fact, request, now, out)
         if capacity is None:
             continue
         others = held.get(evse_id, [])
