@@ -169,7 +169,14 @@ from fcsbe.model.infrastructure import (
     Site,
     SiteDer,
 )
-from fcsbe.model.measurements import MAX_POINTS, MeasurementPoint, MeasurementSeries
+from fcsbe.model.measurements import (
+    MAX_POINTS,
+    EvidenceEvent,
+    EvidenceSample,
+    EvidenceSummary,
+    MeasurementPoint,
+    MeasurementSeries,
+)
 from fcsbe.model.merkle import (
     EMPTY_ROOT,
     CompactRange,
@@ -452,6 +459,9 @@ __all__ = [
     "EventLogEntry",
     "EventLogRange",
     "EventSource",
+    "EvidenceEvent",
+    "EvidenceSample",
+    "EvidenceSummary",
     "Evse",
     "EvseDynamics",
     "EvseId",

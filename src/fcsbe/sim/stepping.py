@@ -162,6 +162,9 @@ class SimCore:
             )
             for i in triggered:
                 self._on_ffr_trigger(i, t)
+            for i, fn in self._local.items():  # a droop's event: its first sample, at once
+                if fn.droop is not None and fn.droop_event_us == t and self.table.connected[i]:
+                    self._sample(i, fn, t, "DROOP")
             for i in ended:
                 self._emit("FFR_COMPLETED", self.table.site_of[i], i)
 
@@ -225,7 +228,7 @@ class SimCore:
         """Evidence: a sample per EVSE on its grid (trigger or droop event + k x resolution)
         while an FFR is detecting, active, deactivating or settling, and while a droop
         responds to a frequency change: ordered change, delivered change, frequency."""
-        table, freq, at = self.table, self.sites.freq_hz, None
+        table = self.table
         res_us = max(1, round(self.options.ffr_resolution_s * 1e6))
         for i, fn in self._local.items():
             fn.ffr_just_ended = False
@@ -234,20 +237,24 @@ class SimCore:
             phase = localfns.sampling(fn, table, i, t)
             if phase is None or (t - localfns.evidence_origin(fn)) % res_us != 0:
                 continue
-            at = at or from_us(t)
-            p = table.p_w[i]
-            f = freq[table.site_of[i]]
-            if phase == "DROOP" and fn.droop is not None:
-                droop = fn.droop
-                p_ref = table.specs[i].max_charge_w if droop.p_ref_w is None else droop.p_ref_w
-                base = fn.droop_base_w
-                ordered = localfns.droop_delta_w(droop, f, p_ref)
-                ordered = min(droop.p_max_w, max(droop.p_min_w, base + ordered)) - base
-            else:
-                base, ordered = fn.ffr_baseline_w, fn.ffr_delta_w
-            self._ffr_evidence.append(
-                FfrSample(table.ids[i], at, f, p, base, ordered, p - base, phase)  # type: ignore[arg-type]
-            )
+            self._sample(i, fn, t, phase)
+
+    def _sample(self, i: int, fn: LocalFunctions, t: int, phase: str) -> None:
+        """One evidence sample of EVSE `i` now."""
+        table = self.table
+        p = table.p_w[i]
+        f = self.sites.freq_hz[table.site_of[i]]
+        if phase == "DROOP" and fn.droop is not None:
+            droop = fn.droop
+            p_ref = table.specs[i].max_charge_w if droop.p_ref_w is None else droop.p_ref_w
+            base = fn.droop_base_w if fn.droop_event_us != t else p
+            ordered = localfns.droop_delta_w(droop, f, p_ref)
+            ordered = min(droop.p_max_w, max(droop.p_min_w, base + ordered)) - base
+        else:
+            base, ordered = fn.ffr_baseline_w, fn.ffr_delta_w
+        self._ffr_evidence.append(
+            FfrSample(table.ids[i], from_us(t), f, p, base, ordered, p - base, phase)  # type: ignore[arg-type]
+        )
 
     # -- hooks the session layer provides --------------------------------------------------------
 
