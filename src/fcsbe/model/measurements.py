@@ -136,7 +136,8 @@ class EvidenceEvent(OutputModel):
     ordered_w: float = Field(description="Largest ordered change (W added to the base).")
     delivered_w: float = Field(description="Largest delivered change in the ordered direction.")
     response_time_s: float | None = Field(
-        description="From the event to 90 % of the ordered change; null: never reached."
+        description="From the frequency that called for the largest ordered change to 90 % of "
+        "it; null: never reached."
     )
     max_deviation_w: float = Field(
         ge=0, description="Largest |ordered - delivered| once 90 % was first reached."

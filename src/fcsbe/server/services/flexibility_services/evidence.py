@@ -8,8 +8,9 @@ data-sharing level (site, station or EVSE, as the measurements): powers and chan
 the EVSEs of a group at each instant, frequency averaged.
 
 An event starts at a trigger (FFR) or after a gap in the samples; its response time is measured
-from its first sample to the first sample that reaches 90 % of the largest ordered change, as grid
-codes measure it; its deviation is the largest |ordered - delivered| from then on while the
+from the first sample at the frequency that called for its largest ordered change (the deepest FFR
+level crossed, or the droop's new frequency) to the first sample that reaches 90 % of that change,
+as grid codes measure it; its deviation is the largest |ordered - delivered| from then on while the
 response is held (ACTIVE or DROOP).
 """
 
@@ -130,11 +131,20 @@ def _summary(event: list[_Point]) -> EvidenceEvent:
     ordered = max((q.sample.ordered_w for q in event), key=abs)
     sign = 1.0 if ordered >= 0 else -1.0
     delivered = max((q.sample.delivered_w * sign for q in event), default=0.0) * sign
+    # The response is timed from the frequency that called for the largest change: its first
+    # sample (the trigger of the deepest FFR level reached, or the droop's frequency change).
+    # The frequency changed between the sample before and the first one that shows it: timed
+    # from the one before (at most one sample period too long, never too short).
+    peak = next(q for q in event if q.sample.ordered_w == ordered)
+    k = next((k for k, q in enumerate(event) if q.sample.f_hz == peak.sample.f_hz), 0)
+    origin = event[k - 1] if k > 0 else first
     reached = next(
         (
             q
             for q in event
-            if abs(ordered) > 0 and q.sample.delivered_w * sign >= 0.9 * abs(ordered)
+            if q.at >= origin.at
+            and abs(ordered) > 0
+            and q.sample.delivered_w * sign >= 0.9 * abs(ordered)
         ),
         None,
     )
@@ -155,7 +165,7 @@ def _summary(event: list[_Point]) -> EvidenceEvent:
         ordered_w=ordered,
         delivered_w=delivered,
         response_time_s=(
-            round((reached.at - first.at).total_seconds(), 3) if reached is not None else None
+            round((reached.at - origin.at).total_seconds(), 3) if reached is not None else None
         ),
         max_deviation_w=round(deviation, 3),
         samples=len(event),
@@ -171,7 +181,7 @@ async def evidence_summary(session: AsyncSession, fs: FlexibilityServiceRow) -> 
     ]
     return EvidenceSummary(
         fs_id=fs.fs_id,
-        resolution_s=min(steps) if steps else None,
+        resolution_s=round(min(steps), 3) if steps else None,
         events=[_summary(e) for e in events],
     )
 
