@@ -77,7 +77,7 @@ async def test_droop_from_idle_and_discharging_delivers_the_ordered_watts(
         assert max(t or 0.0 for t in times) <= 1.0, times
         at_high = [e for e in summary.events if e.started_at == high]
         assert sum(e.ordered_w for e in at_high) == pytest.approx(1_000.0, abs=1.0)
-        samples = await h.fo.flexibility_services.evidence("droop", page_size=50).to_list()
+        samples = await h.fo.flexibility_services.evidence("droop", page_size=500).to_list()
         assert len(samples) >= 2 * 3 * 30  # 100 ms around each change, per EVSE
         assert samples[0].f_hz == pytest.approx(49.8)
         assert {s.phase for s in samples} == {"DROOP"}

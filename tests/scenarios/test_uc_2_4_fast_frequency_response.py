@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fcsbe.model import FsState
+from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.notifications import OutboxRow
 from fcsbe.sim import SetpointControl
@@ -71,14 +72,22 @@ async def test_ffr_levels_detection_delay_and_deactivation_ramp(settings: Settin
         times = [e.response_time_s or 99.0 for e in events]
         assert times == pytest.approx([0.6] * 3, abs=0.15)
         assert max(times) <= 1.0  # within the full-activation time
-        samples = await h.fo.flexibility_services.evidence("ffr", page_size=200).to_list()
+        samples = await h.fo.flexibility_services.evidence("ffr", page_size=500).to_list()
         phases = [s.phase for s in samples if s.target.id == SUVS[0]]
         assert phases[0] == "TRIGGERED"
         assert {"DETECTING", "ACTIVE", "DEACTIVATING", "ENDED"} <= set(phases)
         # Deactivating: the ordered change falls linearly from -8 kW per SUV to 0 over 5 s.
-        ramp = [s.ordered_w for s in samples if s.phase == "DEACTIVATING" and s.target.id == SUVS[0]]
+        ramp = [
+            s.ordered_w for s in samples if s.phase == "DEACTIVATING" and s.target.id == SUVS[0]
+        ]
         assert ramp[0] == pytest.approx(-8_000.0, abs=200.0)
         assert ramp[len(ramp) // 2] == pytest.approx(-4_000.0, abs=200.0)
+        # Ended early by the FO: the record carries the same evidence summary.
+        await h.fo.flexibility_services.cancel("ffr", "event over")
+        await h.run(RECORD_DELAY_S, tick_s=RECORD_DELAY_S)
+        record = await h.fo.records.get("ffr")
+        assert record.evidence is not None
+        assert record.evidence.events == summary.events
         async with h.app.state.session_factory() as session:
             notified = await session.scalar(
                 select(func.count()).select_from(OutboxRow).where(OutboxRow.type == "FS_ACTIVATED")

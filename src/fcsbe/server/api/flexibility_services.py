@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
+    MAX_PAGE_SIZE,
     EvidenceSample,
     EvidenceSummary,
     FlexibilityService,
@@ -348,7 +349,7 @@ async def evidence(
     fs_id: FsId,
     principal: FsPrincipal,
     session: DbSession,
-    limit: Limit = 1_000,
+    limit: Limit = MAX_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[EvidenceSample]:
     """High-resolution samples (100 ms or finer) of the FS's locally executed response around

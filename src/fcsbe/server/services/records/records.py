@@ -23,6 +23,7 @@ from fcsbe.model import (
     DetailedServiceRecord,
     EventLogRange,
     FsState,
+    FsType,
     MeterEvidence,
     ProofDecision,
     ProofOfWork,
@@ -36,6 +37,7 @@ from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.security.personal_data import category_fields
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.event_log.tree import prove_entries, sign_tree_head, tree_head_model
+from fcsbe.server.services.flexibility_services.evidence import evidence_summary
 from fcsbe.server.services.flexibility_services.lifecycle import FINAL_EXECUTION_STATES, move
 from fcsbe.server.services.flexibility_services.requests import to_model
 from fcsbe.server.services.records.dsr.builder import build_dsr
@@ -98,6 +100,9 @@ async def record_fs(
     if not _shares_sessions(terms):
         inputs = replace(inputs, sessions=())
     built = build_dsr(model, terms, inputs, final_state=state, created_at=now)
+    if model.fs_type in (FsType.DROOP, FsType.FFR):  # locally executed: their evidence too
+        summary = await evidence_summary(session, fs)
+        built = replace(built, record=built.record.model_copy(update={"evidence": summary}))
     document = built.record.model_dump(mode="json")
     record_digest = digest(document)
     session.add(
