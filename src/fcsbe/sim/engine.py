@@ -237,6 +237,8 @@ class Simulator(SessionOps):
         elif isinstance(control, DroopControl):
             fn = self._local.setdefault(i, LocalFunctions())
             fn.droop, fn.droop_dp_w, fn.droop_event_us = control, 0.0, -1
+            # It starts from the frequency seen now: a later change reaches it after latency.
+            fn.seen_f_hz = fn.next_f_hz = self.sites.freq_hz[table.site_of[i]]
         elif isinstance(control, FfrControl):
             fn = self._local.setdefault(i, LocalFunctions())
             fn.ffr, fn.ffr_phase, fn.ffr_delta_w, fn.ffr_cmd = control, ARMED, 0.0, []
