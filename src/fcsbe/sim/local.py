@@ -361,7 +361,9 @@ def apply_local(
         ffr = fn.ffr
         if ffr is not None and fn.ffr_cmd:
             fn.ffr_delta_w = ffr_command_at(fn.ffr_cmd, t_end_us)
-            # What the controller commanded reaches the EVSE's power after its latency.
-            desired += ffr_command_at(fn.ffr_cmd, t_end_us - _latency_us(table, i))
+            # What the controller commanded by the start of the step, minus the latency, is
+            # what the EVSE's power follows over the step.
+            start_us = t_end_us - round(dt_s * 1e6)
+            desired += ffr_command_at(fn.ffr_cmd, start_us - _latency_us(table, i))
         table.mode[i] = 1
         table.sp_w[i] = desired

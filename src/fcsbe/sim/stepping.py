@@ -247,7 +247,7 @@ class SimCore:
         if phase == "DROOP" and fn.droop is not None:
             droop = fn.droop
             p_ref = table.specs[i].max_charge_w if droop.p_ref_w is None else droop.p_ref_w
-            base = fn.droop_base_w if fn.droop_event_us != t else p
+            base = fn.droop_base_w
             ordered = localfns.droop_delta_w(droop, f, p_ref)
             ordered = min(droop.p_max_w, max(droop.p_min_w, base + ordered)) - base
         else:

@@ -9,8 +9,8 @@ the EVSEs of a group at each instant, frequency averaged.
 
 An event starts at a trigger (FFR) or after a gap in the samples; its response time is measured
 from the first sample at the frequency that called for its largest ordered change (the deepest FFR
-level crossed, or the droop's new frequency) to the first sample that reaches 90 % of that change,
-as grid codes measure it; its deviation is the largest |ordered - delivered| from then on while the
+level crossed, or the droop's new frequency) to the first sample that has covered 90 % of the way
+from what was delivered then to what was ordered, as grid codes measure it; its deviation is the largest |ordered - delivered| from then on while the
 response is held (ACTIVE or DROOP).
 """
 
@@ -138,13 +138,17 @@ def _summary(event: list[_Point]) -> EvidenceEvent:
     peak = next(q for q in event if q.sample.ordered_w == ordered)
     k = next((k for k, q in enumerate(event) if q.sample.f_hz == peak.sample.f_hz), 0)
     origin = event[k - 1] if k > 0 else first
+    # 90 % of the change: from what was delivered then to what was ordered.
+    before = origin.sample.delivered_w
+    change = ordered - before
+    step = 1.0 if change >= 0 else -1.0
     reached = next(
         (
             q
             for q in event
             if q.at >= origin.at
-            and abs(ordered) > 0
-            and q.sample.delivered_w * sign >= 0.9 * abs(ordered)
+            and abs(change) > 0
+            and (q.sample.delivered_w - before) * step >= 0.9 * abs(change)
         ),
         None,
     )
