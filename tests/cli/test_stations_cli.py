@@ -82,3 +82,46 @@ def test_serve_refuses_several_workers_with_the_simulator(monkeypatch: pytest.Mo
     result = runner.invoke(app, ["serve", "--workers", "2"])
     assert result.exit_code == 2
     assert "FCSBE_SIMULATOR_ENABLED=false" in result.output
+
+
+def test_set_password_shows_it_once_and_stores_a_hash(database: Path, tmp_path: Path) -> None:
+    import asyncio
+    import os
+
+    from fcsbe.server.security.station_passwords import verify_password
+    from fcsbe.server.settings import Settings
+    from fcsbe.server.storage.engine import create_engine, create_session_factory
+    from fcsbe.server.storage.ocpp_stations import credential_hashes
+
+    file = tmp_path / "stations.yaml"
+    file.write_text(yaml.safe_dump(sample_document(), sort_keys=False), encoding="utf-8")
+    assert runner.invoke(app, ["admin", "stations", "import", str(file)]).exit_code == 0
+    shown = runner.invoke(app, ["admin", "stations", "set-password", "cs-home-1"])
+    assert shown.exit_code == 0, shown.output
+    cs_id, password = shown.output.split()
+    assert cs_id == "cs-home-1"
+    assert 16 <= len(password) <= 40
+    refused = runner.invoke(app, ["admin", "stations", "set-password", "cs-nowhere"])
+    assert refused.exit_code == 1
+    assert "not in the registry: cs-nowhere" in refused.output
+    passwords = tmp_path / "passwords.json"
+    written = runner.invoke(
+        app, ["admin", "stations", "set-password", "--missing", "--password-file", str(passwords)]
+    )
+    assert written.exit_code == 0, written.output
+    issued = json.loads(passwords.read_text())
+    assert "cs-home-1" not in issued  # it has one already
+    assert len(issued) == len(sample_document()["charging_stations"]) - 1
+    assert os.stat(passwords).st_mode & 0o777 == 0o600
+
+    async def stored() -> dict[str, str]:
+        engine = create_engine(Settings(database_url=f"sqlite+aiosqlite:///{database}"))
+        async with create_session_factory(engine)() as db:
+            hashes = await credential_hashes(db, ["cs-home-1", *issued])
+        await engine.dispose()
+        return hashes
+
+    hashes = asyncio.run(stored())
+    assert password not in hashes["cs-home-1"]
+    assert verify_password(password, hashes["cs-home-1"])
+    assert all(verify_password(p, hashes[cs]) for cs, p in issued.items())

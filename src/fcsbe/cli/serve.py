@@ -73,11 +73,11 @@ def serve(
     settings = load_settings()
     if workers > 1 and settings.is_sqlite:
         fail("--workers", "several workers need PostgreSQL", "drop --workers on SQLite")
-    if workers > 1 and settings.simulator_enabled:
+    if workers > 1 and settings.adapter_kind == "simulator":
         fail(
             "--workers",
             "the station simulator runs in one process",
-            "set FCSBE_SIMULATOR_ENABLED=false to run several workers",
+            "set FCSBE_STATION_ADAPTER=ocpp or none to run several workers",
         )
     import uvicorn
 
@@ -91,8 +91,10 @@ def serve(
             "or publish the port on 127.0.0.1 only",
             err=True,
         )
-    if settings.simulator_enabled:
+    if settings.adapter_kind == "simulator":
         typer.echo(f"stations: simulated fleet {settings.simulator_scenario!r} (real time)")
+    elif settings.adapter_kind == "ocpp":
+        typer.echo(f"stations: OCPP-J at ws://{host}:{port}/ocpp/{{station_id}}")
     typer.echo(f"fcsbe serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
     if workers > 1:
         # Several processes: uvicorn binds and shares the socket itself (the check above made
@@ -106,6 +108,7 @@ def serve(
             workers=workers,
             log_level="warning",
             proxy_headers=True,
+            ws_max_size=settings.ocpp_max_frame_bytes,
         )
         return
     config = uvicorn.Config(
@@ -115,6 +118,7 @@ def serve(
         port=port,
         log_level="warning",
         proxy_headers=True,
+        ws_max_size=settings.ocpp_max_frame_bytes,
     )
     # The bound socket itself (not its descriptor number) goes to uvicorn, so that it keeps its
     # address family and client addresses read right.

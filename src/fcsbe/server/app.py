@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe import __version__
+from fcsbe.server.adapters.ocpp.endpoint import OCPP_PATH, ocpp_endpoint
 from fcsbe.server.adapters.unconnected import UnconnectedStations
 from fcsbe.server.api import (
     admin_contracts,
@@ -64,6 +65,7 @@ from fcsbe.server.services.records.records import issue_proofs
 from fcsbe.server.services.retention import RetentionPolicy
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import (
+    HOST_ID,
     STATION_HOST_INTERVAL_S,
     StationRuntime,
     build_runtime,
@@ -207,14 +209,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         adapter = stations.adapter
         deviation = DeviationPolicy.from_settings(settings)
         if not isinstance(adapter, UnconnectedStations):
-            # Station-facing loops run only on the replica that holds the station connection: a
+            # Station-facing loops run only on replicas that hold station connections: a
             # replica with none would claim running FS and refuse every command to them. Other
-            # replicas reach the stations through the station-command queue it applies.
+            # replicas reach the stations through the station-command queue it applies. With
+            # OCPP every replica holds the stations connected to it, and applies the queued
+            # commands of those stations only (their connection leases say which).
             await stations.publish(factory)
             workers.add(
                 "station-commands",
                 settings.station_command_interval_s,
-                CommandApplier(factory, adapter).step,
+                CommandApplier(
+                    factory,
+                    adapter,
+                    host_id=HOST_ID if hasattr(adapter, "split") else None,
+                    deviation=deviation,
+                ).step,
                 idle_interval_s=idle,
             )
             workers.add("station-host", STATION_HOST_INTERVAL_S, publish_step(stations, factory))
@@ -370,6 +379,8 @@ def create_app(
     app.include_router(ev_users.admin_router)
     # The EV user's phone app (UC 3.6): static files, not part of the API (nor of its OpenAPI).
     app.mount("/app", StaticFiles(directory=Path(__file__).parent / "app_static", html=True))
+    # Charging stations connect here over OCPP-J (answered only with FCSBE_STATION_ADAPTER=ocpp).
+    app.add_api_websocket_route(OCPP_PATH, ocpp_endpoint, name="ocpp")
     install_docs_pages(app, "fcsbe")
     install_openapi(app)
     return app

@@ -174,11 +174,67 @@ class Settings(DeliverySettings, BaseSettings):
         description="How often the replica that holds the stations looks for station commands "
         "queued by other replicas (without `LISTEN`, as on SQLite).",
     )
+    station_adapter: Literal["simulator", "ocpp", "none"] | None = Field(
+        default=None,
+        description="What speaks to the charging stations: `simulator` (the built-in simulated "
+        "fleet, the quick start's default), `ocpp` (real chargers connect over OCPP-J to "
+        "`ws(s)://HOST:PORT/ocpp/{station_id}`, see docs/station-adapters.md) or `none` (a "
+        "registry without stations). Unset: `simulator`, or `none` when "
+        "`FCSBE_SIMULATOR_ENABLED=false`.",
+    )
     simulator_enabled: bool = Field(
         default=True,
-        description="Run the built-in station simulator as the station adapter, with the "
-        "registry of its scenario loaded at start (a live demo fleet out of the box). Turn it "
-        "off to serve a registry imported with `fcsbe admin stations import` instead.",
+        description="Deprecated alias of `FCSBE_STATION_ADAPTER` (`false` means `none` when "
+        "`FCSBE_STATION_ADAPTER` is unset): run the built-in station simulator, with the "
+        "registry of its scenario loaded at start.",
+    )
+    ocpp_registry: Literal["imported", "scenario"] = Field(
+        default="imported",
+        description="With `FCSBE_STATION_ADAPTER=ocpp`: the stations that may connect are the "
+        "registry imported with `fcsbe admin stations import` (`imported`), or the registry of "
+        "the simulator scenario `FCSBE_SIMULATOR_SCENARIO` loaded at start (`scenario`: a "
+        "try-out with `fcsbe stations simulate`).",
+    )
+    ocpp_unknown_stations: Literal["refuse", "pending"] = Field(
+        default="refuse",
+        description="A station with a provisioned password whose id is not in the registry: "
+        "refused at the handshake (`refuse`), or admitted with its BootNotification answered "
+        "`Pending` until the registry names it (`pending`).",
+    )
+    ocpp_password_file: Path | None = Field(
+        default=None,
+        description="If set, at start every registry station without an OCPP password gets a "
+        "fresh one, written with the others issued this way to this JSON file "
+        "`{station_id: password}` (mode 0600) that `fcsbe stations simulate --password-file` "
+        "reads. For try-outs; in production use `fcsbe admin stations set-password`.",
+    )
+    ocpp_call_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=300,
+        description="How long the server waits for a station's answer to a call "
+        "(SetChargingProfile, GetVariables, ...) before it counts as refused.",
+    )
+    ocpp_heartbeat_interval_s: int = Field(
+        default=300,
+        ge=10,
+        le=86_400,
+        description="Heartbeat interval told to stations in the BootNotification answer.",
+    )
+    ocpp_max_frame_bytes: int = Field(
+        default=65_536,
+        ge=4096,
+        le=16_777_216,
+        description="Largest OCPP-J frame accepted from a station; a larger one closes the "
+        "connection (code 1009). `fcsbe serve` also gives it to uvicorn as `ws_max_size`.",
+    )
+    ocpp_lease_s: float = Field(
+        default=60.0,
+        ge=5,
+        le=3600,
+        description="How long a replica's hold on a connected station lasts without renewal "
+        "(renewed every third of it): after a replica dies, its stations' commands wait at "
+        "most this long for the replica they reconnect to.",
     )
     simulator_scenario: SimulatorScenario = Field(
         default="demo",
@@ -365,6 +421,14 @@ class Settings(DeliverySettings, BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @property
+    def adapter_kind(self) -> Literal["simulator", "ocpp", "none"]:
+        """The station adapter in force (`station_adapter`, else the deprecated
+        `simulator_enabled`)."""
+        if self.station_adapter is not None:
+            return self.station_adapter
+        return "simulator" if self.simulator_enabled else "none"
 
     @property
     def is_sqlite(self) -> bool:

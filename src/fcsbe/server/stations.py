@@ -11,6 +11,7 @@ directly.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -22,6 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe.model import RegistryDocument
 from fcsbe.server.adapters.base import StationAdapter, StationEvent
+from fcsbe.server.adapters.ocpp.adapter import OcppStations
+from fcsbe.server.adapters.ocpp.provisioning import (
+    provision_missing,
+    read_password_file,
+    write_password_file,
+)
 from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
 from fcsbe.server.adapters.simulated import SimulatedStations
 from fcsbe.server.adapters.unconnected import UnconnectedStations
@@ -95,6 +102,9 @@ class StationRuntime:
     """`FCSBE_DATA_DIR`: the pseudonym key is read (or made) there on first use."""
     registry: RegistryDocument | None = None
     """The registry of a simulated fleet, loaded at start so the FO sees what is simulated."""
+    password_file: Path | None = None
+    """`FCSBE_OCPP_PASSWORD_FILE`: registry stations without a password get one at start,
+    written there."""
     _pseudonyms: Pseudonymizer | None = field(default=None, init=False, repr=False)
 
     @property
@@ -105,7 +115,26 @@ class StationRuntime:
         return self._pseudonyms
 
     async def load_registry(self, factory: async_sessionmaker[AsyncSession]) -> None:
-        """Import the adapter's own registry (idempotent; nothing to do for real stations)."""
+        """Import the adapter's own registry (idempotent; nothing to do for real stations),
+        bind an adapter that keeps state in the database, and issue the passwords
+        `password_file` asks for."""
+        bind = getattr(self.adapter, "bind", None)
+        if bind is not None:
+            bind(factory)
+        await self._load_registry(factory)
+        if self.password_file is not None:
+            await self._provision(factory, self.password_file)
+
+    async def _provision(self, factory: async_sessionmaker[AsyncSession], path: Path) -> None:
+        known = await asyncio.to_thread(read_password_file, path)
+        async with factory() as db:
+            issued = await provision_missing(db)
+            await db.commit()
+        if issued or not known:
+            await asyncio.to_thread(write_password_file, path, {**known, **issued})
+            log.info("OCPP passwords of %d station(s) written to %s", len(issued), path)
+
+    async def _load_registry(self, factory: async_sessionmaker[AsyncSession]) -> None:
         if self.registry is None:
             return
         async with factory() as db:
@@ -127,7 +156,9 @@ class StationRuntime:
             if await enforce_preferences(db, self.adapter, reported, self.pseudonyms):
                 reported = await self.adapter.sessions()
             events = await self.adapter.drain_events()
-            changes = await sync_sessions(db, reported, self.pseudonyms, self.adapter.now())
+            scope_of = getattr(self.adapter, "session_scope", None)
+            scope = scope_of() if scope_of is not None else None
+            changes = await sync_sessions(db, reported, self.pseudonyms, self.adapter.now(), scope)
             changes += await apply_station_events(db, events)
             await notify_station_events(db, events)
             await db.commit()
@@ -164,10 +195,34 @@ def publish_step(
     return step
 
 
+def _scenario_registry(settings: Settings) -> RegistryDocument:
+    fleet = scenario_fleet(
+        settings.simulator_scenario,
+        seed=settings.simulator_seed,
+        start=floor_to_second(utcnow()),
+        size=settings.simulator_fleet_size,
+    )
+    return registry_of(fleet)
+
+
 def build_runtime(settings: Settings) -> StationRuntime:
-    """The stations `settings` ask for: the simulated scenario fleet (default), or none."""
-    if not settings.simulator_enabled:
+    """The stations `settings` ask for (`FCSBE_STATION_ADAPTER`): the simulated scenario fleet
+    (default), real stations over OCPP, or none."""
+    kind = settings.adapter_kind
+    if kind == "none":
         return StationRuntime(UnconnectedStations(), settings.data_dir)
+    if kind == "ocpp":
+        adapter = OcppStations(
+            HOST_ID,
+            call_timeout_s=settings.ocpp_call_timeout_s,
+            heartbeat_s=settings.ocpp_heartbeat_interval_s,
+            lease_s=settings.ocpp_lease_s,
+            admit_unknown=settings.ocpp_unknown_stations == "pending",
+        )
+        registry = _scenario_registry(settings) if settings.ocpp_registry == "scenario" else None
+        return StationRuntime(
+            adapter, settings.data_dir, registry=registry, password_file=settings.ocpp_password_file
+        )
     fleet = scenario_fleet(
         settings.simulator_scenario,
         seed=settings.simulator_seed,
@@ -175,7 +230,7 @@ def build_runtime(settings: Settings) -> StationRuntime:
         size=settings.simulator_fleet_size,
     )
     options = SimOptions(meter_resolution_s=settings.simulator_meter_resolution_s)
-    adapter = SimulatedStations(
+    simulated = SimulatedStations(
         fleet, SystemClock(), step_s=settings.simulator_step_s, options=options
     )
-    return StationRuntime(adapter, settings.data_dir, registry=registry_of(fleet))
+    return StationRuntime(simulated, settings.data_dir, registry=registry_of(fleet))

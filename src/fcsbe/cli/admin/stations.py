@@ -4,8 +4,9 @@
 and writes it in one transaction: all or nothing, and a second import of the same file changes
 nothing. Every problem is printed as `file:line: entry: field: why`, and the exit status is 1.
 `scenario NAME` prints the registry of a built-in simulator scenario, a complete example to start
-from (the files in `examples/registry/` are made this way). The server extra is imported lazily,
-as in `fcsbe.cli`.
+from (the files in `examples/registry/` are made this way). `set-password` issues OCPP station
+passwords (security profiles 1 and 2): shown once, stored as hashes. The server extra is
+imported lazily, as in `fcsbe.cli`.
 """
 
 from __future__ import annotations
@@ -103,3 +104,79 @@ def scenario_registry(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(rendered, encoding="utf-8")
     typer.echo(f"wrote {output}")
+
+
+def _issue(ids: list[str], every: bool, missing: bool, unregistered: bool) -> dict[str, str]:
+    from fcsbe.cli._runtime import run_in_transaction
+    from fcsbe.server.adapters.ocpp.provisioning import issue_passwords
+    from fcsbe.server.storage.ocpp_stations import credential_hashes, registry_stations
+
+    async def work(session: AsyncSession, _settings: Settings) -> dict[str, str]:
+        registered = [cs_id for cs_id, _site in await registry_stations(session)]
+        chosen = registered if every or missing else ids
+        unknown = sorted(set(chosen) - set(registered))
+        if unknown and not unregistered:
+            typer.echo(
+                f"not in the registry: {', '.join(unknown)} (import it first, or pass "
+                "--unregistered for a station held as Pending until it is)",
+                err=True,
+            )
+            raise typer.Exit(1)
+        if missing:
+            have = await credential_hashes(session, chosen)
+            chosen = [cs_id for cs_id in chosen if cs_id not in have]
+        return await issue_passwords(session, chosen)
+
+    return run_in_transaction(work)
+
+
+@stations_app.command("set-password")
+def set_password(
+    station_ids: Annotated[
+        list[str] | None,
+        typer.Argument(help="Station ids (the OCPP identity, last segment of /ocpp/{id})."),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every station of the registry (replaces passwords).")
+    ] = False,
+    missing: Annotated[
+        bool, typer.Option("--missing", help="Every registry station that has no password yet.")
+    ] = False,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--password-file",
+            help="Add the new passwords to this JSON file {station_id: password} (mode 0600) "
+            "instead of printing them; `fcsbe stations simulate --password-file` reads it.",
+        ),
+    ] = None,
+    unregistered: Annotated[
+        bool,
+        typer.Option(
+            "--unregistered",
+            help="Allow ids the registry does not name (FCSBE_OCPP_UNKNOWN_STATIONS=pending).",
+        ),
+    ] = False,
+) -> None:
+    """Give OCPP stations fresh random passwords (HTTP Basic, username = station id).
+
+    Each password is shown once (or written to --password-file) and stored only as a hash;
+    a station's previous password stops working at once."""
+    from fcsbe.server.adapters.ocpp.provisioning import read_password_file, write_password_file
+
+    ids = list(station_ids or [])
+    if not ids and not (every or missing):
+        typer.echo("name station ids, or pass --all or --missing", err=True)
+        raise typer.Exit(2)
+    issued = _issue(ids, every, missing, unregistered)
+    if password_file is None:
+        for cs_id, password in issued.items():
+            typer.echo(f"{cs_id} {password}")
+        return
+    try:
+        known = read_password_file(password_file)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    write_password_file(password_file, {**known, **issued})
+    typer.echo(f"{len(issued)} password(s) written to {password_file}")

@@ -22,6 +22,7 @@ from fcsbe.server.storage.infrastructure import (
     EvSessionRow,
     SiteRow,
 )
+from fcsbe.server.storage.ocpp_stations import StationOcppStateRow
 
 __all__ = [
     "EvseFacts",
@@ -49,6 +50,9 @@ class EvseFacts:
     session_ref: str | None
     session_doc: dict[str, Any] | None
     v2g_consent: bool | None
+    ocpp_reported: dict[str, Any] | None = None
+    """What the station reported over OCPP (`StationLimits` JSON: version, V2X, DER), if it
+    ever connected."""
 
 
 async def expand_targets(
@@ -160,9 +164,10 @@ async def evse_facts(session: AsyncSession, evse_ids: list[str]) -> dict[str, Ev
     if not evse_ids:
         return {}
     rows = await session.execute(
-        select(EvseRow, ChargingStationRow.data, SiteRow.grid_state)
+        select(EvseRow, ChargingStationRow.data, SiteRow.grid_state, StationOcppStateRow.limits)
         .join(ChargingStationRow, ChargingStationRow.cs_id == EvseRow.cs_id)
         .join(SiteRow, SiteRow.site_id == EvseRow.site_id)
+        .outerjoin(StationOcppStateRow, StationOcppStateRow.cs_id == EvseRow.cs_id)
         .where(EvseRow.evse_id.in_(evse_ids))
     )
     sessions: dict[str, tuple[EvSessionRow, bool | None]] = {}
@@ -177,7 +182,7 @@ async def evse_facts(session: AsyncSession, evse_ids: list[str]) -> dict[str, Ev
             v2g = consent.withdrawn_at is None and "V2G" in consent.scope
         sessions[row_session.evse_id] = (row_session, v2g)
     facts = {}
-    for evse, station_doc, grid_state in rows.all():
+    for evse, station_doc, grid_state, reported in rows.all():
         found = sessions.get(evse.evse_id)
         ev_session = found[0] if found else None
         v2g = found[1] if found else None
@@ -191,5 +196,6 @@ async def evse_facts(session: AsyncSession, evse_ids: list[str]) -> dict[str, Ev
             session_ref=ev_session.session_ref if ev_session else None,
             session_doc=ev_session.data if ev_session else None,
             v2g_consent=v2g,
+            ocpp_reported=reported or None,
         )
     return facts

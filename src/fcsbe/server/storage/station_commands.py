@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base, JsonDoc
+from fcsbe.server.storage.ocpp_stations import held_stations
 
 __all__ = [
     "StationCommandRow",
@@ -60,6 +61,9 @@ class StationCommandRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    station_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    """The OCPP station the commands are for, when only the replica holding its connection
+    may apply them (None: any station-holding replica)."""
 
 
 class StationHostRow(Base):
@@ -75,10 +79,16 @@ class StationHostRow(Base):
 
 
 async def claim_due_commands(
-    session: AsyncSession, now: datetime, lease_s: float, limit: int
+    session: AsyncSession,
+    now: datetime,
+    lease_s: float,
+    limit: int,
+    *,
+    host_id: str | None = None,
 ) -> list[StationCommandRow]:
     """Lease up to `limit` due PENDING commands (oldest first) until `now + lease_s`; the
-    caller commits the claim before it applies them."""
+    caller commits the claim before it applies them. With `host_id`, commands bound to a
+    station are claimed only while that replica holds the station's connection."""
     statement = (
         select(StationCommandRow)
         .where(
@@ -88,6 +98,11 @@ async def claim_due_commands(
         .order_by(StationCommandRow.id)
         .limit(limit)
     )
+    if host_id is not None:
+        statement = statement.where(
+            StationCommandRow.station_id.is_(None)
+            | StationCommandRow.station_id.in_(held_stations(host_id, now))
+        )
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True)
     rows = list((await session.execute(statement)).scalars().all())

@@ -23,12 +23,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fcsbe.server.adapters.base import StationAdapter
+from fcsbe.server.adapters.base import ApplyResult, Command, StationAdapter
 
 # The modules that own intents register their expanders when imported.
 from fcsbe.server.services.flexibility_services import control as _control  # noqa: F401
 from fcsbe.server.services.flexibility_services import fallback as _fallback  # noqa: F401
 from fcsbe.server.services.flexibility_services.commands import EVSE, expand, outcome
+from fcsbe.server.services.flexibility_services.deviation import (
+    DeviationPolicy,
+    note_command_results,
+)
 from fcsbe.server.services.flexibility_services.dispatch import apply_intent
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 from fcsbe.server.storage.station_commands import (
@@ -58,18 +62,26 @@ class CommandApplier:
         adapter: StationAdapter,
         clock: Callable[[], datetime] | None = None,
         batch: int = 50,
+        host_id: str | None = None,
+        deviation: DeviationPolicy | None = None,
     ) -> None:
         self.factory = factory
         self.adapter = adapter
         self.clock = clock or adapter.now
         self.batch = batch
+        self.host_id = host_id
+        self.deviation = deviation or DeviationPolicy()
+        """With several replicas holding stations (OCPP): this replica, whose leases decide
+        which station-bound commands it claims."""
 
     async def step(self) -> int:
         """Claim, apply and record one batch; returns how many commands were handled."""
         async with self.factory() as session:
             claimed = [
                 row.id
-                for row in await claim_due_commands(session, self.clock(), LEASE_S, self.batch)
+                for row in await claim_due_commands(
+                    session, self.clock(), LEASE_S, self.batch, host_id=self.host_id
+                )
             ]
             await purge_completed_commands(session, self.clock() - KEEP_COMPLETED, self.batch)
             await session.commit()
@@ -86,10 +98,19 @@ class CommandApplier:
                 row = await session.get(StationCommandRow, row_id)
                 if row is None or row.state != "PENDING":
                     return
+                station_id = row.station_id
+                holds = getattr(self.adapter, "holds", None)
+                if station_id is not None and holds is not None and not holds(station_id):
+                    # the station left this replica since the claim: whoever holds it next
+                    row.claimed_until, row.next_attempt_at = None, now
+                    row.attempts = max(0, row.attempts - 1)
+                    await session.commit()
+                    return
                 fs = await session.get(FlexibilityServiceRow, row.fs_pk) if row.fs_pk else None
                 expanded = await expand(session, self.adapter, row, fs, now)
                 await session.rollback()  # read only: nothing is held while the stations work
             reason: str | None
+            results: list[ApplyResult] = []
             if isinstance(expanded, str):
                 state, applied, reason = "FAILED", 0, expanded
             else:
@@ -104,7 +125,24 @@ class CommandApplier:
             if row is not None and row.state == "PENDING":
                 row.state, row.applied_evses, row.reason = state, applied, reason
                 row.completed_at, row.claimed_until = self.clock(), None
+                if row.station_id is not None and row.fs_pk and not isinstance(expanded, str):
+                    await self._note_refusals(session, row.fs_pk, expanded, results)
                 await session.commit()
+
+    async def _note_refusals(
+        self,
+        session: AsyncSession,
+        fs_pk: int,
+        commands: list[Command],
+        results: list[ApplyResult],
+    ) -> None:
+        """A station-bound command (applied here for the replica that queued it) that a
+        station refused is an FS deviation, as it is where commands are applied at once."""
+        fs = await session.get(FlexibilityServiceRow, fs_pk)
+        if fs is not None and commands:
+            await note_command_results(
+                session, self.adapter, fs, commands, results, None, self.clock(), self.deviation
+            )
 
     async def _apply_intent(self, row_id: int, now: datetime) -> bool:
         """Expand, compose, apply and record an intent in one transaction (False: the row is

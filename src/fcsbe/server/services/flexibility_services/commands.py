@@ -183,6 +183,23 @@ async def enqueue(
     `commands`: concrete adapter commands (kind `EVSE`); or `kind` and `payload`: an intent,
     which is only written here (`dispatch.send_intent` applies it where the stations are).
     """
+    splitter = getattr(adapter, "split", None)
+    if kind == EVSE and splitter is not None and holds_stations(adapter):
+        # Stations held by other replicas (OCPP): their commands are queued apart, each row
+        # bound to its station, for the replica that holds it to apply.
+        parts: dict[str | None, list[Command]] = splitter(commands)
+        local = parts.pop(None, [])
+        queued = [
+            _row(fs, now, kind, {"commands": command_docs(part)}, station_id)
+            for station_id, part in parts.items()
+        ]
+        for remote in queued:
+            session.add(remote)
+        if queued:
+            await wake_workers(session)
+            if not local:
+                return queued[0], []
+        commands = local
     document = dict(payload or {})
     if kind == EVSE:
         document["commands"] = command_docs(commands)
@@ -214,6 +231,28 @@ async def enqueue(
         row.state, row.applied_evses, row.reason = outcome(results)
     row.completed_at = now
     return row, results
+
+
+def _row(
+    fs: FlexibilityServiceRow | None,
+    now: datetime,
+    kind: str,
+    document: dict[str, Any],
+    station_id: str | None,
+) -> StationCommandRow:
+    return StationCommandRow(
+        command_id=str(uuid.uuid4()),
+        fs_pk=fs.id if fs is not None else None,
+        fo_party_id=fs.fo_party_id if fs is not None else None,
+        fs_id=fs.fs_id if fs is not None else None,
+        kind=kind,
+        payload=document,
+        state="PENDING",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        station_id=station_id,
+    )
 
 
 def to_model(row: StationCommandRow) -> StationCommand:

@@ -49,6 +49,7 @@ from fcsbe.server.services.flexibility_services.decision_rules import (
     committed_fraction,
     evse_state,
     evu_bound,
+    ocpp_refusal,
     power_need,
     too_slow,
 )
@@ -151,11 +152,21 @@ def _usable_capacity(
     request: FlexibilityServiceRequest,
     now: datetime,
     out: _Decision,
+    needs_export: bool = False,
 ) -> tuple[float, float] | None:
     """(import W, export W) this EVSE can offer, or None (with a reason) when unusable."""
     target = Target(level=TargetLevel.EVSE, id=facts.evse_id)
     if facts.site_grid_state == "OFF_GRID":
         out.add(ReasonCode.OFF_GRID, "the site runs off-grid (island mode)", target)
+        return None
+    refusal = ocpp_refusal(
+        request.fs_type,
+        facts.station_doc.get("ocpp_version"),
+        facts.ocpp_reported,
+        needs_export=needs_export,
+    )
+    if refusal is not None:
+        out.add(ReasonCode.NOT_CAPABLE, refusal, target)
         return None
     evse = Evse.model_validate(facts.evse_doc)
     station = ChargingStation.model_validate(facts.station_doc)
@@ -297,7 +308,7 @@ async def _capacity(
         if not _in_scope(fact, scope):
             out.add(ReasonCode.TARGET_NOT_IN_CONTRACT, "not in the contract's scope", target)
             continue
-        capacity = _usable_capacity(fact, request, now, out)
+        capacity = _usable_capacity(fact, request, now, out, need.export_w > 0)
         if capacity is None:
             continue
         others = held.get(evse_id, [])

@@ -10,8 +10,8 @@ the EVSEs of a group at each instant, frequency averaged.
 An event starts at a trigger (FFR) or after a gap in the samples; its response time is measured
 from the first sample at the frequency that called for its largest ordered change (the deepest FFR
 level crossed, or the droop's new frequency) to the first sample that has covered 90 % of the way
-from what was delivered then to what was ordered, as grid codes measure it; its deviation is the largest |ordered - delivered| from then on while the
-response is held (ACTIVE or DROOP).
+from what was delivered then to what was ordered, as grid codes measure it; its deviation is the
+largest |ordered - delivered| from then on while the response is held (ACTIVE or DROOP).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ capability rules read as `EvTechnical`) and the `energy` exchanged so far.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -237,9 +237,16 @@ async def subjects_of(
 
 
 async def sync_sessions(
-    db: AsyncSession, reported: Sequence[StationSession], pseudonyms: Pseudonymizer, now: datetime
+    db: AsyncSession,
+    reported: Sequence[StationSession],
+    pseudonyms: Pseudonymizer,
+    now: datetime,
+    scope: Collection[str] | None = None,
 ) -> int:
-    """Reconcile stored sessions with the connected EVs the stations report; returns changes."""
+    """Reconcile stored sessions with the connected EVs the stations report; returns changes.
+
+    `scope`: the EVSEs the report covers (None: all). A replica that holds only some stations
+    (OCPP, several replicas) closes only the sessions of its own stations' EVSEs."""
     stored = {row.session_ref: row for row in await store.open_sessions(db)}
     evses = await load_evses(
         db, {r.evse_id for r in reported} | {r.evse_id for r in stored.values()}
@@ -322,7 +329,7 @@ async def sync_sessions(
             row.subject_ref = subject_ref
             changes += 1
     for ref, row in stored.items():
-        if ref in seen:
+        if ref in seen or (scope is not None and row.evse_id not in scope):
             continue
         row.disconnected_at = now
         changes += 1
