@@ -54,7 +54,7 @@ from fcsbe.server.services.flexibility_services.decision_rules import (
     too_slow,
 )
 from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES, move
-from fcsbe.server.services.registry.capabilities import assess
+from fcsbe.server.services.registry.capabilities import assess, evse_response_time_s
 from fcsbe.server.services.registry.target_scope import resolve_targets
 from fcsbe.server.services.registry.target_visibility import visible_only
 from fcsbe.server.services.registry.targets import ev_technical
@@ -175,7 +175,7 @@ def _usable_capacity(
         code = ReasonCode.NOT_CONFORMANT if not assessment.conformant else ReasonCode.NOT_CAPABLE
         out.add(code, "; ".join(assessment.notes) or "not capable", target)
         return None
-    slow = too_slow(request, assessment.capability.response_time_s)
+    slow = too_slow(request, evse_response_time_s(evse))  # the EVSE's own, not the chain's
     if slow is not None:
         out.add(ReasonCode.NOT_CAPABLE, slow, target)
         return None
