@@ -18,8 +18,8 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("meter_readings") as batch:
-        batch.add_column(sa.Column("baseline_w", sa.Float(), nullable=True))
-        batch.add_column(sa.Column("ordered_w", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("baseline_w", sa.Double(), nullable=True))
+        batch.add_column(sa.Column("ordered_w", sa.Double(), nullable=True))
 
 
 def downgrade() -> None:

@@ -182,6 +182,11 @@ def test_droop_and_ffr_stay_inside_headroom(
         assert armed.baseline_w - TOL <= armed.p_max_w <= state.import_room_w + TOL
         for _, delta in armed.curve:
             assert armed.p_min_w - TOL <= armed.baseline_w + delta <= armed.p_max_w + TOL
-    floor = SplitBasis.for_setpoint(fleet, NOW).sum_lo  # must-charge power is kept
+    basis = SplitBasis.for_setpoint(fleet, NOW)
+    floor = basis.sum_lo  # must-charge power is kept
     assert sum(a.p_max_w for a in droop.armed) <= max(p_max, floor) + 1e-6
-    assert sum(a.p_min_w for a in droop.armed) >= p_min - 1e-6
+    # EVSEs without room are not armed but keep charging what they must: with them, the
+    # aggregate stays within the order.
+    armed = {a.evse_id for a in droop.armed}
+    kept = sum(m for i, m in zip(basis.evse_ids, basis.anchor, strict=True) if i not in armed)
+    assert sum(a.p_min_w for a in droop.armed) + kept >= p_min - 1e-6
