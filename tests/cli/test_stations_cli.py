@@ -81,7 +81,7 @@ def test_serve_refuses_several_workers_with_the_simulator(monkeypatch: pytest.Mo
     monkeypatch.setenv("FCSBE_DATABASE_URL", "postgresql+asyncpg://u@127.0.0.1:1/none")
     result = runner.invoke(app, ["serve", "--workers", "2"])
     assert result.exit_code == 2
-    assert "FCSBE_SIMULATOR_ENABLED=false" in result.output
+    assert "FCSBE_STATION_ADAPTER=ocpp or none" in result.output
 
 
 def test_set_password_shows_it_once_and_stores_a_hash(database: Path, tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def test_required_vocabularies() -> None:
     }
     assert len(m.FsState) == 14
     assert len(m.ReasonCode) == 15
-    assert len(m.NotificationType) == 15  # EV_LIMITS_CHANGED (UC 3.6) added
+    assert len(m.NotificationType) == 19  # EV_LIMITS_CHANGED (UC 3.6), four dispute steps added
     assert set(m.PartyRole) == {"FO", "CSO", "CSP", "H_CSP", "V_CSO", "EC", "FLEET_OPERATOR"}
     assert m.SIGN_CONVENTION == "IMPORT_POSITIVE"
 

@@ -7,7 +7,7 @@ functions after moving the virtual clock, so nothing sleeps and every run is det
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from fcsbe.server.services.flexibility_services.telemetry import telemetry_step
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime
 from fcsbe.server.storage.base import utcnow
-from fcsbe.sim import SimOptions, VirtualClock
+from fcsbe.sim import ScenarioFleet, SimOptions, VirtualClock
 from tests.support.databases import truncate_all
 from tests.support.factories import make_fo
 from tests.support.fs_fixtures import make_contract
@@ -91,20 +91,25 @@ async def harness(
     level: str = "EVSE",
     categories: list[str] | None = None,
     fallback: dict[str, Any] | None = None,
+    fleet: Callable[[datetime], ScenarioFleet] | None = None,
 ) -> AsyncIterator[Harness]:
-    """A fresh app over the scenario's simulated fleet, with FO-A holding an active contract
-    (with the `fallback` terms when given)."""
-    fleet = scenario_fleet(scenario, start=floor_to_second(utcnow()))
+    """A fresh app over the scenario's simulated fleet (or the one `fleet` builds from a start
+    time), with FO-A holding an active contract (with the `fallback` terms when given)."""
+    start = floor_to_second(utcnow())
+    fleet_ = scenario_fleet(scenario, start=start) if fleet is None else fleet(start)
     stations = SimulatedStations(
-        fleet, VirtualClock(fleet.start), options=SimOptions(meter_resolution_s=5)
+        fleet_, VirtualClock(fleet_.start), options=SimOptions(meter_resolution_s=5)
     )
-    runtime = StationRuntime(stations, settings.data_dir, registry=registry_of(fleet))
+    # The registry is set after the tables are emptied: the app's start would otherwise
+    # import it over what an earlier test of another fleet left behind.
+    runtime = StationRuntime(stations, settings.data_dir)
     app = create_app(settings, stations=runtime)
     async with app.router.lifespan_context(app):
         await truncate_all(app.state.engine)
+        runtime.registry = registry_of(fleet_)
         await runtime.load_registry(app.state.session_factory)
         token = await make_fo(app.state.session_factory, "FO-A")
-        targets = [("SITE", s) for s in (contract_sites or [s.site_id for s in fleet.sites])]
+        targets = [("SITE", s) for s in (contract_sites or [s.site_id for s in fleet_.sites])]
         await make_contract(
             app.state.session_factory,
             "FO-A",

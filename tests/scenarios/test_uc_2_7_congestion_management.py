@@ -1,11 +1,21 @@
-"""UC 2.7: distribution grid congestion — an import limit on a grid node is respected."""
+"""UC 2.7: distribution grid congestion — import and export limits on a grid node hold at the
+connection points, household load and PV included, EVs arriving during a limit too."""
 
 from __future__ import annotations
 
-from fcsbe.model import FsState
+from datetime import timedelta
+
+import pytest
+
+from fcsbe.model import FlexibilityServiceRequest, FsState
 from fcsbe.server.settings import Settings
+from fcsbe.server.storage.measurements import readings_between
+from fcsbe.sim import Consent, EvUserLimits
+from fcsbe.sim.catalogue import COMPACT_AC
+from fcsbe.sim.scenarios import uc_2_7_street
 from tests.scenarios.family2 import start_fs
 from tests.scenarios.harness import harness
+from tests.support.fs_fixtures import request_body
 
 
 async def test_import_limit_on_the_node_holds(settings: Settings) -> None:
@@ -39,3 +49,97 @@ async def test_import_limit_on_the_node_holds(settings: Settings) -> None:
         assert interval.measured_w <= 50_000 * 1.01
         await h.run(20, tick_s=10)
         assert await h.power_w(depot) > 50_000  # released: unmanaged charging again
+
+
+def _limits(import_w: float | None, export_w: float | None) -> dict[str, object]:
+    return {
+        "fs_type": "CONGESTION",
+        "grid_node": "NODE-STREET-1",
+        "periods": [
+            {
+                "start_offset_s": 0,
+                "duration_s": 600,
+                "import_limit_w": import_w,
+                "export_limit_w": export_w,
+            }
+        ],
+    }
+
+
+async def test_the_limit_holds_at_the_connection_point_with_load_pv_and_an_arrival(
+    settings: Settings,
+) -> None:
+    """Flats with 8 kW of household load and 10 kW of PV (half of its 20 kW peak): the rest of
+    the connection is -2 kW, four EVs charge 44 kW, the meter reads 42 kW. A 20 kW import limit
+    leaves the EVs 22 kW; an EV arriving at a free charger during the limit is capped at once."""
+    flats = "SITE-FLATS"
+    async with harness(settings, fleet=lambda t: uc_2_7_street(start=t)) as h:
+        sim = h.stations.simulator
+        sim.set_base_load(flats, 8_000.0)
+        sim.set_irradiance(flats, 0.5)
+        await h.run(5)
+        assert sim.site_state(flats).p_w == pytest.approx(42_000.0, abs=1.0)
+        fs = await start_fs(h, "street", "CONGESTION", _limits(20_000.0, None), flats)
+        assert fs.state is FsState.ACTIVE
+        await h.run(20, tick_s=10)
+        limited_from = h.now
+        assert sim.site_state(flats).p_w <= 20_000.0 + 1.0
+        assert sim.site_state(flats).evse_p_w == pytest.approx(22_000.0, abs=1.0)
+        free = [e for e in h.evses_of(flats) if not sim.evse_state(e).connected]
+        sim.connect_ev(
+            free[0], COMPACT_AC, 20.0, h.now + timedelta(hours=8), EvUserLimits(), Consent()
+        )
+        for _ in range(6):  # every step from the arrival on, replans included
+            await h.run(10, tick_s=10)
+            assert sim.site_state(flats).p_w <= 20_000.0 + 1.0
+        assert sim.evse_state(free[0]).p_w > 0  # the newcomer got its share at the replan
+        # The connection-point meter's readings are kept as evidence, within the limit.
+        async with h.app.state.session_factory() as session:
+            kept = await readings_between(session, [flats], limited_from, h.now, kinds=("SITE",))
+        assert len(kept) >= 10
+        assert max(r.p_w for r in kept) <= 20_000.0 + 1.0
+
+
+async def test_an_export_limit_holds_with_v2g_and_pv(settings: Settings) -> None:
+    """The flats' two V2G EVs are asked to discharge (export pays 0.90) while the roof gives
+    10 kW and the households draw 8 kW: a 5 kW export limit at the connection leaves the EVs
+    5 - 2 = 3 kW of discharge, and the meter never reads below -5 kW."""
+    flats = "SITE-FLATS"
+    async with harness(settings, fleet=lambda t: uc_2_7_street(start=t)) as h:
+        sim = h.stations.simulator
+        sim.set_base_load(flats, 8_000.0)
+        sim.set_irradiance(flats, 0.5)
+        prices = {
+            "fs_type": "DYNAMIC_PRICE",
+            "currency": "EUR",
+            "v2x_allowed": True,
+            "randomize_start_s": 0,
+            "intervals": [
+                {
+                    "start_offset_s": 0,
+                    "duration_s": 600,
+                    "import_price_per_kwh": 0.40,
+                    "export_price_per_kwh": 0.90,
+                },
+                {"start_offset_s": 600, "duration_s": 600, "import_price_per_kwh": 0.02},
+            ],
+        }
+        limit = request_body(
+            "limit",
+            fs_type="CONGESTION",
+            parameters=_limits(None, 5_000.0),
+            targets=[("SITE", flats)],
+            start_in=timedelta(seconds=60),
+            duration=timedelta(minutes=20),
+            now=h.now,
+        )
+        await h.fo.flexibility_services.create(FlexibilityServiceRequest.model_validate(limit))
+        fs = await start_fs(h, "price", "DYNAMIC_PRICE", prices, flats, minutes=20)
+        assert (await h.fo.flexibility_services.get("limit")).state is FsState.ACTIVE
+        assert fs.state is FsState.ACTIVE
+        for _ in range(3):
+            await h.run(30, tick_s=15)
+            site = sim.site_state(flats)
+            assert site.evse_p_w < 0  # the V2G EVs discharge
+            assert site.p_w >= -5_000.0 - 1.0
+            assert site.evse_p_w == pytest.approx(-3_000.0, abs=1.0)

@@ -188,6 +188,10 @@ async def _proof_of_flexibility_service(h: Harness) -> None:
         notified = (
             await session.execute(select(OutboxRow.payload).where(OutboxRow.fs_id == "fs-uc34"))
         ).scalars()
-        states = [p["data"]["to_state"] for p in notified]
+        payloads = list(notified)
+    states = [p["data"]["to_state"] for p in payloads if p["type"] == "FS_STATE_CHANGED"]
     assert audit.intact, audit
     assert states[-3:] == ["RECORDED", "DISPUTED", "PROVEN"]
+    # The dispute was opened, then withdrawn by the acceptance: both steps notified.
+    steps = [p["type"] for p in payloads if p["type"].startswith("DISPUTE_")]
+    assert steps == ["DISPUTE_OPENED", "DISPUTE_ACCEPTED"]

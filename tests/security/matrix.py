@@ -236,6 +236,29 @@ ROWS: list[Row] = [
         body=lambda _w: {"decision": "ACCEPT"},
         ok=frozenset({404, 409}),
     ),
+    Row("GET", "/v1/flexibility-services/{fs_id}/dispute", Who.FO, owned=True, ok=frozenset({404})),
+    Row(
+        "POST",
+        "/v1/flexibility-services/{fs_id}/dispute/response",
+        Who.FO,
+        owned=True,
+        body=lambda _w: {"response": "ACCEPT"},
+        ok=frozenset({404}),
+    ),
+    Row(
+        "PUT",
+        "/v1/flexibility-services/{fs_id}/baseline",
+        Who.FO,
+        owned=True,
+        body=lambda _w: {"periods": [{"start_offset_s": 0, "duration_s": 900, "p_w": 1000.0}]},
+    ),
+    Row(
+        "GET",
+        "/v1/flexibility-services/{fs_id}/baseline",
+        Who.FO,
+        owned=True,
+        ok=frozenset({200, 404}),
+    ),
     # Event log: FOs read their own entries, the operator all of them
     Row("GET", "/v1/event-log", Who.FO_OR_OPERATOR),
     Row("GET", "/v1/event-log/head", Who.FO_OR_OPERATOR, ok=frozenset({200, 404, 409})),
@@ -343,6 +366,23 @@ ROWS: list[Row] = [
         body=lambda _w: {"decision": "SUSPEND", "reason": "matrix"},
         query={"fo_party_id": "NL-FO-A"},
     ),
+    # Disputes of records and the CSO's baselines
+    Row("GET", "/admin/v1/disputes", Who.OPERATOR),
+    Row("GET", "/admin/v1/disputes/{dispute_id}", Who.OPERATOR, ok=frozenset({404})),
+    Row(
+        "POST",
+        "/admin/v1/disputes/{dispute_id}/answer",
+        Who.OPERATOR,
+        body=lambda _w: {"answer": "REJECT", "reason_code": "OTHER", "reasons": ["matrix"]},
+        ok=frozenset({404}),
+    ),
+    Row(
+        "PUT",
+        "/admin/v1/flexibility-services/{fs_id}/baseline",
+        Who.OPERATOR,
+        body=lambda _w: {"periods": [{"start_offset_s": 0, "duration_s": 900, "p_w": 1000.0}]},
+        query={"fo_party_id": "NL-FO-A"},
+    ),
 ]
 
 
@@ -352,6 +392,8 @@ SCOPES: list[tuple[str, str]] = [
     ("/v1/contract-holders", "contract-holders"),
     ("/v1/flexibility-services/{fs_id}/record", "records"),
     ("/v1/flexibility-services/{fs_id}/proof", "records"),
+    ("/v1/flexibility-services/{fs_id}/dispute", "records"),
+    ("/v1/flexibility-services/{fs_id}/baseline", "records"),
     ("/v1/flexibility-services", "flexibility-services"),
     ("/v1/event-log", "records"),
     ("/v1/notifications", "notifications"),

@@ -1,9 +1,9 @@
 """The `fcsbe` command line: serve, migrate, export the OpenAPI document, operate the server.
 
-One module per command group (`serve`, `db`, `docs`, `demo`, `admin/...`); `_runtime` holds the
-one settings loader and the one transaction runner they share. The server extra is imported
-lazily so that `pip install fcsbe` (model + client only) can still print a clear message instead
-of an import error.
+One module per command group (`serve`, `db`, `docs`, `demo`, `stations`, `admin/...`);
+`_runtime` holds the one settings loader and the one transaction runner they share. The server
+extra is imported lazily so that `pip install fcsbe` (model + client only) can still print a
+clear message instead of an import error.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fcsbe.cli.admin.stations import stations_app
 from fcsbe.cli.db import db_app
 from fcsbe.cli.docs import api_docs, openapi, render_openapi
 from fcsbe.cli.serve import serve
+from fcsbe.cli.stations import stations_sim_app
 
 __all__ = ["app", "main", "render_openapi"]
 
@@ -39,6 +40,7 @@ admin_app.add_typer(stations_app, name="stations", no_args_is_help=True)
 admin_app.add_typer(event_log_cli.app, name="event-log", no_args_is_help=True)
 admin_app.add_typer(notifications_cli.app, name="notifications", no_args_is_help=True)
 app.command("demo")(demo_cli.demo)
+app.add_typer(stations_sim_app, name="stations", no_args_is_help=True)
 
 
 def main() -> None:

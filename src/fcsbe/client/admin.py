@@ -1,23 +1,31 @@
 """The operator side (`/admin/v1`), for a client holding an operator token: enrolment tokens,
-enrolments and contract decisions."""
+enrolments, contract decisions, disputes of records and the CSO's baselines."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fcsbe.client.contracts import contract_path
 from fcsbe.client.operations import operation
 from fcsbe.client.paging import AsyncPager
 from fcsbe.client.transport import Transport
 from fcsbe.model import (
+    BaselinePeriod,
+    BaselineSubmission,
     ContractDecision,
     ContractDecisionKind,
     ContractStatus,
+    Dispute,
+    DisputeAnswer,
+    DisputeList,
+    DisputeStatus,
     Enrolment,
     EnrolmentStatus,
     EnrolmentToken,
     EnrolmentTokenRequest,
     FlexibilityServiceContract,
+    SubmittedBaselineInfo,
 )
 
 __all__ = ["AdminResource"]
@@ -127,3 +135,58 @@ class AdminResource:
             params={"fo_party_id": fo_party_id},
         )
         return FlexibilityServiceContract.model_validate_json(response.content)
+
+    @operation("admin_list_disputes")
+    async def list_disputes(
+        self, statuses: Sequence[DisputeStatus | str] = (), *, limit: int = 100
+    ) -> DisputeList:
+        """Disputes of records, newest first (only those in `statuses` when given)."""
+        params = {"status": [DisputeStatus(s).value for s in statuses], "limit": limit}
+        response = await self._t.request("GET", "/admin/v1/disputes", params=params)
+        return DisputeList.model_validate_json(response.content)
+
+    @operation("admin_get_dispute")
+    async def get_dispute(self, dispute_id: str) -> Dispute:
+        """One dispute with every signed step."""
+        response = await self._t.request("GET", f"/admin/v1/disputes/{dispute_id}")
+        return Dispute.model_validate_json(response.content)
+
+    @operation("admin_answer_dispute")
+    async def answer_dispute(
+        self,
+        dispute_id: str,
+        answer: DisputeAnswer | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> Dispute:
+        """Answer an OPEN dispute: REVISE with corrections (a new record revision) or REJECT.
+
+        Raises:
+            ConflictError: not OPEN (`dispute-not-open`) or past its answer deadline.
+        """
+        body = DisputeAnswer.model_validate(answer)
+        response = await self._t.request(
+            "POST",
+            f"/admin/v1/disputes/{dispute_id}/answer",
+            json=body.model_dump(mode="json", exclude_none=True),
+            idempotency_key=idempotency_key,
+        )
+        return Dispute.model_validate_json(response.content)
+
+    @operation("admin_submit_fs_baseline")
+    async def submit_baseline(
+        self,
+        fs_id: str,
+        periods: Sequence[BaselinePeriod | Mapping[str, Any]],
+        *,
+        fo_party_id: str,
+    ) -> SubmittedBaselineInfo:
+        """Submit the CSO's baseline of an FO's FS before it starts."""
+        body = BaselineSubmission.model_validate({"periods": list(periods)})
+        response = await self._t.request(
+            "PUT",
+            f"/admin/v1/flexibility-services/{fs_id}/baseline",
+            json=body.model_dump(mode="json"),
+            params={"fo_party_id": fo_party_id},
+        )
+        return SubmittedBaselineInfo.model_validate_json(response.content)

@@ -18,6 +18,7 @@ from typing import Any
 from fcsbe.model import (
     ConsistencyProof,
     DetailedServiceRecord,
+    Dispute,
     EventLogEntry,
     FlexibilityServiceResponse,
     InclusionProof,
@@ -35,6 +36,7 @@ __all__ = [
     "ProofVerdict",
     "ProofVerificationError",
     "verify_decision",
+    "verify_dispute",
     "verify_entry_inclusion",
     "verify_heads_consistent",
     "verify_proof_of_work",
@@ -85,6 +87,20 @@ def verify_decision(response: FlexibilityServiceResponse, jwks: Jwks) -> str:
         return verify_detached(response.signature, response.signed_payload(), jwks)
     except SignatureError as exc:
         raise ProofVerificationError(f"decision on {response.fs_id}: {exc}") from exc
+
+
+def verify_dispute(dispute: Dispute, jwks: Jwks) -> list[str]:
+    """Check that the CSO signed every step of a dispute as it reads, and that the steps
+    belong to it; returns the `kid` of each step's key, raises `ProofVerificationError`."""
+    kids: list[str] = []
+    for index, step in enumerate(dispute.steps):
+        if step.dispute_id != dispute.dispute_id:
+            raise ProofVerificationError(f"dispute step {index}: of another dispute")
+        try:
+            kids.append(verify_detached(step.signature, step.signed_payload(), jwks))
+        except SignatureError as exc:
+            raise ProofVerificationError(f"dispute step {index} ({step.step}): {exc}") from exc
+    return kids
 
 
 def verify_tree_head(head: SignedTreeHead, jwks: Jwks) -> None:
@@ -190,7 +206,11 @@ def verify_proof_of_work(
         problems.append(str(exc))
     if digest(dsr.model_dump(mode="json")) != pow.dsr_digest:
         problems.append("the record does not match the proof's DSR digest")
-    if (dsr.fs_id, dsr.revision) != (pow.fs_id, pow.revision):
+    if (dsr.fs_id, dsr.revision, dsr.record_revision or 1) != (
+        pow.fs_id,
+        pow.revision,
+        pow.record_revision or 1,
+    ):
         problems.append("the record is of another FS or revision than the proof")
     evidenced = {evidence.meter_id for evidence in pow.meter_evidence}
     problems.extend(

@@ -140,13 +140,17 @@ class SyncContractHoldersResource(SyncNamespace[ContractHoldersResource]):
 class SyncAdminResource(SyncNamespace[AdminResource]):
     """Blocking `AdminResource` (`client.admin`)."""
 
+    answer_dispute = blocking(AdminResource.answer_dispute)
     create_enrolment_token = blocking(AdminResource.create_enrolment_token)
     decide_contract = blocking(AdminResource.decide_contract)
     get_contract = blocking(AdminResource.get_contract)
+    get_dispute = blocking(AdminResource.get_dispute)
     get_enrolment = blocking(AdminResource.get_enrolment)
     list_contracts = paging(AdminResource.list_contracts)
+    list_disputes = blocking(AdminResource.list_disputes)
     list_enrolments = paging(AdminResource.list_enrolments)
     revoke_enrolment = blocking(AdminResource.revoke_enrolment)
+    submit_baseline = blocking(AdminResource.submit_baseline)
 
 
 class SyncFlexibilityServicesResource(SyncNamespace[FlexibilityServicesResource]):
@@ -179,8 +183,12 @@ class SyncEventLogResource(SyncNamespace[EventLogResource]):
 class SyncRecordsResource(SyncNamespace[RecordsResource]):
     """Blocking `RecordsResource` (`client.records`)."""
 
+    baseline = blocking(RecordsResource.baseline)
+    dispute = blocking(RecordsResource.dispute)
     get = blocking(RecordsResource.get)
     proof = blocking(RecordsResource.proof)
+    respond_to_dispute = blocking(RecordsResource.respond_to_dispute)
+    submit_baseline = blocking(RecordsResource.submit_baseline)
     validate = blocking(RecordsResource.validate)
     verify = blocking(RecordsResource.verify)
 

@@ -9,6 +9,7 @@ consistency of the terms only; whether a proposal is acceptable is the CSO/CSP's
 from __future__ import annotations
 
 from datetime import datetime, time
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -90,12 +91,52 @@ class Commitment(InputModel):
 
 
 class PerformanceTerms(InputModel):
-    """How well an FS must be delivered (checked in the DSR)."""
+    """How well an FS must be delivered, and what a shortfall costs (checked and settled in the
+    DSR's `performance` part; see docs/records.md, "Settlement by performance").
+
+    The delivery ratio is the flex energy delivered in the ordered direction over the flex
+    energy ordered. Below `min_delivery_pct` the FS has failed: the penalty per percentage
+    point of shortfall applies, and the availability payment is forfeited when
+    `forfeit_availability` says so. The contract's `penalty_per_mwh` of deficiency applies
+    whatever the ratio.
+    """
 
     response_time_s: float = Field(ge=0, le=3_600, description="Time to first response.")
-    full_activation_time_s: float = Field(gt=0, le=3_600, description="Time to full activation.")
+    full_activation_time_s: float = Field(
+        gt=0, le=3_600, description="Time to full activation; not before `response_time_s`."
+    )
     tolerance_pct: Percent = Field(description="Allowed deviation from the requested power.")
     min_delivery_pct: Percent = Field(description="Delivery below this share is a failure.")
+    penalty_per_pct_shortfall: _Price = Field(
+        default=Decimal(0),
+        # the same default in the input and output schemas (a Decimal would show as "0")
+        json_schema_extra={"default": 0.0},
+        description="Charged per percentage point the delivery ratio falls below "
+        "`min_delivery_pct` (in the remuneration's currency).",
+    )
+    forfeit_availability: bool = Field(
+        default=False,
+        description="Whether a failed FS (delivery below `min_delivery_pct`) loses its "
+        "availability payment.",
+    )
+    response_time_tolerance_s: float = Field(
+        default=0,
+        ge=0,
+        le=3_600,
+        description="Slack on `response_time_s` before a late response counts as a failure.",
+    )
+
+    @field_validator("full_activation_time_s")
+    @classmethod
+    def _after_response(cls, value: float, info: ValidationInfo) -> float:
+        # A field validator so that the 422 names `/performance/full_activation_time_s`.
+        response = info.data.get("response_time_s")
+        if isinstance(response, float | int) and value < response:
+            raise PydanticCustomError(
+                "activation_before_response",
+                "full_activation_time_s must not be shorter than response_time_s",
+            )
+        return value
 
 
 class GridArea(InputModel):

@@ -21,6 +21,10 @@ __all__ = [
     "DataSharingLevel",
     "DeviationCause",
     "Direction",
+    "DisputeAnswerKind",
+    "DisputeReasonCode",
+    "DisputeResponseKind",
+    "DisputeStatus",
     "EnrolmentStatus",
     "EventSource",
     "FallbackPolicy",
@@ -195,6 +199,14 @@ class BaselineMethod(StrEnum):
     METER_BEFORE_ACTIVATION = "METER_BEFORE_ACTIVATION"
     HISTORICAL_AVERAGE = "HISTORICAL_AVERAGE"
     ZERO = "ZERO"
+    METER_TREND = "METER_TREND"
+    """Per-EV trend of the readings before activation, extrapolated (an EV finishing its
+    charge tapers towards zero; it is not flexibility)."""
+    HIGH_X_OF_Y = "HIGH_X_OF_Y"
+    """The X highest of the last Y days' same interval, adjusted by the same day's deviation
+    in the hours before the window."""
+    SUBMITTED = "SUBMITTED"
+    """A baseline the FO or the CSO submitted before the FS started (a D-prognosis)."""
 
 
 class FallbackPolicy(StrEnum):
@@ -227,6 +239,10 @@ class NotificationType(StrEnum):
     CREDENTIAL_EXPIRING = "CREDENTIAL_EXPIRING"
     CONTRACT_CHANGED = "CONTRACT_CHANGED"
     SECURITY_EVENT = "SECURITY_EVENT"
+    DISPUTE_OPENED = "DISPUTE_OPENED"
+    DISPUTE_ANSWERED = "DISPUTE_ANSWERED"
+    DISPUTE_ACCEPTED = "DISPUTE_ACCEPTED"
+    DISPUTE_ESCALATED = "DISPUTE_ESCALATED"
 
 
 class Quantity(StrEnum):
@@ -301,6 +317,52 @@ class ProofDecision(StrEnum):
 
     ACCEPT = "ACCEPT"
     DISPUTE = "DISPUTE"
+
+
+class DisputeReasonCode(StrEnum):
+    """Why a record is disputed, or why the CSO answers as it does (documented in records.md)."""
+
+    METER_DATA = "METER_DATA"
+    """Readings missing, wrong or not the FO's own measurement."""
+    BASELINE = "BASELINE"
+    """The baseline (method or its inputs) is contested."""
+    PERFORMANCE = "PERFORMANCE"
+    """The delivery ratio, response time or tolerance verdict is contested."""
+    SETTLEMENT = "SETTLEMENT"
+    """The amounts (prices, penalty rules) do not follow the contract."""
+    PROOF_INVALID = "PROOF_INVALID"
+    """The proof of work does not verify."""
+    OTHER = "OTHER"
+    """Anything else (the reasons say what)."""
+
+
+class DisputeStatus(StrEnum):
+    """Where a dispute of a record stands.
+
+    OPEN (awaiting the CSO's answer) -> REVISED (a corrected record revision) or REJECTED (with
+    reasons) -> ACCEPTED (by the FO, or deemed so when the FO lets the response deadline pass)
+    or ESCALATED (by the FO, or at once when the CSO lets the answer deadline pass).
+    """
+
+    OPEN = "OPEN"
+    REVISED = "REVISED"
+    REJECTED = "REJECTED"
+    ACCEPTED = "ACCEPTED"
+    ESCALATED = "ESCALATED"
+
+
+class DisputeAnswerKind(StrEnum):
+    """The CSO's answer to a dispute: a corrected record revision, or a rejection."""
+
+    REVISE = "REVISE"
+    REJECT = "REJECT"
+
+
+class DisputeResponseKind(StrEnum):
+    """The FO's response to the CSO's answer: accept it, or escalate the dispute."""
+
+    ACCEPT = "ACCEPT"
+    ESCALATE = "ESCALATE"
 
 
 class DeviationCause(StrEnum):

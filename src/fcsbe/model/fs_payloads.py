@@ -44,6 +44,13 @@ _PowerW = Annotated[float, Field(ge=-1e9, le=1e9)]
 _LimitW = Annotated[float, Field(ge=0, le=1e9)]
 _OffsetS = Annotated[int, Field(ge=0, le=_MAX_OFFSET_S)]
 _DurationS = Annotated[int, Field(ge=1, le=_MAX_OFFSET_S)]
+_RandomizeS = Annotated[int, Field(ge=0, le=3_600)]
+_RANDOMIZE_DOC = (
+    "Randomised start (IEEE 2030.5 `randomizeStart`): each EVSE delays every rise of its "
+    "charging by its own seeded share of this many seconds (at most half the interval it rises "
+    "into), so that the EVs do not all start on the interval edge (no synchronised rebound). "
+    "Null: the server's default (300 s); 0: no randomisation."
+)
 
 
 class SetpointPeriod(InputModel):
@@ -145,6 +152,7 @@ class DemandResponseSignal(InputModel):
     intervals: list[DemandResponseInterval] = Field(
         min_length=1, max_length=MAX_PERIODS, description="Intervals, ordered, not overlapping."
     )
+    randomize_start_s: _RandomizeS | None = Field(default=None, description=_RANDOMIZE_DOC)
 
     @model_validator(mode="after")
     def _check(self) -> DemandResponseSignal:
@@ -208,6 +216,21 @@ class DynamicPriceSignal(InputModel):
     intervals: list[DynamicPriceInterval] = Field(
         min_length=1, max_length=MAX_PERIODS, description="Intervals, ordered, not overlapping."
     )
+    round_trip_efficiency: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Share of the energy bought back to replace a discharged kWh that the "
+        "battery gives again (charger and battery losses). Null: the server's default (0.9).",
+    )
+    battery_wear_cost_per_kwh: Money | None = Field(
+        default=None,
+        ge=0,
+        description="Cost of battery wear per kWh discharged, in `currency`: a discharge is "
+        "planned only when it earns more than the energy bought back and this wear. Null: the "
+        "server's default (0.05 per kWh).",
+    )
+    randomize_start_s: _RandomizeS | None = Field(default=None, description=_RANDOMIZE_DOC)
 
     @model_validator(mode="after")
     def _ordered(self) -> DynamicPriceSignal:

@@ -21,6 +21,8 @@ from fcsbe.model.common import Target
 from fcsbe.model.enums import (
     ContractStatus,
     DeviationCause,
+    DisputeReasonCode,
+    DisputeStatus,
     FsState,
     FsType,
     NotificationType,
@@ -49,6 +51,11 @@ __all__ = [
     "CredentialExpiringNotification",
     "DerAlarmData",
     "DerAlarmNotification",
+    "DisputeAcceptedNotification",
+    "DisputeAnsweredNotification",
+    "DisputeEscalatedNotification",
+    "DisputeOpenedNotification",
+    "DisputeStepData",
     "EvConnectedData",
     "EvConnectedNotification",
     "EvDisconnectedData",
@@ -222,6 +229,21 @@ class SecurityEventData(OutputModel):
     detail: str | None = Field(default=None, max_length=500, description="For a human.")
 
 
+class DisputeStepData(OutputModel):
+    """`DISPUTE_OPENED`, `DISPUTE_ANSWERED`, `DISPUTE_ACCEPTED`, `DISPUTE_ESCALATED`: a step of
+    a dispute of an FS's record (`GET /v1/flexibility-services/{fs_id}/dispute` has it all)."""
+
+    dispute_id: Id = Field(description="The dispute.")
+    revision: int = Field(ge=1, description="The FS revision.")
+    status: DisputeStatus = Field(description="Status after the step.")
+    by_role: Literal["FO", "CSO", "DEADLINE"] = Field(description="Who took the step.")
+    reason_code: DisputeReasonCode | None = Field(default=None, description="What it is about.")
+    record_revision: int = Field(ge=1, description="Record revision in force after the step.")
+    due: UtcDateTime | None = Field(
+        default=None, description="Deadline of the next turn (the CSO's answer or the FO's)."
+    )
+
+
 NOTIFICATION_DATA_MODELS: dict[NotificationType, type[OutputModel]] = {
     NotificationType.FS_STATE_CHANGED: FsStateChangedData,
     NotificationType.FS_DEVIATION: FsDeviationData,
@@ -238,6 +260,10 @@ NOTIFICATION_DATA_MODELS: dict[NotificationType, type[OutputModel]] = {
     NotificationType.CREDENTIAL_EXPIRING: CredentialExpiringData,
     NotificationType.CONTRACT_CHANGED: ContractChangedData,
     NotificationType.SECURITY_EVENT: SecurityEventData,
+    NotificationType.DISPUTE_OPENED: DisputeStepData,
+    NotificationType.DISPUTE_ANSWERED: DisputeStepData,
+    NotificationType.DISPUTE_ACCEPTED: DisputeStepData,
+    NotificationType.DISPUTE_ESCALATED: DisputeStepData,
 }
 """The typed model of `Notification.data` for each notification type."""
 
@@ -429,6 +455,42 @@ class SecurityEventNotification(Notification):
     data: SecurityEventData = Field(description="Details of a `SECURITY_EVENT`.")  # type: ignore[assignment]
 
 
+class DisputeOpenedNotification(Notification):
+    """A `DISPUTE_OPENED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.DISPUTE_OPENED] = Field(description="Kind of notification.")
+    data: DisputeStepData = Field(description="Details of a `DISPUTE_OPENED`.")  # type: ignore[assignment]
+
+
+class DisputeAnsweredNotification(Notification):
+    """A `DISPUTE_ANSWERED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.DISPUTE_ANSWERED] = Field(description="Kind of notification.")
+    data: DisputeStepData = Field(description="Details of a `DISPUTE_ANSWERED`.")  # type: ignore[assignment]
+
+
+class DisputeAcceptedNotification(Notification):
+    """A `DISPUTE_ACCEPTED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.DISPUTE_ACCEPTED] = Field(description="Kind of notification.")
+    data: DisputeStepData = Field(description="Details of a `DISPUTE_ACCEPTED`.")  # type: ignore[assignment]
+
+
+class DisputeEscalatedNotification(Notification):
+    """A `DISPUTE_ESCALATED` notification, its `data` typed."""
+
+    model_config = _TYPED
+
+    type: Literal[NotificationType.DISPUTE_ESCALATED] = Field(description="Kind of notification.")
+    data: DisputeStepData = Field(description="Details of a `DISPUTE_ESCALATED`.")  # type: ignore[assignment]
+
+
 AnyNotification = Annotated[
     FsStateChangedNotification
     | FsDeviationNotification
@@ -444,7 +506,11 @@ AnyNotification = Annotated[
     | CommRestoredNotification
     | CredentialExpiringNotification
     | ContractChangedNotification
-    | SecurityEventNotification,
+    | SecurityEventNotification
+    | DisputeOpenedNotification
+    | DisputeAnsweredNotification
+    | DisputeAcceptedNotification
+    | DisputeEscalatedNotification,
     Field(discriminator="type"),
 ]
 """Any notification, its `data` typed by its `type`: the feed's items and the webhook body."""

@@ -18,7 +18,7 @@ from pydantic.config import JsonDict
 from fcsbe.model.base import Id, InputModel, OutputModel, UtcDateTime
 from fcsbe.model.common import MAX_REASONS
 from fcsbe.model.crypto import CompactJws, Sha256Digest
-from fcsbe.model.enums import ProofDecision, ProofValidationStatus
+from fcsbe.model.enums import DisputeReasonCode, ProofDecision, ProofValidationStatus
 from fcsbe.model.event_log import MAX_PROOF_LENGTH, SignedTreeHead
 
 __all__ = [
@@ -161,6 +161,12 @@ class ProofOfWork(OutputModel):
     tree_head: SignedTreeHead = Field(description="Signed tree head covering the range.")
     validation: ProofValidation = Field(description="FO's validation.")
     issued_at: UtcDateTime = Field(description="When the proof was issued.")
+    record_revision: int | None = Field(
+        default=None,
+        ge=1,
+        description="Revision of the record proven (`DetailedServiceRecord.record_revision`); "
+        "null for a record's first revision.",
+    )
 
     @model_validator(mode="after")
     def _covered(self) -> ProofOfWork:
@@ -178,7 +184,11 @@ class ProofOfWork(OutputModel):
 
     def signed_payload(self) -> dict[str, Any]:
         """The JSON object whose RFC 8785 form `jws` signs."""
-        return self.model_dump(mode="json", exclude={"jws", "validation"})
+        # A first revision's proof leaves `record_revision` out, as proofs did before it existed.
+        left_out = {"jws", "validation"} | (
+            {"record_revision"} if self.record_revision is None else set()
+        )
+        return self.model_dump(mode="json", exclude=left_out)
 
 
 class ProofValidationRequest(InputModel):
@@ -199,11 +209,17 @@ class ProofValidationRequest(InputModel):
     reasons: list[str] = Field(
         default_factory=list, max_length=MAX_REASONS, description="Why; required for DISPUTE."
     )
+    reason_code: DisputeReasonCode | None = Field(
+        default=None,
+        description="DISPUTE: what is disputed (null: OTHER); refused with ACCEPT.",
+    )
 
     @model_validator(mode="after")
     def _reasons(self) -> ProofValidationRequest:
         if self.decision is ProofDecision.DISPUTE and not self.reasons:
             raise ValueError("a DISPUTE must give at least one reason")
+        if self.decision is ProofDecision.ACCEPT and self.reason_code is not None:
+            raise ValueError("reason_code is only allowed with a DISPUTE")
         if any(not reason.strip() or len(reason) > 500 for reason in self.reasons):
             raise ValueError("each reason must be non-blank and at most 500 characters")
         return self

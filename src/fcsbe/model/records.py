@@ -8,14 +8,20 @@ Building it is the server's job; this module must hold no personal data beyond s
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Literal
+from datetime import date, timedelta
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
 from fcsbe.model._validation import check_spans
-from fcsbe.model.base import SIGN_CONVENTION, Id, OutputModel, UtcDateTime
+from fcsbe.model.base import SIGN_CONVENTION, Id, InputModel, OutputModel, UtcDateTime
 from fcsbe.model.common import (
     MAX_TARGETS,
     Currency,
@@ -38,13 +44,21 @@ from fcsbe.model.sessions import SessionRef
 __all__ = [
     "FINAL_STATES",
     "MAX_DSR_INTERVALS",
+    "BaselinePeriod",
+    "BaselineSubmission",
     "DataQualityFlag",
     "DetailedServiceRecord",
+    "DsrBaseline",
+    "DsrCorrection",
+    "DsrEvBaseline",
     "DsrInterval",
     "DsrMeter",
+    "DsrPenalty",
+    "DsrPerformance",
     "DsrSession",
     "DsrSettlement",
     "DsrTotals",
+    "SubmittedBaselineInfo",
 ]
 
 MAX_DSR_INTERVALS = 10_080
@@ -236,6 +250,177 @@ class DsrSettlement(OutputModel):
     net_amount: Money = Field(description="Net settlement (UFTP NetSettlement).")
 
 
+class BaselinePeriod(InputModel):
+    """A baseline power over part of the FS window."""
+
+    start_offset_s: int = Field(ge=0, le=604_800, description="Start, from the window start.")
+    duration_s: int = Field(gt=0, le=604_800, description="Length in seconds.")
+    p_w: float = Field(ge=-1e9, le=1e9, description="Baseline power (+ import).")
+
+
+class BaselineSubmission(InputModel):
+    """Body of `PUT /v1/flexibility-services/{fs_id}/baseline` (the FO) or
+    `PUT /admin/v1/flexibility-services/{fs_id}/baseline` (the CSO): the baseline the record
+    of a SUBMITTED-baseline FS settles against (a UFTP D-prognosis). Accepted until the window
+    starts, replaced by a later submission until then, fixed from then on."""
+
+    model_config = InputModel.model_config | ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "periods": [
+                        {"start_offset_s": 0, "duration_s": 900, "p_w": 42000.0},
+                        {"start_offset_s": 900, "duration_s": 900, "p_w": 38000.0},
+                    ]
+                }
+            ]
+        }
+    )
+
+    periods: list[BaselinePeriod] = Field(
+        min_length=1, max_length=MAX_DSR_INTERVALS, description="Periods, ordered, not overlapping."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BaselineSubmission:
+        spans = [(p.start_offset_s, p.start_offset_s + p.duration_s) for p in self.periods]
+        check_spans(spans, "periods")
+        return self
+
+
+class SubmittedBaselineInfo(OutputModel):
+    """A submitted baseline as stored (the answer to a submission)."""
+
+    fs_id: Id = Field(description="The FS.")
+    submitted_by: Id = Field(description="The party that submitted it.")
+    role: Literal["FO", "CSO"] = Field(description="FO or CSO.")
+    submitted_at: UtcDateTime = Field(description="When (the latest submission counts).")
+    periods: list[BaselinePeriod] = Field(description="The periods.")
+
+
+class DsrEvBaseline(OutputModel):
+    """METER_TREND: one EV's (meter's) trend before activation, as extrapolated."""
+
+    meter_id: Id = Field(description="The EVSE meter.")
+    level_w: float = Field(description="Fitted power at activation (+ import).")
+    slope_w_per_h: float = Field(description="Fitted change of power per hour (least squares).")
+    readings: int = Field(ge=0, description="Readings the fit used.")
+    zero_at: UtcDateTime | None = Field(
+        default=None,
+        description="When the extrapolated charge reaches zero (the EV finishes charging); "
+        "the baseline of this EV is zero from then on.",
+    )
+
+
+class DsrBaseline(OutputModel):
+    """How the baseline was determined, and from what (the record states its method and its
+    inputs, so anyone can recompute it)."""
+
+    method: BaselineMethod = Field(description="The baseline method used.")
+    detail: str = Field(max_length=500, description="How it was computed, for a human.")
+    inputs_from: UtcDateTime | None = Field(
+        default=None, description="Start of the readings used (meter methods)."
+    )
+    inputs_to: UtcDateTime | None = Field(
+        default=None, description="End of the readings used (meter methods)."
+    )
+    per_ev: list[DsrEvBaseline] = Field(
+        default_factory=list, max_length=10_000, description="METER_TREND: each EV's trend."
+    )
+    days_considered: int | None = Field(
+        default=None, ge=0, description="HIGH_X_OF_Y: Y, the previous days looked at."
+    )
+    days_used: list[date] = Field(
+        default_factory=list,
+        max_length=366,
+        description="HIGH_X_OF_Y / HISTORICAL_AVERAGE: the days averaged.",
+    )
+    adjustment_w: float | None = Field(
+        default=None,
+        description="HIGH_X_OF_Y: same-day adjustment added to every interval (today's mean "
+        "over the adjustment hours minus the selected days' mean over the same hours).",
+    )
+    submitted_by: Id | None = Field(default=None, description="SUBMITTED: the party.")
+    submitted_role: Literal["FO", "CSO"] | None = Field(
+        default=None, description="SUBMITTED: whether the FO or the CSO submitted it."
+    )
+    submitted_at: UtcDateTime | None = Field(default=None, description="SUBMITTED: when.")
+    declared_at: UtcDateTime | None = Field(
+        default=None, description="DECLARED_SCHEDULE: when the CSO declared it (the decision)."
+    )
+
+
+class DsrPenalty(OutputModel):
+    """One line of the penalty, with the contract rule that gives it."""
+
+    rule: Literal["DEFICIENCY_ENERGY", "DELIVERY_SHORTFALL", "AVAILABILITY_FORFEIT"] = Field(
+        description="DEFICIENCY_ENERGY: `penalty_per_mwh` x deficiency; DELIVERY_SHORTFALL: "
+        "`penalty_per_pct_shortfall` x points below `min_delivery_pct`; AVAILABILITY_FORFEIT: "
+        "the availability payment not paid."
+    )
+    basis: str = Field(max_length=300, description="The numbers the amount comes from.")
+    amount: Money = Field(ge=0, description="Amount (in the settlement's currency).")
+
+
+class DsrPerformance(OutputModel):
+    """What was ordered, what was measured, and the contract's deficiency and penalty rules
+    applied to them (droop, FFR and reserve; other types when something was ordered)."""
+
+    ordered_w: float | None = Field(
+        default=None,
+        description="The ordered quantity: the largest ordered power change (+ more import). "
+        "RESERVE: the activation; DROOP: the curve at the measured frequency; FFR: the "
+        "trigger level reached.",
+    )
+    ordered_basis: str = Field(max_length=300, description="How `ordered_w` was determined.")
+    ordered_energy_wh: float | None = Field(
+        default=None, ge=0, description="Flex energy ordered (magnitude)."
+    )
+    delivered_energy_wh: float | None = Field(
+        default=None,
+        ge=0,
+        description="Flex energy delivered in the ordered direction, capped "
+        "at what was ordered at each moment.",
+    )
+    delivery_pct: Percent | None = Field(
+        default=None, description="delivered / ordered energy x 100 (null: nothing ordered)."
+    )
+    min_delivery_pct: Percent = Field(description="The contract's minimum.")
+    shortfall_pct: float = Field(ge=0, description="Points below the minimum (0 if met).")
+    response_time_s: float | None = Field(default=None, ge=0, description="Measured.")
+    required_response_time_s: float | None = Field(
+        default=None, ge=0, description="The contract's (plus its slack)."
+    )
+    passed: bool | None = Field(
+        default=None,
+        description="Delivery at or above the minimum and a response in time (null: nothing "
+        "ordered, nothing to judge).",
+    )
+    evidence: Literal["METER_INTERVALS", "METER_READINGS", "FFR_EVIDENCE"] = Field(
+        description="What the measured response comes from: the record's intervals, the meter "
+        "readings (with frequency), or the high-resolution FFR evidence."
+    )
+    samples: int = Field(ge=0, description="Intervals or readings judged.")
+    penalties: list[DsrPenalty] = Field(
+        default_factory=list, max_length=3, description="Penalty lines (summed in settlement)."
+    )
+
+
+class DsrCorrection(OutputModel):
+    """Why a record revision was made: the CSO's answer to a dispute."""
+
+    dispute_id: Id = Field(description="The dispute answered.")
+    supersedes_digest: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="Digest of the record revision it replaces."
+    )
+    reasons: list[str] = Field(max_length=20, description="What was corrected and why.")
+
+
+_OMITTED_WHEN_NULL = ("record_revision", "baseline", "performance", "correction")
+"""Fields a record made before they existed does not carry: left out of the JSON when null,
+so the digest of such a record (and its signed proof) stays what it was."""
+
+
 class DetailedServiceRecord(OutputModel):
     """The DSR of one FS revision (`GET /v1/flexibility-services/{fs_id}/record`)."""
 
@@ -274,6 +459,31 @@ class DetailedServiceRecord(OutputModel):
         "response time to 90 % and deviation, from the stations' high-resolution samples.",
     )
     created_at: UtcDateTime = Field(description="When the record was made.")
+    record_revision: int | None = Field(
+        default=None,
+        ge=1,
+        description="Revision of the record itself: 1 when made, higher for a correction "
+        "answering a dispute (settlement follows the final one).",
+    )
+    baseline: DsrBaseline | None = Field(
+        default=None, description="The baseline method used and its inputs."
+    )
+    performance: DsrPerformance | None = Field(
+        default=None, description="Ordered vs measured, and the contract's penalty rules."
+    )
+    correction: DsrCorrection | None = Field(
+        default=None, description="For a corrected revision: the dispute it answers."
+    )
+
+    # No return annotation on purpose: with one, pydantic would publish that type instead of
+    # the record's own schema in the OpenAPI document.
+    @model_serializer(mode="wrap")
+    def _leave_out_nulls(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data: dict[str, Any] = handler(self)
+        for key in _OMITTED_WHEN_NULL:
+            if data.get(key, 0) is None:
+                del data[key]
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> DetailedServiceRecord:

@@ -23,6 +23,7 @@ from fcsbe.server.adapters.ocpp.endpoint import OCPP_PATH, ocpp_endpoint
 from fcsbe.server.adapters.unconnected import UnconnectedStations
 from fcsbe.server.api import (
     admin_contracts,
+    admin_disputes,
     admin_enrolments,
     availability,
     capabilities,
@@ -61,7 +62,7 @@ from fcsbe.server.services.enrolments.webhook_endpoints import reseal_secrets
 from fcsbe.server.services.event_log.tree import tree_step
 from fcsbe.server.services.flexibility_services.applier import CommandApplier
 from fcsbe.server.services.flexibility_services.deviation import DeviationPolicy
-from fcsbe.server.services.records.records import issue_proofs
+from fcsbe.server.services.records.disputes import proofs_step
 from fcsbe.server.services.retention import RetentionPolicy
 from fcsbe.server.settings import Settings
 from fcsbe.server.stations import (
@@ -75,6 +76,7 @@ from fcsbe.server.storage import migrations
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.data_files import private_data_dir
 from fcsbe.server.storage.engine import create_engine, create_session_factory
+from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.wakeup import WorkListener
 from fcsbe.server.workers import (
     LISTENER_CHECK_S,
@@ -165,6 +167,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         app.state.engine = engine
         app.state.session_factory = factory = create_session_factory(engine)
+        app.state.group_commit = group_commit = GroupCommit(factory)
         if settings.init_party_on_start:
             await _init_party(factory, settings)
         app.state.keys = keys = ServerKeys.load_or_create(settings.data_dir)
@@ -194,7 +197,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         workers.add(
             "proofs-of-work",
             settings.event_log_chain_interval_s,
-            transactional(factory, lambda session: issue_proofs(session, keys)),
+            transactional(factory, lambda session: proofs_step(session, keys)),
             idle_interval_s=idle,
         )
         workers.add(
@@ -304,6 +307,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await group_commit.close()
             await workers.stop()
             await listener.close()
             await stations.adapter.stop()
@@ -369,6 +373,7 @@ def create_app(
     app.include_router(contract_holders.router)
     app.include_router(admin_enrolments.router)
     app.include_router(admin_contracts.router)
+    app.include_router(admin_disputes.router)
     app.include_router(event_log.router)
     app.include_router(records.router)
     app.include_router(flexibility_services.router)

@@ -19,6 +19,7 @@ from fcsbe.server.security.address_policy import Resolver
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.settings import Settings
+from fcsbe.server.storage.fast.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from fcsbe.server.platform.metrics import AppMetrics
@@ -28,6 +29,7 @@ __all__ = [
     "Adapter",
     "CallbackResolver",
     "DbSession",
+    "GroupWriter",
     "ServerSettings",
     "ServerSigningKeys",
     "StationRuntimeView",
@@ -67,6 +69,14 @@ async def get_server_keys(request: Request) -> ServerKeys:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_group_commit(request: Request) -> GroupCommit:
+    """The process's group committer (storage/fast/group_commit.py)."""
+    return cast("GroupCommit", request.app.state.group_commit)
+
+
+GroupWriter = Annotated[GroupCommit, Depends(get_group_commit)]
 ServerSettings = Annotated[Settings, Depends(get_settings)]
 ServerSigningKeys = Annotated[ServerKeys, Depends(get_server_keys)]
 

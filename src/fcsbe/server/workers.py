@@ -33,7 +33,7 @@ from fcsbe.server.services.contracts.decisions import close_due_contracts
 from fcsbe.server.services.enrolments.credential_expiry import warn_expiring_credentials
 from fcsbe.server.services.enrolments.heartbeat import detect_offline
 from fcsbe.server.services.event_log.log import chain_pending
-from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision import DECISION_BATCH, decide_pending
 from fcsbe.server.services.flexibility_services.deviation import DeviationPolicy
 from fcsbe.server.services.flexibility_services.execution import (
     DEFAULT_DEVIATION,
@@ -215,9 +215,12 @@ def chain_event_log_step(factory: async_sessionmaker[AsyncSession]) -> Step:
 
 
 def decision_step(factory: async_sessionmaker[AsyncSession], keys: ServerKeys) -> Step:
-    """The step that decides pending FS requests, one per transaction, each decision signed
-    with the server's active key."""
-    return transactional(factory, lambda session: decide_pending(session, utcnow(), keys.sign))
+    """The step that decides pending FS requests, up to `DECISION_BATCH` per transaction (their
+    locks taken up front in a fixed order), each decision signed with the server's active key."""
+    return transactional(
+        factory,
+        lambda session: decide_pending(session, utcnow(), keys.sign, limit=DECISION_BATCH),
+    )
 
 
 def execution_step(

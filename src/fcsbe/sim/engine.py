@@ -98,7 +98,7 @@ class Simulator(SessionOps):
             start += count
         self._site_index = site_index
         self.table = EvseTable(ordered, [site_index[e.site_id] for e in ordered])
-        self.sites = SiteTable(list(sites), ranges)
+        self.sites = SiteTable(list(sites), ranges, seed)
         self.stations = tuple(stations) or _stations_of(ordered)
         self._local: dict[int, LocalFunctions] = {}
         self._rng = random.Random(f"{seed}:simulator")  # noqa: S311 - simulation, not security
@@ -311,6 +311,13 @@ class Simulator(SessionOps):
     def set_irradiance(self, site_id: str, fraction: float | None) -> None:
         """Override PV output as a share of peak (a cloud); None returns to the clear-sky curve."""
         self.sites.irradiance[self._site_of_id(site_id)] = fraction
+
+    def set_base_load(self, site_id: str, p_w: float | None) -> None:
+        """Fix the non-EV load behind a site's connection (W, >= 0); None returns to its daily
+        curve. The point-of-connection meter sees it from the next step."""
+        if p_w is not None and not p_w >= 0:
+            raise ValueError("p_w must be >= 0")
+        self.sites.load_override[self._site_of_id(site_id)] = p_w
 
     def set_grid_state(self, site_id: str, state: GridState) -> None:
         """Island or reconnect a site (UC 1.6): off-grid, nothing crosses its connection."""

@@ -216,7 +216,10 @@ class SiteSpec:
     grid_state: GridState = "ON_GRID"
     grid_node_id: str | None = None
     base_load_peak_w: float = 0.0
-    """Peak of the non-EV load behind the connection (households of an energy community)."""
+    """Peak of the non-EV load behind the connection (a home, the households of an energy
+    community, an office building); its daily curve is `load_kind`'s (see `sim/loads.py`)."""
+    load_kind: Literal["HOUSEHOLD", "BUILDING"] = "HOUSEHOLD"
+    """Daily shape of the non-EV load: a household's evening peak or a building's working day."""
     utc_offset_h: float = 1.0
     """Offset of local time, for the hour-of-day shapes of arrivals, PV and base load."""
     nominal_frequency_hz: float = 50.0
@@ -236,6 +239,8 @@ class SiteSpec:
         )
         if self.grid_state not in ("ON_GRID", "OFF_GRID"):
             raise ValueError("grid_state must be ON_GRID or OFF_GRID")
+        if self.load_kind not in ("HOUSEHOLD", "BUILDING"):
+            raise ValueError("load_kind must be HOUSEHOLD or BUILDING")
 
 
 @dataclass(frozen=True, slots=True)

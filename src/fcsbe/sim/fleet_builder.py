@@ -163,13 +163,19 @@ def hours_after(start: datetime, h: float) -> datetime:
     return start + timedelta(hours=h)
 
 
+HOME_LOAD_PEAK_W = 2_000.0
+"""Evening peak of a simulated household's own load (a quarter hour's mean, not a kettle)."""
+
+
 def home_site(n: int, dc_wallbox: bool = False) -> SiteSpec:
-    """A home: 25 A three-phase connection; a DC wallbox may export (V2H/V2G)."""
+    """A home: 25 A three-phase connection and its household load; a DC wallbox may export
+    (V2H/V2G)."""
     return SiteSpec(
         site_id=f"SITE-HOME-{n}",
         configuration_type=5 if dc_wallbox else 4,
         import_limit_w=17_250,
         export_limit_w=10_000 if dc_wallbox else 0.0,
+        base_load_peak_w=HOME_LOAD_PEAK_W,
         profile=home_profile(),
     )
 

@@ -57,6 +57,8 @@ __all__ = [
     "uc_1_5_evss",
     "uc_1_6_energy_community",
     "uc_1_7_onboard_inverter",
+    "uc_2_6_v2h_home",
+    "uc_2_7_street",
 ]
 
 DEFAULT_START = datetime(2025, 6, 2, 15, 0, tzinfo=UTC)
@@ -248,6 +250,58 @@ DEMO_EV_USERS = (
 """The demo fleet's named EV users: an operator can invite one by its identifier and see that
 car's sessions in the phone app. The first owns the home wallbox (plugged in at the start), the
 second drives a V2G SUV that is plugged in at the car park and comes back to it now and then."""
+
+
+def uc_2_6_v2h_home(*, seed: int = 0, start: datetime = DEFAULT_START) -> ScenarioFleet:
+    """UC 2.6 V2H: one home with its household load, a bidirectional DC wallbox and a V2G EV
+    plugged in; the connection may not export (zero-export rule), so discharge can only cover
+    the home's own load."""
+    b = FleetBuilder()
+    home = SiteSpec(
+        site_id="SITE-V2H-HOME",
+        configuration_type=5,
+        import_limit_w=17_250,
+        export_limit_w=0.0,
+        base_load_peak_w=2_000,
+    )
+    (evse,) = b.station(home.site_id, 1, dc(11, 10), ("IEC 61851-23", "EN 50549-1"))
+    session = InitialSession(
+        evse,
+        V2G_DC,
+        70.0,
+        hours_after(start, 14.0),
+        EvUserLimits(min_soc_at_departure_pct=50.0, soc_floor_pct=30.0),
+        V2G,
+        home_party="CSP-HOME-A",
+    )
+    return fleet("uc-2.6-v2h", start, seed, [home], b, [session])
+
+
+def uc_2_7_street(*, seed: int = 0, start: datetime = DEFAULT_START) -> ScenarioFleet:
+    """UC 2.7: a block of flats behind one congestion point: its households' load, a PV roof
+    and six AC chargers (two of them bidirectional, with V2G EVs), four EVs plugged in and two
+    chargers free for an EV arriving during a limit."""
+    b = FleetBuilder()
+    flats = SiteSpec(
+        site_id="SITE-FLATS",
+        configuration_type=3,
+        import_limit_w=100_000,
+        export_limit_w=30_000,
+        pv_peak_w=20_000,
+        grid_node_id="NODE-STREET-1",
+        base_load_peak_w=25_000,
+    )
+    bidi = b.station(flats.site_id, 2, ac(11, 11))
+    plain = b.station(flats.site_id, 4, ac(11))
+    limits = EvUserLimits(min_soc_at_departure_pct=40.0, soc_floor_pct=30.0)
+    sessions = [
+        InitialSession(evse, ONBOARD_BIDI, 60.0, hours_after(start, 12.0), limits, V2G)
+        for evse in bidi
+    ] + [
+        InitialSession(evse, COMPACT_AC, 30.0 + 5 * k, hours_after(start, 12.0), limits, V1G)
+        for k, evse in enumerate(plain[:2])
+    ]
+    return fleet("uc-2.7-street", start, seed, [flats], b, sessions)
 
 
 def demo_fleet(seed: int = 0, *, start: datetime = DEFAULT_START) -> ScenarioFleet:

@@ -12,38 +12,35 @@ After the EVSE loop has chosen every EVSE's power, each site is balanced, in thi
 An off-grid site has both limits at zero (UC 1.6). Grid-node limits (UC 2.7) then cut managed
 charging across the node's sites.
 
+The non-EV load and the PV behind the connection come from `loads` (a seeded daily curve per
+site, clear-sky PV), unless a test or the operator fixes them (`load_override`, `irradiance`).
+The point-of-connection power `net_w` (EVSEs + load - PV + storage) is what the site's meter
+reads and what `SiteState.p_w` reports.
+
 This module must not read clocks or draw random numbers; time arrives as arguments.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Container
 
 from fcsbe.sim.controls import SetpointControl
 from fcsbe.sim.evse_table import INF, EvseTable
 from fcsbe.sim.fleet import SiteSpec
+from fcsbe.sim.loads import LOAD_SHAPES, QUARTERS, LoadProfile, pv_fraction
 
 __all__ = ["BASE_LOAD_SHAPE", "SiteTable", "pv_fraction"]
 
-BASE_LOAD_SHAPE = (
-    0.35, 0.3, 0.3, 0.3, 0.3, 0.35, 0.5, 0.7, 0.65, 0.5, 0.45, 0.5,
-    0.55, 0.5, 0.45, 0.45, 0.55, 0.75, 0.95, 1.0, 0.9, 0.75, 0.55, 0.45,
-)  # fmt: skip
+BASE_LOAD_SHAPE = LOAD_SHAPES["HOUSEHOLD"]
 """Residential load per local hour, as a share of the site's peak (typical evening peak)."""
-
-
-def pv_fraction(local_hour: float) -> float:
-    """Clear-sky PV output as a share of peak: a half sine from 06:00 to 18:00 local time."""
-    if 6.0 < local_hour < 18.0:
-        return math.sin(math.pi * (local_hour - 6.0) / 12.0)
-    return 0.0
 
 
 class SiteTable:
     """State of every site, in parallel lists indexed like `specs`."""
 
-    def __init__(self, specs: list[SiteSpec], ranges: list[tuple[int, int]]) -> None:
+    def __init__(
+        self, specs: list[SiteSpec], ranges: list[tuple[int, int]], seed: int | str = 0
+    ) -> None:
         m = len(specs)
         self.m = m
         self.specs = specs
@@ -58,6 +55,15 @@ class SiteTable:
         self.soft_exp_w = [INF] * m
         self.setpoint: list[SetpointControl | None] = [None] * m
         self.irradiance: list[float | None] = [None] * m
+        self.load_override: list[float | None] = [None] * m
+        self.load_quarters = [
+            LoadProfile(s.load_kind, s.base_load_peak_w, seed, s.site_id).quarters
+            if s.base_load_peak_w > 0
+            else None
+            for s in specs
+        ]
+        self._load_now = [0.0] * m
+        self._load_key = -1
         self.storage_wh = [
             s.storage.capacity_wh * s.storage.initial_soc_pct / 100.0 if s.storage else 0.0
             for s in specs
@@ -99,21 +105,30 @@ class SiteTable:
         """Balance every site for the step just integrated, then the grid nodes; book meters."""
         hours = t_us / 3.6e9
         p = table.p_w
+        if t_us // 900_000_000 != self._load_key:
+            self._load_key = t_us // 900_000_000
+            self._refresh_loads(hours)
+        # Thousands of sites per step: the lists are read once, not per site.
+        specs, ranges, setpoints = self.specs, self.ranges, self.setpoint
+        irradiance, load_override, load_now = self.irradiance, self.load_override, self._load_now
+        evse_w, pv_w, load_w, net_w = self.evse_w, self.pv_w, self.load_w, self.net_w
         for s in range(self.m):
-            spec = self.specs[s]
-            a, b = self.ranges[s]
+            spec = specs[s]
+            a, b = ranges[s]
             ev = sum(p[a:b])
             hour = (hours + spec.utc_offset_h) % 24.0
-            override = self.irradiance[s]
-            pv = spec.pv_peak_w * (pv_fraction(hour) if override is None else override)
-            load = (
-                spec.base_load_peak_w * BASE_LOAD_SHAPE[int(hour)] if spec.base_load_peak_w else 0.0
-            )
+            pv = 0.0
+            if spec.pv_peak_w:
+                override = irradiance[s]
+                pv = spec.pv_peak_w * (pv_fraction(hour) if override is None else override)
+            load = load_override[s]
+            if load is None:
+                load = load_now[s]
             imp, exp, hard_imp, _ = self.limits_w(s)
-            setpoint = self.setpoint[s]
+            setpoint = setpoints[s]
             if setpoint is None and spec.storage is None and -exp <= ev + load - pv <= imp:
-                self.evse_w[s], self.pv_w[s], self.load_w[s] = ev, pv, load
-                self.net_w[s] = ev + load - pv
+                evse_w[s], pv_w[s], load_w[s] = ev, pv, load
+                net_w[s] = ev + load - pv
                 self.storage_w[s] = self.curtailed_w[s] = self.unserved_w[s] = 0.0
                 continue
             if setpoint is not None:
@@ -141,6 +156,14 @@ class SiteTable:
             self.curtailed_w[s], self.unserved_w[s] = curtailed, unserved
         self._balance_nodes(table, dt_s)
         self._book(dt_s)
+
+    def _refresh_loads(self, hours: float) -> None:
+        """Every site's load for the quarter hour (of UTC) that starts: the curves move in
+        quarter-hour steps, so the step loop only reads a list."""
+        for s, quarters in enumerate(self.load_quarters):
+            if quarters is not None:
+                hour = (hours + self.specs[s].utc_offset_h) % 24.0
+                self._load_now[s] = quarters[int(hour * 4.0) % QUARTERS]
 
     def _split(
         self, table: EvseTable, a: int, b: int, target_w: float, dt_s: float, local: Container[int]

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fcsbe.model import FsResult, ReasonCode
-from fcsbe.server.planning import EvseState, plan_demand_response
+from fcsbe.server.planning import EvseState, PlanStep, plan_demand_response
+from fcsbe.server.planning.charging import hold_rises, start_delay_s
 from tests.server.planning.fs_requests import (
     FLEET_SETTINGS,
     NOW,
@@ -91,3 +92,35 @@ def test_headroom_kept_and_departure_need_met_when_possible(
         possible = state.import_room_w * sum(s.duration_s for s in evse_plan.steps) / 3600
         if possible + after >= need:
             assert state.evse_id not in reported
+
+
+def test_a_replan_inside_a_hold_keeps_holding_until_the_delay_has_passed() -> None:
+    # The cheap interval began at 17:30; this EVSE's delay is 200 s. Replanned at 17:31 with the
+    # EVSE still at 1 kW, it holds 1 kW until 17:33:20, then takes the cheap interval's limit.
+    edge = START + timedelta(minutes=30)
+    steps = (PlanStep(edge + timedelta(minutes=1), edge + timedelta(minutes=30), None, 11_000.0),)
+    held = hold_rises(steps, 200, edge + timedelta(minutes=1), [edge], 1_000.0)
+    assert [(s.start, s.max_import_w) for s in held] == [
+        (edge + timedelta(minutes=1), 1_000.0),
+        (edge + timedelta(seconds=200), 11_000.0),
+    ]
+    # After the delay, nothing is held.
+    late = edge + timedelta(seconds=250)
+    steps = (PlanStep(late, edge + timedelta(minutes=30), None, 11_000.0),)
+    assert hold_rises(steps, 200, late, [edge], 1_000.0) == steps
+
+
+def test_no_delay_when_it_would_cost_the_ev_user_its_minimum() -> None:
+    edge = START + timedelta(minutes=30)
+    steps = (
+        PlanStep(START, edge, None, 0.0),
+        PlanStep(edge, START + timedelta(hours=1), None, 11_000.0),
+    )
+    need = 11_000.0 * 0.5  # exactly the cheap half hour at full power
+    assert hold_rises(steps, 200, START, [edge], 0.0, need_wh=need) == steps
+    delayed = hold_rises(steps, 200, START, [edge], 0.0)  # no need: the shed lasts 200 s more
+    assert [(s.end, s.max_import_w) for s in delayed] == [
+        (edge + timedelta(seconds=200), 0.0),
+        (START + timedelta(hours=1), 11_000.0),
+    ]
+    assert start_delay_s("fs-1", "E1", 300) == start_delay_s("fs-1", "E1", 300) < 300

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -26,11 +27,12 @@ def _price(low: int, high: int) -> st.SearchStrategy[float]:
     return st.integers(low, high).map(lambda x: x / 1000)
 
 
-def _signal(*prices: tuple[float, float | None], v2x: bool = True) -> dict:
+def _signal(*prices: tuple[float, float | None], v2x: bool = True, randomize_s: int = 0) -> dict:
     return {
         "fs_type": "DYNAMIC_PRICE",
         "currency": "EUR",
         "v2x_allowed": v2x,
+        "randomize_start_s": randomize_s,
         "intervals": [
             {
                 "start_offset_s": i * 3600,
@@ -60,8 +62,11 @@ def test_discharges_at_high_export_and_buys_back_cheap() -> None:
     request = request_of(_signal((0.30, 0.50), (0.05, None), (0.20, 0.10), (0.10, None)), hours=4)
     plan = plan_dynamic_price(request, [_v2g()], NOW)
     setpoints = [s.setpoint_w for s in plan.evse_plans[0].steps]
-    # 0.50 x 0.9 beats 0.05 for 10 kWh, then 0.10 x 0.9 still beats 0.05 for the 1 kWh left
-    assert setpoints == pytest.approx([-10_000.0, 11_000.0, -1_000.0, 0.0])
+    # 0.50 beats buying back at 0.05 / 0.9 + 0.05 wear = 0.106: 10 kWh go out at hour 0; the
+    # battery gets them back as 11 kWh at hour 1 (9.9 kWh stored) and 0.111 kWh at hour 3
+    # (0.1 kWh stored, 0.10 / 0.9 + 0.05 = 0.161 < 0.50); at hour 2 export pays 0.10, less
+    # than any buy-back, so nothing moves
+    assert setpoints == pytest.approx([-10_000.0, 11_000.0, 0.0, 100.0 / 0.9])
 
 
 def test_the_soc_floor_and_the_energy_allowance_bound_discharge() -> None:
@@ -101,7 +106,9 @@ def test_unprofitable_spreads_are_left_alone() -> None:
 def test_limits_floor_allowance_and_departure_need_hold(
     fleet: list[EvseState], prices: list[tuple[float, float | None]]
 ) -> None:
-    request = request_of(_signal(*prices), hours=len(prices))
+    # lossless and wear-free, so that grid-side energy is battery energy
+    lossless = _signal(*prices) | {"round_trip_efficiency": 1.0, "battery_wear_cost_per_kwh": 0}
+    request = request_of(lossless, hours=len(prices))
     plan = plan_dynamic_price(request, fleet, NOW)
     reported = {s.evse_id for s in plan.feasibility.shortfalls}
     for evse_plan in plan.evse_plans:
@@ -124,3 +131,70 @@ def test_limits_floor_allowance_and_departure_need_hold(
             )
         got = delivered_wh(evse_plan.steps, state.departure)
         assert got + after >= need - 1e-3 or state.evse_id in reported or state.departure is None
+
+
+def _home(**fields: object) -> EvseState:
+    """A V2H home: 1.2 kW of household load, zero export at the connection."""
+    values: dict = {"site_other_w": 1_200.0, "site_export_limit_w": 0.0, "soc_pct": 70.0}
+    values.update(fields)
+    return _v2g(**values)
+
+
+def test_v2h_covers_the_home_load_and_never_exports() -> None:
+    # Evening import 0.40 (export 0.30 would pay too, but the connection may not export);
+    # night import 0.05. A discharged kWh saves 0.40 > 0.05 / 0.9 + 0.05 = 0.106.
+    request = request_of(_signal((0.40, 0.30), (0.05, None)), hours=2)
+    plan = plan_dynamic_price(request, [_home()], NOW)
+    setpoints = [s.setpoint_w for s in plan.evse_plans[0].steps]
+    assert setpoints == pytest.approx([-1_200.0, 1_200.0 / 0.9])
+    assert [x[2] for x in plan.feasibility.committed_schedule] == pytest.approx(setpoints)
+
+
+def test_v2h_with_export_allowed_adds_v2g_beyond_the_load() -> None:
+    request = request_of(_signal((0.40, 0.30), (0.05, None)), hours=2)
+    plan = plan_dynamic_price(request, [_home(site_export_limit_w=3_000.0)], NOW)
+    assert plan.evse_plans[0].steps[0].setpoint_w == pytest.approx(-4_200.0)
+
+
+def test_wear_and_losses_stop_cycling_for_a_small_spread() -> None:
+    # 0.12 against 0.05 / 0.9 + 0.05 = 0.106 pays; with 0.08 of wear (0.136) it does not,
+    # nor with an 0.6 round trip (0.133).
+    prices = ((0.12, None), (0.05, None))
+    pays = plan_dynamic_price(request_of(_signal(*prices), hours=2), [_home()], NOW)
+    assert pays.evse_plans[0].steps[0].setpoint_w == pytest.approx(-1_200.0)
+    for extra in ({"battery_wear_cost_per_kwh": 0.08}, {"round_trip_efficiency": 0.6}):
+        plan = plan_dynamic_price(request_of(_signal(*prices) | extra, hours=2), [_home()], NOW)
+        assert all((s.setpoint_w or 0.0) >= 0 for s in plan.evse_plans[0].steps), extra
+
+
+def test_pv_covering_the_load_leaves_nothing_to_discharge_into() -> None:
+    request = request_of(_signal((0.40, 0.30), (0.05, None)), hours=2)
+    plan = plan_dynamic_price(request, [_home(site_other_w=-500.0)], NOW)
+    assert all((s.setpoint_w or 0.0) >= 0 for s in plan.evse_plans[0].steps)
+
+
+def test_two_evs_at_one_home_share_its_load() -> None:
+    request = request_of(_signal((0.40, 0.30), (0.05, None)), hours=2)
+    pair = [_home(), replace(_home(), evse_id="NL*ABC*E1*2")]
+    plan = plan_dynamic_price(request, pair, NOW)
+    assert [p.steps[0].setpoint_w for p in plan.evse_plans] == pytest.approx([-600.0, -600.0])
+
+
+def test_rises_wait_for_each_evses_own_delay() -> None:
+    # Dear first hour, cheap second: ten EVs that charge in the second hour start at their own
+    # seeded second within the first five minutes of it, never all at once.
+    request = request_of(_signal((0.40, None), (0.05, None), randomize_s=300), hours=2)
+    fleet = [
+        evse(n, energy_to_target_wh=5_000.0, departure=START + timedelta(hours=4))
+        for n in range(1, 11)
+    ]
+    plan = plan_dynamic_price(request, fleet, NOW)
+    edge = START + timedelta(hours=1)
+    starts = []
+    for evse_plan in plan.evse_plans:
+        rise = next(s for s in evse_plan.steps if (s.max_import_w or 0.0) > 0)
+        assert edge <= rise.start < edge + timedelta(seconds=300)
+        starts.append(rise.start)
+    assert len(set(starts)) >= 9
+    again = plan_dynamic_price(request, fleet, NOW)
+    assert again.evse_plans == plan.evse_plans  # seeded: the same at every replan

@@ -13,6 +13,7 @@ import typer
 
 from fcsbe.cli import _runtime
 from fcsbe.cli.admin.contracts import contracts_app
+from fcsbe.cli.admin.disputes import disputes_app
 from fcsbe.cli.admin.ev_users import ev_users_app
 from fcsbe.cli.admin.parties import enrolments_app, operator_app, party_app, token_app
 from fcsbe.cli.admin.retention import retention_app
@@ -20,13 +21,14 @@ from fcsbe.cli.admin.retention import retention_app
 __all__ = ["admin_app"]
 
 admin_app = typer.Typer(
-    help="Operate the server: party, tokens, enrolments, contracts, EV users, retention."
+    help="Operate the server: party, tokens, enrolments, contracts, disputes, EV users, retention."
 )
 admin_app.add_typer(party_app, name="party")
 admin_app.add_typer(operator_app, name="operator-token")
 admin_app.add_typer(token_app, name="enrolment-token")
 admin_app.add_typer(enrolments_app, name="enrolments")
 admin_app.add_typer(contracts_app, name="contracts")
+admin_app.add_typer(disputes_app, name="disputes")
 admin_app.add_typer(ev_users_app, name="ev-users")
 admin_app.add_typer(retention_app, name="retention")
 
@@ -42,5 +44,5 @@ def admin(
         ),
     ] = False,
 ) -> None:
-    """Operate the server: party, tokens, enrolments, contracts, EV users, retention."""
+    """Operate the server: party, tokens, enrolments, contracts, disputes, EV users, retention."""
     _runtime.CREATE_DATABASE = init

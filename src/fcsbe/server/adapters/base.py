@@ -186,6 +186,14 @@ class TargetState(NamedTuple):
     u_v: float | None
     grid_state: str = "ON_GRID"
     controls: tuple[str, ...] = ()
+    other_w: float | None = None
+    """SITE targets: the power behind the point of connection that is not EV charging (household
+    or building load minus PV, plus storage; + import), so that `p_w - other_w` is the EVs'
+    share. None when the station has no point-of-connection meter."""
+    import_limit_w: float | None = None
+    """SITE targets: the import limit in force at the point of connection (None: unknown)."""
+    export_limit_w: float | None = None
+    """SITE targets: the export limit in force at the point of connection (0: zero export)."""
 
 
 class EvInfo(NamedTuple):

@@ -335,6 +335,9 @@ class SimulatedStations:
                 site.u_v,
                 site.grid_state,
                 kinds,
+                site.p_w - site.evse_p_w,
+                site.import_limit_w,
+                site.export_limit_w,
             )
         return None
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,7 +48,7 @@ from fcsbe.server.api.edge.signatures import (
     verify_signature_for_contract,
     verify_signature_for_fs,
 )
-from fcsbe.server.deps import DbSession, ServerSettings, state_adapter
+from fcsbe.server.deps import DbSession, GroupWriter, ServerSettings, state_adapter
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.flexibility_services import commands as fs_commands
 from fcsbe.server.services.flexibility_services import control as fs_control
@@ -56,6 +56,7 @@ from fcsbe.server.services.flexibility_services import evidence as fs_evidence
 from fcsbe.server.services.flexibility_services import requests as service
 from fcsbe.server.services.flexibility_services.measurements import measurement_series
 from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.fast.driver import reads_outside_transaction
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, list_fs
 from fcsbe.server.storage.station_commands import StationCommandRow
 
@@ -82,6 +83,13 @@ _QUEUED: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def _reads_outside_transaction(session: DbSession) -> None:
+    """The accept only reads before its rows go to the group committer: on PostgreSQL its reads
+    need no transaction of their own (storage/fast/driver.reads_outside_transaction). Declared
+    before the credential dependency, so that the credential query is one of them."""
+    reads_outside_transaction(session)
+
+
 @router.post(
     "",
     operation_id="create_flexibility_service",
@@ -92,10 +100,12 @@ _QUEUED: dict[int | str, dict[str, Any]] = {
 async def create_flexibility_service(
     body: FlexibilityServiceRequest,
     request: Request,
+    _reads: Annotated[None, Depends(_reads_outside_transaction)],
     signed: Signed,
     principal: FsPrincipal,
     session: DbSession,
     settings: ServerSettings,
+    writer: GroupWriter,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Request an FS. Answers 202 at once; the decision follows as a notification and on GET.
@@ -105,6 +115,9 @@ async def create_flexibility_service(
 
     async def handler(record: KeyRecord) -> Outcome:
         headers = {"location": f"/v1/flexibility-services/{body.fs_id}"}
+        # The reads are done: end their transaction so that its connection is free (SQLite has
+        # one) while the rows wait for the next group commit (storage/fast/group_commit.py).
+        await session.commit()
         accepted = await service.submit_fs(
             session,
             principal,
@@ -112,6 +125,7 @@ async def create_flexibility_service(
             utcnow(),
             settings.fs_decision_timeout_s,
             key_row=lambda answer: record.row(202, answer, headers),
+            writer=writer,
         )
         return 202, accepted, headers
 

@@ -1,6 +1,8 @@
-"""Routes of UC 3.4 on an FS: its detailed service record, its proof of work, and the FO's
+"""Routes of UC 3.4 on an FS: its detailed service record, its proof of work, the FO's
 validation of that proof (`/v1/flexibility-services/{fs_id}/record`, `/proof`,
-`/proof/validation`). Verify a proof offline with `fcsbe.client.proofs.verify_proof_of_work`.
+`/proof/validation`), its dispute and the FO's response to the CSO's answer (`/dispute`,
+`/dispute/response`), and the baseline the FO submits before the start (`/baseline`). Verify a
+proof offline with `fcsbe.client.proofs.verify_proof_of_work`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from fcsbe.model import DetailedServiceRecord, ProofOfWork, ProofValidationRequest
+from fcsbe.model import (
+    BaselineSubmission,
+    DetailedServiceRecord,
+    Dispute,
+    DisputeResponse,
+    ProofOfWork,
+    ProofValidationRequest,
+    SubmittedBaselineInfo,
+)
 from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
     IDEMPOTENCY_RESPONSES,
@@ -18,8 +28,9 @@ from fcsbe.server.api.edge.idempotency import (
     run_idempotent,
 )
 from fcsbe.server.api.edge.problems import problem_responses
-from fcsbe.server.deps import DbSession
+from fcsbe.server.deps import DbSession, ServerSigningKeys
 from fcsbe.server.security.principal import Principal
+from fcsbe.server.services.records import baselines, disputes
 from fcsbe.server.services.records import records as service
 
 __all__ = ["router"]
@@ -69,12 +80,87 @@ async def validate_fs_proof(
     request: Request,
     principal: RecordsPrincipal,
     session: DbSession,
+    keys: ServerSigningKeys,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Accept (-> PROVEN) or dispute with reasons (-> DISPUTED) the proof of work."""
+    """Accept (-> PROVEN) or dispute with a reason code and reasons (-> DISPUTED: a dispute
+    opens for the CSO to answer) the proof of the record in force. Accepting a disputed proof
+    before the CSO answers withdraws the dispute; accepting the proof of a revised record
+    accepts the CSO's answer."""
 
     async def handler() -> Outcome:
-        proof = await service.validate_proof(session, principal.party_id, fs_id, body)
+        proof = await disputes.validate_proof(session, keys, principal.party_id, fs_id, body)
         return 200, proof, {}
 
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+
+
+@router.get(
+    "/{fs_id}/dispute",
+    operation_id="get_fs_dispute",
+    response_model=Dispute,
+    responses=problem_responses(401, 403, 404),
+)
+async def get_fs_dispute(fs_id: FsId, principal: RecordsPrincipal, session: DbSession) -> Dispute:
+    """The dispute of the FS's record: status, deadlines, the record revision in force and
+    every step, each signed by the server."""
+    return await disputes.dispute_of_fs(session, principal.party_id, fs_id)
+
+
+@router.post(
+    "/{fs_id}/dispute/response",
+    operation_id="respond_to_fs_dispute",
+    response_model=Dispute,
+    responses={**IDEMPOTENCY_RESPONSES, **problem_responses(401, 403, 404, 409, 422)},
+)
+async def respond_to_fs_dispute(
+    fs_id: FsId,
+    body: DisputeResponse,
+    request: Request,
+    principal: RecordsPrincipal,
+    session: DbSession,
+    keys: ServerSigningKeys,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Accept the CSO's answer (the FS becomes PROVEN on the record revision in force; 409
+    proof-pending + Retry-After until a revised record's proof is issued) or escalate."""
+
+    async def handler() -> Outcome:
+        dispute = await disputes.respond_to_dispute(session, keys, principal.party_id, fs_id, body)
+        return 200, dispute, {}
+
+    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+
+
+@router.put(
+    "/{fs_id}/baseline",
+    operation_id="submit_fs_baseline",
+    response_model=SubmittedBaselineInfo,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def submit_fs_baseline(
+    fs_id: FsId, body: BaselineSubmission, principal: RecordsPrincipal, session: DbSession
+) -> SubmittedBaselineInfo:
+    """Submit the baseline a SUBMITTED-baseline FS settles against (a D-prognosis); replaces
+    an earlier one; 409 baseline-too-late once the window has started."""
+    return await baselines.submit_baseline(
+        session,
+        fo_party_id=principal.party_id,
+        fs_id=fs_id,
+        by=principal.party_id,
+        role="FO",
+        body=body,
+    )
+
+
+@router.get(
+    "/{fs_id}/baseline",
+    operation_id="get_fs_baseline",
+    response_model=SubmittedBaselineInfo,
+    responses=problem_responses(401, 403, 404),
+)
+async def get_fs_baseline(
+    fs_id: FsId, principal: RecordsPrincipal, session: DbSession
+) -> SubmittedBaselineInfo:
+    """The baseline submitted for the FS (by the FO or the CSO)."""
+    return await baselines.get_baseline(session, principal.party_id, fs_id)

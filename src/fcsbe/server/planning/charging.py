@@ -1,4 +1,5 @@
-"""Placing an EV's energy in the cheapest time slots, shared by DEMAND_RESPONSE and DYNAMIC_PRICE.
+"""Placing an EV's energy in the cheapest time slots, shared by DEMAND_RESPONSE and DYNAMIC_PRICE,
+and spreading the EVs' starts so that a price edge does not become a synchronised rebound.
 
 The rule is a greedy fill: the slots the EV is present for are taken cheapest first (earlier
 first on equal cost, which is the safer choice for the EV user), each at the EVSE's import
@@ -6,19 +7,39 @@ headroom, until the energy the EV wants is placed; the last slot gets only the p
 completes it. Because the fill covers every slot before departure when needed, the EV's minimum
 SoC is reached whenever its headroom times the time left allows it; only a lack of time or power
 leaves it short, which is then reported.
+
+**Randomised start** (`hold_rises`): a price or incentive signal has the same edges for every
+EV, so without care every EV behind a feeder jumps to full power in the same second when a
+dear interval ends. Each EVSE therefore delays every *rise* of its plan by its own delay, drawn
+uniformly from [0, `randomize_start_s`) by a hash of the FS id and the EVSE id (seeded: the same
+FS gives the same EVSE the same delay at every replan, on every replica), in whole seconds and
+at most half of the step it rises into; during the delay the EVSE holds the level it had.
+Drops are never delayed (shedding load at once is what the signal asks for).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from fcsbe.model import ReasonCode
-from fcsbe.server.planning.timeline import Slot, clip_slots
-from fcsbe.server.planning.types import EvseState, Shortfall
+from fcsbe.server.planning.timeline import Slot, clip_slots, merge_steps
+from fcsbe.server.planning.types import EvseState, PlanStep, Shortfall
 
-__all__ = ["ChargingFill", "fill_cheapest", "min_soc_shortfall", "present_slots"]
+__all__ = [
+    "DEFAULT_RANDOMIZE_START_S",
+    "ChargingFill",
+    "fill_cheapest",
+    "hold_rises",
+    "min_soc_shortfall",
+    "present_slots",
+    "start_delay_s",
+]
+
+DEFAULT_RANDOMIZE_START_S = 300
+"""Randomised-start window when the signal gives none: up to 5 minutes per EVSE."""
 
 _EPSILON_WH = 1e-6
 
@@ -96,3 +117,96 @@ def min_soc_shortfall(
         f"{missing_wh:.0f} Wh short of the EV user's minimum SoC at departure",
         evse.evse_id,
     )
+
+
+def start_delay_s(fs_id: str, evse_id: str, window_s: float) -> int:
+    """The EVSE's seeded delay in whole seconds, uniform in [0, window_s)."""
+    if window_s < 1:
+        return 0
+    digest = hashlib.blake2b(f"{fs_id}/{evse_id}".encode(), digest_size=8).digest()
+    return int(window_s * int.from_bytes(digest, "big") / 2.0**64)
+
+
+def _level(step: PlanStep) -> float:
+    """The power a step lets the EVSE reach: its setpoint, else its import cap (None: any)."""
+    if step.setpoint_w is not None:
+        return step.setpoint_w
+    return float("inf") if step.max_import_w is None else step.max_import_w
+
+
+def _held(step: PlanStep, level_w: float) -> PlanStep:
+    """`step` asking for `level_w` instead (a setpoint stays a setpoint, a cap a cap)."""
+    if step.setpoint_w is not None:
+        return replace(step, setpoint_w=level_w)
+    return replace(step, max_import_w=max(0.0, level_w))
+
+
+def hold_rises(
+    steps: Sequence[PlanStep],
+    delay_s: int,
+    now: datetime,
+    edges: Sequence[datetime],
+    held_w: float,
+    need_wh: float = 0.0,
+    until: datetime | None = None,
+) -> tuple[PlanStep, ...]:
+    """Delay every rise of `steps` by `delay_s` (see the module docstring).
+
+    A rise between two steps of the plan holds the earlier step's level. A plan made inside a
+    hold (a replan at `now`, less than `delay_s` after one of the signal's `edges`, the
+    interval starts) holds `held_w`, the power the EVSE has now, until the delay has passed.
+    The EV user comes first: when the delayed plan would charge less than `need_wh` before
+    `until` (the departure) and the plain one would not, the plain plan is kept.
+    """
+    if delay_s <= 0 or not steps:
+        return tuple(steps)
+    held = _hold(steps, delay_s, now, edges, held_w)
+    short = need_wh - _EPSILON_WH
+    if need_wh > 0 and steps_energy_wh(held, until) < short <= steps_energy_wh(steps, until):
+        return tuple(steps)
+    return held
+
+
+def steps_energy_wh(steps: Sequence[PlanStep], until: datetime | None) -> float:
+    """Energy (Wh) an EVSE takes at the levels of `steps` before `until` (None: all of them);
+    a discharging setpoint counts negative, an unbounded cap as nothing."""
+    total = 0.0
+    for step in steps:
+        end = step.end if until is None else min(step.end, until)
+        level = _level(step)
+        if end > step.start and level != float("inf"):
+            total += level * (end - step.start).total_seconds() / 3600.0
+    return total
+
+
+def _hold(
+    steps: Sequence[PlanStep],
+    delay_s: int,
+    now: datetime,
+    edges: Sequence[datetime],
+    held_w: float,
+) -> tuple[PlanStep, ...]:
+    delay = timedelta(seconds=delay_s)
+    out: list[PlanStep] = []
+    first = steps[0]
+    edge = next((e for e in edges if e <= now < e + delay), None)
+    held_w = max(held_w, 0.0)
+    if edge is not None and first.start <= now < first.end and _level(first) > held_w:
+        until = min(edge + delay, edge + (first.end - edge) / 2)
+        if until > now:
+            out += [replace(_held(first, held_w), end=until), replace(first, start=until)]
+        else:
+            out.append(first)
+    else:
+        out.append(first)
+    for step in steps[1:]:
+        before = out[-1]
+        if before.end == step.start and _level(step) > _level(before):
+            # a discharging EV does not go on discharging while it waits: it holds 0
+            hold = min(delay, (step.end - step.start) / 2)
+            level = min(_level(step), max(_level(before), 0.0))
+            out.append(replace(_held(step, level), end=step.start + hold))
+            out.append(replace(step, start=step.start + hold))
+        else:
+            out.append(step)
+    return merge_steps(out)

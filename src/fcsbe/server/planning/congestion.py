@@ -1,20 +1,30 @@
-"""CONGESTION (UC 2.7): import/export limits at a grid node, shared over the EVSEs behind it.
+"""CONGESTION (UC 2.7): import/export limits at a grid node, judged at the connection points.
 
-The EVSEs behind the node are those whose `grid_node` is the payload's node (or unknown: the
-caller passes the targets it resolved to that node). Pass every EVSE behind the node, targeted
-or not: the limit is on their sum. Per period:
+The DSO's limit is on what the sites behind the node draw from the grid, as their point-of-
+connection meters measure it: EV charging *plus* the rest of each site (household or building
+load, minus PV). The EVSEs behind the node are those whose `grid_node` is the payload's node
+(or unknown: the caller passes the targets it resolved to that node). Per period:
 
-- import: the limit is split by the rule of `allocation` with each EV anchored at the power it
+- the EVs' budget is what the limit leaves after the rest of the sites: import
+  `limit - sum(other)`, export `limit + sum(other)` (a house's load absorbs a discharging EV's
+  export; PV adds to it), where `other` is each site's `site_other_w` at planning time (counted
+  once per site). Plans are redone at least every minute from fresh meter values;
+- import: the budget is split by the rule of `allocation` with each EV anchored at the power it
   must charge to reach its minimum SoC by departure, so must-charge power is served first and the
-  rest of the limit goes to the EVSEs in proportion to their remaining import headroom. When the
-  limit is below the sum of must-charge powers every EV gets the same fraction of its need (the
-  limit wins: it protects the grid) and the EVs left short are reported as EVU_LIMIT;
-- export: the limit is split over the discharge headroom in proportion to it.
+  rest goes to the EVSEs in proportion to their remaining import headroom. When the budget is
+  below the sum of must-charge powers every EV gets the same fraction of its need (the limit
+  wins: it protects the grid) and the EVs left short are reported as EVU_LIMIT;
+- **EVSEs without an EV keep a cap too**: the part of the budget the connected EVs cannot use
+  is shared equally over them (0 when there is none), so an EV that arrives during the limit is
+  capped from its first second, and gets its fair share at the next replan;
+- export: the budget is split over the discharge headroom in proportion to it (an EVSE without
+  an EV gets 0 until the replan).
 
-The shares never sum above the limits, so charging and discharging together respect them.
-EVSEs without an EV get 0 until the plan is redone when one connects. A period without an
-import limit leaves each EVSE at its own headroom (`max_import_w`); one without an export limit
-leaves discharge unbounded by this FS (`max_export_w` None).
+The caps never sum above the budgets, so charging and discharging together respect the limits
+at the connection points as long as the rest of the sites does not move between two plans. A
+period without an import limit leaves import unbounded by this FS (`max_import_w` None); one
+without an export limit leaves discharge unbounded (`max_export_w` None). PV surplus beyond an
+export limit is not soaked up by charging EVs here: the station curtails PV for that.
 """
 
 from __future__ import annotations
@@ -34,12 +44,20 @@ from fcsbe.server.planning.charging import min_soc_shortfall
 from fcsbe.server.planning.timeline import clip_slots, merge_steps, slot_of
 from fcsbe.server.planning.types import EvsePlan, EvseState, Feasibility, Plan, PlanStep, Shortfall
 
-__all__ = ["behind_node", "plan_congestion"]
+__all__ = ["behind_node", "other_load_w", "plan_congestion"]
 
 
 def behind_node(evses: Sequence[EvseState], grid_node: str) -> list[EvseState]:
     """The EVSEs behind `grid_node` (an unknown node counts as behind it)."""
     return [e for e in evses if e.grid_node is None or e.grid_node == grid_node]
+
+
+def other_load_w(evses: Sequence[EvseState]) -> float:
+    """The non-EV power of the sites of `evses` at their connection points, each site once."""
+    seen: dict[str, float] = {}
+    for evse in evses:
+        seen.setdefault(evse.site_id, evse.site_other_w)
+    return sum(seen.values())
 
 
 def plan_congestion(
@@ -59,46 +77,54 @@ def plan_congestion(
         now,
         request.window.end,
     )
-    must = [e.must_charge_w(now) for e in behind]
+    other = other_load_w(behind)
+    connected = [e for e in behind if e.connected]
+    empty = [e for e in behind if not e.connected]
+    must = [e.must_charge_w(now) for e in connected]
     imports = SplitBasis.of_ranges(
-        [e.evse_id for e in behind], [0.0] * len(behind), must, [e.import_room_w for e in behind]
+        [e.evse_id for e in connected],
+        [0.0] * len(connected),
+        must,
+        [e.import_room_w for e in connected],
     )
     export_rooms = [e.export_room_w for e in behind]
-    steps: list[list[PlanStep]] = [[] for _ in behind]
-    delivered = [0.0] * len(behind)
+    steps: dict[str, list[PlanStep]] = {e.evse_id: [] for e in behind}
+    delivered = dict.fromkeys(steps, 0.0)
     for slot in slots:
         period = params.periods[slot.index]
-        caps_in = (
-            split_setpoint(period.import_limit_w, imports)
-            if period.import_limit_w is not None
-            else [max(e.max_import_w, 0.0) for e in behind]
-        )
+        caps_in: dict[str, float | None] = dict.fromkeys(steps)
+        if period.import_limit_w is not None:
+            budget = max(0.0, period.import_limit_w - other)
+            shares = split_setpoint(budget, imports) if connected else []
+            caps_in.update(zip((e.evse_id for e in connected), shares, strict=True))
+            spare = max(0.0, budget - sum(shares))
+            caps_in.update((e.evse_id, spare / len(empty)) for e in empty)
         caps_out: list[float | None] = (
-            list(split_total(period.export_limit_w, export_rooms))
+            list(split_total(max(0.0, period.export_limit_w + other), export_rooms))
             if period.export_limit_w is not None
             else [None] * len(behind)
         )
         for i, evse in enumerate(behind):
-            if evse.departure is not None and evse.departure <= slot.start:
-                continue
-            cap_in = caps_in[i]
+            # the cap holds for the whole period, whoever is plugged in (a departed EV's EVSE
+            # may see another arrive)
+            cap_in = caps_in[evse.evse_id]
+            steps[evse.evse_id].append(PlanStep(slot.start, slot.end, None, cap_in, caps_out[i]))
             end = slot.end if evse.departure is None else min(slot.end, evse.departure)
-            steps[i].append(PlanStep(slot.start, end, None, cap_in, caps_out[i]))
-            hours = (end - slot.start).total_seconds() / 3600.0
-            delivered[i] += min(cap_in, evse.import_room_w) * hours
+            hours = max(0.0, (end - slot.start).total_seconds() / 3600.0)
+            room = evse.import_room_w if cap_in is None else min(cap_in, evse.import_room_w)
+            delivered[evse.evse_id] += room * hours
     shortfalls: list[Shortfall] = []
     if not slots:
         shortfalls.append(Shortfall(ReasonCode.TOO_LATE, "every congestion period has passed"))
-    for i, evse in enumerate(behind):
-        short = min_soc_shortfall(
-            evse, max(0.0, evse.energy_to_min_soc_wh - delivered[i]), request.window.end
-        )
+    for evse in connected:
+        missing = max(0.0, evse.energy_to_min_soc_wh - delivered[evse.evse_id])
+        short = min_soc_shortfall(evse, missing, request.window.end)
         if short is not None and slots:
             shortfalls.append(short)
     return Plan(
         fs_type=FsType.CONGESTION,
         evse_plans=tuple(
-            EvsePlan(e.evse_id, merge_steps(s)) for e, s in zip(behind, steps, strict=True) if s
+            EvsePlan(e.evse_id, merge_steps(steps[e.evse_id])) for e in behind if steps[e.evse_id]
         ),
         feasibility=Feasibility(
             requested_w=0.0,

@@ -6,7 +6,10 @@ setpoint, an armed local function, each optional); the station gets one composed
 kind, computed here, deterministically, from all layers in force:
 
 - **Limits**: the minimum, per direction, of every layer's limit, the EVSE's capability (import;
-  export is 0 on an EVSE that cannot discharge) and the site's grid connection.
+  export is 0 on an EVSE that cannot discharge) and the site's grid connection, as it stands
+  for the EVs: the connection's limits less the rest of the site (`SiteBound.other_w`: a home's
+  load leaves less import for charging and makes room for V2H discharge under a zero-export
+  rule; PV the other way round).
 - **Setpoint**: the layer of highest priority (`PRIORITY` by FS type; the older FS on a tie)
   wins, clamped within every limit above. On one site, the composed setpoints together stay
   within the connection: imports (and exports) over the limit are scaled down in proportion.
@@ -95,6 +98,18 @@ class SiteBound:
     site_id: str
     import_limit_w: float = math.inf
     export_limit_w: float = math.inf
+    other_w: float = 0.0
+    """Non-EV power behind the connection now (load - PV, + import), from its meter."""
+
+    @property
+    def evse_import_w(self) -> float:
+        """What the site's EVSEs may import together without the connection importing more."""
+        return max(0.0, self.import_limit_w - self.other_w)
+
+    @property
+    def evse_export_w(self) -> float:
+        """What they may export together: the export limit plus the load they feed (V2H)."""
+        return max(0.0, self.export_limit_w + self.other_w)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +167,7 @@ def _compose_evse(
     import_w = bound.max_import_w if bound is not None else math.inf
     export_w = bound.max_export_w if bound is not None else math.inf
     if site is not None:
-        import_w, export_w = min(import_w, site.import_limit_w), min(export_w, site.export_limit_w)
+        import_w, export_w = min(import_w, site.evse_import_w), min(export_w, site.evse_export_w)
     import_w, export_w = max(0.0, import_w), max(0.0, export_w)
     imports = [layer for layer in layers if layer.max_import_w is not None]
     exports = [layer for layer in layers if layer.max_export_w is not None]
@@ -199,8 +214,8 @@ def _fit_site(composed: list[Composed], site: SiteBound) -> list[Composed]:
     """Scale the site's composed setpoints so that imports and exports each fit the connection."""
     imported = sum(c.setpoint_w for c in composed if c.setpoint_w is not None and c.setpoint_w > 0)
     exported = -sum(c.setpoint_w for c in composed if c.setpoint_w is not None and c.setpoint_w < 0)
-    up = 1.0 if imported <= site.import_limit_w else site.import_limit_w / imported
-    down = 1.0 if exported <= site.export_limit_w else site.export_limit_w / exported
+    up = 1.0 if imported <= site.evse_import_w else site.evse_import_w / imported
+    down = 1.0 if exported <= site.evse_export_w else site.evse_export_w / exported
     if up >= 1.0 and down >= 1.0:
         return composed
     fitted = []

@@ -6,6 +6,10 @@ by incentive level first (OpenADR 3 SIMPLE: 0 normal ... 3 maximum shed; a price
 as level 0) and by price second. The result is a charging limit per interval: the EVSE may charge
 up to it, and 0 sheds the interval entirely.
 
+Every rise of an EVSE's limit comes after its own seeded delay (randomised start, see
+`charging.hold_rises`; window `randomize_start_s`, default 300 s), so that the end of a dear
+interval does not start every EV in the same second.
+
 There is no firm commitment (the FO asks for a response, not for an amount): the FS is taken
 whenever at least one EV can shift; the committed schedule reports the planned aggregate import
 per interval so that delivered energy can be compared with it.
@@ -14,10 +18,17 @@ per interval so that delivered energy can be compared with it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fcsbe.model import DemandResponseSignal, FlexibilityServiceRequest, FsType, ReasonCode
-from fcsbe.server.planning.charging import fill_cheapest, min_soc_shortfall, present_slots
+from fcsbe.server.planning.charging import (
+    DEFAULT_RANDOMIZE_START_S,
+    fill_cheapest,
+    hold_rises,
+    min_soc_shortfall,
+    present_slots,
+    start_delay_s,
+)
 from fcsbe.server.planning.timeline import clip_slots, merge_steps, slot_of
 from fcsbe.server.planning.types import (
     EvsePlan,
@@ -45,6 +56,9 @@ def plan_demand_response(
         request.window.end,
     )
     aggregate = [0.0] * len(params.intervals)
+    window_s = params.randomize_start_s
+    window_s = DEFAULT_RANDOMIZE_START_S if window_s is None else window_s
+    edges = [start + timedelta(seconds=i.start_offset_s) for i in params.intervals[1:]]
     plans: list[EvsePlan] = []
     shortfalls: list[Shortfall] = []
     excluded: list[str] = []
@@ -61,7 +75,17 @@ def plan_demand_response(
         ]
         for s, p in zip(present, fill.power_w, strict=True):
             aggregate[s.index] += p * s.seconds / params.intervals[s.index].duration_s
-        plans.append(EvsePlan(evse.evse_id, merge_steps(steps)))
+        delay = start_delay_s(request.fs_id, evse.evse_id, window_s)
+        held = hold_rises(
+            merge_steps(steps),
+            delay,
+            now,
+            edges,
+            max(evse.p_w, 0.0),
+            _need_in_window(evse, request.window.end),
+            evse.departure,
+        )
+        plans.append(EvsePlan(evse.evse_id, held))
         short = min_soc_shortfall(evse, fill.missing_min_wh, request.window.end)
         if short is not None:
             shortfalls.append(short)
@@ -97,3 +121,12 @@ def _cost(params: DemandResponseSignal, index: int) -> tuple[float, float]:
     level = float(interval.incentive_level) if interval.incentive_level is not None else 0.0
     price = float(interval.price_per_kwh) if interval.price_per_kwh is not None else 0.0
     return (level, price)
+
+
+def _need_in_window(evse: EvseState, window_end: datetime) -> float:
+    """Energy the EV must take before the window ends to reach its minimum SoC by departure."""
+    need = min(evse.energy_to_min_soc_wh, evse.energy_to_full_wh)
+    if evse.departure is None:
+        return 0.0
+    after_h = max(0.0, (evse.departure - window_end).total_seconds() / 3600.0)
+    return max(0.0, need - evse.import_room_w * after_h)

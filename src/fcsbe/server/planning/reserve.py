@@ -1,10 +1,15 @@
 """RESERVE (UC 2.5): capacity held up and down over the window, then activated by the FO.
 
-Reservation: each connected EVSE's baseline is its present power clamped into its range; its
-upward room is baseline - lo (less import, more export down to its export headroom, or to the
-power its EV must charge), its downward room hi - baseline. The offer's `up_w` and `down_w` are
-shared over those rooms in proportion to them (`allocation.split_total`). Nothing is sent to the
-stations until an activation.
+Reservation: what each connected EVSE can hold *through the whole window*, not what it could do
+at this instant (`window_rooms`): an EV that leaves inside the window holds nothing; its range
+is [lo, hi] where hi is its import headroom, lowered to what its battery can still take spread
+over the window (an EV that fills up mid-window cannot keep charging, nor absorb more), and lo
+the power it must keep charging through the window to reach its user's minimum SoC by
+departure, or, without such a floor, minus the export its headroom, SoC floor and the energy
+its user allows to give back can sustain over the window. Its baseline is its present power
+clamped into [lo, hi]; its upward room is baseline - lo, its downward room hi - baseline. The
+offer's `up_w` and `down_w` are shared over those rooms in proportion to them
+(`allocation.split_total`). Nothing is sent to the stations until an activation.
 
 Activation (`plan_reserve_activation`): the activation's ΔP is shared over the EVSEs in
 proportion to what each reserved in that direction, never above it; each EVSE ramps from its
@@ -15,7 +20,9 @@ More than the reservation is not committed, and neither is time past the window.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fcsbe.model import (
@@ -26,7 +33,7 @@ from fcsbe.model import (
     ReserveActivation,
     ReserveOffer,
 )
-from fcsbe.server.planning.allocation import SplitBasis, split_total
+from fcsbe.server.planning.allocation import split_total
 from fcsbe.server.planning.timeline import merge_steps, ramp_points
 from fcsbe.server.planning.types import (
     EvsePlan,
@@ -39,9 +46,55 @@ from fcsbe.server.planning.types import (
     share_pct,
 )
 
-__all__ = ["plan_reserve", "plan_reserve_activation"]
+__all__ = ["WindowRoom", "plan_reserve", "plan_reserve_activation", "window_rooms"]
 
 _EPSILON_W = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRoom:
+    """The range an EVSE can hold through a whole window (W, + import), or why it holds none."""
+
+    evse_id: str
+    lo_w: float
+    baseline_w: float
+    hi_w: float
+    excluded: str | None = None
+
+
+def window_rooms(
+    evses: Sequence[EvseState], start: datetime, end: datetime, now: datetime
+) -> list[WindowRoom]:
+    """Each connected EVSE's range through [start, end), judged at `now` (see the module).
+
+    The energy an EV takes before the window (at its present power) is counted: it needs that
+    much less, and its battery can take that much less.
+    """
+    hours = max((end - start).total_seconds(), 1.0) / 3600
+    lead_h = max((start - now).total_seconds(), 0.0) / 3600
+    rooms: list[WindowRoom] = []
+    for e in evses:
+        if not e.connected:
+            continue
+        if e.departure is not None and e.departure < end:
+            reason = f"its EV leaves at {e.departure.isoformat()}, inside the window"
+            rooms.append(WindowRoom(e.evse_id, 0.0, 0.0, 0.0, reason))
+            continue
+        before_wh = max(e.p_w, 0.0) * lead_h
+        hi = max(e.max_import_w, 0.0)
+        if math.isfinite(e.energy_to_full_wh):
+            hi = min(hi, max(0.0, e.energy_to_full_wh - before_wh) / hours)
+        need_wh = max(0.0, e.energy_to_min_soc_wh - before_wh)
+        floor = 0.0
+        if need_wh > 0 and e.departure is not None:
+            after_h = (e.departure - end).total_seconds() / 3600
+            floor = min(hi, max(0.0, need_wh - e.import_room_w * after_h) / hours)
+        lo = floor
+        if floor <= _EPSILON_W and e.export_room_w > 0:
+            give_wh = min(e.energy_above_floor_wh, e.export_energy_left_wh)
+            lo = -min(e.export_room_w, give_wh / hours)
+        rooms.append(WindowRoom(e.evse_id, lo, min(max(e.p_w, lo), hi), hi))
+    return rooms
 
 
 def plan_reserve(
@@ -51,19 +104,13 @@ def plan_reserve(
     params = request.parameters
     if not isinstance(params, ReserveOffer):
         raise TypeError(f"plan_reserve needs a ReserveOffer, not {params.fs_type}")
-    basis = SplitBasis.for_setpoint(evses, now)
-    power = {e.evse_id: e.p_w for e in evses}
-    baselines = [
-        min(max(power[i], low), high)
-        for i, low, high in zip(basis.evse_ids, basis.lo, basis.hi, strict=True)
-    ]
-    rooms_up = [b - low for b, low in zip(baselines, basis.lo, strict=True)]
-    rooms_down = [high - b for b, high in zip(baselines, basis.hi, strict=True)]
-    ups = split_total(params.up_w, rooms_up)
-    downs = split_total(params.down_w, rooms_down)
+    rooms = window_rooms(evses, request.window.start, request.window.end, now)
+    held = [r for r in rooms if r.excluded is None]
+    ups = split_total(params.up_w, [r.baseline_w - r.lo_w for r in held])
+    downs = split_total(params.down_w, [r.hi_w - r.baseline_w for r in held])
     reservations = tuple(
-        Reservation(evse_id, baselines[i], ups[i], downs[i])
-        for i, evse_id in enumerate(basis.evse_ids)
+        Reservation(r.evse_id, r.baseline_w, ups[i], downs[i])
+        for i, r in enumerate(held)
         if ups[i] > _EPSILON_W or downs[i] > _EPSILON_W
     )
     got_up, got_down = sum(ups), sum(downs)
@@ -76,9 +123,12 @@ def plan_reserve(
             shortfalls.append(
                 Shortfall(
                     ReasonCode.INSUFFICIENT_AVAILABILITY,
-                    f"{name}ward reserve {got:g} W of {asked:g} W available",
+                    f"{name}ward reserve {got:g} W of {asked:g} W available over the window",
                 )
             )
+    for room in rooms:
+        if room.excluded is not None:
+            shortfalls.append(Shortfall(ReasonCode.EVU_LIMIT, room.excluded, evse_id=room.evse_id))
     shares = [
         share_pct(g, a) for g, a in ((got_up, params.up_w), (got_down, params.down_w)) if a > 0
     ]

@@ -47,6 +47,12 @@ class EvseState:
     it). `energy_to_min_soc_wh` is the energy still needed to reach the EV user's minimum SoC at
     `departure`; `energy_to_target_wh` what the EV would like in total (defaults to the minimum).
     `export_energy_left_wh` is what the EV user still allows to give back to the grid.
+
+    `site_other_w` is the rest of the site's point of connection now: its household or building
+    load minus PV (+ import; negative when PV exceeds the load), and `site_import_limit_w` /
+    `site_export_limit_w` the connection's limits (0 export: the zero-export rule of a home).
+    Every EVSE of one site carries the same three values; planners that judge the connection
+    point (congestion, V2H) take them once per site.
     """
 
     evse_id: str
@@ -64,6 +70,9 @@ class EvseState:
     grid_node: str | None = None
     soc_floor_pct: float = 0.0
     export_energy_left_wh: float = math.inf
+    site_other_w: float = 0.0
+    site_import_limit_w: float = math.inf
+    site_export_limit_w: float = math.inf
 
     @property
     def import_room_w(self) -> float:

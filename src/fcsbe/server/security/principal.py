@@ -32,9 +32,6 @@ class Principal:
     credential_id: str
     enrolment_id: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
-    signed_contracts: frozenset[str] | None = None
-    """fsc_ids of the party's contracts that require signed requests, when read with the
-    credential (PostgreSQL); None: ask the database (storage/contracts.requires_signature)."""
 
     @property
     def is_operator(self) -> bool:

@@ -21,7 +21,6 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
-    bindparam,
     delete,
     false,
     or_,
@@ -31,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
-from fcsbe.server.storage.driver import PgStatement, pg_connection
 
 if TYPE_CHECKING:
     from fcsbe.server.security.principal import Principal
@@ -41,6 +39,7 @@ __all__ = [
     "ContractRevisionRow",
     "ContractRow",
     "ContractTargetRow",
+    "contract_pk",
     "contract_scope",
     "contracts_covering",
     "contracts_due_to_close",
@@ -49,7 +48,6 @@ __all__ = [
     "find_contracts",
     "live_contracts_of",
     "replace_targets",
-    "requires_signature",
     "revisions_of",
 ]
 
@@ -249,27 +247,9 @@ async def contracts_due_to_close(session: AsyncSession, now: datetime) -> list[C
     return list((await session.execute(_locked(statement, True))).scalars().all())
 
 
-_FO_SIGNATURE_REQUIRED = select(ContractRow.signature_required).where(
-    ContractRow.fo_party_id == bindparam("party_id"), ContractRow.fsc_id == bindparam("fsc_id")
-)
-_PG_FO_SIGNATURE_REQUIRED = PgStatement(_FO_SIGNATURE_REQUIRED)
-
-
-async def requires_signature(session: AsyncSession, principal: Principal, fsc_id: str) -> bool:
-    """Whether the caller's visible contract `fsc_id` requires signed requests (False when
-    there is none). Asked on every FS request: an FO's lookup is one constant statement, on the
-    driver connection on PostgreSQL."""
-    if principal.role.value != "FO":
-        statement = select(ContractRow.signature_required).where(
-            contract_scope(principal), ContractRow.fsc_id == fsc_id
-        )
-        return bool((await session.execute(statement)).scalars().first())
-    if principal.signed_contracts is not None:  # read with the credential, same transaction
-        return fsc_id in principal.signed_contracts
-    values = {"party_id": principal.party_id, "fsc_id": fsc_id}
-    driver = await pg_connection(session)
-    if driver is None:
-        result = await (await session.connection()).execute(_FO_SIGNATURE_REQUIRED, values)
-        return bool(result.scalars().first())
-    row = await _PG_FO_SIGNATURE_REQUIRED.fetchrow(driver, values)
-    return bool(row[0]) if row is not None else False
+async def contract_pk(session: AsyncSession, fo_party_id: str, fsc_id: str) -> int | None:
+    """The primary key of an FO's contract `fsc_id` (None: it has none by that id)."""
+    statement = select(ContractRow.id).where(
+        ContractRow.fo_party_id == fo_party_id, ContractRow.fsc_id == fsc_id
+    )
+    return (await session.execute(statement)).scalar_one_or_none()

@@ -28,8 +28,10 @@ __all__ = [
     "EvseFacts",
     "contract_scope",
     "evse_facts",
+    "evse_sites",
     "expand_targets",
     "lock_contract",
+    "lock_contracts",
     "lock_evses",
     "lock_sites",
     "site_bounds",
@@ -98,6 +100,29 @@ async def lock_contract(session: AsyncSession, contract_pk: int) -> None:
     await session.execute(
         select(ContractRow.id).where(ContractRow.id == contract_pk).with_for_update()
     )
+
+
+async def lock_contracts(session: AsyncSession, contract_pks: Iterable[int]) -> None:
+    """`lock_contract` for several contracts, in id order (a batch of decisions takes every
+    lock it needs up front, in the one fixed order: contracts, sites, EVSEs)."""
+    ids = sorted(set(contract_pks))
+    if session.get_bind().dialect.name != "postgresql" or not ids:
+        return
+    await session.execute(
+        select(ContractRow.id)
+        .where(ContractRow.id.in_(ids))
+        .order_by(ContractRow.id)
+        .with_for_update()
+    )
+
+
+async def evse_sites(session: AsyncSession, evse_ids: Iterable[str]) -> list[str]:
+    """The sites of these EVSEs, sorted."""
+    ids = sorted(set(evse_ids))
+    if not ids:
+        return []
+    rows = await session.execute(select(EvseRow.site_id).where(EvseRow.evse_id.in_(ids)).distinct())
+    return sorted(rows.scalars())
 
 
 async def lock_evses(session: AsyncSession, evse_ids: list[str]) -> None:

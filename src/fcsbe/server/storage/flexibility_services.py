@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -11,12 +10,9 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
-    bindparam,
     delete,
     func,
     insert,
-    literal,
-    null,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,17 +20,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
 from fcsbe.server.storage.contracts import ContractRow
-from fcsbe.server.storage.driver import PgStatement, pg_connection
-from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.idempotency import IdempotencyKeyRow, store_key
-from fcsbe.server.storage.wakeup import WORK_CHANNEL, mark_woken, wake_workers
 
 __all__ = [
     "FlexibilityServiceRow",
     "FsTargetRow",
     "FsTransitionRow",
     "due_fs",
-    "insert_received_fs",
     "last_transition_at",
     "running_fs_of_type",
     "undated_accepted_fs",
@@ -248,6 +239,21 @@ async def live_evse_ids(session: AsyncSession, live_states: frozenset[str]) -> s
     return set(rows.scalars())
 
 
+async def live_site_ids(session: AsyncSession, live_states: frozenset[str]) -> set[str]:
+    """Sites of the EVSEs that serve an FS in one of `live_states` (telemetry keeps their
+    point-of-connection readings: congestion and V2H are judged there)."""
+    from fcsbe.server.storage.infrastructure import EvseRow
+
+    rows = await session.execute(
+        select(EvseRow.site_id)
+        .join(FsTargetRow, FsTargetRow.target_id == EvseRow.evse_id)
+        .join(FlexibilityServiceRow, FlexibilityServiceRow.id == FsTargetRow.fs_pk)
+        .where(FlexibilityServiceRow.state.in_(sorted(live_states)))
+        .distinct()
+    )
+    return set(rows.scalars())
+
+
 async def due_fs(session: AsyncSession, now: datetime, limit: int) -> list[FlexibilityServiceRow]:
     """FS whose `due_at` has passed, earliest due first (the execution step's work).
 
@@ -320,130 +326,6 @@ async def running_with_liveness(
         statement = statement.with_for_update(skip_locked=True, of=FlexibilityServiceRow)
     rows = (await session.execute(statement)).all()
     return [(fs, last_seen, (terms or {}).get("fallback")) for fs, last_seen, terms in rows]
-
-
-_INSERT_FS = (
-    insert(FlexibilityServiceRow)
-    .values(
-        fo_party_id=bindparam("fo_party_id"),
-        fs_id=bindparam("fs_id"),
-        revision=1,
-        contract_id=select(ContractRow.id)
-        .where(
-            ContractRow.fo_party_id == bindparam("fo_party_id"),
-            ContractRow.fsc_id == bindparam("fsc_id"),
-        )
-        .scalar_subquery(),
-        fs_type=bindparam("fs_type"),
-        state="RECEIVED",
-        window_start=bindparam("window_start"),
-        window_end=bindparam("window_end"),
-        response_deadline=bindparam("response_deadline"),
-        request=bindparam("request"),
-        correlation_id=bindparam("correlation_id"),
-        created_at=bindparam("created_at"),
-        updated_at=bindparam("created_at"),
-    )
-    .returning(FlexibilityServiceRow.id)
-)
-"""A new FS (revision 1, RECEIVED), its contract resolved inside the INSERT."""
-
-_EVENT_COLUMNS = (
-    "time",
-    "source",
-    "type",
-    "severity",
-    "party_id",
-    "fs_id",
-    "object_ref",
-    "summary",
-    "payload_digest",
-)
-
-
-def _insert_received(*, keyed: bool) -> PgStatement:
-    """FS, first transition and event in one statement (data-modifying CTEs, PostgreSQL);
-    `keyed`: with the request's idempotency-key row too (bound as `key_<column>`)."""
-    fs = _INSERT_FS.cte("new_fs")
-    transition = (
-        insert(FsTransitionRow)
-        .from_select(
-            ["fs_pk", "revision", "from_state", "to_state", "at"],
-            select(fs.c.id, literal(1), null(), literal("RECEIVED"), bindparam("created_at")),
-        )
-        .cte("new_transition")
-    )
-    event = (
-        insert(EventLogRow)
-        .values({c: bindparam(f"event_{c}") for c in _EVENT_COLUMNS})
-        .cte("new_event")
-    )
-    ctes = [transition, event]
-    if keyed:
-        ctes.append(
-            insert(IdempotencyKeyRow)
-            .values({c.key: bindparam(f"key_{c.key}") for c in IdempotencyKeyRow.__table__.c})
-            .cte("new_key")
-        )
-    # pg_notify in the same round trip wakes the deciders of every replica (storage/wakeup.py).
-    return PgStatement(select(fs.c.id, func.pg_notify(WORK_CHANNEL, "")).add_cte(*ctes))
-
-
-_PG_INSERT_RECEIVED = _insert_received(keyed=False)
-_PG_INSERT_RECEIVED_KEYED = _insert_received(keyed=True)
-
-
-async def insert_received_fs(
-    session: AsyncSession,
-    values: dict[str, Any],
-    event: dict[str, Any],
-    key_row: dict[str, Any] | None = None,
-) -> int:
-    """Store a new FS as RECEIVED with its first transition and its event-log entry; returns
-    its primary key. Raises IntegrityError when the party already has this fs_id.
-
-    `values`: fo_party_id, fs_id, fsc_id, fs_type, window_start, window_end,
-    response_deadline, request (document), correlation_id, created_at; `event`: the entry's
-    columns (services/event_log.event_values); `key_row`: the request's idempotency-key row,
-    written with them (storage/idempotency.store_key). One round trip on PostgreSQL, three or
-    four elsewhere.
-    """
-    driver = await pg_connection(session)
-    if driver is not None:
-        document = {**values, "request": json.dumps(values["request"])}
-        document.update({f"event_{c}": event[c] for c in _EVENT_COLUMNS})
-        statement = _PG_INSERT_RECEIVED
-        if key_row is not None:
-            statement = _PG_INSERT_RECEIVED_KEYED
-            headers = key_row.get("response_headers")
-            document.update({f"key_{c}": v for c, v in key_row.items()})
-            document["key_response_headers"] = None if headers is None else json.dumps(headers)
-        row = await statement.fetchrow(driver, document)
-        assert row is not None  # INSERT ... RETURNING of one row
-        mark_woken(session)
-        fs_pk: int = row[0]
-        return fs_pk
-    # Core statements on the session's connection: the ORM's bulk-insert layer costs about a
-    # quarter of each statement here, and nothing of it is used.
-    connection = await session.connection()
-    fs_pk = (await connection.execute(_INSERT_FS, values)).scalar_one()
-    await connection.execute(
-        insert(FsTransitionRow),
-        [
-            {
-                "fs_pk": fs_pk,
-                "revision": 1,
-                "from_state": None,
-                "to_state": "RECEIVED",
-                "at": values["created_at"],
-            }
-        ],
-    )
-    await connection.execute(insert(EventLogRow), [event])
-    if key_row is not None:
-        await store_key(session, key_row)
-    await wake_workers(session)
-    return fs_pk
 
 
 async def running_fs_of_type(

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base, JsonDoc
-from fcsbe.server.storage.infrastructure import ChargingStationRow, EvseRow
+from fcsbe.server.storage.infrastructure import ChargingStationRow, EvseRow, EvSessionRow
 
 __all__ = [
     "StationConnectionRow",
@@ -32,6 +32,7 @@ __all__ = [
     "claim_connection",
     "connection_holders",
     "credential_hashes",
+    "evses_with_open_sessions",
     "held_stations",
     "load_ocpp_state",
     "registry_evses",
@@ -232,3 +233,15 @@ async def registry_stations(
     if cs_ids is not None:
         statement = statement.where(ChargingStationRow.cs_id.in_(list(cs_ids)))
     return [(cs_id, site_id) for cs_id, site_id in (await session.execute(statement)).all()]
+
+
+async def evses_with_open_sessions(session: AsyncSession, evse_ids: Iterable[str]) -> set[str]:
+    """Which of `evse_ids` have an EV session in progress (as stored by whichever replica
+    holds their station)."""
+    ids = list(evse_ids)
+    if not ids:
+        return set()
+    statement = select(EvSessionRow.evse_id).where(
+        EvSessionRow.evse_id.in_(ids), EvSessionRow.disconnected_at.is_(None)
+    )
+    return set((await session.execute(statement)).scalars())

@@ -10,13 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, bindparam, exists, select, text, update
+from sqlalchemy import ForeignKey, Index, String, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from fcsbe.server.storage.base import Base
-from fcsbe.server.storage.driver import PgStatement, pg_connection
-from fcsbe.server.storage.idempotency import LOCK_PREFIX, LOCK_SEPARATOR, remember_lock
 
 __all__ = [
     "CredentialRow",
@@ -26,7 +24,6 @@ __all__ = [
     "active_enrolment_of",
     "credentials_to_warn",
     "enrolments_page",
-    "find_credential",
     "find_token",
     "mark_offline",
     "newest_credential",
@@ -216,109 +213,6 @@ async def operator_credentials(session: AsyncSession, party_id: str) -> list[Cre
         .order_by(CredentialRow.created_at)
     )
     return list((await session.execute(statement)).scalars().all())
-
-
-_CREDENTIAL_QUERY = (
-    select(
-        CredentialRow.credential_id,
-        CredentialRow.role,
-        CredentialRow.party_id,
-        CredentialRow.enrolment_id,
-        CredentialRow.expires_at,
-        CredentialRow.revoked_at,
-        EnrolmentRow.status,
-        EnrolmentRow.scopes,
-    )
-    .outerjoin(EnrolmentRow, EnrolmentRow.enrolment_id == CredentialRow.enrolment_id)
-    .where(CredentialRow.token_hash == bindparam("token_hash"))
-)
-_SIGNED_CONTRACTS = text(
-    "(SELECT coalesce(array_agg(c.fsc_id), '{}') FROM contracts AS c"
-    " WHERE c.fo_party_id = credentials.party_id AND c.signature_required)"
-)
-"""The fsc_ids of the party's contracts that require signed requests: the FS accept needs
-that flag, and asking here saves it a round trip."""
-_PG_CREDENTIAL_QUERY = PgStatement(_CREDENTIAL_QUERY.add_columns(_SIGNED_CONTRACTS))
-_PG_CREDENTIAL_LOCKING_QUERY = PgStatement(
-    _CREDENTIAL_QUERY.add_columns(
-        _SIGNED_CONTRACTS,
-        text(
-            "pg_try_advisory_xact_lock(hashtextextended("
-            "CAST(:lock_prefix AS text) || credentials.party_id || CAST(:lock_suffix AS text), 0))"
-        ),
-    )
-)
-"""The same, trying the advisory lock of the request's idempotency key on the way (the name
-is storage/idempotency.lock_name's, built with the credential's party)."""
-
-
-async def find_credential(
-    session: AsyncSession, token_hash: str, idempotency_key: str | None = None
-) -> _Credential | None:
-    """The credential with this token hash and its enrolment's status and scopes (every
-    request asks: one indexed query, on the driver connection on PostgreSQL). The row has the
-    attributes credential_id, role, party_id, enrolment_id, expires_at, revoked_at, status,
-    scopes and signed_contracts (the fsc_ids of the party's contracts requiring signed
-    requests; None where not read, on SQLite).
-
-    With `idempotency_key` (a state-changing request carrying one), PostgreSQL also tries the
-    key's advisory lock for the credential's party and remembers the outcome for the
-    transaction (`remember_lock`), which saves the idempotency check its own round trip.
-    """
-    values = {"token_hash": token_hash}
-    driver = await pg_connection(session)
-    if driver is None:
-        found = (await (await session.connection()).execute(_CREDENTIAL_QUERY, values)).first()
-        return None if found is None else _Credential(*found, None)
-    if idempotency_key is None:
-        row = await _PG_CREDENTIAL_QUERY.fetchrow(driver, values)
-        return _Credential(*row) if row is not None else None
-    suffix = LOCK_SEPARATOR + idempotency_key
-    locking = {**values, "lock_prefix": LOCK_PREFIX, "lock_suffix": suffix}
-    row = await _PG_CREDENTIAL_LOCKING_QUERY.fetchrow(driver, locking)
-    if row is None:
-        return None
-    credential = _Credential(*row[:-1])
-    remember_lock(session, credential.party_id, idempotency_key, bool(row[-1]))
-    return credential
-
-
-class _Credential:
-    """A credential as read on the driver connection (the columns `_CREDENTIAL_QUERY` selects)."""
-
-    __slots__ = (
-        "credential_id",
-        "enrolment_id",
-        "expires_at",
-        "party_id",
-        "revoked_at",
-        "role",
-        "scopes",
-        "signed_contracts",
-        "status",
-    )
-
-    def __init__(
-        self,
-        credential_id: str,
-        role: str,
-        party_id: str,
-        enrolment_id: str | None,
-        expires_at: datetime | None,
-        revoked_at: datetime | None,
-        status: str | None,
-        scopes: list[str] | None,
-        signed_contracts: list[str] | None,
-    ) -> None:
-        self.credential_id = credential_id
-        self.role = role
-        self.party_id = party_id
-        self.enrolment_id = enrolment_id
-        self.expires_at = expires_at
-        self.revoked_at = revoked_at
-        self.status = status
-        self.scopes = scopes
-        self.signed_contracts = None if signed_contracts is None else frozenset(signed_contracts)
 
 
 async def credentials_to_warn(

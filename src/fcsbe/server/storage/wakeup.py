@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from fcsbe.server.storage.driver import PgStatement, pg_connection, transaction_memo
+from fcsbe.server.storage.fast.driver import PgStatement, pg_connection, transaction_memo
 
 __all__ = ["WORK_CHANNEL", "WorkListener", "mark_woken", "wake_workers"]
 

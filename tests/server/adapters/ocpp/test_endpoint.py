@@ -11,7 +11,14 @@ from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 from websockets.exceptions import InvalidStatus
 
-from fcsbe.server.adapters.base import Command, ControlLevel, ControlTarget, LimitCommand
+from fcsbe.server.adapters.base import (
+    Command,
+    ControlLevel,
+    ControlTarget,
+    LimitCommand,
+    SessionPreferences,
+)
+from fcsbe.server.adapters.ocpp.provisioning import issue_passwords
 from tests.server.adapters.ocpp.conftest import (
     CS_ID,
     EVSE_ID,
@@ -38,6 +45,19 @@ async def test_the_handshake_refuses_what_it_must(served: Served) -> None:
     assert ws.subprotocol == "ocpp2.1"  # the best offered
     await ws.close()
 
+    # a station with a password that the registry does not name: refused, or Pending
+    async with served.factory() as db:
+        (password,) = (await issue_passwords(db, ["CS-NEW"])).values()
+        await db.commit()
+    assert await _status_of(served, cs_id="CS-NEW", password=password) == 401
+    served.adapter.admit_unknown = True  # FCSBE_OCPP_UNKNOWN_STATIONS=pending
+    ws = await served.open(cs_id="CS-NEW", password=password)
+    boot = {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}
+    await ws.send(json.dumps([2, "b1", "BootNotification", boot]))
+    answer = json.loads(await ws.recv())
+    assert (answer[0], answer[2]["status"]) == (3, "Pending")
+    await ws.close()
+
 
 async def test_bad_frames_get_callerrors_and_the_connection_lives_on(served: Served) -> None:
     ws = await served.open()
@@ -59,19 +79,17 @@ async def test_bad_frames_get_callerrors_and_the_connection_lives_on(served: Ser
     assert (await answer('[2, "m4", "Heartbeat", {}]'))[:2] == [3, "m4"]
     await ws.close()
 
+    # OCPP 1.6 names it FormationViolation
+    old = await served.open(subprotocols=["ocpp1.6"])
+    await old.send('[2, "m1", "Heartbeat", {"extra": 1}]')
+    assert json.loads(await old.recv())[:3] == [4, "m1", "FormationViolation"]
+    await old.close()
 
-async def test_ocpp16_frames_name_formation_violations(served: Served) -> None:
-    ws = await served.open(subprotocols=["ocpp1.6"])
-    await ws.send('[2, "m1", "Heartbeat", {"extra": 1}]')
-    assert json.loads(await ws.recv())[:3] == [4, "m1", "FormationViolation"]
-    await ws.close()
-
-
-async def test_an_oversized_frame_closes_the_connection(served: Served) -> None:
-    ws = await served.open()
-    await ws.send('[2, "m1", "Heartbeat", {"x": "' + "a" * 70_000 + '"}]')
-    await ws.wait_closed()
-    assert ws.close_code == 1009
+    # a frame over FCSBE_OCPP_MAX_FRAME_BYTES closes the connection (1009)
+    big = await served.open()
+    await big.send('[2, "m1", "Heartbeat", {"x": "' + "a" * 70_000 + '"}]')
+    await big.wait_closed()
+    assert big.close_code == 1009
 
 
 async def test_a_2_0_1_station_boots_reports_and_takes_limits(served: Served) -> None:
@@ -243,6 +261,55 @@ async def test_a_2_1_station_reports_v2x_and_der_alarms(served: Served) -> None:
         )
     )
     (alarm,) = await adapter.drain_events()
+    await s.cp.call(
+        call21.TransactionEvent(
+            event_type="Started",
+            timestamp=now_text(),
+            trigger_reason="EVDetected",
+            seq_no=0,
+            transaction_info={"transaction_id": "tx-21"},
+            evse={"id": 1, "connector_id": 1},
+        )
+    )
+    await s.cp.call(
+        call21.NotifyEVChargingNeeds(
+            evse_id=1,
+            charging_needs={
+                "requested_energy_transfer": "AC_BPT_DER",
+                "der_charging_parameters": {"ev_inverter_model": "onboard-bidi"},
+                "v2x_charging_parameters": {
+                    "max_charge_power": 11_000,
+                    "max_discharge_power": 7_000,
+                    "ev_target_energy_request": 30_000,
+                    "ev_min_energy_request": 5_000,
+                    "ev_max_energy_request": 40_000,
+                },
+            },
+        )
+    )
+    (session,) = await adapter.sessions()
+    assert (session.ev.bidirectional, session.ev.onboard_inverter) == (True, True)
+    assert session.ev.model_id == "onboard-bidi"  # the registry's EV model: its evidence
+    assert (session.ev.max_discharge_w, session.consent_v2g) == (7_000, True)
+    assert (session.min_energy_wh, session.target_energy_wh) == (5_000, 30_000)
+    await s.cp.call(
+        call21.StatusNotification(
+            timestamp=now_text(), connector_status="Occupied", evse_id=1, connector_id=1
+        )
+    )
+    target = ControlTarget(ControlLevel.EVSE, EVSE_ID)
+    (state,) = await adapter.read_state([target])
+    assert state.max_export_w == 0.0  # the registry's wallbox cannot discharge
+    adapter._evses[EVSE_ID].max_discharge_w = 11_000.0
+    (state,) = await adapter.read_state([target])
+    assert state.max_export_w == 11_000.0
+    withdrawn = SessionPreferences(
+        consent_v1g=True, consent_v2g=False, min_soc_at_departure_pct=0,
+        soc_floor_pct=0, max_energy_to_grid_wh=None,
+    )  # fmt: skip
+    assert await adapter.update_session(session.session_key, withdrawn)
+    (state,) = await adapter.read_state([target])
+    assert state.max_export_w == 0.0  # no V2G without the EV user's consent
     assert (alarm.kind, alarm.data["code"], alarm.data["alarm_ended"]) == (
         "DER_ALARM",
         "OverVoltage",

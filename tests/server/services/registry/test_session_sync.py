@@ -165,3 +165,22 @@ async def test_ev_connected_carries_departure_only_where_session_times_are_share
     assert data["FO-A"]["departure_time"] is not None
     assert "departure_time" not in data["FO-B"]
     assert data["FO-B"]["session_ref"] == data["FO-A"]["session_ref"]
+
+
+async def test_a_scoped_report_closes_only_sessions_of_its_own_evses(
+    app: FastAPI, tmp_path
+) -> None:
+    """Several replicas each holding some OCPP stations: one replica's report says nothing of
+    the EVs at the stations another holds."""
+    await import_document(app)
+    pseudonyms = Pseudonymizer.load_or_create(tmp_path)
+    now = utcnow()
+    here = reported_session("TX-HERE", "NL*ABC*E1001*1", now)
+    there = reported_session("TX-THERE", "NL*ABC*E1002*1", now)
+    assert await _sync(app, [here, there], pseudonyms) == 2
+    async with app.state.session_factory() as session:
+        await sync_sessions(session, [], pseudonyms, utcnow(), scope={"NL*ABC*E1001*1"})
+        await session.commit()
+    rows, _, _ = await _rows(app)
+    closed = {row.evse_id: row.disconnected_at is not None for row in rows}
+    assert closed == {"NL*ABC*E1001*1": True, "NL*ABC*E1002*1": False}

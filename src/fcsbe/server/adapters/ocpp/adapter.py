@@ -56,6 +56,7 @@ from fcsbe.server.adapters.ocpp.profiles import (
     Refusal,
     StationLimits,
     plan_calls,
+    refusal_of,
     resend_calls,
 )
 from fcsbe.server.storage import ocpp_stations as store
@@ -63,6 +64,10 @@ from fcsbe.server.storage import ocpp_stations as store
 __all__ = ["OcppStations"]
 
 log = logging.getLogger("fcsbe.stations.ocpp")
+
+REGISTRY_REREAD_S = 60.0
+"""How often the registry index is read again in the background (it is also read at once when
+a command or state request names an EVSE or site the index does not have)."""
 
 _VERSIONS: dict[str, OcppVersion] = {"ocpp2.1": "2.1", "ocpp2.0.1": "2.0.1", "ocpp1.6": "1.6"}
 
@@ -147,6 +152,7 @@ class OcppStations:
         self._loop_task: asyncio.Task[None] | None = None
         self._station_locks: dict[str, asyncio.Lock] = {}
         self._pending_needs: dict[str, dict[str, Any]] = {}
+        self._refreshed_at = -1e9
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -207,6 +213,22 @@ class OcppStations:
                 evse.status, evse.at, evse.values = known.status, known.at, known.values
             station.evses[number] = evse
             self._evses[evse_id] = evse
+
+    async def _know(self, targets: Sequence[ControlTarget]) -> None:
+        """Read the registry again when a target is not in the index (an import since the
+        last read), at most once per second."""
+        unknown = any(
+            (t.level is ControlLevel.EVSE and t.id not in self._evses)
+            or (t.level is ControlLevel.SITE and t.id not in self._site_ids())
+            for t in targets
+        )
+        loop = asyncio.get_running_loop()
+        if unknown and loop.time() - self._refreshed_at >= 1.0 and self._factory is not None:
+            self._refreshed_at = loop.time()
+            await self.refresh_registry()
+
+    def _site_ids(self) -> set[str]:
+        return {s.site_id for s in self._stations.values()}
 
     def knows(self, cs_id: str) -> bool:
         """Whether the registry names the station."""
@@ -613,6 +635,7 @@ class OcppStations:
     async def apply_many(self, commands: Sequence[Command]) -> list[ApplyResult]:
         """Send the calls that put `commands` in force, station by station (concurrently);
         a command for several stations is taken when every one of them took its share."""
+        await self._know([c.target for c in commands])
         per_station: dict[str, list[tuple[int, Command]]] = {}
         refusals: dict[int, str] = {}
         for index, command in enumerate(commands):
@@ -645,35 +668,55 @@ class OcppStations:
         station = self._stations[cs_id]
         limits = self._limits.get(cs_id) or StationLimits(version=_version(link))
         evses = {e.evse_id: e.number for e in station.evses.values()}
+        # What the station cannot do is refused alone; the rest is planned and sent.
+        refused = {i: refusal_of(c, evses, limits) for i, c in enumerate(commands)}
+        doable = [c for i, c in enumerate(commands) if refused[i] is None]
+        failures: dict[str | None, str] = {}
         async with self._lock(cs_id):
             ledger = self._ledgers.setdefault(cs_id, ProfileLedger())
-            planned = plan_calls(ledger, commands, evses, limits, self.now())
+            planned = plan_calls(ledger, doable, evses, limits, self.now()) if doable else []
             if isinstance(planned, Refusal):
-                return [ApplyResult(c.target, False, planned.reason) for c in commands]
-            failures: dict[str | None, str] = {}
+                failures[None] = planned.reason
+                planned = []
             for call in planned:
                 reason = await self._send(link, call)
                 if reason is not None:
                     failures.setdefault(call.evse_id, reason)
         # A call for one EVSE answers for that EVSE's command; a station-wide call (EVSE 0:
         # site limits, DER controls) answers for every command of the station.
-        return [
-            ApplyResult(
-                c.target,
-                c.target.id not in failures and None not in failures,
-                failures.get(c.target.id) or failures.get(None),
+        results = []
+        for index, command in enumerate(commands):
+            refusal = refused[index]
+            reason = (
+                refusal.reason
+                if refusal is not None
+                else failures.get(command.target.id) or failures.get(None)
             )
-            for c in commands
-        ]
+            results.append(ApplyResult(command.target, reason is None, reason))
+        return results
 
     # -- state ----------------------------------------------------------------------------------
 
     async def read_state(self, targets: Sequence[ControlTarget]) -> list[TargetState]:
         """EVSEs' last reported power and status; an EVSE of a station connected to no
         replica has no headroom (nothing can be steered there)."""
+        await self._know(targets)
         now = self.now()
         states = []
-        connected = {tx.evse_id: tx for tx in self._txs.values()}
+        local_txs = {tx.evse_id: tx for tx in self._txs.values()}
+        connected: set[str] = set(local_txs)
+        remote = [
+            t.id
+            for t in targets
+            if t.level is ControlLevel.EVSE
+            and (evse := self._evses.get(t.id)) is not None
+            and evse.cs_id in self._remote
+        ]
+        if remote and self._factory is not None:
+            # Stations held by other replicas: their EVs are known from the stored sessions.
+            async with self.factory() as db:
+                connected |= await store.evses_with_open_sessions(db, remote)
+                await db.rollback()
         for target in targets:
             evse = self._evses.get(target.id) if target.level is ControlLevel.EVSE else None
             if evse is None:
@@ -683,6 +726,14 @@ class OcppStations:
             )
             limits = self._limits.get(evse.cs_id)
             export = evse.max_discharge_w if limits is not None and limits.v2x else 0.0
+            tx = local_txs.get(evse.evse_id)
+            if tx is not None and export > 0:
+                # the EV user's consent and limits bind (UC 3.6)
+                session = self._session(tx)
+                if not (session.consent_v2g and session.ev.bidirectional):
+                    export = 0.0
+                elif session.max_discharge_power_w is not None:
+                    export = min(export, session.max_discharge_power_w)
             values = evse.values
             states.append(
                 TargetState(
@@ -732,6 +783,12 @@ class OcppStations:
             or 0.0
         )
         max_discharge = _f(v2x.get("max_discharge_power"))
+        der = needs.get("der_charging_parameters") or {}
+        modes = {str(needs.get("requested_energy_transfer") or "")}
+        modes |= {str(m) for m in needs.get("available_energy_transfer") or ()}
+        # A bidirectional transfer mode requested by the EV (ISO 15118-20) is its user's choice
+        # of V2G, until the EV user's own preferences (UC 3.6) say otherwise.
+        bidirectional = any("BPT" in m for m in modes) or bool(max_discharge)
         prefs = tx.preferences
         return StationSession(
             session_key=tx.key,
@@ -740,9 +797,11 @@ class OcppStations:
             connected_at=tx.connected_at,
             departure_time=departure_time,
             ev=EvInfo(
-                model_id=None,
-                bidirectional=bool(max_discharge),
-                onboard_inverter=False,
+                # OCPP 2.1 names the EV's own inverter (ISO 15118-20): the registry's EV model
+                # of that id holds its grid-code evidence.
+                model_id=der.get("ev_inverter_model"),
+                bidirectional=bidirectional,
+                onboard_inverter="AC_BPT_DER" in modes or bool(der),
                 max_charge_w=_f(v2x.get("max_charge_power")) or _f(dc.get("ev_max_power")),
                 max_discharge_w=max_discharge,
                 battery_wh=_f(dc.get("ev_energy_capacity")),
@@ -754,7 +813,7 @@ class OcppStations:
             max_energy_to_grid_wh=prefs.max_energy_to_grid_wh if prefs else None,
             max_discharge_power_w=prefs.max_discharge_power_w if prefs else None,
             consent_v1g=prefs.consent_v1g if prefs else True,
-            consent_v2g=prefs.consent_v2g if prefs else False,
+            consent_v2g=prefs.consent_v2g if prefs else bidirectional,
             target_energy_wh=target,
             min_energy_wh=_f(v2x.get("ev_min_energy_request")) or 0.0,
             max_energy_wh=_f(v2x.get("ev_max_energy_request")) or target,
@@ -837,14 +896,18 @@ class OcppStations:
 
     async def _background(self) -> None:
         renew_every = self.lease_s / 3
-        last_renew = 0.0
         loop = asyncio.get_running_loop()
+        last_renew, last_read = loop.time() - renew_every, loop.time()
         while True:
             try:
                 await self.flush()
                 if loop.time() - last_renew >= renew_every:
                     await self.renew()
                     last_renew = loop.time()
+                if loop.time() - last_read >= REGISTRY_REREAD_S:
+                    # registry imports on any replica (new stations, EVSEs, sites)
+                    await self.refresh_registry()
+                    last_read = loop.time()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -20,7 +20,7 @@ from fcsbe.server.errors import Forbidden, TooManyRequests, Unauthorized
 from fcsbe.server.security.principal import Principal, Role, check_scope
 from fcsbe.server.security.tokens import hash_secret
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.parties import find_credential
+from fcsbe.server.storage.fast.accept import find_credential
 
 __all__ = [
     "AnyPrincipal",
@@ -79,7 +79,6 @@ async def authenticate(request: Request, session: DbSession) -> Principal:
         credential_id=row.credential_id,
         enrolment_id=row.enrolment_id,
         scopes=scopes,
-        signed_contracts=row.signed_contracts,
     )
     request.state.principal = principal
     _limit_rate(request, principal)

@@ -19,7 +19,6 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FieldError
@@ -27,7 +26,8 @@ from fcsbe.server.deps import state_settings
 from fcsbe.server.errors import BadRequest, Conflict, UnprocessableContent
 from fcsbe.server.security.sealing import SecretSealer
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.idempotency import delete_key, find_key, store_key, try_lock_key
+from fcsbe.server.storage.fast.accept import StoredKey, find_key, store_key, try_lock_key
+from fcsbe.server.storage.idempotency import delete_key
 
 __all__ = [
     "IDEMPOTENCY_RESPONSES",
@@ -85,7 +85,7 @@ def _key_reused() -> UnprocessableContent:
     )
 
 
-def _replay(row: Row[Any], sealer: SecretSealer | None) -> Response:
+def _replay(row: StoredKey, sealer: SecretSealer | None) -> Response:
     headers = dict(row.response_headers or {})
     headers["idempotent-replayed"] = "true"
     body = row.response_body or b""
@@ -202,7 +202,22 @@ async def run_idempotent_recorded(
         },
         sealer,
     )
-    status, model, extra_headers = await handler(record)
+    try:
+        status, model, extra_headers = await handler(record)
+    except Conflict:
+        if not record.taken:
+            raise
+        # The key row was written with the change, and the change conflicted: perhaps with a
+        # concurrent request with the same key (another replica, or one whose batch committed
+        # first). Then its stored answer is this request's answer too.
+        existing = await find_key(session, party_id, key)
+        if existing is None or existing.expires_at <= now:
+            raise
+        if existing.request_hash != fingerprint:
+            raise _key_reused() from None
+        if existing.status != "DONE":
+            raise
+        return _replay(existing, sealer)
     if record.taken:
         assert record.response is not None
         status, body, headers = record.response

@@ -47,7 +47,8 @@ from fcsbe.server.deps import state_settings
 from fcsbe.server.errors import Unauthorized
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.contracts import ContractRow, requires_signature
+from fcsbe.server.storage.contracts import ContractRow
+from fcsbe.server.storage.fast.accept import requires_signature
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 from fcsbe.server.storage.parties import EnrolmentRow, PartyRow
 from fcsbe.server.storage.signatures import remember_jti

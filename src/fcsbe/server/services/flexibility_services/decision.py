@@ -17,6 +17,7 @@ signer is a required argument: a decision step without one would publish unsigne
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +55,7 @@ from fcsbe.server.services.flexibility_services.decision_rules import (
     too_slow,
 )
 from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES, move
+from fcsbe.server.services.records.inputs import declare_baseline
 from fcsbe.server.services.registry.capabilities import assess, evse_response_time_s
 from fcsbe.server.services.registry.target_scope import resolve_targets
 from fcsbe.server.services.registry.target_visibility import visible_only
@@ -63,8 +65,10 @@ from fcsbe.server.storage.fleet import (
     EvseFacts,
     contract_scope,
     evse_facts,
+    evse_sites,
     expand_targets,
     lock_contract,
+    lock_contracts,
     lock_evses,
     lock_sites,
     site_bounds,
@@ -76,7 +80,13 @@ from fcsbe.server.storage.flexibility_services import (
     replace_targets,
 )
 
-__all__ = ["claim_received", "decide", "decide_pending"]
+__all__ = ["DECISION_BATCH", "claim_received", "decide", "decide_pending"]
+
+log = logging.getLogger("fcsbe.decision")
+
+DECISION_BATCH = 50
+"""FS the decision step decides per transaction: one commit (and, on PostgreSQL, one round of
+lock taking) for many decisions."""
 
 Signer = Callable[[Any], str]
 """Makes the detached JWS of a JSON value (`ServerKeys.sign`)."""
@@ -222,6 +232,7 @@ async def decide(
     fs.committed_w = committed_w
     if result != FsResult.REJECTED:
         await replace_targets(session, fs.id, shares)
+        await declare_baseline(session, fs, now)  # the record's DECLARED_SCHEDULE, fixed now
     summary = f"{result.value}" + (f" {committed_w:.0f} W" if committed_w is not None else "")
     await move(session, fs, FsState(result.value), summary, at=now)
     return response
@@ -432,15 +443,54 @@ async def claim_received(session: AsyncSession, limit: int = 20) -> list[Flexibi
     return list((await session.execute(statement)).scalars().all())
 
 
+async def _lock_batch(session: AsyncSession, claimed: list[FlexibilityServiceRow]) -> None:
+    """Take up front every row lock the batch's decisions will take (PostgreSQL), in the one
+    fixed order: contracts, then sites, then EVSEs, each sorted. A decision then finds its
+    locks held, and two replicas' batches (or a batch and a single decision) wait for each
+    other in that order instead of deadlocking. The sites and EVSEs are those the requests'
+    targets name (a superset of what visibility lets a decision look at)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: the transaction holds the database's write lock
+    await lock_contracts(session, [fs.contract_id for fs in claimed if fs.contract_id])
+    wanted = sorted(
+        {
+            (str(t.get("level")), str(t.get("id")))
+            for fs in claimed
+            for t in (fs.request or {}).get("targets", [])
+        }
+    )
+    expanded = await expand_targets(session, wanted)
+    evse_ids = sorted({e for ids in expanded.values() for e in ids})
+    await lock_sites(session, await evse_sites(session, evse_ids))
+    await lock_evses(session, evse_ids)
+
+
 async def decide_pending(
     session: AsyncSession, now: datetime, signer: Signer, limit: int = 1
 ) -> int:
-    """The worker step: decide up to `limit` pending FS in this transaction."""
+    """The worker step: decide up to `limit` pending FS in this transaction (returns how many
+    were claimed).
+
+    With more than one, the batch's locks are taken first (`_lock_batch`) and each decision
+    runs under a savepoint: one that fails is rolled back alone and stays RECEIVED (decided
+    again by a later step), the others commit with the batch.
+    """
     claimed = await claim_received(session, limit)
+    if len(claimed) > 1:
+        await _lock_batch(session, claimed)
     for fs in claimed:
         received_at = fs.updated_at
+        fs_type = fs.fs_type
         with correlation_scope(fs.correlation_id):
-            response = await decide(session, fs, now, signer)
+            if len(claimed) == 1:
+                response = await decide(session, fs, now, signer)
+            else:
+                try:
+                    async with session.begin_nested():
+                        response = await decide(session, fs, now, signer)
+                except Exception:
+                    log.exception("deciding FS %s failed; it is decided again later", fs.fs_id)
+                    continue
         # Observed when decided; a commit that then fails is retried as a new decision.
-        record_decision(fs.fs_type, response.result.value, (now - received_at).total_seconds())
+        record_decision(fs_type, response.result.value, (now - received_at).total_seconds())
     return len(claimed)

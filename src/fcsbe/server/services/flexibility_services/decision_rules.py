@@ -26,6 +26,7 @@ from fcsbe.model import (
     StateOfCharge,
 )
 from fcsbe.server.planning import EvseState, Feasibility, SplitBasis, plan_fs
+from fcsbe.server.planning.reserve import window_rooms
 
 __all__ = [
     "EXCLUSIVE_TYPES",
@@ -327,6 +328,9 @@ def evu_bound(
             else:
                 notes.append("EV users' limits (SoC floor, energy to grid) leave less export")
     else:
+        if isinstance(request.parameters, ReserveOffer):
+            fraction, leaving = _reserve_window(request, request.parameters, states, at, notes)
+            export_forbidden += leaving
         if need.up_w > 0:
             up = sum(up_room.values())
             if up < min(need.up_w, basis_free.sum_hi - basis_free.sum_lo) - _EPSILON_W:
@@ -359,6 +363,41 @@ def evu_bound(
         bound=bound if notes else (),
         notes=tuple(notes),
     )
+
+
+def _reserve_window(
+    request: FlexibilityServiceRequest,
+    offer: ReserveOffer,
+    states: Sequence[EvseState],
+    at: datetime,
+    notes: list[str],
+) -> tuple[float, list[str]]:
+    """RESERVE: the share of the offer the EVSEs can hold through the whole window (the
+    planner's `window_rooms`: EVs leaving inside it hold nothing; the energy each EV must
+    still take by its departure sets a floor over the window; a battery that fills up or
+    empties within it bounds what it can hold), and the EVSEs whose EV leaves too early.
+
+    The present power is not known here: each EVSE is taken at the top of its range, so up
+    and down together must fit in Σ (hi - lo), down alone in Σ (hi - max(lo, 0)).
+    """
+    rooms = window_rooms(states, request.window.start, request.window.end, at)
+    held = [r for r in rooms if r.excluded is None]
+    leaving = [r.evse_id for r in rooms if r.excluded is not None]
+    span = sum(r.hi_w - r.lo_w for r in held)
+    down = sum(r.hi_w - max(r.lo_w, 0.0) for r in held)
+    fraction = 1.0
+    asked = offer.up_w + offer.down_w
+    if asked > 0 and span < asked - _EPSILON_W:
+        fraction = span / asked
+    if offer.down_w > 0 and down < offer.down_w - _EPSILON_W:
+        fraction = min(fraction, down / offer.down_w)
+    if fraction < 1.0:
+        why = f"{len(leaving)} EV(s) leave inside the window; " if leaving else ""
+        notes.append(
+            f"{why}over the whole window the EVs can hold {span:.0f} W of reserve "
+            f"({asked:.0f} W offered)"
+        )
+    return max(0.0, fraction), leaving
 
 
 def _without_user_limits(states: Sequence[EvseState]) -> list[EvseState]:

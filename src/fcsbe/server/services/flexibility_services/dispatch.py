@@ -251,15 +251,29 @@ def _kinds(composed: Composed | None) -> set[str]:
 
 
 async def _bounds(
-    session: AsyncSession, evse_ids: Iterable[str], site_ids: Iterable[str]
+    session: AsyncSession,
+    adapter: StationAdapter,
+    evse_ids: Iterable[str],
+    site_ids: Iterable[str],
 ) -> tuple[dict[str, EvseBound], dict[str, SiteBound]]:
+    """The EVSEs' and sites' bounds from the registry; the rest of each site's connection
+    (load, PV) from its meter where this replica reaches the stations (else 0)."""
     evses = {
         evse_id: EvseBound(evse_id, site_id, max_import_w=imp, max_export_w=exp)
         for evse_id, (site_id, imp, exp) in (await evse_sites(session, evse_ids)).items()
     }
+    limits = await site_bounds(session, site_ids)
+    other: dict[str, float] = {}
+    if limits and holds_stations(adapter):
+        targets = [ControlTarget(ControlLevel.SITE, site_id) for site_id in sorted(limits)]
+        other = {
+            s.target.id: s.other_w
+            for s in await adapter.read_state(targets)
+            if s.other_w is not None
+        }
     sites = {
-        site_id: SiteBound(site_id, imp, exp)
-        for site_id, (imp, exp) in (await site_bounds(session, site_ids)).items()
+        site_id: SiteBound(site_id, imp, exp, other.get(site_id, 0.0))
+        for site_id, (imp, exp) in limits.items()
     }
     return evses, sites
 
@@ -298,7 +312,7 @@ async def set_fs_layers(
     ]
     own = set(before) | set(by_evse)
     every = {x.evse_id for x in old_layers} | own
-    evses, sites = await _bounds(session, every, site_ids - {_UNKNOWN_SITE})
+    evses, sites = await _bounds(session, adapter, every, site_ids - {_UNKNOWN_SITE})
     old = compose(old_layers, evses, sites, now)
     new = compose(new_layers, evses, sites, now, own)
     out: list[Command] = []

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,23 +28,17 @@ from fcsbe.server.platform.observability import current_correlation_id
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.event_log.log import event_values
 from fcsbe.server.services.flexibility_services.lifecycle import CANCELLABLE, move
-from fcsbe.server.storage.contracts import ContractRow
+from fcsbe.server.storage.contracts import contract_pk
+from fcsbe.server.storage.fast.accept import insert_received_fs, insert_received_many
+from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
     FsTransitionRow,
     get_fs,
-    insert_received_fs,
     transitions_of,
 )
 
 __all__ = ["cancel_fs", "load_fs", "submit_fs", "supersede_fs", "to_model"]
-
-
-async def _contract_pk(session: AsyncSession, party_id: str, fsc_id: str) -> int | None:
-    statement = select(ContractRow.id).where(
-        ContractRow.fo_party_id == party_id, ContractRow.fsc_id == fsc_id
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
 
 
 def _deadline(request: FlexibilityServiceRequest, now: datetime, default_s: int) -> datetime:
@@ -70,11 +63,17 @@ async def submit_fs(
     now: datetime,
     decision_timeout_s: int,
     key_row: Callable[[FsAccepted], dict[str, Any]] | None = None,
+    *,
+    writer: GroupCommit | None = None,
 ) -> FsAccepted:
     """Store a new FS request as RECEIVED (one transaction with its transition and event).
 
     `key_row` gives the idempotency-key row for the answer, written in the same statement (the
     answer depends only on the request and `now`, so it is known before the insert).
+
+    With `writer`, the rows are written by the group committer, in a transaction shared with
+    other requests' writes, and this returns once that transaction committed; `session` is not
+    written to (the caller ends its transaction first, so that its connection is free).
 
     This is the hot path of the API: one storage call (one statement on PostgreSQL), the
     contract resolved inside the INSERT, and the unique (party, fs_id) constraint instead of a
@@ -105,10 +104,17 @@ async def submit_fs(
     accepted = FsAccepted(
         fs_id=request.fs_id, revision=1, state=FsState.RECEIVED, response_deadline=deadline
     )
+    key = key_row(accepted) if key_row is not None else None
     try:
-        await insert_received_fs(
-            session, values, event, key_row(accepted) if key_row is not None else None
-        )
+        if writer is None:
+            await insert_received_fs(session, values, event, key)
+        else:
+            await writer.run(
+                lambda batch: insert_received_fs(batch, values, event, key),
+                order=(principal.party_id, request.fs_id),
+                bulk=insert_received_many,
+                item=(values, event, key),
+            )
     except IntegrityError as exc:
         raise Conflict(
             f"FS {request.fs_id} exists; supersede it with PUT to change it.", slug="fs-exists"
@@ -142,7 +148,7 @@ async def supersede_fs(
     deadline = _deadline(request, now, decision_timeout_s)
     fs.revision += 1
     fs.state = FsState.RECEIVED.value
-    fs.contract_id = await _contract_pk(session, principal.party_id, request.fsc_id)
+    fs.contract_id = await contract_pk(session, principal.party_id, request.fsc_id)
     fs.fs_type = request.fs_type.value
     fs.window_start = request.window.start
     fs.window_end = request.window.end

@@ -21,6 +21,7 @@ from fcsbe.server.adapters.base import (
     SetpointCommand,
     StationAdapter,
     StationSession,
+    TargetState,
 )
 from fcsbe.server.planning import ArmedFunction, EvseState, Plan
 
@@ -47,6 +48,18 @@ def _session_state(session: StationSession | None) -> dict[str, object]:
     }
 
 
+def _connection_state(state: TargetState) -> dict[str, float]:
+    """What a site's point-of-connection meter tells the planners (nothing when it has none)."""
+    found: dict[str, float] = {}
+    if state.other_w is not None:
+        found["site_other_w"] = state.other_w
+    if state.import_limit_w is not None:
+        found["site_import_limit_w"] = state.import_limit_w
+    if state.export_limit_w is not None:
+        found["site_export_limit_w"] = state.export_limit_w
+    return found
+
+
 async def evse_states(
     adapter: StationAdapter,
     sites: Mapping[str, str],
@@ -56,6 +69,10 @@ async def evse_states(
     targets = [ControlTarget(ControlLevel.EVSE, evse_id) for evse_id in sites]
     states = await adapter.read_state(targets)
     sessions = {s.evse_id: s for s in await adapter.sessions() if s.evse_id in sites}
+    site_targets = [
+        ControlTarget(ControlLevel.SITE, site_id) for site_id in sorted(set(sites.values()))
+    ]
+    connection = {s.target.id: _connection_state(s) for s in await adapter.read_state(site_targets)}
     result = []
     for state in states:
         evse_id = state.target.id
@@ -72,6 +89,7 @@ async def evse_states(
                 max_import_w=max_import,
                 max_export_w=max_export,
                 **_session_state(sessions.get(evse_id)),  # type: ignore[arg-type]
+                **connection.get(sites[evse_id], {}),  # type: ignore[arg-type]
             )
         )
     return result

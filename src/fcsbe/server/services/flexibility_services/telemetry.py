@@ -31,6 +31,7 @@ from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
     FsTargetRow,
     live_evse_ids,
+    live_site_ids,
 )
 from fcsbe.server.storage.measurements import insert_readings
 
@@ -87,6 +88,11 @@ async def telemetry_step(
     if not samples and not evidence:
         return 0
     live = await live_evse_ids(session, KEPT_STATES)
+    sites = (
+        await live_site_ids(session, KEPT_STATES)
+        if any(s.kind == "SITE" for s in samples)
+        else set()
+    )
     rows = [
         {
             "meter_id": s.meter_id,
@@ -102,7 +108,7 @@ async def telemetry_step(
             "quality": s.quality,
         }
         for s in samples
-        if s.kind == "EVSE" and s.meter_id in live
+        if (s.kind == "EVSE" and s.meter_id in live) or (s.kind == "SITE" and s.meter_id in sites)
     ]
     rows = [r | {"baseline_w": None, "ordered_w": None} for r in rows]
     rows += [

@@ -10,12 +10,21 @@ received and the reserve activations delivered.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import pairwise
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fcsbe.model import BaselineMethod, FlexibilityServiceRequest, Target, TargetLevel
+from fcsbe.model import (
+    BaselineMethod,
+    ContractTerms,
+    FlexibilityServiceRequest,
+    FsType,
+    Target,
+    TargetLevel,
+)
 from fcsbe.server.services.records.dsr.inputs import (
     Activation,
     MeterInfo,
@@ -23,20 +32,32 @@ from fcsbe.server.services.records.dsr.inputs import (
     PowerPeriod,
     RecordInputs,
     RecordOptions,
+    ResponseSample,
     SessionSpan,
     SetpointChange,
+    SubmittedBaseline,
 )
-from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, fs_evse_meters
-from fcsbe.server.storage.measurements import reading_values_between
+from fcsbe.server.storage.contracts import ContractRow
+from fcsbe.server.storage.fleet import evse_facts
+from fcsbe.server.storage.flexibility_services import (
+    FlexibilityServiceRow,
+    fs_evse_meters,
+    fs_evse_shares,
+)
+from fcsbe.server.storage.measurements import reading_values_between, readings_between
+from fcsbe.server.storage.records import FsBaselineRow, find_baseline
 from fcsbe.server.storage.sessions import sessions_between
 
 __all__ = [
     "RECORD_KEYS",
+    "declare_baseline",
+    "declared_schedule",
     "meter_info",
     "note_activation",
     "note_declared_baseline",
     "note_setpoint",
     "record_inputs",
+    "record_notes",
     "stored_readings",
 ]
 
@@ -44,6 +65,81 @@ RECORD_KEYS = ("declared_baseline_w", "setpoints", "activations")
 """Keys of the execution document the record needs; kept after the stations are released."""
 
 _DAY = timedelta(days=1)
+
+
+def declared_schedule(
+    evses: Sequence[tuple[float, float | None, datetime | None]],
+    now: datetime,
+    start: datetime,
+    end: datetime,
+) -> list[tuple[datetime, datetime, float]]:
+    """The CSO's declared baseline over [start, end): every EV charging as it would without
+    the FS, at full power `p_w` from `now` until it has the energy it asked for (`energy_wh`;
+    None: no limit) or leaves (`departure`); summed into consecutive periods.
+
+    Each EVSE is (p_w, energy_wh, departure).
+    """
+    spans: list[tuple[datetime, datetime, float]] = []
+    for p_w, energy_wh, departure in evses:
+        if p_w <= 0:
+            continue
+        stop = end if departure is None else min(end, departure)
+        if energy_wh is not None:
+            stop = min(stop, now + timedelta(hours=energy_wh / p_w))
+        if stop > start:
+            spans.append((max(now, start), stop, p_w))
+    cuts = sorted({start, end, *(t for a, b, _ in spans for t in (a, b) if start < t < end)})
+    return [(a, b, sum(p for lo, hi, p in spans if lo <= a and hi >= b)) for a, b in pairwise(cuts)]
+
+
+async def declare_baseline(session: AsyncSession, fs: FlexibilityServiceRow, now: datetime) -> None:
+    """Record, at the decision, the baseline the CSO declares for the FS (DECLARED_SCHEDULE):
+    its EVSEs' connected EVs charging as they would without it (`declared_schedule`), from
+    what the registry and the sessions say now. Fixed from then on: the record settles
+    against what was declared before the FS ran, never against what was seen while it ran."""
+    facts = await evse_facts(session, sorted(e for e, *_ in await fs_evse_shares(session, fs.id)))
+    evses: list[tuple[float, float | None, datetime | None]] = []
+    for fact in facts.values():
+        doc = fact.session_doc
+        if not doc:
+            continue
+        p_w = float(fact.evse_doc.get("max_charge_power_w") or 0.0)
+        request = doc.get("energy_request") or {}
+        limit = request.get("max_charge_power_w")
+        if isinstance(limit, int | float):
+            p_w = min(p_w, float(limit))
+        energy = request.get("target_energy_wh")
+        departure = doc.get("departure_time")
+        evses.append(
+            (
+                p_w,
+                float(energy) if isinstance(energy, int | float) else None,
+                datetime.fromisoformat(departure) if isinstance(departure, str) else None,
+            )
+        )
+    start = fs.window_start
+    periods = [
+        {
+            "start_offset_s": (a - start).total_seconds(),
+            "duration_s": (b - a).total_seconds(),
+            "p_w": p,
+        }
+        for a, b, p in declared_schedule(evses, now, start, fs.window_end)
+    ]
+    row = await find_baseline(session, fs.id, "DECLARED")
+    if row is None:
+        session.add(
+            FsBaselineRow(
+                fs_pk=fs.id,
+                kind="DECLARED",
+                party_id="CSO",
+                role="CSO",
+                periods=periods,
+                submitted_at=now,
+            )
+        )
+    else:  # a new revision's decision declares anew
+        row.periods, row.submitted_at = periods, now
 
 
 def note_declared_baseline(execution: dict[str, Any], baseline_w: float) -> None:
@@ -87,28 +183,96 @@ async def stored_readings(
     return await reading_values_between(session, meter_ids, start, end, MeterSample)
 
 
-def _declared(fs: FlexibilityServiceRow, execution: dict[str, Any]) -> list[PowerPeriod]:
+def _periods(fs: FlexibilityServiceRow, row: FsBaselineRow) -> list[PowerPeriod]:
+    return [
+        PowerPeriod(
+            fs.window_start + timedelta(seconds=p["start_offset_s"]),
+            fs.window_start + timedelta(seconds=p["start_offset_s"] + p["duration_s"]),
+            float(p["p_w"]),
+        )
+        for p in row.periods
+    ]
+
+
+async def _declared(
+    session: AsyncSession, fs: FlexibilityServiceRow, execution: dict[str, Any]
+) -> tuple[list[PowerPeriod], datetime | None]:
+    """The baseline declared at the decision, with when; for an FS decided before that was
+    declared, the executor's note at the start."""
+    row = await find_baseline(session, fs.id, "DECLARED")
+    if row is not None:
+        return _periods(fs, row), row.submitted_at
     baseline = execution.get("declared_baseline_w")
     if baseline is None:
-        return []
-    return [PowerPeriod(fs.window_start, fs.window_end, float(baseline))]
+        return [], None
+    return [PowerPeriod(fs.window_start, fs.window_end, float(baseline))], None
+
+
+async def _method(
+    session: AsyncSession, fs: FlexibilityServiceRow, request: FlexibilityServiceRequest
+) -> BaselineMethod:
+    """The baseline method the record will use: the FS's, else its contract's."""
+    if request.baseline_method is not None:
+        return request.baseline_method
+    contract = await session.get(ContractRow, fs.contract_id) if fs.contract_id else None
+    if contract is None:
+        return BaselineMethod.ZERO
+    return ContractTerms.model_validate(contract.terms).baseline_method
+
+
+async def _submitted(session: AsyncSession, fs: FlexibilityServiceRow) -> SubmittedBaseline | None:
+    row = await find_baseline(session, fs.id)
+    if row is None:
+        return None
+    periods = _periods(fs, row)
+    role: Literal["FO", "CSO"] = "CSO" if row.role == "CSO" else "FO"
+    return SubmittedBaseline(row.party_id, role, row.submitted_at, periods)
+
+
+async def _response(
+    session: AsyncSession, fs: FlexibilityServiceRow, meter_ids: list[str], end: datetime
+) -> list[ResponseSample]:
+    """DROOP / FFR: the EVSE readings with their frequency and the FFR evidence rows."""
+    rows = await readings_between(session, meter_ids, fs.window_start, end, ("EVSE", "FFR"))
+    return [
+        ResponseSample(r.meter_id, r.at, float(r.p_w), r.f_hz, r.kind)
+        for r in rows
+        if r.f_hz is not None or r.kind == "FFR"
+    ]
+
+
+def record_notes(fs: FlexibilityServiceRow) -> dict[str, Any]:
+    """What a record keeps of how it was made, to be rebuilt from the same: the executor's
+    notes (`RECORD_KEYS`) and the end of the readings read."""
+    execution = fs.execution or {}
+    notes: dict[str, Any] = {key: execution[key] for key in RECORD_KEYS if key in execution}
+    notes["readings_until"] = max(fs.window_end, fs.updated_at).isoformat()
+    return notes
 
 
 async def record_inputs(
     session: AsyncSession,
     fs: FlexibilityServiceRow,
     options: RecordOptions | None = None,
+    *,
+    notes: dict[str, Any] | None = None,
 ) -> RecordInputs:
-    """Everything measured about the FS's execution, from storage."""
+    """Everything measured about the FS's execution, from storage (with a record's `notes`:
+    exactly what that record was made from)."""
     options = options or RecordOptions()
     request = FlexibilityServiceRequest.model_validate(fs.request)
-    execution: dict[str, Any] = dict(fs.execution or {})
+    execution: dict[str, Any] = dict(notes if notes is not None else fs.execution or {})
     documents = await fs_evse_meters(session, fs.id)
     meters = [meter_info(evse_id, doc) for evse_id, doc in sorted(documents.items())]
     before = timedelta(seconds=options.baseline_lookback_s)
-    if request.baseline_method is BaselineMethod.HISTORICAL_AVERAGE:
+    method = await _method(session, fs, request)
+    if method is BaselineMethod.HISTORICAL_AVERAGE:
         before = max(before, options.history_days * _DAY)
+    elif method is BaselineMethod.HIGH_X_OF_Y:
+        before = max(before, options.of_y_days * _DAY + timedelta(seconds=options.adjustment_s))
     start, end = fs.window_start - before, max(fs.window_end, fs.updated_at)
+    if notes is not None and isinstance(notes.get("readings_until"), str):
+        end = datetime.fromisoformat(notes["readings_until"])
     readings = await stored_readings(session, sorted(documents), start, end)
     spans = [
         SessionSpan(
@@ -119,11 +283,12 @@ async def record_inputs(
         )
         for s in await sessions_between(session, sorted(documents), fs.window_start, end)
     ]
+    declared, declared_at = await _declared(session, fs, execution)
     return RecordInputs(
         meters=meters,
         readings=readings,
         sessions=spans,
-        declared_baseline=_declared(fs, execution),
+        declared_baseline=declared,
         setpoint_changes=[
             SetpointChange(datetime.fromisoformat(at), float(p_w))
             for at, p_w in execution.get("setpoints", [])
@@ -133,4 +298,11 @@ async def record_inputs(
             for at, duration, delta in execution.get("activations", [])
         ],
         options=options,
+        declared_at=declared_at,
+        submitted_baseline=await _submitted(session, fs)
+        if method is BaselineMethod.SUBMITTED
+        else None,
+        response=await _response(session, fs, sorted(documents), end)
+        if request.fs_type in (FsType.DROOP, FsType.FFR)
+        else [],
     )

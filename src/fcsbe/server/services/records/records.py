@@ -5,7 +5,8 @@ builds the DSR from the meter data, stores it with its digest and moves the FS t
 transition, an event and a notification, in the caller's transaction). `issue_proofs` is a
 worker step: once the FS's entries are chained and in the Merkle tree, it signs the PoW over the
 DSR digest, the meter evidence and those entries with their inclusion proofs under a signed
-tree head. `validate_proof` records the FO's ACCEPT (-> PROVEN) or DISPUTE (-> DISPUTED).
+tree head. The FO's validation and disputes are in `disputes`; `revise_record` makes the
+corrected record revision a dispute's answer asks for.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,27 +23,27 @@ from fcsbe.model import (
     ContractTerms,
     DataSharingLevel,
     DetailedServiceRecord,
+    DisputeCorrections,
+    DsrCorrection,
     EventLogRange,
     FsState,
     FsType,
     MeterEvidence,
-    ProofDecision,
     ProofOfWork,
     ProofValidation,
-    ProofValidationRequest,
     ProofValidationStatus,
     digest,
 )
 from fcsbe.server.errors import Conflict, NotFound
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.security.personal_data import category_fields
-from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.event_log.tree import prove_entries, sign_tree_head, tree_head_model
 from fcsbe.server.services.flexibility_services.evidence import evidence_summary
 from fcsbe.server.services.flexibility_services.lifecycle import FINAL_EXECUTION_STATES, move
 from fcsbe.server.services.flexibility_services.requests import to_model
 from fcsbe.server.services.records.dsr.builder import build_dsr
 from fcsbe.server.services.records.dsr.inputs import RecordInputs
+from fcsbe.server.services.records.inputs import record_inputs, record_notes
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.event_log import entries_of_fs, latest_tree_head, tree_size
@@ -55,7 +57,15 @@ from fcsbe.server.storage.records import (
     records_without_proof,
 )
 
-__all__ = ["get_proof", "get_record", "issue_proofs", "record_fs", "validate_proof"]
+__all__ = [
+    "get_proof",
+    "get_record",
+    "issue_proofs",
+    "proof_model",
+    "record_fs",
+    "record_row",
+    "revise_record",
+]
 
 PROOFS_LOCK = 63382_0011
 """PostgreSQL advisory-lock id held while proofs of work are issued."""
@@ -95,15 +105,70 @@ async def record_fs(
             slug="fs-not-ended",
         )
     now = now or utcnow()
+    record, record_digest = await _store_record(
+        session, fs, inputs, state, now, notes=record_notes(fs)
+    )
+    flags = len(record.data_quality)
+    await move(
+        session,
+        fs,
+        FsState.RECORDED,
+        f"record {record_digest[:16]}: {len(record.intervals)} interval(s), "
+        f"{flags} data-quality flag(s)",
+        at=now,
+    )
+    return record
+
+
+async def _store_record(
+    session: AsyncSession,
+    fs: FlexibilityServiceRow,
+    inputs: RecordInputs,
+    final_state: FsState,
+    now: datetime,
+    *,
+    corrections: DisputeCorrections | None = None,
+    correction: DsrCorrection | None = None,
+    record_revision: int = 1,
+    notes: dict[str, Any] | None = None,
+) -> tuple[DetailedServiceRecord, str]:
+    """Build a record revision of `fs` from `inputs` (with a dispute's corrections) and store
+    it with its digest and evidence."""
     model = await to_model(session, fs)
     terms = await _terms(session, fs.contract_id)
     if not _shares_sessions(terms):
         inputs = replace(inputs, sessions=())
-    built = build_dsr(model, terms, inputs, final_state=state, created_at=now)
+    if corrections is not None:
+        request = model.request.model_copy(
+            update={
+                k: v
+                for k, v in (
+                    ("baseline_method", corrections.baseline_method),
+                    ("tolerance_pct", corrections.tolerance_pct),
+                )
+                if v is not None
+            }
+        )
+        model = model.model_copy(update={"request": request})
+        left_out = set(corrections.excluded_meters)
+        inputs = replace(
+            inputs,
+            meters=[m for m in inputs.meters if m.meter_id not in left_out],
+            readings=[r for r in inputs.readings if r.meter_id not in left_out],
+            response=[r for r in inputs.response if r.meter_id not in left_out],
+        )
+    built = build_dsr(model, terms, inputs, final_state=final_state, created_at=now)
+    evidence = None
     if model.fs_type in (FsType.DROOP, FsType.FFR):  # locally executed: their evidence too
-        summary = await evidence_summary(session, fs)
-        built = replace(built, record=built.record.model_copy(update={"evidence": summary}))
-    document = built.record.model_dump(mode="json")
+        evidence = await evidence_summary(session, fs)
+    record = built.record.model_copy(
+        update={
+            "record_revision": record_revision,
+            "correction": correction,
+            "evidence": evidence,
+        }
+    )
+    document = record.model_dump(mode="json")
     record_digest = digest(document)
     session.add(
         ServiceRecordRow(
@@ -111,22 +176,54 @@ async def record_fs(
             fo_party_id=fs.fo_party_id,
             fs_id=fs.fs_id,
             revision=fs.revision,
+            record_revision=record_revision,
             digest=record_digest,
             record=document,
             evidence=[e.model_dump(mode="json") for e in built.evidence],
             created_at=now,
+            notes=notes,
         )
     )
-    flags = len(built.record.data_quality)
-    await move(
+    return record, record_digest
+
+
+async def revise_record(
+    session: AsyncSession,
+    fs: FlexibilityServiceRow,
+    corrections: DisputeCorrections,
+    correction: DsrCorrection,
+    now: datetime,
+) -> ServiceRecordRow:
+    """Store the next record revision of `fs`, rebuilt from the same stored readings and
+    executor notes as the revision in force, with the corrections of a dispute's answer; its
+    proof of work is issued like the first's."""
+    prior = await find_record(session, fs.id, fs.revision)
+    if prior is None:
+        raise NotFound(f"FS {fs.fs_id} has no record to revise.", slug="record-not-available")
+    final_state = DetailedServiceRecord.model_validate(prior.record).final_state
+    notes = prior.notes if prior.notes is not None else record_notes(fs)
+    inputs = await record_inputs(session, fs, notes=notes)
+    if not inputs.readings and DetailedServiceRecord.model_validate(prior.record).meters:
+        raise Conflict(
+            f"The readings of FS {fs.fs_id} are no longer kept (retention): its record cannot "
+            "be rebuilt; answer with a rejection stating why.",
+            slug="readings-gone",
+        )
+    await _store_record(
         session,
         fs,
-        FsState.RECORDED,
-        f"record {record_digest[:16]}: {len(built.record.intervals)} interval(s), "
-        f"{flags} data-quality flag(s)",
-        at=now,
+        inputs,
+        final_state,
+        now,
+        corrections=corrections,
+        correction=correction,
+        record_revision=prior.record_revision + 1,
+        notes=notes,
     )
-    return built.record
+    await session.flush()
+    row = await find_record(session, fs.id, fs.revision)
+    assert row is not None
+    return row
 
 
 async def issue_proofs(
@@ -171,6 +268,7 @@ async def issue_proofs(
             tree_head=head,
             validation=ProofValidation(status=ProofValidationStatus.PENDING),
             issued_at=now or utcnow(),
+            record_revision=record.record_revision if record.record_revision > 1 else None,
         )
         proof = proof.model_copy(update={"jws": keys.sign(proof.signed_payload())})
         session.add(
@@ -188,7 +286,7 @@ async def issue_proofs(
     return issued
 
 
-async def _record_row(
+async def record_row(
     session: AsyncSession, party_id: str, fs_id: str, *, lock: bool = False
 ) -> tuple[FlexibilityServiceRow, ServiceRecordRow]:
     fs = await get_fs(session, party_id, fs_id, for_update=lock)
@@ -205,7 +303,7 @@ async def _record_row(
     return fs, record
 
 
-def _proof_model(row: ProofOfWorkRow) -> ProofOfWork:
+def proof_model(row: ProofOfWorkRow) -> ProofOfWork:
     validation = ProofValidation(
         status=ProofValidationStatus(row.validation_status),
         by=row.validated_by,
@@ -217,13 +315,13 @@ def _proof_model(row: ProofOfWorkRow) -> ProofOfWork:
 
 async def get_record(session: AsyncSession, party_id: str, fs_id: str) -> DetailedServiceRecord:
     """The DSR of the FO's FS (current revision)."""
-    _, record = await _record_row(session, party_id, fs_id)
+    _, record = await record_row(session, party_id, fs_id)
     return DetailedServiceRecord.model_validate(record.record)
 
 
 async def get_proof(session: AsyncSession, party_id: str, fs_id: str) -> ProofOfWork:
     """The PoW of the FO's FS; 409 + Retry-After while it is being issued."""
-    _, record = await _record_row(session, party_id, fs_id)
+    _, record = await record_row(session, party_id, fs_id)
     row = await find_proof(session, record.id)
     if row is None:
         raise Conflict(
@@ -231,45 +329,4 @@ async def get_proof(session: AsyncSession, party_id: str, fs_id: str) -> ProofOf
             slug="proof-pending",
             headers={"Retry-After": "1"},
         )
-    return _proof_model(row)
-
-
-async def validate_proof(
-    session: AsyncSession,
-    party_id: str,
-    fs_id: str,
-    body: ProofValidationRequest,
-    *,
-    now: datetime | None = None,
-) -> ProofOfWork:
-    """The FO accepts (-> PROVEN) or disputes (-> DISPUTED) the PoW; a dispute may later be
-    withdrawn by an acceptance, nothing else changes a validation."""
-    fs, record = await _record_row(session, party_id, fs_id, lock=True)
-    row = await find_proof(session, record.id, for_update=True)
-    if row is None:
-        raise Conflict("The proof of work has not been issued yet.", slug="proof-not-issued")
-    status = ProofValidationStatus(row.validation_status)
-    accept = body.decision is ProofDecision.ACCEPT
-    allowed = status is ProofValidationStatus.PENDING or (
-        status is ProofValidationStatus.DISPUTED and accept
-    )
-    if not allowed:
-        raise Conflict(f"The proof is already {status.value}.", slug="proof-already-validated")
-    now = now or utcnow()
-    row.validation_status = (
-        ProofValidationStatus.ACCEPTED if accept else ProofValidationStatus.DISPUTED
-    ).value
-    row.validated_by, row.validated_at, row.reasons = party_id, now, list(body.reasons)
-    reason = "FO accepted the proof of work" if accept else "; ".join(body.reasons)
-    await append_event(
-        session,
-        type="PROOF_VALIDATED",
-        object_ref=f"pow/{row.pow_id}",
-        summary=f"{body.decision.value} of the proof of FS revision {record.revision}",
-        party_id=party_id,
-        fs_id=fs_id,
-        payload={"pow_id": row.pow_id, "decision": body.decision.value, "reasons": body.reasons},
-        source="FO",
-    )
-    await move(session, fs, FsState.PROVEN if accept else FsState.DISPUTED, reason, at=now)
-    return _proof_model(row)
+    return proof_model(row)

@@ -28,6 +28,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.services.records.dsr.baseline import EnergyGroup, baseline_bounds, baselines
 from fcsbe.server.services.records.dsr.inputs import RecordInputs
+from fcsbe.server.services.records.dsr.performance import judge
 from fcsbe.server.services.records.dsr.plan import Slot, plan_slots
 from fcsbe.server.services.records.dsr.readings import clean_readings
 from fcsbe.server.services.records.dsr.summary import (
@@ -157,12 +158,12 @@ def build_dsr(
 
     series, flags, missing_s = clean_readings(inputs.meters, inputs.readings, start, end, options)
     total = [m for m in series.values() if m.info.in_total]
-    extra = baseline_bounds(method, slots, start, options.history_days, options.baseline_lookback_s)
+    extra = baseline_bounds(method, slots, start, options)
     bounds = sorted({start, end, *(t for s in slots for t in (s.start, s.end)), *extra})
     index = {b: i for i, b in enumerate(bounds)}
     registers = {m.info.meter_id: m.registers_at(bounds) for m in series.values()}
     energy = EnergyGroup(total, index, registers)
-    baseline_values, baseline_flags = baselines(method, slots, energy, start, inputs)
+    baseline_values, baseline_flags, baseline_info = baselines(method, slots, energy, start, inputs)
 
     intervals: list[DsrInterval] = []
     measured_energies = energy.slots([(s.start, s.end) for s in slots])
@@ -236,6 +237,22 @@ def build_dsr(
         if committed is not None
         else max((abs(o) for o in ordered if o is not None), default=0.0)
     )
+    performance = (
+        judge(fs, terms.performance, intervals, inputs.response, responded)
+        if terms is not None
+        else None
+    )
+    figures = None
+    if terms is not None:
+        figures, performance = settlement(
+            terms.remuneration,
+            intervals,
+            available_w,
+            duration / 3600,
+            availability,
+            terms.performance,
+            performance,
+        )
     record = DetailedServiceRecord(
         fs_id=fs.fs_id,
         revision=fs.revision,
@@ -251,11 +268,10 @@ def build_dsr(
         totals=totals,
         meters=meters,
         data_quality=[*flags, *baseline_flags, *session_flags],
-        settlement=settlement(
-            terms.remuneration, intervals, available_w, duration / 3600, availability
-        )
-        if terms
-        else None,
+        settlement=figures,
         created_at=created_at,
+        record_revision=1,
+        baseline=baseline_info,
+        performance=performance,
     )
     return BuiltRecord(record, evidence)

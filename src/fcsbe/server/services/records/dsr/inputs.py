@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from fcsbe.model import Target, TargetLevel
 
@@ -23,8 +23,10 @@ __all__ = [
     "PowerPeriod",
     "RecordInputs",
     "RecordOptions",
+    "ResponseSample",
     "SessionSpan",
     "SetpointChange",
+    "SubmittedBaseline",
 ]
 
 
@@ -89,6 +91,27 @@ class PowerPeriod:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmittedBaseline:
+    """A baseline the FO or the CSO submitted before the FS started (a D-prognosis)."""
+
+    party_id: str
+    role: Literal["FO", "CSO"]
+    at: datetime
+    periods: Sequence[PowerPeriod]
+
+
+class ResponseSample(NamedTuple):
+    """A high-resolution reading of an EVSE around a frequency event: the EVSE meter's power
+    with the frequency it saw, or an FFR evidence row (`kind` says which)."""
+
+    meter_id: str
+    at: datetime
+    p_w: float
+    f_hz: float | None
+    kind: str = "EVSE"
+
+
+@dataclass(frozen=True, slots=True)
 class SetpointChange:
     """A dynamic setpoint (`POST .../setpoints`) in force from `at` until the next one."""
 
@@ -115,6 +138,12 @@ class RecordOptions:
     """METER_BEFORE_ACTIVATION: the baseline is the mean power over this long before start."""
     history_days: int = 5
     """HISTORICAL_AVERAGE: the same interval on up to this many previous days."""
+    high_x_days: int = 4
+    """HIGH_X_OF_Y: X, the days of highest use kept."""
+    of_y_days: int = 5
+    """HIGH_X_OF_Y: Y, the previous days looked at."""
+    adjustment_s: int = 3_600
+    """HIGH_X_OF_Y: the same-day adjustment compares this long before the window (0: none)."""
     late_after_s: float = 60.0
     """A reading received more than this long after it was taken is flagged LATE_READING."""
     clock_skew_s: float = 60.0
@@ -136,3 +165,8 @@ class RecordInputs:
     setpoint_changes: Sequence[SetpointChange] = ()
     activations: Sequence[Activation] = ()
     options: RecordOptions = field(default_factory=RecordOptions)
+    declared_at: datetime | None = None
+    """When the declared baseline was declared (the decision)."""
+    submitted_baseline: SubmittedBaseline | None = None
+    response: Sequence[ResponseSample] = ()
+    """DROOP / FFR: the readings with frequency and the FFR evidence in the window."""

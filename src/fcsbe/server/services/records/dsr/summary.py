@@ -21,12 +21,15 @@ from fcsbe.model import (
     DataQualityFlag,
     DsrInterval,
     DsrMeter,
+    DsrPerformance,
     DsrSession,
     DsrSettlement,
     MeterEvidence,
+    PerformanceTerms,
     Remuneration,
 )
 from fcsbe.server.services.records.dsr.inputs import SessionSpan
+from fcsbe.server.services.records.dsr.performance import penalties
 from fcsbe.server.services.records.dsr.plan import Slot
 from fcsbe.server.services.records.dsr.readings import EVIDENCE_FORMAT, MeterSeries, evidence_digest
 
@@ -200,9 +203,14 @@ def settlement(
     available_w: float,
     hours: float,
     availability_pct: float,
-) -> DsrSettlement:
+    terms: PerformanceTerms | None = None,
+    performance: DsrPerformance | None = None,
+) -> tuple[DsrSettlement, DsrPerformance | None]:
     """UFTP-like settlement: energies over the intervals, and availability + activation -
-    penalty, with activation paid on the flex delivered in the ordered direction."""
+    penalty, with activation paid on the flex delivered in the ordered direction; with a
+    performance part, the contract's penalty lines (summed into `penalty_amount`) are added to
+    it. DROOP and FFR, whose intervals order nothing, are paid and penalised on the energies
+    their performance part measured from the readings."""
 
     def energy(values: Sequence[tuple[float | None, float]]) -> float:
         return math.fsum(v * d / 3600 for v, d in values if v is not None)
@@ -213,16 +221,26 @@ def settlement(
         if i.ordered_w and i.delivered_w is not None
     )
     deficiency_wh = energy([(i.deficiency_w, i.duration_s) for i in intervals])
-    available = (
+    from_readings = performance is not None and performance.evidence != "METER_INTERVALS"
+    if from_readings and performance is not None:
+        delivered_in_direction = performance.delivered_energy_wh or 0.0
+        deficiency_wh = max(0.0, (performance.ordered_energy_wh or 0.0) - delivered_in_direction)
+    available = _money(
         remuneration.availability_price_per_mw_h
         * Decimal(repr(available_w / 1e6))
         * Decimal(repr(hours))
         * Decimal(repr(availability_pct / 100))
     )
-    activation = remuneration.activation_price_per_mwh * Decimal(repr(delivered_in_direction / 1e6))
-    penalty = remuneration.penalty_per_mwh * Decimal(repr(deficiency_wh / 1e6))
-    available, activation, penalty = _money(available), _money(activation), _money(penalty)
-    return DsrSettlement(
+    activation = _money(
+        remuneration.activation_price_per_mwh * Decimal(repr(delivered_in_direction / 1e6))
+    )
+    if performance is not None and terms is not None:
+        lines = penalties(performance, terms, remuneration, deficiency_wh, available)
+        performance = performance.model_copy(update={"penalties": lines})
+        penalty = sum((line.amount for line in lines), Decimal(0))
+    else:
+        penalty = _money(remuneration.penalty_per_mwh * Decimal(repr(deficiency_wh / 1e6)))
+    figures = DsrSettlement(
         currency=remuneration.currency,
         baseline_wh=round(energy([(i.baseline_w, i.duration_s) for i in intervals]), 3),
         ordered_wh=round(energy([(i.ordered_w, i.duration_s) for i in intervals]), 3),
@@ -234,3 +252,4 @@ def settlement(
         penalty_amount=penalty,
         net_amount=available + activation - penalty,
     )
+    return figures, performance

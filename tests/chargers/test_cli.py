@@ -1,0 +1,79 @@
+"""`fcsbe stations simulate`: a fast plain help, clear refusals, and a real run against a CSMS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from fcsbe.cli import app
+from tests.chargers.csms import TinyCsms
+
+HEAVY = ("fcsbe.server", "fcsbe.chargers", "ocpp", "websockets", "sqlalchemy", "asyncio")
+
+
+def test_help_imports_nothing_heavy() -> None:
+    probe = (
+        "import contextlib, io, json, sys\n"
+        "from fcsbe.cli import main\n"
+        "sys.argv = ['fcsbe', 'stations', 'simulate', '--help']\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    try:\n        main()\n    except SystemExit:\n        pass\n"
+        "print(json.dumps({'help': out.getvalue(), 'modules': sorted(sys.modules)}))\n"
+    )
+    found = json.loads(subprocess.check_output([sys.executable, "-c", probe], text=True))
+    assert "--password-file PASSWORD_FILE" in found["help"]
+    assert "--ocpp-version OCPP_VERSION" in found["help"]
+    heavy = [m for m in found["modules"] if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+    assert heavy == []
+
+
+def test_bad_options_are_refused_naming_them(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = tmp_path / "passwords.json"
+    bad.write_text('["not", "a", "mapping"]')
+    result = runner.invoke(app, ["stations", "simulate", "--password-file", str(bad)])
+    assert result.exit_code == 2
+    assert "--password-file" in result.output
+    result = runner.invoke(app, ["stations", "simulate", "--ocpp-version", "3.0"])
+    assert result.exit_code == 2
+    assert "--ocpp-version" in result.output
+    result = runner.invoke(app, ["stations", "simulate", "--scenario", "nowhere"])
+    assert result.exit_code == 2
+    assert "unknown scenario" in result.output
+
+
+async def test_a_scenario_connects_with_its_passwords(tmp_path: Path) -> None:
+    passwords = {"CS-0000001": "pw-one"}
+    file = tmp_path / "passwords.json"
+    file.write_text(json.dumps(passwords))
+    async with TinyCsms("2.0.1", passwords=passwords) as csms:
+        # In a thread of this process: the command runs its own event loop, the CSMS this one.
+        result = await asyncio.to_thread(
+            CliRunner().invoke,
+            app,
+            [
+                "stations",
+                "simulate",
+                "--url",
+                csms.url,
+                "--scenario",
+                "uc-1.7",
+                "--ocpp-version",
+                "2.0.1",
+                "--password-file",
+                str(file),
+                "--duration",
+                "1",
+            ],
+        )
+    assert result.exit_code == 0, result.output
+    assert "1 stations connected" in result.output
+    assert csms.refused == 0
+    assert len(csms.messages("BootNotification", "CS-0000001")) == 1
+    assert {m["evse_id"] for m in csms.messages("StatusNotification")} == {1, 2}
