@@ -41,10 +41,14 @@ def served(tmp_path: Path) -> Iterator[Served]:
 
 
 @pytest.mark.slow
-def test_the_demo_runs_the_whole_story(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_demo_runs_the_whole_story(
+    served: Served, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     for name, value in served.env.items():
         monkeypatch.setenv(name, value)
-    result = runner.invoke(app, ["demo", "--server", served.url, "--window", "8"])
+    plots = tmp_path / "plots"
+    args = ["demo", "--server", served.url, "--window", "8", "--plots", str(plots)]
+    result = runner.invoke(app, args)
     output = result.output
     assert result.exit_code == 0, output + "\n--- server log ---\n" + served.log.read_text()
     assert "all steps passed" in output
@@ -56,6 +60,8 @@ def test_the_demo_runs_the_whole_story(served: Served, monkeypatch: pytest.Monke
     # The records settle against a baseline: at least one FS delivered measurable energy.
     delivered = [float(v) for v in re.findall(r"(-?\d+\.\d) Wh", output)]
     assert any(abs(v) > 0 for v in delivered), output
+    # The droop and the FFR leave their ordered vs delivered plots.
+    assert sorted(p.suffix for p in plots.iterdir()) == [".svg", ".svg"]
     listed = runner.invoke(app, ["admin", "operator-token", "list"])
     assert "active" not in listed.output, "the demo's operator credential is revoked"
     assert "revoked" in listed.output

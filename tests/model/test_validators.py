@@ -147,6 +147,46 @@ def test_volt_var_curve_units() -> None:
     _refused(m.DroopSettings, body, "volt_var must map a voltage x_unit to a reactive-power")
 
 
+_DC = [
+    {"df_hz": -0.5, "p_pct": -100.0},
+    {"df_hz": -0.2, "p_pct": -5.0},
+    {"df_hz": -0.015, "p_pct": 0.0},
+    {"df_hz": 0.015, "p_pct": 0.0},
+    {"df_hz": 0.2, "p_pct": 5.0},
+    {"df_hz": 0.5, "p_pct": 100.0},
+]
+
+
+def test_a_frequency_watt_curve_replaces_the_droops() -> None:
+    body = example(m.DroopSettings) | {"droop_over_pct": None, "droop_under_pct": None}
+    _refused(m.DroopSettings, body, "droop_over_pct or gain_over_w_per_hz is required")
+    settings = m.DroopSettings.model_validate(body | {"freq_watt": _DC, "p_ref_w": 1e4})
+    assert settings.reference_w == 1e4
+    asym = body | {"gain_under_w_per_hz": 5e4, "droop_over_pct": 2.0, "p_ref_w": 1e4}
+    parsed = m.DroopSettings.model_validate(asym)
+    assert parsed.gain_w_per_hz("under") == 5e4
+    assert parsed.gain_w_per_hz("over") == pytest.approx(1e4)  # 100 % of 10 kW per 1 Hz
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({3: {"df_hz": -0.3, "p_pct": 0.0}}, r"freq_watt.df_hz\[3\] .* strictly increasing"),
+        ({2: {"df_hz": -0.015, "p_pct": 10.0}}, "freq_watt.p_pct must not decrease"),
+        ({2: {"df_hz": -0.015, "p_pct": -1.0}, 3: {"df_hz": 0.015, "p_pct": -1.0}}, "through"),
+    ],
+)
+def test_frequency_watt_curve_rules(change: dict[int, dict[str, float]], match: str) -> None:
+    points = [change.get(k, p) for k, p in enumerate(_DC)]
+    body = example(m.DroopSettings) | {"freq_watt": points}
+    _refused(m.DroopSettings, body, match)
+
+
+def test_ffr_detection_delay_is_shorter_than_full_activation() -> None:
+    body = example(m.FfrSettings) | {"detection_delay_s": 0.7}
+    _refused(m.FfrSettings, body, r"detection_delay_s \(0.7\) must be shorter")
+
+
 def test_ffr_trigger_frequencies_distinct() -> None:
     body = example(m.FfrSettings)
     body["trigger_levels"][1]["frequency_hz"] = 49.7

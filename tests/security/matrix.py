@@ -202,6 +202,9 @@ ROWS: list[Row] = [
         ok=frozenset({409}),
     ),
     Row("GET", "/v1/flexibility-services/{fs_id}/measurements", Who.FO, owned=True),
+    Row("GET", "/v1/flexibility-services/{fs_id}/evidence", Who.FO, owned=True),
+    Row("GET", "/v1/flexibility-services/{fs_id}/evidence/summary", Who.FO, owned=True),
+    Row("GET", "/v1/flexibility-services/{fs_id}/evidence/plot", Who.FO, owned=True),
     # Station commands: the world's FS has none, so its owner gets 404 (authorisation passed)
     Row(
         "GET",

@@ -46,16 +46,20 @@ def test_droop_respects_consent_and_clear() -> None:
     assert sim.evse_state(evse).controls == ()
 
 
-def test_droop_response_time_is_a_first_order_lag() -> None:
+def test_droop_response_time_is_the_time_to_90_percent() -> None:
+    """Grid codes measure a response time to 90 % of the change (IEEE 1547 open-loop)."""
     sim, (evse,) = single_site()
     plug(sim, evse, soc_pct=50.0)
     sim.apply(evse, SetpointControl(5_000))
     lagged = DroopControl(50.0, 0.0, 5.0, -11_000, 11_000, p_ref_w=11_000, response_time_s=10.0)
     sim.apply(evse, lagged)
     sim.set_frequency("SITE", 49.9)
-    full = -0.1 / 50 / 0.05 * 11_000
+    full = -0.1 / 50 / 0.05 * 11_000  # -440 W
     sim.step(1)
-    assert sim.evse_state(evse).p_w == pytest.approx(5_000 + 0.1 * full)
+    assert sim.evse_state(evse).p_w == pytest.approx(5_000 + (1 - 10**-0.1) * full)
+    for _ in range(9):
+        sim.step(1)
+    assert sim.evse_state(evse).p_w == pytest.approx(5_000 + 0.9 * full)
     for _ in range(100):
         sim.step(1)
     assert sim.evse_state(evse).p_w == pytest.approx(5_000 + full, rel=1e-3)

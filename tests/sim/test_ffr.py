@@ -35,7 +35,8 @@ def test_ffr_reaches_full_delta_within_the_full_activation_time() -> None:
     first = [s for s in evidence if s.at <= trigger_at + timedelta(seconds=6)]
     active = [s for s in first if s.phase == "ACTIVE"]
     assert active[0].at - trigger_at == timedelta(milliseconds=100)
-    assert active[0].delivered_w == pytest.approx(-1_500)  # on the ramp
+    # The station commands the full change at once; an ideal EVSE delivers it in the step.
+    assert active[0].delivered_w == pytest.approx(-15_000)
     at_full = [s for s in active if s.at == trigger_at + timedelta(seconds=1)]
     assert at_full
     assert at_full[0].delivered_w == pytest.approx(-15_000)

@@ -10,6 +10,7 @@ revokes it when the story ends. So the server needs no demo mode and exposes not
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -89,6 +90,13 @@ def demo(
     timeout_s: Annotated[
         float, typer.Option("--timeout", min=1, help="Longest wait for the server per step.")
     ] = 30.0,
+    plots: Annotated[
+        Path,
+        typer.Option(
+            "--plots",
+            help="Folder for the ordered vs delivered plots (SVG) of the droop and FFR.",
+        ),
+    ] = Path("demo-plots"),
 ) -> None:
     """Run a complete aggregator story against a running server in about a minute.
 
@@ -109,6 +117,7 @@ def demo(
             callback_url=callback_url,
             window_s=window_s,
             timeout_s=timeout_s,
+            plot_dir=plots,
         )
         report = run_demo(options)
     finally:

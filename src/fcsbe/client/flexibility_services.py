@@ -12,6 +12,8 @@ from fcsbe.client.operations import operation
 from fcsbe.client.paging import AsyncPager
 from fcsbe.client.transport import Transport
 from fcsbe.model import (
+    EvidenceSample,
+    EvidenceSummary,
     FlexibilityService,
     FlexibilityServiceRequest,
     FsAccepted,
@@ -202,3 +204,22 @@ class FlexibilityServicesResource:
         params = {"quantity": [q.value for q in quantities] if quantities else None}
         response = await self._t.request("GET", f"{_BASE}/{fs_id}/measurements", params=params)
         return [MeasurementSeries.model_validate(item) for item in response.json()]
+
+    @operation("list_flexibility_service_evidence")
+    def evidence(self, fs_id: str, *, page_size: int | None = None) -> AsyncPager[EvidenceSample]:
+        """High-resolution samples of the FS's local response (FFR, droop), oldest first."""
+        return AsyncPager(self._t, f"{_BASE}/{fs_id}/evidence", EvidenceSample, None, page_size)
+
+    @operation("get_flexibility_service_evidence_summary")
+    async def evidence_summary(self, fs_id: str) -> EvidenceSummary:
+        """Per event: ordered and delivered change, response time to 90 %, deviation."""
+        response = await self._t.request("GET", f"{_BASE}/{fs_id}/evidence/summary")
+        return EvidenceSummary.model_validate_json(response.content)
+
+    @operation("get_flexibility_service_evidence_plot")
+    async def evidence_plot(self, fs_id: str, event: int = 0) -> str:
+        """Ordered vs delivered power of one event, as SVG text."""
+        response = await self._t.request(
+            "GET", f"{_BASE}/{fs_id}/evidence/plot", params={"event": event}
+        )
+        return response.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol
 
 from fcsbe.client import FcsbeError, FcsbeStatusError
@@ -62,6 +63,8 @@ class DemoOptions:
     timeout_s: float = 30.0
     """Longest wait for the server in any one step (decision, records, pushes)."""
     party_id: str = field(default_factory=lambda: "FO-DEMO-" + uuid.uuid4().hex[:6].upper())
+    plot_dir: Path | None = None
+    """Where the ordered vs delivered plots (SVG) of the droop and FFR are saved; None: not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,8 @@ class FsOutcome:
     delivered_wh: float | None = None
     intervals: int | None = None
     proof: str = ""
+    evidence: str = ""
+    """Droop and FFR: the events seen and the slowest response to 90 %, and the plot's file."""
 
     @property
     def fs_type(self) -> FsType:

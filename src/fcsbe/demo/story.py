@@ -361,6 +361,21 @@ class Story:
             raise StepFailed(problem)
         return f"{detail}; all {len(seqs)} pushed and signature-verified"
 
+    async def _evidence(self, outcome: FsOutcome) -> None:
+        """The evidence of a locally executed FS: its events, and its plot saved as SVG."""
+        summary = await self.fo.flexibility_services.evidence_summary(outcome.fs_id)
+        times = [e.response_time_s for e in summary.events if e.response_time_s is not None]
+        outcome.evidence = f"{len(summary.events)} event(s)" + (
+            f", slowest to 90 % {max(times):.2f} s" if times else ""
+        )
+        if self.o.plot_dir is not None:
+            svg = await self.fo.flexibility_services.evidence_plot(outcome.fs_id)
+            self.o.plot_dir.mkdir(parents=True, exist_ok=True)
+            path = self.o.plot_dir / f"{outcome.fs_id}.svg"
+            path.write_text(svg, encoding="utf-8")
+            outcome.evidence += f"; plot {path}"
+            self.reporter.step_note(f"{outcome.fs_type.value}: {outcome.evidence}")
+
     async def records(self) -> str:
         async def record_of(outcome: FsOutcome) -> None:
             async def available() -> bool:
@@ -380,6 +395,8 @@ class Story:
             if not verdict.valid:
                 outcome.proof = "INVALID"
                 raise StepFailed(f"{outcome.fs_type.value}: {'; '.join(verdict.problems)}")
+            if outcome.fs_type in (FsType.DROOP, FsType.FFR):
+                await self._evidence(outcome)
             validated = await self.fo.records.validate(outcome.fs_id, "ACCEPT")
             state = validated.validation.status.value
             outcome.proof = f"valid, {state}"

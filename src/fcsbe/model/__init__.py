@@ -142,6 +142,7 @@ from fcsbe.model.fs_control_payloads import (
     DroopSettings,
     FfrSettings,
     FfrTriggerLevel,
+    FreqWattPoint,
     ReserveOffer,
 )
 from fcsbe.model.fs_payloads import (
@@ -173,6 +174,7 @@ from fcsbe.model.infrastructure import (
     ChargingStation,
     Connector,
     Evse,
+    EvseDynamics,
     GridConnection,
     Location,
     Meter,
@@ -180,7 +182,14 @@ from fcsbe.model.infrastructure import (
     Site,
     SiteDer,
 )
-from fcsbe.model.measurements import MAX_POINTS, MeasurementPoint, MeasurementSeries
+from fcsbe.model.measurements import (
+    MAX_POINTS,
+    EvidenceEvent,
+    EvidenceSample,
+    EvidenceSummary,
+    MeasurementPoint,
+    MeasurementSeries,
+)
 from fcsbe.model.merkle import (
     EMPTY_ROOT,
     CompactRange,
@@ -499,7 +508,11 @@ __all__ = [
     "EventLogEntry",
     "EventLogRange",
     "EventSource",
+    "EvidenceEvent",
+    "EvidenceSample",
+    "EvidenceSummary",
     "Evse",
+    "EvseDynamics",
     "EvseId",
     "EvuLimits",
     "FallbackPolicy",
@@ -511,6 +524,7 @@ __all__ = [
     "FlexibilityServiceContract",
     "FlexibilityServiceRequest",
     "FlexibilityServiceResponse",
+    "FreqWattPoint",
     "FsAccepted",
     "FsActivatedData",
     "FsActivatedNotification",

@@ -21,6 +21,7 @@ from fcsbe.model.grid_enums import (
     CurrentType,
     DerType,
     EnergyTransferMode,
+    GridFunction,
     GridState,
     OcppVersion,
     VoltageLevel,
@@ -30,6 +31,7 @@ __all__ = [
     "ChargingStation",
     "Connector",
     "Evse",
+    "EvseDynamics",
     "GridConnection",
     "Location",
     "Meter",
@@ -173,6 +175,24 @@ class ReactiveCapability(OutputModel):
     max_inject_var: float = Field(ge=0, le=_MAX_W, description="Capacitive (inject) limit.")
 
 
+class EvseDynamics(OutputModel):
+    """How fast an EVSE follows a change, as measured at its meter (the station's data sheet or
+    commissioning test): what the capabilities answer and the FS decision rely on."""
+
+    response_time_s: float = Field(
+        ge=0, le=600, description="From a change of setpoint to 90 % of it (latency + rise)."
+    )
+    response_latency_s: float = Field(
+        default=0.0, ge=0, le=600, description="Dead time before the power starts to move."
+    )
+    ramp_rate_w_per_s: float | None = Field(
+        default=None, gt=0, le=1e10, description="Largest power change per second; null: none."
+    )
+    setpoint_resolution_w: float | None = Field(
+        default=None, gt=0, le=_MAX_W, description="Smallest setpoint step honoured."
+    )
+
+
 class Evse(OutputModel):
     """An EVSE: power ratings, topology and energy transfer modes (OCPP 2.1 EVSE + ISO 15118-20).
 
@@ -201,6 +221,13 @@ class Evse(OutputModel):
     converter_location: ConverterLocation = Field(description="Where the converter is.")
     meter: Meter | None = Field(default=None, description="The EVSE's meter.")
     connectors: list[Connector] = Field(min_length=1, description="Connectors of the EVSE.")
+    dynamics: EvseDynamics | None = Field(
+        default=None, description="Response time, ramp and resolution; null: not known."
+    )
+    mandatory_grid_functions: list[GridFunction] = Field(
+        default_factory=list,
+        description="Grid-code functions active in the converter's firmware (not FS).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Evse:

@@ -38,6 +38,7 @@ from fcsbe.model.enums import (
     FsType,
     PersonalDataCategory,
 )
+from fcsbe.model.measurements import EvidenceSummary
 from fcsbe.model.sessions import SessionRef
 
 __all__ = [
@@ -452,6 +453,11 @@ class DetailedServiceRecord(OutputModel):
     meters: list[DsrMeter] = Field(default_factory=list, description="Meters used.")
     data_quality: list[DataQualityFlag] = Field(default_factory=list, description="Issues.")
     settlement: DsrSettlement | None = Field(default=None, description="Settlement figures.")
+    evidence: EvidenceSummary | None = Field(
+        default=None,
+        description="DROOP and FFR: each frequency event's ordered and delivered change, "
+        "response time to 90 % and deviation, from the stations' high-resolution samples.",
+    )
     created_at: UtcDateTime = Field(description="When the record was made.")
     record_revision: int | None = Field(
         default=None,

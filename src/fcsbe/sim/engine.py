@@ -41,7 +41,7 @@ from fcsbe.sim.fleet import (
     StationSpec,
 )
 from fcsbe.sim.identifiers import draw_identity
-from fcsbe.sim.local import ARMED, LocalFunctions
+from fcsbe.sim.local import ARMED, PHASES, LocalFunctions
 from fcsbe.sim.meters import FfrSample, MeterReading, ReadingBuffer
 from fcsbe.sim.sessions import SessionOps
 from fcsbe.sim.signals import ALL_SITES, SignalSchedule
@@ -236,10 +236,12 @@ class Simulator(SessionOps):
             table.ctl_limit[i] = control
         elif isinstance(control, DroopControl):
             fn = self._local.setdefault(i, LocalFunctions())
-            fn.droop, fn.droop_dp_w = control, 0.0
+            fn.droop, fn.droop_dp_w, fn.droop_event_us = control, 0.0, -1
+            # It starts from the frequency seen now: a later change reaches it after latency.
+            fn.seen_f_hz = fn.next_f_hz = self.sites.freq_hz[table.site_of[i]]
         elif isinstance(control, FfrControl):
             fn = self._local.setdefault(i, LocalFunctions())
-            fn.ffr, fn.ffr_phase, fn.ffr_delta_w = control, ARMED, 0.0
+            fn.ffr, fn.ffr_phase, fn.ffr_delta_w, fn.ffr_cmd = control, ARMED, 0.0, []
         elif isinstance(control, ClearControl):
             table.ctl_sp_w[i] = table.ctl_q_var[i] = None
             table.ctl_limit[i] = None
@@ -419,11 +421,11 @@ class Simulator(SessionOps):
         return views.aggregate(self.table, group.indices, t_s, horizon, with_headroom)
 
     def ffr_phase(self, evse_id: str) -> str | None:
-        """ARMED, ACTIVE or REARM for an EVSE with FFR armed, else None."""
+        """ARMED, DETECTING, ACTIVE, DEACTIVATING or REARM for an EVSE with FFR armed."""
         fn = self._local.get(self._index_of(evse_id))
         if fn is None or fn.ffr is None:
             return None
-        return ("ARMED", "ACTIVE", "REARM")[fn.ffr_phase]
+        return PHASES[fn.ffr_phase]
 
     def drain_readings(self) -> list[MeterReading]:
         """Meter readings delivered since the last drain (with faults, if configured)."""

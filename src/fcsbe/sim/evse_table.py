@@ -16,6 +16,7 @@ This module must not read clocks, draw random numbers or know about sites' DERs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from itertools import compress
 from typing import Final
@@ -23,9 +24,22 @@ from typing import Final
 from fcsbe.sim.controls import LimitControl, SetpointControl
 from fcsbe.sim.fleet import Consent, EvProfile, EvseSpec, EvUserLimits
 
-__all__ = ["INF", "EvseTable", "SessionRecord"]
+__all__ = ["CV_END_SHARE", "INF", "EvseTable", "SessionRecord", "taper_share"]
 
 INF: Final = float("inf")
+CV_END_SHARE: Final = 0.05
+"""Share of the maximum charge power left at 100 % SoC at the end of the CC/CV taper."""
+SNAP_W: Final = 1.0
+"""A first-order response closer than this to its target has reached it (no endless tail)."""
+
+
+def taper_share(soc_wh: float, full_wh: float, cv_wh: float) -> float:
+    """Share of the maximum charge power the battery accepts at `soc_wh` (CC/CV): 1 below the
+    knee `cv_wh`, then linear down to `CV_END_SHARE` at full."""
+    if soc_wh <= cv_wh or full_wh <= cv_wh:
+        return 1.0
+    share = (full_wh - soc_wh) / (full_wh - cv_wh)
+    return share if share > CV_END_SHARE else CV_END_SHARE
 
 
 @dataclass(slots=True)
@@ -102,6 +116,12 @@ class EvseTable:
         self.hi_w = zeros.copy()
         self.e_import_wh = zeros.copy()
         self.e_export_wh = zeros.copy()
+        # Dynamics: first-order time constant (from the 90 % rise time), ramp limit, one-way
+        # efficiency grid <-> battery, and the CC/CV knee of the EV plugged in.
+        self.tau_s = [s.rise_time_s / math.log(10.0) for s in specs]
+        self.ramp_w_per_s = [s.ramp_w_per_s for s in specs]
+        self.eta = [s.efficiency for s in specs]
+        self.cv_wh = [INF] * n
 
     # -- events (rare) ---------------------------------------------------------------------------
 
@@ -112,6 +132,8 @@ class EvseTable:
         self.connected[i] = True
         self.soc_wh[i] = cap * soc_pct / 100.0
         self.full_wh[i] = cap
+        knee = record.ev.cv_from_soc_pct
+        self.cv_wh[i] = INF if knee >= 100.0 else cap * knee / 100.0
         record.e_import0_wh = self.e_import_wh[i]
         record.e_export0_wh = self.e_export_wh[i]
         self.departure_s[i] = (record.departure_us - t0_us) / 1e6
@@ -228,9 +250,13 @@ class EvseTable:
             self.target_wh,
         )
         p_out, lo_out, hi_out, e_imp = self.p_w, self.lo_w, self.hi_w, self.e_import_wh
+        cvs, taus, ramps, etas = self.cv_wh, self.tau_s, self.ramp_w_per_s, self.eta
+        alphas: dict[float, float] = {}
         for i in compress(range(self.n), self.connected):
             s = soc[i]
             hp = phys[i]
+            if s > cvs[i]:  # constant-voltage phase: the battery takes less and less
+                hp *= taper_share(s, full[i], cvs[i])
             room = (full[i] - s) * k
             if room < hp:
                 hp = room if room > 0.0 else 0.0
@@ -239,7 +265,7 @@ class EvseTable:
                 hi = hp
             lo = los[i]
             if lo < 0.0:
-                b = (floor[i] - s) * k
+                b = (floor[i] - s) * k * etas[i]
                 if b > lo:
                     lo = b
                 b = (e_exp[i] - grid_cap[i]) * k
@@ -269,22 +295,43 @@ class EvseTable:
                 d = hi
             elif d < lo:
                 d = lo
+            po = p_out[i]
+            if d != po:  # the converter follows: first-order rise, then its ramp limit
+                tau = taus[i]
+                if tau > 0.0:
+                    a = alphas.get(tau)
+                    if a is None:
+                        a = alphas[tau] = 1.0 - math.exp(-dt_s / tau)
+                    x = po + (d - po) * a
+                    if -SNAP_W < x - d < SNAP_W:
+                        x = d
+                    d = x
+                r = ramps[i] * dt_s
+                if d > po + r:
+                    d = po + r
+                elif d < po - r:
+                    d = po - r
+                if d > hi:  # hard bounds (a full battery, the user's limits) bind at once
+                    d = hi
+                elif d < lo:
+                    d = lo
             p_out[i] = d
             lo_out[i] = lo
             hi_out[i] = hi
             e = d * dt_h
-            soc[i] = s + e
             if d > 0.0:
                 e_imp[i] += e
+                soc[i] = s + e * etas[i]
             elif d < 0.0:
                 e_exp[i] -= e
+                soc[i] = s + e / etas[i]
 
     def repower(self, i: int, p_new: float, dt_s: float) -> None:
         """Replace the power integrated for EVSE `i` in the last step (site limits cut it)."""
         dt_h = dt_s / 3600.0
         p_old = self.p_w[i]
         e_old, e_new = p_old * dt_h, p_new * dt_h
-        self.soc_wh[i] += e_new - e_old
+        self.soc_wh[i] += self.battery_wh(i, e_new) - self.battery_wh(i, e_old)
         if p_old > 0.0:
             self.e_import_wh[i] -= e_old
         elif p_old < 0.0:
@@ -295,11 +342,20 @@ class EvseTable:
             self.e_export_wh[i] -= e_new
         self.p_w[i] = p_new
 
+    def battery_wh(self, i: int, metered_wh: float) -> float:
+        """Energy into (+) or out of (-) the battery for `metered_wh` at the grid meter."""
+        eta = self.eta[i]
+        return metered_wh * eta if metered_wh > 0.0 else metered_wh / eta
+
+    def max_charge_now_w(self, i: int) -> float:
+        """The EV's charge limit now: its rating, tapered above the CC/CV knee."""
+        return self.phys_max_w[i] * taper_share(self.soc_wh[i], self.full_wh[i], self.cv_wh[i])
+
     def unmanaged_w(self, i: int, dt_s: float) -> float:
         """What EVSE `i` would draw uncontrolled: as fast as it can, until the target."""
         s = self.soc_wh[i]
         k = 3600.0 / dt_s
-        hp = min(self.phys_max_w[i], max((self.full_wh[i] - s) * k, 0.0))
+        hp = min(self.max_charge_now_w(i), max((self.full_wh[i] - s) * k, 0.0))
         return max(0.0, min(hp, (self.target_wh[i] - s) * k))
 
     def soc_pct(self, i: int) -> float | None:

@@ -94,11 +94,15 @@ class EvProfile:
     model: str = "generic"
     max_ac_charge_w: float | None = None
     """On-board charger limit on AC; None means `max_charge_w` applies on AC too."""
+    cv_from_soc_pct: float = 100.0
+    """CC/CV knee: above this SoC the battery management tapers the charge power linearly down
+    to `CV_END_SHARE` of the maximum at 100 % (constant-voltage phase); 100 means no taper."""
 
     def __post_init__(self) -> None:
         _as_floats(
             self, "battery_capacity_wh", "max_charge_w", "max_discharge_w", "max_ac_charge_w"
         )
+        _percent(cv_from_soc_pct=self.cv_from_soc_pct)
         _non_negative(
             max_charge_w=self.max_charge_w,
             max_discharge_w=self.max_discharge_w,
@@ -268,9 +272,34 @@ class EvseSpec:
     """Smallest non-zero power the EVSE can offer (IEC 61851 6 A on AC); setpoints round to it."""
     max_reactive_var: float = 0.0
     phases: int = 3
+    response_latency_s: float = 0.0
+    """Dead time between a change of what the EVSE is asked and the start of the EV's response:
+    seconds on AC (the EV follows the IEC 61851 PWM duty cycle within up to 5 s), a fraction of a
+    second on DC (the EVSE's own converter). 0 = ideal."""
+    rise_time_s: float = 0.0
+    """After the latency, the power follows a first-order response that reaches 90 % of a
+    change in this time (grid codes measure response times to 90 %). 0 = immediate."""
+    ramp_w_per_s: float = float("inf")
+    """Largest power change per second, up or down (converter ramp limit)."""
+    efficiency: float = 1.0
+    """One-way efficiency between the grid meter and the battery (charger and battery losses):
+    charging stores `efficiency` x the metered energy, discharging draws metered / `efficiency`."""
+    setpoint_resolution_w: float = 0.0
+    """Smallest setpoint step the EVSE honours (AC: 1 A per phase); 0 = continuous."""
 
     def __post_init__(self) -> None:
-        _as_floats(self, "max_charge_w", "max_discharge_w", "min_charge_w", "max_reactive_var")
+        _as_floats(
+            self,
+            "max_charge_w",
+            "max_discharge_w",
+            "min_charge_w",
+            "max_reactive_var",
+            "response_latency_s",
+            "rise_time_s",
+            "ramp_w_per_s",
+            "efficiency",
+            "setpoint_resolution_w",
+        )
         if self.current_type not in ("AC", "DC"):
             raise ValueError("current_type must be AC or DC")
         _non_negative(
@@ -278,7 +307,19 @@ class EvseSpec:
             max_discharge_w=self.max_discharge_w,
             min_charge_w=self.min_charge_w,
             max_reactive_var=self.max_reactive_var,
+            response_latency_s=self.response_latency_s,
+            rise_time_s=self.rise_time_s,
+            setpoint_resolution_w=self.setpoint_resolution_w,
         )
+        if not self.ramp_w_per_s > 0 or not 0 < self.efficiency <= 1:
+            raise ValueError("ramp_w_per_s must be > 0 and efficiency in (0, 1]")
+        if self.phases not in (1, 2, 3):
+            raise ValueError("phases must be 1, 2 or 3")
+
+    @property
+    def response_time_s(self) -> float:
+        """Time from a step change to 90 % of it: latency plus the 90 % rise time."""
+        return self.response_latency_s + self.rise_time_s
         if self.min_charge_w > self.max_charge_w:
             raise ValueError("min_charge_w must be <= max_charge_w")
 

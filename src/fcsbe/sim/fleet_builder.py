@@ -50,23 +50,65 @@ __all__ = [
 
 
 class Rating(NamedTuple):
-    """Electrical rating shared by the EVSEs of one station."""
+    """Electrical rating and dynamics shared by the EVSEs of one station (fields in the order
+    of `EvseSpec`'s after the ids)."""
 
     current_type: CurrentType
     max_charge_w: float
     max_discharge_w: float = 0.0
     min_charge_w: float = 0.0
     max_reactive_var: float = 0.0
+    phases: int = 3
+    response_latency_s: float = 0.0
+    rise_time_s: float = 0.0
+    ramp_w_per_s: float = float("inf")
+    efficiency: float = 1.0
+    setpoint_resolution_w: float = 0.0
 
 
-def ac(kw: float = 11.0, discharge_kw: float = 0.0) -> Rating:
-    """An AC station: the EV's on-board charger converts, so the 6 A minimum applies."""
-    return Rating("AC", kw * 1000, discharge_kw * 1000, min_charge_w=AC_3PH_MIN_W)
+AC_LATENCY_S = 1.5
+"""AC: the EVSE changes the IEC 61851 PWM duty cycle and the EV's on-board charger follows
+(the standard allows up to 5 s; 1-2 s is typical of current EVs)."""
+AC_RISE_S = 1.0
+DC_LATENCY_S = 0.2
+"""DC: the EVSE's own converter, commanded over its internal bus."""
+DC_RISE_S = 0.3
+AC_EFFICIENCY = 0.90
+"""On-board charger and battery losses, grid meter to cells (one way)."""
+DC_EFFICIENCY = 0.94
+"""Off-board converter and battery losses, grid meter to cells (one way)."""
+
+
+def ac(kw: float = 11.0, discharge_kw: float = 0.0, phases: int = 3) -> Rating:
+    """An AC station: the EV's on-board charger converts, so the 6 A minimum applies, the
+    current is set in 1 A steps per phase, and the EV follows the PWM after seconds."""
+    return Rating(
+        "AC",
+        kw * 1000,
+        discharge_kw * 1000,
+        min_charge_w=AC_3PH_MIN_W * phases / 3,
+        phases=phases,
+        response_latency_s=AC_LATENCY_S,
+        rise_time_s=AC_RISE_S,
+        ramp_w_per_s=kw * 1000 / AC_RISE_S,
+        efficiency=AC_EFFICIENCY,
+        setpoint_resolution_w=230.0 * phases,
+    )
 
 
 def dc(kw: float, discharge_kw: float = 0.0, var_kvar: float = 0.0) -> Rating:
-    """A DC station: its own converter, which can also supply reactive power."""
-    return Rating("DC", kw * 1000, discharge_kw * 1000, max_reactive_var=var_kvar * 1000)
+    """A DC station: its own converter (reactive power too), sub-second response."""
+    return Rating(
+        "DC",
+        kw * 1000,
+        discharge_kw * 1000,
+        max_reactive_var=var_kvar * 1000,
+        response_latency_s=DC_LATENCY_S,
+        rise_time_s=DC_RISE_S,
+        ramp_w_per_s=4 * kw * 1000,
+        efficiency=DC_EFFICIENCY,
+        setpoint_resolution_w=100.0,
+    )
 
 
 class FleetBuilder:

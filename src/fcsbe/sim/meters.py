@@ -72,7 +72,7 @@ class FfrSample(NamedTuple):
     baseline_w: float
     commanded_delta_w: float
     delivered_w: float
-    phase: Literal["TRIGGERED", "ACTIVE", "ENDED"]
+    phase: Literal["TRIGGERED", "DETECTING", "ACTIVE", "DEACTIVATING", "ENDED", "DROOP"]
 
 
 @dataclass(frozen=True, slots=True)

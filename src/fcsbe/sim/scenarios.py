@@ -315,7 +315,7 @@ def demo_fleet(seed: int = 0, *, start: datetime = DEFAULT_START) -> ScenarioFle
         depot_ids += b.station(depot.site_id, 2, ac(22, 11))
     carpark = public_site("SITE-CARPARK", "CSO-VISITED", "VISITED")
     v2g_dc = ("IEC 61851-1", "IEC 61851-23", "EN 50549-1")
-    park_ids = b.station(carpark.site_id, 4, dc(50, 25), v2g_dc) + b.station(
+    park_ids = b.station(carpark.site_id, 4, dc(50, 25, 10), v2g_dc) + b.station(
         carpark.site_id, 4, dc(50)
     )
     evss = evss_site()

@@ -49,6 +49,7 @@ class SiteTable:
         self.freq_hz = [s.nominal_frequency_hz for s in specs]
         self.nominal_hz = [s.nominal_frequency_hz for s in specs]
         self.volt_v = [s.nominal_voltage_v for s in specs]
+        self.nominal_v = [s.nominal_voltage_v for s in specs]
         self.grid_state = [s.grid_state for s in specs]
         self.soft_imp_w = [INF] * m
         self.soft_exp_w = [INF] * m
@@ -291,7 +292,7 @@ def shave_import(
             floor = lo[i] if keep_need and lo[i] > 0.0 else 0.0
             if pi > floor:
                 cut_wh = share * (pi - floor) * dt_h
-                soc[i] -= cut_wh
+                soc[i] -= cut_wh * table.eta[i]
                 e_imp[i] -= cut_wh
                 p[i] = pi - share * (pi - floor)
     return share * total

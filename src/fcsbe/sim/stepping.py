@@ -23,7 +23,7 @@ from fcsbe.sim.arrivals import Arrival, ArrivalProcess
 from fcsbe.sim.clock import Clock, VirtualClock, from_us, to_us
 from fcsbe.sim.evse_table import EvseTable, SessionRecord, v2g_capable
 from fcsbe.sim.fleet import StationSpec
-from fcsbe.sim.local import ACTIVE, LocalFunctions
+from fcsbe.sim.local import LocalFunctions
 from fcsbe.sim.meters import FfrSample, ReadingBuffer
 from fcsbe.sim.signals import ALL_SITES, SignalSchedule
 from fcsbe.sim.sites import SiteTable
@@ -103,7 +103,7 @@ class SimCore:
             if nxt is not None and t < nxt < stop:
                 stop = nxt
             if self._local and localfns.any_pending(self._local):
-                boundary = localfns.next_ffr_boundary_us(self._local, t, ffr_us)
+                boundary = localfns.next_boundary_us(self._local, self.table, t, ffr_us)
                 if boundary is not None and boundary < stop:
                     stop = boundary
             self._substep(t, stop, stop % res_us == 0)
@@ -115,7 +115,10 @@ class SimCore:
         dt_s = (stop - t) / 1e6
         table = self.table
         if self._local:
-            localfns.apply_local(self._local, table, self.sites.freq_hz, stop, dt_s)
+            sites = self.sites
+            localfns.apply_local(
+                self._local, table, sites.freq_hz, sites.volt_v, sites.nominal_v, stop, dt_s
+            )
         table.integrate((stop - self._origin_us) / 1e6, dt_s)
         self.sites.balance(table, t, dt_s, self._local)
         self._t_us = stop
@@ -159,6 +162,9 @@ class SimCore:
             )
             for i in triggered:
                 self._on_ffr_trigger(i, t)
+            for i, fn in self._local.items():  # a droop's event: its first sample, at once
+                if fn.droop is not None and fn.droop_event_us == t and self.table.connected[i]:
+                    self._sample(i, fn, t, "DROOP")
             for i in ended:
                 self._emit("FFR_COMPLETED", self.table.site_of[i], i)
 
@@ -219,31 +225,36 @@ class SimCore:
             )
 
     def _record_ffr(self, t: int) -> None:
-        """Evidence: a sample per active FFR on its grid (trigger + k x resolution), and one
-        when it has just ended (showing the return to the base power)."""
-        table, freq, at = self.table, self.sites.freq_hz, None
+        """Evidence: a sample per EVSE on its grid (trigger or droop event + k x resolution)
+        while an FFR is detecting, active, deactivating or settling, and while a droop
+        responds to a frequency change: ordered change, delivered change, frequency."""
+        table = self.table
         res_us = max(1, round(self.options.ffr_resolution_s * 1e6))
         for i, fn in self._local.items():
-            just_ended, fn.ffr_just_ended = fn.ffr_just_ended, False
-            if fn.ffr is None or not table.connected[i]:
+            fn.ffr_just_ended = False
+            if not table.connected[i]:
                 continue
-            on_grid = fn.ffr_phase == ACTIVE and (t - fn.ffr_trigger_us) % res_us == 0
-            if not (on_grid or just_ended):
+            phase = localfns.sampling(fn, table, i, t)
+            if phase is None or (t - localfns.evidence_origin(fn)) % res_us != 0:
                 continue
-            at = at or from_us(t)
-            p = table.p_w[i]
-            self._ffr_evidence.append(
-                FfrSample(
-                    table.ids[i],
-                    at,
-                    freq[table.site_of[i]],
-                    p,
-                    fn.ffr_baseline_w,
-                    fn.ffr_delta_w,
-                    p - fn.ffr_baseline_w,
-                    "ACTIVE" if fn.ffr_phase == ACTIVE else "ENDED",
-                )
-            )
+            self._sample(i, fn, t, phase)
+
+    def _sample(self, i: int, fn: LocalFunctions, t: int, phase: str) -> None:
+        """One evidence sample of EVSE `i` now."""
+        table = self.table
+        p = table.p_w[i]
+        f = self.sites.freq_hz[table.site_of[i]]
+        if phase == "DROOP" and fn.droop is not None:
+            droop = fn.droop
+            p_ref = table.specs[i].max_charge_w if droop.p_ref_w is None else droop.p_ref_w
+            base = fn.droop_base_w
+            ordered = localfns.droop_delta_w(droop, f, p_ref)
+            ordered = min(droop.p_max_w, max(droop.p_min_w, base + ordered)) - base
+        else:
+            base, ordered = fn.ffr_baseline_w, fn.ffr_delta_w
+        self._ffr_evidence.append(
+            FfrSample(table.ids[i], from_us(t), f, p, base, ordered, p - base, phase)  # type: ignore[arg-type]
+        )
 
     # -- hooks the session layer provides --------------------------------------------------------
 

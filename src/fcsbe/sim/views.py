@@ -54,7 +54,7 @@ def headroom(table: EvseTable, i: int, t_s: float, horizon_s: float) -> Headroom
         return Headroom(fixed, -fixed)
     k = 3600.0 / horizon_s
     s = table.soc_wh[i]
-    hp = min(table.phys_max_w[i], max((table.full_wh[i] - s) * k, 0.0))
+    hp = min(table.max_charge_now_w(i), max((table.full_wh[i] - s) * k, 0.0))
     lo = table.dis_floor_w[i]
     if lo < 0.0:
         lo = max(lo, (table.floor_wh[i] - s) * k, (table.e_export_wh[i] - table.grid_cap_wh[i]) * k)

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
     "ApplyResult",
@@ -50,6 +50,7 @@ __all__ = [
     "StationEventKind",
     "StationSession",
     "TargetState",
+    "as_tuples",
 ]
 
 
@@ -87,7 +88,18 @@ class LimitCommand(NamedTuple):
 
 
 class DroopCommand(NamedTuple):
-    """Frequency droop f -> P executed locally (OCPP 2.1 `SetDERControl` FreqDroop, UC 2.3)."""
+    """Frequency droop f -> P executed locally (OCPP 2.1 `SetDERControl` FreqDroop, UC 2.3).
+
+    Outside the deadband a deviation of `droop_pct` % of `f_ref_hz` moves the power by
+    `p_ref_w` (the EVSE's share of the reference power the FO stated); `deadband_under_hz` and
+    `droop_under_pct` (None: as above f_ref) make it asymmetric. A `curve` of (Hz, W added to the
+    power otherwise in force) points, when given, is the response instead (frequency-watt with
+    deadband and knees, OCPP 2.1 `FreqWatt` curve); it holds the same response as the droop
+    settings where both are given. The power stays within [p_min_w, p_max_w]. `response_time_s`
+    is the time to 90 % of a change (IEEE 1547 open-loop response time, OCPP `responseTime`).
+    `volt_var` ((% of nominal voltage, % of reactive rating, + inject)) and `volt_watt`
+    ((% of nominal voltage, W added)) are executed against the local voltage.
+    """
 
     f_ref_hz: float
     deadband_hz: float
@@ -96,17 +108,41 @@ class DroopCommand(NamedTuple):
     p_max_w: float
     p_ref_w: float | None = None
     response_time_s: float = 0.0
+    deadband_under_hz: float | None = None
+    droop_under_pct: float | None = None
+    curve: tuple[tuple[float, float], ...] = ()
+    volt_var: tuple[tuple[float, float], ...] = ()
+    volt_watt: tuple[tuple[float, float], ...] = ()
 
 
 class FfrCommand(NamedTuple):
     """Pre-armed fast frequency response (UC 2.4): past `trigger_hz` change power by
-    `delta_p_w` (signed) within `full_activation_time_s`, hold, then re-arm after `rearm_s`."""
+    `delta_p_w` (signed) within `full_activation_time_s`, hold, then re-arm after `rearm_s`.
+
+    `levels` lists every trigger level as (Hz, ΔP W, full-activation time s), the first one
+    repeated in the fields above (empty: that single level); each level's ΔP is the total
+    change at and beyond it. `detection_delay_s` is waited after a crossing before acting;
+    `latched` holds the support for its duration whatever the frequency does (else it ends when
+    the frequency is back inside every level); `deactivation_ramp_s` returns to the base power.
+    """
 
     trigger_hz: float
     delta_p_w: float
     full_activation_time_s: float
     support_duration_s: float
     rearm_s: float = 0.0
+    levels: tuple[tuple[float, float, float], ...] = ()
+    detection_delay_s: float = 0.0
+    deactivation_ramp_s: float = 0.0
+    latched: bool = True
+
+
+def as_tuples(value: Any) -> Any:
+    """Lists (a command read back from JSON) as nested tuples, so a command is hashable and
+    compares equal to the one that was written."""
+    if isinstance(value, list | tuple):
+        return tuple(as_tuples(v) for v in value)
+    return value
 
 
 class ClearCommand(NamedTuple):

@@ -101,7 +101,18 @@ def _evidence(standard: str, scope: str, subject: str) -> dict[str, Any]:
     }
 
 
-def _evse(spec: EvseSpec, number: int) -> dict[str, Any]:
+_GRID_CODE_FUNCTIONS = [
+    "FREQ_DROOP",
+    "HF_MUST_TRIP",
+    "HV_MUST_TRIP",
+    "LF_MUST_TRIP",
+    "LV_MUST_TRIP",
+]
+"""What a grid code (EN 50549-1: LFSM-O, protection) makes a bidirectional converter do."""
+_GRID_CODES = frozenset({"EN 50549-1", "EN 50549-2", "VDE-AR-N 4105", "CEI 0-21", "G99"})
+
+
+def _evse(spec: EvseSpec, number: int, conformity: tuple[str, ...] = ()) -> dict[str, Any]:
     ac = spec.current_type == "AC"
     v2g = spec.max_discharge_w > 0
     if ac:
@@ -133,6 +144,18 @@ def _evse(spec: EvseSpec, number: int) -> dict[str, Any]:
             }
         ],
     }
+    if spec.response_time_s > 0 or spec.ramp_w_per_s != float("inf"):
+        dynamics: dict[str, Any] = {
+            "response_time_s": round(spec.response_time_s, 3),
+            "response_latency_s": round(spec.response_latency_s, 3),
+        }
+        if spec.ramp_w_per_s != float("inf"):
+            dynamics["ramp_rate_w_per_s"] = spec.ramp_w_per_s
+        if spec.setpoint_resolution_w > 0:
+            dynamics["setpoint_resolution_w"] = spec.setpoint_resolution_w
+        document["dynamics"] = dynamics
+    if v2g and not ac and any(c.split(":")[0] in _GRID_CODES for c in conformity):
+        document["mandatory_grid_functions"] = _GRID_CODE_FUNCTIONS
     if spec.max_reactive_var > 0:
         document["reactive"] = {
             "max_absorb_var": spec.max_reactive_var,
@@ -185,7 +208,7 @@ def _station(spec: StationSpec, kind: int, evses: list[EvseSpec]) -> dict[str, A
         "firmware_version": "sim",
         "ocpp_version": "OCPP_2_1",
         "configuration_type": kind,
-        "evses": [_evse(e, n) for n, e in enumerate(evses, start=1)],
+        "evses": [_evse(e, n, spec.conformity) for n, e in enumerate(evses, start=1)],
         "conformity_evidence": [_evidence(s, "CS", spec.cs_id) for s in spec.conformity],
     }
 

@@ -55,6 +55,10 @@ __all__ = ["SimulatedStations"]
 log = logging.getLogger("fcsbe.stations")
 
 
+def _pairs(curve: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+    return tuple((float(x), float(y)) for x, y in curve)
+
+
 def _sim_control(control: Control) -> SimControl:
     if isinstance(control, SetpointCommand):
         return SetpointControl(p_w=control.p_w, q_var=control.q_var)
@@ -69,6 +73,11 @@ def _sim_control(control: Control) -> SimControl:
             p_max_w=control.p_max_w,
             p_ref_w=control.p_ref_w,
             response_time_s=control.response_time_s,
+            deadband_under_hz=control.deadband_under_hz,
+            droop_under_pct=control.droop_under_pct,
+            curve=_pairs(control.curve),
+            volt_var=_pairs(control.volt_var),
+            volt_watt=_pairs(control.volt_watt),
         )
     if isinstance(control, FfrCommand):
         return FfrControl(
@@ -77,6 +86,10 @@ def _sim_control(control: Control) -> SimControl:
             full_activation_time_s=control.full_activation_time_s,
             support_duration_s=control.support_duration_s,
             rearm_s=control.rearm_s,
+            levels=tuple((float(h), float(p), float(t)) for h, p, t in control.levels),
+            detection_delay_s=control.detection_delay_s,
+            deactivation_ramp_s=control.deactivation_ramp_s,
+            latched=control.latched,
         )
     return ClearControl()
 

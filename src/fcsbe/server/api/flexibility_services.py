@@ -1,5 +1,6 @@
 """Routes of flexibility services (UC 2.1-2.7): request, read, list, supersede, cancel,
-dynamic setpoints, reserve activations and measured series."""
+dynamic setpoints, reserve activations, measured series and the high-resolution evidence of
+locally executed responses (samples, summary, plot)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
+    MAX_PAGE_SIZE,
+    EvidenceSample,
+    EvidenceSummary,
     FlexibilityService,
     FlexibilityServiceRequest,
     FsAccepted,
@@ -48,6 +52,7 @@ from fcsbe.server.deps import DbSession, GroupWriter, ServerSettings, state_adap
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.flexibility_services import commands as fs_commands
 from fcsbe.server.services.flexibility_services import control as fs_control
+from fcsbe.server.services.flexibility_services import evidence as fs_evidence
 from fcsbe.server.services.flexibility_services import requests as service
 from fcsbe.server.services.flexibility_services.measurements import measurement_series
 from fcsbe.server.storage.base import utcnow
@@ -345,3 +350,64 @@ async def measurements(
     """Measured series of the FS's EVSEs over its window (from the stations' meters)."""
     fs = await service.load_fs(session, principal, fs_id)
     return await measurement_series(session, fs, quantity or [Quantity.P_W])
+
+
+@router.get(
+    "/{fs_id}/evidence",
+    operation_id="list_flexibility_service_evidence",
+    responses=_ERRORS,
+)
+async def evidence(
+    request: Request,
+    response: Response,
+    fs_id: FsId,
+    principal: FsPrincipal,
+    session: DbSession,
+    limit: Limit = MAX_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Page[EvidenceSample]:
+    """High-resolution samples (100 ms or finer) of the FS's locally executed response around
+    each frequency event: frequency, power, base, ordered and delivered change, oldest first."""
+    fs = await service.load_fs(session, principal, fs_id)
+    after = decode_cursor(request, cursor)
+    key = tuple(after) if isinstance(after, list) and len(after) == 3 else None
+    items, next_key = await fs_evidence.evidence_page(session, fs, key, limit)
+    page = Page[EvidenceSample](
+        items=items,
+        next_cursor=encode_cursor(request, list(next_key)) if next_key is not None else None,
+    )
+    set_next_link(request, response, page)
+    return page
+
+
+@router.get(
+    "/{fs_id}/evidence/summary",
+    operation_id="get_flexibility_service_evidence_summary",
+    response_model=EvidenceSummary,
+    responses=_ERRORS,
+)
+async def evidence_summary(
+    fs_id: FsId, principal: FsPrincipal, session: DbSession
+) -> EvidenceSummary:
+    """Per target and frequency event: ordered and delivered change, response time to 90 % of
+    the ordered change, and the largest deviation while it was held."""
+    fs = await service.load_fs(session, principal, fs_id)
+    return await fs_evidence.evidence_summary(session, fs)
+
+
+@router.get(
+    "/{fs_id}/evidence/plot",
+    operation_id="get_flexibility_service_evidence_plot",
+    response_class=Response,
+    responses=_ERRORS | {200: {"content": {"image/svg+xml": {}}, "description": "The plot (SVG)."}},
+)
+async def evidence_plot(
+    fs_id: FsId,
+    principal: FsPrincipal,
+    session: DbSession,
+    event: Annotated[int, Query(ge=0, le=10_000, description="Which event (0: the first).")] = 0,
+) -> Response:
+    """Ordered vs delivered power (and frequency) of one frequency event, as SVG."""
+    fs = await service.load_fs(session, principal, fs_id)
+    svg = await fs_evidence.evidence_svg(session, fs, event)
+    return Response(content=svg, media_type="image/svg+xml")

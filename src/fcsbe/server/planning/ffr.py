@@ -8,6 +8,9 @@ keeps); a positive ΔP over their room above it. Every trigger level of one sign
 the same proportions, so an EVSE's steps keep the request's shape; when the room is less than the
 largest level, all levels of that sign are scaled down together and the shortfall is reported.
 
+Every level, the detection delay, latching, the support duration, the deactivation ramp and the
+re-arm time go to the station, which fires them from its own frequency measurement.
+
 The per-EVSE curve (Hz -> W added to the baseline) is a staircase: under-frequency triggers hold
 their ΔP at and below their frequency, over-frequency ones at and above; each step edge is
 `STEP_HZ` wide so that the curve stays a function with strictly increasing frequencies.
@@ -101,6 +104,8 @@ def plan_ffr(request: FlexibilityServiceRequest, evses: Sequence[EvseState], now
                     deactivation_ramp_s=params.deactivation_ramp_s,
                     rearm_time_s=params.rearm_time_s,
                     evidence_sampling_ms=params.evidence_sampling_ms,
+                    detection_delay_s=params.detection_delay_s,
+                    latched=params.latched,
                 )
             )
     requested = max(need_down, need_up)

@@ -197,6 +197,14 @@ class ArmedFunction:
     deactivation_ramp_s: int | None = None
     rearm_time_s: int | None = None
     evidence_sampling_ms: int | None = None
+    p_ref_w: float | None = None
+    """The EVSE's share of the ordered reference power (droop % are relative to it)."""
+    volt_var: tuple[tuple[float, float], ...] = ()
+    """(% of nominal voltage, % of the EVSE's reactive rating, + inject)."""
+    volt_watt: tuple[tuple[float, float], ...] = ()
+    """(% of nominal voltage, W added to the baseline)."""
+    detection_delay_s: float = 0.0
+    latched: bool = True
 
 
 @dataclass(frozen=True, slots=True)

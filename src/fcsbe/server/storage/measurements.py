@@ -39,6 +39,10 @@ class MeterReadingRow(Base):
     f_hz: Mapped[float | None]
     u_v: Mapped[float | None]
     quality: Mapped[str] = mapped_column(String(16))
+    baseline_w: Mapped[float | None] = mapped_column(default=None)
+    """Evidence rows: the power the EVSE held before the response (the base)."""
+    ordered_w: Mapped[float | None] = mapped_column(default=None)
+    """Evidence rows: the change ordered at that instant (W added to the base)."""
 
 
 async def insert_readings(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:

@@ -197,7 +197,11 @@ def _capable(command: Command, limits: StationLimits) -> str | None:
 
 def _held(origin: str, command: Command) -> Held:
     control: Control = command.control
-    values = tuple((k, None if v is None else float(v)) for k, v in control._asdict().items())
+    values = tuple(
+        (k, None if v is None else float(v))
+        for k, v in control._asdict().items()
+        if not isinstance(v, tuple)  # curves and FFR levels are not held as numbers
+    )
     return Held(origin, _KINDS[type(control)], values, command.fs_id, command.valid_until)
 
 

@@ -50,6 +50,7 @@ from fcsbe.server.adapters.base import (
     LimitCommand,
     SetpointCommand,
     StationAdapter,
+    as_tuples,
 )
 from fcsbe.server.errors import NotFound
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
@@ -121,7 +122,7 @@ def commands_of(docs: Sequence[Mapping[str, Any]]) -> list[Command]:
     return [
         Command(
             ControlTarget(ControlLevel(d["level"]), d["target"]),
-            _CONTROLS[d["control"]](*d["args"]),
+            _CONTROLS[d["control"]](*(as_tuples(a) for a in d["args"])),
             fs_id=d["fs_id"],
             valid_until=datetime.fromisoformat(d["valid_until"]) if d["valid_until"] else None,
         )

@@ -52,10 +52,11 @@ from fcsbe.server.services.flexibility_services.decision_rules import (
     evu_bound,
     ocpp_refusal,
     power_need,
+    too_slow,
 )
 from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES, move
 from fcsbe.server.services.records.inputs import declare_baseline
-from fcsbe.server.services.registry.capabilities import assess
+from fcsbe.server.services.registry.capabilities import assess, evse_response_time_s
 from fcsbe.server.services.registry.target_scope import resolve_targets
 from fcsbe.server.services.registry.target_visibility import visible_only
 from fcsbe.server.services.registry.targets import ev_technical
@@ -157,7 +158,11 @@ async def _contract_checks(
 
 
 def _usable_capacity(
-    facts: EvseFacts, fs_type: FsType, now: datetime, out: _Decision, needs_export: bool = False
+    facts: EvseFacts,
+    request: FlexibilityServiceRequest,
+    now: datetime,
+    out: _Decision,
+    needs_export: bool = False,
 ) -> tuple[float, float] | None:
     """(import W, export W) this EVSE can offer, or None (with a reason) when unusable."""
     target = Target(level=TargetLevel.EVSE, id=facts.evse_id)
@@ -165,7 +170,7 @@ def _usable_capacity(
         out.add(ReasonCode.OFF_GRID, "the site runs off-grid (island mode)", target)
         return None
     refusal = ocpp_refusal(
-        fs_type,
+        request.fs_type,
         facts.station_doc.get("ocpp_version"),
         facts.ocpp_reported,
         needs_export=needs_export,
@@ -175,10 +180,14 @@ def _usable_capacity(
         return None
     evse = Evse.model_validate(facts.evse_doc)
     station = ChargingStation.model_validate(facts.station_doc)
-    assessment = assess(fs_type, evse, station, ev_technical(facts.session_doc), now)
+    assessment = assess(request.fs_type, evse, station, ev_technical(facts.session_doc), now)
     if not assessment.capable:
         code = ReasonCode.NOT_CONFORMANT if not assessment.conformant else ReasonCode.NOT_CAPABLE
         out.add(code, "; ".join(assessment.notes) or "not capable", target)
+        return None
+    slow = too_slow(request, evse_response_time_s(evse))  # the EVSE's own, not the chain's
+    if slow is not None:
+        out.add(ReasonCode.NOT_CAPABLE, slow, target)
         return None
     export_w = -assessment.capability.p_min_w
     if export_w > 0 and facts.session_doc is not None and facts.v2g_consent is not True:
@@ -310,7 +319,7 @@ async def _capacity(
         if not _in_scope(fact, scope):
             out.add(ReasonCode.TARGET_NOT_IN_CONTRACT, "not in the contract's scope", target)
             continue
-        capacity = _usable_capacity(fact, request.fs_type, now, out, need.export_w > 0)
+        capacity = _usable_capacity(fact, request, now, out, need.export_w > 0)
         if capacity is None:
             continue
         others = held.get(evse_id, [])

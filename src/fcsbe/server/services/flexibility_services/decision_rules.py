@@ -39,6 +39,7 @@ __all__ = [
     "ocpp_refusal",
     "power_need",
     "scale_request",
+    "too_slow",
 ]
 
 EXCLUSIVE_TYPES = frozenset({FsType.SETPOINT, FsType.DROOP, FsType.FFR, FsType.DYNAMIC_PRICE})
@@ -81,6 +82,30 @@ def power_need(request: FlexibilityServiceRequest) -> Need:
     if isinstance(p, DroopSettings):
         return Need(import_w=max(0.0, p.p_max_w), export_w=max(0.0, -p.p_min_w))
     return Need()
+
+
+def too_slow(request: FlexibilityServiceRequest, response_time_s: float) -> str | None:
+    """Why a target that reaches 90 % of a change in `response_time_s` cannot deliver the
+    order in time, or None when it can. FFR must reach full activation within its time after
+    the detection delay; a droop must respond within its ordered response time; a reserve
+    within its full-activation time. Orders of no stated speed are never too fast."""
+    p = request.parameters
+    if isinstance(p, FfrSettings):
+        level = min(p.trigger_levels, key=lambda t: t.full_activation_time_s)
+        allowed = level.full_activation_time_s - p.detection_delay_s
+        what = f"full activation of the {level.frequency_hz:g} Hz level"
+    elif isinstance(p, DroopSettings) and p.response_time_s > 0:
+        allowed, what = p.response_time_s, "the ordered droop response"
+    elif isinstance(p, ReserveOffer):
+        allowed, what = float(p.full_activation_time_s), "full activation of the reserve"
+    else:
+        return None
+    if response_time_s <= allowed + 1e-9:
+        return None
+    return (
+        f"responds to 90 % in {response_time_s:g} s; {what} needs {allowed:g} s "
+        "(after any detection delay)"
+    )
 
 
 _OCPP_VERSIONS = {"OCPP_1_6": "1.6", "OCPP_2_0_1": "2.0.1", "OCPP_2_1": "2.1"}

@@ -38,6 +38,7 @@ from fcsbe.server.adapters.base import (
     LimitCommand,
     SetpointCommand,
     StationAdapter,
+    as_tuples,
 )
 from fcsbe.server.planning.control_stack import (
     PRIORITY,
@@ -214,7 +215,7 @@ def _stored(row: ControlLayerRow) -> Layer:
 
 
 def _armed_control(armed: ArmedLayer) -> DroopCommand | FfrCommand:
-    params: dict[str, Any] = dict(armed.params)
+    params: dict[str, Any] = {k: as_tuples(v) for k, v in armed.params.items()}
     if armed.kind == "droop":
         return DroopCommand(**params)
     return FfrCommand(**params)

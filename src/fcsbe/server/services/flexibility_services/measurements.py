@@ -32,7 +32,7 @@ from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, fs_
 from fcsbe.server.storage.measurements import MeterReadingRow, readings_between
 from fcsbe.server.storage.registry import load_evses
 
-__all__ = ["MIN_SOC_CROWD", "measurement_series"]
+__all__ = ["MIN_SOC_CROWD", "fs_groups", "measurement_series"]
 
 MIN_SOC_CROWD = 2
 """Fewest EVs whose mean state of charge may be shown below SESSION level."""
@@ -98,10 +98,10 @@ def _point(
     return MeasurementPoint(time=rows[0].at, value=value, quality=worst)
 
 
-async def measurement_series(
-    session: AsyncSession, fs: FlexibilityServiceRow, quantities: Sequence[Quantity]
-) -> list[MeasurementSeries]:
-    """One series per group and quantity over the FS window (the latest points if capped)."""
+async def fs_groups(
+    session: AsyncSession, fs: FlexibilityServiceRow
+) -> tuple[list[str], dict[tuple[TargetLevel, str], list[str]]]:
+    """The FS's EVSEs, and their groups at its contract's data-sharing level."""
     sharing = await _sharing(session, fs)
     evses = [row[0] for row in await fs_evse_shares(session, fs.id)]
     places = await load_evses(session, evses)
@@ -117,6 +117,15 @@ async def measurement_series(
         else:
             continue  # not in the registry any more: nothing to place it by
         groups.setdefault(key, []).append(evse_id)
+    return evses, groups
+
+
+async def measurement_series(
+    session: AsyncSession, fs: FlexibilityServiceRow, quantities: Sequence[Quantity]
+) -> list[MeasurementSeries]:
+    """One series per group and quantity over the FS window (the latest points if capped)."""
+    sharing = await _sharing(session, fs)
+    evses, groups = await fs_groups(session, fs)
     readings = await readings_between(session, evses, fs.window_start, fs.window_end)
     by_meter: dict[str, list[MeterReadingRow]] = {}
     for row in readings:

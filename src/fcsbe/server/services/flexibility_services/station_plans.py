@@ -104,16 +104,27 @@ def _armed_command(armed: ArmedFunction) -> DroopCommand | FfrCommand | None:
             full_activation_time_s=first.full_activation_time_s,
             support_duration_s=float(armed.support_duration_s or 0),
             rearm_s=float(armed.rearm_time_s or 0),
+            levels=tuple(
+                (t.frequency_hz, t.delta_p_w, t.full_activation_time_s) for t in armed.triggers
+            ),
+            detection_delay_s=armed.detection_delay_s,
+            deactivation_ramp_s=float(armed.deactivation_ramp_s or 0),
+            latched=armed.latched,
         )
     if armed.f_ref_hz is not None:
         return DroopCommand(
             f_ref_hz=armed.f_ref_hz,
-            deadband_hz=max(armed.deadband_over_hz or 0.0, armed.deadband_under_hz or 0.0),
-            droop_pct=max(armed.droop_over_pct or 0.0, armed.droop_under_pct or 0.0),
+            deadband_hz=armed.deadband_over_hz or 0.0,
+            droop_pct=armed.droop_over_pct or 100.0,
             p_min_w=armed.p_min_w,
             p_max_w=armed.p_max_w,
-            p_ref_w=armed.baseline_w,
+            p_ref_w=armed.p_ref_w,
             response_time_s=armed.response_time_s,
+            deadband_under_hz=armed.deadband_under_hz,
+            droop_under_pct=armed.droop_under_pct,
+            curve=armed.curve,
+            volt_var=armed.volt_var,
+            volt_watt=armed.volt_watt,
         )
     return None
 

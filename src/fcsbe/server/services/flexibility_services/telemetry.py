@@ -110,10 +110,11 @@ async def telemetry_step(
         for s in samples
         if (s.kind == "EVSE" and s.meter_id in live) or (s.kind == "SITE" and s.meter_id in sites)
     ]
+    rows = [r | {"baseline_w": None, "ordered_w": None} for r in rows]
     rows += [
         {
             "meter_id": e.evse_id,
-            "kind": "FFR",
+            "kind": "DROOP" if e.phase == "DROOP" else "FFR",
             "at": e.at,
             "p_w": e.p_w,
             "q_var": None,
@@ -123,6 +124,8 @@ async def telemetry_step(
             "f_hz": e.f_hz,
             "u_v": None,
             "quality": e.phase[:16],
+            "baseline_w": e.baseline_w,
+            "ordered_w": e.commanded_delta_w,
         }
         for e in evidence
         if e.evse_id in live

@@ -27,6 +27,7 @@ from fcsbe.model import (
     DsrCorrection,
     EventLogRange,
     FsState,
+    FsType,
     MeterEvidence,
     ProofOfWork,
     ProofValidation,
@@ -37,6 +38,7 @@ from fcsbe.server.errors import Conflict, NotFound
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.security.personal_data import category_fields
 from fcsbe.server.services.event_log.tree import prove_entries, sign_tree_head, tree_head_model
+from fcsbe.server.services.flexibility_services.evidence import evidence_summary
 from fcsbe.server.services.flexibility_services.lifecycle import FINAL_EXECUTION_STATES, move
 from fcsbe.server.services.flexibility_services.requests import to_model
 from fcsbe.server.services.records.dsr.builder import build_dsr
@@ -156,8 +158,15 @@ async def _store_record(
             response=[r for r in inputs.response if r.meter_id not in left_out],
         )
     built = build_dsr(model, terms, inputs, final_state=final_state, created_at=now)
+    evidence = None
+    if model.fs_type in (FsType.DROOP, FsType.FFR):  # locally executed: their evidence too
+        evidence = await evidence_summary(session, fs)
     record = built.record.model_copy(
-        update={"record_revision": record_revision, "correction": correction}
+        update={
+            "record_revision": record_revision,
+            "correction": correction,
+            "evidence": evidence,
+        }
     )
     document = record.model_dump(mode="json")
     record_digest = digest(document)

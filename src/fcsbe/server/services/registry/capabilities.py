@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from fcsbe.model import (
+    MAX_CURVE_POINTS,
     Capability,
     ChargingStation,
     ConformityEvidence,
     ConformityScope,
     CurrentType,
+    CurveLimits,
     EnergyTransferMode,
     Evse,
     FsType,
@@ -40,10 +42,12 @@ from fcsbe.model import (
 
 __all__ = [
     "GRID_CODE_STANDARDS",
+    "UNKNOWN_RESPONSE_S",
     "Assessment",
     "EvTechnical",
     "assess",
     "assess_all",
+    "evse_response_time_s",
     "grid_code_of",
     "valid_evidence",
 ]
@@ -69,15 +73,20 @@ _LOCAL_FUNCTIONS: dict[FsType, tuple[GridFunction, ...]] = {
     FsType.DROOP: (GridFunction.FREQ_DROOP,),
     FsType.FFR: (GridFunction.FREQ_DROOP,),
 }
-_RESPONSE_TIME_S: dict[FsType, float] = {
+_CHAIN_TIME_S: dict[FsType, float] = {
     FsType.SETPOINT: 2.0,
     FsType.DEMAND_RESPONSE: 60.0,
-    FsType.DROOP: 0.5,
-    FsType.FFR: 0.3,
+    FsType.DROOP: 0.0,
+    FsType.FFR: 0.0,
     FsType.RESERVE: 30.0,
     FsType.DYNAMIC_PRICE: 60.0,
     FsType.CONGESTION: 5.0,
 }
+"""Time the server's own chain adds before a station is told (dispatch, telemetry); zero for
+the functions the station executes locally (droop, FFR)."""
+UNKNOWN_RESPONSE_S: dict[CurrentType, float] = {CurrentType.AC: 5.0, CurrentType.DC: 1.0}
+"""Response time assumed when the registry does not state one: on AC the EV may take up to 5 s
+to follow the PWM (IEC 61851-1); a DC converter is assumed to follow within a second."""
 _AC_BIDIRECTIONAL = {EnergyTransferMode.AC_BPT, EnergyTransferMode.AC_BPT_DER}
 _DER_MODES = {EnergyTransferMode.AC_BPT_DER, EnergyTransferMode.AC_DER}
 
@@ -163,6 +172,18 @@ def _der_evidence(
     return valid_evidence(own, {ConformityScope.EVSE, ConformityScope.CS}, now)
 
 
+MAX_RESPONSE_TIME_S = 600.0
+"""Slowest response time a droop may be ordered with (the model's bound)."""
+
+
+def evse_response_time_s(evse: Evse) -> float:
+    """The EVSE's time from a change to 90 % of it: the registry's figure, else the
+    conservative one for its current type."""
+    if evse.dynamics is not None:
+        return evse.dynamics.response_time_s
+    return UNKNOWN_RESPONSE_S[evse.current_type]
+
+
 def assess(
     fs_type: FsType,
     evse: Evse,
@@ -203,15 +224,33 @@ def assess(
         notes.append(no_export_why)
     functions = [GridFunction.LIMIT_MAX_DISCHARGE] if export_w > 0 else []
     functions.extend(f for f in needs_local if f not in missing)
+    if fs_type is FsType.DROOP and supported:
+        functions.extend([GridFunction.FREQ_WATT, GridFunction.VOLT_WATT])
+        if evse.reactive is not None:
+            functions.append(GridFunction.VOLT_VAR)
+    own_s = evse_response_time_s(evse)
+    dynamics = evse.dynamics
     capability = Capability(
         target=Target(level=TargetLevel.EVSE, id=evse.evse_id),
         fs_type=fs_type,
         supported=supported,
         grid_functions=functions,
-        mandatory_grid_functions=[],
+        mandatory_grid_functions=list(evse.mandatory_grid_functions),
+        curve_limits=(
+            CurveLimits(
+                max_points=MAX_CURVE_POINTS,
+                min_response_time_s=own_s,
+                max_response_time_s=max(own_s, MAX_RESPONSE_TIME_S),
+            )
+            if fs_type is FsType.DROOP and supported
+            else None
+        ),
         p_min_w=-export_w if supported else 0.0,
         p_max_w=max_import if supported else 0.0,
-        response_time_s=_RESPONSE_TIME_S[fs_type],
+        response_time_s=round(max(_CHAIN_TIME_S[fs_type], own_s), 3),
+        ramp_up_w_per_s=dynamics.ramp_rate_w_per_s if dynamics else None,
+        ramp_down_w_per_s=dynamics.ramp_rate_w_per_s if dynamics else None,
+        setpoint_resolution_w=dynamics.setpoint_resolution_w if dynamics else None,
         telemetry_interval_s=telemetry_interval_s,
     )
     return Assessment(
