@@ -259,6 +259,7 @@ async def test_a_2_1_station_reports_v2x_and_der_alarms(served: Served) -> None:
             evse_id=1,
             charging_needs={
                 "requested_energy_transfer": "AC_BPT_DER",
+                "der_charging_parameters": {"ev_inverter_model": "onboard-bidi"},
                 "v2x_charging_parameters": {
                     "max_charge_power": 11_000,
                     "max_discharge_power": 7_000,
@@ -271,6 +272,7 @@ async def test_a_2_1_station_reports_v2x_and_der_alarms(served: Served) -> None:
     )
     (session,) = await adapter.sessions()
     assert (session.ev.bidirectional, session.ev.onboard_inverter) == (True, True)
+    assert session.ev.model_id == "onboard-bidi"  # the registry's EV model: its evidence
     assert (session.ev.max_discharge_w, session.consent_v2g) == (7_000, True)
     assert (session.min_energy_wh, session.target_energy_wh) == (5_000, 30_000)
     assert (alarm.kind, alarm.data["code"], alarm.data["alarm_ended"]) == (

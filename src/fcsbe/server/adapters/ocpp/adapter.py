@@ -774,6 +774,7 @@ class OcppStations:
             or 0.0
         )
         max_discharge = _f(v2x.get("max_discharge_power"))
+        der = needs.get("der_charging_parameters") or {}
         modes = {str(needs.get("requested_energy_transfer") or "")}
         modes |= {str(m) for m in needs.get("available_energy_transfer") or ()}
         # A bidirectional transfer mode requested by the EV (ISO 15118-20) is its user's choice
@@ -787,9 +788,11 @@ class OcppStations:
             connected_at=tx.connected_at,
             departure_time=departure_time,
             ev=EvInfo(
-                model_id=None,
+                # OCPP 2.1 names the EV's own inverter (ISO 15118-20): the registry's EV model
+                # of that id holds its grid-code evidence.
+                model_id=der.get("ev_inverter_model"),
                 bidirectional=bidirectional,
-                onboard_inverter="AC_BPT_DER" in modes,
+                onboard_inverter="AC_BPT_DER" in modes or bool(der),
                 max_charge_w=_f(v2x.get("max_charge_power")) or _f(dc.get("ev_max_power")),
                 max_discharge_w=max_discharge,
                 battery_wh=_f(dc.get("ev_energy_capacity")),
