@@ -38,6 +38,8 @@ from ocpp.v16.enums import Action as Action16
 from ocpp.v21.enums import Action as Action21
 from ocpp.v201.enums import Action as Action201
 
+from fcsbe.server.adapters.ocpp.gone import ConnectionGone
+
 __all__ = [
     "LINK_CLASSES",
     "CallRefused",
@@ -241,6 +243,8 @@ class _LinkBase:
                 await self._handle_call(msg)
             except OCPPError as error:
                 await self._send_error(str(msg.unique_id), error)
+            except ConnectionGone:
+                raise  # the station left while being answered: the endpoint logs it
             except Exception:
                 log.exception("station %s: handling %s failed", self.id, msg.action)
                 await self._send_error(str(msg.unique_id), InternalError())

@@ -1,0 +1,34 @@
+"""A station that goes away while the server talks to it.
+
+Stations drop connections all the time (power cuts, mobile networks, a reboot in the middle of
+the boot sequence). A send on a connection the station has closed raises `ConnectionGone`,
+which ends that station's handling quietly: one line in the log, never an ERROR with a
+traceback, which is kept for what the server itself got wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+__all__ = ["ConnectionGone", "log_task_end"]
+
+log = logging.getLogger("fcsbe.stations.ocpp")
+
+
+class ConnectionGone(Exception):
+    """The station closed its connection before a frame could be sent to it."""
+
+
+def log_task_end(task: asyncio.Task[object]) -> None:
+    """Done-callback of a station's background task (discovery, re-sending after a boot):
+    a station gone meanwhile is a normal event; anything else is the server's error."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is None:
+        return
+    if isinstance(error, ConnectionGone):
+        log.info("%s: the station went away before it ended (%s)", task.get_name(), error)
+        return
+    log.error("%s failed", task.get_name(), exc_info=error)
