@@ -25,9 +25,18 @@ from tests.support.databases import (
     postgres_reachable,
     truncate_all,
 )
+from tests.support.depth import load_profile
+
+load_profile()  # before any test module is imported: their @settings build on it
 
 BACKENDS = ("sqlite", "postgresql")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `slow` (servers in child processes, tens of seconds each) run first, so that
+    the workers share them out early rather than one worker ending the run alone on them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fcsbe.model import canonical_json
+from tests.support.depth import examples
 
 FLOATS = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
@@ -46,7 +47,7 @@ def _reference(value: object) -> bytes | type[Exception]:
     return data
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(value=JSON)
 def test_same_bytes_as_the_reference(value: object) -> None:
     expected = _reference(value)

@@ -29,6 +29,7 @@ from fcsbe.model.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.support.depth import examples
 
 LEAVES = [
     b"",
@@ -287,7 +288,7 @@ def test_event_leaf_hash_is_the_leaf_hash_of_the_chain_hash_bytes() -> None:
     assert event_leaf_hash(chain) == leaf_hash(bytes.fromhex(chain))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(size=st.integers(1, 300), data=st.data())
 def test_store_backed_proofs_match_the_in_memory_tree(size: int, data: st.DataObject) -> None:
     """What the server does: fetch only `required_nodes`, then prove; the proofs verify."""
@@ -316,7 +317,7 @@ def test_appending_reports_the_completed_nodes() -> None:
     assert made[3][-1][1].hex() == ROOTS[3]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(first=st.integers(0, 200), more=st.integers(0, 200))
 def test_compact_range_resumes_from_a_stored_frontier(first: int, more: int) -> None:
     """The server's tree extension: resume from the frontier nodes, emit the same nodes."""

@@ -7,14 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import fcsbe.model as m
 from tests.model.helpers import example
+from tests.support.depth import examples
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=examples(60))  # the profile (tests/support/depth.py): no deadline
 
 utc_times = st.datetimes(
     min_value=datetime(2020, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
@@ -249,7 +250,7 @@ def test_evu_limits_valid_iff_ordered_and_within_0_100(floor: float, departure: 
 # --- caps and uniqueness ---------------------------------------------------------------------
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(count=st.integers(min_value=0, max_value=1_010))
 def test_target_count_capped(count: int) -> None:
     body = example(m.FlexibilityServiceRequest)

@@ -1,11 +1,11 @@
 """S1: schemathesis against the served OpenAPI document, every check, positive and negative.
 
 Every operation gets the explicit examples, the coverage phase (boundary and invalid values
-derived from the schema) and `FCSBE_FUZZ_EXAMPLES` (default 100) fuzzed cases (fewer only where
-an operation has fewer distinct inputs, e.g. none), each sent to the in-process app (ASGI, no
-network) and judged by all of schemathesis' checks: no 5xx, the status and body documented, the
-content type right, invalid requests refused with 4xx, authentication enforced... A failure is
-a bug of the server or of its OpenAPI document.
+derived from the schema) and `FCSBE_FUZZ_EXAMPLES` fuzzed cases (25 by default, 250 with
+`FCSBE_TEST_THOROUGH=1`; fewer only where an operation has fewer distinct inputs, e.g. none),
+each sent to the in-process app (ASGI, no network) and judged by all of schemathesis' checks:
+no 5xx, the status and body documented, the content type right, invalid requests refused with
+4xx, authentication enforced... A failure is a bug of the server or of its OpenAPI document.
 
 The app runs on SQLite only: the API surface is the same on both backends, and the database
 layer is covered by the rest of the suite on both. Generation is derandomized, so a run is
@@ -15,7 +15,6 @@ reproducible; raise `FCSBE_FUZZ_EXAMPLES` locally to look further (see docs/secu
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import cache
@@ -36,8 +35,8 @@ from fcsbe.server.settings import Settings
 from tests.conftest import fake_dns
 from tests.security.fuzz_world import FuzzWorld, build_world, world_path_ids
 from tests.support.databases import truncate_all
+from tests.support.depth import FUZZ_EXAMPLES
 
-FUZZ_EXAMPLES = int(os.environ.get("FCSBE_FUZZ_EXAMPLES", "100"))
 REQUEST_TIMEOUT_S = 600
 """Only a hang guard, never a verdict: the app runs in-process, and on a machine busy with other
 work a correct answer may take far longer than schemathesis' default of 10 s. Hypothesis'

@@ -4,16 +4,22 @@ Expected: anonymous and revoked -> 401; a wrong role -> 403; FO B naming FO A's 
 and no change at all; FO B's own answers never mention FO A; the allowed caller succeeds.
 The rows live in `tests/security/matrix.py`; a route without a row fails
 `test_every_route_has_a_row`.
+
+One app per backend serves every row (building an app's routes costs more than a row's
+requests); each row starts from empty tables, a fresh world and a fresh security-event
+throttle, so rows see nothing of each other.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -25,15 +31,20 @@ from fcsbe.model import (
     EnrolmentTokenRequest,
     FlexibilityServiceRequest,
 )
+from fcsbe.server.api.edge.audit import SecurityEventThrottle
+from fcsbe.server.app import create_app
 from fcsbe.server.security.principal import Principal, Role
 from fcsbe.server.services.contracts import contracts
 from fcsbe.server.services.contracts import decisions as contract_decisions
 from fcsbe.server.services.enrolments.tokens import issue_enrolment_token
 from fcsbe.server.services.ev_users import access as ev_user_access
 from fcsbe.server.services.flexibility_services.requests import submit_fs
+from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.schema import metadata
+from tests.conftest import BACKENDS, fake_dns
 from tests.security.matrix import ROWS, Row, Who, World, scope_of
+from tests.support.databases import truncate_all
 from tests.support.factories import make_fo
 from tests.support.flows import PROVIDER, init_server, proposal
 from tests.support.fs_fixtures import request_body
@@ -42,6 +53,48 @@ from tests.support.registry_fixtures import EVSE_DC, add_registry
 CALLERS = ("anonymous", "revoked", "ev_user", "operator", "fo_b", "fo_a")
 # Tables a refused request may still write: the trace of a security event.
 SECURITY_TRACE = {"event_log", "outbox"}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def matrix_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def matrix_app(
+    matrix_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[FastAPI]:
+    """The app (with the default settings of the `app` fixture) on one backend for the module."""
+    database_url = matrix_url
+    application = create_app(
+        Settings(
+            database_url=database_url,
+            auto_migrate=False,
+            data_dir=tmp_path_factory.mktemp("matrix") / "var",
+            log_level="WARNING",
+            workers_enabled=False,
+            simulator_enabled=False,
+        )
+    )
+    application.state.callback_resolver = fake_dns
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def app(matrix_app: FastAPI) -> AsyncIterator[FastAPI]:
+    """The module's app, emptied: what the `app` fixture gives, without rebuilding it."""
+    await truncate_all(matrix_app.state.engine)
+    matrix_app.state.security_throttle = SecurityEventThrottle()
+    yield matrix_app
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fcsbe.test") as client:
+        yield client
 
 
 def _served_routes() -> set[str]:
@@ -183,6 +236,7 @@ async def _call(http: httpx.AsyncClient, row: Row, world: World, caller: str) ->
     )
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row.key)
 async def test_route_authorisation(app: FastAPI, http: httpx.AsyncClient, row: Row) -> None:
     world = await _world(app)
@@ -236,6 +290,7 @@ def test_every_fo_route_outside_the_enrolment_has_a_scope() -> None:
     assert {scope_of(row) for row in ROWS} - {None} == set(FO_SCOPES)
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_an_fo_without_the_scope_is_refused(app: FastAPI, http: httpx.AsyncClient) -> None:
     """For every scoped route: an FO granted every scope but that one gets 403 scope-missing
     and changes nothing; the operator's access to shared reads is not a matter of scopes."""

@@ -39,6 +39,7 @@ __all__ = [
     "ContractRevisionRow",
     "ContractRow",
     "ContractTargetRow",
+    "contract_pk",
     "contract_scope",
     "contracts_covering",
     "contracts_due_to_close",
@@ -244,3 +245,11 @@ async def contracts_due_to_close(session: AsyncSession, now: datetime) -> list[C
         .limit(500)
     )
     return list((await session.execute(_locked(statement, True))).scalars().all())
+
+
+async def contract_pk(session: AsyncSession, fo_party_id: str, fsc_id: str) -> int | None:
+    """The primary key of an FO's contract `fsc_id` (None: it has none by that id)."""
+    statement = select(ContractRow.id).where(
+        ContractRow.fo_party_id == fo_party_id, ContractRow.fsc_id == fsc_id
+    )
+    return (await session.execute(statement)).scalar_one_or_none()

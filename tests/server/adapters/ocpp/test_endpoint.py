@@ -4,6 +4,7 @@ version's station reports reaching the adapter."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from ocpp.v16 import call as call16
@@ -11,7 +12,13 @@ from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 from websockets.exceptions import InvalidStatus
 
-from fcsbe.server.adapters.base import Command, ControlLevel, ControlTarget, LimitCommand
+from fcsbe.server.adapters.base import (
+    Command,
+    ControlLevel,
+    ControlTarget,
+    LimitCommand,
+    SessionPreferences,
+)
 from fcsbe.server.adapters.ocpp.provisioning import issue_passwords
 from tests.server.adapters.ocpp.conftest import (
     CS_ID,
@@ -39,6 +46,19 @@ async def test_the_handshake_refuses_what_it_must(served: Served) -> None:
     assert ws.subprotocol == "ocpp2.1"  # the best offered
     await ws.close()
 
+    # a station with a password that the registry does not name: refused, or Pending
+    async with served.factory() as db:
+        (password,) = (await issue_passwords(db, ["CS-NEW"])).values()
+        await db.commit()
+    assert await _status_of(served, cs_id="CS-NEW", password=password) == 401
+    served.adapter.admit_unknown = True  # FCSBE_OCPP_UNKNOWN_STATIONS=pending
+    ws = await served.open(cs_id="CS-NEW", password=password)
+    boot = {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}
+    await ws.send(json.dumps([2, "b1", "BootNotification", boot]))
+    answer = json.loads(await ws.recv())
+    assert (answer[0], answer[2]["status"]) == (3, "Pending")
+    await ws.close()
+
 
 async def test_bad_frames_get_callerrors_and_the_connection_lives_on(served: Served) -> None:
     ws = await served.open()
@@ -60,19 +80,17 @@ async def test_bad_frames_get_callerrors_and_the_connection_lives_on(served: Ser
     assert (await answer('[2, "m4", "Heartbeat", {}]'))[:2] == [3, "m4"]
     await ws.close()
 
+    # OCPP 1.6 names it FormationViolation
+    old = await served.open(subprotocols=["ocpp1.6"])
+    await old.send('[2, "m1", "Heartbeat", {"extra": 1}]')
+    assert json.loads(await old.recv())[:3] == [4, "m1", "FormationViolation"]
+    await old.close()
 
-async def test_ocpp16_frames_name_formation_violations(served: Served) -> None:
-    ws = await served.open(subprotocols=["ocpp1.6"])
-    await ws.send('[2, "m1", "Heartbeat", {"extra": 1}]')
-    assert json.loads(await ws.recv())[:3] == [4, "m1", "FormationViolation"]
-    await ws.close()
-
-
-async def test_an_oversized_frame_closes_the_connection(served: Served) -> None:
-    ws = await served.open()
-    await ws.send('[2, "m1", "Heartbeat", {"x": "' + "a" * 70_000 + '"}]')
-    await ws.wait_closed()
-    assert ws.close_code == 1009
+    # a frame over FCSBE_OCPP_MAX_FRAME_BYTES closes the connection (1009)
+    big = await served.open()
+    await big.send('[2, "m1", "Heartbeat", {"x": "' + "a" * 70_000 + '"}]')
+    await big.wait_closed()
+    assert big.close_code == 1009
 
 
 async def test_a_2_0_1_station_boots_reports_and_takes_limits(served: Served) -> None:
@@ -275,6 +293,24 @@ async def test_a_2_1_station_reports_v2x_and_der_alarms(served: Served) -> None:
     assert session.ev.model_id == "onboard-bidi"  # the registry's EV model: its evidence
     assert (session.ev.max_discharge_w, session.consent_v2g) == (7_000, True)
     assert (session.min_energy_wh, session.target_energy_wh) == (5_000, 30_000)
+    await s.cp.call(
+        call21.StatusNotification(
+            timestamp=now_text(), connector_status="Occupied", evse_id=1, connector_id=1
+        )
+    )
+    target = ControlTarget(ControlLevel.EVSE, EVSE_ID)
+    (state,) = await adapter.read_state([target])
+    assert state.max_export_w == 0.0  # the registry's wallbox cannot discharge
+    adapter._evses[EVSE_ID].max_discharge_w = 11_000.0
+    (state,) = await adapter.read_state([target])
+    assert state.max_export_w == 11_000.0
+    withdrawn = SessionPreferences(
+        consent_v1g=True, consent_v2g=False, min_soc_at_departure_pct=0,
+        soc_floor_pct=0, max_energy_to_grid_wh=None,
+    )  # fmt: skip
+    assert await adapter.update_session(session.session_key, withdrawn)
+    (state,) = await adapter.read_state([target])
+    assert state.max_export_w == 0.0  # no V2G without the EV user's consent
     assert (alarm.kind, alarm.data["code"], alarm.data["alarm_ended"]) == (
         "DER_ALARM",
         "OverVoltage",
@@ -294,4 +330,33 @@ async def test_a_station_the_registry_does_not_name_waits_as_pending(served: Ser
     await ws.send(json.dumps([2, "b1", "BootNotification", boot]))
     answer = json.loads(await ws.recv())
     assert (answer[0], answer[2]["status"]) == (3, "Pending")
+    await ws.close()
+
+
+async def test_a_station_gone_mid_call_ends_its_connection_quietly(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The answer (and then the CALLERROR the handler falls back to) meets a closed socket: the
+    # connection ends as a disconnect, with no error logged and nothing reaching the ASGI server.
+    ws = await served.open()
+    await ws.send('[2, "m1", "Heartbeat", {}]')
+    ws.transport.abort()
+    await ws.wait_closed()
+    replacement = await served.open()
+    await replacement.send('[2, "m2", "Heartbeat", {}]')
+    assert json.loads(await replacement.recv())[:2] == [3, "m2"]
+    await replacement.close()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+
+
+async def test_message_types_the_server_does_not_know_are_answered_as_ocpp_j_2_says(
+    served: Served,
+) -> None:
+    ws = await served.open(subprotocols=["ocpp2.1"])
+    stream = {"id": 1, "pending": 0, "basetime": now_text(), "data": []}
+    await ws.send(json.dumps([6, "s1", "NotifyPeriodicEventStream", stream]))  # 2.1 SEND
+    await ws.send('[7, "m1", "Heartbeat", {}]')
+    # the SEND is never answered: the first answer is the one to the unknown message type
+    assert json.loads(await ws.recv())[:3] == [4, "m1", "MessageTypeNotSupported"]
     await ws.close()

@@ -13,11 +13,12 @@ import pytest
 from ocpp.v201 import call as call201
 
 from fcsbe.client import FcsbeClient, RetryPolicy
-from fcsbe.model import FlexibilityServiceRequest, FsState
+from fcsbe.model import FlexibilityServiceRequest, FsState, Quantity
 from fcsbe.server.adapters.base import Command, ControlLevel, ControlTarget, LimitCommand
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.services.flexibility_services.decision import decide_pending
 from fcsbe.server.services.flexibility_services.execution import execute_step
+from fcsbe.server.services.flexibility_services.telemetry import telemetry_step
 from fcsbe.server.storage.base import utcnow
 from tests.server.adapters.ocpp.conftest import (
     EVSE_ID,
@@ -136,6 +137,28 @@ async def test_an_fs_becomes_a_charging_profile_and_comes_back_on_reconnect(
     assert schedule["charging_schedule_period"][0]["limit"] == pytest.approx(5_000)
     assert profile["charging_profile"]["valid_to"]  # the station drops it on its own
 
+    # the station meters what it does; the aggregator reads it (the window started at +60 s)
+    at = utcnow() + timedelta(seconds=62)
+    await plugged.station.cp.call(
+        call201.MeterValues(
+            evse_id=1,
+            meter_value=[
+                {
+                    "timestamp": at.isoformat().replace("+00:00", "Z"),
+                    "sampled_value": [
+                        {"value": 4_980.0, "measurand": "Power.Active.Import"},
+                        {"value": 2_500.0, "measurand": "Energy.Active.Import.Register"},
+                    ],
+                }
+            ],
+        )
+    )
+    async with plugged.served.factory() as db:
+        await telemetry_step(db, plugged.served.adapter, at + timedelta(seconds=1))
+        await db.commit()
+    (series,) = await plugged.fo.flexibility_services.measurements("fs-ocpp-1", [Quantity.P_W])
+    assert [p.value for p in series.points][-1] == pytest.approx(4_980.0)
+
     # the station goes away and comes back (no reboot): what is in force is sent again
     await plugged.station.close()
     again = await station(plugged.served)
@@ -160,6 +183,8 @@ async def test_a_refused_profile_is_an_fs_deviation_the_aggregator_sees(
         await assign_sequence(db)
         await db.commit()
     feed = await plugged.fo.notifications.feed().to_list()
+    # the plugged-in EV and the EVSE's status reached the aggregator too
+    assert {"EV_CONNECTED", "AVAILABILITY_UPDATED"} <= {n.type for n in feed}
     (deviation,) = [n for n in feed if n.type == "FS_DEVIATION"]
     assert deviation.fs_id == "fs-ocpp-2"
     detail = deviation.model_dump(mode="json")["data"]["detail"]

@@ -121,6 +121,27 @@ def test_up_regulation_keeps_the_floor() -> None:
     assert bound.bound == ("A",)
 
 
+def test_reserve_counts_only_evs_that_stay_the_whole_window() -> None:
+    """Reserve up 100 kW over an hour; B leaves after half an hour: only A's 35 kW holds
+    through the window (35 %), and B is named."""
+    request = _request(
+        "RESERVE",
+        {
+            "fs_type": "RESERVE",
+            "up_w": 100_000,
+            "down_w": 0,
+            "full_activation_time_s": 300,
+            "min_activation_duration_s": 900,
+        },
+    )
+    a = evse_state("A", "s1", _session("A", 40_000, 1.5), 50_000, 0.0)
+    b = evse_state("B", "s1", _session("B", 10_000, 0.5), 50_000, 0.0)
+    bound = evu_bound(request, power_need(request), [a, b], AT)
+    assert bound.fraction == pytest.approx(0.35)
+    assert "B" in bound.bound
+    assert any("leave inside the window" in note for note in bound.notes)
+
+
 def test_an_ev_that_must_charge_gives_no_export() -> None:
     """Droop down to -40 kW: A must charge, so only B's 20 kW of export is there: 50 %."""
     parameters = {

@@ -239,3 +239,38 @@ def test_performance_terms_are_validated_naming_the_field() -> None:
     with pytest.raises(ValidationError) as caught:
         contract_terms(performance={**PENALISING["performance"], "penalty_per_pct_shortfall": -1})
     assert caught.value.errors()[0]["loc"][-1] == "penalty_per_pct_shortfall"
+
+
+FFR = {
+    "fs_type": "FFR",
+    "trigger_levels": [
+        {"frequency_hz": 49.7, "full_activation_time_s": 1.0, "delta_p_w": -10_000.0},
+        {"frequency_hz": 49.6, "full_activation_time_s": 1.0, "delta_p_w": -20_000.0},
+    ],
+    "support_duration_s": 30,
+    "deactivation_ramp_s": 10,
+    "rearm_time_s": 900,
+    "evidence_sampling_ms": 1000,
+}
+
+
+def test_ffr_is_judged_on_its_evidence_with_every_level_latched() -> None:
+    """The frequency dips to 49.65 Hz at t = 10 s (level 1) and to 49.55 Hz at t = 12 s (level
+    2), recovering at t = 15 s. Ordered: 10 kW from t = 11 s (one full-activation time after
+    its trigger), 20 kW from t = 13 s until level 2's support ends at t = 42 s (latched,
+    whatever the frequency does): 10 x 2 + 20 x 29 = 600 kWs = 166.667 Wh. Delivered in full,
+    with one EVSE's evidence rows."""
+    at = datetime(2026, 3, 2, 17, 5, tzinfo=UTC)
+    samples = []
+    for k in range(61):
+        f = 49.65 if 10 <= k < 12 else 49.55 if 12 <= k < 15 else 50.0
+        delta = -20_000.0 if 13 <= k < 42 else -10_000.0 if 11 <= k < 13 else 0.0
+        samples.append(ResponseSample(EV, at + timedelta(seconds=k), 30_000.0 + delta, f, "FFR"))
+    record = _build(FFR, RecordInputs(meters=[meter(EV)], readings=[], response=samples))
+    performance = record.performance
+    assert performance is not None
+    assert performance.evidence == "FFR_EVIDENCE"
+    assert performance.ordered_w == -20_000
+    assert performance.ordered_energy_wh == pytest.approx(600_000 / 3600, abs=0.001)
+    assert performance.delivery_pct == 100
+    assert performance.passed

@@ -705,7 +705,8 @@ class OcppStations:
         await self._know(targets)
         now = self.now()
         states = []
-        connected: set[str] = {tx.evse_id for tx in self._txs.values()}
+        local_txs = {tx.evse_id: tx for tx in self._txs.values()}
+        connected: set[str] = set(local_txs)
         remote = [
             t.id
             for t in targets
@@ -727,6 +728,14 @@ class OcppStations:
             )
             limits = self._limits.get(evse.cs_id)
             export = evse.max_discharge_w if limits is not None and limits.v2x else 0.0
+            tx = local_txs.get(evse.evse_id)
+            if tx is not None and export > 0:
+                # the EV user's consent and limits bind (UC 3.6)
+                session = self._session(tx)
+                if not (session.consent_v2g and session.ev.bidirectional):
+                    export = 0.0
+                elif session.max_discharge_power_w is not None:
+                    export = min(export, session.max_discharge_power_w)
             values = evse.values
             states.append(
                 TargetState(

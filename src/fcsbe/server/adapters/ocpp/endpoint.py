@@ -28,12 +28,11 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fcsbe.server.adapters.ocpp.adapter import OcppStations
-from fcsbe.server.adapters.ocpp.gone import ConnectionGone
 from fcsbe.server.adapters.ocpp.link import LINK_CLASSES
 from fcsbe.server.security.station_logins import LoginOutcome, StationLogins
 from fcsbe.server.storage.ocpp_stations import credential_hashes
 
-__all__ = ["OCPP_PATH", "FrameTooLarge", "WebSocketConnection", "ocpp_endpoint"]
+__all__ = ["OCPP_PATH", "FrameTooLarge", "StationGone", "WebSocketConnection", "ocpp_endpoint"]
 
 log = logging.getLogger("fcsbe.stations.ocpp")
 
@@ -43,6 +42,14 @@ _MAX_ID = 128
 
 class FrameTooLarge(Exception):
     """A station sent a frame over the configured limit."""
+
+
+class StationGone(ConnectionError):
+    """The station's socket closed under a send: the connection ends as a disconnect.
+
+    A `ConnectionError`, so that the link lets it through instead of answering it with an
+    `InternalError` on the same closed socket (which Starlette raises as a RuntimeError that
+    would reach the ASGI server)."""
 
 
 class WebSocketConnection:
@@ -67,13 +74,11 @@ class WebSocketConnection:
         return str(text)
 
     async def send(self, message: str) -> None:
-        """Send a text frame (`ConnectionGone` when the station has closed the connection)."""
+        """Send a text frame; StationGone when the socket has closed meanwhile."""
         try:
             await self.websocket.send_text(message)
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
-            # Starlette raises a RuntimeError subclass once the close is seen, uvicorn an
-            # OSError subclass when the peer vanished first.
-            raise ConnectionGone(type(exc).__name__) from exc
+            raise StationGone(str(exc)) from exc
 
 
 def _best_subprotocol(offered: list[str]) -> str | None:
@@ -162,7 +167,7 @@ async def ocpp_endpoint(websocket: WebSocket) -> None:
     connection = WebSocketConnection(websocket, settings.ocpp_max_frame_bytes)
     try:
         await adapter.serve(station_id, subprotocol, connection)
-    except (WebSocketDisconnect, ConnectionGone) as exc:
+    except (WebSocketDisconnect, StationGone) as exc:
         log.info("station %s closed its connection (%s)", station_id, type(exc).__name__)
     except FrameTooLarge as exc:
         log.warning("station %s sent a frame of %s characters: closed", station_id, exc)

@@ -38,8 +38,6 @@ from ocpp.v16.enums import Action as Action16
 from ocpp.v21.enums import Action as Action21
 from ocpp.v201.enums import Action as Action201
 
-from fcsbe.server.adapters.ocpp.gone import ConnectionGone
-
 __all__ = [
     "LINK_CLASSES",
     "CallRefused",
@@ -213,8 +211,14 @@ class _LinkBase:
         self.sink.seen(self)  # type: ignore[arg-type]
         try:
             msg = unpack(raw_msg)
-        except OCPPError as error:
-            await self._send_error(_unique_id_of(raw_msg), error)
+        except OCPPError as unpacked:
+            kind = _message_type_of(raw_msg)
+            if self.version == "2.1" and kind in _UNANSWERED_21:
+                return  # 2.1 SEND and CALLRESULTERROR are never answered
+            refusal = unpacked
+            if self.version != "1.6" and kind is not None and kind not in _ANSWERABLE:
+                refusal = _MessageTypeNotSupported(f"message type {kind} is not supported")
+            await self._send_error(_unique_id_of(raw_msg), refusal)
             return
         if msg.message_type_id == MessageType.Call:
             if not self.accepted and msg.action != "BootNotification":
@@ -243,8 +247,8 @@ class _LinkBase:
                 await self._handle_call(msg)
             except OCPPError as error:
                 await self._send_error(str(msg.unique_id), error)
-            except ConnectionGone:
-                raise  # the station left while being answered: the endpoint logs it
+            except ConnectionError:  # the station is gone: nothing left to answer
+                raise
             except Exception:
                 log.exception("station %s: handling %s failed", self.id, msg.action)
                 await self._send_error(str(msg.unique_id), InternalError())
@@ -274,6 +278,27 @@ _ACTIONS: dict[str, frozenset[str]] = {
     "2.0.1": frozenset(a.value for a in Action201),
     "2.1": frozenset(a.value for a in Action21),
 }
+
+
+class _MessageTypeNotSupported(OCPPError):  # type: ignore[misc]
+    """OCPP-J 2.x's answer to a MessageTypeId it does not know (the library has no class)."""
+
+    code = "MessageTypeNotSupported"
+
+
+_ANSWERABLE = frozenset({2, 3, 4})
+_UNANSWERED_21 = frozenset({5, 6})  # CALLRESULTERROR, SEND
+
+
+def _message_type_of(raw: str) -> int | None:
+    """The MessageTypeId of a frame that failed to unpack, if it is an integer."""
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+    if isinstance(parsed, list) and parsed and type(parsed[0]) is int:
+        return parsed[0]
+    return None
 
 
 def _unique_id_of(raw: str) -> str:

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +28,7 @@ from fcsbe.server.platform.observability import current_correlation_id
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.event_log.log import event_values
 from fcsbe.server.services.flexibility_services.lifecycle import CANCELLABLE, move
-from fcsbe.server.storage.contracts import ContractRow
+from fcsbe.server.storage.contracts import contract_pk
 from fcsbe.server.storage.fast.accept import insert_received_fs, insert_received_many
 from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.flexibility_services import (
@@ -40,13 +39,6 @@ from fcsbe.server.storage.flexibility_services import (
 )
 
 __all__ = ["cancel_fs", "load_fs", "submit_fs", "supersede_fs", "to_model"]
-
-
-async def _contract_pk(session: AsyncSession, party_id: str, fsc_id: str) -> int | None:
-    statement = select(ContractRow.id).where(
-        ContractRow.fo_party_id == party_id, ContractRow.fsc_id == fsc_id
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
 
 
 def _deadline(request: FlexibilityServiceRequest, now: datetime, default_s: int) -> datetime:
@@ -156,7 +148,7 @@ async def supersede_fs(
     deadline = _deadline(request, now, decision_timeout_s)
     fs.revision += 1
     fs.state = FsState.RECEIVED.value
-    fs.contract_id = await _contract_pk(session, principal.party_id, request.fsc_id)
+    fs.contract_id = await contract_pk(session, principal.party_id, request.fsc_id)
     fs.fs_type = request.fs_type.value
     fs.window_start = request.window.start
     fs.window_end = request.window.end

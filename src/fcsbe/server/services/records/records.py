@@ -194,6 +194,12 @@ async def revise_record(
     final_state = DetailedServiceRecord.model_validate(prior.record).final_state
     notes = prior.notes if prior.notes is not None else record_notes(fs)
     inputs = await record_inputs(session, fs, notes=notes)
+    if not inputs.readings and DetailedServiceRecord.model_validate(prior.record).meters:
+        raise Conflict(
+            f"The readings of FS {fs.fs_id} are no longer kept (retention): its record cannot "
+            "be rebuilt; answer with a rejection stating why.",
+            slug="readings-gone",
+        )
     await _store_record(
         session,
         fs,

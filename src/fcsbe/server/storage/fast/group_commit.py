@@ -205,13 +205,19 @@ class GroupCommit:
 
     @staticmethod
     async def _first_pass(session: AsyncSession, batch: list[_Pending]) -> bool:
-        """Run the batch without savepoints, bulk write sets together; False when a write set
-        failed on its own (marked when known: a bulk call does not say which of its items)."""
+        """Run the batch without savepoints, bulk write sets together (a kind with one write set
+        in the batch runs its own write: the single-row statement is the cheaper one); False
+        when a write set failed on its own (marked when known: a bulk call does not say which
+        of its items)."""
         bulks: dict[Bulk, list[_Pending]] = {}
         for pending in batch:
             if pending.bulk is not None:
                 bulks.setdefault(pending.bulk, []).append(pending)
-                continue
+        lone = {id(members[0]) for members in bulks.values() if len(members) == 1}
+        bulks = {bulk: members for bulk, members in bulks.items() if len(members) > 1}
+        for pending in batch:
+            if pending.bulk is not None and id(pending) not in lone:
+                continue  # written below with the others of its kind
             try:
                 pending.result = await pending.write(session)
             except Exception as exc:
