@@ -45,6 +45,7 @@ def test_the_demo_runs_over_ocpp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "FCSBE_OCPP_REGISTRY": "scenario",
         "FCSBE_SIMULATOR_SCENARIO": "demo",
         "FCSBE_OCPP_PASSWORD_FILE": str(passwords),
+        "FCSBE_STATION_SYNC_INTERVAL_S": "1",
     }
     with serve(tmp_path, **settings) as served:
         chargers = subprocess.Popen(
@@ -70,6 +71,9 @@ def test_the_demo_runs_over_ocpp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         try:
             connected = _wait_for_line(chargers, "stations connected", 60)
             assert "15 stations connected" in connected
+            # The EVs' charging needs follow their boots; the server stores sessions once per
+            # sync interval: the story starts after one has passed.
+            time.sleep(2.5)
             for name, value in served.env.items():
                 monkeypatch.setenv(name, value)
             result = runner.invoke(app, ["demo", "--server", served.url, "--window", "8"])
