@@ -2,9 +2,8 @@
 `fcsbe stations simulate` connecting the demo fleet to it with the passwords the server wrote,
 then the aggregator story through the real command line (the README's try-out, in order).
 
-Today the story stops at its credentials step over OCPP (see `KNOWN_GAP`): the test reports that
-one failure as an expected failure and any other as a failure, and passes once the server fixes
-it.
+Every step must pass: the AC car's on-board inverter (`AC_BPT_DER`, named by its inverter
+model) and the DC car park's `DC_BPT` EVs give the demo's sites DROOP and FFR over OCPP too.
 """
 
 from __future__ import annotations
@@ -21,9 +20,6 @@ from fcsbe.cli import app
 from tests.support.served import serve
 
 runner = CliRunner()
-
-KNOWN_GAP = "no site can take a FFR FS"
-"""Where the story stops today over OCPP (the test expects the failure only in this form)."""
 
 
 def _wait_for_line(process: subprocess.Popen[str], text: str, seconds: float) -> str:
@@ -49,6 +45,7 @@ def test_the_demo_runs_over_ocpp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "FCSBE_OCPP_REGISTRY": "scenario",
         "FCSBE_SIMULATOR_SCENARIO": "demo",
         "FCSBE_OCPP_PASSWORD_FILE": str(passwords),
+        "FCSBE_STATION_SYNC_INTERVAL_S": "1",
     }
     with serve(tmp_path, **settings) as served:
         chargers = subprocess.Popen(
@@ -74,17 +71,14 @@ def test_the_demo_runs_over_ocpp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         try:
             connected = _wait_for_line(chargers, "stations connected", 60)
             assert "15 stations connected" in connected
+            # The EVs' charging needs follow their boots; the server stores sessions once per
+            # sync interval: the story starts after one has passed.
+            time.sleep(2.5)
             for name, value in served.env.items():
                 monkeypatch.setenv(name, value)
             result = runner.invoke(app, ["demo", "--server", served.url, "--window", "8"])
             output = result.output
             log = served.log.read_text()
-            if result.exit_code != 0 and KNOWN_GAP in output:
-                pytest.xfail(
-                    "the OCPP adapter's EV sessions never have an on-board inverter (it ignores "
-                    "requestedEnergyTransfer AC_BPT_DER) nor the EV model's grid-code evidence, "
-                    "so only the DC car park can take DROOP and FFR, which may not share a site"
-                )
             assert result.exit_code == 0, f"{output}\n--- server log ---\n{log}"
             assert "all steps passed" in output
         finally:

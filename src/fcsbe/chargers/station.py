@@ -237,8 +237,14 @@ class SimulatedStation:
         self.outbox.clear()
         for session in self.sim.sessions(self.spec.site_id):
             number = self._numbers.get(session.evse_id)
-            if number is not None and number not in self.transactions:
+            if number is None:
+                continue
+            if number not in self.transactions:
                 self._start_transaction(number, session.session_key, session.connected_at)
+            elif self.is_2x:
+                # started while offline: its charging needs were not queued (they are state,
+                # sent again on every boot, after the transaction's own messages)
+                self._queue_needs(number, session.session_key)
         started = list(self.outbox)
         self.outbox.clear()
         self.outbox.extend(first + held + started)
@@ -436,6 +442,10 @@ class SimulatedStation:
                 "energy_amount": _num(energy, integer),
                 "state_of_charge": round(session.soc_pct),
             }
+        if mode == "AC_BPT_DER":
+            # ISO 15118-20 names the EV's inverter: the registry's EV model of that name holds
+            # its grid-code evidence, without which the CSMS may not use it as a DER.
+            needs["der_charging_parameters"] = {"ev_inverter_model": session.ev.model[:50]}
         if self.version == "2.1":
             needs["v2x_charging_parameters"] = {
                 "max_charge_power": round(request.max_charge_power_w, 1),

@@ -229,6 +229,29 @@ class Settings(DeliverySettings, BaseSettings):
         le=86_400,
         description="Heartbeat interval told to stations in the BootNotification answer.",
     )
+    ocpp_login_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Station password checks (scrypt, tens to hundreds of ms of CPU each) run "
+        "at once per replica, each in a thread; more logins wait. A station logging in again "
+        "with the password it last used is recognised without a check.",
+    )
+    ocpp_login_failures_per_station: int = Field(
+        default=10,
+        ge=0,
+        le=100_000,
+        description="Failed logins per station id within a sliding minute after which that "
+        "id's logins are refused with 429 before any password check (0: no limit).",
+    )
+    ocpp_login_failures_per_source: int = Field(
+        default=100,
+        ge=0,
+        le=1_000_000,
+        description="Failed logins per source address within a sliding minute after which "
+        "that address's logins are refused with 429 before any password check (0: no limit; "
+        "behind a proxy every station shares the proxy's address).",
+    )
     ocpp_max_frame_bytes: int = Field(
         default=65_536,
         ge=4096,

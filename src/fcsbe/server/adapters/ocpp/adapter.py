@@ -48,6 +48,7 @@ from fcsbe.server.adapters.base import (
     StationSession,
     TargetState,
 )
+from fcsbe.server.adapters.ocpp.gone import log_task_end
 from fcsbe.server.adapters.ocpp.ledger import ProfileLedger
 from fcsbe.server.adapters.ocpp.link import CallRefused, Connection, Link, MeterValues, make_link
 from fcsbe.server.adapters.ocpp.profiles import (
@@ -310,9 +311,10 @@ class OcppStations:
                 await db.commit()
 
     def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
+        task = asyncio.create_task(coroutine, name=getattr(coroutine, "__qualname__", None))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(log_task_end)
 
     # -- what stations report (StationSink) -----------------------------------------------------
 

@@ -9,7 +9,9 @@ The handshake decides everything before a byte of OCPP flows:
   unknown station and (unless `FCSBE_OCPP_UNKNOWN_STATIONS=pending`) a station the registry
   does not name are all refused alike with 401, so the answer tells nothing about which ids
   exist. TLS (profile 2) and client certificates (profile 3) are the TLS terminator's business
-  (uvicorn's `--ssl-*` options, or a proxy): see docs/station-adapters.md.
+  (uvicorn's `--ssl-*` options, or a proxy): see docs/station-adapters.md. Password checks
+  are cached, bounded and rate-limited per station id and source address (429 past the
+  limit): see `security/station_logins.py`.
 
 Then frames flow to the station's link (`link.py`); a frame larger than
 `FCSBE_OCPP_MAX_FRAME_BYTES` closes the connection with 1009 (message too big).
@@ -17,17 +19,17 @@ Then frames flow to the station's link (`link.py`); a frame larger than
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
+from typing import Any
 
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fcsbe.server.adapters.ocpp.adapter import OcppStations
 from fcsbe.server.adapters.ocpp.link import LINK_CLASSES
-from fcsbe.server.security.station_passwords import verify_password
+from fcsbe.server.security.station_logins import LoginOutcome, StationLogins
 from fcsbe.server.storage.ocpp_stations import credential_hashes
 
 __all__ = ["OCPP_PATH", "FrameTooLarge", "StationGone", "WebSocketConnection", "ocpp_endpoint"]
@@ -75,7 +77,7 @@ class WebSocketConnection:
         """Send a text frame; StationGone when the socket has closed meanwhile."""
         try:
             await self.websocket.send_text(message)
-        except (WebSocketDisconnect, RuntimeError) as exc:
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             raise StationGone(str(exc)) from exc
 
 
@@ -107,6 +109,36 @@ async def _refuse(websocket: WebSocket, status: int) -> None:
         await websocket.close(code=1008)
 
 
+def station_logins(state: Any) -> StationLogins:
+    """The replica's login checks (made on first use, from the settings)."""
+    logins = getattr(state, "station_logins", None)
+    if not isinstance(logins, StationLogins):
+        settings = state.settings
+        logins = StationLogins(
+            concurrency=settings.ocpp_login_concurrency,
+            failures_per_station=settings.ocpp_login_failures_per_station,
+            failures_per_source=settings.ocpp_login_failures_per_source,
+        )
+        state.station_logins = logins
+    return logins
+
+
+async def _check_login(websocket: WebSocket, station_id: str) -> LoginOutcome:
+    """Check the handshake's Basic credentials (cached, bounded, rate-limited: see
+    `security/station_logins.py`)."""
+    state = websocket.app.state
+    logins = station_logins(state)
+    source = websocket.client.host if websocket.client else ""
+    credentials = _basic_credentials(websocket)
+    if credentials is None or credentials[0] != station_id:
+        logins.fail(station_id, source)
+        return LoginOutcome.REFUSED
+    async with state.session_factory() as db:
+        stored = (await credential_hashes(db, [station_id])).get(station_id)
+        await db.rollback()
+    return await logins.check(station_id, credentials[1], stored, source)
+
+
 async def ocpp_endpoint(websocket: WebSocket) -> None:
     """Authenticate a station, pick the subprotocol and run its connection."""
     station_id = str(websocket.path_params.get("station_id", ""))
@@ -119,15 +151,10 @@ async def ocpp_endpoint(websocket: WebSocket) -> None:
     if subprotocol is None:
         await _refuse(websocket, 403)
         return
-    credentials = _basic_credentials(websocket)
-    async with state.session_factory() as db:
-        stored = (await credential_hashes(db, [station_id])).get(station_id)
-        await db.rollback()
-    user, password = credentials or ("", "")
-    valid = await asyncio.to_thread(verify_password, password, stored)
-    if not valid or user != station_id:
-        log.info("station %s refused: no or wrong credentials", station_id[:64])
-        await _refuse(websocket, 401)
+    outcome = await _check_login(websocket, station_id)
+    if outcome is not LoginOutcome.ACCEPTED:
+        log.info("station %s refused: %s credentials", station_id[:64], outcome)
+        await _refuse(websocket, 429 if outcome is LoginOutcome.LIMITED else 401)
         return
     if not adapter.knows(station_id):
         await adapter.refresh_registry([station_id])
@@ -140,8 +167,8 @@ async def ocpp_endpoint(websocket: WebSocket) -> None:
     connection = WebSocketConnection(websocket, settings.ocpp_max_frame_bytes)
     try:
         await adapter.serve(station_id, subprotocol, connection)
-    except (WebSocketDisconnect, StationGone):
-        pass
+    except (WebSocketDisconnect, StationGone) as exc:
+        log.info("station %s closed its connection (%s)", station_id, type(exc).__name__)
     except FrameTooLarge as exc:
         log.warning("station %s sent a frame of %s characters: closed", station_id, exc)
         await websocket.close(code=1009)
