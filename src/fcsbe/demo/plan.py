@@ -112,7 +112,9 @@ def _parameters(fs_type: FsType, site_id: str, window_s: int) -> dict[str, Any]:
             "deadband_under_hz": 0.02,
             "droop_over_pct": 5.0,
             "droop_under_pct": 5.0,
-            "response_time_s": 1.0,
+            # 3 s to 90 %: AC chargers follow a new current through IEC 61851 PWM in about
+            # 2.5 s, so a 1 s droop is one only DC sites can take.
+            "response_time_s": 3.0,
             "p_min_w": -5_000.0,
             "p_max_w": 10_000.0,
         }
@@ -132,7 +134,7 @@ def _parameters(fs_type: FsType, site_id: str, window_s: int) -> dict[str, Any]:
             "fs_type": "RESERVE",
             "up_w": RESERVE_UP_W,
             "down_w": 0.0,
-            "full_activation_time_s": 2,
+            "full_activation_time_s": 5,  # within reach of AC chargers (see DROOP)
             "min_activation_duration_s": 0,
         }
     if fs_type is FsType.DYNAMIC_PRICE:
@@ -215,7 +217,7 @@ def reserve_activation(activation_id: str, duration_s: int) -> ReserveActivation
         activation_id=activation_id,
         direction=ActivationDirection.UP,
         delta_p_w=RESERVE_ACTIVATION_W,
-        full_activation_time_s=2,
+        full_activation_time_s=5,
         duration_s=max(1, duration_s),
     )
 

@@ -72,6 +72,10 @@ RECORD_WAIT_S = 60.0
 by default) before it records it."""
 
 
+class NoSiteYet(Exception):
+    """No site can take some FS type yet (the credentials step tries again)."""
+
+
 class Story:
     """The state shared by the steps of one run."""
 
@@ -204,6 +208,20 @@ class Story:
         return f"{self.fsc_id[:13]}… ACTIVE: 7 FS types on {len(self.sites)} sites"
 
     async def credentials(self) -> str:
+        """Check every FS type on every site and choose a site per type. A fleet that has just
+        connected (chargers over OCPP report their EVs a few seconds after they boot, and the
+        server stores sessions on its sync interval) may not yet be able to take every type:
+        the check is repeated until it can, within the step timeout."""
+        deadline = time.monotonic() + self.o.timeout_s
+        while True:
+            try:
+                return await self._credentials()
+            except NoSiteYet as exc:
+                if time.monotonic() > deadline:
+                    raise StepFailed(f"{exc} within {self.o.timeout_s:g} s") from exc
+                await asyncio.sleep(1.0)
+
+    async def _credentials(self) -> str:
         self.window_start = datetime.now(UTC) + timedelta(seconds=self.o.lead_s)
         window = TimeWindow(
             start=self.window_start,
@@ -232,7 +250,7 @@ class Story:
         try:
             assignment = assign_sites(site_ids, capable)
         except ValueError as exc:
-            raise StepFailed(str(exc)) from exc
+            raise NoSiteYet(str(exc)) from exc
         self.services = [
             FsOutcome(planned, f"demo-{planned.fs_type.value.lower()}-{uuid.uuid4()}")
             for planned in plan_services(assignment, self.o.window_s)
