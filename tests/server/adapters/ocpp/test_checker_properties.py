@@ -54,6 +54,9 @@ setpoints = st.builds(
     st.floats(-11_000.0, 22_000.0, allow_nan=False),
     st.none() | st.floats(-5_000.0, 5_000.0, allow_nan=False),
 )
+# The optional fields are drawn explicitly (builds would fill them with any float): asymmetric
+# settings, and an ordered frequency-watt curve (Dynamic Containment's shape).
+DC_CURVE = ((49.5, -8_000.0), (49.8, -640.0), (49.985, 0.0), (50.015, 0.0), (50.5, 8_000.0))
 droops = st.builds(
     DroopCommand,
     st.just(50.0),
@@ -63,6 +66,11 @@ droops = st.builds(
     st.floats(0.0, 22_000.0),
     st.none() | power,
     st.just(0.5),
+    deadband_under_hz=st.none() | st.just(0.05),
+    droop_under_pct=st.none() | st.just(2.0),
+    curve=st.just(()) | st.just(DC_CURVE),
+    volt_var=st.just(()),
+    volt_watt=st.just(()),
 )
 other_droops = st.builds(
     DroopCommand,
@@ -73,6 +81,11 @@ other_droops = st.builds(
     st.floats(0.0, 22_000.0),
     st.none(),
     st.just(0.0),
+    deadband_under_hz=st.none(),
+    droop_under_pct=st.none(),
+    curve=st.just(()),
+    volt_var=st.just(()),
+    volt_watt=st.just(()),
 )
 ffrs = st.builds(
     FfrCommand,
@@ -81,6 +94,10 @@ ffrs = st.builds(
     st.floats(0.0, 2.0),
     st.floats(1.0, 900.0),
     st.floats(0.0, 60.0),
+    levels=st.just(()) | st.just(((49.7, -10_000.0, 1.0), (49.5, -20_000.0, 0.5))),
+    detection_delay_s=st.sampled_from([0.0, 0.1]),
+    deactivation_ramp_s=st.sampled_from([0.0, 5.0]),
+    latched=st.booleans(),
 )
 anything: st.SearchStrategy[Control] = st.one_of(limits_only, setpoints, other_droops, ffrs)
 

@@ -22,6 +22,7 @@ from fcsbe.server.adapters.base import (
     LimitCommand,
     SetpointCommand,
 )
+from fcsbe.server.adapters.ocpp.checker import check_calls
 from fcsbe.server.adapters.ocpp.ledger import ExternalProfile, ProfileLedger
 from fcsbe.server.adapters.ocpp.profiles import (
     OcppCall,
@@ -184,6 +185,56 @@ def test_2_1_droop_is_a_der_control_and_ffr_a_local_frequency_curve() -> None:
         StationLimits("2.1", v2x=True),
     )
     assert periods(local)[0]["operationMode"] == "LocalFrequency"
+
+
+def test_every_ffr_level_and_an_ordered_curve_reach_a_2_1_station() -> None:
+    """FFR with two trigger levels is one staircase curve (the deeper level takes over below
+    its frequency); a droop that orders its own frequency-watt curve (deadband and knees) runs
+    as that curve, not as FreqDroop; asymmetric droop settings keep their under side; the
+    timing OCPP has no field for travels in customData. The ledger keeps the curves."""
+    limits = StationLimits("2.1", v2x=True, der=True)
+    ffr = FfrCommand(
+        49.7,
+        -10_000.0,
+        1.0,
+        30.0,
+        levels=((49.7, -10_000.0, 1.0), (49.5, -20_000.0, 0.5)),
+        detection_delay_s=0.1,
+        deactivation_ramp_s=5.0,
+        latched=False,
+    )
+    dc_curve = ((49.5, -8_000.0), (49.8, -640.0), (49.985, 0.0), (50.015, 0.0), (50.5, 8_000.0))
+    droop = DroopCommand(50.0, 0.015, 0.0, -8_000.0, 8_000.0, curve=dc_curve)
+    ledger = ProfileLedger()
+    calls = planned([evse("NL*ABC*E1*1", ffr), evse("NL*ABC*E1*2", droop, "fs-2")], limits, ledger)
+    assert [c.action for c in calls] == ["SetChargingProfile", "SetChargingProfile"]
+    assert check_calls(ledger, calls, limits, NOW) == []
+    (staircase,) = periods(calls[0])
+    assert [(p["frequency"], p["power"]) for p in staircase["v2xFreqWattCurve"]] == [
+        (49.5, -20_000.0),
+        (49.51, -10_000.0),
+        (49.7, -10_000.0),
+        (49.71, 0.0),
+    ]
+    assert staircase["customData"] | {"vendorId": "org.fcsbe"} == staircase["customData"]
+    assert staircase["customData"]["detectionDelay"] == 0.1
+    assert staircase["customData"]["deactivationRamp"] == 5.0
+    assert staircase["customData"]["latched"] is False
+    (local,) = periods(calls[1])
+    assert local["operationMode"] == "LocalFrequency"
+    assert [(p["frequency"], p["power"]) for p in local["v2xFreqWattCurve"]] == list(dc_curve)
+    for call in calls:
+        ledger.confirm(call)
+    again = ProfileLedger.from_json(ledger.to_json())
+    assert again == ledger
+    assert [c.payload for c in resend_calls(again, limits, NOW)] == [c.payload for c in calls]
+    asymmetric = DroopCommand(
+        50.0, 0.02, 5.0, -3_000.0, 7_000.0, deadband_under_hz=0.05, droop_under_pct=2.0
+    )
+    *_, der = planned([evse("NL*ABC*E1*2", asymmetric)], limits)
+    body = der.payload["freqDroop"]
+    assert (body["overFreq"], body["underFreq"]) == (50.02, 49.95)
+    assert (body["overDroop"], body["underDroop"]) == (0.05, 0.02)
 
 
 def test_ids_are_stable_and_a_clear_removes_the_profile_by_id() -> None:

@@ -56,6 +56,10 @@ class Held:
     values: tuple[tuple[str, float | None], ...]
     fs_id: str | None = None
     valid_until: datetime | None = None
+    points: tuple[tuple[float, float], ...] = ()
+    """The frequency-watt curve (Hz, W added to the baseline) the command states itself: a
+    droop's ordered curve, or the staircase of every FFR trigger level (empty: computed from
+    `values`)."""
 
     def in_force(self, now: datetime) -> bool:
         """True while the control is to be applied at `now`."""
@@ -79,7 +83,7 @@ class Held:
             "values": [list(pair) for pair in self.values],
             "fs_id": self.fs_id,
             "valid_until": _time(self.valid_until),
-        }
+        } | ({"points": [list(p) for p in self.points]} if self.points else {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Held:
@@ -90,6 +94,7 @@ class Held:
             values=tuple((str(k), v) for k, v in data["values"]),
             fs_id=data.get("fs_id"),
             valid_until=_parse(data.get("valid_until")),
+            points=tuple((float(f), float(w)) for f, w in data.get("points", ())),
         )
 
 

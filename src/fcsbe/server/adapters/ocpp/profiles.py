@@ -56,7 +56,7 @@ from fcsbe.server.adapters.ocpp.ledger import (
     ProfileLedger,
     ProfileRecord,
 )
-from fcsbe.server.adapters.ocpp.schedules import VENDOR_ID, Schedule, schedule_of
+from fcsbe.server.adapters.ocpp.schedules import VENDOR_ID, Schedule, schedule_of, staircase
 
 __all__ = [
     "EVSE_PURPOSE",
@@ -183,8 +183,10 @@ def _capable(command: Command, limits: StationLimits) -> str | None:
         return None
     if isinstance(control, DroopCommand):
         if (
-            not (control.droop_pct > 0 and control.f_ref_hz > 0)
+            not ((control.droop_pct > 0 or control.curve) and control.f_ref_hz > 0)
             or min(control.deadband_hz, control.response_time_s) < 0
+            or (control.droop_under_pct is not None and control.droop_under_pct <= 0)
+            or (control.deadband_under_hz is not None and control.deadband_under_hz < 0)
         ):
             return "INVALID_COMMAND: droop needs droop_pct, f_ref_hz > 0, deadband, response >= 0"
         if version != "2.1" or not (limits.der or limits.v2x):
@@ -200,9 +202,15 @@ def _held(origin: str, command: Command) -> Held:
     values = tuple(
         (k, None if v is None else float(v))
         for k, v in control._asdict().items()
-        if not isinstance(v, tuple)  # curves and FFR levels are not held as numbers
+        if not isinstance(v, tuple)  # curves and FFR levels are held as `points`
     )
-    return Held(origin, _KINDS[type(control)], values, command.fs_id, command.valid_until)
+    points: tuple[tuple[float, float], ...] = ()
+    if isinstance(control, DroopCommand) and control.curve:
+        points = tuple((float(f), float(w)) for f, w in control.curve)
+    elif isinstance(control, FfrCommand) and len(control.levels) > 1:
+        points = staircase(control.levels)
+    kind = _KINDS[type(control)]
+    return Held(origin, kind, values, command.fs_id, command.valid_until, points)
 
 
 # --- payloads --------------------------------------------------------------------------------
@@ -279,6 +287,15 @@ def _stack_level(
 # --- DER controls (2.1) ----------------------------------------------------------------------
 
 
+def _under(held: Held) -> tuple[float | None, float | None]:
+    """(deadband, droop %) below f_ref: the asymmetric settings, or the same as above."""
+    band, droop = held.get("deadband_under_hz"), held.get("droop_under_pct")
+    return (
+        held.get("deadband_hz") if band is None else band,
+        held.get("droop_pct") if droop is None else droop,
+    )
+
+
 def _der_calls(
     ledger: ProfileLedger,
     droops: list[Held],
@@ -296,21 +313,21 @@ def _der_calls(
         payload = {"isDefault": False, "controlId": control_id}
         return [OcppCall("ClearDERControl", payload, None, change)]
     names = ("f_ref_hz", "deadband_hz", "droop_pct", "response_time_s")
-    settings = {tuple(h.get(n) for n in names) for h in droops}
+    settings = {tuple(h.get(n) for n in names) + _under(h) for h in droops}
     if len(settings) > 1:
         return Refusal(
             "NOT_CAPABLE: one station runs one frequency droop; its EVSEs were asked different "
             "droop settings"
         )
-    f_ref, band, droop, response = (v or 0.0 for v in next(iter(settings)))
+    f_ref, band, droop, response, band_under, droop_under = (v or 0.0 for v in next(iter(settings)))
     ends = [h.valid_until for h in droops]
     valid_to = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
     body: dict[str, Any] = {
         "priority": DER_PRIORITY,
         "overFreq": round(f_ref + band, 4),
-        "underFreq": round(f_ref - band, 4),
+        "underFreq": round(f_ref - band_under, 4),
         "overDroop": droop / 100.0,
-        "underDroop": droop / 100.0,
+        "underDroop": droop_under / 100.0,
         "responseTime": response,
         "startTime": iso(now),
     }
@@ -410,7 +427,14 @@ def _plan(
         )
     calls = clears + sets
     if limits.version == "2.1" and limits.der:
-        droops = [h for evse in sorted(slots) for h in slots[evse].values() if h.kind == "droop"]
+        # A droop that orders its own frequency-watt curve runs as a LocalFrequency profile
+        # (FreqDroop has no curve); only the plain droops share the station's DER control.
+        droops = [
+            h
+            for evse in sorted(slots)
+            for h in slots[evse].values()
+            if h.kind == "droop" and not h.points
+        ]
         had = {e for e, r in ours.items() if any(h.kind == "droop" for h in r.held)}
         has = {e for e, held in slots.items() if any(h.kind == "droop" for h in held.values())}
         if everything or touched & (had | has):

@@ -20,7 +20,7 @@ from fcsbe.server.adapters.ocpp.ledger import Held
 if TYPE_CHECKING:
     from fcsbe.server.adapters.ocpp.profiles import StationLimits
 
-__all__ = ["VENDOR_ID", "Schedule", "schedule_of"]
+__all__ = ["VENDOR_ID", "Schedule", "schedule_of", "staircase"]
 
 VENDOR_ID = "org.fcsbe"
 """`customData.vendorId` of what OCPP 2.1 has no field for (FFR timing, response times)."""
@@ -48,8 +48,32 @@ def bounds(held: Sequence[Held]) -> tuple[float | None, float | None]:
     return (min(imp) if imp else None, min(exp) if exp else None)
 
 
+def staircase(levels: Sequence[tuple[float, float, float]]) -> tuple[tuple[float, float], ...]:
+    """Every FFR trigger level (Hz, total ΔP W at and beyond it, full-activation s) as one
+    frequency-watt curve of increasing frequency: a step of 10 mHz into each level, so that a
+    deeper level takes over from the one before it."""
+    under = [lv for lv in levels if lv[1] < 0]
+    over = [lv for lv in levels if lv[1] >= 0]
+    points: list[tuple[float, float]] = []
+    under.sort()  # deepest (lowest Hz, largest change) first
+    for i, (f, delta, _) in enumerate(under):
+        after = under[i + 1][1] if i + 1 < len(under) else 0.0
+        points += [(round(f, 3), delta), (round(f + 0.01, 3), after)]
+    over.sort()
+    for i, (f, delta, _) in enumerate(over):
+        before = over[i - 1][1] if i else 0.0
+        points += [(round(f - 0.01, 3), before), (round(f, 3), delta)]
+    out: list[tuple[float, float]] = []
+    for f, w in points:
+        if not out or f > out[-1][0]:
+            out.append((f, w))
+    return tuple(out)
+
+
 def curve(armed: Held) -> list[tuple[float, float]]:
     """The frequency-watt curve (Hz, W added to the baseline) of an armed droop or FFR."""
+    if armed.points:
+        return [(round(f, 4), round(w, 1)) for f, w in armed.points]
     if armed.kind == "ffr":
         trigger, delta = armed.get("trigger_hz") or 0.0, armed.get("delta_p_w") or 0.0
         if delta < 0:
@@ -60,9 +84,13 @@ def curve(armed: Held) -> list[tuple[float, float]]:
     if p_ref is None:
         p_ref = max(armed.get("p_max_w") or 0.0, -(armed.get("p_min_w") or 0.0))
     full = f_ref * (armed.get("droop_pct") or 5.0) / 100.0
+    under = armed.get("droop_under_pct")
+    band_under = armed.get("deadband_under_hz")
+    band_under = band if band_under is None else band_under
+    full_under = full if under is None else f_ref * under / 100.0
     raw = [
-        (f_ref - band - full, -p_ref),
-        (f_ref - band, 0.0),
+        (f_ref - band_under - full_under, -p_ref),
+        (f_ref - band_under, 0.0),
         (f_ref + band, 0.0),
         (f_ref + band + full, p_ref),
     ]
@@ -81,11 +109,14 @@ def armed_custom(armed: Held) -> dict[str, Any]:
         "full_activation_time_s": "fullActivationTime",
         "support_duration_s": "supportDuration",
         "rearm_s": "rearmTime",
+        "detection_delay_s": "detectionDelay",
+        "deactivation_ramp_s": "deactivationRamp",
+        "latched": "latched",
     }
     for name, wire in names.items():
         value = armed.get(name)
         if value is not None:
-            custom[wire] = value
+            custom[wire] = bool(value) if name == "latched" else value
     return custom
 
 
@@ -113,7 +144,7 @@ def period_of(held: Sequence[Held], evse: int, limits: StationLimits) -> dict[st
         period["limit"] = imp
     if exp is not None:
         period["dischargeLimit"] = -exp
-    local = armed is not None and (armed.kind == "ffr" or not limits.der)
+    local = armed is not None and (armed.kind == "ffr" or not limits.der or bool(armed.points))
     if local and armed is not None:
         base = setpoint.get("p_w") or 0.0 if setpoint is not None else 0.0
         period["operationMode"] = "LocalFrequency"
