@@ -230,6 +230,6 @@ def test_a_request_head_that_never_ends_is_disconnected(tmp_path: Path) -> None:
         # A kept-alive connection's next request gets its own deadline.
         with socket.create_connection((host, int(port)), timeout=BOUND_S) as sock:
             sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            assert _answer(sock)[0] == 200  # the whole answer (head and body may come apart)
             sock.sendall(b"GET /readyz HTTP/1.1\r\n")
             assert sock.recv(65536) == b""

@@ -329,7 +329,14 @@ def evu_bound(
                 notes.append("EV users' limits (SoC floor, energy to grid) leave less export")
     else:
         if isinstance(request.parameters, ReserveOffer):
-            fraction, leaving = _reserve_window(request, request.parameters, states, at, notes)
+            fraction, leaving = _reserve_window(
+                request,
+                request.parameters,
+                states,
+                at,
+                notes,
+                basis_free.sum_hi - basis_free.sum_lo,
+            )
             export_forbidden += leaving
         if need.up_w > 0:
             up = sum(up_room.values())
@@ -371,6 +378,7 @@ def _reserve_window(
     states: Sequence[EvseState],
     at: datetime,
     notes: list[str],
+    headroom_w: float,
 ) -> tuple[float, list[str]]:
     """RESERVE: the share of the offer the EVSEs can hold through the whole window (the
     planner's `window_rooms`: EVs leaving inside it hold nothing; the energy each EV must
@@ -378,7 +386,9 @@ def _reserve_window(
     empties within it bounds what it can hold), and the EVSEs whose EV leaves too early.
 
     The present power is not known here: each EVSE is taken at the top of its range, so up
-    and down together must fit in Σ (hi - lo), down alone in Σ (hi - max(lo, 0)).
+    and down together must fit in Σ (hi - lo), down alone in Σ (hi - max(lo, 0)). The EVs are
+    named as the cause (a note) only when they hold less than the free headroom (`headroom_w`,
+    without the users' limits) would: when other FS already hold the EVSEs, the headroom is.
     """
     rooms = window_rooms(states, request.window.start, request.window.end, at)
     held = [r for r in rooms if r.excluded is None]
@@ -391,7 +401,7 @@ def _reserve_window(
         fraction = span / asked
     if offer.down_w > 0 and down < offer.down_w - _EPSILON_W:
         fraction = min(fraction, down / offer.down_w)
-    if fraction < 1.0:
+    if fraction < 1.0 and span < min(asked, headroom_w) - _EPSILON_W:
         why = f"{len(leaving)} EV(s) leave inside the window; " if leaving else ""
         notes.append(
             f"{why}over the whole window the EVs can hold {span:.0f} W of reserve "
