@@ -246,7 +246,9 @@ async def test_partial_acceptance_and_minimum(app: FastAPI, fo: FcsbeClient) -> 
     late = await fo.flexibility_services.get("late")
     assert late.state is FsState.REJECTED  # nothing left: the first one holds all 100 kW
     assert late.response is not None
-    assert {r.code for r in late.response.reasons} == {ReasonCode.INSUFFICIENT_AVAILABILITY}, late.response.reasons
+    assert {r.code for r in late.response.reasons} == {ReasonCode.INSUFFICIENT_AVAILABILITY}, (
+        late.response.reasons
+    )
 
 
 async def test_two_setpoints_may_not_steer_one_evse(app: FastAPI, fo: FcsbeClient) -> None:
