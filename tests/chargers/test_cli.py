@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import typer
 from typer.testing import CliRunner
 
 from fcsbe.cli import app
@@ -77,3 +79,24 @@ async def test_a_scenario_connects_with_its_passwords(tmp_path: Path) -> None:
     assert csms.refused == 0
     assert len(csms.messages("BootNotification", "CS-0000001")) == 1
     assert {m["evse_id"] for m in csms.messages("StatusNotification")} == {1, 2}
+
+
+def test_a_password_file_the_server_has_not_written_yet_is_waited_for(tmp_path: Path) -> None:
+    """The try-out starts the server and the chargers together; the server writes the password
+    file once its registry is loaded. The chargers wait for it, and give up with a clear error
+    (exit 2) when it never comes."""
+    import threading
+
+    from fcsbe.cli.stations import _passwords
+
+    later = tmp_path / "station-passwords.json"
+    writer = threading.Timer(0.3, lambda: later.write_text(json.dumps({"CS-1": "secret"})))
+    writer.start()
+    try:
+        assert _passwords(later, wait_s=30.0) == {"CS-1": "secret"}
+    finally:
+        writer.cancel()
+    never = tmp_path / "never.json"
+    with pytest.raises(typer.Exit) as stopped:
+        _passwords(never, wait_s=0.3)
+    assert stopped.value.exit_code == 2

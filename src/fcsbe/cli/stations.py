@@ -11,6 +11,7 @@ level, so `fcsbe --help` stays fast.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,9 +27,22 @@ stations_sim_app = typer.Typer(help="Simulated charging stations that speak OCPP
 VERSIONS = ("2.1", "2.0.1", "1.6")
 
 
-def _passwords(path: Path | None) -> dict[str, str] | None:
+PASSWORD_FILE_WAIT_S = 60.0
+"""How long to wait for a password file that does not exist yet: the try-out starts the server
+and the chargers together, and the server writes `FCSBE_OCPP_PASSWORD_FILE` once its registry
+is loaded, some seconds after it starts."""
+
+
+def _passwords(path: Path | None, wait_s: float = PASSWORD_FILE_WAIT_S) -> dict[str, str] | None:
     if path is None:
         return None
+    if not path.exists():
+        typer.echo(
+            f"waiting up to {wait_s:g} s for {path} (the server writes it at start)", err=True
+        )
+        deadline = time.monotonic() + wait_s
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
