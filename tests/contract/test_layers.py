@@ -37,7 +37,6 @@ _SQL_BUILDERS = frozenset(
 )
 _NOT_YET_MOVED = frozenset(
     {
-        "api/discovery.py",
         "api/edge/signatures.py",
         "notifications/delivery.py",
         "notifications/sequencer.py",
