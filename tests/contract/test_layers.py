@@ -43,7 +43,6 @@ _NOT_YET_MOVED = frozenset(
         "services/event_log/log.py",
         "services/event_log/tree.py",
         "services/flexibility_services/decision.py",
-        "services/flexibility_services/telemetry.py",
     }
 )
 

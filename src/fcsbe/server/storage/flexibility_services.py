@@ -26,6 +26,7 @@ __all__ = [
     "FsTargetRow",
     "FsTransitionRow",
     "due_fs",
+    "fs_of_type_in_state_serving",
     "last_transition_at",
     "running_fs_of_type",
     "undated_accepted_fs",
@@ -252,6 +253,24 @@ async def live_site_ids(session: AsyncSession, live_states: frozenset[str]) -> s
         .distinct()
     )
     return set(rows.scalars())
+
+
+async def fs_of_type_in_state_serving(
+    session: AsyncSession, fs_type: str, state: str, target_ids: set[str]
+) -> list[FlexibilityServiceRow]:
+    """The FS of `fs_type` in `state` with a target among `target_ids`, each once (telemetry
+    moves the ARMED FFR FS whose EVSEs reported an activation)."""
+    rows = await session.execute(
+        select(FlexibilityServiceRow)
+        .join(FsTargetRow, FsTargetRow.fs_pk == FlexibilityServiceRow.id)
+        .where(
+            FlexibilityServiceRow.fs_type == fs_type,
+            FlexibilityServiceRow.state == state,
+            FsTargetRow.target_id.in_(sorted(target_ids)),
+        )
+        .distinct()
+    )
+    return list(rows.scalars().all())
 
 
 async def due_fs(session: AsyncSession, now: datetime, limit: int) -> list[FlexibilityServiceRow]:
