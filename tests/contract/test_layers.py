@@ -37,7 +37,6 @@ _SQL_BUILDERS = frozenset(
 )
 _NOT_YET_MOVED = frozenset(
     {
-        "api/edge/signatures.py",
         "notifications/delivery.py",
         "notifications/sequencer.py",
         "services/event_log/log.py",

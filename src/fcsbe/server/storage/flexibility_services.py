@@ -27,6 +27,7 @@ __all__ = [
     "FsTransitionRow",
     "due_fs",
     "fs_of_type_in_state_serving",
+    "fs_requires_signature",
     "last_transition_at",
     "running_fs_of_type",
     "undated_accepted_fs",
@@ -253,6 +254,20 @@ async def live_site_ids(session: AsyncSession, live_states: frozenset[str]) -> s
         .distinct()
     )
     return set(rows.scalars())
+
+
+async def fs_requires_signature(session: AsyncSession, fo_party_id: str, fs_id: str) -> bool:
+    """Whether the contract of the FO's FS `fs_id` requires signed requests (False when there
+    is no such FS): cancellations, activations and updates of an existing FS ask it."""
+    statement = (
+        select(ContractRow.signature_required)
+        .join(FlexibilityServiceRow, FlexibilityServiceRow.contract_id == ContractRow.id)
+        .where(
+            FlexibilityServiceRow.fo_party_id == fo_party_id,
+            FlexibilityServiceRow.fs_id == fs_id,
+        )
+    )
+    return bool((await session.execute(statement)).scalars().first())
 
 
 async def fs_of_type_in_state_serving(
