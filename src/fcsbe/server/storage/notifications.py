@@ -21,9 +21,11 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     delete,
     func,
     not_,
@@ -42,11 +44,14 @@ __all__ = [
     "OutboxRow",
     "attempts_of",
     "feed_rows",
+    "last_seq_by_party",
     "list_rows",
     "make_due",
     "oldest_seq",
     "purge_settled",
     "row_by_notification_id",
+    "set_seqs",
+    "unsequenced",
 ]
 
 
@@ -267,3 +272,37 @@ async def purge_settled(
         )
     )
     return deleted + int(getattr(old_log, "rowcount", 0) or 0)
+
+
+async def unsequenced(session: AsyncSession, limit: int) -> list[tuple[int, str]]:
+    """Up to `limit` rows not yet sequenced, as (id, FO party id), in insertion order: the
+    sequencer numbers them in this order."""
+    rows = await session.execute(
+        select(OutboxRow.id, OutboxRow.fo_party_id)
+        .where(OutboxRow.seq.is_(None))
+        .order_by(OutboxRow.id)
+        .limit(limit)
+    )
+    return [(row.id, row.fo_party_id) for row in rows.all()]
+
+
+async def last_seq_by_party(session: AsyncSession, fo_party_ids: Sequence[str]) -> dict[str, int]:
+    """The highest `seq` handed out so far to each of these FOs (absent: none yet), where the
+    sequencer continues each FO's feed."""
+    last = await session.execute(
+        select(OutboxRow.fo_party_id, func.max(OutboxRow.seq))
+        .where(OutboxRow.fo_party_id.in_(fo_party_ids), OutboxRow.seq.is_not(None))
+        .group_by(OutboxRow.fo_party_id)
+    )
+    return {str(party): int(seq or 0) for party, seq in last.all()}
+
+
+async def set_seqs(session: AsyncSession, seqs: Sequence[dict[str, int]]) -> None:
+    """Give rows their feed position: `seqs` holds {"row_id": id, "seq": n} per row, written
+    in one executemany statement."""
+    table = OutboxRow.__table__
+    assert isinstance(table, Table)
+    await session.execute(
+        update(table).where(table.c.id == bindparam("row_id")).values(seq=bindparam("seq")),
+        seqs,
+    )
