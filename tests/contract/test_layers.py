@@ -38,8 +38,6 @@ _SQL_BUILDERS = frozenset(
 _NOT_YET_MOVED = frozenset(
     {
         "notifications/delivery.py",
-        "services/event_log/log.py",
-        "services/event_log/tree.py",
         "services/flexibility_services/decision.py",
     }
 )
