@@ -37,7 +37,6 @@ _SQL_BUILDERS = frozenset(
 )
 _NOT_YET_MOVED = frozenset(
     {
-        "notifications/delivery.py",
         "services/flexibility_services/decision.py",
     }
 )

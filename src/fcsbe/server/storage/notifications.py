@@ -43,6 +43,7 @@ __all__ = [
     "DeliveryAttemptRow",
     "OutboxRow",
     "attempts_of",
+    "due_rows",
     "feed_rows",
     "last_seq_by_party",
     "list_rows",
@@ -51,6 +52,7 @@ __all__ = [
     "purge_settled",
     "row_by_notification_id",
     "set_seqs",
+    "settle_leased",
     "unsequenced",
 ]
 
@@ -305,4 +307,55 @@ async def set_seqs(session: AsyncSession, seqs: Sequence[dict[str, int]]) -> Non
     await session.execute(
         update(table).where(table.c.id == bindparam("row_id")).values(seq=bindparam("seq")),
         seqs,
+    )
+
+
+async def due_rows(session: AsyncSession, now: datetime, limit: int) -> Sequence[OutboxRow]:
+    """Up to `limit` sequenced PENDING rows due at `now` and not leased (or whose lease ended),
+    the longest-waiting first, locked `FOR UPDATE SKIP LOCKED` (PostgreSQL), so replicas
+    claiming at once take disjoint rows."""
+    return (
+        (
+            await session.execute(
+                select(OutboxRow)
+                .where(
+                    OutboxRow.status == "PENDING",
+                    OutboxRow.next_attempt_at <= now,
+                    OutboxRow.seq.is_not(None),
+                    or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
+                )
+                .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def settle_leased(
+    session: AsyncSession, owner: str, changes: Sequence[dict[str, Any]]
+) -> None:
+    """Write the outcome of attempts and end their lease, in one executemany statement:
+    `changes` holds {"row_id", "status", "attempts", "next_attempt_at", "delivered_at",
+    "last_error"} per row. A row no longer leased to `owner` is left alone (its lease ended and
+    another worker may have it now)."""
+    table = OutboxRow.__table__
+    assert isinstance(table, Table)
+    await session.execute(
+        update(table)
+        .where(
+            and_(table.c.id == bindparam("row_id"), table.c.lease_owner == owner),
+        )
+        .values(
+            status=bindparam("status"),
+            attempts=bindparam("attempts"),
+            next_attempt_at=bindparam("next_attempt_at"),
+            delivered_at=bindparam("delivered_at"),
+            last_error=bindparam("last_error"),
+            lease_until=None,
+            lease_owner=None,
+        ),
+        changes,
     )
