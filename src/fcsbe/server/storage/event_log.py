@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -20,11 +21,14 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
     Text,
+    bindparam,
     func,
     insert,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -35,13 +39,17 @@ __all__ = [
     "EventLogNodeRow",
     "EventLogRow",
     "SignedTreeHeadRow",
+    "chain_entries",
     "chained_entries",
     "entries_of_fs",
     "entry_by_seq",
     "find_nodes",
+    "insert_entry",
     "insert_nodes",
+    "last_chained",
     "latest_tree_head",
     "list_entries",
+    "pending_entries",
     "tree_head_of_size",
     "tree_heads",
     "tree_size",
@@ -98,6 +106,56 @@ class SignedTreeHeadRow(Base):
     timestamp: Mapped[datetime]
     key_id: Mapped[str] = mapped_column(String(128))
     signature: Mapped[str] = mapped_column(Text)
+
+
+async def insert_entry(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert one pending entry (no `seq` yet): a plain INSERT, no lock on the hot path."""
+    await session.execute(insert(EventLogRow), [values])
+
+
+async def last_chained(session: AsyncSession) -> tuple[int, str] | None:
+    """`seq` and `hash` of the newest chained entry (None: nothing chained yet), where the
+    chainer continues."""
+    last = (
+        await session.execute(
+            select(EventLogRow.seq, EventLogRow.hash)
+            .where(EventLogRow.seq.is_not(None))
+            .order_by(EventLogRow.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    return (int(last.seq), str(last.hash)) if last else None
+
+
+async def pending_entries(session: AsyncSession, limit: int) -> Sequence[EventLogRow]:
+    """Up to `limit` entries not yet chained, in insertion order (the order they are chained)."""
+    return (
+        (
+            await session.execute(
+                select(EventLogRow)
+                .where(EventLogRow.seq.is_(None))
+                .order_by(EventLogRow.id)
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def chain_entries(session: AsyncSession, links: Sequence[dict[str, Any]]) -> None:
+    """Write entries' chain fields: `links` holds {"row_id", "seq", "prev_hash", "hash"} per
+    entry, written in one executemany statement (nothing when empty)."""
+    if not links:
+        return
+    table = EventLogRow.__table__
+    assert isinstance(table, Table)
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash")),
+        links,
+    )
 
 
 async def list_entries(

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
@@ -61,6 +60,7 @@ from fcsbe.server.services.registry.target_scope import resolve_targets
 from fcsbe.server.services.registry.target_visibility import visible_only
 from fcsbe.server.services.registry.targets import ev_technical
 from fcsbe.server.storage.contracts import ContractRow
+from fcsbe.server.storage.decisions import activations_on_day, received_fs
 from fcsbe.server.storage.fleet import (
     EvseFacts,
     contract_scope,
@@ -100,17 +100,14 @@ def _in_scope(facts: EvseFacts, scope: set[tuple[str, str]]) -> bool:
 async def _activations_today(
     session: AsyncSession, contract_pk: int, fs_type: str, day_start: datetime, fs_pk: int
 ) -> int:
-    statement = select(func.count()).where(
-        FlexibilityServiceRow.contract_id == contract_pk,
-        FlexibilityServiceRow.fs_type == fs_type,
-        FlexibilityServiceRow.id != fs_pk,
-        FlexibilityServiceRow.window_start >= day_start,
-        FlexibilityServiceRow.window_start < day_start + timedelta(days=1),
-        FlexibilityServiceRow.state.in_(
-            sorted(_LIVE | {"COMPLETED", "ABORTED", "RECORDED", "PROVEN", "DISPUTED"})
-        ),
+    return await activations_on_day(
+        session,
+        contract_pk,
+        fs_type,
+        day_start,
+        fs_pk,
+        _LIVE | {"COMPLETED", "ABORTED", "RECORDED", "PROVEN", "DISPUTED"},
     )
-    return int(await session.scalar(statement) or 0)
 
 
 class _Decision:
@@ -432,15 +429,7 @@ def _fit_sites(
 
 async def claim_received(session: AsyncSession, limit: int = 20) -> list[FlexibilityServiceRow]:
     """Claim undecided FS, oldest first; replicas skip rows another replica holds."""
-    statement = (
-        select(FlexibilityServiceRow)
-        .where(FlexibilityServiceRow.state == FsState.RECEIVED.value)
-        .order_by(FlexibilityServiceRow.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True, of=FlexibilityServiceRow)
-    return list((await session.execute(statement)).scalars().all())
+    return await received_fs(session, limit)
 
 
 async def _lock_batch(session: AsyncSession, claimed: list[FlexibilityServiceRow]) -> None:
