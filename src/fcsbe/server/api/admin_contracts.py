@@ -12,7 +12,6 @@ from fcsbe.model import ContractDecision, ContractStatus, FlexibilityServiceCont
 from fcsbe.server.api.contracts import FscId
 from fcsbe.server.api.edge.authentication import OperatorPrincipal
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
@@ -91,7 +90,7 @@ async def admin_get_contract(
     "/contracts/{fsc_id}/decision",
     operation_id="decide_contract",
     response_model=FlexibilityServiceContract,
-    responses={**problem_responses(401, 403, 404, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True),
 )
 async def decide_contract(
     fsc_id: FscId,

@@ -16,7 +16,6 @@ from fcsbe.model import (
 )
 from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
@@ -55,7 +54,7 @@ FscId = Annotated[
     operation_id="propose_contract",
     status_code=201,
     response_model=FlexibilityServiceContract,
-    responses={**problem_responses(401, 403, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 409, 422, idempotent=True),
 )
 async def propose_contract(
     body: ContractProposal,
@@ -121,7 +120,7 @@ async def get_contract(
     "/contracts/{fsc_id}",
     operation_id="amend_contract",
     response_model=FlexibilityServiceContract,
-    responses={**problem_responses(401, 403, 404, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True),
 )
 async def amend_contract(
     fsc_id: FscId,
@@ -145,7 +144,7 @@ async def amend_contract(
     "/contracts/{fsc_id}/terminate",
     operation_id="terminate_contract",
     response_model=FlexibilityServiceContract,
-    responses={**problem_responses(401, 403, 404, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True),
 )
 async def terminate_contract(
     fsc_id: FscId,

@@ -24,7 +24,6 @@ from fcsbe.model import (
 )
 from fcsbe.server.api.edge.authentication import OperatorPrincipal, fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
@@ -38,6 +37,7 @@ from fcsbe.server.api.edge.paging import (
     invalid_cursor,
     set_next_link,
 )
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
 from fcsbe.server.notifications import outbox as notifications
 from fcsbe.server.security.principal import Principal
@@ -49,11 +49,14 @@ FeedPrincipal = Annotated[Principal, fo_with_scope("notifications")]
 router = APIRouter(prefix="/v1", tags=["notifications"])
 admin_router = APIRouter(prefix="/admin/v1", tags=["admin"])
 
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, unknown, expired or revoked credential"},
-    403: {"description": "The credential has the wrong role"},
-    422: {"description": "Invalid query parameter or body (problem names the field)"},
+_WORDING = {
+    401: "Missing, unknown, expired or revoked credential",
+    403: "The credential has the wrong role",
+    404: "No such notification",
+    410: "The position is older than the retention (`feed-position-expired`)",
+    422: "Invalid query parameter or body (problem names the field)",
 }
+"""How the notification routes describe their problems."""
 
 
 def _position(request: Request, cursor: str | None, fallback: int) -> int:
@@ -72,10 +75,7 @@ def _position(request: Request, cursor: str | None, fallback: int) -> int:
     response_model=NotificationFeedPage,
     # The items are served as stored: a field a notification was written without stays absent.
     response_model_exclude_unset=True,
-    responses={
-        **AUTH_RESPONSES,
-        410: {"description": "The position is older than the retention (`feed-position-expired`)"},
-    },
+    responses=problem_responses(401, 403, 410, 422, described=_WORDING),
 )
 async def list_notifications(
     request: Request,
@@ -115,7 +115,7 @@ async def list_notifications(
     "/notifications",
     operation_id="admin_list_notifications",
     response_model=Page[NotificationRecord],
-    responses=AUTH_RESPONSES,
+    responses=problem_responses(401, 403, 422, described=_WORDING),
 )
 async def admin_list_notifications(
     request: Request,
@@ -148,7 +148,7 @@ async def admin_list_notifications(
     "/notifications/{notification_id}/attempts",
     operation_id="admin_list_delivery_attempts",
     response_model=Page[DeliveryAttempt],
-    responses={**AUTH_RESPONSES, 404: {"description": "No such notification"}},
+    responses=problem_responses(401, 403, 404, 422, described=_WORDING),
 )
 async def admin_list_delivery_attempts(
     request: Request,
@@ -174,7 +174,7 @@ async def admin_list_delivery_attempts(
     "/notifications/redeliver",
     operation_id="admin_redeliver_notifications",
     response_model=RedeliveryResult,
-    responses={**AUTH_RESPONSES, **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 422, idempotent=True, described=_WORDING),
 )
 async def admin_redeliver_notifications(
     request: Request,

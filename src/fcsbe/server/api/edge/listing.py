@@ -8,24 +8,31 @@ does not decode to an id is a 422 naming `/query/cursor`, never a 500.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import Request, Response
 from pydantic import BaseModel
 
-from fcsbe.model import Page, Problem
+from fcsbe.model import Page
 from fcsbe.server.api.edge.paging import decode_cursor, encode_cursor, invalid_cursor, set_next_link
+from fcsbe.server.api.edge.problems import problem_responses
 
 __all__ = ["READ_RESPONSES", "after_id", "page_response", "stored_page_response"]
 
 T = TypeVar("T", bound=BaseModel)
 
-READ_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "Missing, unknown, expired or revoked credential"},
-    403: {"model": Problem, "description": "The credential is not an FO or operator one"},
-    404: {"model": Problem, "description": "Unknown, or not covered by the caller's contracts"},
-    422: {"model": Problem, "description": "Invalid query parameter (JSON pointer in `errors`)"},
-}
+READ_RESPONSES = problem_responses(
+    401,
+    403,
+    404,
+    422,
+    described={
+        401: "Missing, unknown, expired or revoked credential",
+        403: "The credential is not an FO or operator one",
+        404: "Unknown, or not covered by the caller's contracts",
+        422: "Invalid query parameter (JSON pointer in `errors`)",
+    },
+)
 """Problem statuses every read route of these modules can answer."""
 
 
