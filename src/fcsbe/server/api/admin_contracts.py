@@ -21,8 +21,7 @@ from fcsbe.server.api.edge.paging import (
     Cursor,
     Limit,
     decode_cursor,
-    encode_cursor,
-    set_next_link,
+    page_response,
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
@@ -64,11 +63,7 @@ async def admin_list_contracts(
         status=status,
         fo_party_id=fo_party_id,
     )
-    page = Page[FlexibilityServiceContract](
-        items=items, next_cursor=encode_cursor(request, next_key) if next_key is not None else None
-    )
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, Page[FlexibilityServiceContract], items, next_key)
 
 
 @router.get(

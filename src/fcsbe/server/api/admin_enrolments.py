@@ -19,8 +19,7 @@ from fcsbe.server.api.edge.paging import (
     Cursor,
     Limit,
     decode_cursor,
-    encode_cursor,
-    set_next_link,
+    page_response,
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings
@@ -85,11 +84,7 @@ async def admin_list_enrolments(
         limit=limit,
         status=status.value if status else None,
     )
-    page = Page[Enrolment](
-        items=items, next_cursor=encode_cursor(request, next_key) if next_key is not None else None
-    )
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, Page[Enrolment], items, next_key)
 
 
 @router.get(

@@ -25,8 +25,7 @@ from fcsbe.server.api.edge.paging import (
     Cursor,
     Limit,
     decode_cursor,
-    encode_cursor,
-    set_next_link,
+    page_response,
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.api.edge.signatures import (
@@ -97,11 +96,7 @@ async def list_contracts(
         limit=limit,
         status=status,
     )
-    page = Page[FlexibilityServiceContract](
-        items=items, next_cursor=encode_cursor(request, next_key) if next_key is not None else None
-    )
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, Page[FlexibilityServiceContract], items, next_key)
 
 
 @router.get(

@@ -39,7 +39,7 @@ from fcsbe.server.api.edge.idempotency import (
     run_idempotent,
     run_idempotent_recorded,
 )
-from fcsbe.server.api.edge.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
+from fcsbe.server.api.edge.paging import Cursor, Limit, decode_cursor, fetch_page, page_response
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.api.edge.signatures import (
     Signed,
@@ -156,20 +156,20 @@ async def list_flexibility_services(
 ) -> Page[FlexibilityService]:
     """The caller's FS, oldest first."""
     after = decode_cursor(request, cursor)
-    rows = await list_fs(
-        session,
-        principal.party_id,
-        after_id=int(after) if isinstance(after, int) else None,
-        limit=limit,
-        state=state.value if state else None,
-        fs_type=fs_type.value if fs_type else None,
+    rows, next_key = await fetch_page(
+        limit,
+        lambda size: list_fs(
+            session,
+            principal.party_id,
+            after_id=int(after) if isinstance(after, int) else None,
+            limit=size,
+            state=state.value if state else None,
+            fs_type=fs_type.value if fs_type else None,
+        ),
+        key=lambda row: row.id,
     )
-    items = [await service.to_model(session, row) for row in rows]
-    page = Page[FlexibilityService](
-        items=items, next_cursor=encode_cursor(request, rows[-1].id) if len(rows) == limit else None
-    )
-    set_next_link(request, response, page)
-    return page
+    items = await service.to_models(session, rows)
+    return page_response(request, response, Page[FlexibilityService], items, next_key)
 
 
 @router.get(
@@ -376,12 +376,8 @@ async def evidence(
     after = decode_cursor(request, cursor)
     key = tuple(after) if isinstance(after, list) and len(after) == 3 else None
     items, next_key = await fs_evidence.evidence_page(session, fs, key, limit)
-    page = Page[EvidenceSample](
-        items=items,
-        next_cursor=encode_cursor(request, list(next_key)) if next_key is not None else None,
-    )
-    set_next_link(request, response, page)
-    return page
+    next_cursor_key = list(next_key) if next_key is not None else None
+    return page_response(request, response, Page[EvidenceSample], items, next_cursor_key)
 
 
 @router.get(

@@ -7,7 +7,7 @@ delivery state, shows the delivery log of one notification and schedules redeliv
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -33,9 +33,8 @@ from fcsbe.server.api.edge.paging import (
     Cursor,
     Limit,
     decode_cursor,
-    encode_cursor,
     invalid_cursor,
-    set_next_link,
+    page_response,
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
@@ -103,12 +102,7 @@ async def list_notifications(
     items, last = await notifications.feed_page(
         session, principal.party_id, start, limit, pointer=pointer
     )
-    page = NotificationFeedPage(
-        items=cast("list[Any]", items),  # typed subclasses (`to_notification`)
-        next_cursor=encode_cursor(request, last) if last is not None else None,
-    )
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, NotificationFeedPage, items, last)
 
 
 @admin_router.get(
@@ -137,11 +131,7 @@ async def admin_list_notifications(
         status=status,
         fo_party_id=fo_party_id,
     )
-    page = Page[NotificationRecord](
-        items=items, next_cursor=encode_cursor(request, last) if last is not None else None
-    )
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, Page[NotificationRecord], items, last)
 
 
 @admin_router.get(
@@ -163,11 +153,7 @@ async def admin_list_delivery_attempts(
     items, last = await notifications.delivery_attempts(
         session, notification_id, _position(request, cursor, 0), limit
     )
-    page = Page[DeliveryAttempt](
-        items=items, next_cursor=encode_cursor(request, last) if last is not None else None
-    )
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, Page[DeliveryAttempt], items, last)
 
 
 @admin_router.post(
