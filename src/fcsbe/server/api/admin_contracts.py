@@ -12,7 +12,6 @@ from fcsbe.model import ContractDecision, ContractStatus, FlexibilityServiceCont
 from fcsbe.server.api.contracts import FscId
 from fcsbe.server.api.edge.authentication import OperatorPrincipal
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
@@ -22,8 +21,7 @@ from fcsbe.server.api.edge.paging import (
     Cursor,
     Limit,
     decode_cursor,
-    encode_cursor,
-    set_next_link,
+    page_response,
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
@@ -65,11 +63,7 @@ async def admin_list_contracts(
         status=status,
         fo_party_id=fo_party_id,
     )
-    page = Page[FlexibilityServiceContract](
-        items=items, next_cursor=encode_cursor(request, next_key) if next_key is not None else None
-    )
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, Page[FlexibilityServiceContract], items, next_key)
 
 
 @router.get(
@@ -91,7 +85,7 @@ async def admin_get_contract(
     "/contracts/{fsc_id}/decision",
     operation_id="decide_contract",
     response_model=FlexibilityServiceContract,
-    responses={**problem_responses(401, 403, 404, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True),
 )
 async def decide_contract(
     fsc_id: FscId,

@@ -18,12 +18,11 @@ from fcsbe.model import (
 )
 from fcsbe.server.api.edge.authentication import OperatorPrincipal
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.api.edge.problems import problem_responses
+from fcsbe.server.api.edge.problems import STATE_CONFLICT, problem_responses
 from fcsbe.server.deps import DbSession, ServerSigningKeys
 from fcsbe.server.services.records import baselines, disputes
 
@@ -69,7 +68,7 @@ async def admin_get_dispute(
     "/disputes/{dispute_id}/answer",
     operation_id="admin_answer_dispute",
     response_model=Dispute,
-    responses={**IDEMPOTENCY_RESPONSES, **problem_responses(401, 403, 404, 409, 422)},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True, described=STATE_CONFLICT),
 )
 async def admin_answer_dispute(
     dispute_id: DisputeId,

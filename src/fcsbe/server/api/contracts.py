@@ -16,7 +16,6 @@ from fcsbe.model import (
 )
 from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
@@ -26,8 +25,7 @@ from fcsbe.server.api.edge.paging import (
     Cursor,
     Limit,
     decode_cursor,
-    encode_cursor,
-    set_next_link,
+    page_response,
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.api.edge.signatures import (
@@ -55,7 +53,7 @@ FscId = Annotated[
     operation_id="propose_contract",
     status_code=201,
     response_model=FlexibilityServiceContract,
-    responses={**problem_responses(401, 403, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 409, 422, idempotent=True),
 )
 async def propose_contract(
     body: ContractProposal,
@@ -98,11 +96,7 @@ async def list_contracts(
         limit=limit,
         status=status,
     )
-    page = Page[FlexibilityServiceContract](
-        items=items, next_cursor=encode_cursor(request, next_key) if next_key is not None else None
-    )
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, Page[FlexibilityServiceContract], items, next_key)
 
 
 @router.get(
@@ -121,7 +115,7 @@ async def get_contract(
     "/contracts/{fsc_id}",
     operation_id="amend_contract",
     response_model=FlexibilityServiceContract,
-    responses={**problem_responses(401, 403, 404, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True),
 )
 async def amend_contract(
     fsc_id: FscId,
@@ -145,7 +139,7 @@ async def amend_contract(
     "/contracts/{fsc_id}/terminate",
     operation_id="terminate_contract",
     response_model=FlexibilityServiceContract,
-    responses={**problem_responses(401, 403, 404, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True),
 )
 async def terminate_contract(
     fsc_id: FscId,

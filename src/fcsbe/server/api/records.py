@@ -22,12 +22,11 @@ from fcsbe.model import (
 )
 from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.api.edge.problems import problem_responses
+from fcsbe.server.api.edge.problems import STATE_CONFLICT, problem_responses
 from fcsbe.server.deps import DbSession, ServerSigningKeys
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.records import baselines, disputes
@@ -72,7 +71,7 @@ async def get_fs_proof(fs_id: FsId, principal: RecordsPrincipal, session: DbSess
     "/{fs_id}/proof/validation",
     operation_id="validate_fs_proof",
     response_model=ProofOfWork,
-    responses={**IDEMPOTENCY_RESPONSES, **problem_responses(401, 403, 404, 409)},
+    responses=problem_responses(401, 403, 404, 409, idempotent=True, described=STATE_CONFLICT),
 )
 async def validate_fs_proof(
     fs_id: FsId,
@@ -111,7 +110,7 @@ async def get_fs_dispute(fs_id: FsId, principal: RecordsPrincipal, session: DbSe
     "/{fs_id}/dispute/response",
     operation_id="respond_to_fs_dispute",
     response_model=Dispute,
-    responses={**IDEMPOTENCY_RESPONSES, **problem_responses(401, 403, 404, 409, 422)},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True, described=STATE_CONFLICT),
 )
 async def respond_to_fs_dispute(
     fs_id: FsId,

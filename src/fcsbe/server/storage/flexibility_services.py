@@ -139,6 +139,23 @@ async def transitions_of(session: AsyncSession, fs_pk: int) -> list[FsTransition
     return list((await session.execute(statement)).scalars().all())
 
 
+async def transitions_of_many(
+    session: AsyncSession, fs_pks: list[int]
+) -> dict[int, list[FsTransitionRow]]:
+    """Every transition of each of these FS, oldest first, in one query (a page of FS)."""
+    found: dict[int, list[FsTransitionRow]] = {pk: [] for pk in fs_pks}
+    if not fs_pks:
+        return found
+    statement = (
+        select(FsTransitionRow)
+        .where(FsTransitionRow.fs_pk.in_(fs_pks))
+        .order_by(FsTransitionRow.id)
+    )
+    for row in (await session.execute(statement)).scalars():
+        found[row.fs_pk].append(row)
+    return found
+
+
 async def committed_by_target(
     session: AsyncSession,
     target_ids: list[str],
