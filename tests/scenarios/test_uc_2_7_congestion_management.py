@@ -153,15 +153,33 @@ async def test_an_export_limit_holds_with_v2g_and_pv(settings: Settings) -> None
             assert site.evse_p_w == pytest.approx(-3_000.0, abs=1.0)
 
 
-async def _record_of_a_sunny_limit(h: Harness) -> DetailedServiceRecord:
+async def _record_of_a_sunny_limit(
+    h: Harness, targets: list[tuple[str, str]] | None = None
+) -> DetailedServiceRecord:
     """The flats with 2 kW of household load and 20 kW of PV (the rest of the connection is
-    -18 kW) under a 20 kW import limit for 10 minutes: the EVs get 38 kW, the connection reads
-    20 kW. Run to the end and return the record the FO downloads."""
+    -18 kW) under a 20 kW import limit for 10 minutes (on the site, or on `targets`): the EVs
+    get 38 kW, the connection reads 20 kW. Run to the end and return the FO's record."""
     flats = "SITE-FLATS"
     sim = h.stations.simulator
     sim.set_base_load(flats, 2_000.0)
     sim.set_irradiance(flats, 1.0)
-    fs = await start_fs(h, "sunny", "CONGESTION", _limits(20_000.0, None), flats)
+    if targets is None:
+        fs = await start_fs(h, "sunny", "CONGESTION", _limits(20_000.0, None), flats)
+    else:
+        body = request_body(
+            "sunny",
+            fs_type="CONGESTION",
+            parameters=_limits(20_000.0, None),
+            targets=targets,
+            start_in=timedelta(seconds=60),
+            duration=timedelta(minutes=10),
+            minimum_acceptance_pct=1,
+            now=h.now,
+        )
+        await h.fo.flexibility_services.create(FlexibilityServiceRequest.model_validate(body))
+        await h.steps()
+        await h.run(65)
+        fs = await h.fo.flexibility_services.get("sunny")
     assert fs.state is FsState.ACTIVE
     await h.run(20, tick_s=10)
     assert sim.site_state(flats).evse_p_w == pytest.approx(38_000.0, abs=1.0)
@@ -232,3 +250,21 @@ async def test_without_a_connection_meter_the_record_estimates_it(settings: Sett
     assert interval.within_tolerance is True
     # The EVSE-meter baseline (44 kW) plus the same modelled load: 26 kW.
     assert interval.baseline_w == pytest.approx(26_000.0, rel=0.01)
+
+
+async def test_a_site_the_fo_cannot_see_is_not_named_in_the_record(settings: Settings) -> None:
+    """Under a contract on the six chargers (not on the site), the connection point is still
+    what the record measures, but it is named after its first EVSE: the site's id, which such
+    a contract does not reveal, appears nowhere in the record."""
+    evses = [f"DE*FCS*E000000{n}*1" for n in range(1, 7)]
+    targets = [("EVSE", e) for e in evses]
+    async with harness(
+        settings, fleet=lambda t: uc_2_7_street(start=t), contract_targets=targets
+    ) as h:
+        assert sorted(h.evses_of("SITE-FLATS")) == evses
+        record = await _record_of_a_sunny_limit(h, targets)
+    assert "SITE-FLATS" not in record.model_dump_json()
+    assert f"POC-{evses[0]}" in {m.meter_id for m in record.meters}
+    (interval,) = record.intervals
+    assert interval.measured_w == pytest.approx(20_000.0, rel=0.01)
+    assert interval.within_tolerance is True

@@ -224,6 +224,16 @@ def _load_periods(points: list[list[Any]], start: datetime, end: datetime) -> li
     ]
 
 
+async def _visible_sites(session: AsyncSession, fs: FlexibilityServiceRow) -> set[str]:
+    """The sites the FO may see: those its contract names as SITE targets (a contract on a
+    station or an EVSE does not reveal its site)."""
+    contract = await session.get(ContractRow, fs.contract_id) if fs.contract_id else None
+    if contract is None:
+        return set()
+    targets = ContractTerms.model_validate(contract.terms).targets
+    return {t.id for t in targets if t.level is TargetLevel.SITE}
+
+
 async def _connection_points(
     session: AsyncSession,
     fs: FlexibilityServiceRow,
@@ -234,18 +244,27 @@ async def _connection_points(
 ) -> tuple[list[MeterInfo], list[MeterSample], list[ConnectionPoint]]:
     """CONGESTION: the sites' points of connection. A site whose connection-point readings
     were kept is measured by that meter (its EVSE meters then serve the sessions only); the
-    others by their EVSE meters plus the non-EV load noted at each plan."""
+    others by their EVSE meters plus the non-EV load noted at each plan.
+
+    A site the FO may not see is named `POC-<its first EVSE id>` in the record (meter, flags),
+    never by its id or metering point."""
     site_of = {row[0]: row[1] for row in await fs_evse_shares(session, fs.id)}
     site_ids = sorted(set(site_of.values()))
-    readings = await stored_readings(session, site_ids, start, end, kind="SITE")
-    metered = {r.meter_id for r in readings}
-    sites = await load_sites(session, metered)
+    evses_of = {s: tuple(sorted(e for e, site in site_of.items() if site == s)) for s in site_ids}
+    visible = await _visible_sites(session, fs)
+    name = {s: s if s in visible else f"POC-{evses_of[s][0]}" for s in site_ids}
+    readings = [
+        r._replace(meter_id=name[r.meter_id])
+        for r in await stored_readings(session, site_ids, start, end, kind="SITE")
+    ]
+    metered = {s for s in site_ids if name[s] in {r.meter_id for r in readings}}
+    sites = await load_sites(session, metered & visible)
     evse_meters = [replace(m, in_total=site_of.get(m.meter_id) not in metered) for m in meters]
     site_meters = [
         MeterInfo(
-            meter_id=site_id,
-            target=Target(level=TargetLevel.SITE, id=site_id),
-            serial_number=str(_metering_point(sites.get(site_id)) or site_id),
+            meter_id=name[site_id],
+            target=Target(level=TargetLevel.SITE, id=name[site_id]),
+            serial_number=str(_metering_point(sites.get(site_id)) or name[site_id]),
             certified=False,
         )
         for site_id in sorted(metered)
@@ -253,10 +272,10 @@ async def _connection_points(
     noted: dict[str, list[list[Any]]] = execution.get("site_loads") or {}
     points = [
         ConnectionPoint(
-            site_id,
+            name[site_id],
             site_id in metered,
             _load_periods(noted.get(site_id) or [], fs.window_start, end),
-            tuple(sorted(e for e, site in site_of.items() if site == site_id)),
+            evses_of[site_id],
         )
         for site_id in site_ids
     ]

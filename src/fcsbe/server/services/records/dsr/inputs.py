@@ -95,7 +95,9 @@ class PowerPeriod:
 class ConnectionPoint:
     """A site's point of connection, for a record judged there (CONGESTION).
 
-    `metered`: its point-of-connection meter (meter id = site id) is among the record's meters
+    `site_id` names it in the record: the site id, or `POC-<its first EVSE id>` for a site the
+    FO may not see. `metered`: its point-of-connection meter (meter id = that name) is among
+    the record's meters
     (with `in_total`, and the site's EVSE meters, `evse_ids`, without). Otherwise the site is
     estimated: its EVSE meters count in the total and `other_load` (the non-EV power, load minus
     PV, that the stations reported at each plan; empty when they knew none) is added to them.
