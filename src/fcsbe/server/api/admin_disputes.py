@@ -23,7 +23,7 @@ from fcsbe.server.api.edge.idempotency import (
     run_idempotent,
 )
 from fcsbe.server.api.edge.problems import STATE_CONFLICT, problem_responses
-from fcsbe.server.deps import DbSession, ServerSigningKeys
+from fcsbe.server.deps import DbSession, ServerSigningKeys, state_settings
 from fcsbe.server.services.records import baselines, disputes
 
 __all__ = ["router"]
@@ -83,8 +83,12 @@ async def admin_answer_dispute(
     stored readings with the corrections as the next record revision, its proof follows) or
     REJECT with a reason code and reasons. The FO then has until `response_due`."""
 
+    deadlines = disputes.DisputeDeadlines.from_settings(state_settings(request))
+
     async def handler() -> Outcome:
-        answer = await disputes.answer_dispute(session, keys, principal.party_id, dispute_id, body)
+        answer = await disputes.answer_dispute(
+            session, keys, principal.party_id, dispute_id, body, deadlines=deadlines
+        )
         return 200, answer, {}
 
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)

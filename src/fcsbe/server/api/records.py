@@ -27,7 +27,7 @@ from fcsbe.server.api.edge.idempotency import (
     run_idempotent,
 )
 from fcsbe.server.api.edge.problems import STATE_CONFLICT, problem_responses
-from fcsbe.server.deps import DbSession, ServerSigningKeys
+from fcsbe.server.deps import DbSession, ServerSigningKeys, state_settings
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.records import baselines, disputes
 from fcsbe.server.services.records import records as service
@@ -87,8 +87,12 @@ async def validate_fs_proof(
     before the CSO answers withdraws the dispute; accepting the proof of a revised record
     accepts the CSO's answer."""
 
+    deadlines = disputes.DisputeDeadlines.from_settings(state_settings(request))
+
     async def handler() -> Outcome:
-        proof = await disputes.validate_proof(session, keys, principal.party_id, fs_id, body)
+        proof = await disputes.validate_proof(
+            session, keys, principal.party_id, fs_id, body, deadlines=deadlines
+        )
         return 200, proof, {}
 
     return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
