@@ -26,7 +26,7 @@ from fcsbe.server.services.records.dsr.inputs import (
     SessionSpan,
     SetpointChange,
 )
-from fcsbe.server.services.records.inputs import note_site_loads
+from fcsbe.server.services.records.inputs import _load_periods, note_site_loads
 from tests.support.dsr_fixtures import T0, contract_terms, fs_model, meter, readings
 
 M = timedelta(minutes=1)
@@ -393,3 +393,11 @@ def test_site_loads_are_noted_when_they_change() -> None:
     }
     note_site_loads(execution, T0 + 3 * M, {})
     assert len(execution["site_loads"]["a"]) == 2  # type: ignore[index]
+
+
+def test_a_site_without_noted_load_has_no_load_periods() -> None:
+    """An OCPP site (no simulator load model) notes no non-EV load: its connection point is
+    the EVSE meters alone, not an error that would keep the record from being made."""
+    assert _load_periods([], T0, T0 + 15 * M) == []
+    (period,) = _load_periods([[T0.isoformat(), -4000.0]], T0, T0 + 15 * M)
+    assert (period.p_w, period.end - period.start) == (-4000.0, 15 * M)

@@ -214,7 +214,9 @@ async def stored_readings(
 
 def _load_periods(points: list[list[Any]], start: datetime, end: datetime) -> list[PowerPeriod]:
     """The noted loads of one site as periods: each from its note until the next (the last
-    until `end`), within [start, end)."""
+    until `end`), within [start, end); none when no load was noted (an OCPP site)."""
+    if not points:
+        return []
     times = [max(start, datetime.fromisoformat(at)) for at, _ in points]
     ends = [*times[1:], end]
     return [
