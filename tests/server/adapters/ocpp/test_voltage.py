@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 
+from fcsbe.model import FsType
 from fcsbe.server.adapters.base import (
     ClearCommand,
     Command,
@@ -28,6 +29,7 @@ from fcsbe.server.adapters.ocpp.profiles import (
     plan_calls,
     resend_calls,
 )
+from fcsbe.server.services.flexibility_services.decision_rules import ocpp_refusal
 from fcsbe.server.settings import Settings
 from fcsbe.sim import DroopControl
 from tests.chargers.served import ocpp_world
@@ -203,6 +205,23 @@ def test_the_checker_knows_the_curve_rules() -> None:
     two = copy.deepcopy(var.payload) | {"freqDroop": {}}
     problems = check_calls(None, [OcppCall(var.action, two, None)], DER, NOW)
     assert any("R04.FR.17" in p for p in problems)
+
+
+def test_a_droop_fs_with_voltage_curves_needs_der_control_at_decision_time() -> None:
+    def refusal(reported: dict[str, object], curves: bool) -> str | None:
+        return ocpp_refusal(
+            FsType.DROOP, "OCPP_2_1", reported, needs_export=False, voltage_curves=curves
+        )
+
+    v2x_only = {"version": "2.1", "v2x": True, "der": False}
+    assert refusal(v2x_only, curves=False) is None  # the droop alone runs as LocalFrequency
+    assert refusal(v2x_only, curves=True) == (
+        "the station speaks OCPP 2.1 without DER control: no volt-var / volt-watt"
+    )
+    assert refusal({"version": "2.1", "v2x": False, "der": True}, curves=True) is None
+    assert refusal({"version": "2.0.1"}, curves=True) == (
+        "the station speaks OCPP 2.0.1 (and no DER control): no local droop"
+    )
 
 
 STATION = "CS-0000001"

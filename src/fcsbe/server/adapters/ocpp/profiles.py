@@ -24,7 +24,9 @@ How commands become profiles (docs/ocpp-mapping.md has the table per version):
   refused (`NOT_CAPABLE`). A 2.1 station with V2X gets `CentralSetpoint` periods (`setpoint`,
   `limit`, `dischargeLimit`, `setpointReactive`) and `LocalFrequency` periods for FFR (and for
   droop without DER control); a 2.1 station with DER control gets droop as `SetDERControl`
-  `FreqDroop`, station-wide, with the EVSE's power range in its profile.
+  `FreqDroop`, station-wide, with the EVSE's power range in its profile, and the droop's
+  volt-var / volt-watt curves as `VoltVar` / `VoltWatt` (which no other station can run: they
+  are refused there rather than dropped).
 - Units: W when the station takes W; otherwise A per phase, W / (phases x voltage). Caps are
   rounded down to 0.1 (never above what was asked), setpoints to the nearest 0.1 within them.
 - Never `ChargingStationExternalConstraints` (a CSMS may not send it).
