@@ -113,8 +113,8 @@ class Transaction:
 
 Curve = tuple[tuple[float, float], ...]
 
-VOLT_CURVE_UNITS = {"VoltVar": "PctMaxVar", "VoltWatt": "PctMaxW"}
-"""The y unit the simulated station takes per voltage curve (others are refused)."""
+CURVE_UNITS = {"FreqWatt": "PctMaxW", "VoltVar": "PctMaxVar", "VoltWatt": "PctMaxW"}
+"""The y unit the simulated station takes per DER curve it runs (others are refused)."""
 
 
 @dataclass(slots=True)
@@ -122,7 +122,9 @@ class _DerControl:
     control_type: str
     droop: DroopControl | None = None
     curve: Curve = ()
-    """A `VoltVar` / `VoltWatt` curve as sent: (% of nominal voltage, y in its unit)."""
+    """A `FreqWatt` / `VoltVar` / `VoltWatt` curve as sent: (Hz or % of nominal voltage, y in
+    its unit)."""
+    response_time_s: float = 0.0
 
 
 @dataclass
@@ -484,18 +486,20 @@ class SimulatedStation:
         self.queue("NotifyDERAlarm", payload)
 
     def set_der_control(self, control_id: str, control_type: str, params: Mapping[str, Any]) -> str:
-        """SetDERControl: droop, volt-var and volt-watt run on the simulated EVSEs (against
-        the site's frequency and voltage); other controls are kept (Accepted)."""
+        """SetDERControl: droop, frequency-watt, volt-var and volt-watt run on the simulated
+        EVSEs (against the site's frequency and voltage); other controls are kept (Accepted)."""
         control = _DerControl(control_type)
         if control_type == "FreqDroop":
             control.droop = self._droop(params.get("freq_droop") or {})
             if control.droop is None:
                 return "Rejected"
-        elif control_type in VOLT_CURVE_UNITS:
-            curve = _volt_curve(params.get("curve") or {}, VOLT_CURVE_UNITS[control_type])
+        elif control_type in CURVE_UNITS:
+            body = params.get("curve") or {}
+            curve = _der_curve(body, CURVE_UNITS[control_type])
             if curve is None:
                 return "Rejected"
             control.curve = curve
+            control.response_time_s = float(body.get("response_time") or 0.0)
         self._der[control_id] = control
         self.apply_controls(self.sim.now)
         return "Accepted"
@@ -540,7 +544,8 @@ class SimulatedStation:
 
     @property
     def der_curves(self) -> dict[str, Curve]:
-        """The voltage curves in force, as sent: type (`VoltVar`, `VoltWatt`) -> points."""
+        """The DER curves in force, as sent: type (`FreqWatt`, `VoltVar`, `VoltWatt`) ->
+        points."""
         return {c.control_type: c.curve for c in self._der.values() if c.curve}
 
     # -- profiles --------------------------------------------------------------------------------
@@ -575,7 +580,8 @@ class SimulatedStation:
             return 0
         self.store.purge(now)
         limits = self.store.limits(now, list(self.transactions))
-        droop = next((c.droop for c in self._der.values() if c.droop is not None), None)
+        freq_droop = next((c.droop for c in self._der.values() if c.droop is not None), None)
+        freq_watt = next((c for c in self._der.values() if c.control_type == "FreqWatt"), None)
         var, watt = (
             next((c.curve for c in self._der.values() if c.control_type == kind), ())
             for kind in ("VoltVar", "VoltWatt")
@@ -584,6 +590,21 @@ class SimulatedStation:
         changed = 0
         for number, limit in limits.items():
             spec = self.evses[number - 1]
+            droop = freq_droop
+            if freq_watt is not None:
+                # FreqWatt (it wins over FreqDroop): PctMaxW of the EVSE's maximum charge
+                # power, + = more output, as VoltWatt below.
+                droop = DroopControl(
+                    f_ref_hz=site.nominal_frequency_hz,
+                    deadband_hz=0.0,
+                    droop_pct=100.0,
+                    p_min_w=-spec.max_discharge_w,
+                    p_max_w=spec.max_charge_w,
+                    response_time_s=freq_watt.response_time_s,
+                    curve=tuple(
+                        (f, -y / 100.0 * spec.max_charge_w + 0.0) for f, y in freq_watt.curve
+                    ),
+                )
             # VoltVar y is PctMaxVar, + inject, as the simulator's volt-var takes it; VoltWatt
             # y is PctMaxW of the EVSE's maximum charge power in the DER's generator reference
             # (+ = more output), i.e. minus the W added to the import.
@@ -667,10 +688,10 @@ class SimulatedStation:
         return False
 
 
-def _volt_curve(curve: Mapping[str, Any], unit: str) -> Curve | None:
-    """The (x, y) points of a `VoltVar` / `VoltWatt` curve (snake_case keys, as the `ocpp`
-    library hands them over), or None when the station cannot run it: another y unit, fewer
-    than two points, voltages not rising."""
+def _der_curve(curve: Mapping[str, Any], unit: str) -> Curve | None:
+    """The (x, y) points of a `FreqWatt` / `VoltVar` / `VoltWatt` curve (snake_case keys, as
+    the `ocpp` library hands them over), or None when the station cannot run it: another y
+    unit, fewer than two points, x (Hz or % of nominal voltage) not rising."""
     try:
         points = tuple((float(p["x"]), float(p["y"])) for p in curve.get("curve_data") or ())
     except (KeyError, TypeError, ValueError):

@@ -144,6 +144,34 @@ def test_a_2_1_station_with_der_control_gets_volt_var_and_volt_watt_curves() -> 
     assert check_calls(ledger, gone, DER, NOW) == []
 
 
+def test_an_ordered_frequency_watt_curve_is_a_freq_watt_der_curve_without_v2x() -> None:
+    """Without V2X there is no LocalFrequency period: the droop's own curve goes as FreqWatt
+    (before, only its power range reached the station and the curve was lost)."""
+    dc_curve = ((49.5, -5_500.0), (49.8, -440.0), (49.985, 0.0), (50.015, 0.0), (50.5, 5_500.0))
+    droop = DroopCommand(50.0, 0.015, 0.0, -0.0, 11_000.0, response_time_s=1.0, curve=dc_curve)
+    ledger = ProfileLedger()
+    calls = plan_calls(ledger, [evse("NL*ABC*E1*1", droop)], EVSES, DER, NOW, RATED)
+    assert not isinstance(calls, Refusal), calls
+    for call in calls:
+        assert_schema_valid(call, "2.1")
+    assert check_calls(ledger, calls, DER, NOW) == []
+    curve = _der(calls, "FreqWatt").payload["curve"]
+    assert curve["yUnit"] == "PctMaxW"
+    assert [(p["x"], p["y"]) for p in curve["curveData"]] == [
+        (49.5, 50.0),
+        (49.8, 4.0),
+        (49.985, 0.0),
+        (50.015, 0.0),
+        (50.5, -50.0),
+    ]
+    assert not [c for c in calls if c.payload.get("controlType") == "FreqDroop"]
+    # with V2X the same order stays a LocalFrequency period (no DER curve)
+    both = StationLimits("2.1", v2x=True, der=True)
+    local = plan_calls(ProfileLedger(), [evse("NL*ABC*E1*1", droop)], EVSES, both, NOW, RATED)
+    assert not isinstance(local, Refusal)
+    assert [c.action for c in local] == ["SetChargingProfile"]
+
+
 @pytest.mark.parametrize(
     ("limits", "reason"),
     [
@@ -199,7 +227,7 @@ def test_the_checker_knows_the_curve_rules() -> None:
         payload["curve"].update(change)
         return check_calls(None, [OcppCall(var.action, payload, None)], DER, NOW)
 
-    assert any("R04.FR.52" in p for p in broken({"yUnit": "PctMaxW"}))
+    assert any("R04.FR.50-53" in p for p in broken({"yUnit": "PctMaxW"}))
     flat = [{"x": 100.0, "y": 0.0}, {"x": 100.0, "y": 1.0}]
     assert any("increasing" in p for p in broken({"curveData": flat}))
     two = copy.deepcopy(var.payload) | {"freqDroop": {}}
@@ -273,6 +301,19 @@ async def test_a_2_1_charger_runs_volt_var_and_volt_watt_and_gets_them_back(
 
         await follows()
 
+        # the FreqDroop's per-unit droop: 5 % with a 20 mHz deadband, at 49.9 Hz
+        # -0.08 / 50 / 0.05 of the EVSE's 150 kW
+        sim.set_voltage(SITE, 230.0)
+        await world.run(5, tick_s=5)
+        before = [sim.evse_state(e).p_w for e in PLUGGED]
+        sim.set_frequency(SITE, 49.9)
+        await world.run(5, tick_s=5)
+        after = [sim.evse_state(e).p_w for e in PLUGGED]
+        assert [b - a for b, a in zip(before, after, strict=True)] == pytest.approx(
+            [4_800.0, 4_800.0], abs=50.0
+        )
+        sim.set_frequency(SITE, 50.0)
+
         # a power cut: the station forgets them, boots again and gets them back
         world.fleet.power_cycle(STATION)
         await world.reconnected()
@@ -290,3 +331,30 @@ async def test_a_2_1_charger_runs_volt_var_and_volt_watt_and_gets_them_back(
             assert state.q_var == 0.0
         assert station.refusals == []
         assert world.fleet.links[STATION].errors == {}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_2_1_charger_without_v2x_runs_an_ordered_frequency_watt_curve(
+    settings: Settings,
+) -> None:
+    async with ocpp_world(settings, "2.1", "uc-1.5") as world:
+        adapter, sim = world.adapter, world.fleet.sim
+        station = world.fleet.stations[STATION]
+        curve = ((49.5, -75_000.0), (49.8, 0.0), (50.2, 0.0), (50.5, 15_000.0))
+        droop = DroopCommand(50.0, 0.2, 0.0, 0.0, 150_000.0, curve=curve)
+        until = world.now + timedelta(minutes=30)
+        target = ControlTarget(ControlLevel.EVSE, PLUGGED[0])
+        (result,) = await adapter.apply_many([Command(target, droop, "fs-fw", until)])
+        assert result.reason is None
+        assert station.der_curves == {
+            "FreqWatt": ((49.5, 50.0), (49.8, 0.0), (50.2, 0.0), (50.5, -10.0))
+        }
+        await world.run(5, tick_s=5)
+        before = sim.evse_state(PLUGGED[0]).p_w
+        sim.set_frequency(SITE, 49.65)  # half-way down the curve: -37.5 kW
+        await world.run(5, tick_s=5)
+        assert sim.evse_state(PLUGGED[0]).p_w == pytest.approx(before - 37_500.0, abs=500.0)
+        (result,) = await adapter.apply_many([Command(target, ClearCommand(), "fs-fw")])
+        assert result.reason is None
+        assert station.der_controls == {}
+        assert station.refusals == []

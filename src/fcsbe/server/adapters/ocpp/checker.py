@@ -361,11 +361,11 @@ class _Checker:
         ys: list[Any] = [p.get("y") for p in points if isinstance(p, dict)]
         if curve.get("yUnit") not in _CURVE_UNITS[control_type]:
             units = " or ".join(sorted(_CURVE_UNITS[control_type]))
-            self.fail(f"{control_type} yUnit {curve.get('yUnit')} (R04.FR.52/53: {units})")
+            self.fail(f"{control_type} yUnit {curve.get('yUnit')} (R04.FR.50-53: {units})")
         if not all(isinstance(v, int | float) for v in xs + ys) or not 2 <= len(xs) <= 10:
             self.fail(f"{control_type} needs 2..10 numeric curve points")
         elif xs[0] <= 0 or any(b <= a for a, b in itertools.pairwise(xs)):
-            self.fail(f"{control_type} curve voltages must be positive and increasing")
+            self.fail(f"{control_type} curve x (V or Hz) must be positive and increasing")
         if curve.get("responseTime", 0) < 0 or curve.get("duration", 1) <= 0:
             self.fail(f"{control_type} responseTime negative or duration not positive")
         if not curve.get("startTime"):
@@ -382,10 +382,11 @@ class _Checker:
 
 
 _CURVE_UNITS: dict[str, frozenset[str]] = {
+    "FreqWatt": frozenset({"PctMaxW", "PctWAvail"}),
     "VoltVar": frozenset({"PctMaxVar", "PctVarAvail"}),
     "VoltWatt": frozenset({"PctMaxW", "PctWAvail"}),
 }
-"""The y units of the DER curves the planner sends (OCPP 2.1 R04.FR.52 and R04.FR.53)."""
+"""The y units of the DER curves the planner sends (OCPP 2.1 R04.FR.50, .52 and .53)."""
 
 
 def check_calls(

@@ -24,7 +24,8 @@ How commands become profiles (docs/ocpp-mapping.md has the table per version):
   refused (`NOT_CAPABLE`). A 2.1 station with V2X gets `CentralSetpoint` periods (`setpoint`,
   `limit`, `dischargeLimit`, `setpointReactive`) and `LocalFrequency` periods for FFR (and for
   droop without DER control); a 2.1 station with DER control gets droop as `SetDERControl`
-  `FreqDroop`, station-wide, with the EVSE's power range in its profile, and the droop's
+  `FreqDroop` (an ordered frequency-watt curve, without V2X, as `FreqWatt`), station-wide,
+  with the EVSE's power range in its profile, and the droop's
   volt-var / volt-watt curves as `VoltVar` / `VoltWatt` (which no other station can run: they
   are refused there rather than dropped).
 - Units: W when the station takes W; otherwise A per phase, W / (phases x voltage). Caps are
@@ -198,6 +199,11 @@ def _capable(command: Command, limits: StationLimits) -> str | None:
             return "INVALID_COMMAND: droop needs droop_pct, f_ref_hz > 0, deadband, response >= 0"
         if version != "2.1" or not (limits.der or limits.v2x):
             return f"NOT_CAPABLE: droop needs OCPP 2.1 with DER control or V2X ({version})"
+        if control.curve and not limits.v2x and len(control.curve) > MAX_CURVE_POINTS:
+            return (
+                f"NOT_CAPABLE: an OCPP 2.1 DER curve holds at most {MAX_CURVE_POINTS} points; "
+                f"the frequency-watt curve has {len(control.curve)}"
+            )
         return _volt_capable(control, limits)
     if version != "2.1" or not limits.v2x:
         return f"NOT_CAPABLE: fast frequency response needs OCPP 2.1 with V2X ({version})"
@@ -389,22 +395,52 @@ def _volt_watt(held: Held, rating: float | None) -> dict[str, Any] | str:
     }
 
 
+def _freq_watt(held: Held, rating: float | None) -> dict[str, Any] | str:
+    """The `FreqWatt` curve of one EVSE's droop that orders its own frequency-watt curve, on a
+    station without V2X (with V2X it is a `LocalFrequency` period): x in Hz, y in `PctMaxW`
+    on the same basis and sign as `VoltWatt` (% of the EVSE's rated power, + = more output,
+    the change from the power otherwise in force)."""
+    if rating is None or not rating > 0:
+        return (
+            "NOT_CAPABLE: a frequency-watt curve is sent in % of the EVSE's rated power, "
+            "which is unknown"
+        )
+    return {
+        "priority": DER_PRIORITY,
+        "yUnit": "PctMaxW",
+        "curveData": [
+            {"x": round(f, 4), "y": round(-w / rating * 100.0, 2) + 0.0} for f, w in held.points
+        ],
+        "responseTime": held.get("response_time_s") or 0.0,
+        "customData": {"vendorId": VENDOR_ID, "addedToBaseline": True},
+    }
+
+
 _DER_TYPES: tuple[tuple[str, str, str], ...] = (
     ("FreqDroop", "freqDroop", "frequency droop"),
+    ("FreqWatt", "curve", "frequency-watt curve"),
     ("VoltVar", "curve", "volt-var curve"),
     ("VoltWatt", "curve", "volt-watt curve"),
 )
 """The DER controls our droops become: (controlType, payload field, what it is in a refusal)."""
 
-_DER_SETTINGS = {"FreqDroop": _freq_droop, "VoltVar": _volt_var, "VoltWatt": _volt_watt}
+_DER_SETTINGS = {
+    "FreqDroop": _freq_droop,
+    "FreqWatt": _freq_watt,
+    "VoltVar": _volt_var,
+    "VoltWatt": _volt_watt,
+}
 
 
-def _serves(control_type: str, held: Held) -> bool:
+def _serves(control_type: str, held: Held, limits: StationLimits) -> bool:
     """Whether an armed droop takes part in the station's DER control of `control_type`."""
     if control_type == "FreqDroop":
-        # A droop that orders its own frequency-watt curve runs as a LocalFrequency profile
-        # (FreqDroop has no curve); only the plain droops share the station's FreqDroop.
+        # FreqDroop has no curve: only the plain droops share the station's FreqDroop.
         return not held.points
+    if control_type == "FreqWatt":
+        # A droop that orders its own frequency-watt curve runs as a LocalFrequency profile
+        # where the station has V2X, else as the station's FreqWatt DER curve.
+        return bool(held.points) and not limits.v2x
     return bool(held.volt_var if control_type == "VoltVar" else held.volt_watt)
 
 
@@ -416,13 +452,13 @@ def _der_calls(
     rated_w: Mapping[int, float],
 ) -> list[OcppCall] | Refusal:
     """The station's DER controls for the droops in force on its EVSEs ((EVSE, droop)):
-    `FreqDroop`, `VoltVar` and `VoltWatt`, one of each per station (DER controls have no
-    EVSE), each with a stable id; a control no droop needs any more is cleared."""
+    `FreqDroop`, `FreqWatt`, `VoltVar` and `VoltWatt`, one of each per station (DER controls
+    have no EVSE), each with a stable id; a control no droop needs any more is cleared."""
     calls: list[OcppCall] = []
     for control_type, field_name, what in _DER_TYPES:
         control_id = str(uuid.uuid5(_DER_NAMESPACE, control_type))
         current = ledger.der_controls.get(control_id)
-        serving = [(evse, h) for evse, h in droops if _serves(control_type, h)]
+        serving = [(evse, h) for evse, h in droops if _serves(control_type, h, limits)]
         if not serving:
             if current is not None and current.valid(now):
                 change = LedgerChange(cleared_der=control_id)
