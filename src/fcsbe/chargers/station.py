@@ -23,7 +23,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from fcsbe.chargers.profiles import (
@@ -35,6 +35,7 @@ from fcsbe.chargers.profiles import (
     ProfileStore,
     StationCapabilities,
     Verdict,
+    parse_datetime,
 )
 from fcsbe.sim import (
     ClearControl,
@@ -125,6 +126,8 @@ class _DerControl:
     """A `FreqWatt` / `VoltVar` / `VoltWatt` curve as sent: (Hz or % of nominal voltage, y in
     its unit)."""
     response_time_s: float = 0.0
+    until: datetime | None = None
+    """startTime + duration: the station drops the control then (None: no end)."""
 
 
 @dataclass
@@ -489,12 +492,22 @@ class SimulatedStation:
         """SetDERControl: droop, frequency-watt, volt-var and volt-watt run on the simulated
         EVSEs (against the site's frequency and voltage); other controls are kept (Accepted)."""
         control = _DerControl(control_type)
+        body = next(
+            (v for k, v in params.items() if isinstance(v, Mapping) and k != "custom_data"), {}
+        )
+        try:
+            start, duration = parse_datetime(body.get("start_time")), body.get("duration")
+        except (TypeError, ValueError):
+            return "Rejected"
+        if start is not None and duration is not None:
+            # It ends on its own, as a profile at its validTo: a lost CSMS leaves nothing
+            # behind. (A start in the future is not waited for.)
+            control.until = start + timedelta(seconds=float(duration))
         if control_type == "FreqDroop":
             control.droop = self._droop(params.get("freq_droop") or {})
             if control.droop is None:
                 return "Rejected"
         elif control_type in CURVE_UNITS:
-            body = params.get("curve") or {}
             curve = _der_curve(body, CURVE_UNITS[control_type])
             if curve is None:
                 return "Rejected"
@@ -579,6 +592,8 @@ class SimulatedStation:
         if not len(self.store) and not self._applied and not self._der:
             return 0
         self.store.purge(now)
+        for control_id in [k for k, c in self._der.items() if c.until and c.until <= now]:
+            del self._der[control_id]
         limits = self.store.limits(now, list(self.transactions))
         freq_droop = next((c.droop for c in self._der.values() if c.droop is not None), None)
         freq_watt = next((c for c in self._der.values() if c.control_type == "FreqWatt"), None)

@@ -342,7 +342,7 @@ async def test_a_2_1_charger_without_v2x_runs_an_ordered_frequency_watt_curve(
         station = world.fleet.stations[STATION]
         curve = ((49.5, -75_000.0), (49.8, 0.0), (50.2, 0.0), (50.5, 15_000.0))
         droop = DroopCommand(50.0, 0.2, 0.0, 0.0, 150_000.0, curve=curve)
-        until = world.now + timedelta(minutes=30)
+        until = world.now + timedelta(seconds=60)
         target = ControlTarget(ControlLevel.EVSE, PLUGGED[0])
         (result,) = await adapter.apply_many([Command(target, droop, "fs-fw", until)])
         assert result.reason is None
@@ -354,7 +354,9 @@ async def test_a_2_1_charger_without_v2x_runs_an_ordered_frequency_watt_curve(
         sim.set_frequency(SITE, 49.65)  # half-way down the curve: -37.5 kW
         await world.run(5, tick_s=5)
         assert sim.evse_state(PLUGGED[0]).p_w == pytest.approx(before - 37_500.0, abs=500.0)
-        (result,) = await adapter.apply_many([Command(target, ClearCommand(), "fs-fw")])
-        assert result.reason is None
+        # past the command's end the station drops the control on its own (startTime +
+        # duration), as it drops a profile at its validTo
+        await world.run(55, tick_s=55)
         assert station.der_controls == {}
+        assert not any(isinstance(c, DroopControl) for c in sim.evse_state(PLUGGED[0]).controls)
         assert station.refusals == []
