@@ -726,7 +726,8 @@ def _controls(
     bounds: tuple[float, float] = (0.0, 0.0),
 ) -> list[Control]:
     """The simulator controls of one EVSE: the limits and setpoint of its profile, its local
-    frequency function (a `LocalFrequency` period, else the station's FreqDroop), and the
+    frequency function (a `LocalFrequency` period, else the station's FreqDroop / FreqWatt
+    droop `droop`), and the
     volt-var / volt-watt curves (`volts`: % of nominal V -> % of the reactive rating, + inject;
     % of nominal V -> W added) riding on the droop. `bounds` is the EVSE's own power range
     (W), for curves without a droop to ride on."""
