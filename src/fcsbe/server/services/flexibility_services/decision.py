@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fcsbe.model import (
     ChargingStation,
     ContractTerms,
+    DroopSettings,
     Evse,
     FlexibilityServiceRequest,
     FlexibilityServiceResponse,
@@ -166,11 +167,13 @@ def _usable_capacity(
     if facts.site_grid_state == "OFF_GRID":
         out.add(ReasonCode.OFF_GRID, "the site runs off-grid (island mode)", target)
         return None
+    p = request.parameters
     refusal = ocpp_refusal(
         request.fs_type,
         facts.station_doc.get("ocpp_version"),
         facts.ocpp_reported,
         needs_export=needs_export,
+        voltage_curves=isinstance(p, DroopSettings) and bool(p.volt_var or p.volt_watt),
     )
     if refusal is not None:
         out.add(ReasonCode.NOT_CAPABLE, refusal, target)

@@ -186,13 +186,16 @@ def ocpp_refusal(
     reported: Mapping[str, Any] | None,
     *,
     needs_export: bool,
+    voltage_curves: bool = False,
 ) -> str | None:
     """Why an EVSE's station cannot serve `fs_type` over OCPP (None: it can).
 
     What the station reported when it connected (`StationLimits` JSON: `version`, `v2x`,
     `der`) wins over the registry's declared `ocpp_version`. Only OCPP 2.1 carries V2X:
     discharge (an FS that needs export), droop and FFR on a 1.6 or 2.0.1 station, or on a 2.1
-    station that reported no V2X (droop: nor DER control), cannot be executed."""
+    station that reported no V2X (droop: nor DER control), cannot be executed. A droop with
+    volt-var or volt-watt curves (`voltage_curves`) needs DER control (`SetDERControl`
+    curves): V2X profiles carry no voltage curve."""
     version = (
         str(reported.get("version"))
         if reported
@@ -203,6 +206,8 @@ def ocpp_refusal(
     label = f"OCPP {version}" + ("" if version != "2.1" else " without V2X")
     if fs_type is FsType.DROOP and not (version == "2.1" and (v2x or der)):
         return f"the station speaks {label} (and no DER control): no local droop"
+    if fs_type is FsType.DROOP and voltage_curves and not der:
+        return f"the station speaks OCPP {version} without DER control: no volt-var / volt-watt"
     if fs_type is FsType.FFR and not (version == "2.1" and v2x):
         return f"the station speaks {label}: no fast frequency response"
     if needs_export and not (version == "2.1" and v2x):
