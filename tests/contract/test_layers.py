@@ -39,7 +39,22 @@ _SQL_BUILDERS = frozenset(
 
 def _builds_sql(path: Path) -> bool:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    # `import sqlalchemy as sa` then `sa.select(...)`: the names the module is bound to
+    aliases = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name in ("sqlalchemy", "sqlalchemy.sql")
+    }
     for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+            and node.attr in _SQL_BUILDERS
+        ):
+            return True
         if isinstance(node, ast.ImportFrom) and node.module:
             if node.module.startswith("sqlalchemy.dialects") or node.module == "sqlalchemy.sql":
                 return True
@@ -67,6 +82,8 @@ def test_sql_is_built_only_in_storage() -> None:
 def test_the_checker_sees_a_statement_builder(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from sqlalchemy import select, func\n", encoding="utf-8")
+    assert _builds_sql(module)
+    module.write_text("import sqlalchemy as sa\nq = sa.select(1)\n", encoding="utf-8")
     assert _builds_sql(module)
     module.write_text("from sqlalchemy.ext.asyncio import AsyncSession\n", encoding="utf-8")
     assert not _builds_sql(module)
