@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -35,6 +35,7 @@ __all__ = [
     "load_sites",
     "load_stations",
     "lock_registry",
+    "rows_where_in",
     "station_evse_counts",
     "stations_on_sites",
     "update_rows",
@@ -68,20 +69,24 @@ async def lock_registry(session: AsyncSession) -> None:
         )
 
 
-async def _rows_where_in(
-    session: AsyncSession, row: type[R], column: InstrumentedAttribute[str], values: Iterable[str]
+async def rows_where_in(
+    session: AsyncSession,
+    row: type[R],
+    column: InstrumentedAttribute[str],
+    values: Iterable[str],
+    *conditions: ColumnElement[bool],
 ) -> list[R]:
-    """Stored `row`s whose `column` is one of `values`, read in chunks (a statement has a
-    bounded number of parameters)."""
+    """Stored `row`s whose `column` is one of `values` (and that meet `conditions`), read in
+    chunks: a statement has a bounded number of parameters."""
     found: list[R] = []
     for batch in chunked(set(values)):
-        found.extend(await session.scalars(select(row).where(column.in_(batch))))
+        found.extend(await session.scalars(select(row).where(column.in_(batch), *conditions)))
     return found
 
 
 async def load_sites(session: AsyncSession, site_ids: Iterable[str]) -> dict[str, SiteRow]:
     """Stored sites among `site_ids`, by id."""
-    rows = await _rows_where_in(session, SiteRow, SiteRow.site_id, site_ids)
+    rows = await rows_where_in(session, SiteRow, SiteRow.site_id, site_ids)
     return {row.site_id: row for row in rows}
 
 
@@ -89,13 +94,13 @@ async def load_stations(
     session: AsyncSession, cs_ids: Iterable[str]
 ) -> dict[str, ChargingStationRow]:
     """Stored charging stations among `cs_ids`, by id."""
-    rows = await _rows_where_in(session, ChargingStationRow, ChargingStationRow.cs_id, cs_ids)
+    rows = await rows_where_in(session, ChargingStationRow, ChargingStationRow.cs_id, cs_ids)
     return {row.cs_id: row for row in rows}
 
 
 async def load_evses(session: AsyncSession, evse_ids: Iterable[str]) -> dict[str, EvseRow]:
     """Stored EVSEs among `evse_ids`, by id."""
-    rows = await _rows_where_in(session, EvseRow, EvseRow.evse_id, evse_ids)
+    rows = await rows_where_in(session, EvseRow, EvseRow.evse_id, evse_ids)
     return {row.evse_id: row for row in rows}
 
 
@@ -103,13 +108,13 @@ async def load_evses_of_stations(
     session: AsyncSession, cs_ids: Iterable[str]
 ) -> dict[str, EvseRow]:
     """Stored EVSEs of the stations `cs_ids`, by EVSE id."""
-    rows = await _rows_where_in(session, EvseRow, EvseRow.cs_id, cs_ids)
+    rows = await rows_where_in(session, EvseRow, EvseRow.cs_id, cs_ids)
     return {row.evse_id: row for row in rows}
 
 
 async def load_ev_models(session: AsyncSession, ids: Iterable[str]) -> dict[str, EvModelRow]:
     """Stored EV models among `ids`, by id."""
-    rows = await _rows_where_in(session, EvModelRow, EvModelRow.ev_model_id, ids)
+    rows = await rows_where_in(session, EvModelRow, EvModelRow.ev_model_id, ids)
     return {row.ev_model_id: row for row in rows}
 
 
@@ -117,7 +122,7 @@ async def stations_on_sites(
     session: AsyncSession, site_ids: Iterable[str]
 ) -> list[ChargingStationRow]:
     """Every stored station standing on one of `site_ids`."""
-    return await _rows_where_in(session, ChargingStationRow, ChargingStationRow.site_id, site_ids)
+    return await rows_where_in(session, ChargingStationRow, ChargingStationRow.site_id, site_ids)
 
 
 async def station_evse_counts(session: AsyncSession, cs_ids: Iterable[str]) -> dict[str, int]:
