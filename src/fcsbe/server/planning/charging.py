@@ -37,7 +37,6 @@ __all__ = [
     "fill_cheapest",
     "hold_rises",
     "min_soc_shortfall",
-    "need_in_window",
     "present_slots",
     "signal_feasibility",
     "start_delay_s",
@@ -95,6 +94,21 @@ class SignalTimeline:
         edges = [start + timedelta(seconds=i.start_offset_s) for i in intervals[1:]]
         window_s = DEFAULT_RANDOMIZE_START_S if randomize_start_s is None else randomize_start_s
         return cls(slots, edges, window_s)
+
+    def hold(
+        self,
+        request: FlexibilityServiceRequest,
+        evse: EvseState,
+        steps: Sequence[PlanStep],
+        now: datetime,
+        held_w: float,
+    ) -> tuple[PlanStep, ...]:
+        """`steps` of `evse` with every rise delayed by the EVSE's seeded start delay
+        (`hold_rises`; `held_w`: the power it has now), unless that would cost the EV its
+        minimum SoC by departure."""
+        delay = start_delay_s(request.fs_id, evse.evse_id, self.window_s)
+        need = _need_in_window(evse, request.window.end)
+        return hold_rises(steps, delay, now, self.edges, held_w, need, evse.departure)
 
 
 def signal_feasibility(
@@ -206,7 +220,7 @@ def min_soc_shortfall(
     )
 
 
-def need_in_window(evse: EvseState, window_end: datetime) -> float:
+def _need_in_window(evse: EvseState, window_end: datetime) -> float:
     """Energy the EV must take before the window ends to reach its minimum SoC by departure:
     `hold_rises` keeps the undelayed plan where the delayed one would fall short of it."""
     need = min(evse.energy_to_min_soc_wh, evse.energy_to_full_wh)

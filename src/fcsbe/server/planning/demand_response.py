@@ -24,12 +24,9 @@ from fcsbe.model import DemandResponseSignal, FlexibilityServiceRequest, FsType
 from fcsbe.server.planning.charging import (
     SignalTimeline,
     fill_cheapest,
-    hold_rises,
     min_soc_shortfall,
-    need_in_window,
     present_slots,
     signal_feasibility,
-    start_delay_s,
 )
 from fcsbe.server.planning.timeline import merge_steps
 from fcsbe.server.planning.types import EvsePlan, EvseState, Plan, PlanStep, Shortfall
@@ -62,16 +59,7 @@ def plan_demand_response(
         ]
         for s, p in zip(present, fill.power_w, strict=True):
             aggregate[s.index] += p * s.seconds / params.intervals[s.index].duration_s
-        delay = start_delay_s(request.fs_id, evse.evse_id, timeline.window_s)
-        held = hold_rises(
-            merge_steps(steps),
-            delay,
-            now,
-            timeline.edges,
-            max(evse.p_w, 0.0),
-            need_in_window(evse, request.window.end),
-            evse.departure,
-        )
+        held = timeline.hold(request, evse, merge_steps(steps), now, max(evse.p_w, 0.0))
         plans.append(EvsePlan(evse.evse_id, held))
         short = min_soc_shortfall(evse, fill.missing_min_wh, request.window.end)
         if short is not None:

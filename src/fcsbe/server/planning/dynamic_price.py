@@ -45,12 +45,9 @@ from fcsbe.model import DynamicPriceSignal, FlexibilityServiceRequest, FsType
 from fcsbe.server.planning.charging import (
     SignalTimeline,
     fill_cheapest,
-    hold_rises,
     min_soc_shortfall,
-    need_in_window,
     present_slots,
     signal_feasibility,
-    start_delay_s,
 )
 from fcsbe.server.planning.timeline import Slot, merge_steps
 from fcsbe.server.planning.types import EvsePlan, EvseState, Plan, PlanStep, Shortfall
@@ -109,10 +106,7 @@ def plan_dynamic_price(
             )
         net = [c - d for c, d in zip(charge, discharge, strict=True)]
         steps = _steps(present, net, any(discharge), evse)
-        delay = start_delay_s(request.fs_id, evse.evse_id, timeline.window_s)
-        need = need_in_window(evse, request.window.end)
-        held = hold_rises(steps, delay, now, timeline.edges, evse.p_w, need, evse.departure)
-        plans.append(EvsePlan(evse.evse_id, held))
+        plans.append(EvsePlan(evse.evse_id, timeline.hold(request, evse, steps, now, evse.p_w)))
         for s, p in zip(present, net, strict=True):
             aggregate[s.index] += p * s.seconds / params.intervals[s.index].duration_s
         short = min_soc_shortfall(evse, fill.missing_min_wh, request.window.end)
