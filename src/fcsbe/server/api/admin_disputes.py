@@ -17,13 +17,10 @@ from fcsbe.model import (
     SubmittedBaselineInfo,
 )
 from fcsbe.server.api.edge.authentication import OperatorPrincipal
-from fcsbe.server.api.edge.idempotency import (
-    IdempotencyKey,
-    Outcome,
-    run_idempotent,
-)
+from fcsbe.server.api.edge.idempotency import IdempotencyKey
 from fcsbe.server.api.edge.problems import STATE_CONFLICT, problem_responses
-from fcsbe.server.deps import DbSession, ServerSigningKeys, state_settings
+from fcsbe.server.api.records import run_timed_dispute_step
+from fcsbe.server.deps import DbSession, ServerSigningKeys
 from fcsbe.server.services.records import baselines, disputes
 
 __all__ = ["router"]
@@ -82,16 +79,16 @@ async def admin_answer_dispute(
     """Answer an OPEN dispute before `answer_due`: REVISE (the record is rebuilt from the
     stored readings with the corrections as the next record revision, its proof follows) or
     REJECT with a reason code and reasons. The FO then has until `response_due`."""
-
-    deadlines = disputes.DisputeDeadlines.from_settings(state_settings(request))
-
-    async def handler() -> Outcome:
-        answer = await disputes.answer_dispute(
-            session, keys, principal.party_id, dispute_id, body, deadlines=deadlines
-        )
-        return 200, answer, {}
-
-    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+    return await run_timed_dispute_step(
+        disputes.answer_dispute,
+        dispute_id,
+        body,
+        request,
+        principal,
+        session,
+        keys,
+        idempotency_key,
+    )
 
 
 @router.put(

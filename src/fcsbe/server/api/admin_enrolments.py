@@ -18,7 +18,7 @@ from fcsbe.server.api.edge.paging import (
     DEFAULT_PAGE_SIZE,
     Cursor,
     Limit,
-    decode_cursor,
+    cursor_key,
     page_response,
 )
 from fcsbe.server.api.edge.problems import problem_responses
@@ -77,10 +77,9 @@ async def admin_list_enrolments(
     cursor: Cursor = None,
 ) -> Page[Enrolment]:
     """Every aggregator's enrolment, by id."""
-    after = decode_cursor(request, cursor)
     items, next_key = await enrolments.list_enrolments(
         session,
-        after=after if isinstance(after, str) else None,
+        after=cursor_key(request, cursor, str),
         limit=limit,
         status=status.value if status else None,
     )

@@ -39,7 +39,14 @@ from fcsbe.server.api.edge.idempotency import (
     run_idempotent,
     run_idempotent_recorded,
 )
-from fcsbe.server.api.edge.paging import Cursor, Limit, decode_cursor, fetch_page, page_response
+from fcsbe.server.api.edge.paging import (
+    Cursor,
+    Limit,
+    cursor_key,
+    decode_cursor,
+    fetch_page,
+    page_response,
+)
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.api.edge.signatures import (
     Signed,
@@ -155,13 +162,13 @@ async def list_flexibility_services(
     fs_type: Annotated[FsType | None, Query(description="Only FS of this type.")] = None,
 ) -> Page[FlexibilityService]:
     """The caller's FS, oldest first."""
-    after = decode_cursor(request, cursor)
+    after = cursor_key(request, cursor, int)
     rows, next_key = await fetch_page(
         limit,
         lambda size: list_fs(
             session,
             principal.party_id,
-            after_id=int(after) if isinstance(after, int) else None,
+            after_id=after,
             limit=size,
             state=state.value if state else None,
             fs_type=fs_type.value if fs_type else None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -31,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
 
@@ -54,6 +54,8 @@ __all__ = [
     "tree_heads",
     "tree_size",
 ]
+
+R = TypeVar("R")
 
 
 class EventLogRow(Base):
@@ -205,27 +207,30 @@ async def entries_of_fs(
     return chained, len(rows) - len(chained)
 
 
+async def _batches_after(
+    session: AsyncSession,
+    row: type[R],
+    key: InstrumentedAttribute[Any],
+    after: int,
+    batch: int,
+) -> AsyncIterator[Sequence[R]]:
+    """Every `row` whose integer `key` is above `after`, in batches ordered by `key`: each
+    batch is one indexed read after the last key served, never an offset."""
+    while True:
+        statement = select(row).where(key > after).order_by(key).limit(batch)
+        rows = (await session.scalars(statement)).all()
+        if not rows:
+            return
+        yield rows
+        after = int(getattr(rows[-1], key.key))
+
+
 async def chained_entries(
     session: AsyncSession, after_seq: int, batch: int = 5_000
 ) -> AsyncIterator[Sequence[EventLogRow]]:
     """Every chained entry after `after_seq`, in batches by seq (for the tree and audits)."""
-    while True:
-        rows = (
-            (
-                await session.execute(
-                    select(EventLogRow)
-                    .where(EventLogRow.seq > after_seq)
-                    .order_by(EventLogRow.seq)
-                    .limit(batch)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if not rows:
-            return
+    async for rows in _batches_after(session, EventLogRow, EventLogRow.seq, after_seq, batch):
         yield rows
-        after_seq = int(rows[-1].seq or 0)
 
 
 async def tree_size(session: AsyncSession) -> int:
@@ -280,21 +285,6 @@ async def tree_heads(
     session: AsyncSession, batch: int = 10_000
 ) -> AsyncIterator[Sequence[SignedTreeHeadRow]]:
     """Every signed tree head by size, in batches (for audits)."""
-    after = -1
-    while True:
-        rows = (
-            (
-                await session.execute(
-                    select(SignedTreeHeadRow)
-                    .where(SignedTreeHeadRow.tree_size > after)
-                    .order_by(SignedTreeHeadRow.tree_size)
-                    .limit(batch)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if not rows:
-            return
+    tree_size = SignedTreeHeadRow.tree_size
+    async for rows in _batches_after(session, SignedTreeHeadRow, tree_size, -1, batch):
         yield rows
-        after = rows[-1].tree_size

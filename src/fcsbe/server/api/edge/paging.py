@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "Cursor",
     "Limit",
+    "cursor_key",
     "decode_cursor",
     "encode_cursor",
     "fetch_page",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+K = TypeVar("K")
 P = TypeVar("P", bound=Page[Any])
 
 DEFAULT_PAGE_SIZE = 100
@@ -86,6 +88,16 @@ def decode_cursor(request: Request, cursor: str | None) -> Any:
         return _sealer(request).open(cursor, _scope(request))
     except (InvalidCursor, ValueError) as exc:
         raise invalid_cursor() from exc
+
+
+def cursor_key(request: Request, cursor: str | None, kind: type[K]) -> K | None:
+    """The sort key of a cursor when it is a `kind` (an id), else None: the first page.
+
+    `decode_cursor` has already refused any cursor not issued to this caller for this list, so
+    a key of another kind can only come from an older form of the same list; it starts again.
+    """
+    key = decode_cursor(request, cursor)
+    return key if isinstance(key, kind) else None
 
 
 async def fetch_page(
