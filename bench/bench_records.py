@@ -296,7 +296,7 @@ async def end_to_end(
                 )
                 session.add(contract)
                 await session.commit()
-            await _store_readings(factory, list(inputs.readings))
+            await _store_readings(factory, [MeterSample(*r) for r in inputs.readings])
             end = start + timedelta(hours=hours)
             for k in range(repeat):
                 request = request_document(f"fs-bench-{k}", start, hours, sites)

@@ -24,7 +24,7 @@ from itertools import pairwise
 from statistics import median
 
 from fcsbe.model import DataQualityCode, DataQualityFlag, MeasurementQuality
-from fcsbe.server.services.records.dsr.inputs import MeterInfo, MeterSample, RecordOptions
+from fcsbe.server.services.records.dsr.inputs import MeterInfo, Reading, RecordOptions
 
 __all__ = [
     "EVIDENCE_FORMAT",
@@ -56,7 +56,7 @@ class MeterSeries:
     imp: list[float] = field(default_factory=list)
     exp: list[float] = field(default_factory=list)
     p: list[float | None] = field(default_factory=list)
-    signed: list[MeterSample] = field(default_factory=list)
+    signed: list[Reading] = field(default_factory=list)
 
     def covers(self, start: float, end: float) -> bool:
         """Whether readings exist on both sides of, or inside, [start, end)."""
@@ -160,7 +160,7 @@ _MEASURED = MeasurementQuality.MEASURED.value
 
 
 def _clean_fast(
-    info: MeterInfo, samples: Sequence[MeterSample], options: RecordOptions
+    info: MeterInfo, samples: Sequence[Reading], options: RecordOptions
 ) -> MeterSeries | None:
     """The series of a meter whose delivery had no anomaly at all (the usual case), checked
     with whole-list operations; None as soon as anything needs the reading-by-reading path."""
@@ -191,7 +191,7 @@ def _clean_fast(
 
 
 def _clean_one(
-    info: MeterInfo, samples: Sequence[MeterSample], options: RecordOptions
+    info: MeterInfo, samples: Sequence[Reading], options: RecordOptions
 ) -> tuple[MeterSeries, dict[DataQualityCode, _Tally]]:
     """One meter's readings, in arrival order, to a clean series and its anomaly tallies
     (written for speed: this loop sees every reading of every meter)."""
@@ -199,7 +199,7 @@ def _clean_one(
     fast = _clean_fast(info, samples, options)
     if fast is not None:
         return fast, tallies
-    first: dict[float, MeterSample] = {}
+    first: dict[float, Reading] = {}
     newest = -_INF
     late = timedelta(seconds=options.late_after_s)
     skew = timedelta(seconds=options.clock_skew_s)
@@ -290,19 +290,19 @@ def _gap_flags(
 
 def clean_readings(
     meters: Sequence[MeterInfo],
-    readings: Iterable[MeterSample],
+    readings: Iterable[Reading],
     start: float,
     end: float,
     options: RecordOptions,
 ) -> tuple[dict[str, MeterSeries], list[DataQualityFlag], float]:
     """Clean series per meter (sorted by meter id), their flags, and the seconds of missing
     data summed over the metered-in-total meters within [start, end)."""
-    by_meter: dict[str, list[MeterSample]] = {m.meter_id: [] for m in meters}
+    by_meter: dict[str, list[Reading]] = {m.meter_id: [] for m in meters}
     unknown = _Tally()
     for sample in readings:
-        bucket = by_meter.get(sample.meter_id)
+        bucket = by_meter.get(sample[0])  # the meter id
         if bucket is None:
-            unknown.add(sample.at.timestamp())
+            unknown.add(sample[1].timestamp())  # taken at
         else:
             bucket.append(sample)
     series: dict[str, MeterSeries] = {}
