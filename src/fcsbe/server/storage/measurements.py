@@ -87,7 +87,7 @@ async def reading_values_between(
     kind: str = "EVSE",
 ) -> list[T]:
     """Readings of `kind` (EVSE meters; SITE: points of connection) with both registers of the
-    meters in [start, end], oldest first, each as
+    meters in [start, end], by meter, each meter's oldest first (as stored for equal times), as
     `make(meter_id, at, e_import_wh, e_export_wh, p_w, soc_pct, quality)`.
 
     A detailed service record reads ~100,000 of them, so this path is lean: Core rows (no ORM
@@ -116,7 +116,8 @@ async def reading_values_between(
             MeterReadingRow.e_import_wh.is_not(None),
             MeterReadingRow.e_export_wh.is_not(None),
         )
-        .order_by(MeterReadingRow.at, MeterReadingRow.id)
+        # the (meter_id, at) index yields this order: no sort of 100,000 rows by time
+        .order_by(MeterReadingRow.meter_id, MeterReadingRow.at, MeterReadingRow.id)
     )
     connection = await session.connection()
     # Iterated, never `.all()`: each Row is freed once converted. A list of 100,000 Rows
