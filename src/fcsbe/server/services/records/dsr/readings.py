@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 import struct
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from functools import partial
 from statistics import median
 
 from fcsbe.model import DataQualityCode, DataQualityFlag, MeasurementQuality
@@ -111,7 +112,7 @@ class MeterSeries:
         t = self.t
         if len(t) < 2:
             return [(start, end)] if end > start else []
-        usual = median(b - a for a, b in pairwise(t))
+        usual = median(map(operator.sub, t[1:], t))
         limit = factor * usual
         found: list[tuple[float, float]] = []
         if t[0] - start > limit:
@@ -167,8 +168,9 @@ def _clean_fast(
     if not samples:
         return None
     _, ats, imps, exps, ps, _, qualities, received, signed, _ = zip(*samples, strict=True)
-    t = [at.timestamp() for at in ats]
-    if any(b <= a for a, b in pairwise(t)) or set(qualities) != {_MEASURED}:
+    # whole-list operations run in C (`map`, `operator`, `count`), not a Python step a reading
+    t = list(map(datetime.timestamp, ats))
+    if not all(map(operator.lt, t, t[1:])) or set(qualities) != {_MEASURED}:
         return None
     imp, exp = list(imps), list(exps)
     total = sum(imp) + sum(exp)  # NaN or infinity anywhere makes this non-finite
@@ -176,17 +178,18 @@ def _clean_fast(
         return None
     if imp != sorted(imp) or exp != sorted(exp):
         return None
-    powers = [x for x in ps if x is not None]
-    if powers and not math.isfinite(sum(powers)):
+    if not math.isfinite(sum(filter(partial(operator.is_not, None), ps))):
         return None
-    if any(r is not None for r in received):
-        if any(r is None for r in received):
+    unreceived = received.count(None)
+    if unreceived < len(received):
+        if unreceived:
             return None
         delays = [r.timestamp() - w for r, w in zip(received, t, strict=True)]
         if max(delays) > options.late_after_s or -min(delays) > options.clock_skew_s:
             return None
     series = MeterSeries(info, t, imp, exp, list(ps))
-    series.signed = [s for s, data in zip(samples, signed, strict=True) if data is not None]
+    if signed.count(None) < len(signed):
+        series.signed = [s for s, data in zip(samples, signed, strict=True) if data is not None]
     return series
 
 
@@ -344,7 +347,8 @@ def evidence_digest(series: MeterSeries) -> str:
     holding the same readings (e.g. from the meter) recomputes it exactly, in any language."""
     n = len(series.t)
     h = hashlib.sha256()
-    h.update(struct.pack(f"<{n}q", *[round(t * 1_000_000) for t in series.t]))
-    h.update(struct.pack(f"<{n}q", *[round(v * 1000) for v in series.imp]))
-    h.update(struct.pack(f"<{n}q", *[round(v * 1000) for v in series.exp]))
+    # `map` keeps the ~300,000 multiplications and roundings of a record out of Python frames
+    h.update(struct.pack(f"<{n}q", *map(round, map((1e6).__mul__, series.t))))
+    h.update(struct.pack(f"<{n}q", *map(round, map((1e3).__mul__, series.imp))))
+    h.update(struct.pack(f"<{n}q", *map(round, map((1e3).__mul__, series.exp))))
     return h.hexdigest()
