@@ -70,7 +70,8 @@ from fcsbe.server.storage.parties import PartyRow
 from fcsbe.sim import SimOptions, Simulator
 from fcsbe.sim.scenarios import large_fleet
 
-GOAL_S = 1.0
+GOAL_S = 0.7
+"""P7 (issue #19): DSR + PoW of 1,000 EVSEs x 96 intervals end to end within 0.7 s."""
 PROPOSAL = {
     **ContractProposal.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
     # SESSION level sharing METER_VALUES: the stored record lists its sessions, as the pure one.
@@ -296,7 +297,7 @@ async def end_to_end(
                 )
                 session.add(contract)
                 await session.commit()
-            await _store_readings(factory, list(inputs.readings))
+            await _store_readings(factory, [MeterSample(*r) for r in inputs.readings])
             end = start + timedelta(hours=hours)
             for k in range(repeat):
                 request = request_document(f"fs-bench-{k}", start, hours, sites)
@@ -366,7 +367,7 @@ def run_for_report(repeat: int = 3) -> list[BenchFigure]:
     baseline_wall, baseline_cpu = _time(lambda: canonical_json(rows), repeat)
     _, _, (wall, cpu) = asyncio.run(end_to_end(inputs, start, 24, sites, repeat))
     label = "RFC 8785 JSON of the readings"
-    goal = f"<= {GOAL_S:.0f} s"
+    goal = f"<= {GOAL_S:g} s"
     return [
         BenchFigure(
             "P7",
@@ -442,7 +443,7 @@ def main() -> None:
     verdict = "meets" if wall <= GOAL_S else "MISSES"
     print(
         f"P7: DSR + PoW end to end {wall:.3f} s wall ({cpu:.3f} s CPU) {verdict} the"
-        f" <= {GOAL_S:.0f} s goal"
+        f" <= {GOAL_S:g} s goal"
     )
 
 

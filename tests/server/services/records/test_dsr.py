@@ -317,7 +317,7 @@ def test_historical_average_baseline_uses_previous_days() -> None:
 
 def test_faulty_readings_are_cleaned_and_flagged() -> None:
     clean = _setpoint_inputs()
-    faulty = list(clean.readings)
+    faulty = [MeterSample(*r) for r in clean.readings]
     late = faulty.pop(40)
     duplicate = faulty[10]
     faulty.insert(11, duplicate)
@@ -362,7 +362,7 @@ def test_fast_and_careful_cleaning_agree() -> None:
     from fcsbe.server.services.records.dsr.readings import _clean_fast, _clean_one
 
     info = meter("NL*FCS*E001*1")
-    samples = [s for s in _setpoint_inputs().readings if s.meter_id == info.meter_id]
+    samples = [MeterSample(*s) for s in _setpoint_inputs().readings if s[0] == info.meter_id]
     fast = _clean_fast(info, samples, RecordOptions())
     assert fast is not None
     careful, tallies = _clean_one(info, [*samples, samples[-1]], RecordOptions())

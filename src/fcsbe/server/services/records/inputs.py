@@ -35,8 +35,8 @@ from fcsbe.server.services.records.dsr.inputs import (
     Activation,
     ConnectionPoint,
     MeterInfo,
-    MeterSample,
     PowerPeriod,
+    Reading,
     RecordInputs,
     RecordOptions,
     ResponseSample,
@@ -204,12 +204,25 @@ def meter_info(evse_id: str, document: dict[str, Any]) -> MeterInfo:
     )
 
 
+def _reading(
+    meter_id: str,
+    at: datetime,
+    e_import_wh: float,
+    e_export_wh: float,
+    p_w: float | None,
+    soc_pct: float | None,
+    quality: str,
+) -> Reading:
+    return (meter_id, at, e_import_wh, e_export_wh, p_w, soc_pct, quality, None, None, None)
+
+
 async def stored_readings(
     session: AsyncSession, meter_ids: list[str], start: datetime, end: datetime, kind: str = "EVSE"
-) -> list[MeterSample]:
-    """The meters' kept readings in [start, end] as the builder's samples (registers only: a
-    reading without both registers measures no energy); `kind` SITE: points of connection."""
-    return await reading_values_between(session, meter_ids, start, end, MeterSample, kind)
+) -> list[Reading]:
+    """The meters' kept readings in [start, end] as the builder's readings (registers only: a
+    reading without both registers measures no energy); `kind` SITE: points of connection.
+    Plain tuples, not `MeterSample`s: see `Reading`."""
+    return await reading_values_between(session, meter_ids, start, end, _reading, kind)
 
 
 def _load_periods(points: list[list[Any]], start: datetime, end: datetime) -> list[PowerPeriod]:
@@ -243,7 +256,7 @@ async def _connection_points(
     execution: dict[str, Any],
     start: datetime,
     end: datetime,
-) -> tuple[list[MeterInfo], list[MeterSample], list[ConnectionPoint]]:
+) -> tuple[list[MeterInfo], list[Reading], list[ConnectionPoint]]:
     """CONGESTION: the sites' points of connection. A site whose connection-point readings
     were kept is measured by that meter (its EVSE meters then serve the sessions only); the
     others by their EVSE meters plus the non-EV load noted at each plan.
@@ -256,10 +269,12 @@ async def _connection_points(
     visible = await _visible_sites(session, fs)
     name = {s: s if s in visible else f"POC-{evses_of[s][0]}" for s in site_ids}
     readings = [
-        r._replace(meter_id=name[r.meter_id])
-        for r in await stored_readings(session, site_ids, start, end, kind="SITE")
+        (name[m], at, i, e, p, s, q, received, data, form)
+        for m, at, i, e, p, s, q, received, data, form in await stored_readings(
+            session, site_ids, start, end, kind="SITE"
+        )
     ]
-    metered = {s for s in site_ids if name[s] in {r.meter_id for r in readings}}
+    metered = {s for s in site_ids if name[s] in {r[0] for r in readings}}
     sites = await load_sites(session, metered & visible)
     evse_meters = [replace(m, in_total=site_of.get(m.meter_id) not in metered) for m in meters]
     site_meters = [

@@ -91,7 +91,7 @@ def without_meters(inputs: RecordInputs, left_out: Collection[str]) -> RecordInp
             for m in inputs.meters
             if m.meter_id not in left_out
         ],
-        readings=[r for r in inputs.readings if r.meter_id not in left_out],
+        readings=[r for r in inputs.readings if r[0] not in left_out],  # by meter id
         response=[r for r in inputs.response if r.meter_id not in left_out],
         connection_points=[
             replace(p, metered=False) if p.site_id in unmetered else p

@@ -22,6 +22,7 @@ __all__ = [
     "MeterInfo",
     "MeterSample",
     "PowerPeriod",
+    "Reading",
     "RecordInputs",
     "RecordOptions",
     "ResponseSample",
@@ -49,6 +50,24 @@ class MeterSample(NamedTuple):
     received_at: datetime | None = None
     signed_data: str | None = None
     signed_format: str | None = None
+
+
+Reading = tuple[
+    str,
+    datetime,
+    float,
+    float,
+    float | None,
+    float | None,
+    str,
+    datetime | None,
+    str | None,
+    str | None,
+]
+"""A meter reading as the builder reads it: the fields of `MeterSample`, in its order, read by
+position. A `MeterSample` is one; readings read back from storage are plain tuples, which the
+garbage collector stops tracking once it has seen them (a named tuple it tracks for good, and
+100,000 of those per record would make it scan the whole heap again each time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +197,7 @@ class RecordInputs:
     """Everything measured about an FS's execution, for `record_fs`."""
 
     meters: Sequence[MeterInfo]
-    readings: Sequence[MeterSample]
+    readings: Sequence[Reading]
     sessions: Sequence[SessionSpan] = ()
     declared_baseline: Sequence[PowerPeriod] = ()
     setpoint_changes: Sequence[SetpointChange] = ()

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 import struct
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from functools import partial
 from statistics import median
 
 from fcsbe.model import DataQualityCode, DataQualityFlag, MeasurementQuality
-from fcsbe.server.services.records.dsr.inputs import MeterInfo, MeterSample, RecordOptions
+from fcsbe.server.services.records.dsr.inputs import MeterInfo, Reading, RecordOptions
 
 __all__ = [
     "EVIDENCE_FORMAT",
@@ -56,7 +57,7 @@ class MeterSeries:
     imp: list[float] = field(default_factory=list)
     exp: list[float] = field(default_factory=list)
     p: list[float | None] = field(default_factory=list)
-    signed: list[MeterSample] = field(default_factory=list)
+    signed: list[Reading] = field(default_factory=list)
 
     def covers(self, start: float, end: float) -> bool:
         """Whether readings exist on both sides of, or inside, [start, end)."""
@@ -111,7 +112,7 @@ class MeterSeries:
         t = self.t
         if len(t) < 2:
             return [(start, end)] if end > start else []
-        usual = median(b - a for a, b in pairwise(t))
+        usual = median(map(operator.sub, t[1:], t))
         limit = factor * usual
         found: list[tuple[float, float]] = []
         if t[0] - start > limit:
@@ -160,15 +161,16 @@ _MEASURED = MeasurementQuality.MEASURED.value
 
 
 def _clean_fast(
-    info: MeterInfo, samples: Sequence[MeterSample], options: RecordOptions
+    info: MeterInfo, samples: Sequence[Reading], options: RecordOptions
 ) -> MeterSeries | None:
     """The series of a meter whose delivery had no anomaly at all (the usual case), checked
     with whole-list operations; None as soon as anything needs the reading-by-reading path."""
     if not samples:
         return None
     _, ats, imps, exps, ps, _, qualities, received, signed, _ = zip(*samples, strict=True)
-    t = [at.timestamp() for at in ats]
-    if any(b <= a for a, b in pairwise(t)) or set(qualities) != {_MEASURED}:
+    # whole-list operations run in C (`map`, `operator`, `count`), not a Python step a reading
+    t = list(map(datetime.timestamp, ats))
+    if not all(map(operator.lt, t, t[1:])) or set(qualities) != {_MEASURED}:
         return None
     imp, exp = list(imps), list(exps)
     total = sum(imp) + sum(exp)  # NaN or infinity anywhere makes this non-finite
@@ -176,22 +178,23 @@ def _clean_fast(
         return None
     if imp != sorted(imp) or exp != sorted(exp):
         return None
-    powers = [x for x in ps if x is not None]
-    if powers and not math.isfinite(sum(powers)):
+    if not math.isfinite(sum(filter(partial(operator.is_not, None), ps))):
         return None
-    if any(r is not None for r in received):
-        if any(r is None for r in received):
+    unreceived = received.count(None)
+    if unreceived < len(received):
+        if unreceived:
             return None
         delays = [r.timestamp() - w for r, w in zip(received, t, strict=True)]
         if max(delays) > options.late_after_s or -min(delays) > options.clock_skew_s:
             return None
     series = MeterSeries(info, t, imp, exp, list(ps))
-    series.signed = [s for s, data in zip(samples, signed, strict=True) if data is not None]
+    if signed.count(None) < len(signed):
+        series.signed = [s for s, data in zip(samples, signed, strict=True) if data is not None]
     return series
 
 
 def _clean_one(
-    info: MeterInfo, samples: Sequence[MeterSample], options: RecordOptions
+    info: MeterInfo, samples: Sequence[Reading], options: RecordOptions
 ) -> tuple[MeterSeries, dict[DataQualityCode, _Tally]]:
     """One meter's readings, in arrival order, to a clean series and its anomaly tallies
     (written for speed: this loop sees every reading of every meter)."""
@@ -199,7 +202,7 @@ def _clean_one(
     fast = _clean_fast(info, samples, options)
     if fast is not None:
         return fast, tallies
-    first: dict[float, MeterSample] = {}
+    first: dict[float, Reading] = {}
     newest = -_INF
     late = timedelta(seconds=options.late_after_s)
     skew = timedelta(seconds=options.clock_skew_s)
@@ -290,19 +293,19 @@ def _gap_flags(
 
 def clean_readings(
     meters: Sequence[MeterInfo],
-    readings: Iterable[MeterSample],
+    readings: Iterable[Reading],
     start: float,
     end: float,
     options: RecordOptions,
 ) -> tuple[dict[str, MeterSeries], list[DataQualityFlag], float]:
     """Clean series per meter (sorted by meter id), their flags, and the seconds of missing
     data summed over the metered-in-total meters within [start, end)."""
-    by_meter: dict[str, list[MeterSample]] = {m.meter_id: [] for m in meters}
+    by_meter: dict[str, list[Reading]] = {m.meter_id: [] for m in meters}
     unknown = _Tally()
     for sample in readings:
-        bucket = by_meter.get(sample.meter_id)
+        bucket = by_meter.get(sample[0])  # the meter id
         if bucket is None:
-            unknown.add(sample.at.timestamp())
+            unknown.add(sample[1].timestamp())  # taken at
         else:
             bucket.append(sample)
     series: dict[str, MeterSeries] = {}
@@ -344,7 +347,8 @@ def evidence_digest(series: MeterSeries) -> str:
     holding the same readings (e.g. from the meter) recomputes it exactly, in any language."""
     n = len(series.t)
     h = hashlib.sha256()
-    h.update(struct.pack(f"<{n}q", *[round(t * 1_000_000) for t in series.t]))
-    h.update(struct.pack(f"<{n}q", *[round(v * 1000) for v in series.imp]))
-    h.update(struct.pack(f"<{n}q", *[round(v * 1000) for v in series.exp]))
+    # `map` keeps the ~300,000 multiplications and roundings of a record out of Python frames
+    h.update(struct.pack(f"<{n}q", *map(round, map((1e6).__mul__, series.t))))
+    h.update(struct.pack(f"<{n}q", *map(round, map((1e3).__mul__, series.imp))))
+    h.update(struct.pack(f"<{n}q", *map(round, map((1e3).__mul__, series.exp))))
     return h.hexdigest()

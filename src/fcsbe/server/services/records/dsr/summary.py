@@ -123,7 +123,7 @@ def meter_parts(
     evidence: list[MeterEvidence] = []
     for one in series.values():
         info = one.info
-        inside = [s for s in one.signed if start <= s.at.timestamp() <= end]
+        inside = [s for s in one.signed if start <= s[1].timestamp() <= end]  # taken at
         meters.append(
             DsrMeter(
                 meter_id=info.meter_id,
@@ -144,11 +144,12 @@ def meter_parts(
             )
         )
         for sample in dict.fromkeys([*inside[:1], *inside[-1:]]):
+            signed_data, signed_format = sample[8:10]
             evidence.append(
                 MeterEvidence(
                     meter_id=info.meter_id,
-                    format=(sample.signed_format or "OCMF")[:16],
-                    signed_data=str(sample.signed_data)[:65_536],
+                    format=(signed_format or "OCMF")[:16],
+                    signed_data=str(signed_data)[:65_536],
                     public_key=info.public_key,
                 )
             )
