@@ -644,7 +644,8 @@ async def _load_batch(
     owned = [(fs, r, c) for fs, r in claimed if (c := _owned_contract(batch, fs)) is not None]
     days = {ActivationDay(c.id, fs.fs_type, _day_of(r)) for fs, r, c in owned}
     batch.activations = await activations_on_days(session, days, _COUNTED)
-    resolved = iter(await resolve_targets(session, [t for _, r, _ in owned for t in r.targets]))
+    targets = [t for _, r, _ in owned for t in r.targets]
+    resolved = iter(await resolve_targets(session, targets, units=False))
     groups: dict[tuple[str, int], list[tuple[int, list[ResolvedTarget | None]]]] = {}
     for fs, request, contract in owned:
         mine = [next(resolved) for _ in request.targets]
