@@ -218,8 +218,11 @@ def _usable_capacity(
     now: datetime,
     out: _Decision,
     needs_export: bool = False,
+    documents: dict[str, tuple[Evse, ChargingStation]] | None = None,
 ) -> tuple[float, float] | None:
-    """(import W, export W) this EVSE can offer, or None (with a reason) when unusable."""
+    """(import W, export W) this EVSE can offer, or None (with a reason) when unusable.
+
+    `documents` keeps the parsed registry documents of EVSEs across the decisions of a batch."""
     target = Target(level=TargetLevel.EVSE, id=facts.evse_id)
     if facts.site_grid_state == "OFF_GRID":
         out.add(ReasonCode.OFF_GRID, "the site runs off-grid (island mode)", target)
@@ -233,8 +236,15 @@ def _usable_capacity(
     if refusal is not None:
         out.add(ReasonCode.NOT_CAPABLE, refusal, target)
         return None
-    evse = Evse.model_validate(facts.evse_doc)
-    station = ChargingStation.model_validate(facts.station_doc)
+    parsed = documents.get(facts.evse_id) if documents is not None else None
+    if parsed is None:
+        parsed = (
+            Evse.model_validate(facts.evse_doc),
+            ChargingStation.model_validate(facts.station_doc),
+        )
+        if documents is not None:
+            documents[facts.evse_id] = parsed
+    evse, station = parsed
     assessment = assess(request.fs_type, evse, station, ev_technical(facts.session_doc), now)
     if not assessment.capable:
         code = ReasonCode.NOT_CONFORMANT if not assessment.conformant else ReasonCode.NOT_CAPABLE
@@ -414,6 +424,7 @@ def _split(
     on_sites: dict[str, str],
     held: dict[str, list[tuple[int, str, float, float]]],
     connections: dict[str, tuple[float, float]],
+    documents: dict[str, tuple[Evse, ChargingStation]] | None = None,
 ) -> tuple[float, dict[str, tuple[float, float]], EvuBound]:
     """The free capacity of the FS's EVSEs (from what the decision read: its targets expanded
     to EVSEs, the contract's scope, the EVSEs' facts, the other live FS on their sites and the
@@ -429,7 +440,7 @@ def _split(
         if not _in_scope(fact, scope):
             out.add(ReasonCode.TARGET_NOT_IN_CONTRACT, "not in the contract's scope", target)
             continue
-        capacity = _usable_capacity(fact, request, now, out, need.export_w > 0)
+        capacity = _usable_capacity(fact, request, now, out, need.export_w > 0, documents)
         if capacity is None:
             continue
         others = held.get(evse_id, [])
@@ -591,18 +602,16 @@ class _Batch:
     holds: dict[str, list[Hold]]
     previous: dict[int, datetime]
     baselines: dict[int, FsBaselineRow]
-    decided: list[FlexibilityServiceRow] = field(default_factory=list)
-    """FS of this batch that now hold capacity (ACCEPTED or PARTIALLY_ACCEPTED)."""
+    decided: dict[tuple[int | None, str], list[datetime]] = field(default_factory=dict)
+    """(contract id, FS type) → window starts of the FS of this batch that now hold capacity
+    (ACCEPTED or PARTIALLY_ACCEPTED)."""
+    documents: dict[str, tuple[Evse, ChargingStation]] = field(default_factory=dict)
+    """The EVSEs' registry documents, parsed once for the whole batch."""
 
     def activations_on(self, day: ActivationDay) -> int:
         end = day.day_start + timedelta(days=1)
-        return self.activations.get(day, 0) + sum(
-            1
-            for fs in self.decided
-            if fs.contract_id == day.contract_pk
-            and fs.fs_type == day.fs_type
-            and day.day_start <= fs.window_start < end
-        )
+        starts = self.decided.get((day.contract_pk, day.fs_type), ())
+        return self.activations.get(day, 0) + sum(1 for s in starts if day.day_start <= s < end)
 
     def held(
         self, evse_ids: Iterable[str], request: FlexibilityServiceRequest, fs_pk: int
@@ -619,7 +628,7 @@ class _Batch:
         return found
 
     def hold(self, fs: FlexibilityServiceRow, shares: dict[str, tuple[float, float]]) -> None:
-        self.decided.append(fs)
+        self.decided.setdefault((fs.contract_id, fs.fs_type), []).append(fs.window_start)
         for evse_id, (imp, exp) in shares.items():
             self.holds.setdefault(evse_id, []).append(
                 Hold(evse_id, fs.id, fs.fs_type, imp, exp, fs.window_start, fs.window_end)
@@ -752,6 +761,7 @@ def _decide_in(
                 on_sites,
                 held,
                 connections,
+                batch.documents,
             )
     response = _conclude(fs, request, need, fraction, shares, bound, out, now, signer)
     rejected = response.result == FsResult.REJECTED
