@@ -98,6 +98,9 @@ class Run:
 
     per_second: float
     statements_per_fs: float
+    cpu_us_per_fs: float
+    """CPU of this process per decision (the deciders, and on SQLite the database's work too):
+    steadier than the rate on a shared machine."""
 
 
 async def _decide(url: str, keys: ServerKeys, batch: int) -> tuple[int, int]:
@@ -143,11 +146,11 @@ def measure(backend: str, count: int, batch: int, deciders: int) -> Run:
             await engine.dispose()
         with tempfile.TemporaryDirectory() as folder:
             keys = ServerKeys.load_or_create(Path(folder))
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             done = await asyncio.gather(*(_decide(url, keys, batch) for _ in range(deciders)))
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         assert sum(n for n, _ in done) == count, (done, count)
-        return Run(count / elapsed, sum(s for _, s in done) / count)
+        return Run(count / elapsed, sum(s for _, s in done) / count, cpu / count * 1e6)
 
     with database(backend) as url:
         return asyncio.run(run(url))
@@ -169,6 +172,19 @@ def run_for_report(count: int = 300) -> list[BenchFigure]:
                 ">= 200 FS/s",
                 batched.per_second >= 200,
                 single.per_second,
+                "one FS per transaction",
+            )
+        )
+        figures.append(
+            BenchFigure(
+                "P11",
+                f"decider CPU per decision on {backend}, {DECISION_BATCH} FS per transaction "
+                "(the rate a dedicated core would reach: 1 s / this)",
+                batched.cpu_us_per_fs,
+                "µs",
+                "informative: steadier than rates on a loaded machine",
+                None,
+                single.cpu_us_per_fs,
                 "one FS per transaction",
             )
         )
@@ -206,15 +222,18 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--deciders", type=int, action="append")
     args = parser.parse_args()
-    print("| backend | deciders | FS per transaction | decisions/s | SQL statements per FS |")
-    print("|---|---|---|---|---|")
+    print(
+        "| backend | deciders | FS per transaction | decisions/s | SQL statements per FS "
+        "| CPU µs per FS |"
+    )
+    print("|---|---|---|---|---|---|")
     for backend in args.backend or ["sqlite", "postgresql"]:
         for deciders in args.deciders or [1]:
             for batch in (1, DECISION_BATCH):
                 figure = measure(backend, args.count, batch, deciders)
                 print(
                     f"| {backend} | {deciders} | {batch} | {figure.per_second:,.0f} "
-                    f"| {figure.statements_per_fs:.1f} |"
+                    f"| {figure.statements_per_fs:.1f} | {figure.cpu_us_per_fs:,.0f} |"
                 )
 
 
