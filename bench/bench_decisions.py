@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -55,7 +56,7 @@ async def _seed(factory: async_sessionmaker[AsyncSession]) -> None:
 async def _receive(factory: async_sessionmaker[AsyncSession], prefix: str, count: int) -> None:
     """`count` RECEIVED FS, as the accept writes them."""
     now = utcnow()
-    accepts = []
+    accepts: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]] = []
     for n in range(count):
         body = request_body(
             f"{prefix}-{n}",
@@ -66,7 +67,7 @@ async def _receive(factory: async_sessionmaker[AsyncSession], prefix: str, count
             now=now,
         )
         request = FlexibilityServiceRequest.model_validate(body)
-        values = {
+        values: dict[str, Any] = {
             "fo_party_id": "FO-A",
             "fs_id": request.fs_id,
             "fsc_id": request.fsc_id,
