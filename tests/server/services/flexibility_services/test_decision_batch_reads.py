@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FlexibilityServiceRequest
@@ -281,3 +281,80 @@ async def test_a_batch_decides_as_its_fs_one_by_one(app: FastAPI) -> None:
     } <= codes, codes
     for part in one_by_one:
         assert batched[part] == one_by_one[part], part
+
+
+_REFUSE = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_baseline BEFORE INSERT ON fs_baselines WHEN NEW.fs_pk IN "
+        "(SELECT id FROM flexibility_services WHERE fs_id = 'refused') "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_baseline() RETURNS trigger AS $$ BEGIN "
+        "IF NEW.fs_pk IN (SELECT id FROM flexibility_services WHERE fs_id = 'refused') THEN "
+        "RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse_baseline BEFORE INSERT ON fs_baselines "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_baseline()",
+    ],
+}
+_ALLOW = {
+    "sqlite": ["DROP TRIGGER IF EXISTS refuse_baseline"],
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS refuse_baseline ON fs_baselines",
+        "DROP FUNCTION IF EXISTS refuse_baseline()",
+    ],
+}
+
+
+async def test_a_batch_whose_write_fails_is_decided_one_by_one(app: FastAPI) -> None:
+    """The database refuses one FS's declared baseline (as a broken constraint or a full disk
+    would): the batch's write fails, its FS are decided again one by one, and only that FS stays
+    RECEIVED; the others are decided once, with one transition, entry and notification each."""
+    factory = app.state.session_factory
+    await make_fo(factory, "FO-A")
+    sites = {"first": "s1", "refused": "s2", "last": "s3"}
+    for site in sites.values():
+        await make_site(factory, site, evses=2)
+    await make_contract(factory, "FO-A", targets=[("SITE", s) for s in sites.values()])
+    async with factory() as session:
+        for fs_id, site in sites.items():
+            await _store(session, request_body(fs_id, p_w=5_000.0, targets=[("SITE", site)]))
+        await session.commit()
+        dialect = session.get_bind().dialect.name
+    async with factory() as session:
+        for statement in _REFUSE[dialect]:
+            await session.execute(text(statement))
+        await session.commit()
+    try:
+        async with factory() as session:
+            assert await decide_pending(session, utcnow(), app.state.keys.sign, limit=50) == 3
+            await session.commit()
+    finally:
+        async with factory() as session:
+            for statement in _ALLOW[dialect]:
+                await session.execute(text(statement))
+            await session.commit()
+    async with factory() as session:
+        rows = await session.execute(
+            select(FlexibilityServiceRow.fs_id, FlexibilityServiceRow.state)
+        )
+        states: dict[str, str] = dict(rows.all())
+        moved = (
+            await session.execute(
+                select(FlexibilityServiceRow.fs_id, func.count())
+                .join(FsTransitionRow, FsTransitionRow.fs_pk == FlexibilityServiceRow.id)
+                .group_by(FlexibilityServiceRow.fs_id)
+            )
+        ).all()
+        notified = await session.scalar(
+            select(func.count()).select_from(OutboxRow).where(OutboxRow.type == "FS_STATE_CHANGED")
+        )
+        logged = await session.scalar(
+            select(func.count())
+            .select_from(EventLogRow)
+            .where(EventLogRow.type == "FS_STATE_CHANGED")
+        )
+    assert states == {"first": "ACCEPTED", "refused": "RECEIVED", "last": "ACCEPTED"}
+    assert sorted(tuple(row) for row in moved) == [("first", 1), ("last", 1)]
+    assert notified == 2
+    assert logged == 2

@@ -874,13 +874,14 @@ async def _decide_one_by_one(
     for fs in decided:
         await session.refresh(fs)
     for fs in decided:
-        received_at, fs_type = fs.updated_at, fs.fs_type
+        # read before the savepoint: one rolled back leaves the FS's attributes unloaded
+        fs_id, received_at, fs_type = fs.fs_id, fs.updated_at, fs.fs_type
         with correlation_scope(fs.correlation_id):
             try:
                 async with session.begin_nested():
                     response = await decide(session, fs, now, signer)
             except Exception:
-                log.exception("deciding FS %s failed; it is decided again later", fs.fs_id)
+                log.exception("deciding FS %s failed; it is decided again later", fs_id)
                 continue
         record_decision(fs_type, response.result.value, (now - received_at).total_seconds())
     return len(claimed)
