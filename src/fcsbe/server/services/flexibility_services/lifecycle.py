@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FsState
@@ -26,6 +25,7 @@ from fcsbe.server.errors import Conflict
 from fcsbe.server.notifications.outbox import notification_values
 from fcsbe.server.services.event_log.log import event_values
 from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.decision_batch import insert_rows
 from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
@@ -123,7 +123,7 @@ async def move(
         fs, to, reason, at=at, previous=await last_transition_at(session, fs.id), notify=notify
     )
     session.add(FsTransitionRow(**moved.transition))
-    await session.execute(insert(EventLogRow), [moved.event])
+    await insert_rows(session, EventLogRow, [moved.event])  # at once, as before the next entry
     await wake_workers(session)  # the chainer of every replica, at commit
     if moved.notification is not None:
         session.add(OutboxRow(**moved.notification))
