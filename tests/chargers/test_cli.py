@@ -71,11 +71,15 @@ async def test_a_scenario_connects_with_its_passwords(tmp_path: Path) -> None:
                 "--password-file",
                 str(file),
                 "--duration",
+                "2",
+                "--status-interval",
                 "1",
             ],
         )
     assert result.exit_code == 0, result.output
     assert "1 stations connected" in result.output
+    # and then a status line now and then, saying what the fleet is doing
+    assert "1/1 stations connected, 2 transactions, 0 charging profiles" in result.output
     assert csms.refused == 0
     assert len(csms.messages("BootNotification", "CS-0000001")) == 1
     assert {m["evse_id"] for m in csms.messages("StatusNotification")} == {1, 2}

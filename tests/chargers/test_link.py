@@ -260,8 +260,8 @@ async def test_2_1_capabilities_setpoints_der_control_and_alarms() -> None:
                 "priority": 1,
                 "over_freq": 50.2,
                 "under_freq": 49.8,
-                "over_droop": 5.0,
-                "under_droop": 5.0,
+                "over_droop": 0.05,  # per unit: a 5 % droop
+                "under_droop": 0.05,
                 "response_time": 1.0,
             }
             answer = await csms.call(

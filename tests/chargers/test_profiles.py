@@ -267,3 +267,30 @@ def test_local_frequency_becomes_ffr_or_droop() -> None:
     assert control.droop_pct == pytest.approx(1.0)
     bad = ffr._replace(freq_watt=((50.0, 1.0),))
     assert s.install(profile(3, stack=2, periods=(bad,)), NOW, TX).reason == "InvalidSchedule"
+
+
+def test_voltage_curves_ride_on_the_evses_local_function() -> None:
+    """Volt-var / volt-watt run on the EVSE's droop (a LocalFrequency one, or the station's
+    FreqDroop); with FFR or nothing armed, on a droop that leaves the frequency alone."""
+    from fcsbe.chargers.profiles import EvseLimit, FrequencyResponse
+    from fcsbe.chargers.station import _controls
+    from fcsbe.sim import DroopControl, FfrControl, LimitControl
+
+    var = ((92.0, 44.0), (98.0, 0.0), (102.0, 0.0), (108.0, -44.0))
+    watt = ((90.0, -5_000.0), (95.0, 0.0))
+    free = EvseLimit()
+    (_, alone) = _controls(free, None, (var, watt), 50.0, (-3_000.0, 11_000.0))
+    assert isinstance(alone, DroopControl)
+    assert (alone.volt_var, alone.volt_watt) == (var, watt)
+    assert (alone.p_min_w, alone.p_max_w) == (-3_000.0, 11_000.0)
+    assert {w for _, w in alone.curve} == {0.0}  # no frequency response of its own
+    freq = DroopControl(50.0, 0.02, 5.0, 0.0, 11_000.0)
+    (_, on_droop) = _controls(free, freq, (var, ()), 50.0, (0.0, 11_000.0))
+    assert on_droop == DroopControl(50.0, 0.02, 5.0, 0.0, 11_000.0, volt_var=var)
+    step = FrequencyResponse(((49.8, -5_000.0), (49.81, 0.0)), {"full_activation_time": 1.0})
+    capped = EvseLimit(max_import_w=7_000.0, max_export_w=2_000.0, frequency=step)
+    controls = _controls(capped, freq, (var, ()), 50.0, (-11_000.0, 11_000.0))
+    assert [type(c) for c in controls[1:]] == [LimitControl, FfrControl, DroopControl]
+    assert isinstance(controls[-1], DroopControl)
+    assert (controls[-1].p_min_w, controls[-1].p_max_w) == (-2_000.0, 7_000.0)
+    assert controls[-1].volt_var == var

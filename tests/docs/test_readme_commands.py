@@ -14,7 +14,9 @@ import typer.main
 from fcsbe.cli import app
 from fcsbe.server.settings import Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+DEV_COMMANDS = set(re.findall(r"^  ([a-z]+)\)$", (ROOT / "scripts/dev.sh").read_text(), re.M))
 SHELL = re.findall(r"```sh\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
 
 
@@ -38,6 +40,10 @@ def test_the_readme_passes_only_options_that_exist() -> None:
         for line in block.splitlines():
             words = shlex.split(line, comments=True)
             words = [w for w in words if not re.match(r"^[A-Z_]+=", w)]
+            if words[:2] == ["sh", "scripts/dev.sh"]:
+                assert words[2] in DEV_COMMANDS, (line, DEV_COMMANDS)
+                checked += 1
+                continue
             if not words or not words[0].endswith("fcsbe"):
                 continue
             path = [w for w in words[1:3] if not w.startswith("-")]

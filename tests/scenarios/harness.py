@@ -92,9 +92,11 @@ async def harness(
     categories: list[str] | None = None,
     fallback: dict[str, Any] | None = None,
     fleet: Callable[[datetime], ScenarioFleet] | None = None,
+    contract_targets: list[tuple[str, str]] | None = None,
 ) -> AsyncIterator[Harness]:
     """A fresh app over the scenario's simulated fleet (or the one `fleet` builds from a start
-    time), with FO-A holding an active contract (with the `fallback` terms when given)."""
+    time), with FO-A holding an active contract (with the `fallback` terms when given) on
+    `contract_sites` (default: every site), or on `contract_targets` ((level, id) pairs)."""
     start = floor_to_second(utcnow())
     fleet_ = scenario_fleet(scenario, start=start) if fleet is None else fleet(start)
     stations = SimulatedStations(
@@ -109,7 +111,9 @@ async def harness(
         runtime.registry = registry_of(fleet_)
         await runtime.load_registry(app.state.session_factory)
         token = await make_fo(app.state.session_factory, "FO-A")
-        targets = [("SITE", s) for s in (contract_sites or [s.site_id for s in fleet_.sites])]
+        targets = contract_targets or [
+            ("SITE", s) for s in (contract_sites or [s.site_id for s in fleet_.sites])
+        ]
         await make_contract(
             app.state.session_factory,
             "FO-A",

@@ -38,12 +38,6 @@ def _wait_for_line(process: subprocess.Popen[str], text: str, seconds: float) ->
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent: in about one run of three no FFR-capable EV session reaches the "
-    "server within the demo's 30 s credentials wait (cause not yet found); the other steps "
-    "pass whenever it does",
-)
 def test_the_demo_runs_over_ocpp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     passwords = tmp_path / "station-passwords.json"
     settings = {
@@ -77,9 +71,8 @@ def test_the_demo_runs_over_ocpp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         try:
             connected = _wait_for_line(chargers, "stations connected", 60)
             assert "15 stations connected" in connected
-            # The EVs' charging needs follow their boots; the server stores sessions once per
-            # sync interval: the story starts after one has passed.
-            time.sleep(2.5)
+            # The EVs' charging needs follow their boots and the server stores sessions once per
+            # sync interval: the demo's credentials step checks again until every type has a site.
             for name, value in served.env.items():
                 monkeypatch.setenv(name, value)
             result = runner.invoke(app, ["demo", "--server", served.url, "--window", "8"])

@@ -7,13 +7,18 @@ the station before the order, so the room below each is 21 kW and every level is
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
-from fcsbe.model import FsState
+from fcsbe.model import FsState, FsType, ReasonCode, Target, TargetLevel, TimeWindow
+from fcsbe.server.adapters.ocpp.profiles import StationLimits
 from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.notifications import OutboxRow
+from fcsbe.server.storage.ocpp_stations import save_ocpp_state
+from fcsbe.server.storage.registry import load_evses
 from fcsbe.sim import SetpointControl
 from tests.scenarios.family2 import start_fs
 from tests.scenarios.harness import harness
@@ -95,3 +100,38 @@ async def test_ffr_levels_detection_delay_and_deactivation_ramp(settings: Settin
                 select(func.count()).select_from(OutboxRow).where(OutboxRow.type == "FS_ACTIVATED")
             )
         assert notified == 1
+
+
+async def test_a_station_that_reports_no_v2x_is_offered_no_ffr(settings: Settings) -> None:
+    """The registry says the car park's station is OCPP 2.1 with V2G; when it connects and
+    reports 2.0.1, the capabilities and the credentials check say what it can really do (the
+    same rule the decision applies), instead of a promise execution would break."""
+    async with harness(settings) as h:
+        suv = SUVS[0]
+        ffr, setpoint = await h.fo.capabilities.get(
+            [f"EVSE:{suv}"], fs_types=[FsType.FFR, FsType.SETPOINT]
+        )
+        assert ffr.supported
+        assert setpoint.p_min_w < 0
+        async with h.app.state.session_factory() as db:
+            cs_id = (await load_evses(db, {suv}))[suv].cs_id
+            limits = StationLimits(version="2.0.1").to_json()
+            await save_ocpp_state(db, cs_id, h.now, limits=limits)
+            await db.commit()
+        ffr, setpoint = await h.fo.capabilities.get(
+            [f"EVSE:{suv}"], fs_types=[FsType.FFR, FsType.SETPOINT]
+        )
+        assert not ffr.supported
+        assert setpoint.supported
+        assert setpoint.p_min_w == 0.0  # it can still be told to charge less, not to discharge
+        start = h.now + timedelta(minutes=5)
+        check = await h.fo.credential_checks.check(
+            fsc_id="fsc-1",
+            fs_type=FsType.FFR,
+            targets=[Target(level=TargetLevel.EVSE, id=suv)],
+            window=TimeWindow(start=start, end=start + timedelta(hours=1)),
+        )
+        (verdict,) = check.targets
+        assert not verdict.capable
+        assert [r.code for r in verdict.reasons] == [ReasonCode.NOT_CAPABLE]
+        assert "OCPP 2.0.1" in (verdict.reasons[0].detail or "")

@@ -7,14 +7,22 @@ from datetime import timedelta
 
 import pytest
 
-from fcsbe.model import FlexibilityServiceRequest, FsState
+from fcsbe.model import (
+    DataQualityCode,
+    DetailedServiceRecord,
+    FlexibilityServiceRequest,
+    FsState,
+    Target,
+    TargetLevel,
+)
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.measurements import readings_between
 from fcsbe.sim import Consent, EvUserLimits
 from fcsbe.sim.catalogue import COMPACT_AC
 from fcsbe.sim.scenarios import uc_2_7_street
 from tests.scenarios.family2 import start_fs
-from tests.scenarios.harness import harness
+from tests.scenarios.harness import Harness, harness
+from tests.scenarios.settlement_steps import record_and_prove
 from tests.support.fs_fixtures import request_body
 
 
@@ -143,3 +151,120 @@ async def test_an_export_limit_holds_with_v2g_and_pv(settings: Settings) -> None
             assert site.evse_p_w < 0  # the V2G EVs discharge
             assert site.p_w >= -5_000.0 - 1.0
             assert site.evse_p_w == pytest.approx(-3_000.0, abs=1.0)
+
+
+async def _record_of_a_sunny_limit(
+    h: Harness, targets: list[tuple[str, str]] | None = None
+) -> DetailedServiceRecord:
+    """The flats with 2 kW of household load and 20 kW of PV (the rest of the connection is
+    -18 kW) under a 20 kW import limit for 10 minutes (on the site, or on `targets`): the EVs
+    get 38 kW, the connection reads 20 kW. Run to the end and return the FO's record."""
+    flats = "SITE-FLATS"
+    sim = h.stations.simulator
+    sim.set_base_load(flats, 2_000.0)
+    sim.set_irradiance(flats, 1.0)
+    if targets is None:
+        fs = await start_fs(h, "sunny", "CONGESTION", _limits(20_000.0, None), flats)
+    else:
+        body = request_body(
+            "sunny",
+            fs_type="CONGESTION",
+            parameters=_limits(20_000.0, None),
+            targets=targets,
+            start_in=timedelta(seconds=60),
+            duration=timedelta(minutes=10),
+            minimum_acceptance_pct=1,
+            now=h.now,
+        )
+        await h.fo.flexibility_services.create(FlexibilityServiceRequest.model_validate(body))
+        await h.steps()
+        await h.run(65)
+        fs = await h.fo.flexibility_services.get("sunny")
+    assert fs.state is FsState.ACTIVE
+    await h.run(20, tick_s=10)
+    assert sim.site_state(flats).evse_p_w == pytest.approx(38_000.0, abs=1.0)
+    assert sim.site_state(flats).p_w == pytest.approx(20_000.0, abs=1.0)
+    await h.run(600, tick_s=60)
+    await record_and_prove(h)
+    return await h.fo.records.get("sunny")
+
+
+def _evse_import_wh(record: DetailedServiceRecord, site_meter: str) -> float:
+    """What the EVSE meters imported over the record, from the registers it lists."""
+    return sum(
+        (m.end_register_wh or 0.0) - (m.start_register_wh or 0.0)
+        for m in record.meters
+        if m.meter_id != site_meter
+    )
+
+
+async def test_the_record_measures_the_limit_at_the_connection_point(settings: Settings) -> None:
+    """The DSO's limit is on the connection point, so the record is too: it reports what the
+    connection-point meter measured (20 kW, within the limit), not the EVSE meters' 38 kW
+    (which would read as 18 kW over it), and judges compliance on that."""
+    async with harness(settings, fleet=lambda t: uc_2_7_street(start=t)) as h:
+        record = await _record_of_a_sunny_limit(h)
+    # Measured by the connection-point meter, listed under the site's id; nothing estimated.
+    assert "SITE-FLATS" in {m.meter_id for m in record.meters}
+    assert not [f for f in record.data_quality if f.code is DataQualityCode.ESTIMATED_VALUES]
+    assert record.performance is not None
+    assert record.performance.ordered_basis.endswith("at the points of connection")
+    (interval,) = record.intervals
+    assert interval.requested_w == 20_000.0
+    # 600 s at 20 kW, but for the first seconds of the window (26 kW until the plan is in force)
+    assert interval.measured_w == pytest.approx(20_000.0, rel=0.01)
+    assert interval.energy_import_wh == pytest.approx(20_000.0 / 6, rel=0.01)
+    assert interval.energy_export_wh == 0.0
+    assert interval.deficiency_w is not None
+    assert interval.deficiency_w < 200.0  # those seconds only: within the 10 % tolerance
+    assert interval.within_tolerance is True
+    assert record.totals.accuracy_pct == 100.0
+    # The baseline is the connection point's too: 44 + 2 - 20 = 26 kW before the limit.
+    assert interval.baseline_w == pytest.approx(26_000.0, rel=0.01)
+    assert interval.delivered_w == pytest.approx(-6_000.0, rel=0.05)
+    # The EVSE meters are still in the record (sessions, evidence): they drew 38 kW.
+    meters = {m.meter_id for m in record.meters}
+    assert "SITE-FLATS" in meters
+    assert len(meters) == 7  # the connection point and the six chargers
+    assert _evse_import_wh(record, "SITE-FLATS") == pytest.approx(38_000.0 / 6, rel=0.02)
+
+
+async def test_without_a_connection_meter_the_record_estimates_it(settings: Settings) -> None:
+    """The same flats without a meter at the connection point: the record falls back to the
+    EVSE meters (38 kW) plus the non-EV load the station reported at each plan (-18 kW), gets
+    the same 20 kW, and flags the site's figures as estimated, saying from what."""
+    async with harness(
+        settings, fleet=lambda t: uc_2_7_street(start=t, connection_meter=False)
+    ) as h:
+        record = await _record_of_a_sunny_limit(h)
+    (estimated,) = [f for f in record.data_quality if f.code is DataQualityCode.ESTIMATED_VALUES]
+    assert estimated.target == Target(level=TargetLevel.SITE, id="SITE-FLATS")
+    assert estimated.detail is not None
+    assert "EVSE meters plus the non-EV load" in estimated.detail
+    assert "-3000.000 Wh" in estimated.detail  # -18 kW for 10 minutes
+    assert "SITE-FLATS" not in {m.meter_id for m in record.meters}
+    (interval,) = record.intervals
+    assert interval.measured_w == pytest.approx(20_000.0, rel=0.01)
+    assert interval.energy_import_wh == pytest.approx(20_000.0 / 6, rel=0.01)
+    assert interval.energy_export_wh == 0.0
+    assert interval.within_tolerance is True
+    # The EVSE-meter baseline (44 kW) plus the same modelled load: 26 kW.
+    assert interval.baseline_w == pytest.approx(26_000.0, rel=0.01)
+
+
+async def test_a_site_the_fo_cannot_see_is_not_named_in_the_record(settings: Settings) -> None:
+    """Under a contract on the six chargers (not on the site), the connection point is still
+    what the record measures, but it is named after its first EVSE: the site's id, which such
+    a contract does not reveal, appears nowhere in the record."""
+    evses = [f"DE*FCS*E000000{n}*1" for n in range(1, 7)]
+    targets = [("EVSE", e) for e in evses]
+    async with harness(
+        settings, fleet=lambda t: uc_2_7_street(start=t), contract_targets=targets
+    ) as h:
+        assert sorted(h.evses_of("SITE-FLATS")) == evses
+        record = await _record_of_a_sunny_limit(h, targets)
+    assert "SITE-FLATS" not in record.model_dump_json()
+    assert f"POC-{evses[0]}" in {m.meter_id for m in record.meters}
+    (interval,) = record.intervals
+    assert interval.measured_w == pytest.approx(20_000.0, rel=0.01)
+    assert interval.within_tolerance is True

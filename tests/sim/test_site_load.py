@@ -23,6 +23,20 @@ def test_the_connection_point_meter_reads_evs_plus_load_minus_pv() -> None:
     assert poc.p_w == pytest.approx(42_000.0)
 
 
+def test_a_site_without_a_connection_meter_reports_no_site_readings() -> None:
+    """Its load model still runs (the site state and the station's report carry it), but no
+    meter of kind SITE reports: records must estimate the connection point."""
+    sim = Simulator.from_scenario(uc_2_7_street(connection_meter=False))
+    sim.set_base_load("SITE-FLATS", 8_000.0)
+    sim.set_irradiance("SITE-FLATS", 0.5)
+    sim.step(60)
+    assert sim.site_state("SITE-FLATS").p_w == pytest.approx(42_000.0)
+    readings = sim.drain_readings()
+    assert not [r for r in readings if r.kind == "SITE"]
+    assert [r for r in readings if r.kind == "PV"]  # the PV meter still reports
+    assert [r for r in readings if r.kind == "EVSE"]
+
+
 def test_the_daily_curve_is_seeded_per_site_and_follows_its_shape() -> None:
     a, b = (LoadProfile("HOUSEHOLD", 2_000.0, 7, site) for site in ("H-1", "H-2"))
     assert a.quarters == LoadProfile("HOUSEHOLD", 2_000.0, 7, "H-1").quarters

@@ -115,6 +115,24 @@ class ChargerFleet:
                 if link.connected.is_set() and self.stations[cs_id].outbox:
                     await link.idle.wait()
 
+    def status(self) -> str:
+        """One line on the fleet now: connections, transactions, what the CSMS installed and
+        how the messages went (`fcsbe stations simulate` prints it now and then)."""
+        links = list(self.links.values())
+        connected = sum(1 for link in links if link.connected.is_set())
+        transactions = sum(len(s.transactions) for s in self.stations.values())
+        profiles = sum(len(s.store.profiles) for s in self.stations.values())
+        controls = sum(len(s.der_controls) for s in self.stations.values())
+        answered = sum(sum(link.answered.values()) for link in links)
+        errors = sum(sum(link.errors.values()) for link in links)
+        line = (
+            f"{connected}/{len(links)} stations connected, {transactions} transactions, "
+            f"{profiles} charging profiles and {controls} DER controls installed, "
+            f"{answered} messages answered, {errors} refused"
+        )
+        last = sorted({link.last_error for link in links if link.last_error})
+        return f"{line} (last: {last[-1]})" if errors and last else line
+
     # -- physics ---------------------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None) -> None:

@@ -17,12 +17,13 @@ Payloads use the `ocpp` library's snake_case keys (it converts them to the wire'
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from fcsbe.chargers.profiles import (
@@ -34,6 +35,7 @@ from fcsbe.chargers.profiles import (
     ProfileStore,
     StationCapabilities,
     Verdict,
+    parse_datetime,
 )
 from fcsbe.sim import (
     ClearControl,
@@ -110,10 +112,22 @@ class Transaction:
     seq_no: int = 0
 
 
+Curve = tuple[tuple[float, float], ...]
+
+CURVE_UNITS = {"FreqWatt": "PctMaxW", "VoltVar": "PctMaxVar", "VoltWatt": "PctMaxW"}
+"""The y unit the simulated station takes per DER curve it runs (others are refused)."""
+
+
 @dataclass(slots=True)
 class _DerControl:
     control_type: str
-    droop: DroopControl | None
+    droop: DroopControl | None = None
+    curve: Curve = ()
+    """A `FreqWatt` / `VoltVar` / `VoltWatt` curve as sent: (Hz or % of nominal voltage, y in
+    its unit)."""
+    response_time_s: float = 0.0
+    until: datetime | None = None
+    """startTime + duration: the station drops the control then (None: no end)."""
 
 
 @dataclass
@@ -135,7 +149,9 @@ class SimulatedStation:
     """Profiles the station refused: (profile id, verdict)."""
     _numbers: dict[str, int] = field(default_factory=dict)
     _ids: dict[int, str] = field(default_factory=dict)
-    _applied: dict[int, tuple[EvseLimit, DroopControl | None]] = field(default_factory=dict)
+    _applied: dict[int, tuple[EvseLimit, DroopControl | None, tuple[Curve, Curve]]] = field(
+        default_factory=dict
+    )
     _der: dict[str, _DerControl] = field(default_factory=dict)
     _status: dict[int, str] = field(default_factory=dict)
     store: ProfileStore = field(init=False)
@@ -473,13 +489,31 @@ class SimulatedStation:
         self.queue("NotifyDERAlarm", payload)
 
     def set_der_control(self, control_id: str, control_type: str, params: Mapping[str, Any]) -> str:
-        """SetDERControl: droop runs on the simulated EVSEs, other curves are kept (Accepted)."""
-        droop = None
+        """SetDERControl: droop, frequency-watt, volt-var and volt-watt run on the simulated
+        EVSEs (against the site's frequency and voltage); other controls are kept (Accepted)."""
+        control = _DerControl(control_type)
+        body = next(
+            (v for k, v in params.items() if isinstance(v, Mapping) and k != "custom_data"), {}
+        )
+        try:
+            start, duration = parse_datetime(body.get("start_time")), body.get("duration")
+        except (TypeError, ValueError):
+            return "Rejected"
+        if start is not None and duration is not None:
+            # It ends on its own, as a profile at its validTo: a lost CSMS leaves nothing
+            # behind. (A start in the future is not waited for.)
+            control.until = start + timedelta(seconds=float(duration))
         if control_type == "FreqDroop":
-            droop = self._droop(params.get("freq_droop") or {})
-            if droop is None:
+            control.droop = self._droop(params.get("freq_droop") or {})
+            if control.droop is None:
                 return "Rejected"
-        self._der[control_id] = _DerControl(control_type, droop)
+        elif control_type in CURVE_UNITS:
+            curve = _der_curve(body, CURVE_UNITS[control_type])
+            if curve is None:
+                return "Rejected"
+            control.curve = curve
+            control.response_time_s = float(body.get("response_time") or 0.0)
+        self._der[control_id] = control
         self.apply_controls(self.sim.now)
         return "Accepted"
 
@@ -497,18 +531,21 @@ class SimulatedStation:
         return bool(doomed)
 
     def _droop(self, freq: Mapping[str, Any]) -> DroopControl | None:
+        """A `FreqDroop`'s droop around the site's nominal frequency: `overFreq` / `underFreq`
+        start each side, `overDroop` / `underDroop` are per unit (0.05: a 5 % droop)."""
         site = self.sim.site_spec(self.spec.site_id)
+        nominal = site.nominal_frequency_hz
         try:
             over, under = float(freq["over_freq"]), float(freq["under_freq"])
-            droop_pct = float(freq.get("over_droop") or freq.get("under_droop") or 0)
-            deadband = max(over - site.nominal_frequency_hz, site.nominal_frequency_hz - under)
             return DroopControl(
-                f_ref_hz=site.nominal_frequency_hz,
-                deadband_hz=max(0.0, deadband),
-                droop_pct=droop_pct,
+                f_ref_hz=nominal,
+                deadband_hz=max(0.0, over - nominal),
+                droop_pct=float(freq["over_droop"]) * 100.0,
                 p_min_w=-max(e.max_discharge_w for e in self.evses),
                 p_max_w=max(e.max_charge_w for e in self.evses),
                 response_time_s=float(freq.get("response_time") or 0.0),
+                deadband_under_hz=max(0.0, nominal - under),
+                droop_under_pct=float(freq["under_droop"]) * 100.0,
             )
         except (KeyError, ValueError, TypeError):
             return None
@@ -517,6 +554,12 @@ class SimulatedStation:
     def der_controls(self) -> dict[str, str]:
         """DER controls in force: id -> type."""
         return {k: c.control_type for k, c in self._der.items()}
+
+    @property
+    def der_curves(self) -> dict[str, Curve]:
+        """The DER curves in force, as sent: type (`FreqWatt`, `VoltVar`, `VoltWatt`) ->
+        points."""
+        return {c.control_type: c.curve for c in self._der.values() if c.curve}
 
     # -- profiles --------------------------------------------------------------------------------
 
@@ -549,15 +592,45 @@ class SimulatedStation:
         if not len(self.store) and not self._applied and not self._der:
             return 0
         self.store.purge(now)
+        for control_id in [k for k, c in self._der.items() if c.until and c.until <= now]:
+            del self._der[control_id]
         limits = self.store.limits(now, list(self.transactions))
-        droop = next((c.droop for c in self._der.values() if c.droop is not None), None)
+        freq_droop = next((c.droop for c in self._der.values() if c.droop is not None), None)
+        freq_watt = next((c for c in self._der.values() if c.control_type == "FreqWatt"), None)
+        var, watt = (
+            next((c.curve for c in self._der.values() if c.control_type == kind), ())
+            for kind in ("VoltVar", "VoltWatt")
+        )
+        site = self.sim.site_spec(self.spec.site_id)
         changed = 0
         for number, limit in limits.items():
-            if self._applied.get(number) == (limit, droop):
+            spec = self.evses[number - 1]
+            droop = freq_droop
+            if freq_watt is not None:
+                # FreqWatt (it wins over FreqDroop): PctMaxW of the EVSE's maximum charge
+                # power, + = more output, as VoltWatt below.
+                droop = DroopControl(
+                    f_ref_hz=site.nominal_frequency_hz,
+                    deadband_hz=0.0,
+                    droop_pct=100.0,
+                    p_min_w=-spec.max_discharge_w,
+                    p_max_w=spec.max_charge_w,
+                    response_time_s=freq_watt.response_time_s,
+                    curve=tuple(
+                        (f, -y / 100.0 * spec.max_charge_w + 0.0) for f, y in freq_watt.curve
+                    ),
+                )
+            # VoltVar y is PctMaxVar, + inject, as the simulator's volt-var takes it; VoltWatt
+            # y is PctMaxW of the EVSE's maximum charge power in the DER's generator reference
+            # (+ = more output), i.e. minus the W added to the import.
+            volts = (var, tuple((x, -y / 100.0 * spec.max_charge_w + 0.0) for x, y in watt))
+            applied = (limit, droop, volts)
+            if self._applied.get(number) == applied:
                 continue
-            self._applied[number] = (limit, droop)
+            self._applied[number] = applied
             evse_id = self._ids[number]
-            for control in _controls(limit, droop):
+            bounds = (-spec.max_discharge_w, spec.max_charge_w)
+            for control in _controls(limit, droop, volts, site.nominal_frequency_hz, bounds):
                 self.sim.apply(evse_id, control)
             changed += 1
         if not len(self.store) and not self._der:
@@ -630,27 +703,78 @@ class SimulatedStation:
         return False
 
 
-def _controls(limit: EvseLimit, droop: DroopControl | None) -> list[Control]:
+def _der_curve(curve: Mapping[str, Any], unit: str) -> Curve | None:
+    """The (x, y) points of a `FreqWatt` / `VoltVar` / `VoltWatt` curve (snake_case keys, as
+    the `ocpp` library hands them over), or None when the station cannot run it: another y
+    unit, fewer than two points, x (Hz or % of nominal voltage) not rising."""
+    try:
+        points = tuple((float(p["x"]), float(p["y"])) for p in curve.get("curve_data") or ())
+    except (KeyError, TypeError, ValueError):
+        return None
+    if curve.get("y_unit") != unit or len(points) < 2:
+        return None
+    if points[0][0] <= 0 or any(b[0] <= a[0] for a, b in itertools.pairwise(points)):
+        return None
+    return points
+
+
+def _controls(
+    limit: EvseLimit,
+    droop: DroopControl | None,
+    volts: tuple[Curve, Curve] = ((), ()),
+    f_ref_hz: float = 50.0,
+    bounds: tuple[float, float] = (0.0, 0.0),
+) -> list[Control]:
+    """The simulator controls of one EVSE: the limits and setpoint of its profile, its local
+    frequency function (a `LocalFrequency` period, else the station's FreqDroop / FreqWatt
+    droop `droop`), and the
+    volt-var / volt-watt curves (`volts`: % of nominal V -> % of the reactive rating, + inject;
+    % of nominal V -> W added) riding on the droop. `bounds` is the EVSE's own power range
+    (W), for curves without a droop to ride on."""
     controls: list[Control] = [ClearControl()]
     if limit.max_import_w is not None or limit.max_export_w is not None:
         controls.append(LimitControl(limit.max_import_w, limit.max_export_w))
     if limit.setpoint_w is not None:
         controls.append(SetpointControl(limit.setpoint_w))
-    local = None if limit.frequency is None else local_response(limit.frequency, limit)
+    volt_var, volt_watt = volts
+    local = None
+    if limit.frequency is not None:
+        local = local_response(limit.frequency, limit, volt_var, volt_watt)
+    if local is None and droop is not None:
+        local = replace(droop, volt_var=volt_var, volt_watt=volt_watt)
     if local is not None:
         controls.append(local)
-    elif droop is not None:
-        controls.append(droop)
+    if (volt_var or volt_watt) and not isinstance(local, DroopControl):
+        # No frequency droop to carry the curves (none, or FFR): a droop that leaves the
+        # frequency alone (a flat 0 W curve) and runs them.
+        low = -limit.max_export_w if limit.max_export_w is not None else bounds[0]
+        high = limit.max_import_w if limit.max_import_w is not None else bounds[1]
+        controls.append(
+            DroopControl(
+                f_ref_hz=f_ref_hz,
+                deadband_hz=0.0,
+                droop_pct=100.0,
+                p_min_w=min(low, high),
+                p_max_w=high,
+                curve=((f_ref_hz - 1.0, 0.0), (f_ref_hz + 1.0, 0.0)),
+                volt_var=volt_var,
+                volt_watt=volt_watt,
+            )
+        )
     return controls
 
 
 def local_response(
-    response: FrequencyResponse, limit: EvseLimit
+    response: FrequencyResponse,
+    limit: EvseLimit,
+    volt_var: Curve = (),
+    volt_watt: Curve = (),
 ) -> DroopControl | FfrControl | None:
     """The simulator's local control for an OCPP 2.1 `LocalFrequency` curve: a step (two points,
     one at 0 W) with FFR timing in `customData` (snake_case keys, as the `ocpp` library hands
     them over) is pre-armed FFR; otherwise the curve is read as a droop (0 W between the middle
-    points, linear to the outer ones)."""
+    points, linear to the outer ones), which also runs the station's volt-var and volt-watt
+    curves (`volt_var`, `volt_watt` as `DroopControl` takes them)."""
     points, custom = response.points, response.custom
     if "full_activation_time" in custom or "support_duration" in custom:
         steps = [(f, p) for f, p in points if p != 0]
@@ -681,6 +805,8 @@ def local_response(
         p_max_w=limit.max_import_w if limit.max_import_w is not None else abs(p_top),
         p_ref_w=abs(p_top),
         response_time_s=float(custom.get("response_time") or 0.0),
+        volt_var=volt_var,
+        volt_watt=volt_watt,
     )
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from fcsbe.server.security.principal import Principal
@@ -32,12 +33,14 @@ __all__ = [
     "JsonOption",
     "database_failure",
     "database_missing",
+    "every_item",
     "fail",
     "load_settings",
     "local_operator",
     "normalise_database_url",
     "parse_duration",
     "print_json",
+    "print_rows",
     "require_server_extra",
     "run_in_transaction",
     "run_with_engine",
@@ -46,6 +49,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+K = TypeVar("K")
+
+LIST_PAGE_SIZE = 500
+"""Items a list command reads per query (it reads them all)."""
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
@@ -290,3 +297,29 @@ async def local_operator(session: AsyncSession) -> Principal:
 def print_json(data: object) -> None:
     """Print as indented JSON."""
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+async def every_item(
+    page: Callable[[K | None, int], Awaitable[tuple[Sequence[BaseModel], K | None]]],
+) -> list[dict[str, object]]:
+    """Every item of a paged service list, as the API's JSON: `page(after, limit)` reads the
+    page after the key `after` (None: the first) and answers it with the key of the next page
+    (None: this was the last)."""
+    found: list[dict[str, object]] = []
+    after: K | None = None
+    while True:
+        items, after = await page(after, LIST_PAGE_SIZE)
+        found.extend(item.model_dump(mode="json") for item in items)
+        if after is None:
+            return found
+
+
+def print_rows(
+    rows: list[dict[str, object]], as_json: bool, line: Callable[[dict[str, object]], str]
+) -> None:
+    """What a list command prints: the API's JSON with `--json`, else one `line` per row."""
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        typer.echo(line(row))

@@ -56,8 +56,11 @@ def _passwords(path: Path | None, wait_s: float = PASSWORD_FILE_WAIT_S) -> dict[
     return data
 
 
-async def _run(fleet: ChargerFleet, url: str, duration_s: float | None) -> None:
+async def _run(
+    fleet: ChargerFleet, url: str, duration_s: float | None, status_s: float = 60.0
+) -> None:
     import asyncio
+    from datetime import UTC, datetime
 
     await fleet.start()
     ticking = asyncio.create_task(fleet.run(1.0))
@@ -73,10 +76,13 @@ async def _run(fleet: ChargerFleet, url: str, duration_s: float | None) -> None:
                 f"({'; '.join(sorted(str(r) for r in reasons)) or 'no answer'}); still trying",
                 err=True,
             )
-        if duration_s is None:
-            await asyncio.Event().wait()
-        else:
-            await asyncio.sleep(duration_s)
+        loop = asyncio.get_running_loop()
+        end = None if duration_s is None else loop.time() + duration_s
+        while end is None or loop.time() < end:
+            wait = status_s if end is None else min(status_s, end - loop.time())
+            await asyncio.sleep(max(0.0, wait))
+            if end is None or loop.time() < end:
+                typer.echo(f"{datetime.now(UTC):%H:%M:%S} {fleet.status()}")
     finally:
         ticking.cancel()
         await fleet.stop()
@@ -132,6 +138,14 @@ def simulate(
         float | None,
         typer.Option("--duration", min=1, help="Stop after this many seconds.", show_default=False),
     ] = None,
+    status_s: Annotated[
+        float,
+        typer.Option(
+            "--status-interval",
+            min=1,
+            help="Seconds between the status lines (connections, transactions, profiles).",
+        ),
+    ] = 60.0,
 ) -> None:
     """Run a scenario's stations as OCPP charge points connected to a CSMS until interrupted."""
     import asyncio
@@ -172,6 +186,6 @@ def simulate(
         options=SimOptions(meter_resolution_s=meter_interval_s),
     )
     try:
-        asyncio.run(_run(fleet, url, duration_s))
+        asyncio.run(_run(fleet, url, duration_s, status_s))
     except KeyboardInterrupt:
         typer.echo("stopped")

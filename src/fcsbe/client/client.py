@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-import warnings
 from collections.abc import Awaitable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -38,6 +37,7 @@ from fcsbe.client.pool import ShardedTransport
 from fcsbe.client.raw import RawResponse, RawResponseClient, with_raw
 from fcsbe.client.records import RecordsResource
 from fcsbe.client.registry import RegistryResource
+from fcsbe.client.renamed import RenamedAttribute
 from fcsbe.client.sessions import SessionsResource
 from fcsbe.client.sites import SitesResource
 from fcsbe.client.transport import RetryPolicy, Sleep, Transport
@@ -81,6 +81,9 @@ class FcsbeClient:
         >>> async with FcsbeClient("https://cso.example", token="...") as client:
         ...     details = await client.discovery.version_details()
     """
+
+    webhook_endpoint = RenamedAttribute[WebhookEndpointResource]("webhook_endpoints")
+    ev_user = RenamedAttribute[EvUserResource]("ev_users")
 
     def __init__(
         self,
@@ -154,27 +157,6 @@ class FcsbeClient:
         self.notifications = NotificationsResource(self._transport)
         self.webhook_endpoints = WebhookEndpointResource(self._transport)
         self.ev_users = EvUserResource(self._transport)
-
-    @property
-    def webhook_endpoint(self) -> WebhookEndpointResource:
-        """Deprecated name of `webhook_endpoints` (namespaces are named like their server
-        module); kept for one release."""
-        warnings.warn(
-            "FcsbeClient.webhook_endpoint is deprecated; use FcsbeClient.webhook_endpoints",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.webhook_endpoints
-
-    @property
-    def ev_user(self) -> EvUserResource:
-        """Deprecated name of `ev_users`; kept for one release."""
-        warnings.warn(
-            "FcsbeClient.ev_user is deprecated; use FcsbeClient.ev_users",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.ev_users
 
     def with_options(
         self,

@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -22,6 +21,7 @@ import httpx
 
 from fcsbe.client.client import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_S, FcsbeClient
 from fcsbe.client.raw import RawResponse, RawResponseClient, RawResponseNamespace
+from fcsbe.client.renamed import RenamedAttribute
 from fcsbe.client.sync_namespaces import (
     SyncEvUserResource,
     SyncNamespaces,
@@ -40,6 +40,9 @@ class SyncFcsbeClient(SyncNamespaces):
     between several clients (it is then not closed with this client). Close the client
     (`close()` or a `with` block) to release the connections and the thread.
     """
+
+    webhook_endpoint = RenamedAttribute[SyncWebhookEndpointResource]("webhook_endpoints")
+    ev_user = RenamedAttribute[SyncEvUserResource]("ev_users")
 
     def __init__(
         self,
@@ -89,24 +92,6 @@ class SyncFcsbeClient(SyncNamespaces):
         result. For what the namespaces do not cover, e.g. several calls at once:
         `client.run(lambda c: asyncio.gather(c.sites.get("a"), c.sites.get("b")))`."""
         return self._runner.run(call(self._client))
-
-    @property
-    def webhook_endpoint(self) -> SyncWebhookEndpointResource:
-        """Deprecated name of `webhook_endpoints`; kept for one release."""
-        warnings.warn(
-            "SyncFcsbeClient.webhook_endpoint is deprecated; use webhook_endpoints",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.webhook_endpoints
-
-    @property
-    def ev_user(self) -> SyncEvUserResource:
-        """Deprecated name of `ev_users`; kept for one release."""
-        warnings.warn(
-            "SyncFcsbeClient.ev_user is deprecated; use ev_users", DeprecationWarning, stacklevel=2
-        )
-        return self.ev_users
 
     def with_options(
         self,

@@ -28,6 +28,7 @@ from fcsbe.demo.outcome import (
     failure_reason,
 )
 from fcsbe.demo.plan import (
+    PREFERRED_SITES,
     assign_sites,
     contract_proposal,
     plan_services,
@@ -92,6 +93,8 @@ class Story:
         self.jwks: dict[str, Any] = {}
         self.fsc_id = f"demo-{uuid.uuid4()}"
         self.window_start = datetime.now(UTC)
+        self.checks_s = 0.0
+        """How long the credentials checks took: the server's pace, for the FS windows."""
         self.services: list[FsOutcome] = []
 
     @property
@@ -229,6 +232,7 @@ class Story:
         )
         site_ids = [site.site_id for site in self.sites]
         pairs = [(fs_type, site_id) for fs_type in FsType for site_id in site_ids]
+        began = time.monotonic()
         results = await asyncio.gather(
             *(
                 self.fo.credential_checks.check(
@@ -240,6 +244,7 @@ class Story:
                 for fs_type, site_id in pairs
             )
         )
+        self.checks_s = time.monotonic() - began
         refused = {r.fs_type.value for r in results if not (r.actor_ok and r.contract_ok)}
         if refused:
             raise StepFailed(f"actor or contract refused for {', '.join(sorted(refused))}")
@@ -250,7 +255,17 @@ class Story:
         try:
             assignment = assign_sites(site_ids, capable)
         except ValueError as exc:
-            raise NoSiteYet(str(exc)) from exc
+            # Say why the sites that could take the scarce types cannot (yet).
+            why = [
+                f"{fs_type.value} at {site_id}: {reason.code.value} {reason.detail or ''}".strip()
+                for (fs_type, site_id), result in zip(pairs, results, strict=True)
+                if fs_type in (FsType.DROOP, FsType.FFR)
+                and site_id not in capable[fs_type]
+                and site_id in PREFERRED_SITES[fs_type]
+                for verdict in result.targets[:1]
+                for reason in verdict.reasons[:1]
+            ]
+            raise NoSiteYet(f"{exc}; {'; '.join(why)}" if why else str(exc)) from exc
         self.services = [
             FsOutcome(planned, f"demo-{planned.fs_type.value.lower()}-{uuid.uuid4()}")
             for planned in plan_services(assignment, self.o.window_s)
@@ -259,7 +274,10 @@ class Story:
         return f"{len(pairs)} checks, {able} type/site pairs capable; a site chosen for each type"
 
     async def request(self) -> str:
-        start = max(self.window_start, datetime.now(UTC) + timedelta(seconds=1))
+        # A busy server decides slowly: the windows start after twice the time the credentials
+        # checks took (at least `lead_s`), so that no FS is decided after its window began.
+        lead = max(1.0, 2 * self.checks_s)
+        start = max(self.window_start, datetime.now(UTC) + timedelta(seconds=lead))
         self.window_start = start
         receipts = await asyncio.gather(
             *(

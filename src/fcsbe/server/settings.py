@@ -305,6 +305,21 @@ class Settings(DeliverySettings, BaseSettings):
         description="How long after an FS ends its detailed service record waits for late meter "
         "readings before it is made.",
     )
+    dispute_answer_days: float = Field(
+        default=10.0,
+        gt=0,
+        le=365,
+        description="The CSO answers a dispute of a record within this many days of its opening; "
+        "past it the server escalates the dispute.",
+    )
+    dispute_response_days: float = Field(
+        default=10.0,
+        gt=0,
+        le=365,
+        description="The FO accepts or escalates the CSO's answer within this many days; past it "
+        "the answer is deemed accepted. Keep both deadlines well inside "
+        "`FCSBE_RETENTION_METER_READINGS_DAYS`: a record revision needs the stored readings.",
+    )
     fs_deviation_tolerance_pct: float = Field(
         default=10.0,
         ge=0,

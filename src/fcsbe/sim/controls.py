@@ -81,8 +81,9 @@ class DroopControl:
     `response_time_s` is the ordered time to 90 % of a change (as grid codes measure it): the
     station shapes its response so that, with its own latency and rise, 90 % is reached then
     (0 = as fast as the EVSE can). `volt_var` (% of nominal voltage -> % of the EVSE's reactive
-    rating, + = absorb) and `volt_watt` (% of nominal voltage -> W added to the base power) act
-    on the site's voltage the same way.
+    rating, + = inject: the EVSE then meters a negative q_var, + being absorbed) and
+    `volt_watt` (% of nominal voltage -> W added to the base power) act on the site's voltage
+    the same way.
     """
 
     f_ref_hz: float

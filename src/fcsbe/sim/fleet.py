@@ -220,6 +220,9 @@ class SiteSpec:
     community, an office building); its daily curve is `load_kind`'s (see `sim/loads.py`)."""
     load_kind: Literal["HOUSEHOLD", "BUILDING"] = "HOUSEHOLD"
     """Daily shape of the non-EV load: a household's evening peak or a building's working day."""
+    connection_meter: bool = True
+    """Whether the point of connection has a meter that reports (readings of kind SITE). A site
+    without one still knows its load model, which the station reports with the site's state."""
     utc_offset_h: float = 1.0
     """Offset of local time, for the hour-of-day shapes of arrivals, PV and base load."""
     nominal_frequency_hz: float = 50.0

@@ -277,10 +277,13 @@ def uc_2_6_v2h_home(*, seed: int = 0, start: datetime = DEFAULT_START) -> Scenar
     return fleet("uc-2.6-v2h", start, seed, [home], b, [session])
 
 
-def uc_2_7_street(*, seed: int = 0, start: datetime = DEFAULT_START) -> ScenarioFleet:
+def uc_2_7_street(
+    *, seed: int = 0, start: datetime = DEFAULT_START, connection_meter: bool = True
+) -> ScenarioFleet:
     """UC 2.7: a block of flats behind one congestion point: its households' load, a PV roof
     and six AC chargers (two of them bidirectional, with V2G EVs), four EVs plugged in and two
-    chargers free for an EV arriving during a limit."""
+    chargers free for an EV arriving during a limit. `connection_meter` False: the connection
+    point has no meter that reports (the records then estimate it)."""
     b = FleetBuilder()
     flats = SiteSpec(
         site_id="SITE-FLATS",
@@ -290,6 +293,7 @@ def uc_2_7_street(*, seed: int = 0, start: datetime = DEFAULT_START) -> Scenario
         pv_peak_w=20_000,
         grid_node_id="NODE-STREET-1",
         base_load_peak_w=25_000,
+        connection_meter=connection_meter,
     )
     bidi = b.station(flats.site_id, 2, ac(11, 11))
     plain = b.station(flats.site_id, 4, ac(11))

@@ -246,17 +246,19 @@ def evse_readings(table: EvseTable, sites: SiteTable, at: datetime) -> list[Mete
 
 
 def site_readings(sites: SiteTable, at: datetime) -> list[MeterReading]:
-    """Point-of-connection readings, plus PV and storage meters where a site has them."""
+    """Point-of-connection readings (where the site has that meter), plus PV and storage
+    meters where a site has them."""
     out: list[MeterReading] = []
     for s, spec in enumerate(sites.specs):
         f, u = sites.freq_hz[s], sites.volt_v[s]
         soc = sites.storage_soc_pct(s)
-        out.append(
-            MeterReading(
-                spec.site_id, "SITE", at, sites.net_w[s], 0.0,
-                sites.e_import_wh[s], sites.e_export_wh[s], soc, f, u,
-            )
-        )  # fmt: skip
+        if spec.connection_meter:
+            out.append(
+                MeterReading(
+                    spec.site_id, "SITE", at, sites.net_w[s], 0.0,
+                    sites.e_import_wh[s], sites.e_export_wh[s], soc, f, u,
+                )
+            )  # fmt: skip
         if spec.pv_peak_w > 0:
             out.append(
                 MeterReading(

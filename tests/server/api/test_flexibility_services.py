@@ -404,3 +404,29 @@ async def test_transition_times_never_go_backwards(app: FastAPI, fo: FcsbeClient
     stamps = [t.at for t in fs.transitions]
     assert stamps == sorted(stamps)
     assert stamps[1] == stamps[2] == received
+
+
+async def test_list_pages_end_without_an_empty_page(
+    app: FastAPI, fo: FcsbeClient, http: httpx.AsyncClient
+) -> None:
+    """Pages read one FS more than they serve: a full last page says it is the last, and
+    each listed FS carries the transitions it shows on its own."""
+    for fs_id in ("fs-p1", "fs-p2", "fs-p3"):
+        await fo.flexibility_services.create(_request(fs_id))
+    await _decide_all(app)
+    auth = {"authorization": f"Bearer {fo.token}"}
+    url = "/v1/flexibility-services"
+    first = await http.get(url, params={"limit": 2}, headers=auth)
+    assert [fs["fs_id"] for fs in first.json()["items"]] == ["fs-p1", "fs-p2"]
+    assert 'rel="next"' in first.headers["link"]
+    cursor = first.json()["next_cursor"]
+    last = await http.get(url, params={"limit": 2, "cursor": cursor}, headers=auth)
+    assert [fs["fs_id"] for fs in last.json()["items"]] == ["fs-p3"]
+    assert last.json()["next_cursor"] is None
+    assert "link" not in last.headers
+    whole = await http.get(url, params={"limit": 3}, headers=auth)
+    assert whole.json()["next_cursor"] is None
+    for listed in whole.json()["items"]:
+        alone = await http.get(f"{url}/{listed['fs_id']}", headers=auth)
+        assert listed["transitions"] == alone.json()["transitions"]
+        assert len(listed["transitions"]) >= 2

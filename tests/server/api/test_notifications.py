@@ -127,3 +127,18 @@ async def test_redelivery_selection_is_validated(app: FastAPI, http: httpx.Async
         headers={**operator, "idempotency-key": "k3"},
     )
     assert unknown.status_code == 422
+
+
+async def test_feed_ends_on_a_full_page(app: FastAPI, http: httpx.AsyncClient) -> None:
+    """The feed reads one notification more than it serves: a full last page has no cursor."""
+    token = await make_fo(app.state.session_factory, "FO-A")
+    await enqueue(app.state.session_factory, "FO-A", 4)
+    await _sequence(app)
+    first = await http.get("/v1/notifications", params={"limit": 2}, headers=_auth(token))
+    cursor = first.json()["next_cursor"]
+    second = await http.get(
+        "/v1/notifications", params={"limit": 2, "cursor": cursor}, headers=_auth(token)
+    )
+    assert [n["seq"] for n in second.json()["items"]] == [3, 4]
+    assert second.json()["next_cursor"] is None
+    assert "link" not in second.headers

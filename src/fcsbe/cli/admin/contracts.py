@@ -9,8 +9,10 @@ import typer
 from fcsbe.cli._runtime import (
     FoOption,
     JsonOption,
+    every_item,
     local_operator,
     print_json,
+    print_rows,
     run_in_transaction,
 )
 
@@ -51,22 +53,13 @@ def contracts_list(
 
     async def work(session: AsyncSession, _settings: Settings) -> list[dict[str, object]]:
         principal = await local_operator(session)
-        found: list[dict[str, object]] = []
-        after: int | None = None
-        while True:
-            items, after = await list_contracts(
-                session, principal, after_id=after, limit=500, status=wanted, fo_party_id=fo
+        return await every_item(
+            lambda after, limit: list_contracts(
+                session, principal, after_id=after, limit=limit, status=wanted, fo_party_id=fo
             )
-            found.extend(item.model_dump(mode="json") for item in items)
-            if after is None:
-                return found
+        )
 
-    rows = run_in_transaction(work)
-    if as_json:
-        print_json(rows)
-        return
-    for row in rows:
-        typer.echo(_contract_line(row))
+    print_rows(run_in_transaction(work), as_json, _contract_line)
 
 
 @contracts_app.command("show")

@@ -91,7 +91,7 @@ def disputes_answer(
 
     from fcsbe.model import DisputeAnswer
     from fcsbe.server.security.keys import ServerKeys
-    from fcsbe.server.services.records.disputes import answer_dispute
+    from fcsbe.server.services.records.disputes import DisputeDeadlines, answer_dispute
 
     corrections = None
     if decision.upper() == "REVISE":
@@ -119,7 +119,14 @@ def disputes_answer(
             raise typer.BadParameter(
                 f"no server signing key in {settings.data_dir} (FCSBE_DATA_DIR as the server has)"
             )
-        done = await answer_dispute(session, keys, operator.party_id, dispute_id, answer)
+        done = await answer_dispute(
+            session,
+            keys,
+            operator.party_id,
+            dispute_id,
+            answer,
+            deadlines=DisputeDeadlines.from_settings(settings),
+        )
         return done.model_dump(mode="json")
 
     result = run_in_transaction(work)

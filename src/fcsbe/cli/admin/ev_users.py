@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcsbe.cli._runtime import JsonOption, parse_duration, print_json, run_in_transaction
+from fcsbe.cli._runtime import (
+    JsonOption,
+    every_item,
+    parse_duration,
+    print_json,
+    print_rows,
+    run_in_transaction,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,20 +79,13 @@ def ev_users_list(as_json: JsonOption = False) -> None:
     from fcsbe.server.services.ev_users.access import list_users
 
     async def work(session: AsyncSession, _settings: Settings) -> list[dict[str, object]]:
-        found: list[dict[str, object]] = []
-        after: str | None = None
-        while True:
-            items, after = await list_users(session, after=after, limit=500)
-            found.extend(item.model_dump(mode="json") for item in items)
-            if after is None:
-                return found
+        return await every_item(lambda after, limit: list_users(session, after=after, limit=limit))
 
-    rows = run_in_transaction(work)
-    if as_json:
-        print_json(rows)
-        return
-    for row in rows:
-        typer.echo(f"{row['user_id']}  {row['subject_ref']}  {row['consent_level']}")
+    print_rows(
+        run_in_transaction(work),
+        as_json,
+        lambda row: f"{row['user_id']}  {row['subject_ref']}  {row['consent_level']}",
+    )
 
 
 @ev_users_app.command("erase")

@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcsbe.cli._runtime import JsonOption, parse_duration, print_json, run_in_transaction
+from fcsbe.cli._runtime import (
+    JsonOption,
+    every_item,
+    parse_duration,
+    print_json,
+    print_rows,
+    run_in_transaction,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -190,26 +197,22 @@ def enrolments_list(
     from fcsbe.server.services.enrolments.enrolments import list_enrolments
 
     async def work(session: AsyncSession, _settings: Settings) -> list[dict[str, object]]:
-        found: list[dict[str, object]] = []
-        after: str | None = None
-        while True:
-            items, after = await list_enrolments(
-                session, after=after, limit=500, status=status.upper() if status else None
-            )
-            found.extend(item.model_dump(mode="json") for item in items)
-            if after is None:
-                return found
-
-    rows = run_in_transaction(work)
-    if as_json:
-        print_json(rows)
-        return
-    for row in rows:
-        seen = row["last_heartbeat_at"] or "never"
-        typer.echo(
-            f"{row['enrolment_id']}  {row['fo_party_id']}  {row['status']}  last heartbeat {seen}"
-            + (f"  OFFLINE since {row['offline_since']}" if row["offline_since"] else "")
+        wanted = status.upper() if status else None
+        return await every_item(
+            lambda after, limit: list_enrolments(session, after=after, limit=limit, status=wanted)
         )
+
+    print_rows(run_in_transaction(work), as_json, _enrolment_line)
+
+
+def _enrolment_line(row: dict[str, object]) -> str:
+    """One enrolment in `fcsbe admin enrolments list`: who, its status, when last heard of."""
+    seen = row["last_heartbeat_at"] or "never"
+    offline = f"  OFFLINE since {row['offline_since']}" if row["offline_since"] else ""
+    return (
+        f"{row['enrolment_id']}  {row['fo_party_id']}  {row['status']}  last heartbeat {seen}"
+        + offline
+    )
 
 
 @enrolments_app.command("revoke")

@@ -189,7 +189,8 @@ class TargetState(NamedTuple):
     other_w: float | None = None
     """SITE targets: the power behind the point of connection that is not EV charging (household
     or building load minus PV, plus storage; + import), so that `p_w - other_w` is the EVs'
-    share. None when the station has no point-of-connection meter."""
+    share. None when the station knows nothing of it (no point-of-connection meter and no load
+    model); the simulator knows its load model even for a site whose meter does not report."""
     import_limit_w: float | None = None
     """SITE targets: the import limit in force at the point of connection (None: unknown)."""
     export_limit_w: float | None = None

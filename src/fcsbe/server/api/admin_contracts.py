@@ -8,26 +8,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from fcsbe.model import ContractDecision, ContractStatus, FlexibilityServiceContract, Page
-from fcsbe.server.api.contracts import FscId
+from fcsbe.model import ContractDecision, FlexibilityServiceContract, Page
+from fcsbe.server.api.contracts import ContractStatusFilter, FscId, contracts_page
 from fcsbe.server.api.edge.authentication import OperatorPrincipal
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.api.edge.paging import (
-    DEFAULT_PAGE_SIZE,
-    Cursor,
-    Limit,
-    decode_cursor,
-    encode_cursor,
-    set_next_link,
-)
+from fcsbe.server.api.edge.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
-from fcsbe.server.services.contracts import contracts
 from fcsbe.server.services.contracts import decisions as contract_decisions
 from fcsbe.server.storage.base import utcnow
 
@@ -50,26 +41,22 @@ async def admin_list_contracts(
     response: Response,
     principal: OperatorPrincipal,
     session: DbSession,
-    status: Annotated[ContractStatus | None, Query(description="Only this status.")] = None,
+    status: ContractStatusFilter = None,
     fo_party_id: FoPartyFilter = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[FlexibilityServiceContract]:
     """Contracts with every aggregator, oldest first."""
-    after = decode_cursor(request, cursor)
-    items, next_key = await contracts.list_contracts(
+    return await contracts_page(
+        request,
+        response,
         session,
         principal,
-        after_id=after if isinstance(after, int) else None,
-        limit=limit,
         status=status,
+        limit=limit,
+        cursor=cursor,
         fo_party_id=fo_party_id,
     )
-    page = Page[FlexibilityServiceContract](
-        items=items, next_cursor=encode_cursor(request, next_key) if next_key is not None else None
-    )
-    set_next_link(request, response, page)
-    return page
 
 
 @router.get(
@@ -91,7 +78,7 @@ async def admin_get_contract(
     "/contracts/{fsc_id}/decision",
     operation_id="decide_contract",
     response_model=FlexibilityServiceContract,
-    responses={**problem_responses(401, 403, 404, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True),
 )
 async def decide_contract(
     fsc_id: FscId,

@@ -17,13 +17,9 @@ from fcsbe.model import (
     SubmittedBaselineInfo,
 )
 from fcsbe.server.api.edge.authentication import OperatorPrincipal
-from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
-    IdempotencyKey,
-    Outcome,
-    run_idempotent,
-)
-from fcsbe.server.api.edge.problems import problem_responses
+from fcsbe.server.api.edge.idempotency import IdempotencyKey
+from fcsbe.server.api.edge.problems import STATE_CONFLICT, problem_responses
+from fcsbe.server.api.records import run_timed_dispute_step
 from fcsbe.server.deps import DbSession, ServerSigningKeys
 from fcsbe.server.services.records import baselines, disputes
 
@@ -69,7 +65,7 @@ async def admin_get_dispute(
     "/disputes/{dispute_id}/answer",
     operation_id="admin_answer_dispute",
     response_model=Dispute,
-    responses={**IDEMPOTENCY_RESPONSES, **problem_responses(401, 403, 404, 409, 422)},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True, described=STATE_CONFLICT),
 )
 async def admin_answer_dispute(
     dispute_id: DisputeId,
@@ -83,12 +79,16 @@ async def admin_answer_dispute(
     """Answer an OPEN dispute before `answer_due`: REVISE (the record is rebuilt from the
     stored readings with the corrections as the next record revision, its proof follows) or
     REJECT with a reason code and reasons. The FO then has until `response_due`."""
-
-    async def handler() -> Outcome:
-        answer = await disputes.answer_dispute(session, keys, principal.party_id, dispute_id, body)
-        return 200, answer, {}
-
-    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+    return await run_timed_dispute_step(
+        disputes.answer_dispute,
+        dispute_id,
+        body,
+        request,
+        principal,
+        session,
+        keys,
+        idempotency_key,
+    )
 
 
 @router.put(

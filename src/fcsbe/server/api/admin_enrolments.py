@@ -10,7 +10,6 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fcsbe.model import Enrolment, EnrolmentStatus, EnrolmentToken, EnrolmentTokenRequest, Page
 from fcsbe.server.api.edge.authentication import OperatorPrincipal, bearer_token
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
@@ -19,9 +18,8 @@ from fcsbe.server.api.edge.paging import (
     DEFAULT_PAGE_SIZE,
     Cursor,
     Limit,
-    decode_cursor,
-    encode_cursor,
-    set_next_link,
+    cursor_key,
+    page_response,
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings
@@ -42,7 +40,7 @@ EnrolmentId = Annotated[str, Path(min_length=1, max_length=128)]
     operation_id="create_enrolment_token",
     status_code=201,
     response_model=EnrolmentToken,
-    responses={**problem_responses(401, 403, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 409, 422, idempotent=True),
 )
 async def create_enrolment_token(
     body: EnrolmentTokenRequest,
@@ -79,18 +77,13 @@ async def admin_list_enrolments(
     cursor: Cursor = None,
 ) -> Page[Enrolment]:
     """Every aggregator's enrolment, by id."""
-    after = decode_cursor(request, cursor)
     items, next_key = await enrolments.list_enrolments(
         session,
-        after=after if isinstance(after, str) else None,
+        after=cursor_key(request, cursor, str),
         limit=limit,
         status=status.value if status else None,
     )
-    page = Page[Enrolment](
-        items=items, next_cursor=encode_cursor(request, next_key) if next_key is not None else None
-    )
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, Page[Enrolment], items, next_key)
 
 
 @router.get(
@@ -109,7 +102,7 @@ async def admin_get_enrolment(
     "/enrolments/{enrolment_id}/revoke",
     operation_id="admin_revoke_enrolment",
     response_model=Enrolment,
-    responses={**problem_responses(401, 403, 404), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 404, idempotent=True),
 )
 async def admin_revoke_enrolment(
     enrolment_id: EnrolmentId,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -16,7 +17,6 @@ from fcsbe.model import (
 )
 from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
@@ -25,9 +25,8 @@ from fcsbe.server.api.edge.paging import (
     DEFAULT_PAGE_SIZE,
     Cursor,
     Limit,
-    decode_cursor,
-    encode_cursor,
-    set_next_link,
+    cursor_key,
+    page_response,
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.api.edge.signatures import (
@@ -40,7 +39,7 @@ from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.contracts import contracts
 from fcsbe.server.storage.base import utcnow
 
-__all__ = ["FscId", "router"]
+__all__ = ["ContractStatusFilter", "FscId", "contracts_page", "router"]
 
 router = APIRouter(prefix="/v1", tags=["contracts"])
 
@@ -48,6 +47,51 @@ ContractsPrincipal = Annotated[Principal, fo_with_scope("contracts")]
 FscId = Annotated[
     str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:*\-]*$")
 ]
+ContractStatusFilter = Annotated[ContractStatus | None, Query(description="Only this status.")]
+
+
+async def contracts_page(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: Principal,
+    *,
+    status: ContractStatus | None,
+    limit: int,
+    cursor: str | None,
+    fo_party_id: str | None = None,
+) -> Page[FlexibilityServiceContract]:
+    """A page of the contracts the caller may see (an FO its own, the operator every FO's, or
+    one FO's with `fo_party_id`): the FO and the operator list route answer the same way."""
+    items, next_key = await contracts.list_contracts(
+        session,
+        principal,
+        after_id=cursor_key(request, cursor, int),
+        limit=limit,
+        status=status,
+        fo_party_id=fo_party_id,
+    )
+    return page_response(request, response, Page[FlexibilityServiceContract], items, next_key)
+
+
+async def _change_contract(
+    change: Callable[..., Awaitable[FlexibilityServiceContract]],
+    fsc_id: str,
+    body: ContractAmendment | ContractTermination,
+    request: Request,
+    signed: Signed,
+    principal: Principal,
+    session: DbSession,
+    key: str | None,
+) -> Response:
+    """A change of one contract by its FO (amend, terminate): the request is signed with a key
+    of the FO's contract, and a retry with the same idempotency key gets the same answer."""
+    await verify_signature_for_contract(signed, session, principal, fsc_id)
+
+    async def handler() -> Outcome:
+        return 200, await change(session, principal, fsc_id, body, now=utcnow()), {}
+
+    return await run_idempotent(request, session, principal.party_id, key, handler)
 
 
 @router.post(
@@ -55,7 +99,7 @@ FscId = Annotated[
     operation_id="propose_contract",
     status_code=201,
     response_model=FlexibilityServiceContract,
-    responses={**problem_responses(401, 403, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 409, 422, idempotent=True),
 )
 async def propose_contract(
     body: ContractProposal,
@@ -85,24 +129,14 @@ async def list_contracts(
     response: Response,
     principal: ContractsPrincipal,
     session: DbSession,
-    status: Annotated[ContractStatus | None, Query(description="Only this status.")] = None,
+    status: ContractStatusFilter = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[FlexibilityServiceContract]:
     """Your contracts with their revision history, oldest first."""
-    after = decode_cursor(request, cursor)
-    items, next_key = await contracts.list_contracts(
-        session,
-        principal,
-        after_id=after if isinstance(after, int) else None,
-        limit=limit,
-        status=status,
+    return await contracts_page(
+        request, response, session, principal, status=status, limit=limit, cursor=cursor
     )
-    page = Page[FlexibilityServiceContract](
-        items=items, next_cursor=encode_cursor(request, next_key) if next_key is not None else None
-    )
-    set_next_link(request, response, page)
-    return page
 
 
 @router.get(
@@ -121,7 +155,7 @@ async def get_contract(
     "/contracts/{fsc_id}",
     operation_id="amend_contract",
     response_model=FlexibilityServiceContract,
-    responses={**problem_responses(401, 403, 404, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True),
 )
 async def amend_contract(
     fsc_id: FscId,
@@ -133,19 +167,16 @@ async def amend_contract(
     key: IdempotencyKey = None,
 ) -> Response:
     """Propose new terms (a full replacement) as a new PENDING revision."""
-    await verify_signature_for_contract(signed, session, principal, fsc_id)
-
-    async def handler() -> Outcome:
-        return 200, await contracts.amend(session, principal, fsc_id, body, now=utcnow()), {}
-
-    return await run_idempotent(request, session, principal.party_id, key, handler)
+    return await _change_contract(
+        contracts.amend, fsc_id, body, request, signed, principal, session, key
+    )
 
 
 @router.post(
     "/contracts/{fsc_id}/terminate",
     operation_id="terminate_contract",
     response_model=FlexibilityServiceContract,
-    responses={**problem_responses(401, 403, 404, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True),
 )
 async def terminate_contract(
     fsc_id: FscId,
@@ -157,9 +188,6 @@ async def terminate_contract(
     key: IdempotencyKey = None,
 ) -> Response:
     """End the contract now, or at `effective_at`."""
-    await verify_signature_for_contract(signed, session, principal, fsc_id)
-
-    async def handler() -> Outcome:
-        return 200, await contracts.terminate(session, principal, fsc_id, body, now=utcnow()), {}
-
-    return await run_idempotent(request, session, principal.party_id, key, handler)
+    return await _change_contract(
+        contracts.terminate, fsc_id, body, request, signed, principal, session, key
+    )

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, text
 
 from fcsbe.model import ModuleEndpoint, VersionDetails, VersionInfo, VersionList
 from fcsbe.server.deps import (
@@ -19,7 +18,8 @@ from fcsbe.server.deps import (
     state_workers,
 )
 from fcsbe.server.security.keys import ServerKeys
-from fcsbe.server.storage.parties import PartyRow
+from fcsbe.server.storage.engine import answers
+from fcsbe.server.storage.parties import server_party
 
 __all__ = ["MODULES", "router"]
 
@@ -60,9 +60,7 @@ async def get_version_details(
     """Modules of v1, the server's party id, its public signing keys (JWKS) and the timing an
     FO plans with (`record_delay_s`)."""
     base = _base_url(request, settings.public_base_url)
-    party = (
-        await session.execute(select(PartyRow).where(PartyRow.is_server.is_(True)).limit(1))
-    ).scalar_one_or_none()
+    party = await server_party(session)
     published: list[dict[str, Any]] = list(party.jwks.get("keys", [])) if party else []
     # The server signs with the keys in `data_dir` (tree heads, PoWs, ...): always publish
     # them, after any keys recorded on its party, so verifiers find every key in use.
@@ -103,8 +101,7 @@ async def readyz(request: Request) -> JSONResponse:
     settings = state_settings(request)
     try:
         async with asyncio.timeout(settings.readiness_timeout_s):
-            async with state_engine(request).connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await answers(state_engine(request))
     except TimeoutError:
         return JSONResponse(
             {

@@ -16,7 +16,6 @@ from fcsbe.model import (
 )
 from fcsbe.server.api.edge.authentication import FoPrincipal, bearer_token
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
@@ -46,7 +45,7 @@ EnrolmentTokenAuth = Annotated[EnrolmentTokenRow, Depends(_enrolment_token)]
     operation_id="create_enrolment",
     status_code=201,
     response_model=EnrolmentResult,
-    responses={**problem_responses(401, 403, 409, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 409, 422, idempotent=True),
 )
 async def create_enrolment(
     body: EnrolmentRequest,
@@ -92,7 +91,7 @@ async def get_own_enrolment(principal: FoPrincipal, session: DbSession) -> Enrol
     "/enrolments/self",
     operation_id="update_own_enrolment",
     response_model=Enrolment,
-    responses={**problem_responses(401, 403, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 422, idempotent=True),
 )
 async def update_own_enrolment(
     body: EnrolmentUpdate,
@@ -123,7 +122,7 @@ async def update_own_enrolment(
     "/enrolments/self/credentials",
     operation_id="rotate_credentials",
     response_model=CredentialsRotation,
-    responses={**problem_responses(401, 403, 409), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 409, idempotent=True),
 )
 async def rotate_credentials(
     request: Request,

@@ -27,8 +27,8 @@ from fcsbe.model import (
 )
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.api.edge.authentication import EvUserPrincipal, OperatorPrincipal, bearer_token
-from fcsbe.server.api.edge.listing import after_id, page_response
-from fcsbe.server.api.edge.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
+from fcsbe.server.api.edge.listing import after_id
+from fcsbe.server.api.edge.paging import DEFAULT_PAGE_SIZE, Cursor, Limit, page_response
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings, state_stations
 from fcsbe.server.security.pseudonyms import Pseudonymizer
@@ -178,7 +178,7 @@ async def list_ev_users(
 ) -> Page[EvUserSummary]:
     """EV users by id: pseudonym and consent level only."""
     items, next_key = await access.list_users(session, after=after_id(request, cursor), limit=limit)
-    return page_response(request, response, items, next_key)
+    return page_response(request, response, Page[EvUserSummary], items, next_key)
 
 
 @admin_router.delete(

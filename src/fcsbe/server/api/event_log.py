@@ -27,9 +27,8 @@ from fcsbe.server.api.edge.paging import (
     Cursor,
     Limit,
     decode_cursor,
-    encode_cursor,
     invalid_cursor,
-    set_next_link,
+    page_response,
 )
 from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSigningKeys
@@ -100,9 +99,7 @@ async def list_event_log(
         fs_id=fs_id,
         type=type,
     )
-    page.next_cursor = encode_cursor(request, last) if last is not None else None
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, Page[EventLogEntry], page.items, last)
 
 
 @router.get(

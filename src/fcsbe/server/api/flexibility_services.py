@@ -33,14 +33,21 @@ from fcsbe.model import (
 from fcsbe.server.adapters.base import StationAdapter
 from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     KeyRecord,
     Outcome,
     run_idempotent,
     run_idempotent_recorded,
 )
-from fcsbe.server.api.edge.paging import Cursor, Limit, decode_cursor, encode_cursor, set_next_link
+from fcsbe.server.api.edge.paging import (
+    Cursor,
+    Limit,
+    cursor_key,
+    decode_cursor,
+    fetch_page,
+    page_response,
+)
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.api.edge.signatures import (
     Signed,
     SignedRequest,
@@ -67,13 +74,17 @@ FsPrincipal = Annotated[Principal, fo_with_scope("flexibility-services")]
 router = APIRouter(prefix="/v1/flexibility-services", tags=["flexibility-services"])
 
 FsId = Annotated[str, Path(max_length=128, description="Id of the FS.")]
-_ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "Missing or invalid credentials"},
-    403: {"description": "Not an FO credential"},
-    404: {"description": "No such FS for this FO"},
-    409: {"description": "Conflicts with the FS's state"},
-    422: {"description": "Invalid request"},
+_WORDING = {
+    401: "Missing or invalid credentials",
+    403: "Not an FO credential",
+    404: "No such FS for this FO",
+    409: "Conflicts with the FS's state",
+    422: "Invalid request",
 }
+"""How the FS routes describe their problems."""
+_ERRORS = problem_responses(401, 403, 404, 409, 422, described=_WORDING)
+_CHANGES = problem_responses(401, 403, 404, 409, 422, idempotent=True, described=_WORDING)
+"""A change of an FS: its 409 is first a conflict with the FS's state."""
 _QUEUED: dict[int | str, dict[str, Any]] = {
     202: {
         "model": StationCommand,
@@ -95,7 +106,7 @@ async def _reads_outside_transaction(session: DbSession) -> None:
     operation_id="create_flexibility_service",
     status_code=202,
     response_model=FsAccepted,
-    responses={**IDEMPOTENCY_RESPONSES, **_ERRORS},
+    responses=_CHANGES,
 )
 async def create_flexibility_service(
     body: FlexibilityServiceRequest,
@@ -138,7 +149,7 @@ async def create_flexibility_service(
     "",
     operation_id="list_flexibility_services",
     response_model=Page[FlexibilityService],
-    responses={status: _ERRORS[status] for status in (401, 403, 422)},
+    responses=problem_responses(401, 403, 422, described=_WORDING),
 )
 async def list_flexibility_services(
     request: Request,
@@ -151,21 +162,21 @@ async def list_flexibility_services(
     fs_type: Annotated[FsType | None, Query(description="Only FS of this type.")] = None,
 ) -> Page[FlexibilityService]:
     """The caller's FS, oldest first."""
-    after = decode_cursor(request, cursor)
-    rows = await list_fs(
-        session,
-        principal.party_id,
-        after_id=int(after) if isinstance(after, int) else None,
-        limit=limit,
-        state=state.value if state else None,
-        fs_type=fs_type.value if fs_type else None,
+    after = cursor_key(request, cursor, int)
+    rows, next_key = await fetch_page(
+        limit,
+        lambda size: list_fs(
+            session,
+            principal.party_id,
+            after_id=after,
+            limit=size,
+            state=state.value if state else None,
+            fs_type=fs_type.value if fs_type else None,
+        ),
+        key=lambda row: row.id,
     )
-    items = [await service.to_model(session, row) for row in rows]
-    page = Page[FlexibilityService](
-        items=items, next_cursor=encode_cursor(request, rows[-1].id) if len(rows) == limit else None
-    )
-    set_next_link(request, response, page)
-    return page
+    items = await service.to_models(session, rows)
+    return page_response(request, response, Page[FlexibilityService], items, next_key)
 
 
 @router.get(
@@ -186,7 +197,7 @@ async def get_flexibility_service(
     operation_id="supersede_flexibility_service",
     status_code=202,
     response_model=FsAccepted,
-    responses={**IDEMPOTENCY_RESPONSES, **_ERRORS},
+    responses=_CHANGES,
 )
 async def supersede_flexibility_service(
     fs_id: FsId,
@@ -215,7 +226,7 @@ async def supersede_flexibility_service(
     "/{fs_id}/cancel",
     operation_id="cancel_flexibility_service",
     response_model=FlexibilityService,
-    responses={**IDEMPOTENCY_RESPONSES, **_ERRORS},
+    responses=_CHANGES,
 )
 async def cancel_flexibility_service(
     fs_id: FsId,
@@ -278,7 +289,7 @@ async def _control(
     "/{fs_id}/setpoints",
     operation_id="update_flexibility_service_setpoint",
     response_model=FlexibilityService,
-    responses={**_QUEUED, **IDEMPOTENCY_RESPONSES, **_ERRORS},
+    responses={**_QUEUED, **_CHANGES},
 )
 async def update_setpoint(
     fs_id: FsId,
@@ -299,7 +310,7 @@ async def update_setpoint(
     "/{fs_id}/activations",
     operation_id="activate_flexibility_service",
     response_model=FlexibilityService,
-    responses={**_QUEUED, **IDEMPOTENCY_RESPONSES, **_ERRORS},
+    responses={**_QUEUED, **_CHANGES},
 )
 async def activate(
     fs_id: FsId,
@@ -372,12 +383,8 @@ async def evidence(
     after = decode_cursor(request, cursor)
     key = tuple(after) if isinstance(after, list) and len(after) == 3 else None
     items, next_key = await fs_evidence.evidence_page(session, fs, key, limit)
-    page = Page[EvidenceSample](
-        items=items,
-        next_cursor=encode_cursor(request, list(next_key)) if next_key is not None else None,
-    )
-    set_next_link(request, response, page)
-    return page
+    next_cursor_key = list(next_key) if next_key is not None else None
+    return page_response(request, response, Page[EvidenceSample], items, next_cursor_key)
 
 
 @router.get(

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Request, Response
 from fcsbe.model import HeartbeatRequest, HeartbeatResponse
 from fcsbe.server.api.edge.authentication import FoPrincipal
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
@@ -26,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["enrolments"])
     "/heartbeat",
     operation_id="send_heartbeat",
     response_model=HeartbeatResponse,
-    responses={**problem_responses(401, 403, 422), **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 422, idempotent=True),
 )
 async def send_heartbeat(
     body: HeartbeatRequest,

@@ -7,7 +7,7 @@ delivery state, shows the delivery log of one notification and schedules redeliv
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -24,7 +24,6 @@ from fcsbe.model import (
 )
 from fcsbe.server.api.edge.authentication import OperatorPrincipal, fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
@@ -34,10 +33,10 @@ from fcsbe.server.api.edge.paging import (
     Cursor,
     Limit,
     decode_cursor,
-    encode_cursor,
     invalid_cursor,
-    set_next_link,
+    page_response,
 )
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
 from fcsbe.server.notifications import outbox as notifications
 from fcsbe.server.security.principal import Principal
@@ -49,11 +48,14 @@ FeedPrincipal = Annotated[Principal, fo_with_scope("notifications")]
 router = APIRouter(prefix="/v1", tags=["notifications"])
 admin_router = APIRouter(prefix="/admin/v1", tags=["admin"])
 
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, unknown, expired or revoked credential"},
-    403: {"description": "The credential has the wrong role"},
-    422: {"description": "Invalid query parameter or body (problem names the field)"},
+_WORDING = {
+    401: "Missing, unknown, expired or revoked credential",
+    403: "The credential has the wrong role",
+    404: "No such notification",
+    410: "The position is older than the retention (`feed-position-expired`)",
+    422: "Invalid query parameter or body (problem names the field)",
 }
+"""How the notification routes describe their problems."""
 
 
 def _position(request: Request, cursor: str | None, fallback: int) -> int:
@@ -72,10 +74,7 @@ def _position(request: Request, cursor: str | None, fallback: int) -> int:
     response_model=NotificationFeedPage,
     # The items are served as stored: a field a notification was written without stays absent.
     response_model_exclude_unset=True,
-    responses={
-        **AUTH_RESPONSES,
-        410: {"description": "The position is older than the retention (`feed-position-expired`)"},
-    },
+    responses=problem_responses(401, 403, 410, 422, described=_WORDING),
 )
 async def list_notifications(
     request: Request,
@@ -103,19 +102,14 @@ async def list_notifications(
     items, last = await notifications.feed_page(
         session, principal.party_id, start, limit, pointer=pointer
     )
-    page = NotificationFeedPage(
-        items=cast("list[Any]", items),  # typed subclasses (`to_notification`)
-        next_cursor=encode_cursor(request, last) if last is not None else None,
-    )
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, NotificationFeedPage, items, last)
 
 
 @admin_router.get(
     "/notifications",
     operation_id="admin_list_notifications",
     response_model=Page[NotificationRecord],
-    responses=AUTH_RESPONSES,
+    responses=problem_responses(401, 403, 422, described=_WORDING),
 )
 async def admin_list_notifications(
     request: Request,
@@ -137,18 +131,14 @@ async def admin_list_notifications(
         status=status,
         fo_party_id=fo_party_id,
     )
-    page = Page[NotificationRecord](
-        items=items, next_cursor=encode_cursor(request, last) if last is not None else None
-    )
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, Page[NotificationRecord], items, last)
 
 
 @admin_router.get(
     "/notifications/{notification_id}/attempts",
     operation_id="admin_list_delivery_attempts",
     response_model=Page[DeliveryAttempt],
-    responses={**AUTH_RESPONSES, 404: {"description": "No such notification"}},
+    responses=problem_responses(401, 403, 404, 422, described=_WORDING),
 )
 async def admin_list_delivery_attempts(
     request: Request,
@@ -163,18 +153,14 @@ async def admin_list_delivery_attempts(
     items, last = await notifications.delivery_attempts(
         session, notification_id, _position(request, cursor, 0), limit
     )
-    page = Page[DeliveryAttempt](
-        items=items, next_cursor=encode_cursor(request, last) if last is not None else None
-    )
-    set_next_link(request, response, page)
-    return page
+    return page_response(request, response, Page[DeliveryAttempt], items, last)
 
 
 @admin_router.post(
     "/notifications/redeliver",
     operation_id="admin_redeliver_notifications",
     response_model=RedeliveryResult,
-    responses={**AUTH_RESPONSES, **IDEMPOTENCY_RESPONSES},
+    responses=problem_responses(401, 403, 422, idempotent=True, described=_WORDING),
 )
 async def admin_redeliver_notifications(
     request: Request,

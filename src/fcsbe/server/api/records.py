@@ -7,9 +7,11 @@ proof offline with `fcsbe.client.proofs.verify_proof_of_work`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel
 
 from fcsbe.model import (
     BaselineSubmission,
@@ -22,24 +24,51 @@ from fcsbe.model import (
 )
 from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
-from fcsbe.server.api.edge.problems import problem_responses
-from fcsbe.server.deps import DbSession, ServerSigningKeys
+from fcsbe.server.api.edge.problems import STATE_CONFLICT, problem_responses
+from fcsbe.server.deps import DbSession, ServerSigningKeys, state_settings
+from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.records import baselines, disputes
 from fcsbe.server.services.records import records as service
 
-__all__ = ["router"]
+__all__ = ["router", "run_timed_dispute_step"]
 
 RecordsPrincipal = Annotated[Principal, fo_with_scope("records")]
 
 router = APIRouter(prefix="/v1/flexibility-services", tags=["records"])
 
 FsId = Annotated[str, Path(max_length=128, description="Id of the FS.")]
+
+
+async def run_timed_dispute_step(
+    step: Callable[..., Awaitable[BaseModel]],
+    subject_id: str,
+    body: BaseModel,
+    request: Request,
+    principal: Principal,
+    session: DbSession,
+    keys: ServerKeys,
+    idempotency_key: str | None,
+) -> Response:
+    """Take a step of a record's dispute that has a deadline (the FO's validation of the proof,
+    `disputes.validate_proof`; the CSO's answer, `disputes.answer_dispute`) on `subject_id` (an
+    FS, a dispute) for the caller, against the dispute deadlines of the server's settings.
+
+    A retry with the same idempotency key gets the same answer; the FO's and the operator's
+    routes answer the same way."""
+    deadlines = disputes.DisputeDeadlines.from_settings(state_settings(request))
+
+    async def handler() -> Outcome:
+        result = await step(
+            session, keys, principal.party_id, subject_id, body, deadlines=deadlines
+        )
+        return 200, result, {}
+
+    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
 
 
 @router.get(
@@ -72,7 +101,7 @@ async def get_fs_proof(fs_id: FsId, principal: RecordsPrincipal, session: DbSess
     "/{fs_id}/proof/validation",
     operation_id="validate_fs_proof",
     response_model=ProofOfWork,
-    responses={**IDEMPOTENCY_RESPONSES, **problem_responses(401, 403, 404, 409)},
+    responses=problem_responses(401, 403, 404, 409, idempotent=True, described=STATE_CONFLICT),
 )
 async def validate_fs_proof(
     fs_id: FsId,
@@ -87,12 +116,9 @@ async def validate_fs_proof(
     opens for the CSO to answer) the proof of the record in force. Accepting a disputed proof
     before the CSO answers withdraws the dispute; accepting the proof of a revised record
     accepts the CSO's answer."""
-
-    async def handler() -> Outcome:
-        proof = await disputes.validate_proof(session, keys, principal.party_id, fs_id, body)
-        return 200, proof, {}
-
-    return await run_idempotent(request, session, principal.party_id, idempotency_key, handler)
+    return await run_timed_dispute_step(
+        disputes.validate_proof, fs_id, body, request, principal, session, keys, idempotency_key
+    )
 
 
 @router.get(
@@ -111,7 +137,7 @@ async def get_fs_dispute(fs_id: FsId, principal: RecordsPrincipal, session: DbSe
     "/{fs_id}/dispute/response",
     operation_id="respond_to_fs_dispute",
     response_model=Dispute,
-    responses={**IDEMPOTENCY_RESPONSES, **problem_responses(401, 403, 404, 409, 422)},
+    responses=problem_responses(401, 403, 404, 409, 422, idempotent=True, described=STATE_CONFLICT),
 )
 async def respond_to_fs_dispute(
     fs_id: FsId,

@@ -11,14 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from fcsbe.model import FieldError, Problem, RegistryDocument, RegistryImportResult
+from fcsbe.model import FieldError, RegistryDocument, RegistryImportResult
 from fcsbe.server.api.edge.authentication import OperatorPrincipal
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession
 from fcsbe.server.errors import UnprocessableContent
 from fcsbe.server.services.registry.files import describe_entry
@@ -55,12 +55,17 @@ def _rejected(raw: Any, exc: RegistryRejected) -> UnprocessableContent:
     "/import",
     operation_id="import_stations",
     response_model=RegistryImportResult,
-    responses={
-        **IDEMPOTENCY_RESPONSES,
-        401: {"model": Problem, "description": "Missing or invalid credential"},
-        403: {"model": Problem, "description": "Not an operator credential"},
-        422: {"model": Problem, "description": "The document was refused; nothing was imported"},
-    },
+    responses=problem_responses(
+        401,
+        403,
+        422,
+        idempotent=True,
+        described={
+            401: "Missing or invalid credential",
+            403: "Not an operator credential",
+            422: "The document was refused; nothing was imported",
+        },
+    ),
 )
 async def import_stations(
     document: RegistryDocument,

@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from fcsbe.model import EvSession, Page
-from fcsbe.server.api.edge.listing import READ_RESPONSES, after_id, page_response
-from fcsbe.server.api.edge.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
+from fcsbe.server.api.edge.listing import READ_RESPONSES, after_id
+from fcsbe.server.api.edge.paging import DEFAULT_PAGE_SIZE, Cursor, Limit, page_response
 from fcsbe.server.api.edge.readers import SessionsReader
 from fcsbe.server.deps import DbSession
 from fcsbe.server.services.registry import sessions as service
@@ -50,7 +50,7 @@ async def list_sessions(
         evse_id=evse_id,
         include_ended=include_ended,
     )
-    return page_response(request, response, items, next_key)
+    return page_response(request, response, Page[EvSession], items, next_key)
 
 
 @router.get("/{session_ref}", operation_id="get_session")

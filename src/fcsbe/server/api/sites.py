@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from fcsbe.model import Page, Site
-from fcsbe.server.api.edge.listing import READ_RESPONSES, after_id, page_response
-from fcsbe.server.api.edge.paging import DEFAULT_PAGE_SIZE, Cursor, Limit
+from fcsbe.server.api.edge.listing import READ_RESPONSES, after_id
+from fcsbe.server.api.edge.paging import DEFAULT_PAGE_SIZE, Cursor, Limit, page_response
 from fcsbe.server.api.edge.readers import InfrastructureReader
 from fcsbe.server.deps import DbSession
 from fcsbe.server.services.registry import sites as service
@@ -37,7 +37,7 @@ async def list_sites(
     items, next_key = await service.list_sites(
         session, principal, utcnow(), after=after_id(request, cursor), limit=limit
     )
-    return page_response(request, response, items, next_key)
+    return page_response(request, response, Page[Site], items, next_key)
 
 
 @router.get("/{site_id}", operation_id="get_site")

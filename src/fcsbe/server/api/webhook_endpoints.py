@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
 from fcsbe.model import WebhookEndpoint, WebhookEndpointUpdate
 from fcsbe.server.api.edge.authentication import fo_with_scope
 from fcsbe.server.api.edge.idempotency import (
-    IDEMPOTENCY_RESPONSES,
     IdempotencyKey,
     Outcome,
     run_idempotent,
 )
+from fcsbe.server.api.edge.problems import problem_responses
 from fcsbe.server.deps import DbSession, ServerSettings, state_callback_resolver, state_keys
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.enrolments import webhook_endpoints
@@ -25,10 +25,13 @@ EndpointPrincipal = Annotated[Principal, fo_with_scope("notifications")]
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, unknown, expired or revoked credential"},
-    403: {"description": "The credential has the wrong role"},
+_WORDING = {
+    401: "Missing, unknown, expired or revoked credential",
+    403: "The credential has the wrong role",
+    404: "No endpoint registered yet",
+    422: "The callback URL is refused (problem names the field)",
 }
+"""How the webhook-endpoint routes describe their problems."""
 
 
 def _public_key(request: Request) -> str:
@@ -40,7 +43,7 @@ def _public_key(request: Request) -> str:
     "/webhook-endpoint",
     operation_id="get_webhook_endpoint",
     response_model=WebhookEndpoint,
-    responses={**AUTH_RESPONSES, 404: {"description": "No endpoint registered yet"}},
+    responses=problem_responses(401, 403, 404, described=_WORDING),
 )
 async def get_webhook_endpoint(
     request: Request, session: DbSession, principal: EndpointPrincipal
@@ -54,11 +57,7 @@ async def get_webhook_endpoint(
     "/webhook-endpoint",
     operation_id="put_webhook_endpoint",
     response_model=WebhookEndpoint,
-    responses={
-        **AUTH_RESPONSES,
-        **IDEMPOTENCY_RESPONSES,
-        422: {"description": "The callback URL is refused (problem names the field)"},
-    },
+    responses=problem_responses(401, 403, 422, idempotent=True, described=_WORDING),
 )
 async def put_webhook_endpoint(
     request: Request,
@@ -96,11 +95,7 @@ async def put_webhook_endpoint(
     "/webhook-endpoint/secret",
     operation_id="rotate_webhook_secret",
     response_model=WebhookEndpoint,
-    responses={
-        **AUTH_RESPONSES,
-        **IDEMPOTENCY_RESPONSES,
-        404: {"description": "No endpoint registered yet"},
-    },
+    responses=problem_responses(401, 403, 404, idempotent=True, described=_WORDING),
 )
 async def rotate_webhook_secret(
     request: Request,

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe.model import DeliveryOutcome, DeliveryStatus, WebhookEndpointStatus
@@ -31,8 +30,8 @@ from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.security.secret_keyring import SecretKeyring, SecretKeyringError
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.notifications import DeliveryAttemptRow, OutboxRow
-from fcsbe.server.storage.webhook_endpoints import WebhookEndpointRow
+from fcsbe.server.storage.notifications import DeliveryAttemptRow, due_rows, settle_leased
+from fcsbe.server.storage.webhook_endpoints import WebhookEndpointRow, endpoints_of
 
 __all__ = ["Claimed", "DeliveryWorker", "notification_body"]
 
@@ -121,25 +120,8 @@ class DeliveryWorker:
         lease_until = now + timedelta(seconds=self._settings.notification_lease_s)
         async with self._factory() as session:
             settled = await assign_sequence(session) if sequence else 0
-            rows = (
-                (
-                    await session.execute(
-                        select(OutboxRow)
-                        .where(
-                            OutboxRow.status == DeliveryStatus.PENDING.value,
-                            OutboxRow.next_attempt_at <= now,
-                            OutboxRow.seq.is_not(None),
-                            or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
-                        )
-                        .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
-                        .limit(self._settings.notification_batch_size)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            endpoints = await self._endpoints(session, {row.fo_party_id for row in rows})
+            rows = await due_rows(session, now, self._settings.notification_batch_size)
+            endpoints = await endpoints_of(session, {row.fo_party_id for row in rows})
             claimed: list[Claimed] = []
             for row in rows:
                 endpoint = endpoints.get(row.fo_party_id)
@@ -225,27 +207,10 @@ class DeliveryWorker:
                     error=result.error,
                 )
             )
-        table = OutboxRow.__table__
-        assert isinstance(table, Table)
         async with self._factory() as session:
-            await session.execute(
-                update(table)
-                .where(
-                    and_(table.c.id == bindparam("row_id"), table.c.lease_owner == owner),
-                )
-                .values(
-                    status=bindparam("status"),
-                    attempts=bindparam("attempts"),
-                    next_attempt_at=bindparam("next_attempt_at"),
-                    delivered_at=bindparam("delivered_at"),
-                    last_error=bindparam("last_error"),
-                    lease_until=None,
-                    lease_owner=None,
-                ),
-                changes,
-            )
+            await settle_leased(session, owner, changes)
             session.add_all(attempts)
-            endpoints = await self._endpoints(session, gone | set(paused))
+            endpoints = await endpoints_of(session, gone | set(paused))
             for party, endpoint in endpoints.items():
                 if party in gone:
                     disable_endpoint(endpoint, "the receiver answered 410 Gone", now)
@@ -273,12 +238,3 @@ class DeliveryWorker:
             retry_at = self._policy.next_attempt(item.attempt, now, advised, self._rng)
             change.update(status=DeliveryStatus.PENDING.value, next_attempt_at=retry_at)
         return change
-
-    @staticmethod
-    async def _endpoints(session: AsyncSession, parties: set[str]) -> dict[str, WebhookEndpointRow]:
-        if not parties:
-            return {}
-        rows = await session.execute(
-            select(WebhookEndpointRow).where(WebhookEndpointRow.fo_party_id.in_(sorted(parties)))
-        )
-        return {row.fo_party_id: row for row in rows.scalars()}

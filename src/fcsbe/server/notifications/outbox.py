@@ -131,7 +131,8 @@ async def feed_page(
     *,
     pointer: str = "/query/after_seq",
 ) -> tuple[list[Notification], int | None]:
-    """One page of the FO's feed after `after_seq`; the last seq served when more may follow.
+    """One page of the FO's feed after `after_seq`; the last seq served when more follow (one
+    row more than the page is read to know).
 
     410 when notifications after `after_seq` were already purged (the position is older than
     the retention): resuming there would skip them silently.
@@ -150,9 +151,9 @@ async def feed_page(
                 )
             ],
         )
-    rows = await outbox.feed_rows(session, fo_party_id, after_seq, limit)
+    rows = await outbox.feed_rows(session, fo_party_id, after_seq, limit + 1)
+    more, rows = len(rows) > limit, rows[:limit]
     items = [to_notification(row) for row in rows]
-    more = len(rows) == limit and rows
     return items, (int(rows[-1].seq or 0) if more else None)
 
 
@@ -199,26 +200,29 @@ async def list_notifications(
     status: DeliveryStatus | None = None,
     fo_party_id: str | None = None,
 ) -> tuple[list[NotificationRecord], int | None]:
-    """Outbox rows for the operator; the last row id served when more may follow."""
+    """Outbox rows for the operator; the last row id served when more follow (one row more
+    than the page is read to know)."""
     rows = await outbox.list_rows(
         session,
         after_id=after_id,
-        limit=limit,
+        limit=limit + 1,
         status=status.value if status else None,
         fo_party_id=fo_party_id,
     )
-    last = rows[-1].id if len(rows) == limit and rows else None
-    return [_record(row) for row in rows], last
+    more, rows = len(rows) > limit, rows[:limit]
+    return [_record(row) for row in rows], (rows[-1].id if more else None)
 
 
 async def delivery_attempts(
     session: AsyncSession, notification_id: str, after_attempt: int, limit: int
 ) -> tuple[list[DeliveryAttempt], int | None]:
-    """The delivery log of one notification (404 when it does not exist)."""
+    """The delivery log of one notification (404 when it does not exist); the last attempt
+    served when more follow (one row more than the page is read to know)."""
     row = await outbox.row_by_notification_id(session, notification_id)
     if row is None:
         raise NotFound(f"No notification {notification_id} exists.", slug="notification-not-found")
-    rows = await outbox.attempts_of(session, row.id, after_attempt, limit)
+    rows = await outbox.attempts_of(session, row.id, after_attempt, limit + 1)
+    more, rows = len(rows) > limit, rows[:limit]
     items = [
         DeliveryAttempt(
             notification_id=attempt.notification_id,
@@ -232,8 +236,7 @@ async def delivery_attempts(
         )
         for attempt in rows
     ]
-    last = rows[-1].attempt if len(rows) == limit and rows else None
-    return items, last
+    return items, (rows[-1].attempt if more else None)
 
 
 async def redeliver(session: AsyncSession, request: RedeliveryRequest) -> RedeliveryResult:

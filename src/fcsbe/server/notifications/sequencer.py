@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fcsbe.server.storage.notifications import OutboxRow
+from fcsbe.server.storage.locks import try_advisory_lock
+from fcsbe.server.storage.notifications import last_seq_by_party, set_seqs, unsequenced
 
 __all__ = ["SEQUENCER_LOCK", "assign_sequence"]
 
@@ -28,37 +28,16 @@ async def assign_sequence(session: AsyncSession, limit: int = 5000) -> int:
     Runs in the caller's transaction, which must commit it. On PostgreSQL a replica that finds
     the lock taken returns 0 at once: another replica is doing the work.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        locked = await session.scalar(
-            text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": SEQUENCER_LOCK}
-        )
-        if not locked:
-            return 0
-    pending = (
-        await session.execute(
-            select(OutboxRow.id, OutboxRow.fo_party_id)
-            .where(OutboxRow.seq.is_(None))
-            .order_by(OutboxRow.id)
-            .limit(limit)
-        )
-    ).all()
+    if not await try_advisory_lock(session, SEQUENCER_LOCK):
+        return 0
+    pending = await unsequenced(session, limit)
     if not pending:
         return 0
-    parties = sorted({row.fo_party_id for row in pending})
-    last = await session.execute(
-        select(OutboxRow.fo_party_id, func.max(OutboxRow.seq))
-        .where(OutboxRow.fo_party_id.in_(parties), OutboxRow.seq.is_not(None))
-        .group_by(OutboxRow.fo_party_id)
-    )
-    counters: dict[str, int] = defaultdict(int, {str(p): int(s or 0) for p, s in last.all()})
+    parties = sorted({fo_party_id for _, fo_party_id in pending})
+    counters: dict[str, int] = defaultdict(int, await last_seq_by_party(session, parties))
     updates = []
-    for row in pending:
-        counters[row.fo_party_id] += 1
-        updates.append({"row_id": row.id, "seq": counters[row.fo_party_id]})
-    table = OutboxRow.__table__
-    assert isinstance(table, Table)
-    await session.execute(
-        update(table).where(table.c.id == bindparam("row_id")).values(seq=bindparam("seq")),
-        updates,
-    )
+    for row_id, fo_party_id in pending:
+        counters[fo_party_id] += 1
+        updates.append({"row_id": row_id, "seq": counters[fo_party_id]})
+    await set_seqs(session, updates)
     return len(updates)

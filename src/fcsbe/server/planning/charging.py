@@ -23,18 +23,22 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from fcsbe.model import ReasonCode
-from fcsbe.server.planning.timeline import Slot, clip_slots, merge_steps
-from fcsbe.server.planning.types import EvseState, PlanStep, Shortfall
+from fcsbe.model import FlexibilityServiceRequest, ReasonCode
+from fcsbe.server.planning.timeline import Slot, clip_slots, merge_steps, slot_of
+from fcsbe.server.planning.types import EvseState, Feasibility, PlanStep, Shortfall
 
 __all__ = [
     "DEFAULT_RANDOMIZE_START_S",
     "ChargingFill",
+    "SignalInterval",
+    "SignalTimeline",
     "fill_cheapest",
     "hold_rises",
     "min_soc_shortfall",
     "present_slots",
+    "signal_feasibility",
     "start_delay_s",
 ]
 
@@ -42,6 +46,103 @@ DEFAULT_RANDOMIZE_START_S = 300
 """Randomised-start window when the signal gives none: up to 5 minutes per EVSE."""
 
 _EPSILON_WH = 1e-6
+
+
+class SignalInterval(Protocol):
+    """An interval of a price or incentive signal, as an offset from the window start."""
+
+    @property
+    def start_offset_s(self) -> int:
+        """Start, seconds from the window start."""
+        ...
+
+    @property
+    def duration_s(self) -> int:
+        """Length in seconds."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SignalTimeline:
+    """The intervals of a price or incentive signal placed in time, the same way for
+    DEMAND_RESPONSE and DYNAMIC_PRICE.
+
+    `slots` are the intervals still ahead, clipped to the window; `edges` the instants where an
+    interval other than the first begins (where `hold_rises` delays a rise); `window_s` the
+    randomised-start window (the signal's, else `DEFAULT_RANDOMIZE_START_S`).
+    """
+
+    slots: list[Slot]
+    edges: list[datetime]
+    window_s: float
+
+    @classmethod
+    def of(
+        cls,
+        request: FlexibilityServiceRequest,
+        intervals: Sequence[SignalInterval],
+        randomize_start_s: float | None,
+        now: datetime,
+    ) -> SignalTimeline:
+        """The timeline of `intervals` of `request`, as seen at `now`."""
+        start = request.window.start
+        slots = clip_slots(
+            (slot_of(k, start, i.start_offset_s, i.duration_s) for k, i in enumerate(intervals)),
+            now,
+            request.window.end,
+        )
+        edges = [start + timedelta(seconds=i.start_offset_s) for i in intervals[1:]]
+        window_s = DEFAULT_RANDOMIZE_START_S if randomize_start_s is None else randomize_start_s
+        return cls(slots, edges, window_s)
+
+    def hold(
+        self,
+        request: FlexibilityServiceRequest,
+        evse: EvseState,
+        steps: Sequence[PlanStep],
+        now: datetime,
+        held_w: float,
+    ) -> tuple[PlanStep, ...]:
+        """`steps` of `evse` with every rise delayed by the EVSE's seeded start delay
+        (`hold_rises`; `held_w`: the power it has now), unless that would cost the EV its
+        minimum SoC by departure."""
+        delay = start_delay_s(request.fs_id, evse.evse_id, self.window_s)
+        need = _need_in_window(evse, request.window.end)
+        return hold_rises(steps, delay, now, self.edges, held_w, need, evse.departure)
+
+
+def signal_feasibility(
+    intervals: Sequence[SignalInterval],
+    slots: Sequence[Slot],
+    aggregate_w: Sequence[float],
+    shortfalls: list[Shortfall],
+    taken: bool,
+    nobody: str,
+) -> Feasibility:
+    """The feasibility of a plan without firm commitment: taken whenever some EV takes part
+    (`taken`), with the planned aggregate power of every interval still ahead as its committed
+    schedule, so that delivered energy can be compared with it.
+
+    Adds to `shortfalls` why nothing is taken: every interval has passed, or no EV can take
+    part (`nobody` says how).
+    """
+    if not slots:
+        shortfalls.append(Shortfall(ReasonCode.TOO_LATE, "every interval has passed"))
+    elif not taken:
+        shortfalls.append(Shortfall(ReasonCode.INSUFFICIENT_AVAILABILITY, nobody))
+    schedule = tuple(
+        (i.start_offset_s, i.duration_s, aggregate_w[k])
+        for k, i in enumerate(intervals)
+        if any(s.index == k for s in slots)
+    )
+    return Feasibility(
+        requested_w=0.0,
+        committed_w=None,
+        share_pct=100.0 if taken else 0.0,
+        committed_schedule=schedule,
+        shortfalls=tuple(shortfalls),
+        firm=False,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +218,16 @@ def min_soc_shortfall(
         f"{missing_wh:.0f} Wh short of the EV user's minimum SoC at departure",
         evse.evse_id,
     )
+
+
+def _need_in_window(evse: EvseState, window_end: datetime) -> float:
+    """Energy the EV must take before the window ends to reach its minimum SoC by departure:
+    `hold_rises` keeps the undelayed plan where the delayed one would fall short of it."""
+    need = min(evse.energy_to_min_soc_wh, evse.energy_to_full_wh)
+    if evse.departure is None:
+        return 0.0
+    after_h = max(0.0, (evse.departure - window_end).total_seconds() / 3600.0)
+    return max(0.0, need - evse.import_room_w * after_h)
 
 
 def start_delay_s(fs_id: str, evse_id: str, window_s: float) -> int:

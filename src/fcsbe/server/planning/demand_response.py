@@ -18,26 +18,18 @@ per interval so that delivered energy can be compared with it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from fcsbe.model import DemandResponseSignal, FlexibilityServiceRequest, FsType, ReasonCode
+from fcsbe.model import DemandResponseSignal, FlexibilityServiceRequest, FsType
 from fcsbe.server.planning.charging import (
-    DEFAULT_RANDOMIZE_START_S,
+    SignalTimeline,
     fill_cheapest,
-    hold_rises,
     min_soc_shortfall,
     present_slots,
-    start_delay_s,
+    signal_feasibility,
 )
-from fcsbe.server.planning.timeline import clip_slots, merge_steps, slot_of
-from fcsbe.server.planning.types import (
-    EvsePlan,
-    EvseState,
-    Feasibility,
-    Plan,
-    PlanStep,
-    Shortfall,
-)
+from fcsbe.server.planning.timeline import merge_steps
+from fcsbe.server.planning.types import EvsePlan, EvseState, Plan, PlanStep, Shortfall
 
 __all__ = ["plan_demand_response"]
 
@@ -49,21 +41,13 @@ def plan_demand_response(
     params = request.parameters
     if not isinstance(params, DemandResponseSignal):
         raise TypeError(f"plan_demand_response needs a DemandResponseSignal, not {params.fs_type}")
-    start = request.window.start
-    slots = clip_slots(
-        (slot_of(k, start, i.start_offset_s, i.duration_s) for k, i in enumerate(params.intervals)),
-        now,
-        request.window.end,
-    )
+    timeline = SignalTimeline.of(request, params.intervals, params.randomize_start_s, now)
     aggregate = [0.0] * len(params.intervals)
-    window_s = params.randomize_start_s
-    window_s = DEFAULT_RANDOMIZE_START_S if window_s is None else window_s
-    edges = [start + timedelta(seconds=i.start_offset_s) for i in params.intervals[1:]]
     plans: list[EvsePlan] = []
     shortfalls: list[Shortfall] = []
     excluded: list[str] = []
     for evse in evses:
-        present = present_slots(slots, evse, now)
+        present = present_slots(timeline.slots, evse, now)
         if not present or evse.import_room_w <= 0:
             excluded.append(evse.evse_id)
             continue
@@ -75,42 +59,23 @@ def plan_demand_response(
         ]
         for s, p in zip(present, fill.power_w, strict=True):
             aggregate[s.index] += p * s.seconds / params.intervals[s.index].duration_s
-        delay = start_delay_s(request.fs_id, evse.evse_id, window_s)
-        held = hold_rises(
-            merge_steps(steps),
-            delay,
-            now,
-            edges,
-            max(evse.p_w, 0.0),
-            _need_in_window(evse, request.window.end),
-            evse.departure,
-        )
+        held = timeline.hold(request, evse, merge_steps(steps), now, max(evse.p_w, 0.0))
         plans.append(EvsePlan(evse.evse_id, held))
         short = min_soc_shortfall(evse, fill.missing_min_wh, request.window.end)
         if short is not None:
             shortfalls.append(short)
-    if not slots:
-        shortfalls.append(Shortfall(ReasonCode.TOO_LATE, "every interval has passed"))
-    elif not plans:
-        shortfalls.append(
-            Shortfall(ReasonCode.INSUFFICIENT_AVAILABILITY, "no connected EV can shift charging")
-        )
-    schedule = tuple(
-        (i.start_offset_s, i.duration_s, aggregate[k])
-        for k, i in enumerate(params.intervals)
-        if any(s.index == k for s in slots)
+    feasibility = signal_feasibility(
+        params.intervals,
+        timeline.slots,
+        aggregate,
+        shortfalls,
+        taken=bool(plans),
+        nobody="no connected EV can shift charging",
     )
     return Plan(
         fs_type=FsType.DEMAND_RESPONSE,
         evse_plans=tuple(plans),
-        feasibility=Feasibility(
-            requested_w=0.0,
-            committed_w=None,
-            share_pct=100.0 if plans else 0.0,
-            committed_schedule=schedule,
-            shortfalls=tuple(shortfalls),
-            firm=False,
-        ),
+        feasibility=feasibility,
         excluded=tuple(excluded),
     )
 
@@ -121,12 +86,3 @@ def _cost(params: DemandResponseSignal, index: int) -> tuple[float, float]:
     level = float(interval.incentive_level) if interval.incentive_level is not None else 0.0
     price = float(interval.price_per_kwh) if interval.price_per_kwh is not None else 0.0
     return (level, price)
-
-
-def _need_in_window(evse: EvseState, window_end: datetime) -> float:
-    """Energy the EV must take before the window ends to reach its minimum SoC by departure."""
-    need = min(evse.energy_to_min_soc_wh, evse.energy_to_full_wh)
-    if evse.departure is None:
-        return 0.0
-    after_h = max(0.0, (evse.departure - window_end).total_seconds() / 3600.0)
-    return max(0.0, need - evse.import_room_w * after_h)

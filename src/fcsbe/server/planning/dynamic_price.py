@@ -39,19 +39,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from fcsbe.model import DynamicPriceSignal, FlexibilityServiceRequest, FsType, ReasonCode
+from fcsbe.model import DynamicPriceSignal, FlexibilityServiceRequest, FsType
 from fcsbe.server.planning.charging import (
-    DEFAULT_RANDOMIZE_START_S,
+    SignalTimeline,
     fill_cheapest,
-    hold_rises,
     min_soc_shortfall,
     present_slots,
-    start_delay_s,
+    signal_feasibility,
 )
-from fcsbe.server.planning.timeline import Slot, clip_slots, merge_steps, slot_of
-from fcsbe.server.planning.types import EvsePlan, EvseState, Feasibility, Plan, PlanStep, Shortfall
+from fcsbe.server.planning.timeline import Slot, merge_steps
+from fcsbe.server.planning.types import EvsePlan, EvseState, Plan, PlanStep, Shortfall
 
 __all__ = ["BATTERY_WEAR_COST_PER_KWH", "ROUND_TRIP_EFFICIENCY", "plan_dynamic_price"]
 
@@ -72,12 +71,7 @@ def plan_dynamic_price(
     params = request.parameters
     if not isinstance(params, DynamicPriceSignal):
         raise TypeError(f"plan_dynamic_price needs a DynamicPriceSignal, not {params.fs_type}")
-    start = request.window.start
-    slots = clip_slots(
-        (slot_of(k, start, i.start_offset_s, i.duration_s) for k, i in enumerate(params.intervals)),
-        now,
-        request.window.end,
-    )
+    timeline = SignalTimeline.of(request, params.intervals, params.randomize_start_s, now)
     aggregate = [0.0] * len(params.intervals)
     economics = _Economics(
         params.round_trip_efficiency or ROUND_TRIP_EFFICIENCY,
@@ -85,15 +79,12 @@ def plan_dynamic_price(
         if params.battery_wear_cost_per_kwh is None
         else float(params.battery_wear_cost_per_kwh),
     )
-    window_s = params.randomize_start_s
-    window_s = DEFAULT_RANDOMIZE_START_S if window_s is None else window_s
-    edges = [start + timedelta(seconds=i.start_offset_s) for i in params.intervals[1:]]
     budgets = _discharge_budgets(evses)
     plans: list[EvsePlan] = []
     shortfalls: list[Shortfall] = []
     excluded: list[str] = []
     for evse in evses:
-        present = present_slots(slots, evse, now)
+        present = present_slots(timeline.slots, evse, now)
         if not present or (evse.import_room_w <= 0 and evse.export_room_w <= 0):
             excluded.append(evse.evse_id)
             continue
@@ -115,33 +106,19 @@ def plan_dynamic_price(
             )
         net = [c - d for c, d in zip(charge, discharge, strict=True)]
         steps = _steps(present, net, any(discharge), evse)
-        delay = start_delay_s(request.fs_id, evse.evse_id, window_s)
-        need = _need_in_window(evse, request.window.end)
-        held = hold_rises(steps, delay, now, edges, evse.p_w, need, evse.departure)
-        plans.append(EvsePlan(evse.evse_id, held))
+        plans.append(EvsePlan(evse.evse_id, timeline.hold(request, evse, steps, now, evse.p_w)))
         for s, p in zip(present, net, strict=True):
             aggregate[s.index] += p * s.seconds / params.intervals[s.index].duration_s
         short = min_soc_shortfall(evse, fill.missing_min_wh, request.window.end)
         if short is not None:
             shortfalls.append(short)
-    if not slots:
-        shortfalls.append(Shortfall(ReasonCode.TOO_LATE, "every interval has passed"))
-    elif not plans:
-        shortfalls.append(
-            Shortfall(ReasonCode.INSUFFICIENT_AVAILABILITY, "no connected EV can take part")
-        )
-    schedule = tuple(
-        (i.start_offset_s, i.duration_s, aggregate[k])
-        for k, i in enumerate(params.intervals)
-        if any(s.index == k for s in slots)
-    )
-    feasibility = Feasibility(
-        requested_w=0.0,
-        committed_w=None,
-        share_pct=100.0 if plans else 0.0,
-        committed_schedule=schedule,
-        shortfalls=tuple(shortfalls),
-        firm=False,
+    feasibility = signal_feasibility(
+        params.intervals,
+        timeline.slots,
+        aggregate,
+        shortfalls,
+        taken=bool(plans),
+        nobody="no connected EV can take part",
     )
     return Plan(FsType.DYNAMIC_PRICE, tuple(plans), feasibility, excluded=tuple(excluded))
 
@@ -233,15 +210,6 @@ def _arbitrage(
             stored[i] += amount / slots[i].hours
             charge[i] += amount / economics.efficiency / slots[i].hours
             allowance -= amount
-
-
-def _need_in_window(evse: EvseState, window_end: datetime) -> float:
-    """Energy the EV must take before the window ends to reach its minimum SoC by departure."""
-    need = min(evse.energy_to_min_soc_wh, evse.energy_to_full_wh)
-    if evse.departure is None:
-        return 0.0
-    after_h = max(0.0, (evse.departure - window_end).total_seconds() / 3600.0)
-    return max(0.0, need - evse.import_room_w * after_h)
 
 
 def _levels(

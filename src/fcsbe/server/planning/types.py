@@ -52,7 +52,8 @@ class EvseState:
     load minus PV (+ import; negative when PV exceeds the load), and `site_import_limit_w` /
     `site_export_limit_w` the connection's limits (0 export: the zero-export rule of a home).
     Every EVSE of one site carries the same three values; planners that judge the connection
-    point (congestion, V2H) take them once per site.
+    point (congestion, V2H) take them once per site. `site_other_known` says whether the
+    stations reported the rest of the site at all (False: `site_other_w` is an assumed 0).
     """
 
     evse_id: str
@@ -71,6 +72,7 @@ class EvseState:
     soc_floor_pct: float = 0.0
     export_energy_left_wh: float = math.inf
     site_other_w: float = 0.0
+    site_other_known: bool = False
     site_import_limit_w: float = math.inf
     site_export_limit_w: float = math.inf
 

@@ -170,14 +170,7 @@ class RequestContextMiddleware:
         try:
             length = _header(scope, b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                await self._problem(
-                    send_with_id,
-                    request_id,
-                    413,
-                    "payload-too-large",
-                    "Request body too large",
-                    f"The request body exceeds {self.max_body_bytes} bytes.",
-                )
+                await self._too_large(send_with_id, request_id)
                 return
             try:
                 body = await read_body(
@@ -186,14 +179,7 @@ class RequestContextMiddleware:
             except ClientGone:
                 return
             except BodyTooLarge:
-                await self._problem(
-                    send_with_id,
-                    request_id,
-                    413,
-                    "payload-too-large",
-                    "Request body too large",
-                    f"The request body exceeds {self.max_body_bytes} bytes.",
-                )
+                await self._too_large(send_with_id, request_id)
                 return
             except BodyTimedOut:
                 await self._problem(
@@ -248,6 +234,18 @@ class RequestContextMiddleware:
                 )
             _request_id.reset(rid_token)
             _correlation_id.reset(cid_token)
+
+    async def _too_large(self, send: Send, request_id: str) -> None:
+        """The 413 of a body over the limit, whether its `Content-Length` says so before it is
+        read or it grows past the limit while being read."""
+        await self._problem(
+            send,
+            request_id,
+            413,
+            "payload-too-large",
+            "Request body too large",
+            f"The request body exceeds {self.max_body_bytes} bytes.",
+        )
 
     @staticmethod
     async def _problem(

@@ -43,6 +43,21 @@ def _station_visible(
     )
 
 
+def _evse_visible(
+    principal: Principal, now: datetime, level: DataSharingLevel
+) -> ColumnElement[bool]:
+    """True for the EVSE rows the caller's contracts cover at `level` (by site, station or
+    EVSE target)."""
+    return covers(
+        principal,
+        now,
+        level,
+        site_id=EvseRow.site_id,
+        cs_id=EvseRow.cs_id,
+        evse_id=EvseRow.evse_id,
+    )
+
+
 async def list_stations(
     session: AsyncSession,
     principal: Principal,
@@ -80,14 +95,7 @@ async def visible_evse_ids(
 ) -> set[str]:
     """Ids of the EVSEs of `cs_ids` the caller may see at `level`."""
     found: set[str] = set()
-    visible = covers(
-        principal,
-        now,
-        level,
-        site_id=EvseRow.site_id,
-        cs_id=EvseRow.cs_id,
-        evse_id=EvseRow.evse_id,
-    )
+    visible = _evse_visible(principal, now, level)
     for batch in chunked(cs_ids):
         found.update(
             await session.scalars(select(EvseRow.evse_id).where(EvseRow.cs_id.in_(batch), visible))
@@ -119,14 +127,7 @@ async def visible_evses(
 ) -> list[EvseRow]:
     """The EVSEs of `cs_ids` the caller may see at `level`, ordered by station and id."""
     found: list[EvseRow] = []
-    visible = covers(
-        principal,
-        now,
-        level,
-        site_id=EvseRow.site_id,
-        cs_id=EvseRow.cs_id,
-        evse_id=EvseRow.evse_id,
-    )
+    visible = _evse_visible(principal, now, level)
     for batch in chunked(cs_ids):
         rows = await session.scalars(
             select(EvseRow)
@@ -147,14 +148,7 @@ async def get_evse(
     """The EVSE if the caller may see it at `level`."""
     statement = select(EvseRow).where(
         EvseRow.evse_id == evse_id,
-        covers(
-            principal,
-            now,
-            level,
-            site_id=EvseRow.site_id,
-            cs_id=EvseRow.cs_id,
-            evse_id=EvseRow.evse_id,
-        ),
+        _evse_visible(principal, now, level),
     )
     return (await session.scalars(statement)).one_or_none()
 

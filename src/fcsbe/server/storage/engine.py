@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -29,6 +29,7 @@ from fcsbe.server.storage.data_files import private_sqlite_files
 __all__ = [
     "IDLE_PING_S",
     "DatabaseUnreachable",
+    "answers",
     "create_engine",
     "create_session_factory",
     "sqlite_file_of",
@@ -159,3 +160,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit (responses are built after the commit)."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def answers(engine: AsyncEngine) -> None:
+    """Open a connection and run `SELECT 1`: readiness proves a pooled connection is had and
+    the database answers a query, not only that the process is up. Raises what the connection
+    or the query raises."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -20,14 +21,17 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
     Text,
+    bindparam,
     func,
     insert,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
 
@@ -35,17 +39,23 @@ __all__ = [
     "EventLogNodeRow",
     "EventLogRow",
     "SignedTreeHeadRow",
+    "chain_entries",
     "chained_entries",
     "entries_of_fs",
     "entry_by_seq",
     "find_nodes",
+    "insert_entry",
     "insert_nodes",
+    "last_chained",
     "latest_tree_head",
     "list_entries",
+    "pending_entries",
     "tree_head_of_size",
     "tree_heads",
     "tree_size",
 ]
+
+R = TypeVar("R")
 
 
 class EventLogRow(Base):
@@ -100,6 +110,56 @@ class SignedTreeHeadRow(Base):
     signature: Mapped[str] = mapped_column(Text)
 
 
+async def insert_entry(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert one pending entry (no `seq` yet): a plain INSERT, no lock on the hot path."""
+    await session.execute(insert(EventLogRow), [values])
+
+
+async def last_chained(session: AsyncSession) -> tuple[int, str] | None:
+    """`seq` and `hash` of the newest chained entry (None: nothing chained yet), where the
+    chainer continues."""
+    last = (
+        await session.execute(
+            select(EventLogRow.seq, EventLogRow.hash)
+            .where(EventLogRow.seq.is_not(None))
+            .order_by(EventLogRow.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    return (int(last.seq), str(last.hash)) if last else None
+
+
+async def pending_entries(session: AsyncSession, limit: int) -> Sequence[EventLogRow]:
+    """Up to `limit` entries not yet chained, in insertion order (the order they are chained)."""
+    return (
+        (
+            await session.execute(
+                select(EventLogRow)
+                .where(EventLogRow.seq.is_(None))
+                .order_by(EventLogRow.id)
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def chain_entries(session: AsyncSession, links: Sequence[dict[str, Any]]) -> None:
+    """Write entries' chain fields: `links` holds {"row_id", "seq", "prev_hash", "hash"} per
+    entry, written in one executemany statement (nothing when empty)."""
+    if not links:
+        return
+    table = EventLogRow.__table__
+    assert isinstance(table, Table)
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash")),
+        links,
+    )
+
+
 async def list_entries(
     session: AsyncSession,
     *,
@@ -147,27 +207,30 @@ async def entries_of_fs(
     return chained, len(rows) - len(chained)
 
 
+async def _batches_after(
+    session: AsyncSession,
+    row: type[R],
+    key: InstrumentedAttribute[Any],
+    after: int,
+    batch: int,
+) -> AsyncIterator[Sequence[R]]:
+    """Every `row` whose integer `key` is above `after`, in batches ordered by `key`: each
+    batch is one indexed read after the last key served, never an offset."""
+    while True:
+        statement = select(row).where(key > after).order_by(key).limit(batch)
+        rows = (await session.scalars(statement)).all()
+        if not rows:
+            return
+        yield rows
+        after = int(getattr(rows[-1], key.key))
+
+
 async def chained_entries(
     session: AsyncSession, after_seq: int, batch: int = 5_000
 ) -> AsyncIterator[Sequence[EventLogRow]]:
     """Every chained entry after `after_seq`, in batches by seq (for the tree and audits)."""
-    while True:
-        rows = (
-            (
-                await session.execute(
-                    select(EventLogRow)
-                    .where(EventLogRow.seq > after_seq)
-                    .order_by(EventLogRow.seq)
-                    .limit(batch)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if not rows:
-            return
+    async for rows in _batches_after(session, EventLogRow, EventLogRow.seq, after_seq, batch):
         yield rows
-        after_seq = int(rows[-1].seq or 0)
 
 
 async def tree_size(session: AsyncSession) -> int:
@@ -222,21 +285,6 @@ async def tree_heads(
     session: AsyncSession, batch: int = 10_000
 ) -> AsyncIterator[Sequence[SignedTreeHeadRow]]:
     """Every signed tree head by size, in batches (for audits)."""
-    after = -1
-    while True:
-        rows = (
-            (
-                await session.execute(
-                    select(SignedTreeHeadRow)
-                    .where(SignedTreeHeadRow.tree_size > after)
-                    .order_by(SignedTreeHeadRow.tree_size)
-                    .limit(batch)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if not rows:
-            return
+    tree_size = SignedTreeHeadRow.tree_size
+    async for rows in _batches_after(session, SignedTreeHeadRow, tree_size, -1, batch):
         yield rows
-        after = rows[-1].tree_size

@@ -26,6 +26,8 @@ __all__ = [
     "FsTargetRow",
     "FsTransitionRow",
     "due_fs",
+    "fs_of_type_in_state_serving",
+    "fs_requires_signature",
     "last_transition_at",
     "running_fs_of_type",
     "undated_accepted_fs",
@@ -135,6 +137,23 @@ async def transitions_of(session: AsyncSession, fs_pk: int) -> list[FsTransition
         select(FsTransitionRow).where(FsTransitionRow.fs_pk == fs_pk).order_by(FsTransitionRow.id)
     )
     return list((await session.execute(statement)).scalars().all())
+
+
+async def transitions_of_many(
+    session: AsyncSession, fs_pks: list[int]
+) -> dict[int, list[FsTransitionRow]]:
+    """Every transition of each of these FS, oldest first, in one query (a page of FS)."""
+    found: dict[int, list[FsTransitionRow]] = {pk: [] for pk in fs_pks}
+    if not fs_pks:
+        return found
+    statement = (
+        select(FsTransitionRow)
+        .where(FsTransitionRow.fs_pk.in_(fs_pks))
+        .order_by(FsTransitionRow.id)
+    )
+    for row in (await session.execute(statement)).scalars():
+        found[row.fs_pk].append(row)
+    return found
 
 
 async def committed_by_target(
@@ -252,6 +271,38 @@ async def live_site_ids(session: AsyncSession, live_states: frozenset[str]) -> s
         .distinct()
     )
     return set(rows.scalars())
+
+
+async def fs_requires_signature(session: AsyncSession, fo_party_id: str, fs_id: str) -> bool:
+    """Whether the contract of the FO's FS `fs_id` requires signed requests (False when there
+    is no such FS): cancellations, activations and updates of an existing FS ask it."""
+    statement = (
+        select(ContractRow.signature_required)
+        .join(FlexibilityServiceRow, FlexibilityServiceRow.contract_id == ContractRow.id)
+        .where(
+            FlexibilityServiceRow.fo_party_id == fo_party_id,
+            FlexibilityServiceRow.fs_id == fs_id,
+        )
+    )
+    return bool((await session.execute(statement)).scalars().first())
+
+
+async def fs_of_type_in_state_serving(
+    session: AsyncSession, fs_type: str, state: str, target_ids: set[str]
+) -> list[FlexibilityServiceRow]:
+    """The FS of `fs_type` in `state` with a target among `target_ids`, each once (telemetry
+    moves the ARMED FFR FS whose EVSEs reported an activation)."""
+    rows = await session.execute(
+        select(FlexibilityServiceRow)
+        .join(FsTargetRow, FsTargetRow.fs_pk == FlexibilityServiceRow.id)
+        .where(
+            FlexibilityServiceRow.fs_type == fs_type,
+            FlexibilityServiceRow.state == state,
+            FsTargetRow.target_id.in_(sorted(target_ids)),
+        )
+        .distinct()
+    )
+    return list(rows.scalars().all())
 
 
 async def due_fs(session: AsyncSession, now: datetime, limit: int) -> list[FlexibilityServiceRow]:

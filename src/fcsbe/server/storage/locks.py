@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["try_advisory_lock"]
+__all__ = ["advisory_lock", "try_advisory_lock"]
 
 
 async def try_advisory_lock(session: AsyncSession, lock_id: int) -> bool:
@@ -15,3 +15,10 @@ async def try_advisory_lock(session: AsyncSession, lock_id: int) -> bool:
         return True
     taken = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": lock_id})
     return bool(taken)
+
+
+async def advisory_lock(session: AsyncSession, lock_id: int) -> None:
+    """Wait for a transaction-scoped advisory lock (PostgreSQL); nothing on other backends,
+    whose single writer already serialises. For steps that must run, one after the other."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})

@@ -84,8 +84,10 @@ async def reading_values_between(
     start: datetime,
     end: datetime,
     make: Callable[..., T],
+    kind: str = "EVSE",
 ) -> list[T]:
-    """EVSE readings with both registers of the meters in [start, end], oldest first, each as
+    """Readings of `kind` (EVSE meters; SITE: points of connection) with both registers of the
+    meters in [start, end], oldest first, each as
     `make(meter_id, at, e_import_wh, e_export_wh, p_w, soc_pct, quality)`.
 
     A detailed service record reads ~100,000 of them, so this path is lean: Core rows (no ORM
@@ -108,7 +110,7 @@ async def reading_values_between(
         )
         .where(
             MeterReadingRow.meter_id.in_(list(meter_ids)),
-            MeterReadingRow.kind == "EVSE",
+            MeterReadingRow.kind == kind,
             MeterReadingRow.at >= start,
             MeterReadingRow.at <= end,
             MeterReadingRow.e_import_wh.is_not(None),

@@ -21,9 +21,11 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     delete,
     func,
     not_,
@@ -41,12 +43,17 @@ __all__ = [
     "DeliveryAttemptRow",
     "OutboxRow",
     "attempts_of",
+    "due_rows",
     "feed_rows",
+    "last_seq_by_party",
     "list_rows",
     "make_due",
     "oldest_seq",
     "purge_settled",
     "row_by_notification_id",
+    "set_seqs",
+    "settle_leased",
+    "unsequenced",
 ]
 
 
@@ -267,3 +274,88 @@ async def purge_settled(
         )
     )
     return deleted + int(getattr(old_log, "rowcount", 0) or 0)
+
+
+async def unsequenced(session: AsyncSession, limit: int) -> list[tuple[int, str]]:
+    """Up to `limit` rows not yet sequenced, as (id, FO party id), in insertion order: the
+    sequencer numbers them in this order."""
+    rows = await session.execute(
+        select(OutboxRow.id, OutboxRow.fo_party_id)
+        .where(OutboxRow.seq.is_(None))
+        .order_by(OutboxRow.id)
+        .limit(limit)
+    )
+    return [(row.id, row.fo_party_id) for row in rows.all()]
+
+
+async def last_seq_by_party(session: AsyncSession, fo_party_ids: Sequence[str]) -> dict[str, int]:
+    """The highest `seq` handed out so far to each of these FOs (absent: none yet), where the
+    sequencer continues each FO's feed."""
+    last = await session.execute(
+        select(OutboxRow.fo_party_id, func.max(OutboxRow.seq))
+        .where(OutboxRow.fo_party_id.in_(fo_party_ids), OutboxRow.seq.is_not(None))
+        .group_by(OutboxRow.fo_party_id)
+    )
+    return {str(party): int(seq or 0) for party, seq in last.all()}
+
+
+async def set_seqs(session: AsyncSession, seqs: Sequence[dict[str, int]]) -> None:
+    """Give rows their feed position: `seqs` holds {"row_id": id, "seq": n} per row, written
+    in one executemany statement."""
+    table = OutboxRow.__table__
+    assert isinstance(table, Table)
+    await session.execute(
+        update(table).where(table.c.id == bindparam("row_id")).values(seq=bindparam("seq")),
+        seqs,
+    )
+
+
+async def due_rows(session: AsyncSession, now: datetime, limit: int) -> Sequence[OutboxRow]:
+    """Up to `limit` sequenced PENDING rows due at `now` and not leased (or whose lease ended),
+    the longest-waiting first, locked `FOR UPDATE SKIP LOCKED` (PostgreSQL), so replicas
+    claiming at once take disjoint rows."""
+    return (
+        (
+            await session.execute(
+                select(OutboxRow)
+                .where(
+                    OutboxRow.status == "PENDING",
+                    OutboxRow.next_attempt_at <= now,
+                    OutboxRow.seq.is_not(None),
+                    or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
+                )
+                .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def settle_leased(
+    session: AsyncSession, owner: str, changes: Sequence[dict[str, Any]]
+) -> None:
+    """Write the outcome of attempts and end their lease, in one executemany statement:
+    `changes` holds {"row_id", "status", "attempts", "next_attempt_at", "delivered_at",
+    "last_error"} per row. A row no longer leased to `owner` is left alone (its lease ended and
+    another worker may have it now)."""
+    table = OutboxRow.__table__
+    assert isinstance(table, Table)
+    await session.execute(
+        update(table)
+        .where(
+            and_(table.c.id == bindparam("row_id"), table.c.lease_owner == owner),
+        )
+        .values(
+            status=bindparam("status"),
+            attempts=bindparam("attempts"),
+            next_attempt_at=bindparam("next_attempt_at"),
+            delivered_at=bindparam("delivered_at"),
+            last_error=bindparam("last_error"),
+            lease_until=None,
+            lease_owner=None,
+        ),
+        changes,
+    )

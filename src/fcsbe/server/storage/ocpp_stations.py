@@ -171,6 +171,22 @@ async def load_ocpp_state(session: AsyncSession, cs_id: str) -> StationOcppState
     return await session.get(StationOcppStateRow, cs_id)
 
 
+async def reported_limits(
+    session: AsyncSession, cs_ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """What the stations among `cs_ids` reported over OCPP when they last connected
+    (`StationLimits` JSON), by id; stations that never connected are absent."""
+    wanted = sorted(set(cs_ids))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(StationOcppStateRow.cs_id, StationOcppStateRow.limits).where(
+            StationOcppStateRow.cs_id.in_(wanted)
+        )
+    )
+    return {cs_id: limits for cs_id, limits in rows.all() if limits}
+
+
 async def save_ocpp_state(
     session: AsyncSession,
     cs_id: str,

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from fcsbe.server.storage.infrastructure import (
     ChargingStationRow,
@@ -34,6 +35,7 @@ __all__ = [
     "load_sites",
     "load_stations",
     "lock_registry",
+    "rows_where_in",
     "station_evse_counts",
     "stations_on_sites",
     "update_rows",
@@ -44,6 +46,7 @@ REGISTRY_LOCK = 63382_0005
 
 CHUNK = 500
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def chunked(values: Iterable[T], size: int = CHUNK) -> Iterable[list[T]]:
@@ -66,68 +69,60 @@ async def lock_registry(session: AsyncSession) -> None:
         )
 
 
+async def rows_where_in(
+    session: AsyncSession,
+    row: type[R],
+    column: InstrumentedAttribute[str],
+    values: Iterable[str],
+    *conditions: ColumnElement[bool],
+) -> list[R]:
+    """Stored `row`s whose `column` is one of `values` (and that meet `conditions`), read in
+    chunks: a statement has a bounded number of parameters."""
+    found: list[R] = []
+    for batch in chunked(set(values)):
+        found.extend(await session.scalars(select(row).where(column.in_(batch), *conditions)))
+    return found
+
+
 async def load_sites(session: AsyncSession, site_ids: Iterable[str]) -> dict[str, SiteRow]:
     """Stored sites among `site_ids`, by id."""
-    found: dict[str, SiteRow] = {}
-    for batch in chunked(set(site_ids)):
-        rows = await session.scalars(select(SiteRow).where(SiteRow.site_id.in_(batch)))
-        found.update((row.site_id, row) for row in rows)
-    return found
+    rows = await rows_where_in(session, SiteRow, SiteRow.site_id, site_ids)
+    return {row.site_id: row for row in rows}
 
 
 async def load_stations(
     session: AsyncSession, cs_ids: Iterable[str]
 ) -> dict[str, ChargingStationRow]:
     """Stored charging stations among `cs_ids`, by id."""
-    found: dict[str, ChargingStationRow] = {}
-    for batch in chunked(set(cs_ids)):
-        rows = await session.scalars(
-            select(ChargingStationRow).where(ChargingStationRow.cs_id.in_(batch))
-        )
-        found.update((row.cs_id, row) for row in rows)
-    return found
+    rows = await rows_where_in(session, ChargingStationRow, ChargingStationRow.cs_id, cs_ids)
+    return {row.cs_id: row for row in rows}
 
 
 async def load_evses(session: AsyncSession, evse_ids: Iterable[str]) -> dict[str, EvseRow]:
     """Stored EVSEs among `evse_ids`, by id."""
-    found: dict[str, EvseRow] = {}
-    for batch in chunked(set(evse_ids)):
-        rows = await session.scalars(select(EvseRow).where(EvseRow.evse_id.in_(batch)))
-        found.update((row.evse_id, row) for row in rows)
-    return found
+    rows = await rows_where_in(session, EvseRow, EvseRow.evse_id, evse_ids)
+    return {row.evse_id: row for row in rows}
 
 
 async def load_evses_of_stations(
     session: AsyncSession, cs_ids: Iterable[str]
 ) -> dict[str, EvseRow]:
     """Stored EVSEs of the stations `cs_ids`, by EVSE id."""
-    found: dict[str, EvseRow] = {}
-    for batch in chunked(set(cs_ids)):
-        rows = await session.scalars(select(EvseRow).where(EvseRow.cs_id.in_(batch)))
-        found.update((row.evse_id, row) for row in rows)
-    return found
+    rows = await rows_where_in(session, EvseRow, EvseRow.cs_id, cs_ids)
+    return {row.evse_id: row for row in rows}
 
 
 async def load_ev_models(session: AsyncSession, ids: Iterable[str]) -> dict[str, EvModelRow]:
     """Stored EV models among `ids`, by id."""
-    found: dict[str, EvModelRow] = {}
-    for batch in chunked(set(ids)):
-        rows = await session.scalars(select(EvModelRow).where(EvModelRow.ev_model_id.in_(batch)))
-        found.update((row.ev_model_id, row) for row in rows)
-    return found
+    rows = await rows_where_in(session, EvModelRow, EvModelRow.ev_model_id, ids)
+    return {row.ev_model_id: row for row in rows}
 
 
 async def stations_on_sites(
     session: AsyncSession, site_ids: Iterable[str]
 ) -> list[ChargingStationRow]:
     """Every stored station standing on one of `site_ids`."""
-    found: list[ChargingStationRow] = []
-    for batch in chunked(set(site_ids)):
-        rows = await session.scalars(
-            select(ChargingStationRow).where(ChargingStationRow.site_id.in_(batch))
-        )
-        found.extend(rows)
-    return found
+    return await rows_where_in(session, ChargingStationRow, ChargingStationRow.site_id, site_ids)
 
 
 async def station_evse_counts(session: AsyncSession, cs_ids: Iterable[str]) -> dict[str, int]:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.storage.infrastructure import ConsentRow, EvseRow, EvSessionRow
-from fcsbe.server.storage.registry import chunked
+from fcsbe.server.storage.registry import rows_where_in
 from fcsbe.server.storage.visibility import covers_session
 
 __all__ = [
@@ -42,41 +42,30 @@ async def connected_sessions(
     session: AsyncSession, evse_ids: Iterable[str]
 ) -> dict[str, EvSessionRow]:
     """The connected session of each of `evse_ids` that has one."""
-    found: dict[str, EvSessionRow] = {}
-    for batch in chunked(set(evse_ids)):
-        rows = await session.scalars(
-            select(EvSessionRow).where(
-                EvSessionRow.evse_id.in_(batch), EvSessionRow.disconnected_at.is_(None)
-            )
-        )
-        found.update((row.evse_id, row) for row in rows)
-    return found
+    connected = EvSessionRow.disconnected_at.is_(None)
+    rows = await rows_where_in(session, EvSessionRow, EvSessionRow.evse_id, evse_ids, connected)
+    return {row.evse_id: row for row in rows}
 
 
 async def sessions_between(
     session: AsyncSession, evse_ids: Iterable[str], start: datetime, end: datetime
 ) -> list[EvSessionRow]:
     """Sessions at `evse_ids` that were connected at some time in [start, end], oldest first."""
-    found: list[EvSessionRow] = []
-    for batch in chunked(set(evse_ids)):
-        rows = await session.scalars(
-            select(EvSessionRow).where(
-                EvSessionRow.evse_id.in_(batch),
-                EvSessionRow.connected_at <= end,
-                (EvSessionRow.disconnected_at.is_(None)) | (EvSessionRow.disconnected_at >= start),
-            )
-        )
-        found.extend(rows)
+    found = await rows_where_in(
+        session,
+        EvSessionRow,
+        EvSessionRow.evse_id,
+        evse_ids,
+        EvSessionRow.connected_at <= end,
+        (EvSessionRow.disconnected_at.is_(None)) | (EvSessionRow.disconnected_at >= start),
+    )
     return sorted(found, key=lambda row: (row.connected_at, row.session_ref))
 
 
 async def consents_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, ConsentRow]:
     """Consents by id."""
-    found: dict[str, ConsentRow] = {}
-    for batch in chunked(set(ids)):
-        rows = await session.scalars(select(ConsentRow).where(ConsentRow.consent_id.in_(batch)))
-        found.update((row.consent_id, row) for row in rows)
-    return found
+    rows = await rows_where_in(session, ConsentRow, ConsentRow.consent_id, ids)
+    return {row.consent_id: row for row in rows}
 
 
 async def list_sessions(

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.server.storage.infrastructure import ChargingStationRow, EvseRow, EvSessionRow, SiteRow
+from fcsbe.server.storage.ocpp_stations import StationOcppStateRow
 
 __all__ = ["RegistryRows", "load_registry_rows"]
 
@@ -28,6 +30,8 @@ class RegistryRows:
     sessions: dict[str, EvSessionRow] = field(default_factory=dict)
     connected: dict[str, EvSessionRow] = field(default_factory=dict)
     """The EV session currently connected at each EVSE (the latest, if several)."""
+    reported: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What each station reported over OCPP when it connected (`StationLimits` JSON), if any."""
 
 
 async def load_registry_rows(
@@ -62,10 +66,15 @@ async def load_registry_rows(
         found.evses = {row.evse_id: row for row in evses}
     wanted_stations = set(cs_ids) | {row.cs_id for row in found.evses.values()}
     if wanted_stations:
-        stations = await session.scalars(
-            select(ChargingStationRow).where(ChargingStationRow.cs_id.in_(sorted(wanted_stations)))
+        stations = await session.execute(
+            select(ChargingStationRow, StationOcppStateRow.limits)
+            .outerjoin(StationOcppStateRow, StationOcppStateRow.cs_id == ChargingStationRow.cs_id)
+            .where(ChargingStationRow.cs_id.in_(sorted(wanted_stations)))
         )
-        found.stations = {row.cs_id: row for row in stations}
+        for row, reported in stations.all():
+            found.stations[row.cs_id] = row
+            if reported:
+                found.reported[row.cs_id] = reported
     if found.evses:
         connected = await session.scalars(
             select(EvSessionRow)

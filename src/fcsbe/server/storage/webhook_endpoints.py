@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fcsbe.server.storage.base import Base
 
-__all__ = ["WebhookEndpointRow", "all_endpoints"]
+__all__ = ["WebhookEndpointRow", "all_endpoints", "endpoints_of"]
 
 
 class WebhookEndpointRow(Base):
@@ -60,3 +60,16 @@ class WebhookEndpointRow(Base):
 async def all_endpoints(session: AsyncSession) -> list[WebhookEndpointRow]:
     """Every FO's webhook endpoint (re-sealing secrets at start visits them all)."""
     return list((await session.execute(select(WebhookEndpointRow))).scalars())
+
+
+async def endpoints_of(
+    session: AsyncSession, fo_party_ids: set[str]
+) -> dict[str, WebhookEndpointRow]:
+    """The webhook endpoints of these FOs by party id (FOs without one are absent; no query
+    for none): delivery reads those of the notifications it handles."""
+    if not fo_party_ids:
+        return {}
+    rows = await session.execute(
+        select(WebhookEndpointRow).where(WebhookEndpointRow.fo_party_id.in_(sorted(fo_party_ids)))
+    )
+    return {row.fo_party_id: row for row in rows.scalars()}

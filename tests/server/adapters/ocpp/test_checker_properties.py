@@ -57,6 +57,10 @@ setpoints = st.builds(
 # The optional fields are drawn explicitly (builds would fill them with any float): asymmetric
 # settings, and an ordered frequency-watt curve (Dynamic Containment's shape).
 DC_CURVE = ((49.5, -8_000.0), (49.8, -640.0), (49.985, 0.0), (50.015, 0.0), (50.5, 8_000.0))
+VOLT_VAR = ((92.0, 44.0), (98.0, 0.0), (102.0, 0.0), (108.0, -44.0))
+VOLT_WATT = ((90.0, -5_000.0), (95.0, 0.0), (105.0, 0.0), (110.0, 5_000.0))
+RATED = dict.fromkeys(range(1, 9), 22_000.0)
+"""Every EVSE's rated power (the basis of the volt-watt and frequency-watt DER curves)."""
 droops = st.builds(
     DroopCommand,
     st.just(50.0),
@@ -69,8 +73,8 @@ droops = st.builds(
     deadband_under_hz=st.none() | st.just(0.05),
     droop_under_pct=st.none() | st.just(2.0),
     curve=st.just(()) | st.just(DC_CURVE),
-    volt_var=st.just(()),
-    volt_watt=st.just(()),
+    volt_var=st.just(()) | st.just(VOLT_VAR),
+    volt_watt=st.just(()) | st.just(VOLT_WATT),
 )
 other_droops = st.builds(
     DroopCommand,
@@ -219,7 +223,7 @@ def run_scenario(
     for later, batch, accepted, reconnect in steps:
         now += timedelta(seconds=later)
         if reconnect:
-            again = resend_calls(ledger, limits, now)
+            again = resend_calls(ledger, limits, now, RATED)
             COUNTS.calls += len(again)
             problems = check_calls(ledger, again, limits, now)
             COUNTS.violations += len(problems)
@@ -227,7 +231,7 @@ def run_scenario(
             for call in again:
                 assert_schema_valid(call, limits.version)
                 ledger.confirm(call)
-        calls = plan_calls(ledger, batch, EVSES, limits, now)
+        calls = plan_calls(ledger, batch, EVSES, limits, now, RATED)
         if isinstance(calls, Refusal):
             COUNTS.refusals += 1
             assert calls.reason.startswith("NOT_CAPABLE: "), calls

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -15,14 +16,17 @@ from fcsbe.model import (
     digest,
 )
 from fcsbe.server.services.records.dsr.builder import build_dsr
+from fcsbe.server.services.records.dsr.connection import without_meters
 from fcsbe.server.services.records.dsr.inputs import (
     Activation,
+    ConnectionPoint,
     MeterSample,
     PowerPeriod,
     RecordInputs,
     SessionSpan,
     SetpointChange,
 )
+from fcsbe.server.services.records.inputs import _load_periods, note_site_loads
 from tests.support.dsr_fixtures import T0, contract_terms, fs_model, meter, readings
 
 M = timedelta(minutes=1)
@@ -92,6 +96,70 @@ def test_congestion_reproduces_the_documented_example() -> None:
     assert record.data_quality == []
     assert [m.meter_id for m in record.meters] == ["site-1"]
     assert record.meters[0].start_register_wh == 1_000_000.0
+
+
+def test_congestion_at_connection_points_metered_modelled_and_bare() -> None:
+    """Three sites under one 30 kW import limit: A has a connection-point meter (20 kW; its
+    EVSE meter's 11 kW is not counted again), B none but a modelled non-EV load of -4 kW (PV
+    surplus) behind its 11 kW EV, C none and nothing known behind its 3 kW EV. Measured
+    20 + (11 - 4) + 3 = 30 kW: at the limit, and B and C are flagged as estimated."""
+    evse_a = meter("NL*FCS*EA*1")
+    site_a = meter("site-a", level="SITE")
+    samples = [
+        *readings("site-a", T0, T0 + 15 * M, 60, lambda _t: 20_000.0),
+        *readings("NL*FCS*EA*1", T0, T0 + 15 * M, 60, lambda _t: 11_000.0),
+        *readings("NL*FCS*EB*1", T0, T0 + 15 * M, 60, lambda _t: 11_000.0),
+        *readings("NL*FCS*EC*1", T0, T0 + 15 * M, 60, lambda _t: 3_000.0),
+    ]
+    inputs = RecordInputs(
+        meters=[
+            replace(evse_a, in_total=False),
+            site_a,
+            meter("NL*FCS*EB*1"),
+            meter("NL*FCS*EC*1"),
+        ],
+        readings=samples,
+        connection_points=[
+            # A's noted load (9 kW) is not used while its meter is
+            ConnectionPoint(
+                "site-a", True, [PowerPeriod(T0, T0 + 15 * M, 9_000.0)], ("NL*FCS*EA*1",)
+            ),
+            ConnectionPoint("site-b", False, [PowerPeriod(T0, T0 + 15 * M, -4_000.0)]),
+            ConnectionPoint("site-c", False),
+        ],
+    )
+    limit = {
+        "fs_type": "CONGESTION",
+        "grid_node": "NODE-1",
+        "periods": [{"start_offset_s": 0, "duration_s": 900, "import_limit_w": 30_000.0}],
+    }
+    record = _build(limit, inputs, minutes=15, baseline_method="ZERO")
+    (interval,) = record.intervals
+    assert interval.measured_w == pytest.approx(30_000.0)
+    assert (interval.deficiency_w, interval.within_tolerance) == (0.0, True)
+    # 45 kW of EV and site import over 15 minutes, less the 1 kWh of PV surplus B nets away
+    assert interval.energy_import_wh == pytest.approx(7_500.0)
+    assert interval.energy_export_wh == 0.0
+    assert interval.baseline_w == 0.0  # a stated baseline is taken as stated
+    estimated = [f for f in record.data_quality if f.code is DataQualityCode.ESTIMATED_VALUES]
+    assert [(f.target.id if f.target else None) for f in estimated] == ["site-b", "site-c"]
+    assert estimated[0].detail is not None
+    assert "plus the non-EV load" in estimated[0].detail
+    assert "-1000.000 Wh" in estimated[0].detail
+    assert estimated[1].detail is not None
+    assert "EVSE meters alone" in estimated[1].detail
+    # A dispute's correction leaves A's connection meter out: A is estimated from its EVSE
+    # meter (11 kW) and its noted load (9 kW), so the record still reads 30 kW.
+    corrected = _build(
+        limit, without_meters(inputs, {"site-a"}), minutes=15, baseline_method="ZERO"
+    )
+    assert corrected.intervals[0].measured_w == pytest.approx(30_000.0)
+    assert "site-a" not in {m.meter_id for m in corrected.meters}
+    assert [
+        f.target.id if f.target else None
+        for f in corrected.data_quality
+        if f.code is DataQualityCode.ESTIMATED_VALUES
+    ] == ["site-a", "site-b", "site-c"]
 
 
 def _setpoint_inputs(**extra: object) -> RecordInputs:
@@ -309,3 +377,27 @@ def test_fast_and_careful_cleaning_agree() -> None:
         [*samples[:-1], samples[-1]._replace(received_at=samples[-1].at + timedelta(hours=1))],
     ):
         assert _clean_fast(info, spoiled, RecordOptions()) is None
+
+
+def test_site_loads_are_noted_when_they_change() -> None:
+    """A congestion FS replanned every minute keeps one note per change of a site's non-EV
+    load, not one per plan; the record reads them back as periods."""
+    execution: dict[str, object] = {}
+    for minute, loads in enumerate(
+        [{"a": -2_000.0, "b": 500.0}, {"a": -2_000.4, "b": 500.0}, {"a": 1_000.0}]
+    ):
+        note_site_loads(execution, T0 + minute * M, loads)
+    assert execution["site_loads"] == {
+        "a": [[T0.isoformat(), -2_000.0], [(T0 + 2 * M).isoformat(), 1_000.0]],
+        "b": [[T0.isoformat(), 500.0]],
+    }
+    note_site_loads(execution, T0 + 3 * M, {})
+    assert len(execution["site_loads"]["a"]) == 2  # type: ignore[index]
+
+
+def test_a_site_without_noted_load_has_no_load_periods() -> None:
+    """An OCPP site (no simulator load model) notes no non-EV load: its connection point is
+    the EVSE meters alone, not an error that would keep the record from being made."""
+    assert _load_periods([], T0, T0 + 15 * M) == []
+    (period,) = _load_periods([[T0.isoformat(), -4000.0]], T0, T0 + 15 * M)
+    assert (period.p_w, period.end - period.start) == (-4000.0, 15 * M)

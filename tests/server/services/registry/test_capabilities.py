@@ -112,3 +112,45 @@ def test_droop_on_ac_without_der_mode_is_not_capable() -> None:
 )
 def test_grid_code_names(text: str, code: str | None) -> None:
     assert grid_code_of(text) == code
+
+
+def _dc_v2g() -> ChargingStation:
+    return _station(
+        "DC",
+        discharge_w=25000,
+        modes=["DC", "DC_BPT"],
+        evidence=[_evidence("EVSE", "NL*ABC*E1*1")],
+    )
+
+
+def test_what_the_station_reported_over_ocpp_bounds_the_capability() -> None:
+    station = _dc_v2g()
+    evse, ev = station.evses[0], EvTechnical(bidirectional=True)
+    full = {"version": "2.1", "v2x": True, "der": True}
+    for fs_type in (FsType.DROOP, FsType.FFR):
+        assert assess(fs_type, evse, station, ev, NOW, reported=full).capable
+    assert assess(FsType.SETPOINT, evse, station, ev, NOW, reported=full).capability.p_min_w < 0
+    old = {"version": "1.6", "v2x": False, "der": False}
+    setpoint = assess(FsType.SETPOINT, evse, station, ev, NOW, reported=old)
+    assert setpoint.capable
+    assert setpoint.capability.p_min_w == 0.0
+    assert any("OCPP 1.6" in note for note in setpoint.notes)
+    ffr = assess(FsType.FFR, evse, station, ev, NOW, reported=old)
+    assert not ffr.capable
+    assert ReasonCode.NOT_CAPABLE in ffr.reasons
+    assert "no fast frequency response" in "; ".join(ffr.notes)
+    no_der = {"version": "2.1", "v2x": True, "der": False}
+    droop = assess(FsType.DROOP, evse, station, ev, NOW, reported=no_der)
+    assert droop.capable
+    assert "VOLT_WATT" not in {f.value for f in droop.capability.grid_functions}
+    neither = {"version": "2.1", "v2x": False, "der": False}
+    assert not assess(FsType.DROOP, evse, station, ev, NOW, reported=neither).capable
+
+
+def test_the_declared_ocpp_version_counts_until_the_station_reports() -> None:
+    document = _dc_v2g().model_dump(mode="json") | {"ocpp_version": "OCPP_1_6"}
+    declared_16 = ChargingStation.model_validate(document)
+    evse, ev = declared_16.evses[0], EvTechnical(bidirectional=True)
+    assert not assess(FsType.FFR, evse, declared_16, ev, NOW).capable
+    reported_21 = {"version": "2.1", "v2x": True, "der": True}
+    assert assess(FsType.FFR, evse, declared_16, ev, NOW, reported=reported_21).capable

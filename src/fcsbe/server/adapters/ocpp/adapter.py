@@ -551,8 +551,14 @@ class OcppStations:
             return
         limits = self._limits.get(link.id) or StationLimits(version=_version(link))
         async with self._lock(link.id):
-            for call in resend_calls(ledger, limits, self.now()):
+            for call in resend_calls(ledger, limits, self.now(), self._rated(link.id)):
                 await self._send(link, call)
+
+    def _rated(self, cs_id: str) -> dict[int, float]:
+        """Each EVSE's rated power by EVSE number (the registry's maximum charge power): the
+        basis of the `PctMaxW` of a volt-watt curve."""
+        station = self._stations.get(cs_id)
+        return {n: e.max_charge_w for n, e in station.evses.items()} if station else {}
 
     def _lock(self, cs_id: str) -> asyncio.Lock:
         return self._station_locks.setdefault(cs_id, asyncio.Lock())
@@ -676,7 +682,8 @@ class OcppStations:
         failures: dict[str | None, str] = {}
         async with self._lock(cs_id):
             ledger = self._ledgers.setdefault(cs_id, ProfileLedger())
-            planned = plan_calls(ledger, doable, evses, limits, self.now()) if doable else []
+            rated = self._rated(cs_id)
+            planned = plan_calls(ledger, doable, evses, limits, self.now(), rated) if doable else []
             if isinstance(planned, Refusal):
                 failures[None] = planned.reason
                 planned = []

@@ -20,7 +20,8 @@ broken rule of the OCPP smart-charging functional block (K01 `SetChargingProfile
   operation modes, setpoints and discharge only on a 2.1 station with V2X and never in a
   station maximum, a `LocalFrequency` curve with increasing frequencies;
 - clearing by profile id (never by criteria, which would wipe other parties' profiles), of a
-  profile that is there; DER controls only on a 2.1 station with DER control, coherent droops.
+  profile that is there; DER controls only on a 2.1 station with DER control, one setting per
+  control, coherent droops, volt-var / volt-watt curves in their units with rising voltages.
 
 Pure and deterministic; it is run over the planner's output in the tests (random commands of
 every type, docs/ocpp-mapping.md) and can check any call sequence a deployment records.
@@ -344,7 +345,31 @@ class _Checker:
                 self.fail("FreqDroop droops must be positive")
             elif droop["responseTime"] < 0 or droop.get("duration", 1) <= 0:
                 self.fail("FreqDroop responseTime negative or duration not positive")
+        elif control_type in _CURVE_UNITS:
+            self.curve_rules(control_type, payload.get("curve"))
+        fields = [k for k in payload if k not in ("isDefault", "controlId", "controlType")]
+        if len([k for k in fields if k != "customData"]) != 1:
+            self.fail(f"a DER control carries one setting, not {fields} (R04.FR.17)")
         self.der[control_id] = control_type
+
+    def curve_rules(self, control_type: str, curve: Any) -> None:
+        if not isinstance(curve, dict):
+            self.fail(f"{control_type} needs a curve")
+            return
+        points = curve.get("curveData") or []
+        xs: list[Any] = [p.get("x") for p in points if isinstance(p, dict)]
+        ys: list[Any] = [p.get("y") for p in points if isinstance(p, dict)]
+        if curve.get("yUnit") not in _CURVE_UNITS[control_type]:
+            units = " or ".join(sorted(_CURVE_UNITS[control_type]))
+            self.fail(f"{control_type} yUnit {curve.get('yUnit')} (R04.FR.50-53: {units})")
+        if not all(isinstance(v, int | float) for v in xs + ys) or not 2 <= len(xs) <= 10:
+            self.fail(f"{control_type} needs 2..10 numeric curve points")
+        elif xs[0] <= 0 or any(b <= a for a, b in itertools.pairwise(xs)):
+            self.fail(f"{control_type} curve x (V or Hz) must be positive and increasing")
+        if curve.get("responseTime", 0) < 0 or curve.get("duration", 1) <= 0:
+            self.fail(f"{control_type} responseTime negative or duration not positive")
+        if not curve.get("startTime"):
+            self.fail(f"a scheduled {control_type} needs a startTime")
 
     def clear_der(self, payload: dict[str, Any]) -> None:
         control_id = payload.get("controlId")
@@ -354,6 +379,14 @@ class _Checker:
         if control_id not in self.der:
             self.fail(f"clears DER control {control_id}, which the station does not hold")
         self.der.pop(control_id, None)
+
+
+_CURVE_UNITS: dict[str, frozenset[str]] = {
+    "FreqWatt": frozenset({"PctMaxW", "PctWAvail"}),
+    "VoltVar": frozenset({"PctMaxVar", "PctVarAvail"}),
+    "VoltWatt": frozenset({"PctMaxW", "PctWAvail"}),
+}
+"""The y units of the DER curves the planner sends (OCPP 2.1 R04.FR.50, .52 and .53)."""
 
 
 def check_calls(

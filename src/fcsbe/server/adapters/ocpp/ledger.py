@@ -46,6 +46,10 @@ def _parse(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+def _curve(points: Any) -> tuple[tuple[float, float], ...]:
+    return tuple((float(x), float(y)) for x, y in points or ())
+
+
 @dataclass(frozen=True, slots=True)
 class Held:
     """One control in force on a profile: its kind (`limit`, `setpoint`, `droop`, `ffr`), the
@@ -60,6 +64,11 @@ class Held:
     """The frequency-watt curve (Hz, W added to the baseline) the command states itself: a
     droop's ordered curve, or the staircase of every FFR trigger level (empty: computed from
     `values`)."""
+    volt_var: tuple[tuple[float, float], ...] = ()
+    """A droop's volt-var curve (% of nominal voltage, % of the reactive rating, + inject)."""
+    volt_watt: tuple[tuple[float, float], ...] = ()
+    """A droop's volt-watt curve (% of nominal voltage, W added to the power otherwise in
+    force)."""
 
     def in_force(self, now: datetime) -> bool:
         """True while the control is to be applied at `now`."""
@@ -76,14 +85,19 @@ class Held:
         return dict(self.values).get(name)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
+        """JSON form (curves only when there are some, so older ledgers read the same)."""
+        curves = {
+            name: [list(p) for p in getattr(self, name)]
+            for name in ("points", "volt_var", "volt_watt")
+            if getattr(self, name)
+        }
         return {
             "origin": self.origin,
             "kind": self.kind,
             "values": [list(pair) for pair in self.values],
             "fs_id": self.fs_id,
             "valid_until": _time(self.valid_until),
-        } | ({"points": [list(p) for p in self.points]} if self.points else {})
+        } | curves
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Held:
@@ -94,7 +108,9 @@ class Held:
             values=tuple((str(k), v) for k, v in data["values"]),
             fs_id=data.get("fs_id"),
             valid_until=_parse(data.get("valid_until")),
-            points=tuple((float(f), float(w)) for f, w in data.get("points", ())),
+            points=_curve(data.get("points")),
+            volt_var=_curve(data.get("volt_var")),
+            volt_watt=_curve(data.get("volt_watt")),
         )
 
 
@@ -151,7 +167,8 @@ class ProfileRecord:
 @dataclass(frozen=True, slots=True)
 class DerRecord:
     """One OCPP 2.1 DER control of ours on the station (station-wide: DER controls have no
-    EVSE), with the droop controls of the EVSEs it serves."""
+    EVSE): `FreqDroop`, `VoltVar` or `VoltWatt`, with the droop controls of the EVSEs it
+    serves."""
 
     control_id: str
     control_type: str
@@ -233,7 +250,9 @@ def _change_of(call: OcppCall) -> LedgerChange:
         return LedgerChange(cleared_profile=None if pid is None else int(pid))
     if call.action == "SetDERControl":
         control_type = str(payload.get("controlType"))
-        body = next((v for v in payload.values() if isinstance(v, dict)), {})
+        body = next(
+            (v for k, v in payload.items() if isinstance(v, dict) and k != "customData"), {}
+        )
         start, duration = _parse_ocpp(body.get("startTime")), body.get("duration")
         valid_to = (
             None if start is None or duration is None else start + timedelta(seconds=duration)

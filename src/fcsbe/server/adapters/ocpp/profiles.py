@@ -24,7 +24,10 @@ How commands become profiles (docs/ocpp-mapping.md has the table per version):
   refused (`NOT_CAPABLE`). A 2.1 station with V2X gets `CentralSetpoint` periods (`setpoint`,
   `limit`, `dischargeLimit`, `setpointReactive`) and `LocalFrequency` periods for FFR (and for
   droop without DER control); a 2.1 station with DER control gets droop as `SetDERControl`
-  `FreqDroop`, station-wide, with the EVSE's power range in its profile.
+  `FreqDroop` (an ordered frequency-watt curve, without V2X, as `FreqWatt`), station-wide,
+  with the EVSE's power range in its profile, and the droop's
+  volt-var / volt-watt curves as `VoltVar` / `VoltWatt` (which no other station can run: they
+  are refused there rather than dropped).
 - Units: W when the station takes W; otherwise A per phase, W / (phases x voltage). Caps are
   rounded down to 0.1 (never above what was asked), setpoints to the nearest 0.1 within them.
 - Never `ChargingStationExternalConstraints` (a CSMS may not send it).
@@ -33,10 +36,12 @@ How commands become profiles (docs/ocpp-mapping.md has the table per version):
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any, Literal
 
 from fcsbe.server.adapters.base import (
@@ -79,6 +84,9 @@ EVSE_PURPOSE = "TxDefaultProfile"
 
 DER_PRIORITY = 1
 """Priority of our DER controls (0 is the highest; left to the CSO's own safety settings)."""
+
+MAX_CURVE_POINTS = 10
+"""Points an OCPP 2.1 DER curve holds (`DERCurveType.curveData` maxItems)."""
 
 _DER_NAMESPACE = uuid.UUID("3b0c7a52-9d41-4c5e-8f0a-6d2e1b7c9a35")
 _KINDS: Mapping[type, str] = {
@@ -191,9 +199,35 @@ def _capable(command: Command, limits: StationLimits) -> str | None:
             return "INVALID_COMMAND: droop needs droop_pct, f_ref_hz > 0, deadband, response >= 0"
         if version != "2.1" or not (limits.der or limits.v2x):
             return f"NOT_CAPABLE: droop needs OCPP 2.1 with DER control or V2X ({version})"
-        return None
+        if control.curve and not limits.v2x and len(control.curve) > MAX_CURVE_POINTS:
+            return (
+                f"NOT_CAPABLE: an OCPP 2.1 DER curve holds at most {MAX_CURVE_POINTS} points; "
+                f"the frequency-watt curve has {len(control.curve)}"
+            )
+        return _volt_capable(control, limits)
     if version != "2.1" or not limits.v2x:
         return f"NOT_CAPABLE: fast frequency response needs OCPP 2.1 with V2X ({version})"
+    return None
+
+
+def _volt_capable(control: DroopCommand, limits: StationLimits) -> str | None:
+    """None when the station can run the droop's volt-var and volt-watt curves (or it has
+    none), else the refusal reason: they are OCPP 2.1 `SetDERControl` curves, so a station
+    without DER control cannot take them (a V2X profile has no voltage curve)."""
+    for name, curve in (("volt-var", control.volt_var), ("volt-watt", control.volt_watt)):
+        if not curve:
+            continue
+        xs = [float(x) for x, _ in curve]
+        if len(xs) < 2 or any(b <= a for a, b in pairwise(xs)) or xs[0] <= 0:
+            return f"INVALID_COMMAND: a {name} curve needs >= 2 points, voltages > 0 increasing"
+        if limits.version != "2.1" or not limits.der:
+            station = limits.version + (" without DER control" if limits.version == "2.1" else "")
+            return f"NOT_CAPABLE: {name} needs OCPP 2.1 with DER control (station: {station})"
+        if len(curve) > MAX_CURVE_POINTS:
+            return (
+                f"NOT_CAPABLE: an OCPP 2.1 DER curve holds at most {MAX_CURVE_POINTS} points; "
+                f"the {name} curve has {len(curve)}"
+            )
     return None
 
 
@@ -209,8 +243,15 @@ def _held(origin: str, command: Command) -> Held:
         points = tuple((float(f), float(w)) for f, w in control.curve)
     elif isinstance(control, FfrCommand) and len(control.levels) > 1:
         points = staircase(control.levels)
+    volt_var: tuple[tuple[float, float], ...] = ()
+    volt_watt: tuple[tuple[float, float], ...] = ()
+    if isinstance(control, DroopCommand):
+        volt_var = tuple((float(x), float(y)) for x, y in control.volt_var)
+        volt_watt = tuple((float(x), float(y)) for x, y in control.volt_watt)
     kind = _KINDS[type(control)]
-    return Held(origin, kind, values, command.fs_id, command.valid_until, points)
+    return Held(
+        origin, kind, values, command.fs_id, command.valid_until, points, volt_var, volt_watt
+    )
 
 
 # --- payloads --------------------------------------------------------------------------------
@@ -296,51 +337,159 @@ def _under(held: Held) -> tuple[float | None, float | None]:
     )
 
 
-def _der_calls(
-    ledger: ProfileLedger,
-    droops: list[Held],
-    limits: StationLimits,
-    now: datetime,
-) -> list[OcppCall] | Refusal:
-    """The station's `FreqDroop` DER control for the droops in force on its EVSEs (one per
-    station: DER controls have no EVSE), or its clearing when none is left."""
-    control_id = str(uuid.uuid5(_DER_NAMESPACE, "FreqDroop"))
-    current = ledger.der_controls.get(control_id)
-    if not droops:
-        if current is None or not current.valid(now):
-            return []
-        change = LedgerChange(cleared_der=control_id)
-        payload = {"isDefault": False, "controlId": control_id}
-        return [OcppCall("ClearDERControl", payload, None, change)]
-    names = ("f_ref_hz", "deadband_hz", "droop_pct", "response_time_s")
-    settings = {tuple(h.get(n) for n in names) + _under(h) for h in droops}
-    if len(settings) > 1:
-        return Refusal(
-            "NOT_CAPABLE: one station runs one frequency droop; its EVSEs were asked different "
-            "droop settings"
-        )
-    f_ref, band, droop, response, band_under, droop_under = (v or 0.0 for v in next(iter(settings)))
-    ends = [h.valid_until for h in droops]
-    valid_to = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
-    body: dict[str, Any] = {
+def _freq_droop(held: Held, _rating: float | None) -> dict[str, Any] | str:
+    """The `freqDroop` settings of one EVSE's droop."""
+    f_ref, band, droop, response = (
+        held.get(n) or 0.0 for n in ("f_ref_hz", "deadband_hz", "droop_pct", "response_time_s")
+    )
+    band_under, droop_under = (v or 0.0 for v in _under(held))
+    return {
         "priority": DER_PRIORITY,
         "overFreq": round(f_ref + band, 4),
         "underFreq": round(f_ref - band_under, 4),
         "overDroop": droop / 100.0,
         "underDroop": droop_under / 100.0,
         "responseTime": response,
-        "startTime": iso(now),
     }
-    if valid_to is not None:
-        body["duration"] = float(int((valid_to - now).total_seconds()))
-    payload = {
-        "isDefault": False,
-        "controlId": control_id,
-        "controlType": "FreqDroop",
-        "freqDroop": body,
+
+
+def _volt_var(held: Held, _rating: float | None) -> dict[str, Any] | str:
+    """The `VoltVar` curve of one EVSE's droop: x in % of nominal voltage, y in `PctMaxVar`.
+
+    Sign: OCPP 2.1 takes its DER curves from IEEE 1547-2018 / IEC 61850-7-420, which state a
+    DER's output in the generator reference (its `FixedVar` schema: "a negative value refers
+    to charging, a positive one to discharging"): a positive var is reactive power the EVSE
+    injects (over-excited, capacitive), as in IEEE 1547's default curve (+44 % at 92 % V).
+    Our `volt_var` is stated the same way (+ inject), so y is sent as ordered; note that this
+    is the opposite of the sign of the q_var the stations meter and the API reports
+    (+ absorbed, inductive)."""
+    return {
+        "priority": DER_PRIORITY,
+        "yUnit": "PctMaxVar",
+        "curveData": [{"x": round(x, 2), "y": round(y, 2)} for x, y in held.volt_var],
+        "responseTime": held.get("response_time_s") or 0.0,
     }
-    record = DerRecord(control_id, "FreqDroop", valid_to, tuple(droops))
-    return [OcppCall("SetDERControl", payload, None, LedgerChange(der=record))]
+
+
+def _volt_watt(held: Held, rating: float | None) -> dict[str, Any] | str:
+    """The `VoltWatt` curve of one EVSE's droop: x in % of nominal voltage, y in `PctMaxW`.
+
+    Basis: y is in % of the EVSE's rated active power (the registry's maximum charge power,
+    which the station knows as its EVSE's maximum): the station applies the percentages to
+    each of its EVSEs, so EVSEs of different ratings share one curve. Sign: in the DER's
+    generator reference, as for `VoltVar` (positive = more output: less import or more
+    export), so our W added to the import become y = -W / rating x 100. What it means: the
+    change of active power from the power otherwise in force (our droop's volt-watt), not
+    IEEE 1547's absolute output limit; `customData` (`org.fcsbe`, `addedToBaseline`) says
+    so on the wire."""
+    if rating is None or not rating > 0:
+        return "NOT_CAPABLE: volt-watt is sent in % of the EVSE's rated power, which is unknown"
+    return {
+        "priority": DER_PRIORITY,
+        "yUnit": "PctMaxW",
+        "curveData": [
+            {"x": round(x, 2), "y": round(-w / rating * 100.0, 2) + 0.0} for x, w in held.volt_watt
+        ],
+        "responseTime": held.get("response_time_s") or 0.0,
+        "customData": {"vendorId": VENDOR_ID, "addedToBaseline": True},
+    }
+
+
+def _freq_watt(held: Held, rating: float | None) -> dict[str, Any] | str:
+    """The `FreqWatt` curve of one EVSE's droop that orders its own frequency-watt curve, on a
+    station without V2X (with V2X it is a `LocalFrequency` period): x in Hz, y in `PctMaxW`
+    on the same basis and sign as `VoltWatt` (% of the EVSE's rated power, + = more output,
+    the change from the power otherwise in force)."""
+    if rating is None or not rating > 0:
+        return (
+            "NOT_CAPABLE: a frequency-watt curve is sent in % of the EVSE's rated power, "
+            "which is unknown"
+        )
+    return {
+        "priority": DER_PRIORITY,
+        "yUnit": "PctMaxW",
+        "curveData": [
+            {"x": round(f, 4), "y": round(-w / rating * 100.0, 2) + 0.0} for f, w in held.points
+        ],
+        "responseTime": held.get("response_time_s") or 0.0,
+        "customData": {"vendorId": VENDOR_ID, "addedToBaseline": True},
+    }
+
+
+_DER_TYPES: tuple[tuple[str, str, str], ...] = (
+    ("FreqDroop", "freqDroop", "frequency droop"),
+    ("FreqWatt", "curve", "frequency-watt curve"),
+    ("VoltVar", "curve", "volt-var curve"),
+    ("VoltWatt", "curve", "volt-watt curve"),
+)
+"""The DER controls our droops become: (controlType, payload field, what it is in a refusal)."""
+
+_DER_SETTINGS = {
+    "FreqDroop": _freq_droop,
+    "FreqWatt": _freq_watt,
+    "VoltVar": _volt_var,
+    "VoltWatt": _volt_watt,
+}
+
+
+def _serves(control_type: str, held: Held, limits: StationLimits) -> bool:
+    """Whether an armed droop takes part in the station's DER control of `control_type`."""
+    if control_type == "FreqDroop":
+        # FreqDroop has no curve: only the plain droops share the station's FreqDroop.
+        return not held.points
+    if control_type == "FreqWatt":
+        # A droop that orders its own frequency-watt curve runs as a LocalFrequency profile
+        # where the station has V2X, else as the station's FreqWatt DER curve.
+        return bool(held.points) and not limits.v2x
+    return bool(held.volt_var if control_type == "VoltVar" else held.volt_watt)
+
+
+def _der_calls(
+    ledger: ProfileLedger,
+    droops: list[tuple[int, Held]],
+    limits: StationLimits,
+    now: datetime,
+    rated_w: Mapping[int, float],
+) -> list[OcppCall] | Refusal:
+    """The station's DER controls for the droops in force on its EVSEs ((EVSE, droop)):
+    `FreqDroop`, `FreqWatt`, `VoltVar` and `VoltWatt`, one of each per station (DER controls
+    have no EVSE), each with a stable id; a control no droop needs any more is cleared."""
+    calls: list[OcppCall] = []
+    for control_type, field_name, what in _DER_TYPES:
+        control_id = str(uuid.uuid5(_DER_NAMESPACE, control_type))
+        current = ledger.der_controls.get(control_id)
+        serving = [(evse, h) for evse, h in droops if _serves(control_type, h, limits)]
+        if not serving:
+            if current is not None and current.valid(now):
+                change = LedgerChange(cleared_der=control_id)
+                payload = {"isDefault": False, "controlId": control_id}
+                calls.append(OcppCall("ClearDERControl", payload, None, change))
+            continue
+        settings: dict[str, dict[str, Any]] = {}
+        for evse, held in serving:
+            body = _DER_SETTINGS[control_type](held, rated_w.get(evse))
+            if isinstance(body, str):
+                return Refusal(f"{body} (EVSE {evse})")
+            settings[json.dumps(body, sort_keys=True)] = body
+        if len(settings) > 1:
+            return Refusal(
+                f"NOT_CAPABLE: one station runs one {what}; its EVSEs were asked different "
+                + ("droop settings" if control_type == "FreqDroop" else f"{what}s")
+            )
+        ends = [h.valid_until for _, h in serving]
+        valid_to = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
+        body = next(iter(settings.values())) | {"startTime": iso(now)}
+        if valid_to is not None:
+            body["duration"] = float(int((valid_to - now).total_seconds()))
+        payload = {
+            "isDefault": False,
+            "controlId": control_id,
+            "controlType": control_type,
+            field_name: body,
+        }
+        record = DerRecord(control_id, control_type, valid_to, tuple(h for _, h in serving))
+        calls.append(OcppCall("SetDERControl", payload, None, LedgerChange(der=record)))
+    return calls
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -352,6 +501,7 @@ def _plan(
     limits: StationLimits,
     now: datetime,
     everything: bool,
+    rated_w: Mapping[int, float] | None,
 ) -> list[OcppCall] | Refusal:
     """The calls for `changes` ((EVSE number, eMI3 id, command or None, origin) in order),
     re-sending every profile still in force when `everything`."""
@@ -427,18 +577,13 @@ def _plan(
         )
     calls = clears + sets
     if limits.version == "2.1" and limits.der:
-        # A droop that orders its own frequency-watt curve runs as a LocalFrequency profile
-        # (FreqDroop has no curve); only the plain droops share the station's DER control.
         droops = [
-            h
-            for evse in sorted(slots)
-            for h in slots[evse].values()
-            if h.kind == "droop" and not h.points
+            (evse, h) for evse in sorted(slots) for h in slots[evse].values() if h.kind == "droop"
         ]
         had = {e for e, r in ours.items() if any(h.kind == "droop" for h in r.held)}
         has = {e for e, held in slots.items() if any(h.kind == "droop" for h in held.values())}
         if everything or touched & (had | has):
-            der = _der_calls(ledger, droops, limits, now)
+            der = _der_calls(ledger, droops, limits, now, rated_w or {})
             if isinstance(der, Refusal):
                 return der
             calls.extend(der)
@@ -462,6 +607,7 @@ def plan_calls(
     evses: Mapping[str, int],
     limits: StationLimits,
     now: datetime,
+    rated_w: Mapping[int, float] | None = None,
 ) -> list[OcppCall] | Refusal:
     """Calls that put `commands` in force on one station; updates the ledger only through the
     returned calls' acknowledgement: call `ledger.confirm(call)` for each Accepted call.
@@ -469,7 +615,8 @@ def plan_calls(
     All or nothing: when the station cannot do one of the commands, the answer is a `Refusal`
     naming it and no call is made (`refusal_of` answers per command). EVSE commands
     address `evses[target.id]` (the OCPP evseId / 1.6 connectorId); SITE commands address the
-    whole station (EVSE 0).
+    whole station (EVSE 0). `rated_w` is each EVSE's rated power (W, by EVSE number), the
+    basis of a volt-watt curve's `PctMaxW` (without it volt-watt is refused).
     """
     now = now.astimezone(UTC).replace(microsecond=0)
     changes: list[tuple[int, str | None, Command | None, str]] = []
@@ -482,12 +629,18 @@ def plan_calls(
             changes.append((0, None, command, origin))
         else:
             changes.append((evses[command.target.id], command.target.id, command, origin))
-    return _plan(ledger, changes, limits, now, everything=False)
+    return _plan(ledger, changes, limits, now, everything=False, rated_w=rated_w)
 
 
-def resend_calls(ledger: ProfileLedger, limits: StationLimits, now: datetime) -> list[OcppCall]:
+def resend_calls(
+    ledger: ProfileLedger,
+    limits: StationLimits,
+    now: datetime,
+    rated_w: Mapping[int, float] | None = None,
+) -> list[OcppCall]:
     """Everything still in force (valid_until in the future), after a reconnect or a reboot:
-    each profile recomposed from `now` with its id and stack level, and the DER controls."""
+    each profile recomposed from `now` with its id and stack level, and the DER controls
+    (`rated_w` as for `plan_calls`)."""
     now = now.astimezone(UTC).replace(microsecond=0)
-    calls = _plan(ledger, [], limits, now, everything=True)
+    calls = _plan(ledger, [], limits, now, everything=True, rated_w=rated_w)
     return [] if isinstance(calls, Refusal) else calls

@@ -30,7 +30,6 @@ from fcsbe.server.storage.fast.accept import StoredKey, find_key, store_key, try
 from fcsbe.server.storage.idempotency import delete_key
 
 __all__ = [
-    "IDEMPOTENCY_RESPONSES",
     "IdempotencyKey",
     "KeyRecord",
     "Outcome",
@@ -49,11 +48,6 @@ IdempotencyKey = Annotated[
         "the same request must reuse it. Kept for 24 h.",
     ),
 ]
-
-IDEMPOTENCY_RESPONSES: dict[int | str, dict[str, str]] = {
-    400: {"description": "Idempotency-Key header missing"},
-    409: {"description": "A request with this Idempotency-Key is still being processed"},
-}
 
 Outcome = tuple[int, BaseModel, Mapping[str, str]]
 """What a protected handler returns: status code, body model, extra headers."""

@@ -8,24 +8,26 @@ does not decode to an id is a 422 naming `/query/cursor`, never a 500.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
 
 from fastapi import Request, Response
-from pydantic import BaseModel
 
-from fcsbe.model import Page, Problem
-from fcsbe.server.api.edge.paging import decode_cursor, encode_cursor, invalid_cursor, set_next_link
+from fcsbe.server.api.edge.paging import decode_cursor, encode_cursor, invalid_cursor, next_link
+from fcsbe.server.api.edge.problems import problem_responses
 
-__all__ = ["READ_RESPONSES", "after_id", "page_response", "stored_page_response"]
+__all__ = ["READ_RESPONSES", "after_id", "stored_page_response"]
 
-T = TypeVar("T", bound=BaseModel)
-
-READ_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "Missing, unknown, expired or revoked credential"},
-    403: {"model": Problem, "description": "The credential is not an FO or operator one"},
-    404: {"model": Problem, "description": "Unknown, or not covered by the caller's contracts"},
-    422: {"model": Problem, "description": "Invalid query parameter (JSON pointer in `errors`)"},
-}
+READ_RESPONSES = problem_responses(
+    401,
+    403,
+    404,
+    422,
+    described={
+        401: "Missing, unknown, expired or revoked credential",
+        403: "The credential is not an FO or operator one",
+        404: "Unknown, or not covered by the caller's contracts",
+        422: "Invalid query parameter (JSON pointer in `errors`)",
+    },
+)
 """Problem statuses every read route of these modules can answer."""
 
 
@@ -37,25 +39,15 @@ def after_id(request: Request, cursor: str | None) -> str | None:
     raise invalid_cursor()
 
 
-def page_response(
-    request: Request, response: Response, items: list[T], next_key: str | None
-) -> Page[T]:
-    """The page envelope, with an opaque cursor and the `Link: rel="next"` header."""
-    page = Page[T](items=items, next_cursor=encode_cursor(request, next_key) if next_key else None)
-    set_next_link(request, response, page)
-    return page
-
-
 def stored_page_response(request: Request, items: list[str], next_key: str | None) -> Response:
     """A page of stored wire documents (JSON texts), rendered without building models again.
 
     For large lists whose documents were validated when stored (the registry): a page of 500
     stations with 1,000 EVSEs would otherwise be decoded, validated and encoded per request.
     """
-    cursor = encode_cursor(request, next_key) if next_key else None
+    cursor = encode_cursor(request, next_key) if next_key is not None else None
     body = f'{{"items":[{",".join(items)}],"next_cursor":{json.dumps(cursor)}}}'
     response = Response(content=body, media_type="application/json")
-    if cursor:
-        url = request.url.include_query_params(cursor=cursor)
-        response.headers["link"] = f'<{url}>; rel="next"'
+    if cursor is not None:
+        response.headers["link"] = next_link(request, cursor)
     return response

@@ -1,17 +1,29 @@
 """OpenAPI documentation of the problem answers a route can give (RFC 9457 `Problem` bodies).
 
-Routes list the statuses they can answer besides success, e.g.
+Every route (or router) declares the statuses it can answer besides success in one way,
 `responses=problem_responses(401, 403, 404, 422)`, so that the published contract names every
-error a client must handle, with the body it will get.
+error a client must handle, with the body it will get. A route that takes an `Idempotency-Key`
+says `idempotent=True` (the 400 and 409 the key handling answers), and a family of routes with
+its own wording of a status passes it in `described`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fcsbe.model import Problem
 
-__all__ = ["problem_description", "problem_responses"]
+__all__ = [
+    "IDEMPOTENCY_DESCRIPTIONS",
+    "STATE_CONFLICT",
+    "Responses",
+    "problem_description",
+    "problem_responses",
+]
+
+Responses = dict[int | str, dict[str, Any]]
+"""The `responses=` of a FastAPI route or router."""
 
 _DESCRIPTIONS = {
     400: "Malformed request (a body that is not JSON, or no Idempotency-Key header)",
@@ -24,15 +36,36 @@ _DESCRIPTIONS = {
     503: "Temporarily unavailable; retry after `Retry-After`",
 }
 
+IDEMPOTENCY_DESCRIPTIONS: Mapping[int, str] = {
+    400: "Idempotency-Key header missing",
+    409: "A request with this Idempotency-Key is still being processed",
+}
+"""What `Idempotency-Key` handling answers (`fcsbe.server.api.edge.idempotency`)."""
+
+STATE_CONFLICT: Mapping[int, str] = {409: _DESCRIPTIONS[409]}
+"""`described` of an idempotent route whose 409 is first a conflict with the state of what it
+changes: the generic wording, which names a still-running Idempotency-Key too."""
+
 
 def problem_description(status: int) -> str:
     """The documented meaning of a problem status."""
     return _DESCRIPTIONS.get(status, "Problem")
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` entries of a route for these problem statuses."""
+def problem_responses(
+    *statuses: int, idempotent: bool = False, described: Mapping[int, str] | None = None
+) -> Responses:
+    """The `responses=` entries of a route for these problem statuses.
+
+    A status is described by `described` if it has it (the wording of a family of routes; its
+    other statuses are ignored), else by the idempotency handling for a 400 or 409 of an
+    `idempotent` route, else by its generic meaning.
+    """
+    descriptions = {status: problem_description(status) for status in statuses}
+    if idempotent:
+        descriptions |= IDEMPOTENCY_DESCRIPTIONS
+    own = described or {}
     return {
-        status: {"model": Problem, "description": problem_description(status)}
-        for status in statuses
+        status: {"model": Problem, "description": own.get(status, description)}
+        for status, description in descriptions.items()
     }

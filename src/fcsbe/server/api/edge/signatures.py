@@ -32,7 +32,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, Header, Request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
@@ -47,9 +46,8 @@ from fcsbe.server.deps import state_settings
 from fcsbe.server.errors import Unauthorized
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.fast.accept import requires_signature
-from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
+from fcsbe.server.storage.flexibility_services import fs_requires_signature
 from fcsbe.server.storage.parties import EnrolmentRow, PartyRow
 from fcsbe.server.storage.signatures import remember_jti
 
@@ -282,13 +280,5 @@ async def verify_signature_for_fs(
 ) -> str | None:
     """`verify_request_signature`, mandatory when the contract of the caller's FS `fs_id`
     requires signatures (cancellations, activations and updates of an existing FS)."""
-    statement = (
-        select(ContractRow.signature_required)
-        .join(FlexibilityServiceRow, FlexibilityServiceRow.contract_id == ContractRow.id)
-        .where(
-            FlexibilityServiceRow.fo_party_id == principal.party_id,
-            FlexibilityServiceRow.fs_id == fs_id,
-        )
-    )
-    required = bool((await session.execute(statement)).scalars().first())
+    required = await fs_requires_signature(session, principal.party_id, fs_id)
     return await verify_request_signature(signed, session, principal, required=required)

@@ -116,7 +116,9 @@ class _UnitVerdict:
 def _judge_unit(
     request: CredentialCheckRequest, unit: Unit, now: datetime, reason_target: Target
 ) -> _UnitVerdict:
-    assessment = assess(request.fs_type, unit.evse, unit.station, unit.ev, now)
+    assessment = assess(
+        request.fs_type, unit.evse, unit.station, unit.ev, now, reported=unit.reported
+    )
     verdict = _UnitVerdict(
         unit,
         capable=assessment.capable,

@@ -12,13 +12,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import EventLogEntry, Page
 from fcsbe.model.canonical import GENESIS_HASH, chain_hash, digest
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.event_log import EventLogRow, list_entries
+from fcsbe.server.storage.event_log import (
+    EventLogRow,
+    chain_entries,
+    insert_entry,
+    last_chained,
+    list_entries,
+    pending_entries,
+)
+from fcsbe.server.storage.locks import advisory_lock
 from fcsbe.server.storage.wakeup import wake_workers
 
 __all__ = [
@@ -58,7 +65,7 @@ async def append_event(
         source=source,
         severity=severity,
     )
-    await session.execute(insert(EventLogRow), [values])
+    await insert_entry(session, values)
     await wake_workers(session)  # the chainer of every replica, at commit
 
 
@@ -107,45 +114,17 @@ def entry_fields(row: EventLogRow, seq: int, prev_hash: str) -> dict[str, Any]:
 
 async def chain_pending(session: AsyncSession, limit: int = 1000) -> int:
     """Chain up to `limit` pending entries; returns how many were chained."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": EVENT_LOG_LOCK})
-    last = (
-        await session.execute(
-            select(EventLogRow.seq, EventLogRow.hash)
-            .where(EventLogRow.seq.is_not(None))
-            .order_by(EventLogRow.seq.desc())
-            .limit(1)
-        )
-    ).first()
-    seq = int(last.seq) if last else 0
-    prev = str(last.hash) if last else GENESIS_HASH
-    pending = (
-        (
-            await session.execute(
-                select(EventLogRow)
-                .where(EventLogRow.seq.is_(None))
-                .order_by(EventLogRow.id)
-                .limit(limit)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    await advisory_lock(session, EVENT_LOG_LOCK)
+    last = await last_chained(session)
+    seq, prev = last if last else (0, GENESIS_HASH)
+    pending = await pending_entries(session, limit)
     updates = []
     for row in pending:
         seq += 1
         current = chain_hash(prev, entry_fields(row, seq, prev))
         updates.append({"row_id": row.id, "seq": seq, "prev_hash": prev, "hash": current})
         prev = current
-    if updates:
-        table = EventLogRow.__table__
-        assert isinstance(table, Table)
-        await session.execute(
-            update(table)
-            .where(table.c.id == bindparam("row_id"))
-            .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash")),
-            updates,
-        )
+    await chain_entries(session, updates)
     return len(updates)
 
 

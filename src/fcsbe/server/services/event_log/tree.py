@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
@@ -46,6 +45,7 @@ from fcsbe.server.storage.event_log import (
     tree_head_of_size,
     tree_size,
 )
+from fcsbe.server.storage.locks import advisory_lock
 from fcsbe.server.storage.wakeup import wake_workers
 
 __all__ = [
@@ -93,10 +93,7 @@ def tree_head_model(row: SignedTreeHeadRow) -> SignedTreeHead:
 
 
 async def _lock(session: AsyncSession) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:id)"), {"id": EVENT_LOG_TREE_LOCK}
-        )
+    await advisory_lock(session, EVENT_LOG_TREE_LOCK)
 
 
 async def _nodes(session: AsyncSession, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:

@@ -203,18 +203,7 @@ async def enqueue(
     document = dict(payload or {})
     if kind == EVSE:
         document["commands"] = command_docs(commands)
-    row = StationCommandRow(
-        command_id=str(uuid.uuid4()),
-        fs_pk=fs.id if fs is not None else None,
-        fo_party_id=fs.fo_party_id if fs is not None else None,
-        fs_id=fs.fs_id if fs is not None else None,
-        kind=kind,
-        payload=document,
-        state="PENDING",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    row = _row(fs, now, kind, document, None)
     session.add(row)
     if not holds_stations(adapter):
         await wake_workers(session)
@@ -240,6 +229,8 @@ def _row(
     document: dict[str, Any],
     station_id: str | None,
 ) -> StationCommandRow:
+    """A PENDING command of `fs` (None: not on behalf of an FS), due now; bound to the replica
+    holding `station_id` when given, else for whichever replica takes it."""
     return StationCommandRow(
         command_id=str(uuid.uuid4()),
         fs_pk=fs.id if fs is not None else None,

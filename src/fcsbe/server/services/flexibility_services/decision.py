@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
     ChargingStation,
     Commitment,
     ContractTerms,
+    DroopSettings,
     Evse,
     FlexibilityServiceRequest,
     FlexibilityServiceResponse,
@@ -85,6 +85,7 @@ from fcsbe.server.storage.decision_batch import (
     live_holds,
     replace_targets_many,
 )
+from fcsbe.server.storage.decisions import activations_on_day, received_fs
 from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.fleet import (
     EvseFacts,
@@ -131,17 +132,14 @@ def _in_scope(facts: EvseFacts, scope: set[tuple[str, str]]) -> bool:
 async def _activations_today(
     session: AsyncSession, contract_pk: int, fs_type: str, day_start: datetime, fs_pk: int
 ) -> int:
-    statement = select(func.count()).where(
-        FlexibilityServiceRow.contract_id == contract_pk,
-        FlexibilityServiceRow.fs_type == fs_type,
-        FlexibilityServiceRow.id != fs_pk,
-        FlexibilityServiceRow.window_start >= day_start,
-        FlexibilityServiceRow.window_start < day_start + timedelta(days=1),
-        FlexibilityServiceRow.state.in_(
-            sorted(_LIVE | {"COMPLETED", "ABORTED", "RECORDED", "PROVEN", "DISPUTED"})
-        ),
+    return await activations_on_day(
+        session,
+        contract_pk,
+        fs_type,
+        day_start,
+        fs_pk,
+        _LIVE | {"COMPLETED", "ABORTED", "RECORDED", "PROVEN", "DISPUTED"},
     )
-    return int(await session.scalar(statement) or 0)
 
 
 class _Decision:
@@ -227,11 +225,13 @@ def _usable_capacity(
     if facts.site_grid_state == "OFF_GRID":
         out.add(ReasonCode.OFF_GRID, "the site runs off-grid (island mode)", target)
         return None
+    p = request.parameters
     refusal = ocpp_refusal(
         request.fs_type,
         facts.station_doc.get("ocpp_version"),
         facts.ocpp_reported,
         needs_export=needs_export,
+        voltage_curves=isinstance(p, DroopSettings) and bool(p.volt_var or p.volt_watt),
     )
     if refusal is not None:
         out.add(ReasonCode.NOT_CAPABLE, refusal, target)
@@ -551,15 +551,7 @@ def _fit_sites(
 
 async def claim_received(session: AsyncSession, limit: int = 20) -> list[FlexibilityServiceRow]:
     """Claim undecided FS, oldest first; replicas skip rows another replica holds."""
-    statement = (
-        select(FlexibilityServiceRow)
-        .where(FlexibilityServiceRow.state == FsState.RECEIVED.value)
-        .order_by(FlexibilityServiceRow.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True, of=FlexibilityServiceRow)
-    return list((await session.execute(statement)).scalars().all())
+    return await received_fs(session, limit)
 
 
 async def _lock_batch(session: AsyncSession, claimed: list[FlexibilityServiceRow]) -> None:

@@ -6,7 +6,7 @@ Separated from the step (`decision.py`) so the arithmetic is tested on its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.planning import EvseState, Feasibility, SplitBasis, plan_fs
 from fcsbe.server.planning.reserve import window_rooms
+from fcsbe.server.services.registry.capabilities import ocpp_refusal
 
 __all__ = [
     "EXCLUSIVE_TYPES",
@@ -106,39 +107,6 @@ def too_slow(request: FlexibilityServiceRequest, response_time_s: float) -> str 
         f"responds to 90 % in {response_time_s:g} s; {what} needs {allowed:g} s "
         "(after any detection delay)"
     )
-
-
-_OCPP_VERSIONS = {"OCPP_1_6": "1.6", "OCPP_2_0_1": "2.0.1", "OCPP_2_1": "2.1"}
-
-
-def ocpp_refusal(
-    fs_type: FsType,
-    declared_version: str | None,
-    reported: Mapping[str, Any] | None,
-    *,
-    needs_export: bool,
-) -> str | None:
-    """Why an EVSE's station cannot serve `fs_type` over OCPP (None: it can).
-
-    What the station reported when it connected (`StationLimits` JSON: `version`, `v2x`,
-    `der`) wins over the registry's declared `ocpp_version`. Only OCPP 2.1 carries V2X:
-    discharge (an FS that needs export), droop and FFR on a 1.6 or 2.0.1 station, or on a 2.1
-    station that reported no V2X (droop: nor DER control), cannot be executed."""
-    version = (
-        str(reported.get("version"))
-        if reported
-        else _OCPP_VERSIONS.get(str(declared_version), "2.1")
-    )
-    v2x = bool(reported.get("v2x")) if reported else version == "2.1"
-    der = bool(reported.get("der")) if reported else version == "2.1"
-    label = f"OCPP {version}" + ("" if version != "2.1" else " without V2X")
-    if fs_type is FsType.DROOP and not (version == "2.1" and (v2x or der)):
-        return f"the station speaks {label} (and no DER control): no local droop"
-    if fs_type is FsType.FFR and not (version == "2.1" and v2x):
-        return f"the station speaks {label}: no fast frequency response"
-    if needs_export and not (version == "2.1" and v2x):
-        return f"the station speaks {label}: it cannot be told to discharge"
-    return None
 
 
 def committed_fraction(need: Need, free_import_w: float, free_export_w: float) -> float:

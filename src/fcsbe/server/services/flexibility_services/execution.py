@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FlexibilityServiceRequest, FsState, FsType
 from fcsbe.server.adapters.base import Command, SetpointCommand, StationAdapter
-from fcsbe.server.planning import Plan, plan_fs
+from fcsbe.server.planning import EvseState, Plan, plan_fs
 from fcsbe.server.services.event_log.log import append_event
 from fcsbe.server.services.flexibility_services.decision_rules import power_need, scale_request
 from fcsbe.server.services.flexibility_services.deviation import (
@@ -54,6 +54,7 @@ from fcsbe.server.services.records.inputs import (
     RECORD_KEYS,
     note_declared_baseline,
     note_setpoint,
+    note_site_loads,
     record_inputs,
 )
 from fcsbe.server.services.records.records import record_fs
@@ -130,16 +131,29 @@ async def clear_fs(
         fs.execution = None
 
 
-async def plan_now(
+async def _plan(
     session: AsyncSession, adapter: StationAdapter, fs: FlexibilityServiceRow, now: datetime
-) -> tuple[Plan, list[Command]]:
-    """The plan of `fs` computed now from live state, and its commands in force now."""
+) -> tuple[Plan, list[Command], list[EvseState]]:
     request = committed_request(fs)
     sites, minimums = await fs_evses(session, fs)
     states = await evse_states(adapter, sites)
     plan = plan_fs(request, states, now)
     rooms = {state.evse_id: state.import_room_w for state in states}
-    return plan, respect_minimums(commands_at(plan, now, fs.fs_id), minimums, rooms)
+    return plan, respect_minimums(commands_at(plan, now, fs.fs_id), minimums, rooms), states
+
+
+async def plan_now(
+    session: AsyncSession, adapter: StationAdapter, fs: FlexibilityServiceRow, now: datetime
+) -> tuple[Plan, list[Command]]:
+    """The plan of `fs` computed now from live state, and its commands in force now."""
+    plan, commands, _ = await _plan(session, adapter, fs, now)
+    return plan, commands
+
+
+def _site_loads(states: list[EvseState]) -> dict[str, float]:
+    """The non-EV power of each site the stations reported (sites they know nothing of are
+    left out: the record must not present an assumed 0 W as a measurement)."""
+    return {s.site_id: s.site_other_w for s in states if s.site_other_known}
 
 
 async def start_or_replan(
@@ -153,7 +167,7 @@ async def start_or_replan(
     """Compute the plan in force now from live state and hand its commands to the adapter; a
     command the stations refuse starts a `COMMAND_REJECTED` deviation episode (FS_DEVIATION)."""
     request = committed_request(fs)
-    plan, commands = await plan_now(session, adapter, fs, now)
+    plan, commands, states = await _plan(session, adapter, fs, now)
     delivery = await set_fs_layers(session, adapter, fs, commands, now)
     if delivery.commands:
         ordered = ordered_w(request, fs.execution, fs.committed_w, now)
@@ -167,6 +181,9 @@ async def start_or_replan(
         total = sum(c.control.p_w for c in commands if isinstance(c.control, SetpointCommand))
         note_setpoint(execution, now, total)
     note_declared_baseline(execution, sum(r.baseline_w for r in plan.reservations))
+    if request.fs_type is FsType.CONGESTION:
+        # judged at the connection points: the record's estimate for a site without a meter
+        note_site_loads(execution, now, _site_loads(states))
     execution.update(
         applied=len(commands),
         next_at=_iso(next_change(plan, now, horizon)),

@@ -36,9 +36,10 @@ from fcsbe.server.storage.flexibility_services import (
     FsTransitionRow,
     get_fs,
     transitions_of,
+    transitions_of_many,
 )
 
-__all__ = ["cancel_fs", "load_fs", "submit_fs", "supersede_fs", "to_model"]
+__all__ = ["cancel_fs", "load_fs", "submit_fs", "supersede_fs", "to_model", "to_models"]
 
 
 def _deadline(request: FlexibilityServiceRequest, now: datetime, default_s: int) -> datetime:
@@ -178,6 +179,20 @@ async def cancel_fs(
 
 async def to_model(session: AsyncSession, fs: FlexibilityServiceRow) -> FlexibilityService:
     """The wire form of an FS with its transitions."""
+    return _model(fs, await transitions_of(session, fs.id))
+
+
+async def to_models(
+    session: AsyncSession, rows: list[FlexibilityServiceRow]
+) -> list[FlexibilityService]:
+    """The wire forms of a page of FS, their transitions read in one query for all."""
+    transitions = await transitions_of_many(session, [fs.id for fs in rows])
+    return [_model(fs, transitions[fs.id]) for fs in rows]
+
+
+def _model(fs: FlexibilityServiceRow, rows: list[FsTransitionRow]) -> FlexibilityService:
+    """The wire form of an FS from its row and its transitions (read by the caller, so that a
+    page of FS reads them all at once)."""
     transitions = [
         FsTransition(
             revision=t.revision,
@@ -186,7 +201,7 @@ async def to_model(session: AsyncSession, fs: FlexibilityServiceRow) -> Flexibil
             at=t.at,
             reason=t.reason,
         )
-        for t in await transitions_of(session, fs.id)
+        for t in rows
     ]
     request = FlexibilityServiceRequest.model_validate(fs.request)
     return FlexibilityService(

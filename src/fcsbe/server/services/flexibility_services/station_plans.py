@@ -48,11 +48,12 @@ def _session_state(session: StationSession | None) -> dict[str, object]:
     }
 
 
-def _connection_state(state: TargetState) -> dict[str, float]:
+def _connection_state(state: TargetState) -> dict[str, float | bool]:
     """What a site's point-of-connection meter tells the planners (nothing when it has none)."""
-    found: dict[str, float] = {}
+    found: dict[str, float | bool] = {}
     if state.other_w is not None:
         found["site_other_w"] = state.other_w
+        found["site_other_known"] = True
     if state.import_limit_w is not None:
         found["site_import_limit_w"] = state.import_limit_w
     if state.export_limit_w is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FsState, FsType
@@ -28,8 +27,7 @@ from fcsbe.server.services.flexibility_services.lifecycle import (
     move,
 )
 from fcsbe.server.storage.flexibility_services import (
-    FlexibilityServiceRow,
-    FsTargetRow,
+    fs_of_type_in_state_serving,
     live_evse_ids,
     live_site_ids,
 )
@@ -48,18 +46,11 @@ async def _ffr_activations(
     """Move ARMED FFR FS whose EVSEs reported an activation to ACTIVE."""
     if not evidence_evses:
         return 0
-    rows = await session.execute(
-        select(FlexibilityServiceRow)
-        .join(FsTargetRow, FsTargetRow.fs_pk == FlexibilityServiceRow.id)
-        .where(
-            FlexibilityServiceRow.fs_type == FsType.FFR.value,
-            FlexibilityServiceRow.state == FsState.ARMED.value,
-            FsTargetRow.target_id.in_(sorted(evidence_evses)),
-        )
-        .distinct()
+    armed = await fs_of_type_in_state_serving(
+        session, FsType.FFR.value, FsState.ARMED.value, set(evidence_evses)
     )
     moved = 0
-    for fs in rows.scalars().all():
+    for fs in armed:
         at, f_hz, delta = next(iter(evidence_evses.values()))
         await move(session, fs, FsState.ACTIVE, f"FFR triggered at {f_hz:.3f} Hz", at=now)
         await enqueue_notification(

@@ -15,13 +15,15 @@ step is a `DisputeStep` signed by the server's key, an event-log entry (`DISPUTE
 notification (`DISPUTE_OPENED`, `DISPUTE_ANSWERED`, `DISPUTE_ACCEPTED`, `DISPUTE_ESCALATED`).
 Settlement follows the record revision in force when the dispute ends: a REVISED answer's record
 is the one served, proven and settled; an ESCALATED dispute leaves the FS DISPUTED, to be settled
-outside the interface. Deadlines: `ANSWER_DEADLINE` and `RESPONSE_DEADLINE`, enforced by
-`expire_disputes` (run with the proof-of-work step).
+outside the interface. Deadlines: `DisputeDeadlines` (settings `dispute_answer_days` and
+`dispute_response_days`, 10 days each by default), fixed on the dispute when each turn starts
+and enforced by `expire_disputes` (run with the proof-of-work step).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -57,6 +59,7 @@ from fcsbe.server.services.records.records import (
     record_row,
     revise_record,
 )
+from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, get_fs
 from fcsbe.server.storage.records import (
@@ -72,7 +75,9 @@ from fcsbe.server.storage.records import (
 
 __all__ = [
     "ANSWER_DEADLINE",
+    "DEFAULT_DEADLINES",
     "RESPONSE_DEADLINE",
+    "DisputeDeadlines",
     "answer_dispute",
     "dispute_of_fs",
     "disputes",
@@ -86,9 +91,31 @@ __all__ = [
 ]
 
 ANSWER_DEADLINE = timedelta(days=10)
-"""The CSO answers within this; past it the dispute is ESCALATED."""
+"""The CSO answers within this by default; past it the dispute is ESCALATED."""
 RESPONSE_DEADLINE = timedelta(days=10)
-"""The FO responds to an answer within this; past it the answer is deemed ACCEPTED."""
+"""The FO responds to an answer within this by default; past it the answer is deemed ACCEPTED."""
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeDeadlines:
+    """How long each side has for its turn (settings `dispute_*_days`). A dispute keeps the
+    due times set when each turn started, so a changed setting binds new turns only."""
+
+    answer: timedelta = ANSWER_DEADLINE
+    """The CSO's, from the opening; past it the dispute is ESCALATED."""
+    response: timedelta = RESPONSE_DEADLINE
+    """The FO's, from the answer; past it the answer is deemed ACCEPTED."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DisputeDeadlines:
+        """The deadlines the settings give."""
+        return cls(
+            timedelta(days=settings.dispute_answer_days),
+            timedelta(days=settings.dispute_response_days),
+        )
+
+
+DEFAULT_DEADLINES = DisputeDeadlines()
 SERVER_PARTY = "FCSBE"
 """Who took a step that a deadline took."""
 
@@ -190,6 +217,7 @@ async def open_dispute(
     reason_code: DisputeReasonCode,
     reasons: list[str],
     now: datetime,
+    deadlines: DisputeDeadlines = DEFAULT_DEADLINES,
 ) -> DisputeRow:
     """The FO disputes the record in force (called with the DISPUTE of its proof)."""
     if await open_dispute_of(session, fs.id) is not None:
@@ -210,7 +238,7 @@ async def open_dispute(
         disputed_record_revision=record.record_revision,
         record_revision=record.record_revision,
         opened_at=now,
-        answer_due=now + ANSWER_DEADLINE,
+        answer_due=now + deadlines.answer,
         steps=[],
     )
     session.add(row)
@@ -348,6 +376,7 @@ async def answer_dispute(
     body: DisputeAnswer,
     *,
     now: datetime | None = None,
+    deadlines: DisputeDeadlines = DEFAULT_DEADLINES,
 ) -> Dispute:
     """The CSO answers an OPEN dispute before its deadline: REVISE rebuilds the record from
     the stored readings with the corrections as the next record revision (its proof of work
@@ -375,7 +404,7 @@ async def answer_dispute(
         record = await _record_of(session, row)
         row.status = DisputeStatus.REJECTED.value
         step = "REJECTED"
-    row.response_due = now + RESPONSE_DEADLINE
+    row.response_due = now + deadlines.response
     await _step(
         session,
         keys,
@@ -474,6 +503,7 @@ async def validate_proof(
     body: ProofValidationRequest,
     *,
     now: datetime | None = None,
+    deadlines: DisputeDeadlines = DEFAULT_DEADLINES,
 ) -> ProofOfWork:
     """The FO accepts (-> PROVEN) or disputes (-> DISPUTED, a dispute OPEN for the CSO) the
     proof of the record in force. Accepting a disputed proof before the CSO answers withdraws
@@ -524,7 +554,7 @@ async def validate_proof(
         await withdraw_dispute(session, keys, fs, now)
     else:
         code = body.reason_code or DisputeReasonCode.OTHER
-        await open_dispute(session, keys, fs, record, code, list(body.reasons), now)
+        await open_dispute(session, keys, fs, record, code, list(body.reasons), now, deadlines)
     await move(session, fs, FsState.PROVEN if accept else FsState.DISPUTED, reason, at=now)
     return proof_model(row)
 

@@ -6,11 +6,17 @@ builder's), the EVSEs' meters as registered, the pseudonymous EV sessions at tho
 what the executor itself did while the FS ran (kept in the FS's execution document until the
 record is made): the baseline the stations' plan declared at the start, the dynamic setpoints
 received and the reserve activations delivered.
+
+A CONGESTION FS is recorded at its sites' points of connection (`_connection_points`): from a
+site's point-of-connection meter (readings of kind SITE) where telemetry kept its readings,
+otherwise from the site's EVSE meters plus the non-EV load the stations reported at each plan
+(`note_site_loads`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any, Literal
@@ -27,6 +33,7 @@ from fcsbe.model import (
 )
 from fcsbe.server.services.records.dsr.inputs import (
     Activation,
+    ConnectionPoint,
     MeterInfo,
     MeterSample,
     PowerPeriod,
@@ -44,8 +51,10 @@ from fcsbe.server.storage.flexibility_services import (
     fs_evse_meters,
     fs_evse_shares,
 )
+from fcsbe.server.storage.infrastructure import SiteRow
 from fcsbe.server.storage.measurements import reading_values_between, readings_between
 from fcsbe.server.storage.records import FsBaselineRow, find_baseline
+from fcsbe.server.storage.registry import load_sites
 from fcsbe.server.storage.sessions import sessions_between
 
 __all__ = [
@@ -58,12 +67,13 @@ __all__ = [
     "note_activation",
     "note_declared_baseline",
     "note_setpoint",
+    "note_site_loads",
     "record_inputs",
     "record_notes",
     "stored_readings",
 ]
 
-RECORD_KEYS = ("declared_baseline_w", "setpoints", "activations")
+RECORD_KEYS = ("declared_baseline_w", "setpoints", "activations", "site_loads")
 """Keys of the execution document the record needs; kept after the stations are released."""
 
 _DAY = timedelta(days=1)
@@ -177,6 +187,25 @@ def note_activation(
     ]
 
 
+SITE_LOAD_STEP_W = 1.0
+"""A site's non-EV load is noted again only when it moved by at least this much."""
+
+
+def note_site_loads(execution: dict[str, Any], at: datetime, loads: dict[str, float]) -> None:
+    """Keep the non-EV power (load minus PV, + import) the stations reported for each site at
+    a plan: the record's estimate for a site without a point-of-connection meter. Noted when it
+    changes, so a long FS replanned every minute keeps a short list per site."""
+    kept: dict[str, list[list[Any]]] = {
+        site: list(points) for site, points in (execution.get("site_loads") or {}).items()
+    }
+    for site_id, p_w in sorted(loads.items()):
+        points = kept.setdefault(site_id, [])
+        if not points or abs(float(points[-1][1]) - p_w) >= SITE_LOAD_STEP_W:
+            points.append([at.isoformat(), p_w])
+    if kept:
+        execution["site_loads"] = kept
+
+
 def meter_info(evse_id: str, document: dict[str, Any]) -> MeterInfo:
     """The meter of an EVSE as registered (`meter` of the EVSE document). Its readings arrive
     under the EVSE id, which is what the adapter reports them as."""
@@ -191,11 +220,91 @@ def meter_info(evse_id: str, document: dict[str, Any]) -> MeterInfo:
 
 
 async def stored_readings(
-    session: AsyncSession, meter_ids: list[str], start: datetime, end: datetime
+    session: AsyncSession, meter_ids: list[str], start: datetime, end: datetime, kind: str = "EVSE"
 ) -> list[MeterSample]:
-    """The EVSE meters' kept readings in [start, end] as the builder's samples (registers
-    only: a reading without both registers measures no energy)."""
-    return await reading_values_between(session, meter_ids, start, end, MeterSample)
+    """The meters' kept readings in [start, end] as the builder's samples (registers only: a
+    reading without both registers measures no energy); `kind` SITE: points of connection."""
+    return await reading_values_between(session, meter_ids, start, end, MeterSample, kind)
+
+
+def _load_periods(points: list[list[Any]], start: datetime, end: datetime) -> list[PowerPeriod]:
+    """The noted loads of one site as periods: each from its note until the next (the last
+    until `end`), within [start, end); none when no load was noted (an OCPP site)."""
+    if not points:
+        return []
+    times = [max(start, datetime.fromisoformat(at)) for at, _ in points]
+    ends = [*times[1:], end]
+    return [
+        PowerPeriod(a, b, float(p_w))
+        for a, b, (_, p_w) in zip(times, ends, points, strict=True)
+        if b > a
+    ]
+
+
+async def _visible_sites(session: AsyncSession, fs: FlexibilityServiceRow) -> set[str]:
+    """The sites the FO may see: those its contract names as SITE targets (a contract on a
+    station or an EVSE does not reveal its site)."""
+    contract = await session.get(ContractRow, fs.contract_id) if fs.contract_id else None
+    if contract is None:
+        return set()
+    targets = ContractTerms.model_validate(contract.terms).targets
+    return {t.id for t in targets if t.level is TargetLevel.SITE}
+
+
+async def _connection_points(
+    session: AsyncSession,
+    fs: FlexibilityServiceRow,
+    meters: list[MeterInfo],
+    execution: dict[str, Any],
+    start: datetime,
+    end: datetime,
+) -> tuple[list[MeterInfo], list[MeterSample], list[ConnectionPoint]]:
+    """CONGESTION: the sites' points of connection. A site whose connection-point readings
+    were kept is measured by that meter (its EVSE meters then serve the sessions only); the
+    others by their EVSE meters plus the non-EV load noted at each plan.
+
+    A site the FO may not see is named `POC-<its first EVSE id>` in the record (meter, flags),
+    never by its id or metering point."""
+    site_of = {row[0]: row[1] for row in await fs_evse_shares(session, fs.id)}
+    site_ids = sorted(set(site_of.values()))
+    evses_of = {s: tuple(sorted(e for e, site in site_of.items() if site == s)) for s in site_ids}
+    visible = await _visible_sites(session, fs)
+    name = {s: s if s in visible else f"POC-{evses_of[s][0]}" for s in site_ids}
+    readings = [
+        r._replace(meter_id=name[r.meter_id])
+        for r in await stored_readings(session, site_ids, start, end, kind="SITE")
+    ]
+    metered = {s for s in site_ids if name[s] in {r.meter_id for r in readings}}
+    sites = await load_sites(session, metered & visible)
+    evse_meters = [replace(m, in_total=site_of.get(m.meter_id) not in metered) for m in meters]
+    site_meters = [
+        MeterInfo(
+            meter_id=name[site_id],
+            target=Target(level=TargetLevel.SITE, id=name[site_id]),
+            serial_number=str(_metering_point(sites.get(site_id)) or name[site_id]),
+            certified=False,
+        )
+        for site_id in sorted(metered)
+    ]
+    noted: dict[str, list[list[Any]]] = execution.get("site_loads") or {}
+    points = [
+        ConnectionPoint(
+            name[site_id],
+            site_id in metered,
+            _load_periods(noted.get(site_id) or [], fs.window_start, end),
+            evses_of[site_id],
+        )
+        for site_id in site_ids
+    ]
+    return [*evse_meters, *site_meters], readings, points
+
+
+def _metering_point(site: SiteRow | None) -> str | None:
+    """The metering point (EAN / MeLo id) of a site's connection, as registered."""
+    if site is None:
+        return None
+    value = (site.data.get("grid_connection") or {}).get("metering_point_id")
+    return str(value) if value else None
 
 
 def _periods(fs: FlexibilityServiceRow, row: FsBaselineRow) -> list[PowerPeriod]:
@@ -289,6 +398,12 @@ async def record_inputs(
     if notes is not None and isinstance(notes.get("readings_until"), str):
         end = datetime.fromisoformat(notes["readings_until"])
     readings = await stored_readings(session, sorted(documents), start, end)
+    points: list[ConnectionPoint] = []
+    if request.fs_type is FsType.CONGESTION:
+        meters, site_readings, points = await _connection_points(
+            session, fs, meters, execution, start, end
+        )
+        readings = [*readings, *site_readings]
     spans = [
         SessionSpan(
             s.session_ref,
@@ -320,4 +435,5 @@ async def record_inputs(
         response=await _response(session, fs, sorted(documents), end)
         if request.fs_type in (FsType.DROOP, FsType.FFR)
         else [],
+        connection_points=points,
     )

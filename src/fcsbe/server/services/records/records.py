@@ -42,6 +42,7 @@ from fcsbe.server.services.flexibility_services.evidence import evidence_summary
 from fcsbe.server.services.flexibility_services.lifecycle import FINAL_EXECUTION_STATES, move
 from fcsbe.server.services.flexibility_services.requests import to_model
 from fcsbe.server.services.records.dsr.builder import build_dsr
+from fcsbe.server.services.records.dsr.connection import without_meters
 from fcsbe.server.services.records.dsr.inputs import RecordInputs
 from fcsbe.server.services.records.inputs import record_inputs, record_notes
 from fcsbe.server.storage.base import utcnow
@@ -150,13 +151,7 @@ async def _store_record(
             }
         )
         model = model.model_copy(update={"request": request})
-        left_out = set(corrections.excluded_meters)
-        inputs = replace(
-            inputs,
-            meters=[m for m in inputs.meters if m.meter_id not in left_out],
-            readings=[r for r in inputs.readings if r.meter_id not in left_out],
-            response=[r for r in inputs.response if r.meter_id not in left_out],
-        )
+        inputs = without_meters(inputs, set(corrections.excluded_meters))
     built = build_dsr(model, terms, inputs, final_state=final_state, created_at=now)
     evidence = None
     if model.fs_type in (FsType.DROOP, FsType.FFR):  # locally executed: their evidence too

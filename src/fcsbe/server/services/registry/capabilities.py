@@ -13,15 +13,19 @@ three can never disagree. The rules (IEC 63382 clause 5.3 and UC 1.7, our readin
   the DER to a grid code (EN 50549-1, VDE-AR-N 4105, CEI 0-21, ...).
 - Every target can reduce or shift its import (V1G): SETPOINT, DEMAND_RESPONSE, RESERVE (down
   = less import), DYNAMIC_PRICE and CONGESTION are supported for import at least.
+- The station must be able to carry the order: only OCPP 2.1 has V2X (discharge, FFR) and DER
+  control (droop). What the station reported when it connected (`StationLimits` JSON) wins
+  over the OCPP version the registry declares (`ocpp_refusal`).
 
 This module is pure (no SQL, no I/O): callers load the documents and pass them in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from fcsbe.model import (
     MAX_CURVE_POINTS,
@@ -49,6 +53,7 @@ __all__ = [
     "assess_all",
     "evse_response_time_s",
     "grid_code_of",
+    "ocpp_refusal",
     "valid_evidence",
 ]
 
@@ -172,6 +177,44 @@ def _der_evidence(
     return valid_evidence(own, {ConformityScope.EVSE, ConformityScope.CS}, now)
 
 
+_OCPP_VERSIONS = {"OCPP_1_6": "1.6", "OCPP_2_0_1": "2.0.1", "OCPP_2_1": "2.1"}
+
+
+def ocpp_refusal(
+    fs_type: FsType,
+    declared_version: str | None,
+    reported: Mapping[str, Any] | None,
+    *,
+    needs_export: bool,
+    voltage_curves: bool = False,
+) -> str | None:
+    """Why an EVSE's station cannot serve `fs_type` over OCPP (None: it can).
+
+    What the station reported when it connected (`StationLimits` JSON: `version`, `v2x`,
+    `der`) wins over the registry's declared `ocpp_version`. Only OCPP 2.1 carries V2X:
+    discharge (an FS that needs export), droop and FFR on a 1.6 or 2.0.1 station, or on a 2.1
+    station that reported no V2X (droop: nor DER control), cannot be executed. A droop with
+    volt-var or volt-watt curves (`voltage_curves`) needs DER control (`SetDERControl`
+    curves): V2X profiles carry no voltage curve."""
+    version = (
+        str(reported.get("version"))
+        if reported
+        else _OCPP_VERSIONS.get(str(declared_version), "2.1")
+    )
+    v2x = bool(reported.get("v2x")) if reported else version == "2.1"
+    der = bool(reported.get("der")) if reported else version == "2.1"
+    label = f"OCPP {version}" + ("" if version != "2.1" else " without V2X")
+    if fs_type is FsType.DROOP and not (version == "2.1" and (v2x or der)):
+        return f"the station speaks {label} (and no DER control): no local droop"
+    if fs_type is FsType.DROOP and voltage_curves and not der:
+        return f"the station speaks OCPP {version} without DER control: no volt-var / volt-watt"
+    if fs_type is FsType.FFR and not (version == "2.1" and v2x):
+        return f"the station speaks {label}: no fast frequency response"
+    if needs_export and not (version == "2.1" and v2x):
+        return f"the station speaks {label}: it cannot be told to discharge"
+    return None
+
+
 MAX_RESPONSE_TIME_S = 600.0
 """Slowest response time a droop may be ordered with (the model's bound)."""
 
@@ -191,12 +234,21 @@ def assess(
     ev: EvTechnical | None,
     now: datetime,
     telemetry_interval_s: int = 1,
+    reported: Mapping[str, Any] | None = None,
 ) -> Assessment:
-    """Capability of one EVSE (with its connected EV, if any) for one FS type."""
+    """Capability of one EVSE (with its connected EV, if any) for one FS type.
+
+    `reported`: what the station reported over OCPP when it connected (None: not known, the
+    registry's declared OCPP version is taken)."""
     max_import = evse.max_charge_power_w
     if ev is not None and ev.max_charge_w is not None:
         max_import = min(max_import, ev.max_charge_w)
     export_w, no_export_why = _export_limit_w(evse, ev)
+    declared = station.ocpp_version.value
+    if export_w > 0:
+        no_discharge = ocpp_refusal(FsType.SETPOINT, declared, reported, needs_export=True)
+        if no_discharge is not None:
+            export_w, no_export_why = 0.0, no_discharge
     evidence = _der_evidence(evse, station, ev, now)
     needs_local = _LOCAL_FUNCTIONS.get(fs_type, ())
     reasons: list[ReasonCode] = []
@@ -207,10 +259,11 @@ def assess(
         local_ok = evse.current_type is CurrentType.DC or bool(
             _DER_MODES.intersection(evse.energy_transfer_modes) and ev and ev.onboard_inverter
         )
-        if not local_ok:
+        protocol = ocpp_refusal(fs_type, declared, reported, needs_export=False)
+        if not local_ok or protocol is not None:
             supported = False
             missing.extend(needs_local)
-            notes.append("no DER able to execute the function locally")
+            notes.append(protocol or "no DER able to execute the function locally")
     needs_conformity = bool(needs_local) or export_w > 0
     if needs_conformity and not evidence:
         reasons.append(ReasonCode.NOT_CONFORMANT)
@@ -225,9 +278,12 @@ def assess(
     functions = [GridFunction.LIMIT_MAX_DISCHARGE] if export_w > 0 else []
     functions.extend(f for f in needs_local if f not in missing)
     if fs_type is FsType.DROOP and supported:
-        functions.extend([GridFunction.FREQ_WATT, GridFunction.VOLT_WATT])
-        if evse.reactive is not None:
-            functions.append(GridFunction.VOLT_VAR)
+        functions.append(GridFunction.FREQ_WATT)
+        # Voltage curves are DER controls: a 2.1 station that reported no DER control has none.
+        if not reported or reported.get("der"):
+            functions.append(GridFunction.VOLT_WATT)
+            if evse.reactive is not None:
+                functions.append(GridFunction.VOLT_VAR)
     own_s = evse_response_time_s(evse)
     dynamics = evse.dynamics
     capability = Capability(
@@ -269,6 +325,7 @@ def assess_all(
     ev: EvTechnical | None,
     now: datetime,
     fs_types: Sequence[FsType] = tuple(FsType),
+    reported: Mapping[str, Any] | None = None,
 ) -> list[Assessment]:
     """`assess` for several FS types (all by default)."""
-    return [assess(t, evse, station, ev, now) for t in fs_types]
+    return [assess(t, evse, station, ev, now, reported=reported) for t in fs_types]

@@ -31,7 +31,8 @@ def _evse_capabilities(
         station = resolved.stations[resolved.station_of[evse.evse_id]]
         row = resolved.sessions.get(evse.evse_id)
         ev = ev_technical(row.data if row else None)
-        found.append(assess(fs_type, evse, station, ev, now, telemetry_s).capability)
+        reported = resolved.reported.get(station.cs_id)
+        found.append(assess(fs_type, evse, station, ev, now, telemetry_s, reported).capability)
     return found
 
 

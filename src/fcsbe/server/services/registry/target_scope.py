@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +46,8 @@ class Unit:
     station: ChargingStation
     ev: EvTechnical | None
     session_ref: str | None
+    reported: dict[str, Any] | None = None
+    """What the station reported over OCPP (`StationLimits` JSON; None: not connected yet)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,7 @@ class _Documents:
                 station=ChargingStation.model_validate(station_row.data),
                 ev=ev,
                 session_ref=ev_session.session_ref if ev_session else None,
+                reported=self.rows.reported.get(evse_row.cs_id),
             )
         except ValidationError as exc:
             log.warning("registry document of %s does not validate: %s", evse_id, exc)

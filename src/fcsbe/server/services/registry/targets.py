@@ -30,6 +30,7 @@ from fcsbe.server.errors import NotFound, UnprocessableContent
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.registry.capabilities import EvTechnical
 from fcsbe.server.storage import charging_stations as stations_store
+from fcsbe.server.storage import ocpp_stations as ocpp_store
 from fcsbe.server.storage import sessions as sessions_store
 from fcsbe.server.storage import sites as sites_store
 from fcsbe.server.storage.infrastructure import EvseRow, EvSessionRow
@@ -77,6 +78,8 @@ class Resolved:
     stations: dict[str, ChargingStation]
     station_of: dict[str, str]
     sessions: dict[str, EvSessionRow] = field(default_factory=dict)
+    reported: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What each station reported over OCPP when it connected (`StationLimits` JSON)."""
 
     @property
     def off_grid(self) -> bool:
@@ -133,6 +136,7 @@ async def resolve_target(
         sessions = {only_session.evse_id: only_session}
     else:
         sessions = await sessions_store.connected_sessions(db, [r.evse_id for r in rows])
+    reported = await ocpp_store.reported_limits(db, stations)
     return Resolved(
         target=target,
         site=Site.model_validate(site_row.data),
@@ -140,4 +144,5 @@ async def resolve_target(
         stations=stations,
         station_of={r.evse_id: r.cs_id for r in rows},
         sessions=sessions,
+        reported=reported,
     )

@@ -27,6 +27,7 @@ from fcsbe.model import (
     MeterEvidence,
 )
 from fcsbe.server.services.records.dsr.baseline import EnergyGroup, baseline_bounds, baselines
+from fcsbe.server.services.records.dsr.connection import connection_flags, modeled_load_w
 from fcsbe.server.services.records.dsr.inputs import RecordInputs
 from fcsbe.server.services.records.dsr.performance import judge
 from fcsbe.server.services.records.dsr.plan import Slot, plan_slots
@@ -39,6 +40,11 @@ from fcsbe.server.services.records.dsr.summary import (
 )
 
 __all__ = ["BuiltRecord", "build_dsr"]
+
+_STATED_BASELINES = frozenset({BaselineMethod.ZERO, BaselineMethod.SUBMITTED})
+"""Baselines taken as stated; the others come from EV data (meters, the declared schedule),
+so at an estimated connection point the modelled non-EV load, which the FS does not move, is
+added to them as it is to the measured power."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,17 @@ def _interval(
     )
 
 
+def _net_energy(imported: float, exported: float, other_wh: float) -> tuple[float, float]:
+    """The metered (import, export) Wh with the modelled non-EV energy netted in, as a
+    connection-point meter would see it: a load first absorbs what the EVs export, PV first
+    covers what they import, the rest is imported or exported."""
+    if other_wh >= 0:
+        absorbed = min(exported, other_wh)
+        return imported + other_wh - absorbed, exported - absorbed
+    covered = min(imported, -other_wh)
+    return imported - covered, exported - other_wh - covered
+
+
 def _ended(fs: FlexibilityService, final_state: FsState) -> float:
     end = fs.request.window.end.timestamp()
     if final_state is FsState.COMPLETED:
@@ -167,6 +184,7 @@ def build_dsr(
 
     intervals: list[DsrInterval] = []
     measured_energies = energy.slots([(s.start, s.end) for s in slots])
+    points = inputs.connection_points
     for slot, baseline, measured_energy in zip(
         slots, baseline_values, measured_energies, strict=True
     ):
@@ -176,10 +194,16 @@ def build_dsr(
             if measured_energy is None or duration_s <= 0
             else (measured_energy[0] - measured_energy[1]) * 3600 / duration_s
         )
+        imported, exported = measured_energy or (0.0, 0.0)
+        other = modeled_load_w(points, slot.start, slot.end) if points else 0.0
+        if other and measured is not None:
+            # sites without a connection-point meter: their modelled non-EV load
+            measured += other
+            imported, exported = _net_energy(imported, exported, other * duration_s / 3600)
+            if baseline is not None and method not in _STATED_BASELINES:
+                baseline += other
         intervals.append(
-            _interval(
-                slot, duration_s, measured, baseline, measured_energy or (0.0, 0.0), tolerance
-            )
+            _interval(slot, duration_s, measured, baseline, (imported, exported), tolerance)
         )
 
     slot_bounds = [(index[s.start], index[s.end]) for s in slots]
@@ -267,7 +291,12 @@ def build_dsr(
         sessions=sessions,
         totals=totals,
         meters=meters,
-        data_quality=[*flags, *baseline_flags, *session_flags],
+        data_quality=[
+            *flags,
+            *connection_flags(points, slots),
+            *baseline_flags,
+            *session_flags,
+        ],
         settlement=figures,
         created_at=created_at,
         record_revision=1,

@@ -18,6 +18,7 @@ from fcsbe.model import Target, TargetLevel
 
 __all__ = [
     "Activation",
+    "ConnectionPoint",
     "MeterInfo",
     "MeterSample",
     "PowerPeriod",
@@ -88,6 +89,24 @@ class PowerPeriod:
     start: datetime
     end: datetime
     p_w: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionPoint:
+    """A site's point of connection, for a record judged there (CONGESTION).
+
+    `site_id` names it in the record: the site id, or `POC-<its first EVSE id>` for a site the
+    FO may not see. `metered`: its point-of-connection meter (meter id = that name) is among
+    the record's meters
+    (with `in_total`, and the site's EVSE meters, `evse_ids`, without). Otherwise the site is
+    estimated: its EVSE meters count in the total and `other_load` (the non-EV power, load minus
+    PV, that the stations reported at each plan; empty when they knew none) is added to them.
+    """
+
+    site_id: str
+    metered: bool
+    other_load: Sequence[PowerPeriod] = ()
+    evse_ids: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,3 +189,6 @@ class RecordInputs:
     submitted_baseline: SubmittedBaseline | None = None
     response: Sequence[ResponseSample] = ()
     """DROOP / FFR: the readings with frequency and the FFR evidence in the window."""
+    connection_points: Sequence[ConnectionPoint] = ()
+    """CONGESTION: the sites whose points of connection the record measures (empty: the
+    measured power is the sum of the EVSE meters)."""

@@ -41,6 +41,11 @@ __all__ = ["droop_ordered_w", "ffr_ordered_w", "judge", "penalties"]
 _CENT = Decimal("0.01")
 _JUDGED = frozenset({FsType.DROOP, FsType.FFR, FsType.RESERVE})
 """Types whose record always carries a performance part (others: when something was ordered)."""
+_INTERVAL_BASES = {
+    FsType.RESERVE: "the reserve activations, per interval",
+    FsType.CONGESTION: "the limit minus the baseline, per interval, at the points of connection",
+}
+"""`ordered_basis` of the types judged on intervals that say more than the default."""
 
 
 def _num(params: object, name: str, default: float) -> float:
@@ -203,11 +208,7 @@ def judge(
             return None
         evidence, basis = (
             "METER_INTERVALS",
-            (
-                "the reserve activations, per interval"
-                if fs.fs_type is FsType.RESERVE
-                else "requested minus baseline, per interval"
-            ),
+            _INTERVAL_BASES.get(fs.fs_type, "requested minus baseline, per interval"),
         )
     ratio = 100 * delivered_wh / ordered_wh if ordered_wh > 0 else None
     shortfall = max(0.0, terms.min_delivery_pct - ratio) if ratio is not None else 0.0
