@@ -42,6 +42,7 @@ __all__ = [
     "enqueue_notification",
     "feed_page",
     "list_notifications",
+    "notification_values",
     "purge_outbox",
     "redeliver",
     "to_notification",
@@ -67,33 +68,54 @@ async def enqueue_notification(
     so one that does not fit its type must fail here, with the change that caused it, and
     never later in a reader's feed.
     """
+    values = notification_values(
+        fo_party_id=fo_party_id,
+        type=type,
+        data=data,
+        fs_id=fs_id,
+        target=target,
+        occurred_at=occurred_at,
+    )
+    session.add(OutboxRow(**values))
+    await wake_workers(session)  # the delivery loops of every replica, at commit
+    return str(values["notification_id"])
+
+
+def notification_values(
+    *,
+    fo_party_id: str,
+    type: str,
+    data: Mapping[str, Any],
+    fs_id: str | None = None,
+    target: Mapping[str, str] | None = None,
+    occurred_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The column values of a new outbox row (checked as `enqueue_notification` checks them),
+    for a step that writes many in one statement; the caller wakes the delivery loops
+    (`wake_workers`) once it has written them."""
     NOTIFICATION_DATA_MODELS[NotificationType(type)].model_validate(data)
     now = utcnow()
     notification_id = str(uuid.uuid4())
     occurred = occurred_at or now
-    session.add(
-        OutboxRow(
-            notification_id=notification_id,
-            fo_party_id=fo_party_id,
-            type=type,
-            fs_id=fs_id,
-            payload={
-                "notification_id": notification_id,
-                "type": type,
-                "fs_id": fs_id,
-                "target": dict(target) if target else None,
-                "occurred_at": occurred.isoformat().replace("+00:00", "Z"),
-                "correlation_id": current_correlation_id(),
-                "data": dict(data),
-            },
-            status="PENDING",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
-    await wake_workers(session)  # the delivery loops of every replica, at commit
-    return notification_id
+    return {
+        "notification_id": notification_id,
+        "fo_party_id": fo_party_id,
+        "type": type,
+        "fs_id": fs_id,
+        "payload": {
+            "notification_id": notification_id,
+            "type": type,
+            "fs_id": fs_id,
+            "target": dict(target) if target else None,
+            "occurred_at": occurred.isoformat().replace("+00:00", "Z"),
+            "correlation_id": current_correlation_id(),
+            "data": dict(data),
+        },
+        "status": "PENDING",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def to_notification(row: OutboxRow) -> Notification:

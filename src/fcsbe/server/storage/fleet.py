@@ -194,12 +194,14 @@ async def evse_facts(session: AsyncSession, evse_ids: list[str]) -> dict[str, Ev
         .join(SiteRow, SiteRow.site_id == EvseRow.site_id)
         .outerjoin(StationOcppStateRow, StationOcppStateRow.cs_id == EvseRow.cs_id)
         .where(EvseRow.evse_id.in_(evse_ids))
+        .order_by(EvseRow.evse_id)  # one order for one FS or a batch: the same sums
     )
     sessions: dict[str, tuple[EvSessionRow, bool | None]] = {}
     session_rows = await session.execute(
         select(EvSessionRow, ConsentRow)
         .outerjoin(ConsentRow, ConsentRow.consent_id == EvSessionRow.consent_id)
         .where(EvSessionRow.evse_id.in_(evse_ids), EvSessionRow.disconnected_at.is_(None))
+        .order_by(EvSessionRow.connected_at)  # several open: the latest, whatever is asked
     )
     for row_session, consent in session_rows.all():
         v2g: bool | None = None

@@ -18,14 +18,16 @@ signer is a required argument: a decision step without one would publish unsigne
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import (
     ChargingStation,
+    Commitment,
     ContractTerms,
     DroopSettings,
     Evse,
@@ -54,14 +56,37 @@ from fcsbe.server.services.flexibility_services.decision_rules import (
     power_need,
     too_slow,
 )
-from fcsbe.server.services.flexibility_services.lifecycle import LIVE_STATES, move
-from fcsbe.server.services.records.inputs import declare_baseline
+from fcsbe.server.services.flexibility_services.lifecycle import (
+    LIVE_STATES,
+    Moved,
+    move,
+    planned_move,
+)
+from fcsbe.server.services.records.inputs import (
+    declare_baseline,
+    declared_baseline_values,
+    declared_periods,
+)
 from fcsbe.server.services.registry.capabilities import assess, evse_response_time_s
-from fcsbe.server.services.registry.target_scope import resolve_targets
+from fcsbe.server.services.registry.target_scope import ResolvedTarget, resolve_targets
 from fcsbe.server.services.registry.target_visibility import visible_only
 from fcsbe.server.services.registry.targets import ev_technical
 from fcsbe.server.storage.contracts import ContractRow
+from fcsbe.server.storage.decision_batch import (
+    ActivationDay,
+    Hold,
+    activations_on_days,
+    contract_scopes,
+    contracts_by_id,
+    declared_baselines,
+    expand_targets_many,
+    insert_rows,
+    last_transitions,
+    live_holds,
+    replace_targets_many,
+)
 from fcsbe.server.storage.decisions import activations_on_day, received_fs
+from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.fleet import (
     EvseFacts,
     contract_scope,
@@ -77,9 +102,13 @@ from fcsbe.server.storage.fleet import (
 )
 from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
+    FsTransitionRow,
     committed_by_target,
     replace_targets,
 )
+from fcsbe.server.storage.notifications import OutboxRow
+from fcsbe.server.storage.records import FsBaselineRow
+from fcsbe.server.storage.wakeup import wake_workers
 
 __all__ = ["DECISION_BATCH", "claim_received", "decide", "decide_pending"]
 
@@ -92,6 +121,8 @@ lock taking) for many decisions."""
 Signer = Callable[[Any], str]
 """Makes the detached JWS of a JSON value (`ServerKeys.sign`)."""
 _LIVE = frozenset(s.value for s in LIVE_STATES)
+_COUNTED = _LIVE | {"COMPLETED", "ABORTED", "RECORDED", "PROVEN", "DISPUTED"}
+"""States of the FS an FS counts against its contract's activations per day."""
 
 
 def _in_scope(facts: EvseFacts, scope: set[tuple[str, str]]) -> bool:
@@ -135,6 +166,34 @@ async def _contract_checks(
     # Every decider of this contract queues here, so its caps hold however many there are.
     await lock_contract(session, contract.id)
     terms = ContractTerms.model_validate(contract.terms)
+    done = 0
+    if _commitment(terms, request) is not None:
+        day = _day_of(request)
+        done = await _activations_today(session, contract.id, fs.fs_type, day, fs.id)
+    _check_terms(contract, terms, fs, request, now, out, done)
+    return contract, terms
+
+
+def _commitment(terms: ContractTerms, request: FlexibilityServiceRequest) -> Commitment | None:
+    return next((c for c in terms.commitments if c.fs_type == request.fs_type), None)
+
+
+def _day_of(request: FlexibilityServiceRequest) -> datetime:
+    """The day whose activations the FS counts against (midnight of its window's start)."""
+    return request.window.start.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _check_terms(
+    contract: ContractRow,
+    terms: ContractTerms,
+    fs: FlexibilityServiceRow,
+    request: FlexibilityServiceRequest,
+    now: datetime,
+    out: _Decision,
+    done: int,
+) -> None:
+    """The contract's checks, `done` being the FS that day already counts against its
+    activations per day."""
     if contract.status != "ACTIVE":
         out.add(ReasonCode.CONTRACT_INVALID, f"contract is {contract.status}")
     elif request.window.start < terms.valid_from or request.window.end > effective_end(contract):
@@ -143,16 +202,12 @@ async def _contract_checks(
         out.add(ReasonCode.TYPE_NOT_IN_CONTRACT, f"{request.fs_type.value} is not contracted")
     if request.window.end <= now or now > fs.response_deadline:
         out.add(ReasonCode.TOO_LATE, "the window or the response deadline has passed")
-    commitment = next((c for c in terms.commitments if c.fs_type == request.fs_type), None)
-    if commitment is not None:
-        day = request.window.start.replace(hour=0, minute=0, second=0, microsecond=0)
-        done = await _activations_today(session, contract.id, fs.fs_type, day, fs.id)
-        if done >= commitment.max_activations_per_day:
-            out.add(
-                ReasonCode.TOO_MANY_ACTIVATIONS,
-                f"{done} of {commitment.max_activations_per_day} activations used that day",
-            )
-    return contract, terms
+    commitment = _commitment(terms, request)
+    if commitment is not None and done >= commitment.max_activations_per_day:
+        out.add(
+            ReasonCode.TOO_MANY_ACTIVATIONS,
+            f"{done} of {commitment.max_activations_per_day} activations used that day",
+        )
 
 
 def _usable_capacity(
@@ -161,8 +216,11 @@ def _usable_capacity(
     now: datetime,
     out: _Decision,
     needs_export: bool = False,
+    documents: dict[str, tuple[Evse, ChargingStation]] | None = None,
 ) -> tuple[float, float] | None:
-    """(import W, export W) this EVSE can offer, or None (with a reason) when unusable."""
+    """(import W, export W) this EVSE can offer, or None (with a reason) when unusable.
+
+    `documents` keeps the parsed registry documents of EVSEs across the decisions of a batch."""
     target = Target(level=TargetLevel.EVSE, id=facts.evse_id)
     if facts.site_grid_state == "OFF_GRID":
         out.add(ReasonCode.OFF_GRID, "the site runs off-grid (island mode)", target)
@@ -178,8 +236,15 @@ def _usable_capacity(
     if refusal is not None:
         out.add(ReasonCode.NOT_CAPABLE, refusal, target)
         return None
-    evse = Evse.model_validate(facts.evse_doc)
-    station = ChargingStation.model_validate(facts.station_doc)
+    parsed = documents.get(facts.evse_id) if documents is not None else None
+    if parsed is None:
+        parsed = (
+            Evse.model_validate(facts.evse_doc),
+            ChargingStation.model_validate(facts.station_doc),
+        )
+        if documents is not None:
+            documents[facts.evse_id] = parsed
+    evse, station = parsed
     assessment = assess(request.fs_type, evse, station, ev_technical(facts.session_doc), now)
     if not assessment.capable:
         code = ReasonCode.NOT_CONFORMANT if not assessment.conformant else ReasonCode.NOT_CAPABLE
@@ -213,6 +278,26 @@ async def decide(
         fraction, shares, bound = await _capacity(
             session, fs, request, contract, terms, need, now, out
         )
+    response = _conclude(fs, request, need, fraction, shares, bound, out, now, signer)
+    if response.result != FsResult.REJECTED:
+        await replace_targets(session, fs.id, shares)
+        await declare_baseline(session, fs, now)  # the record's DECLARED_SCHEDULE, fixed now
+    await move(session, fs, FsState(response.result.value), _summary(response), at=now)
+    return response
+
+
+def _conclude(
+    fs: FlexibilityServiceRow,
+    request: FlexibilityServiceRequest,
+    need: Need,
+    fraction: float,
+    shares: dict[str, tuple[float, float]],
+    bound: EvuBound,
+    out: _Decision,
+    now: datetime,
+    signer: Signer,
+) -> FlexibilityServiceResponse:
+    """The signed response of a decision, kept on the FS with what it commits."""
     result = _result(fraction, need, shares, request, out, bound)
     committed_w = None
     if need.firm and result != FsResult.REJECTED:
@@ -230,12 +315,13 @@ async def decide(
     response = response.model_copy(update={"signature": signer(response.signed_payload())})
     fs.response = response.model_dump(mode="json")
     fs.committed_w = committed_w
-    if result != FsResult.REJECTED:
-        await replace_targets(session, fs.id, shares)
-        await declare_baseline(session, fs, now)  # the record's DECLARED_SCHEDULE, fixed now
-    summary = f"{result.value}" + (f" {committed_w:.0f} W" if committed_w is not None else "")
-    await move(session, fs, FsState(result.value), summary, at=now)
     return response
+
+
+def _summary(response: FlexibilityServiceResponse) -> str:
+    """The reason of the decision's transition."""
+    committed_w = response.committed_w
+    return f"{response.result.value}" + (f" {committed_w:.0f} W" if committed_w is not None else "")
 
 
 def _result(
@@ -308,6 +394,41 @@ async def _capacity(
     held = await committed_by_target(
         session, sorted(on_sites), request.window.start, request.window.end, _LIVE, fs.id
     )
+    connections = await site_bounds(session, site_ids)
+    return _split(
+        request,
+        terms,
+        need,
+        now,
+        out,
+        expanded,
+        scope,
+        evse_ids,
+        facts,
+        on_sites,
+        held,
+        connections,
+    )
+
+
+def _split(
+    request: FlexibilityServiceRequest,
+    terms: ContractTerms,
+    need: Need,
+    now: datetime,
+    out: _Decision,
+    expanded: dict[tuple[str, str], list[str]],
+    scope: set[tuple[str, str]],
+    evse_ids: list[str],
+    facts: dict[str, EvseFacts],
+    on_sites: dict[str, str],
+    held: dict[str, list[tuple[int, str, float, float]]],
+    connections: dict[str, tuple[float, float]],
+    documents: dict[str, tuple[Evse, ChargingStation]] | None = None,
+) -> tuple[float, dict[str, tuple[float, float]], EvuBound]:
+    """The free capacity of the FS's EVSEs (from what the decision read: its targets expanded
+    to EVSEs, the contract's scope, the EVSEs' facts, the other live FS on their sites and the
+    sites' connections), bounded by the EV users' limits and split over the EVSEs."""
     for target in request.targets:
         if not expanded.get((target.level.value, target.id)):
             out.add(ReasonCode.TARGET_UNKNOWN, f"unknown {target.level.value} target", target)
@@ -319,7 +440,7 @@ async def _capacity(
         if not _in_scope(fact, scope):
             out.add(ReasonCode.TARGET_NOT_IN_CONTRACT, "not in the contract's scope", target)
             continue
-        capacity = _usable_capacity(fact, request, now, out, need.export_w > 0)
+        capacity = _usable_capacity(fact, request, now, out, need.export_w > 0, documents)
         if capacity is None:
             continue
         others = held.get(evse_id, [])
@@ -332,9 +453,7 @@ async def _capacity(
         free_export[evse_id] = max(0.0, capacity[1] - sum(exp for *_, exp in others))
     if not free_import:
         return 0.0, {}, EvuBound()
-    site_notes = _fit_sites(
-        free_import, free_export, facts, on_sites, held, await site_bounds(session, site_ids)
-    )
+    site_notes = _fit_sites(free_import, free_export, facts, on_sites, held, connections)
     fraction = committed_fraction(need, sum(free_import.values()), sum(free_export.values()))
     states = [
         evse_state(e, facts[e].site_id, facts[e].session_doc, free_import[e], free_export[e])
@@ -351,7 +470,7 @@ async def _capacity(
             )
         if not bound.bound:
             out.add(ReasonCode.EVU_LIMIT, "; ".join(bound.notes))
-    commitment = next((c for c in terms.commitments if c.fs_type == request.fs_type), None)
+    commitment = _commitment(terms, request)
     if commitment is not None and need.magnitude_w > commitment.max_power_w:
         fraction = min(fraction, commitment.max_power_w / need.magnitude_w)
         out.add(
@@ -451,10 +570,230 @@ async def _lock_batch(session: AsyncSession, claimed: list[FlexibilityServiceRow
             for t in (fs.request or {}).get("targets", [])
         }
     )
-    expanded = await expand_targets(session, wanted)
+    expanded = await expand_targets_many(session, wanted)
     evse_ids = sorted({e for ids in expanded.values() for e in ids})
     await lock_sites(session, await evse_sites(session, evse_ids))
     await lock_evses(session, evse_ids)
+
+
+@dataclass
+class _Batch:
+    """What a batch of decisions reads, loaded set-based before any of them is made, and kept
+    current as they are made: each decision that holds capacity adds its holds and its
+    activation, so the next one sees it as it would have read it from the database."""
+
+    contracts: dict[int, ContractRow]
+    activations: dict[ActivationDay, int]
+    visible: dict[int, list[bool]]
+    """FS id → for each of its targets, whether its FO may see it."""
+    expanded: dict[tuple[str, str], list[str]]
+    scopes: dict[int, set[tuple[str, str]]]
+    facts: dict[str, EvseFacts]
+    on_sites: dict[str, str]
+    connections: dict[str, tuple[float, float]]
+    holds: dict[str, list[Hold]]
+    previous: dict[int, datetime]
+    baselines: dict[int, FsBaselineRow]
+    decided: dict[tuple[int | None, str], list[datetime]] = field(default_factory=dict)
+    """(contract id, FS type) → window starts of the FS of this batch that now hold capacity
+    (ACCEPTED or PARTIALLY_ACCEPTED)."""
+    documents: dict[str, tuple[Evse, ChargingStation]] = field(default_factory=dict)
+    """The EVSEs' registry documents, parsed once for the whole batch."""
+
+    def activations_on(self, day: ActivationDay) -> int:
+        end = day.day_start + timedelta(days=1)
+        starts = self.decided.get((day.contract_pk, day.fs_type), ())
+        return self.activations.get(day, 0) + sum(1 for s in starts if day.day_start <= s < end)
+
+    def held(
+        self, evse_ids: Iterable[str], request: FlexibilityServiceRequest, fs_pk: int
+    ) -> dict[str, list[tuple[int, str, float, float]]]:
+        """`committed_by_target` over the batch's reads and decisions."""
+        start, end = request.window.start, request.window.end
+        found: dict[str, list[tuple[int, str, float, float]]] = {}
+        for evse_id in evse_ids:
+            for hold in self.holds.get(evse_id, ()):
+                if hold.window_start < end and hold.window_end > start and hold.fs_pk != fs_pk:
+                    found.setdefault(evse_id, []).append(
+                        (hold.fs_pk, hold.fs_type, hold.import_w, hold.export_w)
+                    )
+        return found
+
+    def hold(self, fs: FlexibilityServiceRow, shares: dict[str, tuple[float, float]]) -> None:
+        self.decided.setdefault((fs.contract_id, fs.fs_type), []).append(fs.window_start)
+        for evse_id, (imp, exp) in shares.items():
+            self.holds.setdefault(evse_id, []).append(
+                Hold(evse_id, fs.id, fs.fs_type, imp, exp, fs.window_start, fs.window_end)
+            )
+
+
+def _owned_contract(batch: _Batch, fs: FlexibilityServiceRow) -> ContractRow | None:
+    contract = batch.contracts.get(fs.contract_id) if fs.contract_id else None
+    return contract if contract is not None and contract.fo_party_id == fs.fo_party_id else None
+
+
+async def _load_batch(
+    session: AsyncSession,
+    claimed: list[tuple[FlexibilityServiceRow, FlexibilityServiceRequest]],
+    now: datetime,
+) -> _Batch:
+    """Everything the batch's decisions read, in a fixed number of queries."""
+    contracts = await contracts_by_id(
+        session, {fs.contract_id for fs, _ in claimed if fs.contract_id}
+    )
+    batch = _Batch(contracts, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+    owned = [(fs, r, c) for fs, r in claimed if (c := _owned_contract(batch, fs)) is not None]
+    days = {ActivationDay(c.id, fs.fs_type, _day_of(r)) for fs, r, c in owned}
+    batch.activations = await activations_on_days(session, days, _COUNTED)
+    targets = [t for _, r, _ in owned for t in r.targets]
+    resolved = iter(await resolve_targets(session, targets, units=False))
+    groups: dict[tuple[str, int], list[tuple[int, list[ResolvedTarget | None]]]] = {}
+    for fs, request, contract in owned:
+        mine = [next(resolved) for _ in request.targets]
+        groups.setdefault((contract.fo_party_id, contract.id), []).append((fs.id, mine))
+    for (fo_party_id, contract_pk), members in groups.items():
+        seen = iter(
+            await visible_only(
+                session,
+                fo_party_id,
+                [found for _, mine in members for found in mine],
+                now=now,
+                contract_id=contract_pk,
+            )
+        )
+        for fs_pk, mine in members:
+            batch.visible[fs_pk] = [next(seen) is not None for _ in mine]
+    wanted = {
+        (t.level.value, t.id)
+        for fs, request, _ in owned
+        for t, found in zip(request.targets, batch.visible[fs.id], strict=True)
+        if found
+    }
+    batch.expanded = await expand_targets_many(session, wanted)
+    batch.scopes = await contract_scopes(session, {c.id for *_, c in owned})
+    batch.facts = await evse_facts(
+        session, sorted({e for ids in batch.expanded.values() for e in ids})
+    )
+    site_ids = sorted({f.site_id for f in batch.facts.values()})
+    batch.on_sites = await site_evse_ids(session, site_ids)
+    batch.connections = await site_bounds(session, site_ids)
+    if owned:
+        holds = await live_holds(
+            session,
+            sorted(batch.on_sites),
+            min(r.window.start for _, r, _ in owned),
+            max(r.window.end for _, r, _ in owned),
+            _LIVE,
+        )
+        for hold in holds:
+            batch.holds.setdefault(hold.target_id, []).append(hold)
+    pks = [fs.id for fs, _ in claimed]
+    batch.previous = await last_transitions(session, pks)
+    batch.baselines = await declared_baselines(session, pks)
+    return batch
+
+
+@dataclass
+class _Written:
+    """What one decision of a batch writes."""
+
+    fs: FlexibilityServiceRow
+    response: FlexibilityServiceResponse
+    shares: dict[str, tuple[float, float]] | None
+    baseline: list[dict[str, float]] | None
+    moved: Moved
+
+
+def _decide_in(
+    batch: _Batch,
+    fs: FlexibilityServiceRow,
+    request: FlexibilityServiceRequest,
+    now: datetime,
+    signer: Signer,
+) -> _Written:
+    """`decide` over what the batch read: the same checks, in the same order, with the same
+    reasons; the FS is moved in memory and what it writes is returned."""
+    out = _Decision()
+    shares: dict[str, tuple[float, float]] = {}
+    fraction = 0.0
+    need = power_need(request)
+    bound = EvuBound()
+    contract = _owned_contract(batch, fs)
+    if contract is None:
+        out.add(ReasonCode.CONTRACT_INVALID, f"no contract {request.fsc_id} for this FO")
+    else:
+        terms = ContractTerms.model_validate(contract.terms)
+        done = 0
+        if _commitment(terms, request) is not None:
+            done = batch.activations_on(ActivationDay(contract.id, fs.fs_type, _day_of(request)))
+        _check_terms(contract, terms, fs, request, now, out, done)
+        if not out.reasons:
+            wanted = [
+                (t.level.value, t.id)
+                for t, found in zip(request.targets, batch.visible[fs.id], strict=True)
+                if found
+            ]
+            expanded = {key: batch.expanded[key] for key in wanted}
+            evse_ids = sorted({e for ids in expanded.values() for e in ids})
+            facts = {e: batch.facts[e] for e in evse_ids if e in batch.facts}
+            site_ids = {f.site_id for f in facts.values()}
+            on_sites = {e: s for e, s in batch.on_sites.items() if s in site_ids}
+            connections = {s: c for s, c in batch.connections.items() if s in site_ids}
+            held = batch.held(sorted(on_sites), request, fs.id)
+            fraction, shares, bound = _split(
+                request,
+                terms,
+                need,
+                now,
+                out,
+                expanded,
+                batch.scopes[contract.id],
+                evse_ids,
+                facts,
+                on_sites,
+                held,
+                connections,
+                batch.documents,
+            )
+    response = _conclude(fs, request, need, fraction, shares, bound, out, now, signer)
+    rejected = response.result == FsResult.REJECTED
+    baseline = None
+    if not rejected:  # the record's DECLARED_SCHEDULE, fixed now
+        baseline = declared_periods((batch.facts[e] for e in sorted(shares)), fs, now)
+    moved = planned_move(
+        fs,
+        FsState(response.result.value),
+        _summary(response),
+        at=now,
+        previous=batch.previous.get(fs.id),
+    )
+    return _Written(fs, response, None if rejected else shares, baseline, moved)
+
+
+async def _write_batch(
+    session: AsyncSession, batch: _Batch, written: list[_Written], now: datetime
+) -> None:
+    """The rows of a batch's decisions, one statement per table (the FS rows themselves are
+    flushed by the session, as one executemany)."""
+    await replace_targets_many(
+        session, {w.fs.id: w.shares for w in written if w.shares is not None}
+    )
+    new_baselines = []
+    for w in written:
+        if w.baseline is None:
+            continue
+        row = batch.baselines.get(w.fs.id)
+        if row is None:
+            new_baselines.append(declared_baseline_values(w.fs, w.baseline, now))
+        else:  # a new revision's decision declares anew
+            row.periods, row.submitted_at = w.baseline, now
+    await insert_rows(session, FsBaselineRow, new_baselines)
+    await insert_rows(session, FsTransitionRow, [w.moved.transition for w in written])
+    await insert_rows(session, EventLogRow, [w.moved.event for w in written])
+    notifications = [w.moved.notification for w in written if w.moved.notification is not None]
+    await insert_rows(session, OutboxRow, notifications)
+    if written:
+        await wake_workers(session)  # the chainer and the delivery loops, at commit
 
 
 async def decide_pending(
@@ -463,26 +802,78 @@ async def decide_pending(
     """The worker step: decide up to `limit` pending FS in this transaction (returns how many
     were claimed).
 
-    With more than one, the batch's locks are taken first (`_lock_batch`) and each decision
-    runs under a savepoint: one that fails is rolled back alone and stays RECEIVED (decided
-    again by a later step), the others commit with the batch.
+    The batch's locks are taken first (`_lock_batch`). Then what the
+    decisions read is read for all of them at once (`_load_batch`), they are made in memory in
+    claim order, each seeing the capacity and activations the ones before it took, and their
+    rows are written with one statement per table. A decision that fails leaves its FS
+    RECEIVED (decided again by a later step) and the others commit with the batch; should
+    writing the batch fail, its decisions are made again one by one, each under a savepoint.
+    A single claimed FS is decided the same way, and its failure fails the step.
     """
     claimed = await claim_received(session, limit)
-    if len(claimed) > 1:
+    if claimed:
         await _lock_batch(session, claimed)
+    readable: list[tuple[FlexibilityServiceRow, FlexibilityServiceRequest]] = []
     for fs in claimed:
-        received_at = fs.updated_at
-        fs_type = fs.fs_type
-        with correlation_scope(fs.correlation_id):
+        try:
+            readable.append((fs, FlexibilityServiceRequest.model_validate(fs.request)))
+        except Exception:
             if len(claimed) == 1:
-                response = await decide(session, fs, now, signer)
-            else:
-                try:
-                    async with session.begin_nested():
-                        response = await decide(session, fs, now, signer)
-                except Exception:
-                    log.exception("deciding FS %s failed; it is decided again later", fs.fs_id)
-                    continue
+                raise
+            log.exception("deciding FS %s failed; it is decided again later", fs.fs_id)
+    batch = await _load_batch(session, readable, now)
+    written: list[tuple[_Written, datetime, str]] = []
+    try:
+        # The FS are changed in memory from here on: a failed write rolls them back with it.
+        async with session.begin_nested():
+            for fs, request in readable:
+                received_at, fs_type = fs.updated_at, fs.fs_type
+                with correlation_scope(fs.correlation_id):
+                    try:
+                        decision = _decide_in(batch, fs, request, now, signer)
+                    except Exception:
+                        if len(claimed) == 1:
+                            raise
+                        log.exception("deciding FS %s failed; it is decided again later", fs.fs_id)
+                        await session.refresh(fs)  # what it changed in memory is dropped
+                        continue
+                if decision.shares is not None:
+                    batch.hold(fs, decision.shares)
+                written.append((decision, received_at, fs_type))
+            await _write_batch(session, batch, [w for w, *_ in written], now)
+    except Exception:
+        if len(claimed) == 1:
+            raise
+        log.exception("writing a batch of decisions failed; deciding them one by one")
+        return await _decide_one_by_one(session, claimed, [w.fs for w, *_ in written], now, signer)
+    for decision, received_at, fs_type in written:
         # Observed when decided; a commit that then fails is retried as a new decision.
+        record_decision(
+            fs_type, decision.response.result.value, (now - received_at).total_seconds()
+        )
+    return len(claimed)
+
+
+async def _decide_one_by_one(
+    session: AsyncSession,
+    claimed: list[FlexibilityServiceRow],
+    decided: list[FlexibilityServiceRow],
+    now: datetime,
+    signer: Signer,
+) -> int:
+    """Decide again, each under a savepoint of its own, the FS whose batch could not be
+    written (their rows reloaded: the failed write left them changed in memory only)."""
+    for fs in decided:
+        await session.refresh(fs)
+    for fs in decided:
+        # read before the savepoint: one rolled back leaves the FS's attributes unloaded
+        fs_id, received_at, fs_type = fs.fs_id, fs.updated_at, fs.fs_type
+        with correlation_scope(fs.correlation_id):
+            try:
+                async with session.begin_nested():
+                    response = await decide(session, fs, now, signer)
+            except Exception:
+                log.exception("deciding FS %s failed; it is decided again later", fs_id)
+                continue
         record_decision(fs_type, response.result.value, (now - received_at).total_seconds())
     return len(claimed)

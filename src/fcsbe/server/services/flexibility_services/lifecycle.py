@@ -14,20 +14,26 @@ history never sees SCHEDULED before ACCEPTED, nor ACCEPTED before RECEIVED.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FsState
 from fcsbe.server.errors import Conflict
-from fcsbe.server.notifications.outbox import enqueue_notification
-from fcsbe.server.services.event_log.log import append_event
+from fcsbe.server.notifications.outbox import notification_values
+from fcsbe.server.services.event_log.log import event_values
 from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.decision_batch import insert_rows
+from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
     FsTransitionRow,
     last_transition_at,
 )
+from fcsbe.server.storage.notifications import OutboxRow
+from fcsbe.server.storage.wakeup import wake_workers
 
 __all__ = [
     "CANCELLABLE",
@@ -35,9 +41,11 @@ __all__ = [
     "LIVE_STATES",
     "TRANSITIONS",
     "IllegalTransition",
+    "Moved",
     "can_move",
     "due_after_move",
     "move",
+    "planned_move",
 ]
 
 S = FsState
@@ -109,30 +117,65 @@ async def move(
 
     Stamped `at` (default now), but never before the FS's previous transition (see above).
     """
+    if not can_move(FsState(fs.state), to):
+        _illegal(FsState(fs.state), to)
+    moved = planned_move(
+        fs, to, reason, at=at, previous=await last_transition_at(session, fs.id), notify=notify
+    )
+    session.add(FsTransitionRow(**moved.transition))
+    await insert_rows(session, EventLogRow, [moved.event])  # at once, as before the next entry
+    await wake_workers(session)  # the chainer of every replica, at commit
+    if moved.notification is not None:
+        session.add(OutboxRow(**moved.notification))
+        await wake_workers(session)  # the delivery loops of every replica, at commit
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """The rows one move writes, as column values: its transition, its event-log entry and
+    (unless the move is silent) its notification."""
+
+    transition: dict[str, Any]
+    event: dict[str, Any]
+    notification: dict[str, Any] | None
+
+
+def _illegal(current: FsState, to: FsState) -> NoReturn:
+    raise IllegalTransition(
+        f"An FS in state {current.value} cannot become {to.value}.",
+    )
+
+
+def planned_move(
+    fs: FlexibilityServiceRow,
+    to: FsState,
+    reason: str | None = None,
+    *,
+    at: datetime | None = None,
+    previous: datetime | None,
+    notify: bool = True,
+) -> Moved:
+    """`move` without the writes: moves `fs` in memory (stamped as `move` stamps it, `previous`
+    being its last transition) and returns the rows to write, so that a step moving many FS
+    writes each table with one statement. 409 if the move is illegal."""
     current = FsState(fs.state)
     if not can_move(current, to):
-        raise IllegalTransition(
-            f"An FS in state {current.value} cannot become {to.value}.",
-        )
+        _illegal(current, to)
     when = at or utcnow()
-    previous = await last_transition_at(session, fs.id)
     if previous is not None and previous > when:
         when = previous
     fs.state = to.value
     fs.updated_at = when
     fs.due_at = due_after_move(fs, to, when)
-    session.add(
-        FsTransitionRow(
-            fs_pk=fs.id,
-            revision=fs.revision,
-            from_state=current.value,
-            to_state=to.value,
-            at=when,
-            reason=reason[:500] if reason else None,
-        )
-    )
-    await append_event(
-        session,
+    transition = {
+        "fs_pk": fs.id,
+        "revision": fs.revision,
+        "from_state": current.value,
+        "to_state": to.value,
+        "at": when,
+        "reason": reason[:500] if reason else None,
+    }
+    event = event_values(
         type="FS_STATE_CHANGED",
         object_ref=f"fs/{fs.fs_id}/{fs.revision}",
         summary=f"{current.value} -> {to.value}",
@@ -140,9 +183,9 @@ async def move(
         fs_id=fs.fs_id,
         payload={"from": current.value, "to": to.value, "reason": reason, "revision": fs.revision},
     )
+    notification = None
     if notify:
-        await enqueue_notification(
-            session,
+        notification = notification_values(
             fo_party_id=fs.fo_party_id,
             type="FS_STATE_CHANGED",
             fs_id=fs.fs_id,
@@ -154,3 +197,4 @@ async def move(
             },
             occurred_at=when,
         )
+    return Moved(transition, event, notification)

@@ -15,7 +15,7 @@ otherwise from the site's EVSE meters plus the non-EV load the stations reported
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -45,7 +45,7 @@ from fcsbe.server.services.records.dsr.inputs import (
     SubmittedBaseline,
 )
 from fcsbe.server.storage.contracts import ContractRow
-from fcsbe.server.storage.fleet import evse_facts
+from fcsbe.server.storage.fleet import EvseFacts, evse_facts
 from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
     fs_evse_meters,
@@ -60,6 +60,8 @@ from fcsbe.server.storage.sessions import sessions_between
 __all__ = [
     "RECORD_KEYS",
     "declare_baseline",
+    "declared_baseline_values",
+    "declared_periods",
     "declared_schedule",
     "meter_info",
     "note_activation",
@@ -108,8 +110,21 @@ async def declare_baseline(session: AsyncSession, fs: FlexibilityServiceRow, now
     what the registry and the sessions say now. Fixed from then on: the record settles
     against what was declared before the FS ran, never against what was seen while it ran."""
     facts = await evse_facts(session, sorted(e for e, *_ in await fs_evse_shares(session, fs.id)))
+    periods = declared_periods(facts.values(), fs, now)
+    row = await find_baseline(session, fs.id, "DECLARED")
+    if row is None:
+        session.add(FsBaselineRow(**declared_baseline_values(fs, periods, now)))
+    else:  # a new revision's decision declares anew
+        row.periods, row.submitted_at = periods, now
+
+
+def declared_periods(
+    facts: Iterable[EvseFacts], fs: FlexibilityServiceRow, now: datetime
+) -> list[dict[str, float]]:
+    """The periods of the baseline `declare_baseline` fixes, from the facts of the FS's EVSEs
+    (for a step that declares many baselines from facts it already read)."""
     evses: list[tuple[float, float | None, datetime | None]] = []
-    for fact in facts.values():
+    for fact in facts:
         doc = fact.session_doc
         if not doc:
             continue
@@ -128,7 +143,7 @@ async def declare_baseline(session: AsyncSession, fs: FlexibilityServiceRow, now
             )
         )
     start = fs.window_start
-    periods = [
+    return [
         {
             "start_offset_s": (a - start).total_seconds(),
             "duration_s": (b - a).total_seconds(),
@@ -136,20 +151,20 @@ async def declare_baseline(session: AsyncSession, fs: FlexibilityServiceRow, now
         }
         for a, b, p in declared_schedule(evses, now, start, fs.window_end)
     ]
-    row = await find_baseline(session, fs.id, "DECLARED")
-    if row is None:
-        session.add(
-            FsBaselineRow(
-                fs_pk=fs.id,
-                kind="DECLARED",
-                party_id="CSO",
-                role="CSO",
-                periods=periods,
-                submitted_at=now,
-            )
-        )
-    else:  # a new revision's decision declares anew
-        row.periods, row.submitted_at = periods, now
+
+
+def declared_baseline_values(
+    fs: FlexibilityServiceRow, periods: list[dict[str, float]], now: datetime
+) -> dict[str, Any]:
+    """The column values of a new DECLARED baseline row."""
+    return {
+        "fs_pk": fs.id,
+        "kind": "DECLARED",
+        "party_id": "CSO",
+        "role": "CSO",
+        "periods": periods,
+        "submitted_at": now,
+    }
 
 
 def note_declared_baseline(execution: dict[str, Any], baseline_w: float) -> None:

@@ -68,11 +68,14 @@ class ResolvedTarget:
 class _Documents:
     """Parsed registry documents of one resolution (each parsed once)."""
 
-    def __init__(self, rows: RegistryRows) -> None:
+    def __init__(self, rows: RegistryRows, *, parse: bool = True) -> None:
         self.rows = rows
+        self.parse = parse
         self._units: dict[tuple[str, str | None], Unit | None] = {}
 
     def unit(self, evse_id: str, ev_session: EvSessionRow | None) -> Unit | None:
+        if not self.parse:
+            return None
         ref = ev_session.session_ref if ev_session else None
         key = (evse_id, ref)
         if key not in self._units:
@@ -149,9 +152,13 @@ def _resolve_one(target: Target, docs: _Documents) -> ResolvedTarget | None:
 
 
 async def resolve_targets(
-    session: AsyncSession, targets: Sequence[Target]
+    session: AsyncSession, targets: Sequence[Target], *, units: bool = True
 ) -> list[ResolvedTarget | None]:
-    """Resolve each target (None: unknown to the registry), in a fixed number of queries."""
+    """Resolve each target (None: unknown to the registry), in a fixed number of queries.
+
+    `units=False` leaves every target's `units` empty: a caller that only asks whether targets
+    exist and what covers them (the FS decision, through `target_visibility`) need not parse
+    every station's document."""
     ids: dict[TargetLevel, set[str]] = {level: set() for level in TargetLevel}
     for target in targets:
         ids[target.level].add(target.id)
@@ -162,5 +169,5 @@ async def resolve_targets(
         evse_ids=ids[TargetLevel.EVSE],
         session_refs=ids[TargetLevel.SESSION],
     )
-    docs = _Documents(rows)
+    docs = _Documents(rows, parse=units)
     return [_resolve_one(target, docs) for target in targets]
