@@ -1,4 +1,4 @@
-"""Shared fixtures: migrated databases on both backends, a fresh app per test, clients.
+"""Shared fixtures: migrated databases on both backends, an app per test, clients.
 
 Tests that take `database_url` (directly or through `app`, `http`, `client`) run once on SQLite
 and once on PostgreSQL; their ids end in `[sqlite]` / `[postgresql]`.
@@ -6,8 +6,10 @@ and once on PostgreSQL; their ids end in `[sqlite]` / `[postgresql]`.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage import migrations
+from tests.support.apps import app_for
 from tests.support.databases import (
     create_postgres_database,
     drop_postgres_database,
@@ -39,12 +42,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+MEMORY_DISK = Path("/dev/shm")
+"""Where the SQLite test database lives when the machine has it: the server commits with
+`synchronous=FULL`, and a sync costs nothing in memory (the tests judge results, not
+durability)."""
+
+
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("sqlite") / "fcsbe.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    migrations.upgrade(url)
-    return url
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with contextlib.ExitStack() as stack:
+        if MEMORY_DISK.is_dir() and os.access(MEMORY_DISK, os.W_OK):
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=MEMORY_DISK)))
+        else:
+            folder = tmp_path_factory.mktemp("sqlite")
+        url = f"sqlite+aiosqlite:///{folder / 'fcsbe.db'}"
+        migrations.upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -105,8 +118,11 @@ async def fake_dns(host: str, _port: int) -> list[str]:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+async def app(settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[FastAPI]:
+    """The app on the test's settings, started, with empty tables. Its routes are built once per
+    distinct settings (`tests.support.apps`); `@pytest.mark.own_app` builds one for the test."""
+    own = request.node.get_closest_marker("own_app") is not None
+    application = create_app(settings) if own else app_for(settings)
     application.state.callback_resolver = fake_dns
     async with application.router.lifespan_context(application):
         await truncate_all(application.state.engine)

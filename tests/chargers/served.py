@@ -25,7 +25,6 @@ from fcsbe.chargers import ChargerFleet
 from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.model import FlexibilityService, FlexibilityServiceRequest
 from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
-from fcsbe.server.app import create_app
 from fcsbe.server.security.station_passwords import hash_password
 from fcsbe.server.services.flexibility_services.decision import decide_pending
 from fcsbe.server.services.flexibility_services.execution import execute_step
@@ -36,6 +35,7 @@ from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.ocpp_stations import set_credential
 from fcsbe.sim import SimOptions, VirtualClock
 from tests.conftest import fake_dns
+from tests.support.apps import app_for
 from tests.support.databases import truncate_all
 from tests.support.factories import make_fo
 from tests.support.fs_fixtures import make_contract, request_body
@@ -146,7 +146,7 @@ async def ocpp_world(
 ) -> AsyncIterator[OcppWorld]:
     """See the module docstring."""
     fleet_spec = scenario_fleet(scenario, start=floor_to_second(utcnow()))
-    app = create_app(settings.model_copy(update={"station_adapter": "ocpp"}))
+    app = app_for(settings.model_copy(update={"station_adapter": "ocpp"}))
     app.state.callback_resolver = fake_dns
     async with app.router.lifespan_context(app):
         await truncate_all(app.state.engine)

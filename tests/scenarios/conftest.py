@@ -23,7 +23,6 @@ from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.model import RegistryDocument
 from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
 from fcsbe.server.adapters.simulated import SimulatedStations
-from fcsbe.server.app import create_app
 from fcsbe.server.services.flexibility_services.decision import decide_pending
 from fcsbe.server.services.registry.files import parse_text
 from fcsbe.server.services.registry.registry import parse_document
@@ -31,6 +30,7 @@ from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime
 from fcsbe.server.storage.base import utcnow
 from fcsbe.sim import ScenarioFleet, SimOptions, VirtualClock
+from tests.support.apps import app_for
 from tests.support.databases import truncate_all
 from tests.support.factories import make_contract, make_fo, make_operator
 
@@ -148,7 +148,7 @@ def scenario(settings: Settings) -> StartScenario:
             fleet, VirtualClock(fleet.start), options=SimOptions(meter_resolution_s=60)
         )
         runtime = StationRuntime(stations, settings.data_dir)
-        app = create_app(settings, stations=runtime)
+        app = app_for(settings, stations=runtime)
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(app.router.lifespan_context(app))
             await truncate_all(app.state.engine)

@@ -19,7 +19,6 @@ from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.server.adapters.base import ControlLevel, ControlTarget
 from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
 from fcsbe.server.adapters.simulated import SimulatedStations
-from fcsbe.server.app import create_app
 from fcsbe.server.services.flexibility_services.decision import decide_pending
 from fcsbe.server.services.flexibility_services.execution import execute_step
 from fcsbe.server.services.flexibility_services.telemetry import telemetry_step
@@ -27,6 +26,7 @@ from fcsbe.server.settings import Settings
 from fcsbe.server.stations import StationRuntime
 from fcsbe.server.storage.base import utcnow
 from fcsbe.sim import ScenarioFleet, SimOptions, VirtualClock
+from tests.support.apps import app_for
 from tests.support.databases import truncate_all
 from tests.support.factories import make_fo
 from tests.support.fs_fixtures import make_contract
@@ -105,7 +105,7 @@ async def harness(
     # The registry is set after the tables are emptied: the app's start would otherwise
     # import it over what an earlier test of another fleet left behind.
     runtime = StationRuntime(stations, settings.data_dir)
-    app = create_app(settings, stations=runtime)
+    app = app_for(settings, stations=runtime)
     async with app.router.lifespan_context(app):
         await truncate_all(app.state.engine)
         runtime.registry = registry_of(fleet_)

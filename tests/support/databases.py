@@ -3,6 +3,12 @@
 Each test run gets a fresh PostgreSQL database (created from the admin URL, dropped at the end)
 and a fresh SQLite file; both are migrated once by alembic, and every test starts from empty
 tables. Under `CI=true` an unreachable PostgreSQL fails the run instead of skipping.
+
+Test databases trade durability for speed: PostgreSQL's test databases commit without waiting
+for the WAL to reach the disk (`synchronous_commit = off`: a crash of PostgreSQL itself may lose
+the last commits, which no test does), and only the tables written to are truncated (TRUNCATE
+makes new files for every table and index, and syncs them: most of a second a test for all 38
+tables on a busy machine).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ def create_postgres_database(prefix: str = "fcsbe_test") -> tuple[str, str]:
     """Create an empty database; returns (its name, its SQLAlchemy async URL)."""
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    asyncio.run(_admin_execute(f'ALTER DATABASE "{name}" SET synchronous_commit TO off'))
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     return name, f"{base}/{name}"
 
@@ -61,12 +68,36 @@ def drop_postgres_database(name: str) -> None:
 
 
 async def truncate_all(engine: AsyncEngine) -> None:
-    """Empty every table of the schema (fast per-test isolation on a migrated database)."""
+    """Empty every table of the schema and restart its ids at 1, as a fresh database has them
+    (fast per-test isolation on a migrated database).
+
+    PostgreSQL truncates only the tables that have been written to (a never-written table has
+    no pages), as TRUNCATE costs files and syncs per table; truncated rather than deleted, their
+    rows come back in insertion order again, as from a new table. SQLite deletes every row and
+    numbers new rows from the highest one left, none.
+    """
     tables = [table.name for table in reversed(metadata.sorted_tables)]
     async with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{name}"' for name in tables)
-            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
+        if engine.dialect.name != "postgresql":
             for name in tables:
                 await connection.execute(text(f'DELETE FROM "{name}"'))
+            return
+        written = (
+            await connection.execute(
+                text(
+                    "SELECT relname FROM pg_class WHERE relname = ANY(:tables) AND relkind = 'r' "
+                    "AND relnamespace = current_schema()::regnamespace "
+                    "AND pg_relation_size(oid) > 0"
+                ),
+                {"tables": tables},
+            )
+        ).scalars()
+        names = ", ".join(f'"{name}"' for name in written)
+        if names:
+            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        await connection.execute(
+            text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
+                "FROM pg_sequences WHERE schemaname = current_schema()"
+            )
+        )

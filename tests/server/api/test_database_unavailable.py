@@ -19,6 +19,8 @@ from fcsbe.server.errors import is_database_unavailable
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.engine import DatabaseUnreachable, create_engine
 
+pytestmark = pytest.mark.own_app  # adds probe routes to its app
+
 
 class _Translated(Exception):
     """The shape of SQLAlchemy's asyncpg adapter errors: a message and the SQLSTATE."""

@@ -17,6 +17,8 @@ from fcsbe.server.errors import Conflict, json_pointer
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.parties import PartyRow
 
+pytestmark = pytest.mark.own_app  # adds probe routes to its app
+
 
 class _Window(InputModel):
     start: UtcDateTime = Field(description="start")

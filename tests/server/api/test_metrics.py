@@ -25,6 +25,8 @@ from fcsbe.server.workers import WorkerGroup, decision_step
 from tests.support.factories import make_fo
 from tests.support.fs_fixtures import make_contract, make_site, plug_ev, request_body
 
+pytestmark = pytest.mark.own_app  # counts requests app-wide
+
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 

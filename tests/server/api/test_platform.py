@@ -24,6 +24,8 @@ from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.notifications import OutboxRow
 from tests.support.factories import make_fo, make_operator
 
+pytestmark = pytest.mark.own_app  # adds probe routes to its app
+
 
 class _Thing(InputModel):
     name: str = Field(description="name")

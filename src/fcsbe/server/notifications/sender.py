@@ -12,8 +12,10 @@ retries: it reports what happened.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import socket
+import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,6 +65,13 @@ class SendResult:
     duration_ms: int
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The system's CA bundle, read once per process (reading it takes tens of ms of CPU, and
+    every start of the app makes a delivery client)."""
+    return ssl.create_default_context()
+
+
 class WebhookSender:
     """Posts notifications through one shared `httpx.AsyncClient`, a bounded number at a time."""
 
@@ -90,7 +99,9 @@ class WebhookSender:
         """
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         transport = httpx.AsyncHTTPTransport(
-            limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+            verify=_tls_context(),
+            limits=limits,
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
         return httpx.AsyncClient(
             transport=transport,

@@ -8,6 +8,7 @@ use the `*_async` variants, which run it in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -118,8 +119,10 @@ async def exclusive(engine: AsyncEngine) -> AsyncIterator[None]:
             await connection.commit()
 
 
+@functools.cache
 def head_revision(database_url: str) -> str | None:
-    """The newest revision the scripts know."""
+    """The newest revision the scripts know (they do not change while the process runs, and
+    reading them costs each start of the app tens of ms)."""
     return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
 
 

@@ -28,10 +28,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from fcsbe.server.adapters.ocpp.adapter import OcppStations
 from fcsbe.server.adapters.ocpp.provisioning import issue_passwords
 from fcsbe.server.adapters.scenario_registry import registry_of, scenario_fleet
-from fcsbe.server.app import create_app
 from fcsbe.server.services.registry.registry import import_registry
 from fcsbe.server.settings import Settings
 from tests.conftest import fake_dns
+from tests.support.apps import app_for
 from tests.support.databases import truncate_all
 
 CS_ID = "CS-0000001"
@@ -86,7 +86,7 @@ async def served(settings: Settings) -> AsyncIterator[Served]:
     ocpp_settings = settings.model_copy(
         update={"station_adapter": "ocpp", "ocpp_call_timeout_s": 1.0}
     )
-    app = create_app(ocpp_settings)
+    app = app_for(ocpp_settings)
     app.state.callback_resolver = fake_dns
     async with app.router.lifespan_context(app):
         await truncate_all(app.state.engine)
