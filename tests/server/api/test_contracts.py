@@ -6,17 +6,19 @@ from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 
 from fcsbe.client import ConflictError, NotFoundError, UnprocessableEntityError
-from fcsbe.model import ContractDecisionKind, ContractStatus, RevisionStatus
+from fcsbe.model import (
+    ContractChangedNotification,
+    ContractDecisionKind,
+    ContractStatus,
+    RevisionStatus,
+)
 from fcsbe.server.services.contracts.decisions import close_due_contracts
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.contracts import ContractTargetRow
-from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.notifications import OutboxRow
 from tests.support.flows import Fo, amendment, asgi_client, enrol_fo, init_server, proposal
-from tests.support.registry_fixtures import EVSE_AC1, EVSE_DC, EVSE_HOME, add_registry
+from tests.support.public_effects import feed, logged_types
+from tests.support.registry_fixtures import EVSE_AC1, EVSE_AC2, EVSE_DC, EVSE_HOME, add_registry
 
 SITE = {"level": "SITE", "id": "site-ams"}
 DC = {"level": "EVSE", "id": EVSE_DC}
@@ -80,9 +82,8 @@ async def test_lifecycle_with_revisions(app: FastAPI, world: tuple[Fo, str]) -> 
     with pytest.raises(ConflictError):
         await fo.client.contracts.amend("fsc-1", amendment([DC]))
 
-    async with app.state.session_factory() as session:
-        events = (await session.execute(select(EventLogRow.type))).scalars().all()
-        notes = (await session.execute(select(OutboxRow))).scalars().all()
+    events = await logged_types(app, operator)
+    notes = await feed(app, fo.client)  # NL-FLX's own feed: each change reached that FO
     contract_events = [e for e in events if e.startswith("CONTRACT_")]
     assert contract_events == [
         "CONTRACT_PROPOSED",
@@ -94,10 +95,13 @@ async def test_lifecycle_with_revisions(app: FastAPI, world: tuple[Fo, str]) -> 
         "CONTRACT_RESUMED",
         "CONTRACT_TERMINATED",
     ]
-    changed = [n.payload["data"] for n in notes if n.type == "CONTRACT_CHANGED"]
+    changed = [n.data for n in notes if isinstance(n, ContractChangedNotification)]
     assert len(changed) == len(contract_events)
-    assert changed[-1] == {"fsc_id": "fsc-1", "revision": 2, "status": "TERMINATED"}
-    assert all(n.fo_party_id == "NL-FLX" for n in notes if n.type == "CONTRACT_CHANGED")
+    assert changed[-1].model_dump(mode="json") == {
+        "fsc_id": "fsc-1",
+        "revision": 2,
+        "status": "TERMINATED",
+    }
     await fo.client.aclose()
 
 
@@ -274,14 +278,15 @@ async def test_scope_index_follows_the_terms_in_force(app: FastAPI, world: tuple
     await _decide(app, operator, "fsc-1", "ACCEPT")
     await fo.client.contracts.amend("fsc-1", amendment([SITE]))
 
-    async def scope() -> list[tuple[str, str]]:
-        async with app.state.session_factory() as session:
-            rows = (await session.execute(select(ContractTargetRow))).scalars().all()
-        return sorted((r.level, r.target_id) for r in rows)
+    async def scope() -> tuple[list[str], list[str]]:
+        """The sites and EVSEs the FO sees: what the scope index lets through."""
+        sites = [site.site_id async for site in fo.client.sites.list()]
+        stations = await fo.client.charging_stations.list().to_list()
+        return sites, sorted(evse.evse_id for cs in stations for evse in cs.evses)
 
-    assert await scope() == [("EVSE", EVSE_DC)]
+    assert await scope() == ([], [EVSE_DC])  # the pending SITE amendment is not in force
     await _decide(app, operator, "fsc-1", "ACCEPT")
-    assert await scope() == [("SITE", "site-ams")]
+    assert await scope() == (["site-ams"], sorted([EVSE_DC, EVSE_AC1, EVSE_AC2]))
     await fo.client.aclose()
 
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 
 from fcsbe.client import NotFoundError
 from fcsbe.model import (
@@ -19,9 +18,9 @@ from fcsbe.model import (
     TimeWindow,
 )
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.infrastructure import EvSessionRow
 from tests.support.flows import Fo, asgi_client, enrol_fo, init_server, proposal
+from tests.support.public_effects import logged_events
 from tests.support.registry_fixtures import (
     EVSE_AC1,
     EVSE_AC2,
@@ -63,7 +62,7 @@ def reasons(result: CredentialCheckResult, index: int) -> list[ReasonCode]:
 
 
 async def test_verdict_per_target(app: FastAPI, world: tuple[Fo, str]) -> None:
-    fo, _ = world
+    fo, operator = world
     result = await fo.client.credential_checks.check(
         fsc_id="fsc-v2g",
         fs_type=FsType.DROOP,
@@ -94,10 +93,7 @@ async def test_verdict_per_target(app: FastAPI, world: tuple[Fo, str]) -> None:
     assert not (home.capable and unknown.capable)
     assert not result.ok
     assert utcnow() < result.valid_until <= utcnow() + timedelta(seconds=901)
-    async with app.state.session_factory() as session:
-        logged = (
-            await session.execute(select(EventLogRow).where(EventLogRow.type == "CREDENTIAL_CHECK"))
-        ).scalar_one()
+    [logged] = await logged_events(app, operator, type="CREDENTIAL_CHECK")
     assert "2/5 targets pass" in logged.summary
     await fo.client.aclose()
 
@@ -130,7 +126,7 @@ async def test_required_standards_over_the_whole_window(
     # A certificate that ends inside the window does not count; one that ends after the
     # window bounds how long the verdict holds.
     soon = utcnow() + timedelta(minutes=90)
-    async with app.state.session_factory() as session:
+    async with app.state.session_factory() as session:  # station-side data: no route edits it
         row = await session.get(EvSessionRow, SESSION_AC1)
         assert row is not None
         data = dict(row.data)

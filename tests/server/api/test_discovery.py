@@ -57,6 +57,7 @@ async def test_version_details_show_server_party_and_keys(
             )
         )
         await session.commit()
+        # The column reads back timezone-aware on both backends; no route shows a party's date.
         assert (await session.execute(select(PartyRow))).scalar_one().created_at.tzinfo
     details = VersionDetails.model_validate_json((await http.get("/v1")).content)
     assert details.server_party_id == "NL-CSO"

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from fcsbe.client import AuthenticationError, ConflictError, UnprocessableEntityError
-from fcsbe.model import Problem, generate_signing_key, public_jwk
+from fcsbe.model import Enrolment, Problem, generate_signing_key, public_jwk
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow
 from fcsbe.server.storage.parties import (
@@ -61,8 +61,15 @@ async def _enrol(
 
 
 async def _count(app: FastAPI, table: type) -> int:
+    """Rows of a table no route lists (parties, enrolment tokens)."""
     async with app.state.session_factory() as session:
         return int(await session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def _enrolments(app: FastAPI, operator: str) -> list[Enrolment]:
+    """Every enrolment, whatever its status, as the operator lists them."""
+    async with asgi_client(app, token=operator) as client:
+        return await client.admin.list_enrolments().to_list()
 
 
 async def test_enrolment_exchanges_the_token_once(app: FastAPI, http: httpx.AsyncClient) -> None:
@@ -85,7 +92,7 @@ async def test_enrolment_exchanges_the_token_once(app: FastAPI, http: httpx.Asyn
     replay = await _enrol(http, token, body)
     assert replay.status_code == 201
     assert replay.content == first.content
-    async with app.state.session_factory() as session:
+    async with app.state.session_factory() as session:  # what is at rest: no route shows it
         stored = (await session.execute(select(IdempotencyKeyRow))).scalars().all()
         hashes = (await session.execute(select(CredentialRow.token_hash))).scalars().all()
     assert all(access.encode() not in (row.response_body or b"") for row in stored)
@@ -93,7 +100,7 @@ async def test_enrolment_exchanges_the_token_once(app: FastAPI, http: httpx.Asyn
     # ... but a new attempt with the spent token is refused and changes nothing.
     again = await _enrol(http, token, _body("NL-OTHER"), key="k2")
     assert (again.status_code, _slug(again)) == (401, "enrolment-token-spent")
-    assert await _count(app, EnrolmentRow) == 1
+    assert len(await _enrolments(app, operator)) == 1
 
 
 async def test_token_problems(app: FastAPI, http: httpx.AsyncClient) -> None:
@@ -101,7 +108,7 @@ async def test_token_problems(app: FastAPI, http: httpx.AsyncClient) -> None:
     unknown = await _enrol(http, "fcsbe_et_not-a-token", _body())
     assert (unknown.status_code, _slug(unknown)) == (401, "enrolment-token-unknown")
     expired = await _token(http, operator)
-    async with app.state.session_factory() as session:
+    async with app.state.session_factory() as session:  # only time can expire a token
         await session.execute(
             update(EnrolmentTokenRow).values(expires_at=utcnow() - timedelta(seconds=1))
         )
@@ -112,7 +119,7 @@ async def test_token_problems(app: FastAPI, http: httpx.AsyncClient) -> None:
         "/v1/enrolments", json=_body(), headers={"authorization": f"Bearer {expired}"}
     )
     assert missing_key.status_code in (400, 401)
-    assert await _count(app, EnrolmentRow) == 0
+    assert await _enrolments(app, operator) == []
 
 
 @pytest.mark.parametrize(
@@ -189,10 +196,8 @@ async def test_bad_enrolments_change_nothing(
     assert (response.status_code, problem.slug) == (status, slug), response.text
     assert problem.errors
     assert problem.errors[0].pointer.startswith(pointer)
-    assert await _count(app, EnrolmentRow) == 0
-    async with app.state.session_factory() as session:
-        row = (await session.execute(select(EnrolmentTokenRow))).scalar_one()
-    assert row.spent_at is None  # still usable after fixing the request
+    assert await _enrolments(app, operator) == []
+    # The token was not spent: it still works once the request is fixed.
     assert (await _enrol(http, token, _body(), key="fixed")).status_code == 201
 
 
@@ -218,8 +223,7 @@ async def test_re_enrolment_needs_a_bound_token(app: FastAPI, http: httpx.AsyncC
     assert (unbound.status_code, _slug(unbound)) == (409, "party-id-taken")
     bound = await _token(http, operator, party_id="NL-FLX")
     assert (await _enrol(http, bound, _body(), key="k3")).status_code == 201
-    async with app.state.session_factory() as session:
-        statuses = sorted((await session.execute(select(EnrolmentRow.status))).scalars())
+    statuses = sorted(e.status.value for e in await _enrolments(app, operator))
     assert statuses == ["ACTIVE", "REVOKED"]
 
 
@@ -236,8 +240,8 @@ async def test_concurrent_enrolments_with_one_token(app: FastAPI, backend: str) 
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(201) == 1, [r.text for r in responses]
     assert all(_slug(r) == "enrolment-token-spent" for r in responses if r.status_code != 201)
-    assert await _count(app, EnrolmentRow) == 1
-    assert await _count(app, PartyRow) == 2  # the server's and the winner's
+    assert len(await _enrolments(app, operator)) == 1
+    assert await _count(app, PartyRow) == 2  # the server's and the winner's (no party list)
 
 
 async def test_rotation_overlap_and_revocation(app: FastAPI) -> None:
@@ -252,7 +256,7 @@ async def test_rotation_overlap_and_revocation(app: FastAPI) -> None:
         assert (await old_client.enrolments.get()).fo_party_id == "NL-FLX"  # overlap
         with pytest.raises(ConflictError, match=r"credential-superseded|newest"):
             await old_client.enrolments.rotate_credentials()
-        async with app.state.session_factory() as session:
+        async with app.state.session_factory() as session:  # only time ends the overlap
             await session.execute(
                 update(CredentialRow)  # the old token's overlap ends (the new one lives on)
                 .where(CredentialRow.expires_at < utcnow() + timedelta(days=30))
@@ -277,7 +281,7 @@ async def test_update_moves_callback_and_rotates_the_key(app: FastAPI) -> None:
     assert updated.callback_base_url == "https://new.example.org/hooks"
     assert updated.signing_key is not None
     assert updated.signing_key["kid"] == "fo-key-2"
-    async with app.state.session_factory() as session:
+    async with app.state.session_factory() as session:  # the API shows only the current key
         party = await session.get(PartyRow, "NL-FLX")
         enrolment = (await session.execute(select(EnrolmentRow))).scalar_one()
     assert party is not None
@@ -303,4 +307,4 @@ async def test_enrolment_token_request_validation(app: FastAPI, http: httpx.Asyn
         "/admin/v1/enrolment-tokens", json={"fo_name": "x", "party_id": PROVIDER}, headers=auth
     )
     assert (own.status_code, _slug(own)) == (422, "party-id-taken")
-    assert await _count(app, EnrolmentTokenRow) == 0
+    assert await _count(app, EnrolmentTokenRow) == 0  # no route lists enrolment tokens

@@ -23,7 +23,7 @@ from fcsbe.server.services.ev_users import access as ev_user_access
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.ev_users import EvUserInviteRow, EvUserKeyRow, EvUserRow
 from fcsbe.server.storage.parties import CredentialRow
-from tests.support.flows import init_server
+from tests.support.flows import asgi_client, init_server
 
 
 async def _invite(app: FastAPI, identifier: str, *, ttl_s: int = 600, ago_s: int = 0) -> str:
@@ -41,6 +41,7 @@ async def _invite(app: FastAPI, identifier: str, *, ttl_s: int = 600, ago_s: int
 
 
 async def _count(app: FastAPI, model: Any) -> int:
+    """Rows of a table no route lists (tokens, invites, pseudonym keys)."""
     async with app.state.session_factory() as db:
         return int((await db.execute(select(func.count()).select_from(model))).scalar_one())
 
@@ -73,15 +74,18 @@ async def test_a_link_works_once_and_only_until_it_expires(
     assert unknown.status_code == 401
     assert unknown.json()["type"].endswith("/invite-unknown")
     assert await _count(app, CredentialRow) == tokens, "a refused link issued no token"
-    async with app.state.session_factory() as db:
-        rows = (await db.execute(select(EvUserInviteRow))).scalars().all()
-    assert sorted(r.used_at is not None for r in rows) == [False, True]
+    # The refused late attempt did not spend the link: it is still "expired", not "already used".
+    late_again = await http.post("/v1/ev-user/token", headers=_auth(expired))
+    assert late_again.status_code == 410
+    assert "expired" in late_again.json()["detail"]
+    assert "already used" not in late_again.json()["detail"]
 
 
 async def test_nothing_personal_is_stored_in_clear(app: FastAPI) -> None:
+    operator = await init_server(app)
     identifier = "NL-CSP-C00000042"
     code = await _invite(app, identifier)
-    async with app.state.session_factory() as db:
+    async with app.state.session_factory() as db:  # what is at rest: no route shows it
         user = (await db.execute(select(EvUserRow))).scalar_one()
         invite = (await db.execute(select(EvUserInviteRow))).scalar_one()
         key = await db.get(EvUserKeyRow, user.user_id)
@@ -94,7 +98,8 @@ async def test_nothing_personal_is_stored_in_clear(app: FastAPI) -> None:
     assert code not in invite.code_hash
     # Inviting the same person again gives a new link for the same user and key.
     await _invite(app, identifier)
-    assert await _count(app, EvUserRow) == 1
+    async with asgi_client(app, token=operator) as desk:
+        assert [u.user_id async for u in desk.ev_users.list_users()] == [user.user_id]
     assert await _count(app, EvUserKeyRow) == 1
     assert await _count(app, EvUserInviteRow) == 2
 

@@ -10,17 +10,16 @@ from sqlalchemy import select
 from fcsbe.model import FallbackPolicy
 from fcsbe.server.services.enrolments.heartbeat import detect_offline
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.notifications import OutboxRow
 from fcsbe.server.storage.parties import EnrolmentRow
 from fcsbe.server.workers import offline_detection_step
-from tests.support.flows import enrol_fo, init_server
+from tests.support.flows import asgi_client, enrol_fo, init_server
+from tests.support.public_effects import logged_types, outbox
 
 
-async def _notifications(app: FastAPI) -> list[tuple[str, str]]:
-    async with app.state.session_factory() as session:
-        rows = (await session.execute(select(OutboxRow).order_by(OutboxRow.id))).scalars().all()
-    return [(r.type, r.fo_party_id) for r in rows if r.type.startswith("COMM_")]
+async def _notifications(app: FastAPI, operator: str) -> list[tuple[str, str]]:
+    return [
+        (n.type, n.fo_party_id) for n in await outbox(app, operator) if n.type.startswith("COMM_")
+    ]
 
 
 async def test_heartbeat_and_offline_detection(app: FastAPI) -> None:
@@ -46,7 +45,7 @@ async def test_heartbeat_and_offline_detection(app: FastAPI) -> None:
         assert offline.offline_since == offline.last_seen_at + timedelta(seconds=300)
     async with factory() as session:  # reported once, not at every check
         assert await detect_offline(session, start + timedelta(seconds=900)) == []
-    assert sorted(await _notifications(app)) == [
+    assert sorted(await _notifications(app, operator)) == [
         ("COMM_LOST", "NL-FLX"),
         ("COMM_LOST", "NL-QUIET"),
     ]
@@ -55,13 +54,13 @@ async def test_heartbeat_and_offline_detection(app: FastAPI) -> None:
 
     await fo.client.heartbeat.send()
     assert (await fo.client.enrolments.get()).offline_since is None
-    assert (await _notifications(app))[-1] == ("COMM_RESTORED", "NL-FLX")
-    async with factory() as session:
-        types = (await session.execute(select(EventLogRow.type))).scalars().all()
-        rows = (await session.execute(select(EnrolmentRow))).scalars().all()
+    assert (await _notifications(app, operator))[-1] == ("COMM_RESTORED", "NL-FLX")
+    types = await logged_types(app, operator)
+    async with asgi_client(app, token=operator) as admin:
+        enrolments = await admin.admin.list_enrolments().to_list()
     assert types.count("FO_LINK_LOST") == 2
     assert types.count("FO_LINK_RESTORED") == 1
-    assert {r.fo_party_id: r.offline_since is None for r in rows} == {
+    assert {e.fo_party_id: e.offline_since is None for e in enrolments} == {
         "NL-FLX": True,
         "NL-QUIET": False,
     }
@@ -72,7 +71,7 @@ async def test_heartbeat_and_offline_detection(app: FastAPI) -> None:
 async def test_worker_step_runs_the_check(app: FastAPI) -> None:
     operator = await init_server(app)
     fo = await enrol_fo(app, operator, "NL-FLX")
-    async with app.state.session_factory() as session:
+    async with app.state.session_factory() as session:  # backdates the enrolment: no API does
         row = (await session.execute(select(EnrolmentRow))).scalar_one()
         row.created_at = utcnow() - timedelta(hours=1)
         await session.commit()
