@@ -272,6 +272,9 @@ class SimulatedStation:
         """A simulator event at one of this station's EVSEs (or its site)."""
         number = None if event.evse_id is None else self._numbers.get(event.evse_id)
         if event.kind == "EV_CONNECTED" and number is not None and event.session_key:
+            running = self.transactions.get(number)
+            if running is not None and running.session_key == event.session_key:
+                return  # already started at boot (an EV plugged in before the first step)
             self._status[number] = "Occupied"
             self.queue("StatusNotification", self._status_payload(event.evse_id or ""))
             self._start_transaction(number, event.session_key, event.at)

@@ -242,3 +242,36 @@ async def test_a_station_without_v2x_is_not_capable_of_droop(plugged: Plugged) -
         "NOT_CAPABLE",
         "the station speaks OCPP 2.0.1 (and no DER control): no local droop",
     ) in (reasons)
+
+
+async def test_a_new_transaction_on_an_evse_replaces_the_older_one(served: Served) -> None:
+    """One transaction per EVSE: a station that starts another one (its Ended was lost, or it
+    started the EV's transaction twice) leaves one session, and the charging needs it sends
+    next belong to the new transaction."""
+    s = await _boot_and_plug(served)
+    await s.cp.call(
+        call201.TransactionEvent(
+            event_type="Started",
+            timestamp=now_text(),
+            trigger_reason="CablePluggedIn",
+            seq_no=0,
+            transaction_info={"transaction_id": "tx-8"},
+            evse={"id": 1, "connector_id": 1},
+            id_token={"id_token": "RFID-8", "type": "ISO14443"},
+        )
+    )
+    await s.cp.call(
+        call201.NotifyEVChargingNeeds(
+            evse_id=1,
+            charging_needs={
+                "requested_energy_transfer": "AC_single_phase",
+                "departure_time": "2030-01-01T00:00:00Z",
+            },
+        )
+    )
+    await settle(served.adapter)
+    sessions = await served.adapter.sessions()
+    assert [(x.session_key.split(":")[-1], x.id_token) for x in sessions] == [("tx-8", "RFID-8")]
+    assert sessions[0].departure_time is not None
+    assert sessions[0].departure_time.year == 2030
+    await s.close()

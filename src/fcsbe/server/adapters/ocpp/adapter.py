@@ -375,6 +375,9 @@ class OcppStations:
         if tx is None:
             if evse is None:
                 return  # a transaction on an EVSE the registry does not know
+            # One transaction per EVSE: a new one means the older one ended unreported.
+            for older in [k for k, t in self._txs.items() if t.evse_id == evse.evse_id]:
+                del self._txs[older]
             tx = self._txs[key] = _Tx(key, link.id, tx_id, evse.evse_id, id_token, at)
             tx.needs = dict(self._pending_needs.pop(evse.evse_id, {}))
         if id_token and not tx.id_token:
