@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -138,3 +139,11 @@ async def harness(
             h = Harness(app, stations, client)
             await h.run(5)  # let the stations report a first state
             yield h
+
+
+def without_arrivals(start: datetime, scenario: str = "demo") -> ScenarioFleet:
+    """The scenario with only the EVs plugged in at the start. Its sites' arrival rates follow
+    the hour of the day, so an EV arriving during an FS (whose user's needs then win over the
+    order) would make a test's worked numbers depend on when it runs."""
+    fleet = scenario_fleet(scenario, start=start)
+    return replace(fleet, sites=tuple(replace(site, profile=None) for site in fleet.sites))

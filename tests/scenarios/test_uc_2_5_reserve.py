@@ -3,28 +3,15 @@ delivered on activation, recorded from the meters and settled: availability + ac
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
 from fcsbe.model import ActivationDirection, FsState, ReserveActivation
-from fcsbe.server.adapters.scenario_registry import scenario_fleet
 from fcsbe.server.settings import Settings
-from fcsbe.sim import ScenarioFleet
 from tests.scenarios.family2 import start_fs
-from tests.scenarios.harness import harness
+from tests.scenarios.harness import harness, without_arrivals
 from tests.scenarios.settlement_steps import PENALTY_TERMS, record_and_prove, set_performance
-
-
-def _without_arrivals(start: datetime) -> ScenarioFleet:
-    """The demo fleet with only its EVs plugged in at the start: the depot's arrival rate
-    depends on the hour the test runs at, and an EV arriving during the activation would add
-    load the record counts against the reserve (the worked numbers must not depend on the
-    time of day)."""
-    fleet = scenario_fleet("demo", start=start)
-    return replace(fleet, sites=tuple(replace(site, profile=None) for site in fleet.sites))
 
 
 def _cents(value: float) -> Decimal:
@@ -32,7 +19,7 @@ def _cents(value: float) -> Decimal:
 
 
 async def test_reserve_is_armed_activated_recorded_and_settled(settings: Settings) -> None:
-    async with harness(settings, fleet=_without_arrivals) as h:
+    async with harness(settings, fleet=without_arrivals) as h:
         await set_performance(h, **PENALTY_TERMS)
         depot = h.evses_of("SITE-DEPOT")
         offer = {

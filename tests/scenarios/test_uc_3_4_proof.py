@@ -36,7 +36,7 @@ from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S
 from fcsbe.server.services.records.records import issue_proofs
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.notifications import OutboxRow
-from tests.scenarios.harness import Harness, harness
+from tests.scenarios.harness import Harness, harness, without_arrivals
 from tests.support.fs_fixtures import request_body
 
 PERIODS = [20_000.0, 20_000.0, 15_000.0, 15_000.0]
@@ -81,7 +81,9 @@ async def _server_loops(app: FastAPI) -> None:
 
 async def test_uc_3_4_proof_of_flexibility_service(settings: Settings) -> None:
     # Sessions appear in a record only under a SESSION-level contract sharing METER_VALUES.
-    async with harness(settings, level="SESSION", categories=["METER_VALUES"]) as h:
+    async with harness(
+        settings, level="SESSION", categories=["METER_VALUES"], fleet=without_arrivals
+    ) as h:
         await _proof_of_flexibility_service(h)
 
 
