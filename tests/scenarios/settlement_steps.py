@@ -36,6 +36,8 @@ MW per hour, activation 95 EUR/MWh, deficiency 150 EUR/MWh)."""
 
 async def set_performance(h: Harness, **performance: Any) -> None:
     """Give FO-A's contract these performance terms (as an accepted amendment would)."""
+    # A setup write, not a check: the harness seeds its contract as a row without revisions,
+    # which the amendment route cannot amend.
     async with h.app.state.session_factory() as session:
         row = (await session.execute(select(ContractRow))).scalars().one()
         terms = ContractTerms.model_validate(row.terms).model_dump(mode="json")

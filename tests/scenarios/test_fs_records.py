@@ -8,12 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
+from fcsbe.client import NotFoundError
 from fcsbe.model import FlexibilityServiceRequest, FsState
 from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S, execute_step
 from fcsbe.server.settings import Settings
-from fcsbe.server.storage.records import ServiceRecordRow
 from tests.scenarios.family2 import start_fs
 from tests.scenarios.harness import Harness, harness
 from tests.support.fs_fixtures import request_body
@@ -25,9 +24,15 @@ SETPOINT = {
 }
 
 
-async def _records(h: Harness) -> int:
-    async with h.app.state.session_factory() as session:
-        return int(await session.scalar(select(func.count()).select_from(ServiceRecordRow)) or 0)
+async def _recorded(h: Harness, fs_id: str) -> bool:
+    """Whether the FO is served a record of this FS (404 `record-not-available` until then)."""
+    try:
+        await h.fo.records.get(fs_id)
+    except NotFoundError as error:
+        if error.problem.slug != "record-not-available":
+            raise
+        return False
+    return True
 
 
 async def test_a_cancelled_fs_is_released_and_recorded_from_the_meters(settings: Settings) -> None:
@@ -41,7 +46,7 @@ async def test_a_cancelled_fs_is_released_and_recorded_from_the_meters(settings:
         await h.run(10, tick_s=5)
         assert await h.power_w(depot) > 25_000  # released at once: unmanaged charging again
         assert (await h.fo.flexibility_services.get("fs-cancel")).state is FsState.CANCELLED
-        assert await _records(h) == 0  # late readings are still waited for
+        assert not await _recorded(h, "fs-cancel")  # late readings are still waited for
 
         await h.run(RECORD_DELAY_S, tick_s=5)
         done = await h.fo.flexibility_services.get("fs-cancel")
@@ -72,8 +77,9 @@ async def test_racing_executors_make_one_record(settings: Settings) -> None:
 
         await asyncio.gather(replica(), replica())
         await replica()  # and a later pass finds nothing left to record
-        assert await _records(h) == 1
+        record = await h.fo.records.get("fs-race")
         fs = await h.fo.flexibility_services.get("fs-race")
+        assert (record.revision, record.record_revision) == (fs.revision, 1)  # no second one
         assert fs.state is FsState.RECORDED
         assert [t.to_state for t in fs.transitions].count(FsState.RECORDED) == 1
 
@@ -115,4 +121,5 @@ async def test_a_record_that_fails_does_not_hold_up_the_others(
         broken.clear()
         await h.run(10, tick_s=5)
         assert (await h.fo.flexibility_services.get("fs-broken")).state is FsState.RECORDED
-        assert await _records(h) == 2
+        assert await _recorded(h, "fs-broken")
+        assert await _recorded(h, "fs-fine")

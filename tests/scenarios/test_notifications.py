@@ -169,6 +169,7 @@ async def test_feed_items_are_typed_by_type_and_served_as_stored(
     async with factory() as session:
         await assign_sequence(session)
         await session.commit()
+        # Read from the rows: what is checked is that the feed serves them unchanged.
         stored = [row.payload for row in (await session.scalars(select(OutboxRow))).all()]
 
     raw = await http.get("/v1/notifications", headers={"authorization": f"Bearer {token}"})

@@ -10,18 +10,25 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
 
-from fcsbe.model import FsState, FsType, ReasonCode, Target, TargetLevel, TimeWindow
+from fcsbe.model import (
+    FsState,
+    FsType,
+    NotificationType,
+    ReasonCode,
+    Target,
+    TargetLevel,
+    TimeWindow,
+)
 from fcsbe.server.adapters.ocpp.profiles import StationLimits
 from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S
 from fcsbe.server.settings import Settings
-from fcsbe.server.storage.notifications import OutboxRow
 from fcsbe.server.storage.ocpp_stations import save_ocpp_state
 from fcsbe.server.storage.registry import load_evses
 from fcsbe.sim import SetpointControl
 from tests.scenarios.family2 import start_fs
 from tests.scenarios.harness import harness
+from tests.support.feed import read_feed
 
 SUVS = ["DE*FCS*E0000022*1", "DE*FCS*E0000023*1", "DE*FCS*E0000024*1"]
 
@@ -95,11 +102,8 @@ async def test_ffr_levels_detection_delay_and_deactivation_ramp(settings: Settin
         record = await h.fo.records.get("ffr")
         assert record.evidence is not None
         assert record.evidence.events == summary.events
-        async with h.app.state.session_factory() as session:
-            notified = await session.scalar(
-                select(func.count()).select_from(OutboxRow).where(OutboxRow.type == "FS_ACTIVATED")
-            )
-        assert notified == 1
+        activated = await read_feed(h.app, h.fo, NotificationType.FS_ACTIVATED)
+        assert [n.fs_id for n in activated] == ["ffr"]
 
 
 async def test_a_station_that_reports_no_v2x_is_offered_no_ffr(settings: Settings) -> None:

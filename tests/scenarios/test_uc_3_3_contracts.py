@@ -13,12 +13,20 @@ import json
 from datetime import timedelta
 
 from fastapi import FastAPI
-from sqlalchemy import select
 
-from fcsbe.model import ContractStatus, FsType, ReasonCode, RevisionStatus, Target, TimeWindow
+from fcsbe.model import (
+    ContractChangedNotification,
+    ContractStatus,
+    FsType,
+    NotificationType,
+    ReasonCode,
+    RevisionStatus,
+    Target,
+    TimeWindow,
+)
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.notifications import OutboxRow
 from tests.scenarios.operator_cli import fcsbe_admin
+from tests.support.feed import read_feed
 from tests.support.flows import amendment, enrol_fo, proposal
 from tests.support.registry_fixtures import EVSE_AC1, EVSE_AC2, EVSE_DC, EVSE_HOME, add_registry
 
@@ -88,9 +96,9 @@ async def test_contract_lifecycle_and_credentials_check(app: FastAPI) -> None:
     ended = await client.contracts.terminate("fsc-2026", reason="end of pilot")
     assert ended.status is ContractStatus.TERMINATED
 
-    async with app.state.session_factory() as session:
-        rows = (await session.execute(select(OutboxRow).order_by(OutboxRow.id))).scalars().all()
-    statuses = [r.payload["data"]["status"] for r in rows if r.type == "CONTRACT_CHANGED"]
+    feed = await read_feed(app, client, NotificationType.CONTRACT_CHANGED)
+    assert all(isinstance(n, ContractChangedNotification) for n in feed)
+    statuses = [n.data.status.value for n in feed if isinstance(n, ContractChangedNotification)]
     assert statuses == [
         "PROPOSED",
         "ACTIVE",

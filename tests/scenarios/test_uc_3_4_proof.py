@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 
 from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.client.proofs import verify_heads_consistent, verify_proof_of_work
@@ -26,6 +25,7 @@ from fcsbe.model import (
     DataQualityCode,
     FlexibilityServiceRequest,
     FsState,
+    FsStateChangedNotification,
     ProofValidationStatus,
     digest,
 )
@@ -35,8 +35,8 @@ from fcsbe.server.services.event_log.tree import tree_step
 from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S
 from fcsbe.server.services.records.records import issue_proofs
 from fcsbe.server.settings import Settings
-from fcsbe.server.storage.notifications import OutboxRow
 from tests.scenarios.harness import Harness, harness, without_arrivals
+from tests.support.feed import read_feed
 from tests.support.fs_fixtures import request_body
 
 PERIODS = [20_000.0, 20_000.0, 15_000.0, 15_000.0]
@@ -186,14 +186,12 @@ async def _proof_of_flexibility_service(h: Harness) -> None:
     proof_of_growth = await client.event_log.consistency_proof(first_head.tree_size)
     verify_heads_consistent(first_head, head, proof_of_growth, jwks)
     async with factory() as session:
+        # A full audit recomputes every entry's hash from the stored rows, beyond the API.
         audit = await verify_log(session, app.state.keys.public_jwks())
-        notified = (
-            await session.execute(select(OutboxRow.payload).where(OutboxRow.fs_id == "fs-uc34"))
-        ).scalars()
-        payloads = list(notified)
-    states = [p["data"]["to_state"] for p in payloads if p["type"] == "FS_STATE_CHANGED"]
     assert audit.intact, audit
-    assert states[-3:] == ["RECORDED", "DISPUTED", "PROVEN"]
+    notified = [n for n in await read_feed(app, client) if n.fs_id == "fs-uc34"]
+    states = [n.data.to_state for n in notified if isinstance(n, FsStateChangedNotification)]
+    assert states[-3:] == [FsState.RECORDED, FsState.DISPUTED, FsState.PROVEN]
     # The dispute was opened, then withdrawn by the acceptance: both steps notified.
-    steps = [p["type"] for p in payloads if p["type"].startswith("DISPUTE_")]
+    steps = [n.type.value for n in notified if n.type.value.startswith("DISPUTE_")]
     assert steps == ["DISPUTE_OPENED", "DISPUTE_ACCEPTED"]

@@ -42,7 +42,9 @@ async def test_roaming_session_holders(app: FastAPI) -> None:
         visited_party_id="NL-CSO",
         fs_controller="HOME",
     )
-    async with app.state.session_factory() as session:  # this one the visited CSO controls
+    # This one the visited CSO controls: set on the row, as the station adapter reports roaming
+    # data and no API writes it (a setup step, not a check of an effect).
+    async with app.state.session_factory() as session:
         row = await session.get(EvSessionRow, SESSION_AC2)
         assert row is not None
         row.home_party_id = "FR-OTHER"

@@ -16,14 +16,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from fcsbe.client import FcsbeClient
+from fcsbe.client import AuthenticationError, FcsbeClient
 from fcsbe.model import (
-    ConsentWithdrawnData,
+    ConsentWithdrawnNotification,
+    EvLimitsChangedNotification,
     EvUserConsentLevel,
     EvUserLimits,
     FlexibilityServiceRequest,
     FsState,
-    Notification,
+    NotificationType,
 )
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.security.pseudonyms import Pseudonymizer
@@ -32,15 +33,14 @@ from fcsbe.server.services.event_log.audit import verify_log
 from fcsbe.server.services.event_log.log import chain_pending
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.ev_users import EvUserKeyRow, EvUserRow
-from fcsbe.server.storage.event_log import EventLogRow
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 from fcsbe.server.storage.infrastructure import EvSessionRow
-from fcsbe.server.storage.notifications import OutboxRow
-from fcsbe.server.storage.parties import CredentialRow
 from fcsbe.server.storage.records import ServiceRecordRow
 from fcsbe.sim import Consent
 from fcsbe.sim import EvUserLimits as SimLimits
 from tests.scenarios.harness import harness
+from tests.support.factories import make_operator
+from tests.support.feed import read_feed
 from tests.support.fs_fixtures import request_body
 
 CONTRACT_ID = "NL-CSP-C12345678"
@@ -102,7 +102,8 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
             assert sim.session(key).limits.soc_floor_pct == 20.0
             assert (await app_user.ev_users.profile()).connected_sessions == 1
 
-            # The session's pseudonym is made with the user's own key, not the deployment's.
+            # The session's pseudonym is made with the user's own key, not the deployment's
+            # (the key is a secret no API serves, so it is read from its row).
             async with factory() as db:
                 user = (await db.execute(select(EvUserRow))).scalar_one()
                 key_row = await db.get(EvUserKeyRow, user.user_id)
@@ -154,7 +155,8 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
             assert await h.power_w([evse]) >= 0.0
 
             # Participation: from the FS's record, the user's share of the settlement is pro
-            # rata to the energy their session moved (3 of 4 kWh here).
+            # rata to the energy their session moved (3 of 4 kWh here). The record is written
+            # on its row: a setup with chosen energies, not a check of an effect.
             async with factory() as db:
                 fs_row = (
                     await db.execute(
@@ -200,44 +202,46 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
             assert (took_part.energy_charged_wh, took_part.energy_injected_wh) == (1000, 2000)
             assert (took_part.remuneration, took_part.currency) == (Decimal("2.25"), "EUR")
 
+        # What the FO is told and what the log records, read as the FO and the operator do.
+        (note,) = await read_feed(h.app, h.fo, NotificationType.CONSENT_WITHDRAWN)
+        (changed,) = await read_feed(h.app, h.fo, NotificationType.EV_LIMITS_CHANGED)
+        assert isinstance(changed, EvLimitsChangedNotification)
+        assert changed.data.session_refs == [stored.session_ref]
+        assert isinstance(note, ConsentWithdrawnNotification)
+        assert note.data.session_refs == [stored.session_ref]
+        assert note.data.consent_ref == stored.consent_id
         async with factory() as db:
-            notes = list(
-                (
-                    await db.execute(select(OutboxRow).where(OutboxRow.type == "CONSENT_WITHDRAWN"))
-                ).scalars()
-            )
-            (note,) = notes
-            (changed,) = (
-                await db.execute(select(OutboxRow).where(OutboxRow.type == "EV_LIMITS_CHANGED"))
-            ).scalars()
-            assert changed.payload["data"]["session_refs"] == [stored.session_ref]
-            assert note.fo_party_id == "FO-A"
-            typed = Notification.model_validate({**note.payload, "seq": 1}).typed_data()
-            assert isinstance(typed, ConsentWithdrawnData)
-            assert typed.session_refs == [stored.session_ref]
-            assert typed.consent_ref == stored.consent_id
-            logged = list(
-                (
-                    await db.execute(select(EventLogRow).where(EventLogRow.type.like("EV_USER_%")))
-                ).scalars()
-            )
+            while await chain_pending(db):  # as the chaining worker does
+                pass
+            await db.commit()
+        async with FcsbeClient(
+            "http://fcsbe.test", token=await make_operator(factory), transport=transport
+        ) as op:
+            sent = [r async for r in op.notifications.admin_list()]
+            assert [
+                r.fo_party_id for r in sent if r.type is NotificationType.CONSENT_WITHDRAWN
+            ] == ["FO-A"]
+            logged = [
+                e for e in await op.event_log.list().to_list() if e.type.startswith("EV_USER_")
+            ]
             assert "EV_USER_CONSENT_WITHDRAWN" in {e.type for e in logged}
-            texts = " ".join(str(n.payload) for n in notes) + " ".join(
-                f"{e.object_ref} {e.summary}" for e in logged
-            )
+            texts = note.model_dump_json() + " ".join(f"{e.object_ref} {e.summary}" for e in logged)
             assert CONTRACT_ID not in texts
             assert key not in texts
 
             # Erasure: the key and the personal rows go, the event log still verifies.
-            erased = await ev_user_access.erase(db, user.user_id, h.now)
-            await db.commit()
+            erased = await op.ev_users.erase(user.user_id)
             assert erased.removed["keys"] == 1
             assert erased.removed["tokens"] == 1
+            assert await op.ev_users.list_users().to_list() == []
+        async with FcsbeClient(
+            "http://fcsbe.test", token=token.access_token, transport=transport
+        ) as erased_user:
+            with pytest.raises(AuthenticationError):
+                await erased_user.ev_users.profile()
+        # The pseudonym key, and the session's link to the subject, are never served: read them.
         async with factory() as db:
             assert (await db.execute(select(EvUserKeyRow))).first() is None
-            assert (await db.execute(select(EvUserRow))).first() is None
-            cred = select(CredentialRow).where(CredentialRow.role == "EV_USER")
-            assert (await db.execute(cred)).first() is None
             row = await db.get(EvSessionRow, stored.session_ref)
             assert row is not None
             assert row.subject_ref is None
@@ -245,6 +249,7 @@ async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -
             while await chain_pending(db):
                 pass
             await db.commit()
+            # A full audit recomputes every entry's hash from the stored rows, beyond the API.
             keys = ServerKeys.load(settings.data_dir)
             audit = await verify_log(db, keys.public_jwks() if keys else None)
             assert audit.intact, audit.reason
