@@ -28,7 +28,7 @@ from fcsbe.server.storage.registry import load_evses
 from fcsbe.sim import SetpointControl
 from tests.scenarios.family2 import start_fs
 from tests.scenarios.harness import harness
-from tests.support.feed import read_feed
+from tests.support.public_effects import feed as read_feed
 
 SUVS = ["DE*FCS*E0000022*1", "DE*FCS*E0000023*1", "DE*FCS*E0000024*1"]
 

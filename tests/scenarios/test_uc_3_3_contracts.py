@@ -26,8 +26,8 @@ from fcsbe.model import (
 )
 from fcsbe.server.storage.base import utcnow
 from tests.scenarios.operator_cli import fcsbe_admin
-from tests.support.feed import read_feed
 from tests.support.flows import amendment, enrol_fo, proposal
+from tests.support.public_effects import feed as read_feed
 from tests.support.registry_fixtures import EVSE_AC1, EVSE_AC2, EVSE_DC, EVSE_HOME, add_registry
 
 SITE = {"level": "SITE", "id": "site-ams"}

@@ -36,8 +36,8 @@ from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S
 from fcsbe.server.services.records.records import issue_proofs
 from fcsbe.server.settings import Settings
 from tests.scenarios.harness import Harness, harness, without_arrivals
-from tests.support.feed import read_feed
 from tests.support.fs_fixtures import request_body
+from tests.support.public_effects import feed as read_feed
 
 PERIODS = [20_000.0, 20_000.0, 15_000.0, 15_000.0]
 PERIOD_S = 180

@@ -40,8 +40,8 @@ from fcsbe.sim import Consent
 from fcsbe.sim import EvUserLimits as SimLimits
 from tests.scenarios.harness import harness
 from tests.support.factories import make_operator
-from tests.support.feed import read_feed
 from tests.support.fs_fixtures import request_body
+from tests.support.public_effects import feed as read_feed
 
 CONTRACT_ID = "NL-CSP-C12345678"
 CARPARK = "SITE-CARPARK"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from fcsbe.client import FcsbeClient
-from fcsbe.model import EventLogEntry, Notification, NotificationRecord
+from fcsbe.model import EventLogEntry, Notification, NotificationRecord, NotificationType
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.services.event_log.log import chain_pending
 from tests.support.flows import asgi_client
@@ -43,9 +43,11 @@ async def outbox(
         return await operator.notifications.admin_list(fo_party_id=fo_party_id).to_list()
 
 
-async def feed(app: FastAPI, fo: FcsbeClient) -> list[Notification]:
-    """The FO's whole notification feed (typed `data`), after the sequencer's pass."""
+async def feed(app: FastAPI, fo: FcsbeClient, *types: NotificationType) -> list[Notification]:
+    """The FO's notification feed in `seq` order (typed `data`; only `types` when given), after
+    the sequencer's pass: a notification enters the feed once it has its `seq`."""
     async with app.state.session_factory() as session:
         await assign_sequence(session)
         await session.commit()
-    return await fo.notifications.feed().to_list()
+    items = await fo.notifications.feed().to_list()
+    return [n for n in items if not types or n.type in types]
