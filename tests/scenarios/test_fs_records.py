@@ -14,7 +14,7 @@ from fcsbe.model import FlexibilityServiceRequest, FsState
 from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S, execute_step
 from fcsbe.server.settings import Settings
 from tests.scenarios.family2 import start_fs
-from tests.scenarios.harness import Harness, harness
+from tests.scenarios.harness import Harness, harness, without_arrivals
 from tests.support.fs_fixtures import request_body
 
 SETPOINT = {
@@ -36,7 +36,7 @@ async def _recorded(h: Harness, fs_id: str) -> bool:
 
 
 async def test_a_cancelled_fs_is_released_and_recorded_from_the_meters(settings: Settings) -> None:
-    async with harness(settings) as h:
+    async with harness(settings, fleet=without_arrivals) as h:
         depot = h.evses_of("SITE-DEPOT")
         fs = await start_fs(h, "fs-cancel", "SETPOINT", SETPOINT, "SITE-DEPOT")
         assert fs.state is FsState.ACTIVE
@@ -62,7 +62,7 @@ async def test_a_cancelled_fs_is_released_and_recorded_from_the_meters(settings:
 
 
 async def test_racing_executors_make_one_record(settings: Settings) -> None:
-    async with harness(settings) as h:
+    async with harness(settings, fleet=without_arrivals) as h:
         await start_fs(h, "fs-race", "SETPOINT", SETPOINT, "SITE-DEPOT")
         await h.run(600 + 5, tick_s=60)
         assert (await h.fo.flexibility_services.get("fs-race")).state is FsState.COMPLETED
@@ -99,7 +99,7 @@ async def test_a_record_that_fails_does_not_hold_up_the_others(
             raise RuntimeError("meter data unreadable")
         return await real_inputs(session, fs)
 
-    async with harness(settings) as h:
+    async with harness(settings, fleet=without_arrivals) as h:
         for fs_id, site in (("fs-broken", "SITE-DEPOT"), ("fs-fine", "SITE-CARPARK")):
             body = request_body(
                 fs_id,

@@ -34,7 +34,7 @@ from fcsbe.model import (
 from fcsbe.server.adapters.scenario_registry import registry_of
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.settings import Settings
-from tests.scenarios.harness import Harness, harness
+from tests.scenarios.harness import Harness, harness, without_arrivals
 from tests.support.factories import make_fo, make_operator
 from tests.support.fs_fixtures import make_contract, request_body
 
@@ -65,7 +65,7 @@ async def _client(h: Harness, token: str) -> FcsbeClient:
 
 @asynccontextmanager
 async def fleet(settings: Settings) -> AsyncIterator[Fleet]:
-    async with harness(settings, contract_sites=[DEPOT], level="EVSE") as h:
+    async with harness(settings, contract_sites=[DEPOT], level="EVSE", fleet=without_arrivals) as h:
         factory = h.app.state.session_factory
         site_token = await make_fo(factory, "FO-S")
         await make_contract(

@@ -8,12 +8,12 @@ import pytest
 
 from fcsbe.model import FlexibilityServiceRequest, FsState, SetpointUpdate
 from fcsbe.server.settings import Settings
-from tests.scenarios.harness import harness
+from tests.scenarios.harness import harness, without_arrivals
 from tests.support.fs_fixtures import request_body
 
 
 async def test_setpoint_is_followed_and_updated(settings: Settings) -> None:
-    async with harness(settings) as h:
+    async with harness(settings, fleet=without_arrivals) as h:
         depot = h.evses_of("SITE-DEPOT")
         body = request_body(
             "fs-2-1",

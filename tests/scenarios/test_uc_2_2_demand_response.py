@@ -10,14 +10,14 @@ from fcsbe.server.adapters.base import ControlLevel, ControlTarget
 from fcsbe.server.services.flexibility_services.execution import RECORD_DELAY_S
 from fcsbe.server.settings import Settings
 from tests.scenarios.family2 import start_fs
-from tests.scenarios.harness import harness
+from tests.scenarios.harness import harness, without_arrivals
 
 TICK_S = 10
 """Resolution at which the starts are observed (the server's loops run every tick)."""
 
 
 async def test_charging_moves_to_cheap_intervals_with_a_spread_start(settings: Settings) -> None:
-    async with harness(settings) as h:
+    async with harness(settings, fleet=without_arrivals) as h:
         depot = h.evses_of("SITE-DEPOT")
         unmanaged = await h.power_w(depot)
         signal = {

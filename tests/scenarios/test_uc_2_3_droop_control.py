@@ -15,7 +15,7 @@ from fcsbe.server.adapters.base import ControlLevel, ControlTarget
 from fcsbe.server.settings import Settings
 from fcsbe.sim import SetpointControl
 from tests.scenarios.family2 import start_fs
-from tests.scenarios.harness import Harness, harness
+from tests.scenarios.harness import Harness, harness, without_arrivals
 
 SUVS = ["DE*FCS*E0000022*1", "DE*FCS*E0000023*1", "DE*FCS*E0000024*1"]
 
@@ -30,7 +30,7 @@ async def _idle_idle_discharging(h: Harness) -> None:
 async def test_droop_from_idle_and_discharging_delivers_the_ordered_watts(
     settings: Settings,
 ) -> None:
-    async with harness(settings) as h:
+    async with harness(settings, fleet=without_arrivals) as h:
         await _idle_idle_discharging(h)
         assert await h.power_w(SUVS) == pytest.approx(-4_000.0)
         droop = {
@@ -89,7 +89,7 @@ async def test_droop_from_idle_and_discharging_delivers_the_ordered_watts(
 async def test_dynamic_containment_curve_and_volt_var(settings: Settings) -> None:
     """A frequency-watt curve with a ±15 mHz deadband, a knee at 200 mHz (5 %) and full
     response at 500 mHz, plus a volt-var curve, on the same EVs."""
-    async with harness(settings) as h:
+    async with harness(settings, fleet=without_arrivals) as h:
         await _idle_idle_discharging(h)
         curve = {
             "fs_type": "DROOP",

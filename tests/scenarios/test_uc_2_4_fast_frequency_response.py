@@ -27,14 +27,14 @@ from fcsbe.server.storage.ocpp_stations import save_ocpp_state
 from fcsbe.server.storage.registry import load_evses
 from fcsbe.sim import SetpointControl
 from tests.scenarios.family2 import start_fs
-from tests.scenarios.harness import harness
+from tests.scenarios.harness import harness, without_arrivals
 from tests.support.public_effects import feed as read_feed
 
 SUVS = ["DE*FCS*E0000022*1", "DE*FCS*E0000023*1", "DE*FCS*E0000024*1"]
 
 
 async def test_ffr_levels_detection_delay_and_deactivation_ramp(settings: Settings) -> None:
-    async with harness(settings) as h:
+    async with harness(settings, fleet=without_arrivals) as h:
         for evse_id in SUVS:
             h.stations.simulator.apply(evse_id, SetpointControl(10_000.0))
         await h.run(5)
@@ -110,7 +110,7 @@ async def test_a_station_that_reports_no_v2x_is_offered_no_ffr(settings: Setting
     """The registry says the car park's station is OCPP 2.1 with V2G; when it connects and
     reports 2.0.1, the capabilities and the credentials check say what it can really do (the
     same rule the decision applies), instead of a promise execution would break."""
-    async with harness(settings) as h:
+    async with harness(settings, fleet=without_arrivals) as h:
         suv = SUVS[0]
         ffr, setpoint = await h.fo.capabilities.get(
             [f"EVSE:{suv}"], fs_types=[FsType.FFR, FsType.SETPOINT]

@@ -29,14 +29,14 @@ from fcsbe.model import (
 )
 from fcsbe.server.notifications.sequencer import assign_sequence
 from fcsbe.server.settings import Settings
-from tests.scenarios.harness import harness
+from tests.scenarios.harness import harness, without_arrivals
 from tests.scenarios.operator_cli import fcsbe_admin
 from tests.scenarios.settlement_steps import operator_client, prove, record_and_prove
 from tests.support.fs_fixtures import request_body
 
 
 async def test_disputes_answered_by_the_cso_both_ways(settings: Settings) -> None:
-    async with harness(settings) as h, AsyncExitStack() as stack:
+    async with harness(settings, fleet=without_arrivals) as h, AsyncExitStack() as stack:
         fo = h.fo
         jwks = (await fo.discovery.version_details()).jwks
         for fs_id, site in (("fs-revised", "SITE-DEPOT"), ("fs-rejected", "SITE-CARPARK")):

@@ -22,7 +22,7 @@ from fcsbe.model import BaselineMethod, FlexibilityServiceRequest, FsState
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from tests.scenarios.family2 import start_fs
-from tests.scenarios.harness import harness
+from tests.scenarios.harness import harness, without_arrivals
 from tests.scenarios.settlement_steps import (
     PENALTY_TERMS,
     operator_client,
@@ -49,7 +49,7 @@ def _cents(value: float) -> Decimal:
 
 
 async def test_droop_is_settled_on_what_the_curve_ordered(settings: Settings) -> None:
-    async with harness(settings) as h:
+    async with harness(settings, fleet=without_arrivals) as h:
         await set_performance(h, **PENALTY_TERMS)
         fs = await start_fs(h, "droop", "DROOP", DROOP, "SITE-CARPARK", minutes=3)
         assert fs.state is FsState.ARMED
@@ -88,7 +88,7 @@ async def test_droop_is_settled_on_what_the_curve_ordered(settings: Settings) ->
 
 
 async def test_baselines_fixed_before_the_start(settings: Settings) -> None:
-    async with harness(settings) as h, AsyncExitStack() as stack:
+    async with harness(settings, fleet=without_arrivals) as h, AsyncExitStack() as stack:
         operator = await operator_client(h, stack)
         stop = {
             "fs_type": "SETPOINT",

@@ -38,7 +38,7 @@ from fcsbe.server.storage.infrastructure import EvSessionRow
 from fcsbe.server.storage.records import ServiceRecordRow
 from fcsbe.sim import Consent
 from fcsbe.sim import EvUserLimits as SimLimits
-from tests.scenarios.harness import harness
+from tests.scenarios.harness import harness, without_arrivals
 from tests.support.factories import make_operator
 from tests.support.fs_fixtures import request_body
 from tests.support.public_effects import feed as read_feed
@@ -48,7 +48,7 @@ CARPARK = "SITE-CARPARK"
 
 
 async def test_withdrawal_stops_discharge_and_tells_the_fo(settings: Settings) -> None:
-    async with harness(settings, contract_sites=[CARPARK]) as h:
+    async with harness(settings, contract_sites=[CARPARK], fleet=without_arrivals) as h:
         factory = h.app.state.session_factory
         pseudonyms: Pseudonymizer = h.app.state.stations.pseudonyms
         async with factory() as db:
