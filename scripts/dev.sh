@@ -73,12 +73,9 @@ case "$command" in
     cat "$mypy_log"
     [ "$mypy_status" -eq 0 ] || exit "$mypy_status"
     echo "== pytest"
-    # One worker process per core and one more: a few tests wait on servers in real time
-    # (demos, replicas), and the extra worker keeps the cores busy meanwhile (on 2 cores:
-    # 319 s against 350 s with 2 workers or 4). FCSBE_TEST_WORKERS=N sets it (0 runs in this
-    # process, e.g. for pdb); FCSBE_TEST_THOROUGH=1 looks deeper (docs/conventions.md, Tests).
-    cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
-    "$B/pytest" -n "${FCSBE_TEST_WORKERS:-$((cores + 1))}" "$@"
+    # One worker process per core (FCSBE_TEST_WORKERS=0 runs in this process, e.g. for pdb);
+    # FCSBE_TEST_THOROUGH=1 looks deeper (see docs/conventions.md, Tests).
+    "$B/pytest" -n "${FCSBE_TEST_WORKERS:-auto}" "$@"
     ;;
   *)
     echo "usage: sh scripts/dev.sh serve [--host H --port P] | test [pytest args] | demo [--server URL]" >&2
