@@ -35,7 +35,7 @@ from bench.report import BenchFigure
 from fcsbe.model import FlexibilityServiceRequest
 from fcsbe.server.security.keys import ServerKeys
 from fcsbe.server.services.event_log.log import event_values
-from fcsbe.server.services.flexibility_services.decision import DECISION_BATCH, decide_pending
+from fcsbe.server.services.flexibility_services.decision_batch import DECISION_BATCH, decide_pending
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.engine import create_engine, create_session_factory

@@ -26,7 +26,7 @@ from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.model import FlexibilityService, FlexibilityServiceRequest
 from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
 from fcsbe.server.security.station_passwords import hash_password
-from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision_batch import decide_pending
 from fcsbe.server.services.flexibility_services.execution import execute_step
 from fcsbe.server.services.flexibility_services.telemetry import telemetry_step
 from fcsbe.server.services.registry.registry import import_registry

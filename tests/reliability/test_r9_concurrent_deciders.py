@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from fcsbe.model import FlexibilityServiceRequest
 from fcsbe.server.security.keys import ServerKeys
-from fcsbe.server.services.flexibility_services.decision import Signer, decide_pending
+from fcsbe.server.services.flexibility_services.decision import Signer
+from fcsbe.server.services.flexibility_services.decision_batch import decide_pending
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.engine import create_session_factory

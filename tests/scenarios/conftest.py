@@ -23,7 +23,7 @@ from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.model import RegistryDocument
 from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
 from fcsbe.server.adapters.simulated import SimulatedStations
-from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision_batch import decide_pending
 from fcsbe.server.services.registry.files import parse_text
 from fcsbe.server.services.registry.registry import parse_document
 from fcsbe.server.settings import Settings

@@ -20,7 +20,7 @@ from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.server.adapters.base import ControlLevel, ControlTarget
 from fcsbe.server.adapters.scenario_registry import floor_to_second, registry_of, scenario_fleet
 from fcsbe.server.adapters.simulated import SimulatedStations
-from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision_batch import decide_pending
 from fcsbe.server.services.flexibility_services.execution import execute_step
 from fcsbe.server.services.flexibility_services.telemetry import telemetry_step
 from fcsbe.server.settings import Settings

@@ -26,7 +26,7 @@ from fcsbe.model import (
     Target,
     TimeWindow,
 )
-from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision_batch import decide_pending
 from fcsbe.server.storage.base import utcnow
 from tests.support.flows import Fo, asgi_client, enrol_fo, init_server, proposal
 from tests.support.fs_fixtures import request_body

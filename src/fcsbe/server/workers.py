@@ -33,7 +33,7 @@ from fcsbe.server.services.contracts.decisions import close_due_contracts
 from fcsbe.server.services.enrolments.credential_expiry import warn_expiring_credentials
 from fcsbe.server.services.enrolments.heartbeat import detect_offline
 from fcsbe.server.services.event_log.log import chain_pending
-from fcsbe.server.services.flexibility_services.decision import DECISION_BATCH, decide_pending
+from fcsbe.server.services.flexibility_services.decision_batch import DECISION_BATCH, decide_pending
 from fcsbe.server.services.flexibility_services.deviation import DeviationPolicy
 from fcsbe.server.services.flexibility_services.execution import (
     DEFAULT_DEVIATION,

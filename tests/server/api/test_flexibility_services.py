@@ -26,7 +26,7 @@ from fcsbe.model import (
     Target,
     TargetLevel,
 )
-from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision_batch import decide_pending
 from fcsbe.server.services.flexibility_services.lifecycle import move
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.event_log import EventLogRow

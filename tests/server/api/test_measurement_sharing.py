@@ -17,7 +17,7 @@ from fcsbe.model import (
     Quantity,
     TargetLevel,
 )
-from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision_batch import decide_pending
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.measurements import insert_readings

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from fcsbe.client import FcsbeClient
 from fcsbe.model import FlexibilityServiceRequest
-from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision_batch import decide_pending
 from fcsbe.server.services.records.dsr.inputs import RecordInputs, SessionSpan
 from fcsbe.server.services.records.records import record_fs
 from fcsbe.server.storage.base import utcnow

@@ -14,7 +14,7 @@ from fcsbe.model import FlexibilityServiceRequest, FsState, ProofValidationStatu
 from fcsbe.server.errors import Conflict
 from fcsbe.server.services.event_log.log import chain_pending
 from fcsbe.server.services.event_log.tree import tree_step
-from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision_batch import decide_pending
 from fcsbe.server.services.records.dsr.inputs import RecordInputs
 from fcsbe.server.services.records.records import issue_proofs, record_fs
 from fcsbe.server.storage.base import utcnow

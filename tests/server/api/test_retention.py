@@ -20,7 +20,7 @@ from fcsbe.server.security.pseudonyms import Pseudonymizer
 from fcsbe.server.services.event_log.audit import verify_log
 from fcsbe.server.services.event_log.log import chain_pending
 from fcsbe.server.services.event_log.tree import tree_step
-from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision_batch import decide_pending
 from fcsbe.server.services.records.dsr.inputs import MeterSample, RecordInputs
 from fcsbe.server.services.records.records import issue_proofs, record_fs
 from fcsbe.server.services.retention import (

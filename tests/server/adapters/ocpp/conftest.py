@@ -127,7 +127,8 @@ class Received:
     async def note(self, action: str, payload: dict[str, Any]) -> None:
         self.calls.append((action, payload))
         if self.silent:
-            await asyncio.sleep(3)
+            # never answers: the message loop is cancelled when the station closes
+            await asyncio.Event().wait()
 
     def of(self, action: str) -> list[dict[str, Any]]:
         return [p for a, p in self.calls if a == action]

@@ -16,7 +16,7 @@ from fcsbe.client import FcsbeClient, RetryPolicy
 from fcsbe.model import FlexibilityServiceRequest, FsState, Quantity
 from fcsbe.server.adapters.base import Command, ControlLevel, ControlTarget, LimitCommand
 from fcsbe.server.notifications.sequencer import assign_sequence
-from fcsbe.server.services.flexibility_services.decision import decide_pending
+from fcsbe.server.services.flexibility_services.decision_batch import decide_pending
 from fcsbe.server.services.flexibility_services.execution import execute_step
 from fcsbe.server.services.flexibility_services.telemetry import telemetry_step
 from fcsbe.server.storage.base import utcnow
@@ -47,6 +47,21 @@ class Plugged:
     fo: FcsbeClient
 
 
+async def _start_transaction(s: Station, tx_id: str, token: str) -> None:
+    """An EV plugged in at EVSE 1: TransactionEvent Started with its ID token."""
+    await s.cp.call(
+        call201.TransactionEvent(
+            event_type="Started",
+            timestamp=now_text(),
+            trigger_reason="CablePluggedIn",
+            seq_no=0,
+            transaction_info={"transaction_id": tx_id},
+            evse={"id": 1, "connector_id": 1},
+            id_token={"id_token": token, "type": "ISO14443"},
+        )
+    )
+
+
 async def _boot_and_plug(served: Served, seen: Received | None = None) -> Station:
     s = await station(served, seen=seen)
     await s.cp.call(
@@ -59,17 +74,7 @@ async def _boot_and_plug(served: Served, seen: Received | None = None) -> Statio
             timestamp=now_text(), connector_status="Occupied", evse_id=1, connector_id=1
         )
     )
-    await s.cp.call(
-        call201.TransactionEvent(
-            event_type="Started",
-            timestamp=now_text(),
-            trigger_reason="CablePluggedIn",
-            seq_no=0,
-            transaction_info={"transaction_id": "tx-7"},
-            evse={"id": 1, "connector_id": 1},
-            id_token={"id_token": "RFID-7", "type": "ISO14443"},
-        )
-    )
+    await _start_transaction(s, "tx-7", "RFID-7")
     await s.cp.call(
         call201.NotifyEVChargingNeeds(
             evse_id=1,
@@ -249,17 +254,7 @@ async def test_a_new_transaction_on_an_evse_replaces_the_older_one(served: Serve
     started the EV's transaction twice) leaves one session, and the charging needs it sends
     next belong to the new transaction."""
     s = await _boot_and_plug(served)
-    await s.cp.call(
-        call201.TransactionEvent(
-            event_type="Started",
-            timestamp=now_text(),
-            trigger_reason="CablePluggedIn",
-            seq_no=0,
-            transaction_info={"transaction_id": "tx-8"},
-            evse={"id": 1, "connector_id": 1},
-            id_token={"id_token": "RFID-8", "type": "ISO14443"},
-        )
-    )
+    await _start_transaction(s, "tx-8", "RFID-8")
     await s.cp.call(
         call201.NotifyEVChargingNeeds(
             evse_id=1,

@@ -19,11 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.model import FlexibilityServiceRequest
 from fcsbe.server.platform.observability import correlation_scope
-from fcsbe.server.services.flexibility_services.decision import (
-    claim_received,
-    decide,
-    decide_pending,
-)
+from fcsbe.server.services.flexibility_services.decision import decide
+from fcsbe.server.services.flexibility_services.decision_batch import claim_received, decide_pending
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.event_log import EventLogRow
