@@ -72,6 +72,22 @@ async def _statuses(app: FastAPI) -> list[str]:
         return list((await session.scalars(select(OutboxRow.status))).all())
 
 
+async def _outbox(app: FastAPI, clock: FakeClock) -> str:
+    """The outbox rows as a failure message shows them (why a row is not delivered)."""
+    columns = (
+        OutboxRow.notification_id,
+        OutboxRow.seq,
+        OutboxRow.status,
+        OutboxRow.attempts,
+        OutboxRow.next_attempt_at,
+        OutboxRow.lease_until,
+        OutboxRow.last_error,
+    )
+    async with app.state.session_factory() as session:
+        rows = (await session.execute(select(*columns))).all()
+    return f"clock {clock.now.isoformat()}; rows: " + "; ".join(str(tuple(r)) for r in rows)
+
+
 def _past_lease(app: FastAPI, clock: FakeClock) -> None:
     clock.advance(app.state.settings.notification_lease_s + 1)
 
@@ -125,10 +141,11 @@ async def test_killed_after_send_before_record_only_duplicates_by_id(
         await doomed.sequence()
         batch, _ = await doomed.claim("doomed")
         await doomed.send(batch)  # the FO got them; the outcome is never recorded
+    assert len(batch) == len(ids)
     async with open_worker(app, clock) as survivor:
         _past_lease(app, clock)
         await survivor.step()
-    assert set(await _statuses(app)) == {"DELIVERED"}
+    assert set(await _statuses(app)) == {"DELIVERED"}, await _outbox(app, clock)
     fo = receiver.verifier
     assert fo is not None
     received = [fo.receive(seen.body, seen.headers) for seen in receiver.requests]

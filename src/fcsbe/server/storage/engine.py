@@ -111,6 +111,15 @@ def _install_idle_ping(engine: AsyncEngine, idle_s: float) -> None:
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # A connection whose link is known to be gone (the database restarted, or the network
+        # dropped it) is replaced whatever its age. Connections in steady use are not pinged,
+        # and a statement of the fast path that failed on a lost link does not invalidate its
+        # pooled connection (storage/fast/driver.py runs on the driver connection), so without
+        # this a dead connection could be handed out again and again after the database is back.
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        is_closed = getattr(driver, "is_closed", None)
+        if is_closed is not None and is_closed():
+            raise DisconnectionError("pooled connection lost its link to the database")
         since = record.info.get("idle_since")
         if since is None or time.monotonic() - since < idle_s:
             return
