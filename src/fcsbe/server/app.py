@@ -7,6 +7,7 @@ several replicas must not race to migrate a shared production database.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -77,6 +78,7 @@ from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.data_files import private_data_dir
 from fcsbe.server.storage.engine import create_engine, create_session_factory
 from fcsbe.server.storage.fast.group_commit import GroupCommit
+from fcsbe.server.storage.fast.lite_reader import close_reader
 from fcsbe.server.storage.wakeup import WorkListener
 from fcsbe.server.workers import (
     LISTENER_CHECK_S,
@@ -151,6 +153,26 @@ async def _seal_secrets_at_rest(
         await session.commit()
     if resealed:
         log.info("sealed %d stored webhook secret(s) under key %s", resealed, keyring.active)
+
+
+_HEAP_FROZEN = False
+
+
+def _freeze_startup_heap() -> None:
+    """Move what start-up built (modules, models, routes, the engine) out of the cyclic
+    garbage collector's sight, once per process (`gc.freeze`).
+
+    Every request allocates, so the collector runs often, and each full collection walked the
+    whole start-up heap: on the FS accept that was 10-15 % of the server's CPU, in pauses that
+    landed on whichever request was running. Frozen objects are still freed by reference
+    counting; only cycles among them stay, and start-up makes few that later become garbage.
+    """
+    global _HEAP_FROZEN
+    if _HEAP_FROZEN:
+        return
+    _HEAP_FROZEN = True
+    gc.collect()
+    gc.freeze()
 
 
 @asynccontextmanager
@@ -298,6 +320,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.workers_enabled:
             await stations.adapter.start()
             workers.start()
+        _freeze_startup_heap()
         log.info(
             "fcsbe %s ready on %s, stations: %s",
             __version__,
@@ -313,6 +336,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await stations.adapter.stop()
             await webhooks.aclose()
     finally:
+        await close_reader(engine.sync_engine)
         await engine.dispose()
 
 

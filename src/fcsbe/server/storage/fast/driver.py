@@ -25,10 +25,13 @@ import asyncpg
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import Executable
+
+from fcsbe.server.storage.fast.lite_reader import reader_for
 
 __all__ = [
     "LiteStatement",
@@ -71,11 +74,13 @@ def transaction_memo(session: AsyncSession) -> dict[str, Any]:
 
 
 def reads_outside_transaction(session: AsyncSession) -> None:
-    """Let this session's fast statements on PostgreSQL run without opening a transaction (each
-    its own snapshot, no BEGIN and no COMMIT round trip): for a request that only reads before
-    handing its writes to the group committer (`group_commit.py`), whose unique constraints,
-    not a lock held by the request, decide between concurrent requests. A statement through
-    SQLAlchemy still opens the transaction as usual, and later fast statements join it."""
+    """Let this session's fast statements run without opening a transaction (each its own
+    snapshot; on PostgreSQL no BEGIN and no COMMIT round trip, on SQLite not on the single
+    writer connection but on the database's reader, `lite_reader`): for a request that only
+    reads before handing its writes to the group committer (`group_commit.py`), whose unique
+    constraints, not a lock held by the request, decide between concurrent requests. A
+    statement through SQLAlchemy still opens the transaction as usual, and later fast
+    statements join it."""
     session.info[_AUTOCOMMIT] = True
 
 
@@ -198,8 +203,10 @@ class PgStatement:
 async def lite_connection(session: AsyncSession) -> Any | None:
     """The aiosqlite connection of the session's transaction (begun if need be: `BEGIN
     IMMEDIATE`), or None when the session is not on SQLite through aiosqlite (or runs the plain
-    twins). Through SQLAlchemy's adapter a query is four hops to aiosqlite's thread (cursor,
-    execute, fetch, close); `aiosqlite.Connection.execute_fetchall` is one."""
+    twins). A session told `reads_outside_transaction`, with no transaction begun, gets the
+    database's reader instead (`lite_reader`: autocommit reads beside the writer). Through
+    SQLAlchemy's adapter a query is four hops to aiosqlite's thread (cursor, execute, fetch,
+    close); `aiosqlite.Connection.execute_fetchall` is one."""
     cached: Any | None = session.info.get(_LITE_CACHED)
     if cached is not None:
         return cached
@@ -208,6 +215,13 @@ async def lite_connection(session: AsyncSession) -> Any | None:
     bind = session.get_bind()
     if bind.dialect.name != "sqlite" or bind.dialect.driver != "aiosqlite":
         return None
+    # Reads that need no transaction of their own go beside the single writer connection
+    # (`lite_reader`), unless this session's transaction has begun: then they join it.
+    autocommit = session.info.get(_AUTOCOMMIT) and not session.in_transaction()
+    if autocommit and isinstance(bind, Engine):
+        reader = reader_for(bind)
+        if reader is not None:
+            return reader
     connection = await session.connection()  # begins the transaction (storage/engine.py)
     fairy = await connection.get_raw_connection()
     driver = fairy.driver_connection

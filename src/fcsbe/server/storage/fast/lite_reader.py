@@ -1,0 +1,93 @@
+"""Reads beside the single SQLite writer: one read-only connection per database, its own thread.
+
+The embedded SQLite engine has one pooled connection, and every transaction on it begins
+`BEGIN IMMEDIATE` (storage/engine.py), so that writers queue in the process instead of failing
+on a busy database. A request that only reads before it hands its writes to the group committer
+(`driver.reads_outside_transaction`, the FS accept) does not need that connection: in WAL mode
+a reader sees the last committed state without blocking the writer or being blocked by it. Its
+reads go to this reader instead, each statement its own snapshot (autocommit), as they do on
+PostgreSQL; so the accepts' credential and key look-ups no longer wait behind each other's
+transactions and the group commit's flush to disk.
+
+The connection lives on one worker thread (sqlite3 objects belong to the thread that made
+them); a statement is one hop to it, as with aiosqlite. The thread is an executor's, so a
+reader that is never closed does not hold up the process at exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import weakref
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+__all__ = ["LiteReader", "close_reader", "reader_for"]
+
+BUSY_TIMEOUT_MS = 5000
+"""A reader is only kept waiting by a WAL checkpoint that must restart the log: briefly."""
+
+_READERS: weakref.WeakKeyDictionary[Engine, LiteReader] = weakref.WeakKeyDictionary()
+_GUARD = threading.Lock()
+
+
+class LiteReader:
+    """A read-only SQLite connection on a thread of its own; `execute_fetchall` as aiosqlite's."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fcsbe-lite-read")
+        self._connection: sqlite3.Connection | None = None
+
+    def _open(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, isolation_level=None)  # autocommit
+        connection.execute("PRAGMA query_only=ON")
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return connection
+
+    def _fetchall(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        if self._connection is None:
+            self._connection = self._open()
+        return self._connection.execute(sql, args).fetchall()
+
+    async def execute_fetchall(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        """The rows of `sql` with `args`, read on the reader's thread (sqlite3 errors raised
+        as they are, for the caller to translate)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._fetchall, sql, args)
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def close(self) -> None:
+        """Close the connection on its thread, then end the thread."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=False)
+
+
+def reader_for(engine: Engine) -> LiteReader | None:
+    """The reader of `engine`'s SQLite database file (made at first use), or None for an
+    in-memory database, which only the engine's own connection can see."""
+    path = engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    with _GUARD:
+        reader = _READERS.get(engine)
+        if reader is None:
+            reader = _READERS[engine] = LiteReader(path)
+        return reader
+
+
+async def close_reader(engine: Engine) -> None:
+    """Close `engine`'s reader, if it has one (before the engine is disposed)."""
+    with _GUARD:
+        reader = _READERS.pop(engine, None)
+    if reader is not None:
+        await reader.close()
