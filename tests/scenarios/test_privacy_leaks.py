@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -99,14 +100,37 @@ class Recording(httpx.AsyncBaseTransport):
         )
 
 
+def _one_of(words: Iterable[str]) -> str:
+    """A regular expression matching any of `words`, the longest that fits first.
+
+    The words (hundreds of identifiers) are a tree of their common prefixes: a flat
+    alternation makes the regex engine try every word at every word start of megabytes of
+    logs, the tree only the words that begin as the text does there (several times faster)."""
+    tree: dict[str, Any] = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def render(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + render(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        # Greedy: a longer word through this node is tried before the one ending here.
+        return f"(?:{body})?" if "" in node else body
+
+    return render(tree)
+
+
 def leaks(raw: Iterable[str], texts: Iterable[str]) -> dict[str, list[str]]:
     """For each raw identifier found, the start of the texts holding it (empty: no leak).
 
     An identifier counts where it stands on its own (not inside a longer run of letters and
     digits): a 12-digit hex EVCCID would otherwise turn up by chance inside signatures and
     random tokens."""
-    alternatives = "|".join(re.escape(r) for r in sorted(raw, key=len, reverse=True))
-    pattern = re.compile(f"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])")
+    pattern = re.compile(f"(?<![0-9A-Za-z])(?:{_one_of(raw)})(?![0-9A-Za-z])")
     found: dict[str, list[str]] = {}
     for text in texts:
         for match in pattern.finditer(text):

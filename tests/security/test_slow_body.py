@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -53,39 +52,58 @@ class Setup:
     pool: int
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def served(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Setup]:
+SETTINGS = {
     # The SQLite pool (one connection) waits 6 x the pool timeout before answering 503.
-    settings = {"FCSBE_DB_POOL_TIMEOUT_S": "0.5", "FCSBE_REQUEST_BODY_TIMEOUT_S": "3"}
-    pool, database = 1, None
-    if request.param == "postgresql":
-        problem = postgres_reachable()
-        if problem is not None:
-            pytest.skip(f"PostgreSQL unreachable ({problem})")
-        database, url = create_postgres_database("fcsbe_slow")
-        pool = POSTGRES_POOL
-        settings.update(
-            FCSBE_DATABASE_URL=url,
-            FCSBE_AUTO_MIGRATE="true",
-            FCSBE_AUTO_INIT_PARTY="true",
-            FCSBE_DB_POOL_SIZE=str(pool),
-            FCSBE_DB_MAX_OVERFLOW="0",
-            FCSBE_DB_POOL_TIMEOUT_S="2",
-        )
+    "FCSBE_DB_POOL_TIMEOUT_S": "0.5",
+    "FCSBE_REQUEST_BODY_TIMEOUT_S": "3",
+    # Every request here sends its head in one write; a late head is the slowloris test's.
+    "FCSBE_REQUEST_HEADER_TIMEOUT_S": "1",
+}
+"""Settings of every server here. One server per backend serves the whole module (starting one
+costs more than a test's checks); each test enrols tenants of its own and releases the
+connections it holds before it ends."""
+
+
+@pytest.fixture(scope="module")
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    with serve(tmp_path_factory.mktemp("slow-sqlite"), **SETTINGS) as server:
+        yield Setup(server, 1)
+
+
+@pytest.fixture(scope="module")
+def postgresql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    problem = postgres_reachable()
+    if problem is not None:
+        pytest.skip(f"PostgreSQL unreachable ({problem})")
+    database, url = create_postgres_database("fcsbe_slow")
     try:
-        with serve(tmp_path, **settings) as server:
-            for name, value in server.env.items():
-                monkeypatch.setenv(name, value)
-            yield Setup(server, pool)
+        with serve(
+            tmp_path_factory.mktemp("slow-postgresql"),
+            **{
+                **SETTINGS,
+                "FCSBE_DATABASE_URL": url,
+                "FCSBE_AUTO_MIGRATE": "true",
+                "FCSBE_AUTO_INIT_PARTY": "true",
+                "FCSBE_DB_POOL_SIZE": str(POSTGRES_POOL),
+                "FCSBE_DB_MAX_OVERFLOW": "0",
+                "FCSBE_DB_POOL_TIMEOUT_S": "2",
+            },
+        ) as server:
+            yield Setup(server, POSTGRES_POOL)
     finally:
-        if database is not None:
-            drop_postgres_database(database)
+        drop_postgres_database(database)
 
 
-def _operator_token() -> str:
-    made = CliRunner().invoke(cli, ["admin", "operator-token", "create", "--ttl", "1h"])
+@pytest.fixture(params=["sqlite", "postgresql"])
+def served(request: pytest.FixtureRequest) -> Setup:
+    setup: Setup = request.getfixturevalue(f"{request.param}_server")
+    return setup
+
+
+def _operator_token(server: Served) -> str:
+    made = CliRunner().invoke(
+        cli, ["admin", "operator-token", "create", "--ttl", "1h"], env=server.env
+    )
     assert made.exit_code == 0, made.output
     return made.output.split()[-1]
 
@@ -148,7 +166,7 @@ def _answer(sock: socket.socket) -> tuple[int, dict[str, object]]:
 
 
 def test_a_trickled_body_stalls_nobody_and_times_out(served: Setup) -> None:
-    operator = _operator_token()
+    operator = _operator_token(served.server)
     with httpx.Client(base_url=served.server.url, timeout=BOUND_S) as http:
         slow_fo = _enrol(http, operator, "NL-SLOW")
         other_fo = _enrol(http, operator, "NL-OTHER")
@@ -187,9 +205,9 @@ def test_a_trickled_body_stalls_nobody_and_times_out(served: Setup) -> None:
 
 
 def test_the_other_bodiless_route_times_out_too(served: Setup) -> None:
-    operator = _operator_token()
+    operator = _operator_token(served.server)
     with httpx.Client(base_url=served.server.url, timeout=BOUND_S) as http:
-        token = _enrol(http, operator, "NL-SLOW")
+        token = _enrol(http, operator, "NL-SECRET")
         host, port = served.server.url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=BOUND_S) as sock:
             sock.sendall(
@@ -205,31 +223,29 @@ def test_the_other_bodiless_route_times_out_too(served: Setup) -> None:
         assert problem["status"] == 408
 
 
-def test_a_request_head_that_never_ends_is_disconnected(tmp_path: Path) -> None:
+def test_a_request_head_that_never_ends_is_disconnected(sqlite_server: Setup) -> None:
     """Sockets that send nothing, half a request head or half a WebSocket upgrade are closed
     after `request_header_timeout_s`, while a complete request on another connection answers
     (before, uvicorn held such sockets forever: a slowloris exhausts the replica)."""
-    with serve(tmp_path, FCSBE_REQUEST_HEADER_TIMEOUT_S="1") as server:
-        host, port = server.url.removeprefix("http://").split(":")
-        heads = [
-            b"",
-            b"GET /readyz HTTP/1.1\r\nHost: x\r\n",
-            b"GET /ocpp/CS-1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgr",
-        ]
-        with ExitStack() as stack:
-            held = []
-            for head in heads:
-                sock = stack.enter_context(
-                    socket.create_connection((host, int(port)), timeout=BOUND_S)
-                )
-                sock.sendall(head)
-                held.append(sock)
-            assert httpx.get(f"{server.url}/readyz", timeout=BOUND_S).status_code == 200
-            for sock in held:
-                assert sock.recv(65536) == b"", "a late request head must get no answer"
-        # A kept-alive connection's next request gets its own deadline.
-        with socket.create_connection((host, int(port)), timeout=BOUND_S) as sock:
-            sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert _answer(sock)[0] == 200  # the whole answer (head and body may come apart)
-            sock.sendall(b"GET /readyz HTTP/1.1\r\n")
-            assert sock.recv(65536) == b""
+    server = sqlite_server.server
+    host, port = server.url.removeprefix("http://").split(":")
+    heads = [
+        b"",
+        b"GET /readyz HTTP/1.1\r\nHost: x\r\n",
+        b"GET /ocpp/CS-1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgr",
+    ]
+    with ExitStack() as stack:
+        held = []
+        for head in heads:
+            sock = stack.enter_context(socket.create_connection((host, int(port)), timeout=BOUND_S))
+            sock.sendall(head)
+            held.append(sock)
+        assert httpx.get(f"{server.url}/readyz", timeout=BOUND_S).status_code == 200
+        for sock in held:
+            assert sock.recv(65536) == b"", "a late request head must get no answer"
+    # A kept-alive connection's next request gets its own deadline.
+    with socket.create_connection((host, int(port)), timeout=BOUND_S) as sock:
+        sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _answer(sock)[0] == 200  # the whole answer (head and body may come apart)
+        sock.sendall(b"GET /readyz HTTP/1.1\r\n")
+        assert sock.recv(65536) == b""
