@@ -25,8 +25,8 @@ from tests.support.apps import app_for
 from tests.support.databases import (
     create_postgres_database,
     drop_postgres_database,
+    empty_all,
     postgres_reachable,
-    truncate_all,
 )
 from tests.support.depth import load_profile
 
@@ -125,7 +125,7 @@ async def app(settings: Settings, request: pytest.FixtureRequest) -> AsyncIterat
     application = create_app(settings) if own else app_for(settings)
     application.state.callback_resolver = fake_dns
     async with application.router.lifespan_context(application):
-        await truncate_all(application.state.engine)
+        await empty_all(application.state.engine)
         yield application
 
 

@@ -36,7 +36,7 @@ from fcsbe.server.storage.ocpp_stations import set_credential
 from fcsbe.sim import SimOptions, VirtualClock
 from tests.conftest import fake_dns
 from tests.support.apps import app_for
-from tests.support.databases import truncate_all
+from tests.support.databases import empty_all
 from tests.support.factories import make_fo
 from tests.support.fs_fixtures import make_contract, request_body
 
@@ -149,7 +149,7 @@ async def ocpp_world(
     app = app_for(settings.model_copy(update={"station_adapter": "ocpp"}))
     app.state.callback_resolver = fake_dns
     async with app.router.lifespan_context(app):
-        await truncate_all(app.state.engine)
+        await empty_all(app.state.engine)
         factory = app.state.session_factory
         passwords = {s.cs_id: PASSWORD for s in fleet_spec.stations}
         async with factory() as db:

@@ -29,7 +29,7 @@ from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
 from fcsbe.server.workers import decision_step
 from tests.client.fs_world import fs_request, setup_fo
-from tests.support.databases import truncate_all
+from tests.support.databases import empty_all
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def served(settings: Settings) -> Iterator[tuple[FastAPI, EventLoopThread]]:
     app = create_app(settings)
     lifespan = app.router.lifespan_context(app)
     loop_thread.run(lifespan.__aenter__())
-    loop_thread.run(truncate_all(app.state.engine))
+    loop_thread.run(empty_all(app.state.engine))
     try:
         yield app, loop_thread
     finally:

@@ -31,7 +31,7 @@ from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 from tests.reliability.tcp_proxy import TcpProxy
-from tests.support.databases import truncate_all
+from tests.support.databases import empty_all
 from tests.support.factories import make_fo
 from tests.support.fs_fixtures import make_contract, make_site, request_body
 
@@ -159,7 +159,7 @@ async def proxied_app(
     postgresql_url: str, tmp_path: Path
 ) -> AsyncIterator[tuple[FastAPI, TcpProxy]]:
     direct = create_async_engine(postgresql_url)
-    await truncate_all(direct)
+    await empty_all(direct)
     await direct.dispose()
     url = make_url(postgresql_url)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)

@@ -29,7 +29,7 @@ from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.engine import create_session_factory
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTargetRow
 from fcsbe.server.storage.infrastructure import EvseRow, SiteRow
-from tests.support.databases import truncate_all
+from tests.support.databases import empty_all
 from tests.support.factories import make_fo
 from tests.support.fs_fixtures import make_contract, make_site, request_body
 
@@ -106,7 +106,7 @@ async def test_concurrent_deciders_never_over_commit(postgresql_url: str, tmp_pa
     engine = create_async_engine(postgresql_url)
     factory = create_session_factory(engine)
     try:
-        await truncate_all(engine)
+        await empty_all(engine)
         await make_fo(factory, "FO-A")
         evses_a = await make_site(factory, "sa", evses=2, charge_w=50_000.0, discharge_w=0.0)
         await make_site(factory, "sb", evses=4, charge_w=50_000.0, discharge_w=0.0)

@@ -31,7 +31,7 @@ from fcsbe.server.stations import StationRuntime
 from fcsbe.server.storage.base import utcnow
 from fcsbe.sim import ScenarioFleet, SimOptions, VirtualClock
 from tests.support.apps import app_for
-from tests.support.databases import truncate_all
+from tests.support.databases import empty_all
 from tests.support.factories import make_contract, make_fo, make_operator
 
 
@@ -151,7 +151,7 @@ def scenario(settings: Settings) -> StartScenario:
         app = app_for(settings, stations=runtime)
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(app.router.lifespan_context(app))
-            await truncate_all(app.state.engine)
+            await empty_all(app.state.engine)
             runtime.registry = scenario_file(name)
             assert runtime.registry == registry_of(fleet)  # the file describes what is simulated
             await runtime.load_registry(app.state.session_factory)

@@ -28,7 +28,7 @@ from fcsbe.server.stations import StationRuntime
 from fcsbe.server.storage.base import utcnow
 from fcsbe.sim import ScenarioFleet, SimOptions, VirtualClock
 from tests.support.apps import app_for
-from tests.support.databases import truncate_all
+from tests.support.databases import empty_all
 from tests.support.factories import make_fo
 from tests.support.fs_fixtures import make_contract
 
@@ -108,7 +108,7 @@ async def harness(
     runtime = StationRuntime(stations, settings.data_dir)
     app = app_for(settings, stations=runtime)
     async with app.router.lifespan_context(app):
-        await truncate_all(app.state.engine)
+        await empty_all(app.state.engine)
         runtime.registry = registry_of(fleet_)
         await runtime.load_registry(app.state.session_factory)
         token = await make_fo(app.state.session_factory, "FO-A")

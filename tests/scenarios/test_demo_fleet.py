@@ -20,7 +20,7 @@ from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.notifications import OutboxRow
 from tests.scenarios.conftest import no_sleep
-from tests.support.databases import truncate_all
+from tests.support.databases import empty_all
 from tests.support.factories import make_contract, make_fo, make_operator
 
 
@@ -28,7 +28,7 @@ from tests.support.factories import make_contract, make_fo, make_operator
 async def demo(settings: Settings, database_url: str) -> AsyncIterator[FastAPI]:
     """The app as `fcsbe serve` builds it (workers off: the test drives time)."""
     engine = create_async_engine(database_url)
-    await truncate_all(engine)
+    await empty_all(engine)
     await engine.dispose()
     app = create_app(settings.model_copy(update={"simulator_enabled": True}))
     async with app.router.lifespan_context(app):

@@ -35,7 +35,7 @@ from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
 from tests.conftest import fake_dns
 from tests.security.fuzz_world import FuzzWorld, build_world, world_path_ids
-from tests.support.databases import truncate_all
+from tests.support.databases import empty_all
 from tests.support.depth import FUZZ_EXAMPLES
 
 REQUEST_TIMEOUT_S = 600
@@ -172,7 +172,7 @@ def fuzz_app(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         async with served(application):
-            await truncate_all(application.state.engine)
+            await empty_all(application.state.engine)
             application.state.fuzz_world = await build_world(application)
             yield
 

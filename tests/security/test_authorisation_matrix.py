@@ -22,7 +22,6 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fcsbe.cli import render_openapi
 from fcsbe.model import (
@@ -45,6 +44,7 @@ from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.schema import metadata
 from tests.conftest import BACKENDS, fake_dns
 from tests.security.matrix import ROWS, Row, Who, World, scope_of
+from tests.support.databases import empty_all
 from tests.support.factories import make_fo
 from tests.support.flows import PROVIDER, init_server, proposal
 from tests.support.fs_fixtures import request_body
@@ -82,28 +82,10 @@ async def matrix_app(
         yield application
 
 
-async def _empty(engine: AsyncEngine) -> None:
-    """Delete every row and restart every id at 1, as `truncate_all` does, but by DELETE on
-    PostgreSQL too: the world is a few rows per table, and TRUNCATE's new files and syncs per
-    table cost several times what deleting them does (this runs before each of 150 rows). The
-    order rows come back in, which only TRUNCATE keeps as in a new table, matters to no row
-    here: snapshots are sorted and only statuses and leaks are judged."""
-    async with engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            await connection.execute(table.delete())
-        if engine.dialect.name == "postgresql":
-            await connection.execute(
-                text(
-                    "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
-                    "FROM pg_sequences WHERE schemaname = current_schema()"
-                )
-            )
-
-
 @pytest_asyncio.fixture(loop_scope="module")
 async def app(matrix_app: FastAPI) -> AsyncIterator[FastAPI]:
     """The module's app, emptied: what the `app` fixture gives, without rebuilding it."""
-    await _empty(matrix_app.state.engine)
+    await empty_all(matrix_app.state.engine)
     matrix_app.state.security_throttle = SecurityEventThrottle()
     yield matrix_app
 

@@ -13,7 +13,7 @@ from fcsbe.model import FlexibilityServiceRequest, Problem
 from fcsbe.server.app import create_app
 from fcsbe.server.platform.rate_limit import TokenBuckets
 from fcsbe.server.settings import Settings
-from tests.support.databases import truncate_all
+from tests.support.databases import empty_all
 from tests.support.factories import make_fo
 from tests.support.fs_fixtures import request_body
 
@@ -68,7 +68,7 @@ def limited(settings: Settings, rate: float = 0.001, burst: int = 2) -> Settings
 async def tiny(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(limited(settings))
     async with application.router.lifespan_context(application):
-        await truncate_all(application.state.engine)
+        await empty_all(application.state.engine)
         yield application
 
 

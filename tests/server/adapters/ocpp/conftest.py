@@ -32,7 +32,7 @@ from fcsbe.server.services.registry.registry import import_registry
 from fcsbe.server.settings import Settings
 from tests.conftest import fake_dns
 from tests.support.apps import app_for
-from tests.support.databases import truncate_all
+from tests.support.databases import empty_all
 
 CS_ID = "CS-0000001"
 EVSE_ID = "DE*FCS*E0000001*1"
@@ -89,7 +89,7 @@ async def served(settings: Settings) -> AsyncIterator[Served]:
     app = app_for(ocpp_settings)
     app.state.callback_resolver = fake_dns
     async with app.router.lifespan_context(app):
-        await truncate_all(app.state.engine)
+        await empty_all(app.state.engine)
         factory = app.state.session_factory
         async with factory() as db:
             await import_registry(db, registry_of(scenario_fleet("uc-1.1-s2")))

@@ -12,7 +12,7 @@ from fcsbe.server.app import create_app
 from fcsbe.server.security.station_passwords import verify_password
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.ocpp_stations import credential_hashes, registry_stations
-from tests.support.databases import truncate_all
+from tests.support.databases import empty_all
 
 
 async def test_a_try_out_loads_the_scenario_and_writes_its_stations_passwords(
@@ -32,7 +32,7 @@ async def test_a_try_out_loads_the_scenario_and_writes_its_stations_passwords(
     async with app.router.lifespan_context(app):
         assert isinstance(app.state.adapter, OcppStations)
         # from a clean database (the start above ran on what earlier tests left)
-        await truncate_all(app.state.engine)
+        await empty_all(app.state.engine)
         passwords.unlink()
         await app.state.stations.load_registry(app.state.session_factory)
         async with app.state.session_factory() as db:
@@ -41,7 +41,7 @@ async def test_a_try_out_loads_the_scenario_and_writes_its_stations_passwords(
             ]
             issued = json.loads(passwords.read_text())
             hashes = await credential_hashes(db, stations)
-        await truncate_all(app.state.engine)
+        await empty_all(app.state.engine)
     assert len(stations) == 10
     assert sorted(issued) == sorted(stations)
     assert os.stat(passwords).st_mode & 0o777 == 0o600
