@@ -66,9 +66,18 @@ REQUESTED_W = 30_000.0
 SETPOINT_W = 12_000.0
 """The dynamic setpoint sent to the SETPOINT FS (within the power it was committed)."""
 SLOTS = 6
-SLOT_S = 4
-"""The load FS share 2 sites by 6 windows of 4 s: three requests per site and window, of
-which the decisions (on any replica) may accept one (one FS steers an EVSE at a time)."""
+SLOT_S = 3
+"""The load FS share 2 sites by 6 windows of 3 s: three requests per site and window, of
+which the decisions (on any replica) may accept one (one FS steers an EVSE at a time). S runs
+its execution pass every 0.5 s, so an FS starts within about 1 s of its window's start even on
+a busy 2-core machine: well within the window."""
+LOAD_START_S = 18
+"""When the first load window starts. The load (with A killed and B cut meanwhile) takes about
+3 s on an idle machine and up to 16 s on a busy 2-core one; each request is decided as it
+arrives, so its decision comes before its window opens."""
+OFFLINE_TIMEOUT_S = 12
+"""FO-B's offline timeout, counted from its enrolment: past the start of its FS (5 s), so the
+FS runs under the FO's plan before the fallback takes over."""
 DEADLINE_S = 90.0
 """Longest wait for any one condition (the whole test takes well under a minute when idle)."""
 
@@ -226,6 +235,7 @@ async def replicas(app: FastAPI, tmp_path: Path) -> AsyncIterator[tuple[Replica,
         FCSBE_SIMULATOR_ENABLED="true",
         FCSBE_SIMULATOR_METER_RESOLUTION_S="2",
         FCSBE_TELEMETRY_INTERVAL_S="1",
+        FCSBE_EXECUTION_INTERVAL_S="0.5",  # the load's windows are short (SLOT_S)
         FCSBE_OFFLINE_CHECK_INTERVAL_S="3600",  # the fallback is decided by an API replica
     )
     api_a = Replica("A", url, data)
@@ -260,7 +270,11 @@ async def test_replicas_apply_every_accepted_command_at_the_stations(
         "FO-B",
         "fsc-b",
         targets=[("SITE", "SITE-CARPARK")],
-        fallback={"policy": "SAFE_LIMIT", "safe_limit_w": SAFE_LIMIT_W, "offline_timeout_s": 20},
+        fallback={
+            "policy": "SAFE_LIMIT",
+            "safe_limit_w": SAFE_LIMIT_W,
+            "offline_timeout_s": OFFLINE_TIMEOUT_S,
+        },
     )
     transport = Failover(list(replicas))
     retry = RetryPolicy(max_attempts=6)
@@ -296,7 +310,7 @@ async def test_replicas_apply_every_accepted_command_at_the_stations(
                 now=now,
                 minimum_acceptance_pct=1,
                 targets=[("SITE", _slot(n)[0])],
-                start_in=timedelta(seconds=25 + _slot(n)[1] * SLOT_S),
+                start_in=timedelta(seconds=LOAD_START_S + _slot(n)[1] * SLOT_S),
                 duration=timedelta(seconds=SLOT_S),
             )
         )

@@ -103,9 +103,20 @@ def _fallback(policy: str, safe_limit_w: float | None = None) -> dict[str, Any]:
     return {"policy": policy, "safe_limit_w": safe_limit_w, "offline_timeout_s": TIMEOUT_S}
 
 
+QUIET_TICK_S = 30.0
+"""Tick while nothing is due: the FS runs its plan, the FO is silent but within its timeout."""
+
+
 async def _lapse(h: Harness) -> None:
-    """Run until just past the timeout (counted from the FO's enrolment: it never beat)."""
-    await _run(h, TIMEOUT_S + 10 - (h.now - h.stations.fleet.start).total_seconds())
+    """Run until just past the timeout (counted from the FO's enrolment: it never beat).
+
+    Until 20 s before the timeout the FS only follows its plan, so the steps run in long ticks
+    there (a tick costs about the same real time however far it moves the clock); the lapse
+    itself is crossed in the usual 5 s ticks."""
+    elapsed = (h.now - h.stations.fleet.start).total_seconds()
+    await _run(h, max(0.0, TIMEOUT_S - 20 - elapsed), tick_s=QUIET_TICK_S)
+    elapsed = (h.now - h.stations.fleet.start).total_seconds()
+    await _run(h, TIMEOUT_S + 10 - elapsed)
 
 
 async def test_revert_unmanaged(settings: Settings) -> None:
@@ -119,7 +130,7 @@ async def test_revert_unmanaged(settings: Settings) -> None:
         assert lost[0] is NotificationType.COMM_LOST
         assert lost[1].fallback_applied is True
         assert lost[1].affected_fs_ids == ["fs-r8"]
-        await _run(h, 60)
+        await _run(h, 60, tick_s=20)
         assert await h.power_w(depot) > 3 * SETPOINT_W
         await _resumes_on_heartbeat(h, depot, "REVERT_UNMANAGED")
 
