@@ -327,7 +327,8 @@ class Story:
             await self.refresh()
             return setpoint.state in running and reserve.state in running
 
-        wait = self.o.lead_s + self.o.window_s / 2 + self.o.timeout_s
+        to_start = max(0.0, (self.window_start - datetime.now(UTC)).total_seconds())
+        wait = to_start + self.o.window_s / 2 + self.o.timeout_s
         await self.until("SETPOINT and RESERVE to start", both_running, wait)
         update = setpoint_update()
         fs = await self.fo.flexibility_services.update_setpoint(setpoint.fs_id, update)

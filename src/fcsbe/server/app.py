@@ -255,10 +255,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             workers.add(
                 "station-sync", settings.station_sync_interval_s, stations.sync_step(factory)
             )
+            execution = execution_step(factory, adapter, settings.record_delay_s, deviation)
             workers.add(
-                "fs-execution",
-                settings.execution_interval_s,
-                execution_step(factory, adapter, settings.record_delay_s, deviation),
+                "fs-execution", settings.execution_interval_s, execution, due_in=execution.due_in
             )
             workers.add(
                 "telemetry",

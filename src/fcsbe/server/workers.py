@@ -44,11 +44,13 @@ from fcsbe.server.services.flexibility_services.fallback import fallback_step
 from fcsbe.server.services.flexibility_services.telemetry import telemetry_step
 from fcsbe.server.services.retention import RetentionPolicy, purge
 from fcsbe.server.storage.base import utcnow
+from fcsbe.server.storage.flexibility_services import next_due_at
 from fcsbe.server.storage.signatures import delete_expired_jtis
 from fcsbe.server.storage.wakeup import WorkListener
 
 __all__ = [
     "LISTENER_CHECK_S",
+    "ExecutionStep",
     "PeriodicTask",
     "WorkerGroup",
     "chain_event_log_step",
@@ -88,6 +90,10 @@ class PeriodicTask:
     runs far longer than its interval waits on something (a stalled database pool)."""
     idle_interval_s: float | None = None
     """Wait when idle while the group listens for work notifications (None: always poll)."""
+    due_in: Callable[[], float | None] | None = None
+    """Seconds until the step's next known work (None: none known): an idle loop runs again
+    then if that is sooner than its interval, so that work due at a set time (an FS window
+    that starts or ends) is done on time rather than up to an interval late."""
     wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
 
@@ -106,9 +112,17 @@ class WorkerGroup:
     _running: list[asyncio.Task[None]] = field(default_factory=list)
 
     def add(
-        self, name: str, interval_s: float, step: Step, *, idle_interval_s: float | None = None
+        self,
+        name: str,
+        interval_s: float,
+        step: Step,
+        *,
+        idle_interval_s: float | None = None,
+        due_in: Callable[[], float | None] | None = None,
     ) -> None:
-        self.tasks.append(PeriodicTask(name, interval_s, step, idle_interval_s=idle_interval_s))
+        self.tasks.append(
+            PeriodicTask(name, interval_s, step, idle_interval_s=idle_interval_s, due_in=due_in)
+        )
 
     def wake(self) -> None:
         """Work was announced: every loop that waits for it runs now."""
@@ -116,11 +130,17 @@ class WorkerGroup:
             task.wakeup.set()
 
     async def _idle(self, task: PeriodicTask) -> None:
+        interval = task.interval_s
+        due = task.due_in() if task.due_in is not None else None
+        # Only work due later shortens the wait: work already due that the step left (a
+        # record to retry, a row another replica holds) waits the interval as before.
+        if due is not None and 0 < due < interval:
+            interval = due
         if task.idle_interval_s is None or not self.listening():
-            await asyncio.sleep(task.interval_s)
+            await asyncio.sleep(interval)
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(task.wakeup.wait(), task.idle_interval_s)
+            await asyncio.wait_for(task.wakeup.wait(), min(task.idle_interval_s, interval))
         await asyncio.sleep(task.interval_s)  # spaces runs under a stream of notifications
 
     async def _loop(self, task: PeriodicTask) -> None:
@@ -223,20 +243,52 @@ def decision_step(factory: async_sessionmaker[AsyncSession], keys: ServerKeys) -
     )
 
 
+class ExecutionStep:
+    """The step that runs accepted FS on the stations (on the stations' clock) and records
+    the ended ones, and knows when an FS is due next (`due_in`, for its loop's wait)."""
+
+    def __init__(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        adapter: StationAdapter,
+        record_delay_s: float = RECORD_DELAY_S,
+        deviation: DeviationPolicy = DEFAULT_DEVIATION,
+    ) -> None:
+        self.factory = factory
+        self.adapter = adapter
+        self.record_delay_s = record_delay_s
+        self.deviation = deviation
+        self.next_due: datetime | None = None
+
+    async def __call__(self) -> int:
+        async with self.factory() as session:
+            done = await execute_step(
+                session,
+                self.adapter,
+                self.adapter.now(),
+                record_delay_s=self.record_delay_s,
+                deviation=self.deviation,
+            )
+            self.next_due = await next_due_at(session)
+            await session.commit()
+            return done
+
+    def due_in(self) -> float | None:
+        """Seconds of the stations' clock until the next FS is due (None: none is)."""
+        if self.next_due is None:
+            return None
+        return (self.next_due - self.adapter.now()).total_seconds()
+
+
 def execution_step(
     factory: async_sessionmaker[AsyncSession],
     adapter: StationAdapter,
     record_delay_s: float = RECORD_DELAY_S,
     deviation: DeviationPolicy = DEFAULT_DEVIATION,
-) -> Step:
-    """The step that runs accepted FS on the stations (on the stations' clock) and records
-    the ended ones."""
-    return transactional(
-        factory,
-        lambda session: execute_step(
-            session, adapter, adapter.now(), record_delay_s=record_delay_s, deviation=deviation
-        ),
-    )
+) -> ExecutionStep:
+    """The step that runs accepted FS on the stations and records the ended ones; pass its
+    `due_in` to the loop, so that windows start and end on time."""
+    return ExecutionStep(factory, adapter, record_delay_s, deviation)
 
 
 def fallback_step_of(factory: async_sessionmaker[AsyncSession], adapter: StationAdapter) -> Step:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -33,6 +34,32 @@ async def test_loop_repeats_while_there_is_work_and_survives_errors() -> None:
     assert len(calls) >= 5
     assert group.tasks[0].last_error is None
     assert group.unhealthy() == []
+
+
+async def test_an_idle_loop_runs_again_when_its_next_work_is_due() -> None:
+    """Work due sooner than the interval (an FS window that starts) shortens the wait; work
+    already overdue does not (the loop would spin on a row it cannot do now)."""
+    loop = asyncio.get_running_loop()
+    due_at = loop.time() + 0.2
+    ran: dict[str, list[float]] = {"soon": [], "overdue": []}
+
+    def probe(name: str) -> Callable[[], Awaitable[int]]:
+        async def step() -> int:
+            ran[name].append(loop.time())
+            return 0
+
+        return step
+
+    group = WorkerGroup()
+    group.add("soon", 30.0, probe("soon"), due_in=lambda: due_at - loop.time())
+    group.add("overdue", 30.0, probe("overdue"), due_in=lambda: -1.0)
+    group.start()
+    await asyncio.sleep(0.6)
+    await group.stop()
+    soon = ran["soon"]
+    assert len(soon) == 2, soon  # at start, then when due (not again: nothing else is due)
+    assert soon[1] >= due_at - 0.01
+    assert len(ran["overdue"]) == 1
 
 
 async def test_readiness_reports_failing_workers(app: FastAPI, http: httpx.AsyncClient) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "fs_of_type_in_state_serving",
     "fs_requires_signature",
     "last_transition_at",
+    "next_due_at",
     "running_fs_of_type",
     "undated_accepted_fs",
 ]
@@ -320,6 +321,14 @@ async def due_fs(session: AsyncSession, now: datetime, limit: int) -> list[Flexi
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True)
     return list((await session.execute(statement)).scalars().all())
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    """The earliest `due_at` of any FS (None: no FS waits for the execution step): when the
+    step has work next, read from the end of the `due_at` index."""
+    earliest = select(func.min(FlexibilityServiceRow.due_at))
+    due: datetime | None = (await session.execute(earliest)).scalar_one_or_none()
+    return due
 
 
 async def undated_accepted_fs(
