@@ -26,6 +26,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fcsbe.server.adapters.base import StationAdapter
+from fcsbe.server.errors import is_database_unavailable
 from fcsbe.server.notifications.outbox import purge_outbox
 from fcsbe.server.platform import metrics_hooks
 from fcsbe.server.security.keys import ServerKeys
@@ -69,6 +70,12 @@ __all__ = [
 ]
 
 log = logging.getLogger("fcsbe.workers")
+
+MAX_BACKOFF_S = 30.0
+"""Longest pause of a loop whose step keeps failing (doubling from its interval)."""
+OUTAGE_RETRY_S = 3.0
+"""Longest pause of a loop whose step failed because the database cannot be reached: a
+replica's loops resume within this of the database coming back (R2 asks 5 s of requests)."""
 
 Step = Callable[[], Awaitable[int]]
 
@@ -162,7 +169,11 @@ class WorkerGroup:
                 task.last_error = f"{exc.__class__.__name__}: {exc}"
                 log.warning("worker %s step failed: %s", task.name, task.last_error)
                 done = 0
-                backoff = min(30.0, task.interval_s * 2**task.consecutive_errors)
+                # A lost database is retried within seconds, so that after an outage the loops
+                # (the fallback's among them) resume soon after it is back; any other failure
+                # backs off further, to spare the logs and whatever is failing.
+                cap = OUTAGE_RETRY_S if is_database_unavailable(exc) else MAX_BACKOFF_S
+                backoff = min(cap, task.interval_s * 2**task.consecutive_errors)
                 await asyncio.sleep(backoff)
                 continue
             task.step_started = None

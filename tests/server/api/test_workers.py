@@ -7,9 +7,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from fcsbe.server import workers
 from fcsbe.server.settings import settings_markdown
+from fcsbe.server.storage.engine import DatabaseUnreachable
 from fcsbe.server.workers import WorkerGroup
 
 
@@ -60,6 +63,39 @@ async def test_an_idle_loop_runs_again_when_its_next_work_is_due() -> None:
     assert len(soon) == 2, soon  # at start, then when due (not again: nothing else is due)
     assert soon[1] >= due_at - 0.01
     assert len(ran["overdue"]) == 1
+
+
+async def test_a_lost_database_is_retried_within_seconds_other_failures_back_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After an outage a loop resumes soon after the database is back (its pauses stay short),
+    while a step that fails for any other reason backs off to the longest pause."""
+    pauses: list[float] = []
+    pause = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        await pause(0)
+
+    monkeypatch.setattr(workers.asyncio, "sleep", sleep)
+    failures: list[Exception] = [DatabaseUnreachable("cannot connect: OSError")] * 6
+    failures += [RuntimeError("a bug")] * 6
+    done = asyncio.Event()
+
+    async def step() -> int:
+        if failures:
+            raise failures.pop(0)
+        done.set()
+        return 0
+
+    group = WorkerGroup()
+    group.add("probe", 2.0, step)
+    group.start()
+    await asyncio.wait_for(done.wait(), timeout=5)
+    await group.stop()
+    outage, bug = pauses[:6], pauses[6:12]
+    assert max(outage) == workers.OUTAGE_RETRY_S
+    assert max(bug) == workers.MAX_BACKOFF_S
 
 
 async def test_readiness_reports_failing_workers(app: FastAPI, http: httpx.AsyncClient) -> None:
