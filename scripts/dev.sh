@@ -56,18 +56,23 @@ case "$command" in
   test)
     install dev
     B="$VENV/bin"
-    # mypy is the longest check (most of a minute on a clean checkout): it runs beside the
-    # others and beside pytest, on the core that pytest's waits on servers leave idle; its
-    # report is printed (and fails the command) at the end.
+    # The static checks run beside pytest, on the core that pytest's waits on servers leave
+    # idle (mypy alone takes most of a minute on a clean checkout); their reports are printed,
+    # and fail the command, at the end.
+    checks_log=$(mktemp)
     mypy_log=$(mktemp)
+    (
+      set -e
+      echo "== ruff";          "$B/ruff" check src tests bench alembic
+      echo "== ruff format";   "$B/ruff" format --check src tests bench alembic
+      echo "== import-linter"; "$B/lint-imports"
+      echo "== openapi";       "$B/fcsbe" openapi --check
+      echo "== api docs";      "$B/fcsbe" api-docs --check
+    ) >"$checks_log" 2>&1 &
+    checks_pid=$!
     "$B/mypy" >"$mypy_log" 2>&1 &
     mypy_pid=$!
-    trap 'kill "$mypy_pid" 2>/dev/null || true; rm -f "$mypy_log"' EXIT
-    echo "== ruff";          "$B/ruff" check src tests bench alembic
-    echo "== ruff format";   "$B/ruff" format --check src tests bench alembic
-    echo "== import-linter"; "$B/lint-imports"
-    echo "== openapi";       "$B/fcsbe" openapi --check
-    echo "== api docs";      "$B/fcsbe" api-docs --check
+    trap 'kill "$checks_pid" "$mypy_pid" 2>/dev/null || true; rm -f "$checks_log" "$mypy_log"' EXIT
     echo "== pytest"
     # One worker process per core and one more: a few tests wait on servers in real time,
     # and the extra worker keeps the cores busy meanwhile. FCSBE_TEST_WORKERS sets the
@@ -76,11 +81,15 @@ case "$command" in
     workers=${FCSBE_TEST_WORKERS:-$("$B/python" -c 'import os; print((os.cpu_count() or 1) + 1)')}
     pytest_status=0
     "$B/pytest" -n "$workers" "$@" || pytest_status=$?
+    checks_status=0
+    wait "$checks_pid" || checks_status=$?
+    cat "$checks_log"
     echo "== mypy"
     mypy_status=0
     wait "$mypy_pid" || mypy_status=$?
     cat "$mypy_log"
     [ "$pytest_status" -eq 0 ] || exit "$pytest_status"
+    [ "$checks_status" -eq 0 ] || exit "$checks_status"
     [ "$mypy_status" -eq 0 ] || exit "$mypy_status"
     ;;
   *)

@@ -170,7 +170,8 @@ async def test_feed_items_are_typed_by_type_and_served_as_stored(
         await assign_sequence(session)
         await session.commit()
         # Read from the rows: what is checked is that the feed serves them unchanged.
-        stored = [row.payload for row in (await session.scalars(select(OutboxRow))).all()]
+        rows = await session.scalars(select(OutboxRow).order_by(OutboxRow.id))
+        stored = [row.payload for row in rows.all()]
 
     raw = await http.get("/v1/notifications", headers={"authorization": f"Bearer {token}"})
     assert raw.status_code == 200
