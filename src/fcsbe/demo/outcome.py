@@ -58,7 +58,7 @@ class DemoOptions:
     allow loopback callbacks, as `sh scripts/dev.sh serve` does)."""
     window_s: int = 15
     """Length of every FS window, in seconds of real time."""
-    lead_s: float = 2.0
+    lead_s: float = 4.0
     """Least time from the credentials checks to the start of the FS windows; a slow server
     gets more (the request step allows twice the time the checks took)."""
     timeout_s: float = 30.0
