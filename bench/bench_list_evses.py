@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
-from tests.support.databases import truncate_all
+from tests.support.databases import empty_all
 from tests.support.factories import make_contract, make_fo, make_operator
 
 from fcsbe.client import FcsbeClient
@@ -59,7 +59,7 @@ async def run(evses: int, database_url: str, data_dir: Path, repeat: int) -> Non
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        await truncate_all(app.state.engine)
+        await empty_all(app.state.engine)
         fleet = large_fleet(evses, seed=1)
         document = registry_of(fleet)
         t0 = time.perf_counter()

@@ -137,17 +137,18 @@ class WorkerGroup:
             task.wakeup.set()
 
     async def _idle(self, task: PeriodicTask) -> None:
-        interval = task.interval_s
         due = task.due_in() if task.due_in is not None else None
         # Only work due later shortens the wait: work already due that the step left (a
-        # record to retry, a row another replica holds) waits the interval as before.
-        if due is not None and 0 < due < interval:
-            interval = due
+        # record to retry, a row another replica holds) waits as before.
+        soon = due if due is not None and due > 0 else None
         if task.idle_interval_s is None or not self.listening():
-            await asyncio.sleep(interval)
+            await asyncio.sleep(task.interval_s if soon is None else min(soon, task.interval_s))
             return
+        # Listening: wait for a notification, or at most the idle interval (or until the next
+        # work is due, when that is sooner); an idle replica must not poll at the interval.
+        wait = task.idle_interval_s if soon is None else min(soon, task.idle_interval_s)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(task.wakeup.wait(), min(task.idle_interval_s, interval))
+            await asyncio.wait_for(task.wakeup.wait(), wait)
         await asyncio.sleep(task.interval_s)  # spaces runs under a stream of notifications
 
     async def _loop(self, task: PeriodicTask) -> None:

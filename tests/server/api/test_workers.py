@@ -65,6 +65,27 @@ async def test_an_idle_loop_runs_again_when_its_next_work_is_due() -> None:
     assert len(ran["overdue"]) == 1
 
 
+async def test_a_listening_idle_loop_waits_for_work_not_its_interval() -> None:
+    """While work notifications arrive, an idle loop waits for one (or its idle interval, or
+    its next known work), not its short polling interval: an idle replica stays idle."""
+    runs: list[str] = []
+
+    def probe(name: str) -> Callable[[], Awaitable[int]]:
+        async def step() -> int:
+            runs.append(name)
+            return 0
+
+        return step
+
+    group = WorkerGroup(listening=lambda: True)
+    group.add("nothing-due", 0.01, probe("nothing-due"), idle_interval_s=30.0, due_in=lambda: None)
+    group.add("far-off", 0.01, probe("far-off"), idle_interval_s=30.0, due_in=lambda: 3600.0)
+    group.start()
+    await asyncio.sleep(0.3)
+    await group.stop()
+    assert sorted(runs) == ["far-off", "nothing-due"], runs  # once each, at start
+
+
 async def test_a_lost_database_is_retried_within_seconds_other_failures_back_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
