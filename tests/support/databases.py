@@ -18,7 +18,6 @@ import os
 import uuid
 
 import asyncpg
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fcsbe.server.storage.schema import metadata
@@ -67,6 +66,21 @@ def drop_postgres_database(name: str) -> None:
     asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+_RESTART_IDS = (
+    "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
+    "FROM pg_sequences WHERE schemaname = current_schema()"
+)
+
+
+def _emptying_script(dialect: str) -> str:
+    """One script deleting every row, children first, in one transaction (and restarting the
+    ids on PostgreSQL): one round trip instead of a statement per table."""
+    deletes = "\n".join(f'DELETE FROM "{t.name}";' for t in reversed(metadata.sorted_tables))
+    if dialect == "postgresql":
+        return f"BEGIN;\n{deletes}\n{_RESTART_IDS};\nCOMMIT;"
+    return f"BEGIN IMMEDIATE;\n{deletes}\nCOMMIT;"
+
+
 async def empty_all(engine: AsyncEngine) -> None:
     """Delete every row of the schema and restart its ids at 1, as a fresh database numbers them
     (fast per-test isolation on a migrated database).
@@ -74,15 +88,15 @@ async def empty_all(engine: AsyncEngine) -> None:
     DELETE on both backends: TRUNCATE makes and syncs new files for each table it empties, which
     cost 0.2-0.5 s per PostgreSQL test for the few rows a test writes, against milliseconds to
     delete them. Deleted rows leave their space behind, so a query without ORDER BY need not
-    return rows in insertion order: whatever lists rows orders them.
+    return rows in insertion order: whatever lists rows orders them. The deletes go as one
+    script on the driver connection: a statement per table through SQLAlchemy cost about 30 ms
+    a test, most of each test's set-up.
     """
-    async with engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            await connection.execute(table.delete())
+    script = _emptying_script(engine.dialect.name)
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
         if engine.dialect.name == "postgresql":
-            await connection.execute(
-                text(
-                    "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
-                    "FROM pg_sequences WHERE schemaname = current_schema()"
-                )
-            )
+            await driver.execute(script)  # simple query protocol: several statements
+        else:
+            await driver.executescript(script)
