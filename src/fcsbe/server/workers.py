@@ -266,24 +266,27 @@ class ExecutionStep:
         record_delay_s: float = RECORD_DELAY_S,
         deviation: DeviationPolicy = DEFAULT_DEVIATION,
     ) -> None:
-        self.factory = factory
         self.adapter = adapter
         self.record_delay_s = record_delay_s
         self.deviation = deviation
         self.next_due: datetime | None = None
+        self._step = transactional(factory, self._run)
+
+    async def _run(self, session: AsyncSession) -> int:
+        done = await execute_step(
+            session,
+            self.adapter,
+            self.adapter.now(),
+            record_delay_s=self.record_delay_s,
+            deviation=self.deviation,
+        )
+        # Only an idle loop waits for the next FS (a busy one runs again at once), so only
+        # then is it looked up.
+        self.next_due = await next_due_at(session) if done == 0 else None
+        return done
 
     async def __call__(self) -> int:
-        async with self.factory() as session:
-            done = await execute_step(
-                session,
-                self.adapter,
-                self.adapter.now(),
-                record_delay_s=self.record_delay_s,
-                deviation=self.deviation,
-            )
-            self.next_due = await next_due_at(session)
-            await session.commit()
-            return done
+        return await self._step()
 
     def due_in(self) -> float | None:
         """Seconds of the stations' clock until the next FS is due (None: none is)."""
