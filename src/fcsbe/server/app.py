@@ -37,6 +37,7 @@ from fcsbe.server.api import (
     ev_users,
     event_log,
     flexibility_services,
+    fs_accept,
     heartbeat,
     notifications,
     records,
@@ -411,4 +412,6 @@ def create_app(
     app.add_api_websocket_route(OCPP_PATH, ocpp_endpoint, name="ocpp")
     install_docs_pages(app, "fcsbe")
     install_openapi(app)
+    if settings.fast_accept:
+        fs_accept.install(app)
     return app

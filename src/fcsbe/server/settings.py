@@ -443,6 +443,13 @@ class Settings(DeliverySettings, BaseSettings):
         description="Accept http://127.0.0.1 / http://localhost callback URLs (local "
         "development only; private and metadata addresses stay refused).",
     )
+    fast_accept: bool = Field(
+        default=True,
+        description="Serve `POST /v1/flexibility-services` through its plain route "
+        "(`api/fs_accept.py`: the same checks and answers without FastAPI's per-request "
+        "dependency solving, a third of the accept's CPU); false serves it through FastAPI, "
+        "to rule the plain route out when diagnosing.",
+    )
     metrics_enabled: bool = Field(
         default=True,
         description="Serve Prometheus metrics at `GET /metrics` (text format).",

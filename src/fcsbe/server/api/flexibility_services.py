@@ -62,12 +62,14 @@ from fcsbe.server.services.flexibility_services import control as fs_control
 from fcsbe.server.services.flexibility_services import evidence as fs_evidence
 from fcsbe.server.services.flexibility_services import requests as service
 from fcsbe.server.services.flexibility_services.measurements import measurement_series
+from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.fast.driver import reads_outside_transaction
+from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, list_fs
 from fcsbe.server.storage.station_commands import StationCommandRow
 
-__all__ = ["router"]
+__all__ = ["accept", "router"]
 
 FsPrincipal = Annotated[Principal, fo_with_scope("flexibility-services")]
 
@@ -121,6 +123,23 @@ async def create_flexibility_service(
 ) -> Response:
     """Request an FS. Answers 202 at once; the decision follows as a notification and on GET.
     Signed (`X-Fcsbe-Signature`) when the contract requires it."""
+    return await accept(
+        body, request, signed, principal, session, settings, writer, idempotency_key
+    )
+
+
+async def accept(
+    body: FlexibilityServiceRequest,
+    request: Request,
+    signed: SignedRequest,
+    principal: Principal,
+    session: AsyncSession,
+    settings: Settings,
+    writer: GroupCommit,
+    idempotency_key: str | None,
+) -> Response:
+    """What `create_flexibility_service` does once its parameters are resolved; served by
+    `fs_accept.AcceptRoute` without FastAPI's dependency machinery (the API's hot path)."""
     await verify_signature_for_contract(signed, session, principal, body.fsc_id)
     await verify_body_signature(signed, session, principal, body.signature)
 
