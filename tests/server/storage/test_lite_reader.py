@@ -9,6 +9,8 @@ reads join that transaction (they must see its writes).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -56,3 +58,38 @@ async def test_reads_join_the_session_s_transaction_once_it_began(sqlite_app: Fa
         connection = await lite_connection(session)
         assert connection is not None
         assert not isinstance(connection, LiteReader)
+
+
+async def test_a_read_waits_for_a_locked_database_on_the_reader_s_thread(tmp_path: Path) -> None:
+    """Reads run on the event loop's thread while the database answers at once; when it is
+    locked they wait on the reader's thread, so the loop goes on serving meanwhile. (A WAL
+    database locks its readers out only in rare moments: a database in rollback-journal mode,
+    whose writer can hold an exclusive lock at will, stands in for them.)"""
+    path = str(tmp_path / "locked.db")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (n INTEGER)")
+    holder.execute("INSERT INTO t VALUES (7)")
+    reader = LiteReader(path)
+    try:
+        assert await reader.execute_fetchall("SELECT n FROM t", ()) == [(7,)]
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("UPDATE t SET n = 8")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        read = asyncio.create_task(reader.execute_fetchall("SELECT n FROM t", ()))
+        await asyncio.sleep(0.3)
+        assert not read.done()
+        assert ticks >= 10  # the locked read did not block the loop
+        holder.execute("COMMIT")
+        assert await asyncio.wait_for(read, timeout=5) == [(8,)]
+        ticker.cancel()
+    finally:
+        holder.close()
+        await reader.close()
