@@ -147,7 +147,8 @@ async def accept(
         headers = {"location": f"/v1/flexibility-services/{body.fs_id}"}
         # The reads are done: end their transaction so that its connection is free (SQLite has
         # one) while the rows wait for the next group commit (storage/fast/group_commit.py).
-        await session.commit()
+        if session.in_transaction():
+            await session.commit()
         accepted = await service.submit_fs(
             session,
             principal,

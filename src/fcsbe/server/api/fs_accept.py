@@ -149,9 +149,11 @@ class AcceptRoute(BaseRoute):
                     cast("GroupCommit", request.app.state.group_commit),
                     headers.get("idempotency_key"),
                 )
-                await session.commit()
+                if session.in_transaction():  # the reads ran beside it: nothing to end
+                    await session.commit()
             except BaseException:
-                await session.rollback()
+                if session.in_transaction():
+                    await session.rollback()
                 raise
         return response
 
