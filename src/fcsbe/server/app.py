@@ -79,6 +79,7 @@ from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.data_files import private_data_dir
 from fcsbe.server.storage.engine import create_engine, create_session_factory
 from fcsbe.server.storage.fast.group_commit import GroupCommit
+from fcsbe.server.storage.fast.group_read import CredentialReads
 from fcsbe.server.storage.fast.lite_reader import close_reader
 from fcsbe.server.storage.wakeup import WorkListener
 from fcsbe.server.workers import (
@@ -191,6 +192,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine
         app.state.session_factory = factory = create_session_factory(engine)
         app.state.group_commit = group_commit = GroupCommit(factory)
+        app.state.credential_reads = credential_reads = (
+            CredentialReads(engine)
+            if engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
+            else None
+        )
         if settings.init_party_on_start:
             await _init_party(factory, settings)
         app.state.keys = keys = ServerKeys.load_or_create(settings.data_dir)
@@ -331,6 +337,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await group_commit.close()
+            if credential_reads is not None:
+                await credential_reads.close()
             await workers.stop()
             await listener.close()
             await stations.adapter.stop()

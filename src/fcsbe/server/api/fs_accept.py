@@ -42,6 +42,7 @@ from fcsbe.server.api.flexibility_services import accept, router
 from fcsbe.server.deps import state_session_factory, state_settings
 from fcsbe.server.errors import Forbidden
 from fcsbe.server.security.principal import Role, check_scope
+from fcsbe.server.storage.fast.accept import read_in_groups
 from fcsbe.server.storage.fast.driver import reads_outside_transaction
 from fcsbe.server.storage.fast.group_commit import GroupCommit
 
@@ -125,6 +126,7 @@ class AcceptRoute(BaseRoute):
         async with state_session_factory(request)() as session:
             try:
                 reads_outside_transaction(session)
+                read_in_groups(session, request.app.state.credential_reads)
                 signed = SignedRequest(request, request.headers.get(SIGNATURE_HEADER))
                 principal = await authenticate(request, session)
                 if principal.role is not Role.FO:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, bindparam, func, insert, literal, null, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,21 +36,26 @@ if TYPE_CHECKING:
 __all__ = [
     "CREDENTIAL",
     "CREDENTIAL_LOCKING",
+    "CREDENTIAL_QUERY",
     "CREDENTIAL_WITH_KEY",
     "FIND_KEY",
     "INSERT_RECEIVED",
     "INSERT_RECEIVED_KEYED",
+    "KEY_COLUMNS_READ",
     "LOCK_KEY",
     "LOCK_PREFIX",
     "LOCK_SEPARATOR",
     "SIGNATURE_REQUIRED",
+    "SIGNED_CONTRACTS",
     "STORE_KEY",
     "TWINS",
+    "GroupedReads",
     "find_credential",
     "find_key",
     "insert_received_fs",
     "insert_received_many",
     "lock_name",
+    "read_in_groups",
     "remember_lock",
     "requires_signature",
     "signed_contracts",
@@ -62,6 +67,8 @@ LOCK_PREFIX = "idempotency\x1f"
 LOCK_SEPARATOR = "\x1f"
 _SIGNED = "fcsbe.signed_contracts"
 """`transaction_memo` key: party id -> fsc_ids of its contracts requiring signed requests."""
+_GROUPED = "fcsbe.grouped_reads"
+"""`session.info` key: the group reader of this session's credential look-up."""
 _KEYS = "fcsbe.prefetched_keys"
 """`transaction_memo` key: (party id, key) -> the stored key read with the credential."""
 
@@ -74,7 +81,7 @@ def lock_name(party_id: str, key: str) -> str:
 
 # --- credentials --------------------------------------------------------------------------
 
-_CREDENTIAL_QUERY = (
+CREDENTIAL_QUERY = (
     select(
         CredentialRow.credential_id,
         CredentialRow.role,
@@ -88,7 +95,7 @@ _CREDENTIAL_QUERY = (
     .outerjoin(EnrolmentRow, EnrolmentRow.enrolment_id == CredentialRow.enrolment_id)
     .where(CredentialRow.token_hash == bindparam("token_hash"))
 )
-_SIGNED_CONTRACTS = text(
+SIGNED_CONTRACTS = text(
     "(SELECT coalesce(array_agg(c.fsc_id), '{}') FROM contracts AS c"
     " WHERE c.fo_party_id = credentials.party_id AND c.signature_required)"
 )
@@ -99,17 +106,17 @@ _KEY_LOCK = text(
     "CAST(:lock_prefix AS text) || credentials.party_id || CAST(:lock_suffix AS text), 0))"
 )
 
-CREDENTIAL = Twin("credential", _CREDENTIAL_QUERY, _CREDENTIAL_QUERY.add_columns(_SIGNED_CONTRACTS))
+CREDENTIAL = Twin("credential", CREDENTIAL_QUERY, CREDENTIAL_QUERY.add_columns(SIGNED_CONTRACTS))
 """The credential with this token hash and its enrolment's status and scopes; the fast twin
 also reads the party's signature-requiring contracts."""
 CREDENTIAL_LOCKING = Twin(
     "credential, locking the idempotency key",
-    _CREDENTIAL_QUERY,
-    _CREDENTIAL_QUERY.add_columns(_SIGNED_CONTRACTS, _KEY_LOCK),
+    CREDENTIAL_QUERY,
+    CREDENTIAL_QUERY.add_columns(SIGNED_CONTRACTS, _KEY_LOCK),
 )
 """The same, trying the advisory lock of the request's idempotency key on the way (the name
 is `lock_name`'s, built with the credential's party)."""
-_KEY_COLUMNS_READ = (
+KEY_COLUMNS_READ = (
     IdempotencyKeyRow.request_hash,
     IdempotencyKeyRow.status,
     IdempotencyKeyRow.response_status,
@@ -119,8 +126,8 @@ _KEY_COLUMNS_READ = (
 )
 CREDENTIAL_WITH_KEY = Twin(
     "credential, reading the idempotency key",
-    _CREDENTIAL_QUERY,
-    _CREDENTIAL_QUERY.add_columns(_SIGNED_CONTRACTS, _KEY_LOCK, *_KEY_COLUMNS_READ).outerjoin(
+    CREDENTIAL_QUERY,
+    CREDENTIAL_QUERY.add_columns(SIGNED_CONTRACTS, _KEY_LOCK, *KEY_COLUMNS_READ).outerjoin(
         IdempotencyKeyRow,
         and_(
             IdempotencyKeyRow.party_id == CredentialRow.party_id,
@@ -136,7 +143,7 @@ group-committed accept)."""
 
 
 class Credential:
-    """A credential as the request edge needs it (the columns `_CREDENTIAL_QUERY` selects)."""
+    """A credential as the request edge needs it (the columns `CREDENTIAL_QUERY` selects)."""
 
     __slots__ = (
         "credential_id",
@@ -170,6 +177,20 @@ class Credential:
         self.scopes = scopes
 
 
+class GroupedReads(Protocol):
+    """What `find_credential` needs of `group_read.CredentialReads`."""
+
+    async def find(self, token_hash: str, key: str) -> Sequence[Any] | None: ...
+
+
+def read_in_groups(session: AsyncSession, reads: GroupedReads | None) -> None:
+    """Let this session's keyed credential look-up (made outside a transaction:
+    `driver.reads_outside_transaction`) be read in a group with other requests' (`reads`; None:
+    on its own)."""
+    if reads is not None:
+        session.info[_GROUPED] = reads
+
+
 async def find_credential(
     session: AsyncSession, token_hash: str, idempotency_key: str | None = None
 ) -> Credential | None:
@@ -181,6 +202,10 @@ async def find_credential(
     carrying one), tries the key's advisory lock (kept for the transaction: `remember_lock`).
     """
     values: dict[str, Any] = {"token_hash": token_hash}
+    grouped: GroupedReads | None = session.info.get(_GROUPED)
+    if grouped is not None and idempotency_key is not None and outside_transaction(session):
+        found_keyed = await grouped.find(token_hash, idempotency_key)
+        return _keyed_credential(session, found_keyed, idempotency_key)
     driver = await pg_connection(session)
     if driver is None:
         found = await CREDENTIAL.first(session, values)
@@ -192,15 +217,7 @@ async def find_credential(
             lock_suffix=LOCK_SEPARATOR + idempotency_key,
         )
         keyed = await CREDENTIAL_WITH_KEY.fast.fetchrow(driver, values)
-        if keyed is None:
-            return None
-        credential = Credential(*keyed[:8])
-        memo = transaction_memo(session)
-        memo.setdefault(_SIGNED, {})[credential.party_id] = frozenset(keyed[8])
-        stored = None if keyed[10] is None else StoredKey(*keyed[10:16])
-        memo.setdefault(_KEYS, {})[(credential.party_id, idempotency_key)] = stored
-        remember_lock(session, credential.party_id, idempotency_key, bool(keyed[9]))
-        return credential
+        return _keyed_credential(session, keyed, idempotency_key)
     if idempotency_key is None:
         row: Sequence[Any] | None = await CREDENTIAL.fast.fetchrow(driver, values)
     else:
@@ -213,6 +230,22 @@ async def find_credential(
     memo.setdefault(_SIGNED, {})[credential.party_id] = frozenset(row[8])
     if idempotency_key is not None:
         remember_lock(session, credential.party_id, idempotency_key, bool(row[9]))
+    return credential
+
+
+def _keyed_credential(
+    session: AsyncSession, keyed: Sequence[Any] | None, idempotency_key: str
+) -> Credential | None:
+    """The credential of a `CREDENTIAL_WITH_KEY` row, what else it read kept for the request
+    (the signature-requiring contracts, the stored key, whether the key's lock was free)."""
+    if keyed is None:
+        return None
+    credential = Credential(*keyed[:8])
+    memo = transaction_memo(session)
+    memo.setdefault(_SIGNED, {})[credential.party_id] = frozenset(keyed[8])
+    stored = None if keyed[10] is None else StoredKey(*keyed[10:16])
+    memo.setdefault(_KEYS, {})[(credential.party_id, idempotency_key)] = stored
+    remember_lock(session, credential.party_id, idempotency_key, bool(keyed[9]))
     return credential
 
 

@@ -171,6 +171,17 @@ class PgStatement:
         except (asyncpg.PostgresError, *_GONE) as exc:
             raise self._translated(exc, values) from exc
 
+    async def fetch(
+        self, connection: asyncpg.Connection, values: Mapping[str, Any]
+    ) -> list[asyncpg.Record]:
+        """Every row of running the statement with `values`."""
+        try:
+            args = self.args(values)
+            rows: list[asyncpg.Record] = await connection.fetch(self.sql, *args)
+        except (asyncpg.PostgresError, *_GONE) as exc:
+            raise self._translated(exc, values) from exc
+        return rows
+
     async def execute(self, connection: asyncpg.Connection, values: Mapping[str, Any]) -> None:
         """Run the statement with `values`, ignoring any rows."""
         try:
