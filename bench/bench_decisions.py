@@ -39,7 +39,7 @@ from fcsbe.server.services.flexibility_services.decision_batch import DECISION_B
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.engine import create_engine, create_session_factory
-from fcsbe.server.storage.fast.accept import insert_received_many
+from fcsbe.server.storage.fast.accept_many import insert_received_many
 
 SITES = 20
 

@@ -29,7 +29,8 @@ from fcsbe.server.security.principal import Principal
 from fcsbe.server.services.event_log.log import event_values
 from fcsbe.server.services.flexibility_services.lifecycle import CANCELLABLE, move
 from fcsbe.server.storage.contracts import contract_pk
-from fcsbe.server.storage.fast.accept import insert_received_fs, insert_received_many
+from fcsbe.server.storage.fast.accept import insert_received_fs
+from fcsbe.server.storage.fast.accept_many import insert_received_many
 from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,

@@ -38,9 +38,13 @@ __all__ = [
     "CREDENTIAL_LOCKING",
     "CREDENTIAL_QUERY",
     "CREDENTIAL_WITH_KEY",
+    "EVENT_COLUMNS",
     "FIND_KEY",
+    "INSERT_FIRST_TRANSITION",
+    "INSERT_FS_ROW",
     "INSERT_RECEIVED",
     "INSERT_RECEIVED_KEYED",
+    "KEY_COLUMNS",
     "KEY_COLUMNS_READ",
     "LOCK_KEY",
     "LOCK_PREFIX",
@@ -53,7 +57,6 @@ __all__ = [
     "find_credential",
     "find_key",
     "insert_received_fs",
-    "insert_received_many",
     "lock_name",
     "read_in_groups",
     "remember_lock",
@@ -382,7 +385,7 @@ async def try_lock_key(session: AsyncSession, party_id: str, key: str) -> bool:
 
 # --- the received FS -----------------------------------------------------------------------
 
-_INSERT_FS_ROW = insert(FlexibilityServiceRow).values(
+INSERT_FS_ROW = insert(FlexibilityServiceRow).values(
     fo_party_id=bindparam("fo_party_id"),
     fs_id=bindparam("fs_id"),
     revision=1,
@@ -402,9 +405,9 @@ _INSERT_FS_ROW = insert(FlexibilityServiceRow).values(
     created_at=bindparam("created_at"),
     updated_at=bindparam("created_at"),
 )
-_INSERT_FS = _INSERT_FS_ROW.returning(FlexibilityServiceRow.id)
+_INSERT_FS = INSERT_FS_ROW.returning(FlexibilityServiceRow.id)
 """A new FS (revision 1, RECEIVED), its contract resolved inside the INSERT."""
-_INSERT_FIRST_TRANSITION = insert(FsTransitionRow).from_select(
+INSERT_FIRST_TRANSITION = insert(FsTransitionRow).from_select(
     ["fs_pk", "revision", "from_state", "to_state", "at"],
     select(
         FlexibilityServiceRow.id, literal(1), null(), literal("RECEIVED"), bindparam("created_at")
@@ -415,7 +418,7 @@ _INSERT_FIRST_TRANSITION = insert(FsTransitionRow).from_select(
 )
 """The first transition of a new FS found by its party and fs_id (for many FS at once)."""
 
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = (
     "time",
     "source",
     "type",
@@ -426,7 +429,7 @@ _EVENT_COLUMNS = (
     "summary",
     "payload_digest",
 )
-_KEY_COLUMNS = tuple(c.key for c in IdempotencyKeyRow.__table__.c)
+KEY_COLUMNS = tuple(c.key for c in IdempotencyKeyRow.__table__.c)
 
 
 def _insert_received(*, keyed: bool) -> Any:
@@ -443,14 +446,14 @@ def _insert_received(*, keyed: bool) -> Any:
     )
     event = (
         insert(EventLogRow)
-        .values({c: bindparam(f"event_{c}") for c in _EVENT_COLUMNS})
+        .values({c: bindparam(f"event_{c}") for c in EVENT_COLUMNS})
         .cte("new_event")
     )
     ctes = [transition, event]
     if keyed:
         ctes.append(
             insert(IdempotencyKeyRow)
-            .values({c: bindparam(f"key_{c}") for c in _KEY_COLUMNS})
+            .values({c: bindparam(f"key_{c}") for c in KEY_COLUMNS})
             .cte("new_key")
         )
     # pg_notify in the same round trip wakes the deciders of every replica (storage/wakeup.py).
@@ -484,7 +487,7 @@ async def insert_received_fs(
     """
     driver = await pg_connection(session)
     if driver is not None:
-        document = {**values, **{f"event_{c}": event[c] for c in _EVENT_COLUMNS}}
+        document = {**values, **{f"event_{c}": event[c] for c in EVENT_COLUMNS}}
         twin = INSERT_RECEIVED
         if key_row is not None:
             twin = INSERT_RECEIVED_KEYED
@@ -515,48 +518,6 @@ async def insert_received_fs(
         await store_key(session, key_row)
     await wake_workers(session)
     return fs_pk
-
-
-Received = tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]
-"""One accept's rows for `insert_received_many`: FS values, event, key row (or None)."""
-
-
-async def insert_received_many(session: AsyncSession, accepts: list[Received]) -> None:
-    """`insert_received_fs` for many accepts in few statements (a group commit's batch): on
-    PostgreSQL the same statement, pipelined (one round trip for all); in the plain twins one
-    multi-row statement per table. Raises IntegrityError when any of them conflicts (the
-    caller then writes them one by one to find which)."""
-    if not accepts:
-        return
-    driver = await pg_connection(session)
-    if driver is not None:
-        for keyed, twin in ((False, INSERT_RECEIVED), (True, INSERT_RECEIVED_KEYED)):
-            documents = []
-            for values, event, key_row in accepts:
-                if (key_row is not None) is not keyed:
-                    continue
-                document = {**values, **{f"event_{c}": event[c] for c in _EVENT_COLUMNS}}
-                if key_row is not None:
-                    document.update({f"key_{c}": v for c, v in key_row.items()})
-                documents.append(twin.encoded(document))
-            if documents:
-                await twin.fast.executemany(driver, documents)
-        mark_woken(session)
-        return
-    connection = await session.connection()
-    await connection.execute(_INSERT_FS_ROW, [values for values, _, _ in accepts])
-    await connection.execute(
-        _INSERT_FIRST_TRANSITION,
-        [
-            {"fo_party_id": v["fo_party_id"], "fs_id": v["fs_id"], "created_at": v["created_at"]}
-            for v, _, _ in accepts
-        ],
-    )
-    await connection.execute(insert(EventLogRow), [event for _, event, _ in accepts])
-    keys = [key_row for _, _, key_row in accepts if key_row is not None]
-    if keys:
-        await connection.execute(STORE_KEY.plain, keys)
-    await wake_workers(session)
 
 
 TWINS: tuple[Twin, ...] = (
