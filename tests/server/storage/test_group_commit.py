@@ -13,8 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -145,3 +146,46 @@ async def test_concurrent_accepts_with_one_key_or_one_fs_id_have_one_effect(
         count = await session.scalar(select(func.count()).select_from(FlexibilityServiceRow))
     assert count == 10
     assert app.state.group_commit.writes >= 10
+
+
+async def test_a_batch_of_accepts_is_one_statement_without_begin_or_commit(
+    app: FastAPI, http: httpx.AsyncClient, backend: str
+) -> None:
+    """On PostgreSQL a batch of accepts is one statement, atomic and durable on its own: no
+    BEGIN and no COMMIT round trip (SQLite's writer always begins its transaction)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite's single writer begins every transaction (BEGIN IMMEDIATE)")
+    token = await make_fo(app.state.session_factory, "FO-A")
+    await make_contract(app.state.session_factory, "FO-A")
+    logged: list[str] = []
+
+    def log(query: Any) -> None:
+        logged.append(" ".join(query.query.split())[:40])
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if log not in driver._query_loggers:
+            driver.add_query_logger(log)
+
+    event.listen(app.state.engine.sync_engine, "checkout", on_checkout)
+    try:
+        auth = {"authorization": f"Bearer {token}"}
+        answers = await asyncio.gather(
+            *(
+                http.post(
+                    "/v1/flexibility-services",
+                    json=request_body(f"fs-{n}"),
+                    headers={**auth, "idempotency-key": f"k-{n}"},
+                )
+                for n in range(12)
+            )
+        )
+    finally:
+        event.remove(app.state.engine.sync_engine, "checkout", on_checkout)
+    assert [a.status_code for a in answers] == [202] * 12
+    inserts = [q for q in logged if "INSERT INTO flexibility_services" in q or "WITH " in q]
+    assert inserts, logged
+    assert not [q for q in logged if q.upper().startswith(("BEGIN", "COMMIT"))], logged
+    async with app.state.session_factory() as session:
+        count = await session.scalar(select(func.count()).select_from(FlexibilityServiceRow))
+    assert count == 12

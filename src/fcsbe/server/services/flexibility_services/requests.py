@@ -116,6 +116,7 @@ async def submit_fs(
                 order=(principal.party_id, request.fs_id),
                 bulk=insert_received_many,
                 item=(values, event, key),
+                one_statement=True,
             )
     except IntegrityError as exc:
         raise Conflict(

@@ -40,6 +40,7 @@ __all__ = [
     "outside_transaction",
     "pg_connection",
     "reads_outside_transaction",
+    "statement_is_transaction",
     "transaction_memo",
     "use_plain",
 ]
@@ -82,6 +83,18 @@ def reads_outside_transaction(session: AsyncSession) -> None:
     statement through SQLAlchemy still opens the transaction as usual, and later fast
     statements join it."""
     session.info[_AUTOCOMMIT] = True
+
+
+def statement_is_transaction(session: AsyncSession, alone: bool = True) -> None:
+    """This session's work is one fast statement, atomic and durable on its own: on PostgreSQL
+    it runs without BEGIN and COMMIT (two round trips fewer), as `reads_outside_transaction`
+    lets reads run. For a group commit's batch whose write sets are one statement together
+    (`group_commit.py`); a SQLAlchemy statement still begins a transaction as usual. `alone`
+    False: the session's work is several statements again, in a transaction."""
+    if alone:
+        session.info[_AUTOCOMMIT] = True
+    else:
+        session.info.pop(_AUTOCOMMIT, None)
 
 
 def outside_transaction(session: AsyncSession) -> bool:

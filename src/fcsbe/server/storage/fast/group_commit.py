@@ -17,6 +17,9 @@ request with its result. So:
   the batch runs again without it, each write set under a savepoint of its own, so the others
   still commit. A failure of the database itself (connection lost, outage) fails the batch,
   and every request in it is answered with that error (503 at the API) - none was committed;
+- a batch that is one statement (accepts only, on PostgreSQL: `run(one_statement=True)`) runs
+  as that statement alone, which is atomic and durable by itself: no BEGIN and COMMIT round
+  trips. Should it fail on a row of its own, the write sets run one by one as above;
 - write sets of one batch run in a fixed order (`order`, e.g. party and fs_id), so two
   replicas committing overlapping batches take their row locks in the same order.
 """
@@ -33,6 +36,8 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fcsbe.server.storage.fast.driver import statement_is_transaction
 
 __all__ = ["Bulk", "GroupCommit", "Write"]
 
@@ -56,6 +61,7 @@ class _Pending:
     future: asyncio.Future[Any]
     bulk: Bulk | None = None
     item: Any = None
+    one_statement: bool = False
     failure: BaseException | None = field(default=None)
     result: Any = None
 
@@ -94,6 +100,7 @@ class GroupCommit:
         *,
         bulk: Bulk | None = None,
         item: Any = None,
+        one_statement: bool = False,
     ) -> T:
         """Run `write` in the next batch's transaction; its result once that batch committed.
 
@@ -101,13 +108,17 @@ class GroupCommit:
         call `bulk(session, [item, ...])` (their result is None); `write` is still what runs
         when the batch is run again, write set by write set, after one of them failed.
 
+        `one_statement`: `write`, and `bulk` for any number of items, is one statement on
+        PostgreSQL; a batch of such write sets of one kind then runs as that statement alone,
+        atomic and durable without a transaction of its own (no BEGIN, no COMMIT round trip).
+
         Raises what `write` raised (its own error: the others of the batch still commit), or the
         database's error when the batch as a whole could not commit.
         """
         if self._closed:
             raise RuntimeError("the group committer is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(write, order, future, bulk, item))
+        self._queue.append(_Pending(write, order, future, bulk, item, one_statement))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._writer(), name="fcsbe-group-commit")
         self._wake.set()
@@ -179,6 +190,9 @@ class GroupCommit:
         """Run the batch in one transaction and commit it. First without savepoints (the
         usual case costs nothing more); when a write set fails on its own, that one is set
         aside and the rest runs again, each under a savepoint."""
+        kinds = {pending.bulk for pending in batch}
+        if all(p.one_statement for p in batch) and len(kinds) == 1 and None not in kinds:
+            statement_is_transaction(session)
         try:
             if await self._first_pass(session, batch):
                 await session.commit()
@@ -187,6 +201,7 @@ class GroupCommit:
             await session.rollback()
             raise
         await session.rollback()
+        statement_is_transaction(session, alone=False)  # one by one, under savepoints
         for pending in batch:
             if pending.failure is not None:
                 continue
