@@ -17,8 +17,8 @@ import pytest
 from fastapi import FastAPI
 
 from fcsbe.server.api.fs_accept import AcceptRoute
-from fcsbe.server.app import create_app
 from fcsbe.server.settings import Settings
+from tests.support.apps import app_for
 from tests.support.databases import empty_all
 from tests.support.factories import make_fo, make_operator
 from tests.support.fs_fixtures import make_contract, make_site, request_body
@@ -117,7 +117,7 @@ async def _exchange(app: FastAPI) -> list[Answer]:
 @pytest.fixture
 async def plain_app(settings: Settings) -> AsyncIterator[FastAPI]:
     """The app serving the accept through FastAPI, on the test's database."""
-    application = create_app(settings.model_copy(update={"fast_accept": False}))
+    application = app_for(settings.model_copy(update={"fast_accept": False}))
     async with application.router.lifespan_context(application):
         yield application
 
