@@ -81,6 +81,7 @@ from fcsbe.server.storage.engine import create_engine, create_session_factory
 from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.fast.group_read import CredentialReads
 from fcsbe.server.storage.fast.lite_reader import close_reader
+from fcsbe.server.storage.fast.warm import compile_fast_statements
 from fcsbe.server.storage.wakeup import WorkListener
 from fcsbe.server.workers import (
     LISTENER_CHECK_S,
@@ -326,6 +327,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.workers_enabled:
             await stations.adapter.start()
             workers.start()
+        compile_fast_statements(engine.dialect.name)
         _freeze_startup_heap()
         log.info(
             "fcsbe %s ready on %s, stations: %s",

@@ -10,5 +10,9 @@ more CPU than the database spends on it. The statements of that path live here:
 - `accept`: the accept path's queries (credential, signature requirement, idempotency key, the
   received FS with its transition, event and key row) and the per-transaction facts they share
   (the caller's signature-requiring contracts, the key's advisory lock);
-- `group_commit`: one transaction, one durable commit, for the write sets of many requests.
+- `group_commit`: one transaction, one durable commit, for the write sets of many requests;
+- `accept_many`: a batch of accepts as one statement over arrays (PostgreSQL);
+- `group_read`: the credential look-ups of concurrent accepts as one statement (PostgreSQL);
+- `lite_reader`: SQLite reads beside the single writer;
+- `warm`: compiling all of these at start-up rather than on the first request.
 """

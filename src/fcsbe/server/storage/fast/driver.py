@@ -170,6 +170,10 @@ class PgStatement:
     def sql(self) -> str:
         return self._compile()[0]
 
+    def compile(self) -> None:
+        """Compile now (start-up), not on the first request that runs it."""
+        self._compile()
+
     def args(self, values: Mapping[str, Any]) -> list[Any]:
         _, names, defaults = self._compile()
         return [values[n] if n in values else defaults[n] for n in names]
@@ -281,6 +285,10 @@ class LiteStatement:
             ]
             self._compiled = (str(compiled), names, dict(compiled.params), binds, results)
         return self._compiled
+
+    def compile(self) -> None:
+        """Compile now (start-up), not on the first request that runs it."""
+        self._compile()
 
     async def fetchrow(self, connection: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row (None: none) of running the statement with `values`."""
