@@ -10,6 +10,7 @@ more CPU than the database spends on it. The statements of that path live here:
 - `accept`: the accept path's queries (credential, signature requirement, idempotency key, the
   received FS with its transition, event and key row) and the per-transaction facts they share
   (the caller's signature-requiring contracts, the key's advisory lock);
+- `batching`: one task serving waiting requests in batches (what the next two share);
 - `group_commit`: one transaction, one durable commit, for the write sets of many requests;
 - `accept_many`: a batch of accepts as one statement over arrays (PostgreSQL);
 - `group_read`: the credential look-ups of concurrent accepts as one statement (PostgreSQL);

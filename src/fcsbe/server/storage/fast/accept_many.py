@@ -81,40 +81,24 @@ def _insert_received_many() -> Any:
         .where(ContractRow.fo_party_id == c.fo_party_id, ContractRow.fsc_id == c.fsc_id)
         .scalar_subquery()
     )
+    columns = {
+        "fo_party_id": c.fo_party_id,
+        "fs_id": c.fs_id,
+        "revision": literal(1),
+        "contract_id": contract,
+        "fs_type": c.fs_type,
+        "state": literal("RECEIVED"),
+        "window_start": c.window_start,
+        "window_end": c.window_end,
+        "response_deadline": c.response_deadline,
+        "request": c.request,
+        "correlation_id": c.correlation_id,
+        "created_at": c.created_at,
+        "updated_at": c.created_at,
+    }
     fs = (
         insert(FlexibilityServiceRow)
-        .from_select(
-            [
-                "fo_party_id",
-                "fs_id",
-                "revision",
-                "contract_id",
-                "fs_type",
-                "state",
-                "window_start",
-                "window_end",
-                "response_deadline",
-                "request",
-                "correlation_id",
-                "created_at",
-                "updated_at",
-            ],
-            select(
-                c.fo_party_id,
-                c.fs_id,
-                literal(1),
-                contract,
-                c.fs_type,
-                literal("RECEIVED"),
-                c.window_start,
-                c.window_end,
-                c.response_deadline,
-                c.request,
-                c.correlation_id,
-                c.created_at,
-                c.created_at,
-            ).order_by(c.position),
-        )
+        .from_select(list(columns), select(*columns.values()).order_by(c.position))
         .returning(FlexibilityServiceRow.id, FlexibilityServiceRow.created_at)
         .cte("new_fs")
     )

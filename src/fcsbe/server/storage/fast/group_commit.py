@@ -27,8 +27,6 @@ request with its result. So:
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -37,11 +35,11 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fcsbe.server.storage.fast.batching import Batcher
 from fcsbe.server.storage.fast.driver import statement_is_transaction
 
 __all__ = ["Bulk", "GroupCommit", "Write"]
 
-log = logging.getLogger("fcsbe.storage.group_commit")
 
 T = TypeVar("T")
 Write = Callable[[AsyncSession], Awaitable[Any]]
@@ -75,7 +73,7 @@ def _is_its_own(exc: BaseException) -> bool:
     return isinstance(exc, Exception)
 
 
-class GroupCommit:
+class GroupCommit(Batcher[_Pending]):
     """The process's writer of batched write sets (see the module docstring).
 
     `batches` and `writes` count what was committed (a benchmark reads the mean batch size).
@@ -84,12 +82,8 @@ class GroupCommit:
     def __init__(
         self, factory: async_sessionmaker[AsyncSession], *, max_batch: int = MAX_BATCH
     ) -> None:
+        super().__init__("group commit", max_batch)
         self._factory = factory
-        self._max_batch = max_batch
-        self._queue: deque[_Pending] = deque()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
         self.batches = 0
         self.writes = 0
 
@@ -115,76 +109,38 @@ class GroupCommit:
         Raises what `write` raised (its own error: the others of the batch still commit), or the
         database's error when the batch as a whole could not commit.
         """
-        if self._closed:
-            raise RuntimeError("the group committer is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(write, order, future, bulk, item, one_statement))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._writer(), name="fcsbe-group-commit")
-        self._wake.set()
+        self._submit(_Pending(write, order, future, bulk, item, one_statement))
         return await future
 
-    async def close(self) -> None:
-        """Commit what is queued, then stop the writer."""
-        self._closed = True
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._wake.set()
+    async def _serve(self) -> None:
+        batch: list[_Pending] = []
         try:
-            await asyncio.wait_for(task, timeout=10)
-        except TimeoutError:
-            task.cancel()
-
-    async def _writer(self) -> None:
-        while True:
-            if not self._queue:
-                if self._closed:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
+            async with self._factory() as session:
+                # The connection first (SQLite has one, requests' reads use it too): the
+                # write sets that arrive while the writer waits for it join this batch.
+                await session.connection()
+                batch = self._take()
+                if batch:
+                    await self._commit(session, batch)
+        except BaseException as exc:  # the database's failure: nobody's rows committed
+            self._fail(batch or self._take(), exc)
+            return
+        if not batch:
+            return
+        self.batches += 1
+        for pending in batch:
+            if pending.future.done():
                 continue
-            batch: list[_Pending] = []
-            try:
-                async with self._factory() as session:
-                    # The connection first (SQLite has one, requests' reads use it too): the
-                    # write sets that arrive while the writer waits for it join this batch.
-                    await session.connection()
-                    batch = self._take()
-                    if batch:
-                        await self._commit(session, batch)
-            except BaseException as exc:  # the database's failure: nobody's rows committed
-                batch = batch or self._take()
-                if not isinstance(exc, Exception):
-                    for pending in batch:
-                        if not pending.future.done():
-                            pending.future.cancel()
-                    raise
-                log.warning("group commit of %d write sets failed: %s", len(batch), exc)
-                for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(pending.failure or exc)
-                continue
-            if not batch:
-                continue
-            self.batches += 1
-            for pending in batch:
-                if pending.future.done():
-                    continue
-                if pending.failure is not None:
-                    pending.future.set_exception(pending.failure)
-                else:
-                    self.writes += 1
-                    pending.future.set_result(pending.result)
+            if pending.failure is not None:
+                pending.future.set_exception(pending.failure)
+            else:
+                self.writes += 1
+                pending.future.set_result(pending.result)
 
     def _take(self) -> list[_Pending]:
-        """The next batch: the write sets waiting (at most `max_batch`) in their fixed order,
-        without those whose caller gave up."""
-        count = min(len(self._queue), self._max_batch)
-        batch = [self._queue.popleft() for _ in range(count)]
-        batch = [p for p in batch if not p.future.done()]
-        batch.sort(key=lambda p: p.order)
-        return batch
+        """The next batch, in the write sets' fixed order."""
+        return sorted(super()._take(), key=lambda p: p.order)
 
     async def _commit(self, session: AsyncSession, batch: list[_Pending]) -> None:
         """Run the batch in one transaction and commit it. First without savepoints (the

@@ -22,8 +22,6 @@ A failure of the database fails the group: every look-up in it gets the error (5
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,13 +37,12 @@ from fcsbe.server.storage.fast.accept import (
     LOCK_SEPARATOR,
     SIGNED_CONTRACTS,
 )
+from fcsbe.server.storage.fast.batching import Batcher
 from fcsbe.server.storage.fast.driver import PgStatement
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow
 from fcsbe.server.storage.parties import CredentialRow, EnrolmentRow
 
 __all__ = ["CREDENTIALS_WITH_KEYS", "CredentialReads"]
-
-log = logging.getLogger("fcsbe.storage.group_read")
 
 MAX_GROUP = 512
 """Look-ups per statement at most."""
@@ -100,92 +97,47 @@ class _Asked:
     future: asyncio.Future[Sequence[Any] | None]
 
 
-class CredentialReads:
+class CredentialReads(Batcher[_Asked]):
     """The process's reader of grouped credential look-ups (see the module docstring)."""
 
     def __init__(self, engine: AsyncEngine, *, max_group: int = MAX_GROUP) -> None:
+        super().__init__("group read", max_group)
         self._engine = engine
-        self._max_group = max_group
-        self._queue: deque[_Asked] = deque()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
         self.groups = 0
         self.reads = 0
 
     async def find(self, token_hash: str, key: str) -> Sequence[Any] | None:
         """The row of `CREDENTIAL_WITH_KEY` for this token hash and key (without the position),
         None when the token is unknown."""
-        if self._closed:
-            raise RuntimeError("the credential reader is closed")
         future: asyncio.Future[Sequence[Any] | None] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Asked(token_hash, key, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._reader(), name="fcsbe-group-read")
-        self._wake.set()
+        self._submit(_Asked(token_hash, key, future))
         return await future
 
-    async def close(self) -> None:
-        """Answer what is queued, then stop the reader."""
-        self._closed = True
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._wake.set()
+    async def _serve(self) -> None:
+        group: list[_Asked] = []
         try:
-            await asyncio.wait_for(task, timeout=10)
-        except TimeoutError:
-            task.cancel()
-
-    async def _reader(self) -> None:
-        while True:
-            if not self._queue:
-                if self._closed:
+            async with self._engine.connect() as connection:
+                # The connection first: look-ups arriving meanwhile join this group.
+                fairy = await connection.get_raw_connection()
+                group = self._take()
+                if not group:
                     return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            group: list[_Asked] = []
-            try:
-                async with self._engine.connect() as connection:
-                    # The connection first: look-ups arriving meanwhile join this group.
-                    fairy = await connection.get_raw_connection()
-                    group = self._take()
-                    if group:
-                        rows = await CREDENTIALS_WITH_KEYS.fetch(
-                            fairy.driver_connection,
-                            {
-                                "token_hashes": [a.token_hash for a in group],
-                                "keys": [a.key for a in group],
-                                "lock_prefix": LOCK_PREFIX,
-                                "lock_separator": LOCK_SEPARATOR,
-                            },
-                        )
-            except BaseException as exc:  # the database's failure: the whole group fails
-                group = group or self._take()
-                if not isinstance(exc, Exception):
-                    for asked in group:
-                        if not asked.future.done():
-                            asked.future.cancel()
-                    raise
-                log.warning("group read of %d credentials failed: %s", len(group), exc)
-                for asked in group:
-                    if not asked.future.done():
-                        asked.future.set_exception(exc)
-                continue
-            if not group:
-                continue
-            self.groups += 1
-            self.reads += len(group)
-            found = {row[0]: row for row in rows}
-            for position, asked in enumerate(group, start=1):
-                if not asked.future.done():
-                    row = found.get(position)
-                    asked.future.set_result(None if row is None else tuple(row)[1:])
-
-    def _take(self) -> list[_Asked]:
-        """The next group: the look-ups waiting (at most `max_group`), without those whose
-        caller gave up."""
-        count = min(len(self._queue), self._max_group)
-        group = [self._queue.popleft() for _ in range(count)]
-        return [a for a in group if not a.future.done()]
+                rows = await CREDENTIALS_WITH_KEYS.fetch(
+                    fairy.driver_connection,
+                    {
+                        "token_hashes": [a.token_hash for a in group],
+                        "keys": [a.key for a in group],
+                        "lock_prefix": LOCK_PREFIX,
+                        "lock_separator": LOCK_SEPARATOR,
+                    },
+                )
+        except BaseException as exc:  # the database's failure: the whole group fails
+            self._fail(group or self._take(), exc)
+            return
+        self.groups += 1
+        self.reads += len(group)
+        found = {row[0]: row for row in rows}
+        for position, asked in enumerate(group, start=1):
+            if not asked.future.done():
+                row = found.get(position)
+                asked.future.set_result(None if row is None else tuple(row)[1:])
