@@ -123,40 +123,45 @@ class AcceptRoute(BaseRoute):
         """The route of `flexibility_services.create_flexibility_service`, step for step."""
         received = _json_body(request, await request.body())
         dependant = self.documented.dependant
-        async with state_session_factory(request)() as session:
-            try:
-                reads_outside_transaction(session)
-                read_in_groups(session, request.app.state.credential_reads)
-                signed = SignedRequest(request, request.headers.get(SIGNATURE_HEADER))
-                principal = await authenticate(request, session)
-                if principal.role is not Role.FO:
-                    raise Forbidden(
-                        f"This operation needs a {Role.FO.value} credential.", slug="wrong-role"
-                    )
-                check_scope(principal, _SCOPE)
-                headers, errors = request_params_to_args(dependant.header_params, request.headers)
-                body, body_errors = await request_body_to_args(
-                    dependant.body_params, received, embed_body_fields=False
+        # No `async with`: closing a session costs a greenlet round trip (about 45 µs), and
+        # one that never began a transaction (the reads ran beside it) holds nothing.
+        session = state_session_factory(request)()
+        try:
+            reads_outside_transaction(session)
+            read_in_groups(session, request.app.state.credential_reads)
+            signed = SignedRequest(request, request.headers.get(SIGNATURE_HEADER))
+            principal = await authenticate(request, session)
+            if principal.role is not Role.FO:
+                raise Forbidden(
+                    f"This operation needs a {Role.FO.value} credential.", slug="wrong-role"
                 )
-                errors += body_errors
-                if errors:
-                    raise RequestValidationError(errors, body=received)
-                response = await accept(
-                    cast("FlexibilityServiceRequest", body["body"]),
-                    request,
-                    signed,
-                    principal,
-                    session,
-                    state_settings(request),
-                    cast("GroupCommit", request.app.state.group_commit),
-                    headers.get("idempotency_key"),
-                )
-                if session.in_transaction():  # the reads ran beside it: nothing to end
-                    await session.commit()
-            except BaseException:
-                if session.in_transaction():
-                    await session.rollback()
-                raise
+            check_scope(principal, _SCOPE)
+            headers, errors = request_params_to_args(dependant.header_params, request.headers)
+            body, body_errors = await request_body_to_args(
+                dependant.body_params, received, embed_body_fields=False
+            )
+            errors += body_errors
+            if errors:
+                raise RequestValidationError(errors, body=received)
+            response = await accept(
+                cast("FlexibilityServiceRequest", body["body"]),
+                request,
+                signed,
+                principal,
+                session,
+                state_settings(request),
+                cast("GroupCommit", request.app.state.group_commit),
+                headers.get("idempotency_key"),
+            )
+            if session.in_transaction():  # the reads ran beside it: nothing to end
+                await session.commit()
+        except BaseException:
+            if session.in_transaction():
+                await session.rollback()
+            raise
+        finally:
+            if session.in_transaction():  # an error while ending it: let go of the connection
+                await session.close()
         return response
 
 
