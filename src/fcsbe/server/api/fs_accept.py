@@ -36,11 +36,10 @@ from starlette.types import Receive, Scope, Send
 
 from fcsbe.model import FlexibilityServiceRequest
 from fcsbe.model.signatures import SIGNATURE_HEADER
-from fcsbe.server.api.edge.authentication import authenticate
+from fcsbe.server.api.edge.authentication import authenticate, check_role
 from fcsbe.server.api.edge.signatures import SignedRequest
 from fcsbe.server.api.flexibility_services import accept, router
 from fcsbe.server.deps import state_session_factory, state_settings
-from fcsbe.server.errors import Forbidden
 from fcsbe.server.security.principal import Role, check_scope
 from fcsbe.server.storage.fast.accept import read_in_groups
 from fcsbe.server.storage.fast.driver import reads_outside_transaction
@@ -130,11 +129,7 @@ class AcceptRoute(BaseRoute):
             reads_outside_transaction(session)
             read_in_groups(session, request.app.state.credential_reads)
             signed = SignedRequest(request, request.headers.get(SIGNATURE_HEADER))
-            principal = await authenticate(request, session)
-            if principal.role is not Role.FO:
-                raise Forbidden(
-                    f"This operation needs a {Role.FO.value} credential.", slug="wrong-role"
-                )
+            principal = check_role(await authenticate(request, session), Role.FO)
             check_scope(principal, _SCOPE)
             headers, errors = request_params_to_args(dependant.header_params, request.headers)
             body, body_errors = await request_body_to_args(

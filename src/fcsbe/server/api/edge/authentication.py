@@ -30,6 +30,7 @@ __all__ = [
     "any_with_scope",
     "authenticate",
     "bearer_token",
+    "check_role",
     "fo_with_scope",
 ]
 
@@ -99,11 +100,16 @@ def _limit_rate(request: Request, principal: Principal) -> None:
         )
 
 
+def check_role(principal: Principal, role: Role) -> Principal:
+    """Refuse (403) a principal of another role."""
+    if principal.role is not role:
+        raise Forbidden(f"This operation needs a {role.value} credential.", slug="wrong-role")
+    return principal
+
+
 def _require(role: Role) -> object:
     async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if principal.role is not role:
-            raise Forbidden(f"This operation needs a {role.value} credential.", slug="wrong-role")
-        return principal
+        return check_role(principal, role)
 
     dependency.__name__ = f"require_{role.value.lower()}"
     return dependency
