@@ -16,6 +16,18 @@ from fcsbe.server.storage.engine import DatabaseUnreachable
 from fcsbe.server.workers import WorkerGroup
 
 
+async def _run_until(
+    done: asyncio.Event, interval_s: float, step: Callable[[], Awaitable[int]]
+) -> WorkerGroup:
+    """Run `step` in a loop of its own until it sets `done`; the stopped group."""
+    group = WorkerGroup()
+    group.add("probe", interval_s, step)
+    group.start()
+    await asyncio.wait_for(done.wait(), timeout=5)
+    await group.stop()
+    return group
+
+
 async def test_loop_repeats_while_there_is_work_and_survives_errors() -> None:
     calls: list[int] = []
     done = asyncio.Event()
@@ -29,11 +41,7 @@ async def test_loop_repeats_while_there_is_work_and_survives_errors() -> None:
             return 0
         return 1
 
-    group = WorkerGroup()
-    group.add("probe", 0.001, step)
-    group.start()
-    await asyncio.wait_for(done.wait(), timeout=5)
-    await group.stop()
+    group = await _run_until(done, 0.001, step)
     assert len(calls) >= 5
     assert group.tasks[0].last_error is None
     assert group.unhealthy() == []
@@ -109,11 +117,7 @@ async def test_a_lost_database_is_retried_within_seconds_other_failures_back_off
         done.set()
         return 0
 
-    group = WorkerGroup()
-    group.add("probe", 2.0, step)
-    group.start()
-    await asyncio.wait_for(done.wait(), timeout=5)
-    await group.stop()
+    await _run_until(done, 2.0, step)
     outage, bug = pauses[:6], pauses[6:12]
     assert max(outage) == workers.OUTAGE_RETRY_S
     assert max(bug) == workers.MAX_BACKOFF_S

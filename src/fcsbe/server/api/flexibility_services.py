@@ -69,9 +69,11 @@ from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, list_fs
 from fcsbe.server.storage.station_commands import StationCommandRow
 
-__all__ = ["accept", "router"]
+__all__ = ["FS_SCOPE", "accept", "router"]
 
-FsPrincipal = Annotated[Principal, fo_with_scope("flexibility-services")]
+FS_SCOPE = "flexibility-services"
+"""The API scope an FO's enrolment must grant for the FS routes."""
+FsPrincipal = Annotated[Principal, fo_with_scope(FS_SCOPE)]
 
 router = APIRouter(prefix="/v1/flexibility-services", tags=["flexibility-services"])
 

@@ -8,7 +8,7 @@ the same order with plain calls:
 
 1. the body is read and, when it is JSON, parsed (a malformed document is a 422 before anything
    else, as FastAPI answers it);
-2. the credential (401/403/429), role and scope, as `fo_with_scope("flexibility-services")`;
+2. the credential (401/403/429), role and scope, as `fo_with_scope(FS_SCOPE)`;
 3. the `Idempotency-Key` header and the body are validated by the FastAPI route's own parameter
    and body fields, so every 422 names the same fields in the same words;
 4. the route's handler itself (`flexibility_services.accept`), the same code.
@@ -38,7 +38,7 @@ from fcsbe.model import FlexibilityServiceRequest
 from fcsbe.model.signatures import SIGNATURE_HEADER
 from fcsbe.server.api.edge.authentication import authenticate, check_role
 from fcsbe.server.api.edge.signatures import SignedRequest
-from fcsbe.server.api.flexibility_services import accept, router
+from fcsbe.server.api.flexibility_services import FS_SCOPE, accept, router
 from fcsbe.server.deps import state_session_factory, state_settings
 from fcsbe.server.security.principal import Role, check_scope
 from fcsbe.server.storage.fast.accept import read_in_groups
@@ -48,7 +48,6 @@ from fcsbe.server.storage.fast.group_commit import GroupCommit
 __all__ = ["PATH", "AcceptRoute", "install"]
 
 PATH = "/v1/flexibility-services"
-_SCOPE = "flexibility-services"
 
 
 def _route_path(scope: Scope) -> str:
@@ -130,7 +129,7 @@ class AcceptRoute(BaseRoute):
             read_in_groups(session, request.app.state.credential_reads)
             signed = SignedRequest(request, request.headers.get(SIGNATURE_HEADER))
             principal = check_role(await authenticate(request, session), Role.FO)
-            check_scope(principal, _SCOPE)
+            check_scope(principal, FS_SCOPE)
             headers, errors = request_params_to_args(dependant.header_params, request.headers)
             body, body_errors = await request_body_to_args(
                 dependant.body_params, received, embed_body_fields=False
