@@ -28,6 +28,7 @@ from fcsbe.server.storage.data_files import private_sqlite_files
 
 __all__ = [
     "IDLE_PING_S",
+    "PG_SESSION_SETTINGS",
     "DatabaseUnreachable",
     "answers",
     "create_engine",
@@ -129,6 +130,20 @@ def _install_idle_ping(engine: AsyncEngine, idle_s: float) -> None:
             raise DisconnectionError(f"stale pooled connection: {exc.__class__.__name__}") from exc
 
 
+PG_SESSION_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+"""Settings of every PostgreSQL session of the server.
+
+`plan_cache_mode`: every statement is planned for its values and the tables as they are now.
+By default PostgreSQL switches a prepared statement (the driver prepares each one) to a
+generic plan after five runs and keeps that plan until the table's statistics change. A plan
+made while a table was empty (a new deployment, the first minute of a new database) scans it
+sequentially, and it went on scanning as the table grew: the idempotency-key look-up read
+every stored key, and the accept rate fell from 1,650/s to 480/s within 40 s of a start,
+until autovacuum analysed the table. Planning each run costs the accept nothing measurable
+(2,200/s sustained, the same as with generic plans made after an ANALYZE).
+"""
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """Create the engine for `settings.database_url`; the caller owns and disposes it."""
     url = make_url(settings.database_url)
@@ -156,6 +171,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args={
             "timeout": settings.db_connect_timeout_s,
             "command_timeout": settings.db_command_timeout_s,
+            "server_settings": PG_SESSION_SETTINGS,
         }
         if asyncpg
         else {},
