@@ -10,7 +10,7 @@ off-grid site, an EV without V2G consent, another FO's contract, a passed deadli
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -97,8 +97,24 @@ async def _store(
     await session.flush()
 
 
+def _base() -> datetime:
+    """The time the seeded windows start from (one to five hours on): now, unless they would
+    then cross midnight UTC; the activations cap counts per day of a window's start, and the
+    seed's eight activations of FO-A must fall on one day whatever the clock says."""
+    now = utcnow()
+    if (now + timedelta(hours=5)).date() == now.date():
+        return now
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(minutes=55)
+
+
 async def _seed(app: FastAPI) -> None:
     factory = app.state.session_factory
+    base = _base()
+
+    def _body(fs_id: str, **kw: Any) -> dict[str, Any]:
+        return request_body(fs_id, now=base, **kw)
+
     await make_fo(factory, "FO-A")
     await make_fo(factory, "FO-B")
     await make_site(factory, "s1", evses=4)
@@ -112,7 +128,7 @@ async def _seed(app: FastAPI) -> None:
     )
     await make_contract(factory, "FO-B", "fsc-2", targets=[("SITE", "s4")])
     async with factory() as session:  # a live FS decided earlier holds part of s1
-        await _store(session, request_body("before", p_w=80_000.0))
+        await _store(session, _body("before", p_w=80_000.0))
         await session.commit()
     async with factory() as session:
         assert await decide_pending(session, utcnow(), app.state.keys.sign, limit=1) == 1
@@ -120,47 +136,43 @@ async def _seed(app: FastAPI) -> None:
     other = timedelta(hours=3)
     async with factory() as session:
         for n, p_w in enumerate([60_000.0, 90_000.0, 150_000.0]):
-            await _store(session, request_body(f"sp-{n}", p_w=p_w), correlation_id=f"c-{n}")
+            await _store(session, _body(f"sp-{n}", p_w=p_w), correlation_id=f"c-{n}")
+        await _store(session, _body("ffr", fs_type="FFR", parameters=FFR, minimum_acceptance_pct=1))
         await _store(
-            session, request_body("ffr", fs_type="FFR", parameters=FFR, minimum_acceptance_pct=1)
+            session,
+            _body("discharge", targets=[("SITE", "s2")], parameters=_setpoint(-30_000.0)),
         )
         await _store(
             session,
-            request_body("discharge", targets=[("SITE", "s2")], parameters=_setpoint(-30_000.0)),
+            _body("reserve", targets=[("SITE", "s2")], fs_type="RESERVE", parameters=RESERVE),
         )
         await _store(
             session,
-            request_body(
-                "reserve", targets=[("SITE", "s2")], fs_type="RESERVE", parameters=RESERVE
-            ),
-        )
-        await _store(
-            session,
-            request_body(
+            _body(
                 "mixed",
                 p_w=30_000.0,
                 targets=[("SITE", "s1"), ("SITE", "s4"), ("EVSE", "nowhere"), ("SITE", "s3")],
             ),
         )
-        await _store(session, request_body("off-grid", targets=[("SITE", "s3")]))
-        await _store(session, request_body("sp-later", p_w=20_000.0, start_in=other))
+        await _store(session, _body("off-grid", targets=[("SITE", "s3")]))
+        await _store(session, _body("sp-later", p_w=20_000.0, start_in=other))
         await _store(
             session,
-            request_body(
+            _body(
                 "ffr-later", fs_type="FFR", parameters=FFR, start_in=other, minimum_acceptance_pct=1
             ),
         )
-        await _store(session, request_body("sp-cap", p_w=10_000.0, start_in=other))
+        await _store(session, _body("sp-cap", p_w=10_000.0, start_in=other))
         await _store(
-            session, request_body("not-mine", fsc_id="fsc-2", targets=[("SITE", "s4")]), fsc="fsc-2"
+            session, _body("not-mine", fsc_id="fsc-2", targets=[("SITE", "s4")]), fsc="fsc-2"
         )
         await _store(
             session,
-            request_body("fo-b", fsc_id="fsc-2", targets=[("SITE", "s4")]),
+            _body("fo-b", fsc_id="fsc-2", targets=[("SITE", "s4")]),
             fo="FO-B",
             fsc="fsc-2",
         )
-        await _store(session, request_body("late", p_w=5_000.0), late=True)
+        await _store(session, _body("late", p_w=5_000.0), late=True)
         await session.commit()
 
 
