@@ -81,6 +81,7 @@ from fcsbe.server.storage.engine import create_engine, create_session_factory
 from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.fast.group_read import CredentialReads
 from fcsbe.server.storage.fast.lite_reader import close_reader
+from fcsbe.server.storage.fast.lite_write import writer_for
 from fcsbe.server.storage.fast.warm import compile_fast_statements
 from fcsbe.server.storage.wakeup import WorkListener
 from fcsbe.server.workers import (
@@ -192,7 +193,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         app.state.engine = engine
         app.state.session_factory = factory = create_session_factory(engine)
-        app.state.group_commit = group_commit = GroupCommit(factory)
+        lite_writer = writer_for(engine, settings.sqlite_busy_timeout_ms)
+        app.state.group_commit = group_commit = GroupCommit(
+            factory, lite=None if lite_writer is None else (engine, lite_writer)
+        )
         app.state.credential_reads = credential_reads = (
             CredentialReads(engine)
             if engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
@@ -339,6 +343,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await group_commit.close()
+            if lite_writer is not None:
+                await lite_writer.close()
             if credential_reads is not None:
                 await credential_reads.close()
             await workers.stop()

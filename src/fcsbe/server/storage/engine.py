@@ -76,6 +76,24 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _install_sqlite_reset(engine: AsyncEngine) -> None:
+    """Roll back a connection given back to the pool only when it is in a transaction.
+
+    The pool's own reset rolls back every connection given back, and on aiosqlite that is a
+    hop to its thread. The group committer holds the engine's one connection while another
+    connection writes its batch (`storage/fast/lite_write.py`), and gives it back without a
+    transaction begun: a hop per batch for nothing. Whether a transaction is open is known
+    without a hop (`in_transaction`, read from SQLite's autocommit flag)."""
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _reset(dbapi_connection: Any, record: Any, state: Any) -> None:
+        if state.terminate_only or not state.asyncio_safe or state.transaction_was_reset:
+            return
+        driver = record.driver_connection if record is not None else None
+        if getattr(driver, "in_transaction", True):
+            dbapi_connection.rollback()
+
+
 def _install_connect_guard(engine: AsyncEngine) -> None:
     """Turn every failure to open a PostgreSQL connection into `DatabaseUnreachable`.
 
@@ -153,9 +171,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # queue, while waiting for the file lock is SQLite's busy handler, which sleeps in steps
         # of up to 100 ms and collapses throughput under concurrency.
         engine = create_async_engine(
-            url, pool_size=1, max_overflow=0, pool_timeout=settings.db_pool_timeout_s * 6
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=settings.db_pool_timeout_s * 6,
+            pool_reset_on_return=None,  # _install_sqlite_reset does it, when there is a need
         )
         _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
+        _install_sqlite_reset(engine)
         return engine
     asyncpg = url.get_driver_name() == "asyncpg"
     engine = create_async_engine(

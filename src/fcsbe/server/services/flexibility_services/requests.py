@@ -30,7 +30,7 @@ from fcsbe.server.services.event_log.log import event_values
 from fcsbe.server.services.flexibility_services.lifecycle import CANCELLABLE, move
 from fcsbe.server.storage.contracts import contract_pk
 from fcsbe.server.storage.fast.accept import insert_received_fs
-from fcsbe.server.storage.fast.accept_many import insert_received_many
+from fcsbe.server.storage.fast.accept_many import insert_received_many, lite_statements
 from fcsbe.server.storage.fast.group_commit import GroupCommit
 from fcsbe.server.storage.flexibility_services import (
     FlexibilityServiceRow,
@@ -117,6 +117,7 @@ async def submit_fs(
                 bulk=insert_received_many,
                 item=(values, event, key),
                 one_statement=True,
+                lite_bulk=lite_statements,
             )
     except IntegrityError as exc:
         raise Conflict(

@@ -32,12 +32,22 @@ from fcsbe.server.storage.fast.accept import (
     KEY_COLUMNS,
     STORE_KEY,
 )
-from fcsbe.server.storage.fast.driver import PgStatement, pg_connection
+from fcsbe.server.storage.fast.driver import PgStatement, lite_connection, pg_connection
+from fcsbe.server.storage.fast.lite_write import LiteStatements, LiteWrite
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTransitionRow
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow
 from fcsbe.server.storage.wakeup import WORK_CHANNEL, mark_woken, wake_workers
 
-__all__ = ["INSERT_RECEIVED_MANY", "Received", "insert_received_many"]
+__all__ = [
+    "INSERT_RECEIVED_MANY",
+    "LITE_INSERT_EVENT",
+    "LITE_INSERT_FS",
+    "LITE_INSERT_TRANSITION",
+    "LITE_STORE_KEY",
+    "Received",
+    "insert_received_many",
+    "lite_statements",
+]
 
 Received = tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]
 """One accept's rows for `insert_received_many`: FS values, event, key row (or None)."""
@@ -136,6 +146,18 @@ def _insert_received_many() -> Any:
 INSERT_RECEIVED_MANY = PgStatement(_insert_received_many())
 """Many accepts' FS rows, first transitions, events and key rows in one statement; answers the
 number of FS rows written."""
+LITE_INSERT_FS = LiteWrite(INSERT_FS_ROW)
+LITE_INSERT_TRANSITION = LiteWrite(INSERT_FIRST_TRANSITION)
+LITE_INSERT_EVENT = LiteWrite(insert(EventLogRow), EVENT_COLUMNS)
+LITE_STORE_KEY = LiteWrite(STORE_KEY.plain)
+"""The same rows on SQLite: a multi-row INSERT per table, each one hop (`lite_write`)."""
+_PLAIN: dict[LiteWrite, Any] = {
+    LITE_INSERT_FS: INSERT_FS_ROW,
+    LITE_INSERT_TRANSITION: INSERT_FIRST_TRANSITION,
+    LITE_INSERT_EVENT: insert(EventLogRow),
+    LITE_STORE_KEY: STORE_KEY.plain,
+}
+"""The SQLAlchemy statement of each, for the plain twins (`use_plain`)."""
 
 
 def _arrays(accepts: list[Received]) -> dict[str, list[Any]]:
@@ -168,17 +190,36 @@ async def insert_received_many(session: AsyncSession, accepts: list[Received]) -
         assert row[0] == len(accepts)  # else a constraint would have refused the statement
         mark_woken(session)
         return
-    connection = await session.connection()
-    await connection.execute(INSERT_FS_ROW, [values for values, _, _ in accepts])
-    await connection.execute(
-        INSERT_FIRST_TRANSITION,
-        [
-            {"fo_party_id": v["fo_party_id"], "fs_id": v["fs_id"], "created_at": v["created_at"]}
-            for v, _, _ in accepts
-        ],
-    )
-    await connection.execute(insert(EventLogRow), [event for _, event, _ in accepts])
-    keys = [key_row for _, _, key_row in accepts if key_row is not None]
-    if keys:
-        await connection.execute(STORE_KEY.plain, keys)
+    lite = await lite_connection(session)
+    if lite is not None:  # SQLite: one hop to aiosqlite's thread per statement (`lite_write`)
+        for write, rows in _per_table(accepts):
+            if rows:
+                await write.executemany(lite, rows)
+    else:
+        connection = await session.connection()
+        for write, rows in _per_table(accepts):
+            if rows:
+                await connection.execute(_PLAIN[write], rows)
     await wake_workers(session)
+
+
+def _per_table(accepts: list[Received]) -> list[tuple[LiteWrite, list[dict[str, Any]]]]:
+    """The rows of each table for `accepts`, in the order they are inserted (a transition
+    finds its FS row)."""
+    fs_rows = [values for values, _, _ in accepts]
+    transitions = [
+        {"fo_party_id": v["fo_party_id"], "fs_id": v["fs_id"], "created_at": v["created_at"]}
+        for v in fs_rows
+    ]
+    return [
+        (LITE_INSERT_FS, fs_rows),
+        (LITE_INSERT_TRANSITION, transitions),
+        (LITE_INSERT_EVENT, [event for _, event, _ in accepts]),
+        (LITE_STORE_KEY, [key_row for _, _, key_row in accepts if key_row is not None]),
+    ]
+
+
+def lite_statements(accepts: list[Received]) -> LiteStatements:
+    """`insert_received_many` on SQLite as statements and parameter rows, for the group
+    committer's `LiteWriter` (the batch in one hop to its thread)."""
+    return [(write.sql, write.rows(rows)) for write, rows in _per_table(accepts) if rows]

@@ -20,6 +20,10 @@ request with its result. So:
 - a batch that is one statement (accepts only, on PostgreSQL: `run(one_statement=True)`) runs
   as that statement alone, which is atomic and durable by itself: no BEGIN and COMMIT round
   trips. Should it fail on a row of its own, the write sets run one by one as above;
+- on an SQLite file, a batch of write sets of one kind that can say their statements
+  (`run(lite_bulk=...)`, accepts) is written by the `LiteWriter` in one hop to its thread,
+  BEGIN and COMMIT included, while the writer holds the engine's only connection; should one
+  of its rows be refused, the write sets run one by one as above;
 - write sets of one batch run in a fixed order (`order`, e.g. party and fs_id), so two
   replicas committing overlapping batches take their row locks in the same order.
 """
@@ -33,12 +37,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fcsbe.server.storage.fast.batching import Batcher
 from fcsbe.server.storage.fast.driver import statement_is_transaction
+from fcsbe.server.storage.fast.lite_write import LiteStatements, LiteWriter
 
-__all__ = ["Bulk", "GroupCommit", "Write"]
+__all__ = ["Bulk", "GroupCommit", "LiteBulk", "Write"]
 
 
 T = TypeVar("T")
@@ -47,6 +52,8 @@ Write = Callable[[AsyncSession], Awaitable[Any]]
 Bulk = Callable[[AsyncSession, list[Any]], Awaitable[None]]
 """The write sets of one kind together: `bulk(session, items)` writes every item's rows in as
 few statements as it can (multi-row statements); equivalent to each item's own write."""
+LiteBulk = Callable[[list[Any]], LiteStatements]
+"""The same on SQLite, as statements and parameter rows for the `LiteWriter`."""
 
 MAX_BATCH = 512
 """Write sets per transaction at most: bounds the transaction (and a retry after a bad row)."""
@@ -60,6 +67,7 @@ class _Pending:
     bulk: Bulk | None = None
     item: Any = None
     one_statement: bool = False
+    lite_bulk: LiteBulk | None = None
     failure: BaseException | None = field(default=None)
     result: Any = None
 
@@ -80,10 +88,17 @@ class GroupCommit(Batcher[_Pending]):
     """
 
     def __init__(
-        self, factory: async_sessionmaker[AsyncSession], *, max_batch: int = MAX_BATCH
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        *,
+        max_batch: int = MAX_BATCH,
+        lite: tuple[AsyncEngine, LiteWriter] | None = None,
     ) -> None:
+        """`lite`: on an SQLite file, the engine (its one pooled connection) and the writer of
+        batches whose write sets say their statements (`run(lite_bulk=...)`)."""
         super().__init__("group commit", max_batch)
         self._factory = factory
+        self._lite = lite
         self.batches = 0
         self.writes = 0
 
@@ -95,6 +110,7 @@ class GroupCommit(Batcher[_Pending]):
         bulk: Bulk | None = None,
         item: Any = None,
         one_statement: bool = False,
+        lite_bulk: LiteBulk | None = None,
     ) -> T:
         """Run `write` in the next batch's transaction; its result once that batch committed.
 
@@ -106,23 +122,29 @@ class GroupCommit(Batcher[_Pending]):
         PostgreSQL; a batch of such write sets of one kind then runs as that statement alone,
         atomic and durable without a transaction of its own (no BEGIN, no COMMIT round trip).
 
+        `lite_bulk`: the SQLite form of `bulk`, the statements writing the items; a batch of
+        write sets of one such kind is written by the `LiteWriter` in one hop.
+
         Raises what `write` raised (its own error: the others of the batch still commit), or the
         database's error when the batch as a whole could not commit.
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._submit(_Pending(write, order, future, bulk, item, one_statement))
+        self._submit(_Pending(write, order, future, bulk, item, one_statement, lite_bulk))
         return await future
 
     async def _serve(self) -> None:
         batch: list[_Pending] = []
         try:
-            async with self._factory() as session:
-                # The connection first (SQLite has one, requests' reads use it too): the
-                # write sets that arrive while the writer waits for it join this batch.
-                await session.connection()
-                batch = self._take()
-                if batch:
-                    await self._commit(session, batch)
+            if self._lite is not None:
+                await self._serve_lite(*self._lite, batch)
+            else:
+                async with self._factory() as session:
+                    # The connection first (SQLite has one, requests' reads use it too): the
+                    # write sets that arrive while the writer waits for it join this batch.
+                    await session.connection()
+                    batch = self._take()
+                    if batch:
+                        await self._commit(session, batch)
         except BaseException as exc:  # the database's failure: nobody's rows committed
             self._fail(batch or self._take(), exc)
             return
@@ -138,26 +160,56 @@ class GroupCommit(Batcher[_Pending]):
                 self.writes += 1
                 pending.future.set_result(pending.result)
 
+    async def _serve_lite(
+        self, engine: AsyncEngine, writer: LiteWriter, batch: list[_Pending]
+    ) -> None:
+        """A batch on an SQLite file (taken into `batch`): by the `LiteWriter` when it can,
+        else on a session."""
+        # The engine's one connection, held while the batch is written: no other writer of
+        # the process waits on SQLite's lock meanwhile. Taken without a transaction, so that
+        # giving it back costs no hop (storage/engine.py skips the reset of an idle one).
+        async with engine.connect() as connection:
+            batch += self._take()
+            if not batch:
+                return
+            kinds = {pending.lite_bulk for pending in batch}
+            lite_bulk = next(iter(kinds))
+            first_pass = True
+            if len(kinds) == 1 and lite_bulk is not None:
+                try:
+                    await writer.write(lite_bulk([pending.item for pending in batch]))
+                    return
+                except Exception as exc:
+                    if not _is_its_own(exc):
+                        raise
+                first_pass = False  # a row was refused: find whose, write set by write set
+            async with self._factory(bind=connection) as session:
+                await self._commit(session, batch, first_pass=first_pass)
+
     def _take(self) -> list[_Pending]:
         """The next batch, in the write sets' fixed order."""
         return sorted(super()._take(), key=lambda p: p.order)
 
-    async def _commit(self, session: AsyncSession, batch: list[_Pending]) -> None:
+    async def _commit(
+        self, session: AsyncSession, batch: list[_Pending], *, first_pass: bool = True
+    ) -> None:
         """Run the batch in one transaction and commit it. First without savepoints (the
         usual case costs nothing more); when a write set fails on its own, that one is set
-        aside and the rest runs again, each under a savepoint."""
-        kinds = {pending.bulk for pending in batch}
-        if all(p.one_statement for p in batch) and len(kinds) == 1 and None not in kinds:
-            statement_is_transaction(session)
-        try:
-            if await self._first_pass(session, batch):
-                await session.commit()
-                return
-        except BaseException:
+        aside and the rest runs again, each under a savepoint. Without `first_pass` (it
+        failed already), one by one at once."""
+        if first_pass:
+            kinds = {pending.bulk for pending in batch}
+            if all(p.one_statement for p in batch) and len(kinds) == 1 and None not in kinds:
+                statement_is_transaction(session)
+            try:
+                if await self._first_pass(session, batch):
+                    await session.commit()
+                    return
+            except BaseException:
+                await session.rollback()
+                raise
             await session.rollback()
-            raise
-        await session.rollback()
-        statement_is_transaction(session, alone=False)  # one by one, under savepoints
+            statement_is_transaction(session, alone=False)  # one by one, under savepoints
         for pending in batch:
             if pending.failure is not None:
                 continue

@@ -9,7 +9,13 @@ restart would wait for it, and a replica would report ready before it can accept
 from __future__ import annotations
 
 from fcsbe.server.storage.fast.accept import TWINS
-from fcsbe.server.storage.fast.accept_many import INSERT_RECEIVED_MANY
+from fcsbe.server.storage.fast.accept_many import (
+    INSERT_RECEIVED_MANY,
+    LITE_INSERT_EVENT,
+    LITE_INSERT_FS,
+    LITE_INSERT_TRANSITION,
+    LITE_STORE_KEY,
+)
 from fcsbe.server.storage.fast.group_read import CREDENTIALS_WITH_KEYS
 
 __all__ = ["compile_fast_statements"]
@@ -26,3 +32,5 @@ def compile_fast_statements(dialect: str) -> None:
         for twin in TWINS:
             if twin.lite is not None:
                 twin.lite.compile()
+        for write in (LITE_INSERT_FS, LITE_INSERT_TRANSITION, LITE_INSERT_EVENT, LITE_STORE_KEY):
+            write.compile()
