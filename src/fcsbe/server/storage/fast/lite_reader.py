@@ -14,21 +14,21 @@ never waits (`busy_timeout=0`): an indexed read of a WAL snapshot takes microsec
 than the two thread hops of handing it to another thread (measured: about 100 µs of CPU less
 per FS accept, which makes three such reads). Only when the database is busy (a checkpoint
 restarting the log, a writer outside this process holding an exclusive lock) does the read go
-to the reader's worker thread, where it may wait, so the loop never blocks on a lock. That
-thread is an executor's, so a reader that is never closed does not hold up the process at exit.
+to the reader's worker thread (`lite_thread`), where it may wait, so the loop never blocks on a
+lock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
 import weakref
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy.engine import Engine
+
+from fcsbe.server.storage.fast.lite_thread import LiteThread
 
 __all__ = ["LiteReader", "close_reader", "reader_for"]
 
@@ -40,13 +40,11 @@ _READERS: weakref.WeakKeyDictionary[Engine, LiteReader] = weakref.WeakKeyDiction
 _GUARD = threading.Lock()
 
 
-class LiteReader:
+class LiteReader(LiteThread):
     """A read-only SQLite connection on a thread of its own; `execute_fetchall` as aiosqlite's."""
 
     def __init__(self, path: str) -> None:
-        self._path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fcsbe-lite-read")
-        self._connection: sqlite3.Connection | None = None
+        super().__init__(path, "fcsbe-lite-read")
         self._inline: dict[int, sqlite3.Connection] = {}
 
     def _open(self, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
@@ -71,9 +69,7 @@ class LiteReader:
             raise
 
     def _fetchall(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        if self._connection is None:
-            self._connection = self._open()
-        return self._connection.execute(sql, args).fetchall()
+        return self._own().execute(sql, args).fetchall()
 
     async def execute_fetchall(self, sql: str, args: Sequence[Any]) -> list[Any]:
         """The rows of `sql` with `args`, read on the reader's thread (sqlite3 errors raised
@@ -81,22 +77,13 @@ class LiteReader:
         rows = self._read_inline(sql, args)
         if rows is not None:
             return rows
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._fetchall, sql, args)
+        return await self._on_thread(self._fetchall, sql, args)
 
     def _close(self) -> None:
         for connection in self._inline.values():
             connection.close()
         self._inline.clear()
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    async def close(self) -> None:
-        """Close the connection on its thread, then end the thread."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close)
-        self._executor.shutdown(wait=False)
+        super()._close()
 
 
 def reader_for(engine: Engine) -> LiteReader | None:

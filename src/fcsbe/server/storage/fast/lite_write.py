@@ -20,16 +20,16 @@ more CPU than the statement.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
+
+from fcsbe.server.storage.fast.lite_thread import LiteThread
 
 __all__ = ["LiteStatements", "LiteWrite", "LiteWriter", "writer_for"]
 
@@ -113,14 +113,12 @@ def _translated(sql: str, exc: sqlite3.Error) -> Exception:
     return OperationalError(sql, None, exc, hide_parameters=True)
 
 
-class LiteWriter:
+class LiteWriter(LiteThread):
     """An SQLite connection on a thread of its own that writes a batch in one transaction."""
 
     def __init__(self, path: str, busy_timeout_ms: int) -> None:
-        self._path = path
+        super().__init__(path, "fcsbe-lite-write")
         self._busy_timeout_ms = busy_timeout_ms
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fcsbe-lite-write")
-        self._connection: sqlite3.Connection | None = None
 
     def _open(self) -> sqlite3.Connection:
         # autocommit: the transaction is ours (BEGIN IMMEDIATE below, as the engine's)
@@ -131,9 +129,7 @@ class LiteWriter:
         return connection
 
     def _write(self, statements: LiteStatements) -> None:
-        if self._connection is None:
-            self._connection = self._open()
-        connection = self._connection
+        connection = self._own()
         sql = "BEGIN IMMEDIATE"
         try:
             connection.execute(sql)
@@ -151,19 +147,7 @@ class LiteWriter:
 
         Raises IntegrityError when a row is refused, OperationalError when the database fails
         (busy beyond the timeout, disk full): either way nothing of the batch was written."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._write, statements)
-
-    def _close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    async def close(self) -> None:
-        """Close the connection on its thread, then end the thread."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close)
-        self._executor.shutdown(wait=False)
+        await self._on_thread(self._write, statements)
 
 
 def writer_for(engine: AsyncEngine, busy_timeout_ms: int) -> LiteWriter | None:
