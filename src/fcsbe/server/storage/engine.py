@@ -162,6 +162,26 @@ until autovacuum analysed the table. Planning each run costs the accept nothing 
 """
 
 
+def _install_pg_session_settings(engine: AsyncEngine) -> None:
+    """`SET` each of PG_SESSION_SETTINGS on every new connection: a statement rather than a
+    startup parameter, which a connection pooler in front of PostgreSQL may refuse or drop."""
+
+    statements = [f"SET {name} = {value}" for name, value in PG_SESSION_SETTINGS.items()]
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        run_async = getattr(dbapi_connection, "run_async", None)
+        if run_async is not None:  # asyncpg: on the driver's connection, outside a transaction
+            for statement in statements:
+                run_async(lambda driver, sql=statement: driver.execute(sql))
+            return
+        cursor = dbapi_connection.cursor()  # a DBAPI transaction: committed, or SET is undone
+        for statement in statements:
+            cursor.execute(statement)
+        cursor.close()
+        dbapi_connection.commit()
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """Create the engine for `settings.database_url`; the caller owns and disposes it."""
     url = make_url(settings.database_url)
@@ -194,7 +214,6 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args={
             "timeout": settings.db_connect_timeout_s,
             "command_timeout": settings.db_command_timeout_s,
-            "server_settings": PG_SESSION_SETTINGS,
         }
         if asyncpg
         else {},
@@ -202,6 +221,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     _install_idle_ping(engine, IDLE_PING_S)
     if asyncpg:
         _install_connect_guard(engine)
+    _install_pg_session_settings(engine)
     return engine
 
 
