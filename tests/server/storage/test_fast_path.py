@@ -202,8 +202,9 @@ def test_every_fast_statement_has_a_plain_twin() -> None:
 async def test_reads_outside_a_transaction_read_the_key_with_the_credential(
     app: FastAPI, token: str
 ) -> None:
-    """The group-committed accept's reads (PostgreSQL): credential, signed contracts and the
-    stored key in one statement, and no transaction opened for them."""
+    """The group-committed accept's reads: credential, signed contracts and the stored key in
+    one statement (on SQLite too, on the reader beside the writer), and no transaction opened
+    for them."""
     factory = app.state.session_factory
     async with factory() as session:
         await _accept(session, "fs-kept")
@@ -225,5 +226,7 @@ async def test_reads_outside_a_transaction_read_the_key_with_the_credential(
             driver = await pg_connection(session)
             if driver is not None:
                 assert not driver.is_in_transaction()
-                assert accept.signed_contracts(session, PARTY) == frozenset({"fsc-signed"})
+            else:  # SQLite: read on the reader beside the writer, the session never began
+                assert not session.in_transaction()
+            assert accept.signed_contracts(session, PARTY) == frozenset({"fsc-signed"})
             await session.commit()

@@ -23,7 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.server.storage.contracts import ContractRow, contract_scope
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.fast.driver import outside_transaction, pg_connection, transaction_memo
+from fcsbe.server.storage.fast.driver import (
+    LiteStatement,
+    lite_connection,
+    outside_transaction,
+    pg_connection,
+    transaction_memo,
+)
 from fcsbe.server.storage.fast.twin import Twin
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTransitionRow
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow
@@ -46,6 +52,7 @@ __all__ = [
     "INSERT_RECEIVED_KEYED",
     "KEY_COLUMNS",
     "KEY_COLUMNS_READ",
+    "LITE_CREDENTIAL_WITH_KEY",
     "LOCK_KEY",
     "LOCK_PREFIX",
     "LOCK_SEPARATOR",
@@ -144,6 +151,25 @@ request holding it elsewhere is refused, 409) and released with the statement; b
 concurrent requests with the key, the unique key row of the write decides (the
 group-committed accept)."""
 
+_LITE_SIGNED = (
+    select(func.group_concat(ContractRow.fsc_id, LOCK_SEPARATOR))
+    .where(ContractRow.fo_party_id == CredentialRow.party_id, ContractRow.signature_required)
+    .scalar_subquery()
+)
+LITE_CREDENTIAL_WITH_KEY = LiteStatement(
+    CREDENTIAL_QUERY.add_columns(_LITE_SIGNED, *KEY_COLUMNS_READ).outerjoin(
+        IdempotencyKeyRow,
+        and_(
+            IdempotencyKeyRow.party_id == CredentialRow.party_id,
+            IdempotencyKeyRow.key == bindparam("key"),
+        ),
+    )
+)
+"""`CREDENTIAL_WITH_KEY` on SQLite, without the lock (SQLite's writer is single, the key
+row's unique constraint decides): the credential, its party's signature-requiring contracts
+(their fsc_ids joined by LOCK_SEPARATOR, which no fsc_id holds) and the stored key, in one
+read instead of three."""
+
 
 class Credential:
     """A credential as the request edge needs it (the columns `CREDENTIAL_QUERY` selects)."""
@@ -211,6 +237,16 @@ async def find_credential(
         return _keyed_credential(session, found_keyed, idempotency_key)
     driver = await pg_connection(session)
     if driver is None:
+        if idempotency_key is not None and outside_transaction(session):
+            lite = await lite_connection(session)
+            if lite is not None:
+                values["key"] = idempotency_key
+                read = await LITE_CREDENTIAL_WITH_KEY.fetchrow(lite, values)
+                if read is None:
+                    return None
+                signed = read[8].split(LOCK_SEPARATOR) if read[8] else ()
+                unlocked = (*read[:8], signed, True, *read[9:])  # no lock to try on SQLite
+                return _keyed_credential(session, unlocked, idempotency_key)
         found = await CREDENTIAL.first(session, values)
         return None if found is None else Credential(*found)
     if idempotency_key is not None and outside_transaction(session):
