@@ -141,6 +141,19 @@ async def test_a_refused_row_fails_only_its_request(app: FastAPI) -> None:
     assert len((await stored_rows(app))["fs"]) == 8
 
 
+async def test_the_writer_enforces_foreign_keys(app: FastAPI) -> None:
+    """The writer's connection is set up as the engine's (foreign keys on): an accept of a
+    party that does not exist is refused, not stored."""
+    accepts = received_accepts(2)  # FO-A and FO-B, neither seeded
+    writer = _writer(app)
+    try:
+        with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+            await writer.write(lite_statements(accepts))
+    finally:
+        await writer.close()
+    assert (await stored_rows(app))["fs"] == []
+
+
 async def test_a_busy_database_fails_the_batch_and_writes_nothing(
     app: FastAPI, tmp_path: Path
 ) -> None:
