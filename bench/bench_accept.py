@@ -387,8 +387,9 @@ def run_for_report(seconds: float = 3.0, rate: float = 1000.0) -> list[BenchFigu
                 "after the others' rows) / the first closed loop's",
                 steady,
                 "ratio",
-                ">= 0.9: the rate holds as the tables grow",
-                steady >= 0.9,
+                ">= 0.8: the rate holds as the tables grow (3-s loops on a shared machine "
+                "vary by 10 %; a plan that scans a growing table gave 0.61)",
+                steady >= 0.8,
             )
         )
     return figures
