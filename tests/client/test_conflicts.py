@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from fcsbe.client import ConflictError
-from fcsbe.server.storage.fast.accept import try_lock_key
+from fcsbe.server.storage.fast.keys import try_lock_key
 from tests.client.fs_world import Counting, fo_client, fs_request, setup_fo
 
 

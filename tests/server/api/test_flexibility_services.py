@@ -30,7 +30,7 @@ from fcsbe.server.services.flexibility_services.decision_batch import decide_pen
 from fcsbe.server.services.flexibility_services.lifecycle import move
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.fast.accept import try_lock_key
+from fcsbe.server.storage.fast.keys import try_lock_key
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTargetRow
 from fcsbe.server.storage.notifications import OutboxRow
 from fcsbe.server.workers import decision_step

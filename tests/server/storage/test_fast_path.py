@@ -21,7 +21,7 @@ from fcsbe.server.security.tokens import hash_secret
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.fast import accept
+from fcsbe.server.storage.fast import accept, credentials, keys
 from fcsbe.server.storage.fast.driver import pg_connection, reads_outside_transaction, use_plain
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTransitionRow
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow
@@ -132,13 +132,13 @@ async def test_fast_and_plain_twins_write_and_read_the_same_rows(app: FastAPI, t
             await session.commit()
             seen: list[Any] = [await _written(session, f"fs-{plain}")]
             for key in (None, "k-1"):
-                found = await accept.find_credential(session, hash_secret(token), key)
+                found = await credentials.find_credential(session, hash_secret(token), key)
                 assert found is not None
-                seen.append(tuple(getattr(found, s) for s in accept.Credential.__slots__))
+                seen.append(tuple(getattr(found, s) for s in credentials.Credential.__slots__))
                 for fsc_id in ("fsc-signed", "fsc-plain", "none"):
-                    seen.append(await accept.requires_signature(session, principal, fsc_id))
+                    seen.append(await credentials.requires_signature(session, principal, fsc_id))
             for key in (f"fs-{plain}", "unknown"):
-                stored = await accept.find_key(session, PARTY, key)
+                stored = await keys.find_key(session, PARTY, key)
                 seen.append(
                     None if stored is None else [getattr(stored, s) for s in stored.__slots__]
                 )
@@ -153,14 +153,14 @@ async def test_a_fast_write_is_part_of_the_sessions_transaction(app: FastAPI, to
     factory = app.state.session_factory
     async with factory() as session:
         await _accept(session, "fs-rolled-back")
-        await accept.store_key(session, _key("k-rolled-back"))
+        await keys.store_key(session, _key("k-rolled-back"))
         seen = await _written(session, "fs-rolled-back")  # plain reads, same transaction
         assert seen[0][1] == "RECEIVED"
-        assert await accept.find_key(session, PARTY, "k-rolled-back") is not None
+        assert await keys.find_key(session, PARTY, "k-rolled-back") is not None
         await session.rollback()
     async with factory() as session:
-        assert await accept.find_key(session, PARTY, "k-rolled-back") is None
-        assert await accept.find_key(session, PARTY, "fs-rolled-back") is None
+        assert await keys.find_key(session, PARTY, "k-rolled-back") is None
+        assert await keys.find_key(session, PARTY, "fs-rolled-back") is None
         rows = await session.execute(select(FlexibilityServiceRow.id))
         assert rows.first() is None
 
@@ -169,12 +169,12 @@ async def test_the_signed_contracts_read_with_the_credential_end_with_the_transa
     app: FastAPI, token: str
 ) -> None:
     async with app.state.session_factory() as session:
-        assert await accept.find_credential(session, hash_secret(token)) is not None
+        assert await credentials.find_credential(session, hash_secret(token)) is not None
         on_pg = await pg_connection(session) is not None
-        read = accept.signed_contracts(session, PARTY)
+        read = credentials.signed_contracts(session, PARTY)
         assert read == (frozenset({"fsc-signed"}) if on_pg else None)
         await session.commit()
-        assert accept.signed_contracts(session, PARTY) is None
+        assert credentials.signed_contracts(session, PARTY) is None
 
 
 async def test_the_driver_connection_is_the_sessions_own(app: FastAPI) -> None:
@@ -212,12 +212,12 @@ async def test_reads_outside_a_transaction_read_the_key_with_the_credential(
     for key in ("fs-kept", "unknown"):
         async with factory() as plain:
             use_plain(plain)
-            expected = await accept.find_key(plain, PARTY, key)
+            expected = await keys.find_key(plain, PARTY, key)
         async with factory() as session:
             reads_outside_transaction(session)
-            found = await accept.find_credential(session, hash_secret(token), key)
+            found = await credentials.find_credential(session, hash_secret(token), key)
             assert found is not None
-            stored = await accept.find_key(session, PARTY, key)
+            stored = await keys.find_key(session, PARTY, key)
             assert (stored is None) == (expected is None)
             if stored is not None and expected is not None:
                 assert [getattr(stored, s) for s in stored.__slots__] == [
@@ -228,5 +228,5 @@ async def test_reads_outside_a_transaction_read_the_key_with_the_credential(
                 assert not driver.is_in_transaction()
             else:  # SQLite: read on the reader beside the writer, the session never began
                 assert not session.in_transaction()
-            assert accept.signed_contracts(session, PARTY) == frozenset({"fsc-signed"})
+            assert credentials.signed_contracts(session, PARTY) == frozenset({"fsc-signed"})
             await session.commit()

@@ -20,8 +20,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.fast.accept import find_key, store_key
 from fcsbe.server.storage.fast.group_commit import GroupCommit
+from fcsbe.server.storage.fast.keys import find_key, store_key
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow
 from tests.support.factories import make_fo

@@ -18,16 +18,14 @@ from fcsbe.server.security.tokens import hash_secret
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.base import utcnow
 from fcsbe.server.storage.engine import create_engine
-from fcsbe.server.storage.fast.accept import (
+from fcsbe.server.storage.fast.credentials import (
     CREDENTIAL_WITH_KEY,
-    LOCK_PREFIX,
-    LOCK_SEPARATOR,
     find_credential,
-    find_key,
     read_in_groups,
 )
 from fcsbe.server.storage.fast.driver import pg_connection, reads_outside_transaction
 from fcsbe.server.storage.fast.group_read import CredentialReads
+from fcsbe.server.storage.fast.keys import LOCK_PREFIX, LOCK_SEPARATOR, find_key
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow
 from tests.support.factories import make_fo
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from fcsbe.server.security.tokens import hash_secret
-from fcsbe.server.storage.fast.accept import find_credential
+from fcsbe.server.storage.fast.credentials import find_credential
 from fcsbe.server.storage.fast.driver import lite_connection, reads_outside_transaction
 from fcsbe.server.storage.fast.lite_reader import LiteReader
 from tests.support.factories import make_fo

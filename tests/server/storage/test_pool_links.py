@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from fcsbe.server.settings import Settings
 from fcsbe.server.storage.engine import create_engine, create_session_factory
-from fcsbe.server.storage.fast.accept import CREDENTIAL
+from fcsbe.server.storage.fast.credentials import CREDENTIAL
 from fcsbe.server.storage.fast.driver import pg_connection, reads_outside_transaction
 
 

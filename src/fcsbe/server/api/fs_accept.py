@@ -41,7 +41,7 @@ from fcsbe.server.api.edge.signatures import SignedRequest
 from fcsbe.server.api.flexibility_services import FS_SCOPE, accept, router
 from fcsbe.server.deps import state_session_factory, state_settings
 from fcsbe.server.security.principal import Role, check_scope
-from fcsbe.server.storage.fast.accept import read_in_groups
+from fcsbe.server.storage.fast.credentials import read_in_groups
 from fcsbe.server.storage.fast.driver import reads_outside_transaction
 from fcsbe.server.storage.fast.group_commit import GroupCommit
 

@@ -20,7 +20,7 @@ from fcsbe.server.errors import Forbidden, TooManyRequests, Unauthorized
 from fcsbe.server.security.principal import Principal, Role, check_scope
 from fcsbe.server.security.tokens import hash_secret
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.fast.accept import find_credential
+from fcsbe.server.storage.fast.credentials import find_credential
 
 __all__ = [
     "AnyPrincipal",

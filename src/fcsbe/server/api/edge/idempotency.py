@@ -26,7 +26,7 @@ from fcsbe.server.deps import state_settings
 from fcsbe.server.errors import BadRequest, Conflict, UnprocessableContent
 from fcsbe.server.security.sealing import SecretSealer
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.fast.accept import StoredKey, find_key, store_key, try_lock_key
+from fcsbe.server.storage.fast.keys import StoredKey, find_key, store_key, try_lock_key
 from fcsbe.server.storage.idempotency import delete_key
 
 __all__ = [

@@ -46,7 +46,7 @@ from fcsbe.server.deps import state_settings
 from fcsbe.server.errors import Unauthorized
 from fcsbe.server.security.principal import Principal
 from fcsbe.server.storage.base import utcnow
-from fcsbe.server.storage.fast.accept import requires_signature
+from fcsbe.server.storage.fast.credentials import requires_signature
 from fcsbe.server.storage.flexibility_services import fs_requires_signature
 from fcsbe.server.storage.parties import EnrolmentRow, PartyRow
 from fcsbe.server.storage.signatures import remember_jti

@@ -25,14 +25,9 @@ from sqlalchemy.types import TypeEngine
 
 from fcsbe.server.storage.contracts import ContractRow
 from fcsbe.server.storage.event_log import EventLogRow
-from fcsbe.server.storage.fast.accept import (
-    EVENT_COLUMNS,
-    INSERT_FIRST_TRANSITION,
-    INSERT_FS_ROW,
-    KEY_COLUMNS,
-    STORE_KEY,
-)
+from fcsbe.server.storage.fast.accept import EVENT_COLUMNS, INSERT_FIRST_TRANSITION, INSERT_FS_ROW
 from fcsbe.server.storage.fast.driver import PgStatement, lite_connection, pg_connection
+from fcsbe.server.storage.fast.keys import KEY_COLUMNS, STORE_KEY
 from fcsbe.server.storage.fast.lite_write import LiteStatements, LiteWrite
 from fcsbe.server.storage.flexibility_services import FlexibilityServiceRow, FsTransitionRow
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow

@@ -2,7 +2,7 @@
 
 Every FS accept first reads its credential, with its enrolment, its party's contracts that
 require signed requests, and its stored idempotency key, trying the key's advisory lock on the
-way (`accept.CREDENTIAL_WITH_KEY`): one round trip, outside any transaction. Under load that
+way (`credentials.CREDENTIAL_WITH_KEY`): one round trip, outside any transaction. Under load that
 round trip was the largest cost of the accept (its send and receive, on loopback mostly kernel
 work charged to the server), larger than its share of the group-committed write. So, as the
 writes are committed in groups (`group_commit.py`), the reads are read in groups: a request
@@ -30,15 +30,10 @@ from sqlalchemy import Text, and_, bindparam, func, literal_column, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fcsbe.server.storage.fast.accept import (
-    CREDENTIAL_QUERY,
-    KEY_COLUMNS_READ,
-    LOCK_PREFIX,
-    LOCK_SEPARATOR,
-    SIGNED_CONTRACTS,
-)
 from fcsbe.server.storage.fast.batching import Batcher
+from fcsbe.server.storage.fast.credentials import CREDENTIAL_QUERY, SIGNED_CONTRACTS
 from fcsbe.server.storage.fast.driver import PgStatement
+from fcsbe.server.storage.fast.keys import KEY_COLUMNS_READ, LOCK_PREFIX, LOCK_SEPARATOR
 from fcsbe.server.storage.idempotency import IdempotencyKeyRow
 from fcsbe.server.storage.parties import CredentialRow, EnrolmentRow
 
