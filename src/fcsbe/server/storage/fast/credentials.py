@@ -12,6 +12,7 @@ cached fact outliving its transaction could be stale.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -136,39 +137,19 @@ row's unique constraint decides): the credential, its party's signature-requirin
 read instead of three."""
 
 
+@dataclass(slots=True)
 class Credential:
-    """A credential as the request edge needs it (the columns `CREDENTIAL_QUERY` selects)."""
+    """A credential as the request edge needs it (the columns `CREDENTIAL_QUERY` selects, in
+    its order)."""
 
-    __slots__ = (
-        "credential_id",
-        "enrolment_id",
-        "expires_at",
-        "party_id",
-        "revoked_at",
-        "role",
-        "scopes",
-        "status",
-    )
-
-    def __init__(
-        self,
-        credential_id: str,
-        role: str,
-        party_id: str,
-        enrolment_id: str | None,
-        expires_at: datetime | None,
-        revoked_at: datetime | None,
-        status: str | None,
-        scopes: list[str] | None,
-    ) -> None:
-        self.credential_id = credential_id
-        self.role = role
-        self.party_id = party_id
-        self.enrolment_id = enrolment_id
-        self.expires_at = expires_at
-        self.revoked_at = revoked_at
-        self.status = status
-        self.scopes = scopes
+    credential_id: str
+    role: str
+    party_id: str
+    enrolment_id: str | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    status: str | None
+    scopes: list[str] | None
 
 
 class GroupedReads(Protocol):

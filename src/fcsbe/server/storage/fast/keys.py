@@ -10,6 +10,7 @@ round trip of its own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -81,33 +82,16 @@ LOCK_KEY = Twin(
 )
 
 
+@dataclass(slots=True)
 class StoredKey:
-    """The stored outcome of a key (the columns `FIND_KEY` selects)."""
+    """The stored outcome of a key (the columns `KEY_COLUMNS_READ` selects, in its order)."""
 
-    __slots__ = (
-        "expires_at",
-        "request_hash",
-        "response_body",
-        "response_headers",
-        "response_status",
-        "status",
-    )
-
-    def __init__(
-        self,
-        request_hash: str,
-        status: str,
-        response_status: int | None,
-        response_headers: dict[str, Any] | None,
-        response_body: bytes | None,
-        expires_at: datetime,
-    ) -> None:
-        self.request_hash = request_hash
-        self.status = status
-        self.response_status = response_status
-        self.response_headers = response_headers
-        self.response_body = response_body
-        self.expires_at = expires_at
+    request_hash: str
+    status: str
+    response_status: int | None
+    response_headers: dict[str, Any] | None
+    response_body: bytes | None
+    expires_at: datetime
 
 
 async def find_key(session: AsyncSession, party_id: str, key: str) -> StoredKey | None:

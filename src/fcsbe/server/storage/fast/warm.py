@@ -8,6 +8,8 @@ restart would wait for it, and a replica would report ready before it can accept
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from fcsbe.server.storage.fast.accept import TWINS
 from fcsbe.server.storage.fast.accept_many import (
     INSERT_RECEIVED_MANY,
@@ -16,21 +18,33 @@ from fcsbe.server.storage.fast.accept_many import (
     LITE_INSERT_TRANSITION,
     LITE_STORE_KEY,
 )
+from fcsbe.server.storage.fast.credentials import LITE_CREDENTIAL_WITH_KEY
 from fcsbe.server.storage.fast.group_read import CREDENTIALS_WITH_KEYS
 
-__all__ = ["compile_fast_statements"]
+__all__ = ["compile_fast_statements", "fast_statements"]
+
+
+class Compilable(Protocol):
+    def compile(self) -> None: ...
+
+
+def fast_statements(dialect: str) -> list[Compilable]:
+    """Every fast statement the backend `dialect` ("postgresql", "sqlite") runs."""
+    if dialect == "postgresql":
+        return [*(twin.fast for twin in TWINS), INSERT_RECEIVED_MANY, CREDENTIALS_WITH_KEYS]
+    if dialect == "sqlite":
+        return [
+            *(twin.lite for twin in TWINS if twin.lite is not None),
+            LITE_CREDENTIAL_WITH_KEY,
+            LITE_INSERT_FS,
+            LITE_INSERT_TRANSITION,
+            LITE_INSERT_EVENT,
+            LITE_STORE_KEY,
+        ]
+    return []
 
 
 def compile_fast_statements(dialect: str) -> None:
-    """Compile every fast statement the backend `dialect` ("postgresql", "sqlite") runs."""
-    if dialect == "postgresql":
-        for twin in TWINS:
-            twin.fast.compile()
-        INSERT_RECEIVED_MANY.compile()
-        CREDENTIALS_WITH_KEYS.compile()
-    elif dialect == "sqlite":
-        for twin in TWINS:
-            if twin.lite is not None:
-                twin.lite.compile()
-        for write in (LITE_INSERT_FS, LITE_INSERT_TRANSITION, LITE_INSERT_EVENT, LITE_STORE_KEY):
-            write.compile()
+    """Compile every fast statement the backend `dialect` runs (`fast_statements`)."""
+    for statement in fast_statements(dialect):
+        statement.compile()
